@@ -1,0 +1,174 @@
+"""One address line, ``[ZEN/][RI/]NAME[//OFFICE//] [NIACT] [PRECEDENCE] [MCN]``, with its dirty tails."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from router.models import Precedence
+
+# An RI is 4-7 letters, R (worldwide) or Q (theatre) first (ACP 117); a leading slash is a typo.
+_PREFIX = re.compile(r"/*(ZEN/)?/*(?:([RQ][A-Z]{3,6})/(?!/))?")
+# The last word of a line, letters or digits; `/` and blanks separate words in tails.
+_TAIL_TOKEN = re.compile(r"(?:^|(?<=[\s/]))([A-Z0-9-]+)[\s/]*$")
+# State's MCN (5 FAH-2 H-321.7): four digits, or a range of them (08STATE103511: 2276-2279).
+_MCN_TOKEN = re.compile(r"(\d{3,5})(-\d{0,5})?")
+_FUSED_MCN = re.compile(r"([A-Z]{5,})(\d{3,5}(?:-\d{0,5})?)")
+_PRECEDENCE_WORDS = {
+    "FLASH": Precedence.FLASH,
+    "IMMEDIATE": Precedence.IMMEDIATE,
+    "PRIORITY": Precedence.PRIORITY,
+    "ROUTINE": Precedence.ROUTINE,
+}
+_WHITESPACE = re.compile(r"\s+")
+# How a collective reads in real traffic: `EUROPEAN POLITICAL COLLECTIVE`, `ALL DIPLOMATIC AND
+# CONSULAR POSTS`, address indicating groups `AIG 1234`, the `SPECIAL EMBASSY PROGRAM`.
+_COLLECTIVE = re.compile(r"\bCOLLECTIVE\b|^ALL\s|^AIG\s|\bPOSTS\b|^SPECIAL EMBASSY PROGRAM$")
+
+
+@dataclass(frozen=True, slots=True)
+class AddresseeLine:
+    """What one address line says, before the cable's DTG gives it an effective precedence."""
+
+    name: str
+    ri: str | None = None
+    office: str | None = None
+    precedence: Precedence | None = None
+    niact: bool = False
+    mcn: str | None = None
+    zen: bool = False
+
+    @property
+    def display_name(self) -> str:
+        """The plain-language address, as an originator is named."""
+        return self.name
+
+
+@lru_cache(maxsize=4096)
+def parse_addressee_line(text: str) -> AddresseeLine | None:
+    """Read one address line; ``None`` when no name is left once the tail is read.
+
+    Cached: real traffic repeats the same address lines from cable to cable.
+    """
+    rest = text.strip().upper()
+    prefix = _PREFIX.match(rest)
+    zen = ri = None
+    if prefix:
+        zen, ri = prefix.group(1), prefix.group(2)
+        rest = rest[prefix.end() :]
+    tail = _read_tail(rest)
+    name, _, office = tail.rest.partition("//")
+    name = _WHITESPACE.sub(" ", name.strip(" /"))
+    if not name:
+        return None
+    return AddresseeLine(
+        name=name,
+        ri=ri,
+        office=office.strip(" /") or None,
+        precedence=tail.precedence,
+        niact=tail.niact,
+        mcn=tail.mcn,
+        zen=zen is not None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Tail:
+    rest: str
+    precedence: Precedence | None = None
+    niact: bool = False
+    mcn: str | None = None
+
+
+def _read_tail(rest: str) -> _Tail:
+    """Take ``[NIACT] [PRECEDENCE] [MCN]`` off the end of a line, with the operators' slips.
+
+    Real tails: `IMMEDIATE 4887`, `//PRIORITY7899`, `LONDONIMMEDIATE`, `PIORITY`, `IMMEDAITE`,
+    `IMMEDIATE IMMEDIATE`, `7699-` (a range cut short), `PRIORITY 012` (a digit dropped).
+    """
+    mcn = None
+    token = _TAIL_TOKEN.search(rest)
+    if token and (fused := _FUSED_MCN.fullmatch(token.group(1))):
+        # `PRIORITY7899` (94ADANA532): the MCN runs into the word before it.
+        if _split_precedence(fused.group(1))[0] is not None:
+            mcn = fused.group(2).rstrip("-")
+            rest = rest[: token.start() + len(fused.group(1))]
+            token = _TAIL_TOKEN.search(rest)
+    elif token and (number := _MCN_TOKEN.fullmatch(token.group(1))):
+        # Four digits (or a range) is State's MCN wherever it stands; three or five only
+        # where a precedence word vouches for it, since unit names end in numbers (CTF 151).
+        before = _TAIL_TOKEN.search(rest, 0, token.start())
+        if (
+            len(number.group(1)) == 4
+            or number.group(2)
+            or (before and _precedence_word(before.group(1)) is not None)
+        ):
+            mcn = token.group(1).rstrip("-")
+            rest = rest[: token.start()]
+            token = before
+    precedence = None
+    while token is not None:
+        word = token.group(1)
+        found, cut = _split_precedence(word)
+        if found is None or (precedence is not None and found is not precedence):
+            break
+        # A repeated word (`IMMEDIATE IMMEDIATE`) is one precedence.
+        precedence = found
+        rest = rest[: token.start() + cut]
+        if cut:
+            break
+        token = _TAIL_TOKEN.search(rest)
+    niact = False
+    if token is not None and (precedence is not None or mcn is None) and token.group(1) == "NIACT":
+        niact, precedence = True, precedence or Precedence.IMMEDIATE
+        rest = rest[: token.start()]
+    return _Tail(rest, precedence, niact, mcn)
+
+
+def _split_precedence(word: str) -> tuple[Precedence | None, int]:
+    """The precedence a tail word writes, and where it starts in the word (0 unless fused)."""
+    if (found := _precedence_word(word)) is not None:
+        return found, 0
+    for written, value in _PRECEDENCE_WORDS.items():
+        # Fused to the name: `AMEMBASSY LONDONIMMEDIATE` (85STATE196513).
+        if word.endswith(written) and len(word) - len(written) >= 3:
+            return value, len(word) - len(written)
+        # Garbled after the word: `IMMEDIATEPROI` (85BEIRUT3494).
+        if word.startswith(written) and len(word) - len(written) <= 4:
+            return value, 0
+    return None, 0
+
+
+@lru_cache(maxsize=1024)
+def _precedence_word(word: str) -> Precedence | None:
+    """A precedence word as written, allowing one slip (PIORITY, PRIOITY, IMMEDIAT, IMMEDAITE)."""
+    if exact := _PRECEDENCE_WORDS.get(word):
+        return exact
+    if len(word) < 6:
+        return None
+    for written, value in _PRECEDENCE_WORDS.items():
+        if len(written) >= 7 and _one_slip_apart(word, written):
+            return value
+    return None
+
+
+def _one_slip_apart(a: str, b: str) -> bool:
+    """True when one inserted, deleted, changed or swapped letter turns ``a`` into ``b``."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    if len(a) < len(b):
+        return a[i:] == b[i + 1 :]
+    if a[i + 1 :] == b[i + 1 :]:
+        return True
+    return a[i : i + 2] == b[i : i + 2][::-1] and a[i + 2 :] == b[i + 2 :]
+
+
+def looks_collective(name: str) -> bool:
+    """Whether a plain-language address reads as a collective (many stations), not one station."""
+    return _COLLECTIVE.search(name) is not None

@@ -1,0 +1,32 @@
+"""Shared fixtures: where the shared corpus and peer cases are, skipping cleanly when they are absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("ROUTER_SHARED", ROOT.parent / "shared"))
+CORPUS = SHARED / "corpus"
+PEER_CASES = SHARED / "peer-cases" / "cablemap-cases.json"
+
+
+def need(path: Path) -> Path:
+    """Return ``path``, or skip the test with the reason when it is not there (a fresh clone)."""
+    if not path.exists():
+        pytest.skip(f"{path} is absent: the shared corpus is not beside this checkout (set ROUTER_SHARED)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    """The directory of real cables, one per file."""
+    return need(CORPUS / "cables")
+
+
+@pytest.fixture(scope="session")
+def peer_cases_file() -> Path:
+    """The test expectations of cablemap, as extracted into shared/peer-cases."""
+    return need(PEER_CASES)

@@ -1,0 +1,114 @@
+"""The command line: output shapes, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from router.cli import app
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+runner = CliRunner()
+
+
+def test_check_prints_a_summary_per_cable_and_exits_zero() -> None:
+    """`router check samples/` summarises every sample and succeeds."""
+    result = runner.invoke(app, ["check", str(SAMPLES)])
+    assert result.exit_code == 0, result.output
+    assert "flash-collective.txt  acp127  FLASH" in result.output
+    assert "TO   RUEHC    SECSTATE WASHDC" in result.output
+    assert "NIACT IMMEDIATE" in result.output
+
+
+def test_check_json_has_the_promised_fields() -> None:
+    """One JSON object per input with the model's field names."""
+    result = runner.invoke(app, ["check", "--json", str(SAMPLES / "dual-precedence.txt")])
+    assert result.exit_code == 0
+    (record,) = [json.loads(line) for line in result.output.splitlines()]
+    assert record["ok"] is True
+    cable = record["cable"]
+    for key in (
+        "family",
+        "transmission_id",
+        "message_id",
+        "reference",
+        "precedence",
+        "info_precedence",
+        "dtg",
+        "originator",
+        "classification",
+        "caveats",
+        "to",
+        "info",
+        "xmt",
+        "subject",
+        "tags",
+    ):
+        assert key in cable
+    assert cable["dtg"] == "1988-03-14T15:30:00Z"
+    assert {k: cable["to"][0][k] for k in ("ri", "name", "precedence", "niact", "mcn", "zen")} == {
+        "ri": None,
+        "name": "AMEMBASSY NAIROBI",
+        "precedence": "IMMEDIATE",
+        "niact": True,
+        "mcn": None,
+        "zen": False,
+    }
+
+
+def test_check_reports_a_bad_cable_in_one_line_and_exits_one(tmp_path: Path) -> None:
+    """A cable that does not parse gives a positioned error and exit status 1, no traceback."""
+    bad = tmp_path / "bad.txt"
+    bad.write_text("VZCZCXYZ0001\nOO RUEHWEB\nDE RUEHKO 1571 1610901\n")
+    result = runner.invoke(app, ["check", "--json", str(bad), str(SAMPLES / "partial-record.txt")])
+    assert result.exit_code == 1
+    records = [json.loads(line) for line in result.output.splitlines()]
+    assert records[0] == {
+        "file": str(bad),
+        "ok": False,
+        "error": {
+            "line": 3,
+            "column": 1,
+            "field": "FL3",
+            "reason": "expected DE + originating RI + #SSN + filing time",
+        },
+    }
+    assert records[1]["ok"] is True
+    result = runner.invoke(app, ["check", str(bad)])
+    assert result.exit_code == 1
+    assert f"{bad}:3:1: FL3: expected DE" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_check_refuses_an_invalid_routing_table(tmp_path: Path) -> None:
+    """`router check --routing` exits non-zero with the file, line and field."""
+    table = tmp_path / "routing.toml"
+    table.write_text('[[posts]]\nri = "RUEHC"\nnames = ["SECSTATE WASHDC"]\nclearance = "MAYBE"\n')
+    result = runner.invoke(app, ["check", "--routing", str(table)])
+    assert result.exit_code == 2
+    assert f"{table}:4: posts.0.clearance:" in result.output
+
+
+def test_route_json_lists_deliveries_and_intercepts(tmp_path: Path) -> None:
+    """`router route --json` prints deliveries and intercepts per cable."""
+    table = tmp_path / "routing.toml"
+    table.write_text(
+        '[[posts]]\nri = "RUEHC"\nnames = ["SECSTATE WASHDC"]\nclearance = "TOP SECRET"\n'
+        '[[posts]]\nri = "RUEHNR"\nnames = ["AMEMBASSY NAIROBI"]\n'
+    )
+    result = runner.invoke(
+        app, ["route", "--json", "--routing", str(table), str(SAMPLES / "dual-precedence.txt")]
+    )
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert record["deliveries"] == [
+        {"post": "RUEHNR", "precedence": "IMMEDIATE", "role": "action", "niact": True, "via": "direct"}
+    ]
+    assert [(i["addressee"], i["reason"]) for i in record["intercepts"]] == [
+        ("AMEMBASSY DAR ES SALAAM", "unknown-addressee"),
+        ("AMEMBASSY KAMPALA", "unknown-addressee"),
+        ("AMEMBASSY KIGALI", "unknown-addressee"),
+        ("ARAB ISRAELI COLLECTIVE", "unknown-collective"),
+    ]

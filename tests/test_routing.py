@@ -1,0 +1,166 @@
+"""Routing decisions on a small hand-written table: resolution, collectives, dedupe, intercepts."""
+
+from __future__ import annotations
+
+import pytest
+
+from router import Precedence, parse_cable
+from router.routing import DIRECT, decide
+from router.table import RoutingTable, parse_table
+
+TABLE = """
+[defaults]
+clearance = "SECRET"
+baud = 75
+window = 4
+
+[[relays]]
+prefix = "RUEH"
+name = "STATE RELAY BELTSVILLE"
+
+[[relays]]
+prefix = "RHMF"
+name = "DOD RELAY"
+
+[[relays]]
+prefix = "RFHH"
+name = "FOREIGN RELAY"
+
+[[posts]]
+ri = "RUEHC"
+names = ["SECSTATE WASHDC", "DEPT OF STATE WASHINGTON DC"]
+clearance = "TOP SECRET"
+
+[[posts]]
+ri = "RUEHFR"
+names = ["AMEMBASSY PARIS"]
+
+[[posts]]
+ri = "RUEHRO"
+names = ["AMEMBASSY ROME"]
+
+[[posts]]
+ri = "RUEHMD"
+names = ["AMEMBASSY MADRID"]
+clearance = "CONFIDENTIAL"
+
+[[posts]]
+ri = "RUEHVL"
+names = ["AMEMBASSY VALLETTA"]
+
+[[posts]]
+ri = "RFHHAAA"
+names = ["ALLIED LIAISON PARIS"]
+barred_caveats = ["NOFORN"]
+
+[[collectives]]
+name = "EUROPEAN POLITICAL COLLECTIVE"
+ri = "RUEHZL"
+aliases = ["EUROPEAN POLITICAL COLL"]
+basis = "test"
+members = ["RUEHFR", "RUEHRO", "RUEHMD", "RUEHVL"]
+"""
+
+
+@pytest.fixture(scope="module")
+def table() -> RoutingTable:
+    """The small table above, validated and indexed."""
+    return parse_table(TABLE, source="test.toml")
+
+
+def cable(addresses: str, *, dtg: str = "R", banner: str = "UNCLAS ROME 000001") -> str:
+    return f"{dtg} 011200Z JAN 09\nFM AMEMBASSY ROME\n{addresses}\n\n{banner}\n"
+
+
+def route(table: RoutingTable, addresses: str, **kwargs: str) -> dict[str, tuple[object, ...]]:
+    decision = decide(parse_cable(cable(addresses, **kwargs)), table)
+    return {d.post: (d.precedence, d.role, d.niact, d.via) for d in decision.deliveries}
+
+
+def test_addressee_resolves_by_ri_first_then_by_name(table: RoutingTable) -> None:
+    """An RI is routed on; a plain name is looked up in its normalised spelling."""
+    got = route(table, "TO RUEHC/SOMETHING ELSE\nINFO SECSTATE WASHINGTON D.C.\nAMEMBASSY PARIS")
+    assert got == {
+        "RUEHC": (Precedence.ROUTINE, "action", False, DIRECT),
+        "RUEHFR": (Precedence.ROUTINE, "info", False, DIRECT),
+    }
+
+
+def test_one_slip_in_a_name_still_finds_the_post(table: RoutingTable) -> None:
+    """A dropped or extra letter in a plain name (AMMBASSY PARRIS) resolves to the post."""
+    assert set(route(table, "TO AMEMBASSY PARRIS\nINFO AMEMBASY ROME")) == {"RUEHFR", "RUEHRO"}
+
+
+def test_collective_expands_minus_xmt_and_dedupes_at_highest_precedence(table: RoutingTable) -> None:
+    """A collective reaches its members less XMT; a post reached twice gets one copy (§222)."""
+    got = route(
+        table,
+        "TO AMEMBASSY ROME IMMEDIATE\nINFO RUEHZL/EUROPEAN POLITICAL COLLECTIVE\nXMT AMEMBASSY VALLETTA",
+        dtg="P",
+    )
+    assert got == {
+        "RUEHRO": (Precedence.IMMEDIATE, "action", False, DIRECT),
+        "RUEHFR": (Precedence.PRIORITY, "info", False, "EUROPEAN POLITICAL COLLECTIVE"),
+        "RUEHMD": (Precedence.PRIORITY, "info", False, "EUROPEAN POLITICAL COLLECTIVE"),
+    }
+
+
+def test_info_copy_at_higher_precedence_wins_over_action_at_lower(table: RoutingTable) -> None:
+    """Highest precedence first; at equal precedence, action over info."""
+    got = route(table, "TO AMEMBASSY PARIS\nINFO AMEMBASSY PARIS FLASH\nEUROPEAN POLITICAL COLL")
+    assert got["RUEHFR"] == (Precedence.FLASH, "info", False, DIRECT)
+    got = route(table, "TO EUROPEAN POLITICAL COLLECTIVE\nINFO AMEMBASSY PARIS")
+    assert got["RUEHFR"] == (Precedence.ROUTINE, "action", False, "EUROPEAN POLITICAL COLLECTIVE")
+
+
+def test_zen_addressee_is_reported_not_delivered(table: RoutingTable) -> None:
+    """ZEN/ posts are set aside, also from collectives that would reach them (§206b)."""
+    decision = decide(parse_cable(cable("TO ZEN/AMEMBASSY PARIS\nEUROPEAN POLITICAL COLLECTIVE")), table)
+    assert [a.name for a in decision.zen] == ["AMEMBASSY PARIS"]
+    assert "RUEHFR" not in {d.post for d in decision.deliveries}
+    assert decision.intercepts == ()
+
+
+def test_unknown_ri_under_a_relay_is_delivered_via_the_relay(table: RoutingTable) -> None:
+    """A well-formed RI that is not a post goes to its own topic through its relay (§302)."""
+    got = route(table, "TO RUEHXYZ/AMEMBASSY NOWHERE\nRHMFISS/HQ USEUCOM")
+    assert got["RUEHXYZ"][3] == "relay RUEH"
+    assert got["RHMFISS"][3] == "relay RHMF"
+
+
+def test_unknown_addressees_and_collectives_are_intercepted_with_reasons(table: RoutingTable) -> None:
+    """What cannot be resolved is held with a reason code, one entry per addressee line."""
+    decision = decide(parse_cable(cable("TO AMEMBASSY ATLANTIS\nINFO GALACTIC POSTS COLLECTIVE")), table)
+    assert [(i.addressee, i.reason, i.lines) for i in decision.intercepts] == [
+        ("AMEMBASSY ATLANTIS", "unknown-addressee", (3,)),
+        ("GALACTIC POSTS COLLECTIVE", "unknown-collective", (4,)),
+    ]
+    assert decision.deliveries == ()
+
+
+def test_posts_are_never_sent_above_their_clearance_or_against_their_caveats(table: RoutingTable) -> None:
+    """SECRET is not delivered to a CONFIDENTIAL post; NOFORN not to a foreign station."""
+    noforn_banner = "S E C R E T ROME 000001\n\nNOFORN"
+    decision = decide(
+        parse_cable(
+            cable("TO EUROPEAN POLITICAL COLLECTIVE\nINFO RFHHAAA/ALLIED LIAISON PARIS", banner=noforn_banner)
+        ),
+        table,
+    )
+    assert {(i.post, i.reason) for i in decision.intercepts} == {
+        ("RUEHMD", "not-cleared"),
+        ("RFHHAAA", "caveat-barred"),
+    }
+    assert {d.post for d in decision.deliveries} == {"RUEHFR", "RUEHRO", "RUEHVL"}
+
+
+def test_a_cable_without_addressees_is_intercepted_as_such(table: RoutingTable) -> None:
+    """A partial record has nobody to deliver to: that is said, not silently dropped."""
+    decision = decide(parse_cable("201247Z Jan 04\n\nC O N F I D E N T I A L MADRID 000123\n"), table)
+    assert [i.reason for i in decision.intercepts] == ["no-addressees"]
+
+
+def test_niact_survives_dedupe(table: RoutingTable) -> None:
+    """A NIACT on any line reaching a post marks its copy."""
+    got = route(table, "TO AMEMBASSY PARIS NIACT IMMEDIATE\nINFO EUROPEAN POLITICAL COLLECTIVE", dtg="O")
+    assert got["RUEHFR"] == (Precedence.IMMEDIATE, "action", True, DIRECT)

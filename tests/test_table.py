@@ -1,0 +1,85 @@
+"""The routing table loader: a bad table is refused with its file, line and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from router.table import TableError, load_table, parse_table
+
+GOOD = """[defaults]
+clearance = "SECRET"
+
+[[relays]]
+prefix = "RUEH"
+name = "STATE RELAY"
+
+[[posts]]
+ri = "RUEHC"
+names = ["SECSTATE WASHDC"]
+
+[[posts]]
+ri = "RUEHFR"
+names = ["AMEMBASSY PARIS"]
+
+[[collectives]]
+name = "EUROPEAN POLITICAL COLLECTIVE"
+members = ["RUEHFR"]
+"""
+
+
+def test_a_good_table_is_indexed() -> None:
+    """Posts by RI and name, collectives by name, relays by prefix."""
+    table = parse_table(GOOD)
+    assert set(table.posts) == {"RUEHC", "RUEHFR"}
+    post = table.post_named("SECSTATE WASHINGTON DC")
+    assert post is not None
+    assert post.ri == "RUEHC"
+    collective = table.collective_named("european political collective")
+    assert collective is not None
+    assert collective.members == ("RUEHFR",)
+    relay = table.relay_for("RUEHXX")
+    assert relay is not None
+    assert relay.prefix == "RUEH"
+    assert table.relay_for("RHMFISS") is None
+
+
+@pytest.mark.parametrize(
+    ("change", "line", "field", "reason"),
+    [
+        (('clearance = "SECRET"\n', 'clearance = "SEKRET"\n'), 2, "defaults.clearance", "Input should be"),
+        (('ri = "RUEHFR"', 'ri = "RUEH/FR"'), 13, "posts.1.ri", "should match pattern"),
+        (('ri = "RUEHFR"', 'ri = "RUEHC"'), 13, "posts.1.ri", "defined twice"),
+        (('members = ["RUEHFR"]', 'members = ["RUEHZZ"]'), 18, "collectives.0.members", "not a post"),
+        (('names = ["AMEMBASSY PARIS"]', "names = []"), 14, "posts.1.names", "at least 1"),
+        (('prefix = "RUEH"', "prefix = 4"), 5, "relays.0.prefix", "valid string"),
+        (("[[posts]]\nri", "[[posts]]\nbaud = -1\nri"), 9, "posts.0.baud", "greater than or equal"),
+        (('name = "STATE RELAY"', 'name = "STATE RELAY"\nspeed = 3'), 7, "relays.0.speed", "Extra inputs"),
+    ],
+)
+def test_a_bad_table_says_file_line_and_field(
+    change: tuple[str, str], line: int, field: str, reason: str
+) -> None:
+    """Each kind of mistake is reported at the line and field that carry it."""
+    with pytest.raises(TableError) as caught:
+        parse_table(GOOD.replace(*change, 1), source="routing.toml")
+    assert (caught.value.line, caught.value.field) == (line, field)
+    assert reason in caught.value.reason
+    assert str(caught.value).startswith(f"routing.toml:{line}: {field}: ")
+
+
+def test_toml_syntax_errors_carry_their_line(tmp_path: Path) -> None:
+    """A TOML syntax error is reported with the file and the line of the error."""
+    path = tmp_path / "routing.toml"
+    path.write_text(GOOD.replace('names = ["SECSTATE WASHDC"]', 'names = ["SECSTATE WASHDC"'))
+    with pytest.raises(TableError) as caught:
+        load_table(path)
+    assert caught.value.path == str(path)
+    assert caught.value.line == 12  # where tomllib notices the unclosed array
+
+
+def test_a_missing_table_is_a_table_error(tmp_path: Path) -> None:
+    """A table that cannot be read is a TableError, not a traceback."""
+    with pytest.raises(TableError, match="cannot read"):
+        load_table(tmp_path / "absent.toml")
