@@ -45,7 +45,7 @@ class AddresseeLine:
         return self.name
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=16384)
 def parse_addressee_line(text: str) -> AddresseeLine | None:
     """Read one address line; ``None`` when no name is left once the tail is read.
 

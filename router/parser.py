@@ -12,10 +12,8 @@ from router import body
 from router.addressee import AddresseeLine, looks_collective, parse_addressee_line
 from router.errors import CableParseError
 from router.models import (
-    Addressee,
     Cable,
     Classification,
-    Exemption,
     Family,
     Precedence,
     StationSerial,
@@ -304,7 +302,6 @@ def _full_year(year: str) -> int:
 def _read_addresses(lines: list[str], start: int, header: _Header) -> int:
     """Read TO/INFO/XMT lines from ``start``; return the index of the first line of the text."""
     section: str | None = None
-    collective: str | None = None
     i = start
     n = len(lines)
     count = 0
@@ -344,15 +341,21 @@ def _read_addresses(lines: list[str], start: int, header: _Header) -> int:
         if addressee is None:
             _fail(lines, i, section, f"cannot read {line[:40]!r} as an addressee")
         if section == "XMT":
-            header.xmt.append((i, addressee, collective))
+            header.xmt.append((i, addressee, _collective_above(header)))
         else:
             (header.to if section == "TO" else header.info).append((i, addressee))
-            # ACP 127 §205: XMT exempts from the collective named above it; where none reads
-            # as a collective, the nearest addressee is the best witness.
-            if collective is None or not looks_collective(collective) or looks_collective(addressee.name):
-                collective = addressee.name
         i += 1
     return i
+
+
+def _collective_above(header: _Header) -> str | None:
+    """The collective an XMT line exempts from: the one named above it (ACP 127 §205).
+
+    Where no addressee above reads as a collective, the nearest addressee is the best witness.
+    """
+    above = [a for _, a in header.info[::-1]] + [a for _, a in header.to[::-1]]
+    nearest = above[0].name if above else None
+    return next((a.name for a in above if looks_collective(a.name)), nearest)
 
 
 def _header_resumes(lines: list[str], start: int) -> bool:
@@ -401,53 +404,58 @@ def _build(header: _Header, whole: str, lines: list[str]) -> Cable:
         else None
     )
     originator = header.originator
-    return Cable(
-        family=header.family,
-        message_id=_message_id(header, text),
-        transmission_id=header.transmission_id,
-        relay_precedence=header.relay_precedence,
-        relay_ris=tuple(header.relay_ris),
-        station_serial=header.station_serial,
-        precedence=header.precedence,
-        info_precedence=header.info_precedence,
-        dtg=header.dtg,
-        originator=originator.display_name if originator else None,
-        originator_ri=originator.ri if originator else None,
-        to=tuple(_addressee(i, a, header.precedence) for i, a in header.to),
-        info=tuple(_addressee(i, a, header.info_precedence) for i, a in header.info),
-        xmt=tuple(
-            Exemption(name=a.name, ri=a.ri, collective=collective, line=i + 1)
-            for i, a, collective in header.xmt
-        ),
-        classification=max(candidates) if candidates else None,
-        security_warning=warning,
-        banner_classification=marks.classification,
-        classification_conflict=len(set(candidates)) > 1,
-        caveats=tuple(caveats),
-        reference=reference,
-        subject=body.subject(text),
-        tags=body.tags(text),
-        references=body.references(text, year=dtg_year, reference_id=reference),
-        declassification=body.declassification(text),
-        header_lines=header.end,
+    # One validation of the whole cable, nested values given as dicts: pydantic builds them in
+    # one pass, much quicker than validating each addressee on its own. Strict: the parser
+    # hands over exact types, and nothing should be coerced on the way.
+    return Cable.model_validate(
+        {
+            "family": header.family,
+            "message_id": _message_id(header, text),
+            "transmission_id": header.transmission_id,
+            "relay_precedence": header.relay_precedence,
+            "relay_ris": tuple(header.relay_ris),
+            "station_serial": header.station_serial,
+            "precedence": header.precedence,
+            "info_precedence": header.info_precedence,
+            "dtg": header.dtg,
+            "originator": originator.display_name if originator else None,
+            "originator_ri": originator.ri if originator else None,
+            "to": tuple(_addressee(i, a, header.precedence) for i, a in header.to),
+            "info": tuple(_addressee(i, a, header.info_precedence) for i, a in header.info),
+            "xmt": tuple(
+                {"name": a.name, "ri": a.ri, "collective": collective, "line": i + 1}
+                for i, a, collective in header.xmt
+            ),
+            "classification": max(candidates) if candidates else None,
+            "security_warning": warning,
+            "banner_classification": marks.classification,
+            "classification_conflict": len(set(candidates)) > 1,
+            "caveats": tuple(caveats),
+            "reference": reference,
+            "subject": body.subject(text),
+            "tags": body.tags(text),
+            "references": body.references(text, year=dtg_year, reference_id=reference),
+            "declassification": body.declassification(text),
+            "header_lines": header.end,
+        },
+        strict=True,
     )
 
 
-def _addressee(index: int, line: AddresseeLine, default: Precedence | None) -> Addressee:
+def _addressee(index: int, line: AddresseeLine, default: Precedence | None) -> dict[str, object]:
     # ACP 127 §152: an addressee's own word rules; otherwise the DTG letter for its role.
     # A cable with no precedence at all is handled as ROUTINE, the lowest.
-    precedence = line.precedence or default or Precedence.ROUTINE
-    return Addressee(
-        name=line.name,
-        ri=line.ri,
-        office=line.office,
-        precedence=precedence,
-        written_precedence=line.precedence,
-        niact=line.niact,
-        mcn=line.mcn,
-        zen=line.zen,
-        line=index + 1,
-    )
+    return {
+        "name": line.name,
+        "ri": line.ri,
+        "office": line.office,
+        "precedence": line.precedence or default or Precedence.ROUTINE,
+        "written_precedence": line.precedence,
+        "niact": line.niact,
+        "mcn": line.mcn,
+        "zen": line.zen,
+        "line": index + 1,
+    }
 
 
 def _message_id(header: _Header, text: str) -> str:

@@ -69,41 +69,23 @@ class RoutingDecision:
         return frozenset(lines)
 
 
-@dataclass(frozen=True, slots=True)
-class _Resolution:
+class _Resolution(NamedTuple):
     posts: tuple[Post, ...]
+    ris: tuple[str, ...]
     via: str
     collective: bool = False
 
 
-@dataclass(slots=True)
-class _Route:
-    post: Post
-    precedence: Precedence
-    role: Role
-    niact: bool
-    via: str
-    lines: list[int]
-
-    def offer(self, addressee: Addressee, role: Role, via: str) -> None:
-        # ACP 127 §222: a post reached several ways gets one copy, at the highest precedence,
-        # action over info; the way that wins names the copy's path.
-        self.lines.append(addressee.line)
-        self.niact = self.niact or addressee.niact
-        if (addressee.precedence, role == "action") > (self.precedence, self.role == "action"):
-            self.precedence, self.role, self.via = addressee.precedence, role, via
-
-
 def decide(cable: Cable, table: RoutingTable) -> RoutingDecision:
     """Route one cable through ``table``: one delivery per post, an intercept per failure."""
-    routes: dict[str, _Route] = {}
     intercepts: list[Intercept] = []
     exempted: list[str] = []
     exempted_lines: list[int] = []
-    zen = tuple(a for a in cable.addressees if a.zen)
+    zen = tuple(a for a in cable.addressees if a.zen) if any(a.zen for a in cable.addressees) else ()
     # XMT (§205) and ZEN (§206b) posts are left out of every collective: they are exempted,
     # or already hold the cable.
-    excluded = _exemptions(cable, table)
+    excluded = _exemptions((*cable.xmt, *zen), table) if cable.xmt or zen else frozenset()
+    ways: list[_Way] = []
     roles: tuple[tuple[Role, tuple[Addressee, ...]], ...] = (("action", cable.to), ("info", cable.info))
     for role, addressees in roles:
         for addressee in addressees:
@@ -119,61 +101,84 @@ def decide(cable: Cable, table: RoutingTable) -> RoutingDecision:
                 )
                 intercepts.append(Intercept(_as_written(addressee), reason, (addressee.line,)))
                 continue
-            members = resolution.posts
-            if resolution.collective and excluded:
+            members, ris = resolution.posts, resolution.ris
+            if resolution.collective and excluded and not excluded.isdisjoint(ris):
                 members = tuple(p for p in members if p.ri not in excluded)
-                exempted.extend(p.ri for p in resolution.posts if p.ri in excluded)
+                ris = tuple(p.ri for p in members)
+                exempted.extend(ri for ri in resolution.ris if ri in excluded)
                 if not members:
                     exempted_lines.append(addressee.line)
-            for post in members:
-                if (route := routes.get(post.ri)) is not None:
-                    route.offer(addressee, role, resolution.via)
-                else:
-                    routes[post.ri] = _Route(
-                        post, addressee.precedence, role, addressee.niact, resolution.via, [addressee.line]
-                    )
+            ways.append(_Way(addressee, role, resolution.via, members, ris))
     if not cable.to and not cable.info:
         intercepts.append(Intercept("", "no-addressees", ()))
-    classification = cable.classification or Classification.UNCLASSIFIED
+
+    # ACP 127 §222: a post reached several ways gets one copy, at the highest precedence,
+    # action over info. Taking the ways best first, the first way to reach a post decides its
+    # copy; the later ones only add their lines (and a NIACT).
+    ways.sort(key=_best_first)
+    claimed: set[str] = set()
+    also: dict[str, list[int]] = {}  # lines after the first that reach a post: few
+    won: list[tuple[_Way, tuple[Post, ...]]] = []
+    for way in ways:
+        taken = claimed.intersection(way.ris)
+        for ri in taken:
+            also.setdefault(ri, []).append(way.addressee.line)
+        won.append((way, tuple(p for p in way.posts if p.ri not in taken) if taken else way.posts))
+        claimed.update(way.ris)
+    niact = {ri for way in ways if way.addressee.niact for ri in way.ris}
+
+    level = (cable.classification or Classification.UNCLASSIFIED).rank
     caveats = frozenset(cable.caveats)
-    # Every post may take unclassified traffic without caveats: most cables skip the checks.
-    screened = classification is not Classification.UNCLASSIFIED or bool(caveats)
     deliveries = []
-    for route in routes.values():
-        barred = _barred(route.post, classification, caveats) if screened else None
-        if barred is not None:
-            intercepts.append(Intercept(route.post.ri, barred, tuple(route.lines), route.post.ri))
-        else:
-            deliveries.append(
-                Delivery(
-                    route.post.ri, route.precedence, route.role, route.niact, route.via, tuple(route.lines)
-                )
-            )
+    for way, posts in won:
+        precedence, line, role, via = way.addressee.precedence, way.addressee.line, way.role, way.via
+        for post in posts:
+            ri = post.ri
+            lines = (line, *also[ri]) if ri in also else (line,)
+            if level > post.clearance.rank or not caveats.isdisjoint(post.barred_caveats):
+                intercepts.append(Intercept(ri, _barred(post, level), lines, ri))
+            else:
+                deliveries.append(Delivery(ri, precedence, role, ri in niact, via, lines))
     return RoutingDecision(
         tuple(deliveries), tuple(intercepts), zen, tuple(dict.fromkeys(exempted)), tuple(exempted_lines)
     )
+
+
+class _Way(NamedTuple):
+    """One addressee line and the posts it reaches."""
+
+    addressee: Addressee
+    role: Role
+    via: str
+    posts: tuple[Post, ...]
+    ris: tuple[str, ...]
+
+
+def _best_first(way: _Way) -> tuple[int, bool, int]:
+    """Highest precedence first, then action before info, then the order written."""
+    return (-way.addressee.precedence.rank, way.role != "action", way.addressee.line)
 
 
 def _resolve(addressee: Addressee, table: RoutingTable) -> _Resolution | None:
     """By RI when one is written (post, collective, or relay prefix), else by normalised name."""
     if ri := addressee.ri:
         if (post := table.posts.get(ri)) is not None:
-            return _Resolution((post,), DIRECT)
+            return _Resolution((post,), (post.ri,), DIRECT)
         if (collective := table.collective_with_ri(ri)) is not None:
-            return _Resolution(collective.posts, collective.name, collective=True)
+            return _Resolution(collective.posts, collective.members, collective.name, collective=True)
         if (relayed := table.relayed_station(ri)) is not None:
             relay = table.relay_for(ri)
-            return _Resolution((relayed,), f"relay {relay.prefix if relay else ''}")
+            return _Resolution((relayed,), (ri,), f"relay {relay.prefix if relay else ''}")
     if (post := table.post_named(addressee.name)) is not None:
-        return _Resolution((post,), DIRECT)
+        return _Resolution((post,), (post.ri,), DIRECT)
     if (collective := table.collective_named(addressee.name)) is not None:
-        return _Resolution(collective.posts, collective.name, collective=True)
+        return _Resolution(collective.posts, collective.members, collective.name, collective=True)
     return None
 
 
-def _exemptions(cable: Cable, table: RoutingTable) -> frozenset[str]:
+def _exemptions(stations: tuple[Exemption | Addressee, ...], table: RoutingTable) -> frozenset[str]:
+    """The posts that XMT lines and ZEN addressees name."""
     exempt = set()
-    stations: list[Exemption | Addressee] = [*cable.xmt, *(a for a in cable.addressees if a.zen)]
     for station in stations:
         post = table.posts.get(station.ri) if station.ri else None
         post = post or table.post_named(station.name)
@@ -182,13 +187,12 @@ def _exemptions(cable: Cable, table: RoutingTable) -> frozenset[str]:
     return frozenset(exempt)
 
 
-def _barred(post: Post, classification: Classification, caveats: frozenset[str]) -> InterceptReason | None:
-    """A switch never sends a message over a channel approved for less (DOMAIN: switching)."""
-    if classification > post.clearance:
-        return "not-cleared"
-    if caveats & post.barred_caveats:
-        return "caveat-barred"
-    return None
+def _barred(post: Post, level: int) -> InterceptReason:
+    """Why a barred post may not have the cable: its clearance, else one of its barred caveats.
+
+    A switch never sends a message over a channel approved for a lower classification (DOMAIN).
+    """
+    return "not-cleared" if level > post.clearance.rank else "caveat-barred"
 
 
 def _as_written(addressee: Addressee) -> str:

@@ -20,6 +20,11 @@ _BANNER_LEVELS: dict[str, tuple[Classification, tuple[str, ...]]] = {
     "UNCLAS": (Classification.UNCLASSIFIED, ()),
     "SECRET": (Classification.SECRET, ()),
 }
+# Each level with an optional blank between its letters (`C O N F I D E N T I A L`, `CO N F`,
+# `C ONFIDENTIAL`): the strict reading in one regex; the group's name is the level.
+_STRICT_LEVEL = re.compile(
+    "(?:" + "|".join(f"(?P<{word}>{' ?'.join(word)})" for word in _BANNER_LEVELS) + r")(?![A-Z])"
+)
 # After the level: caveats (`//NOFORN`, `EFTO`), SECTION nn OF nn, then the station and serial.
 _STATION_SERIAL = re.compile(
     r"[\s/:,-]*(?:(?:EFTO|SENSITIVE|SBU|NOFORN|SIPDIS|EXDIS|NODIS|LIMDIS|STADIS)[\s/]+)*"
@@ -52,6 +57,7 @@ _CAVEATS = re.compile(
 # The caveats stand between the banner and the E.O./TAGS/SUBJECT lines; below those is prose.
 _FIELDS_START = re.compile(r"\s*(?:E\.?\s?O\.?\s*\d|TAGS?\b|SUBJ)", re.IGNORECASE)
 _CAVEAT_LINES = 16
+_CAPITALS = re.compile(r"\s*[A-Z](?: ?[A-Z]){4}")
 _GARBLE_LINES = 3
 
 
@@ -107,6 +113,16 @@ def read_banner(line: str, *, tolerant: bool = False) -> Banner | None:
 
 def _read_level(text: str, *, tolerant: bool) -> tuple[str, int] | None:
     """The level a banner starts with (key of ``_BANNER_LEVELS``) and where its letters end."""
+    strict = _STRICT_LEVEL.match(text)
+    if strict is not None:
+        return str(strict.lastgroup), strict.end()
+    if not tolerant:
+        return None
+    return _read_garbled_level(text)
+
+
+def _read_garbled_level(text: str) -> tuple[str, int] | None:
+    """A level with one letter dropped, doubled or changed (`E C R E T`, `SS E C R E T`)."""
     letters: list[str] = []
     ends: list[int] = []
     for index, char in enumerate(text[:40]):
@@ -116,11 +132,6 @@ def _read_level(text: str, *, tolerant: bool) -> tuple[str, int] | None:
         elif char != " " or (index + 1 < len(text) and text[index + 1] == " "):
             break  # a double blank or punctuation ends the level's letters
     compact = "".join(letters)
-    for word in _BANNER_LEVELS:
-        if compact.startswith(word) and _ends_word(text, ends[len(word) - 1]):
-            return word, ends[len(word) - 1]
-    if not tolerant:
-        return None
     for word in _BANNER_LEVELS:
         if len(word) < 6:
             continue
@@ -158,8 +169,10 @@ def read_security(lines: list[str]) -> SecurityMarks:
         if not line.strip():
             continue
         nonblank += 1
-        # A garbled level is read as one only where the banner belongs: the first lines.
-        banner = read_banner(line, tolerant=classification is None and nonblank <= _GARBLE_LINES)
+        # A garbled level is read as one only where the banner belongs, the first lines, and
+        # only on a line in capitals, as banners are (`This record is a partial...` is not).
+        tolerant = classification is None and nonblank <= _GARBLE_LINES and _CAPITALS.match(line) is not None
+        banner = read_banner(line, tolerant=tolerant)
         if banner is None:
             continue
         if classification is None:

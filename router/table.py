@@ -23,6 +23,7 @@ DEFAULT_TABLE = Path(__file__).resolve().parent.parent / "config" / "routing.tom
 RI_PATTERN = r"^[A-Z]{4,7}$"
 """A routing indicator (ACP 117): four to seven letters. Topics are built only from these."""
 _RI = re.compile(RI_PATTERN)
+_NEAR_MEMO_SIZE = 10_000
 # ACP 117: the RI's second letter is the nation; U (and H, DoD's Pacific and CONUS areas) are US.
 _US_NATION_LETTERS = frozenset("UH")
 
@@ -155,13 +156,22 @@ class RoutingTable:
     _collective_names: Mapping[str, Collective] = field(default_factory=dict, repr=False)
     _collective_ris: Mapping[str, Collective] = field(default_factory=dict, repr=False)
     _near_names: Mapping[str, str] = field(default_factory=dict, repr=False)
+    _near_memo: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
 
     def post_named(self, name: str) -> Post | None:
         """The post a plain-language address names, allowing one slip of the hand."""
         key = normalise_name(name)
         ri = self._post_names.get(key)
         if ri is None:
-            ri = next((self._near_names[v] for v in _deletions(key) if v in self._near_names), None)
+            # Real traffic repeats its misspellings: what a near look-up found is remembered
+            # (bounded, so that hostile input cannot grow it without end).
+            if key in self._near_memo:
+                ri = self._near_memo[key]
+            else:
+                ri = next((self._near_names[v] for v in _deletions(key) if v in self._near_names), None)
+                if len(self._near_memo) >= _NEAR_MEMO_SIZE:
+                    self._near_memo.clear()
+                self._near_memo[key] = ri
         return self.posts[ri] if ri is not None else None
 
     def collective_named(self, name: str) -> Collective | None:
