@@ -14,6 +14,11 @@ _PREFIX = re.compile(r"/*(ZEN/)?/*(?:([RQ][A-Z]{3,6})/(?!/))?")
 _TAIL_TOKEN = re.compile(r"(?:^|(?<=[\s/]))([A-Z0-9-]+)[\s/]*$")
 # State's MCN (5 FAH-2 H-321.7): four digits, or a range of them (08STATE103511: 2276-2279).
 _MCN_TOKEN = re.compile(r"(\d{3,5})(-\d{0,5})?")
+_PLAIN_TAIL = re.compile(
+    r"([A-Z][A-Z0-9.'&()-]*(?: [A-Z0-9.'&()-]+)*?)"
+    r"(?: (NIACT))?(?: (FLASH|IMMEDIATE|PRIORITY|ROUTINE))?(?: (\d{4}(?:-\d{4})?))?"
+)
+_DIGIT = re.compile(r"\d")
 _FUSED_MCN = re.compile(r"([A-Z]{5,})(\d{3,5}(?:-\d{0,5})?)")
 _PRECEDENCE_WORDS = {
     "FLASH": Precedence.FLASH,
@@ -57,7 +62,7 @@ def parse_addressee_line(text: str) -> AddresseeLine | None:
     if prefix:
         zen, ri = prefix.group(1), prefix.group(2)
         rest = rest[prefix.end() :]
-    tail = _read_tail(rest)
+    tail = _read_plain_tail(rest) or _read_tail(rest)
     name, _, office = tail.rest.partition("//")
     name = _WHITESPACE.sub(" ", name.strip(" /"))
     if not name:
@@ -79,6 +84,22 @@ class _Tail:
     precedence: Precedence | None = None
     niact: bool = False
     mcn: str | None = None
+
+
+def _read_plain_tail(rest: str) -> _Tail | None:
+    """The tail of a line written by the book (`AMEMBASSY PARIS NIACT IMMEDIATE 1234`), or None.
+
+    Most lines are; they are read with one regex. Anything that might be a slip (the name's last
+    word holds a digit or reads like a precedence, NIACT without its word) goes to `_read_tail`.
+    """
+    match = _PLAIN_TAIL.fullmatch(rest)
+    if match is None:
+        return None
+    name, niact, word, mcn = match.groups()
+    last = name[name.rfind(" ") + 1 :]
+    if (niact and not word) or _DIGIT.search(last) or last == "NIACT" or _split_precedence(last)[0]:
+        return None
+    return _Tail(name, _PRECEDENCE_WORDS[word] if word else None, niact is not None, mcn)
 
 
 def _read_tail(rest: str) -> _Tail:

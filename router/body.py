@@ -647,6 +647,7 @@ _NOT_STATIONS = frozenset(
     | {"OCTOBER", "NOVEMBER", "DECEMBER"}
 )
 _NOT_LETTERS = str.maketrans("0", "O", "'-")
+_A_DIGIT = re.compile(r"\d")
 
 
 def references(text: str, *, year: int | None, reference_id: str | None = None) -> tuple[str, ...]:
@@ -696,7 +697,7 @@ def _ref_block(text: str, start: int) -> str:
             continue
         # After a blank line only another bullet or reference carries the block on; a long line
         # without a digit is a paragraph of the text.
-        prose = bare.count(" ") >= 7 and not any(char.isdigit() for char in bare)
+        prose = bare.count(" ") >= 7 and _A_DIGIT.search(bare) is None
         if prose or _REF_BLOCK_END.match(line) or (blank and not _REF_GOES_ON.search(bare)):
             end = i
             break

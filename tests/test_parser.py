@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -357,3 +358,26 @@ def test_non_utf8_byte_is_located() -> None:
         parse_cable(b"R 011200Z JAN 09\nFM AMEMBASSY PAR\xffIS\n")
     assert (caught.value.line, caught.value.column) == (2, 17)
     assert "0xff" in caught.value.reason
+
+
+def test_plain_tail_reading_agrees_with_the_full_reading(corpus_dir: Path) -> None:
+    """The one-regex reading of by-the-book address lines gives what the full reading gives."""
+    from router.addressee import _PREFIX, _read_plain_tail, _read_tail  # noqa: PLC0415
+
+    checked = 0
+    for path in sorted(corpus_dir.glob("*.txt")):
+        lines = path.read_text().split("\n")
+        for addressee in parse_cable(path.read_bytes()).addressees:
+            raw = re.sub(r"^\s*(?:TO|INFO)(?=$|[\s/:])[\s/:]*", "", lines[addressee.line - 1]).strip().upper()
+            prefix = _PREFIX.match(raw)
+            rest = raw[prefix.end() :] if prefix else raw
+            if (plain := _read_plain_tail(rest)) is not None:
+                full = _read_tail(rest)
+                assert (plain.rest.strip(), plain.precedence, plain.niact, plain.mcn) == (
+                    full.rest.strip(),
+                    full.precedence,
+                    full.niact,
+                    full.mcn,
+                ), raw
+                checked += 1
+    assert checked > 10_000
