@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from router.addressee import looks_collective
@@ -160,8 +161,16 @@ def _best_first(way: _Way) -> tuple[int, bool, int]:
 
 
 def _resolve(addressee: Addressee, table: RoutingTable) -> _Resolution | None:
-    """By RI when one is written (post, collective, or relay prefix), else by normalised name."""
-    if ri := addressee.ri:
+    return _resolve_written(table, addressee.ri, addressee.name)
+
+
+@lru_cache(maxsize=32_768)
+def _resolve_written(table: RoutingTable, ri: str | None, name: str) -> _Resolution | None:
+    """By RI when one is written (post, collective, or relay prefix), else by normalised name.
+
+    Cached per table: real traffic writes the same few thousand addressees again and again.
+    """
+    if ri:
         if (post := table.posts.get(ri)) is not None:
             return _Resolution((post,), (post.ri,), DIRECT)
         if (collective := table.collective_with_ri(ri)) is not None:
@@ -169,9 +178,9 @@ def _resolve(addressee: Addressee, table: RoutingTable) -> _Resolution | None:
         if (relayed := table.relayed_station(ri)) is not None:
             relay = table.relay_for(ri)
             return _Resolution((relayed,), (ri,), f"relay {relay.prefix if relay else ''}")
-    if (post := table.post_named(addressee.name)) is not None:
+    if (post := table.post_named(name)) is not None:
         return _Resolution((post,), (post.ri,), DIRECT)
-    if (collective := table.collective_named(addressee.name)) is not None:
+    if (collective := table.collective_named(name)) is not None:
         return _Resolution(collective.posts, collective.members, collective.name, collective=True)
     return None
 

@@ -141,9 +141,12 @@ class Collective:
     """The member posts themselves, resolved once when the table is loaded."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class RoutingTable:
-    """The table, indexed: posts by RI and by normalised name, collectives, relays by prefix."""
+    """The table, indexed: posts by RI and by normalised name, collectives, relays by prefix.
+
+    Compared and hashed by identity: decisions are cached per table.
+    """
 
     posts: Mapping[str, Post]
     relays: tuple[Relay, ...]
