@@ -84,8 +84,11 @@ def decide(cable: Cable, table: RoutingTable) -> RoutingDecision:
     exempted_lines: list[int] = []
     zen = tuple(a for a in cable.addressees if a.zen) if any(a.zen for a in cable.addressees) else ()
     # XMT (§205) and ZEN (§206b) posts are left out of every collective: they are exempted,
-    # or already hold the cable.
+    # or already hold the cable. So is the originating station: a collective it belongs to
+    # does not send its own cable back to it (it is delivered there only when addressed).
     excluded = _exemptions((*cable.xmt, *zen), table) if cable.xmt or zen else frozenset()
+    if cable.station_serial is not None:
+        excluded |= {cable.station_serial.originating_ri}
     ways: list[_Way] = []
     roles: tuple[tuple[Role, tuple[Addressee, ...]], ...] = (("action", cable.to), ("info", cable.info))
     for role, addressees in roles:

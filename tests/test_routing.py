@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from router import Precedence, parse_cable
+from router import CableParseError, Precedence, parse_cable
 from router.routing import DIRECT, decide
-from router.table import RoutingTable, parse_table
+from router.table import RoutingTable, is_routing_indicator, parse_table
 
 TABLE = """
 [defaults]
@@ -164,3 +164,39 @@ def test_niact_survives_dedupe(table: RoutingTable) -> None:
     """A NIACT on any line reaching a post marks its copy."""
     got = route(table, "TO AMEMBASSY PARIS NIACT IMMEDIATE\nINFO EUROPEAN POLITICAL COLLECTIVE", dtg="O")
     assert got["RUEHFR"] == (Precedence.IMMEDIATE, "action", True, DIRECT)
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "RUEH#/AMEMBASSY HASH",
+        "RUEH+/AMEMBASSY PLUS",
+        "RUEHC/../../ETC",
+        "cables/out/#",
+        "AMEMBASSY \x00NUL",
+        "RUEHXYZABCDEFG/TOO LONG AN RI",
+        "/RUEH/SLASHED",
+        "A" * 5000,
+    ],
+)
+def test_nothing_in_a_cable_can_make_a_topic_outside_the_table(table: RoutingTable, written: str) -> None:
+    """Deliveries go only to table posts or well-formed RIs under a relay, whatever is written."""
+    try:
+        cable_ = parse_cable(cable(f"TO {written}\nINFO RUEHXYZ/AMEMBASSY NOWHERE"))
+    except CableParseError:
+        return
+    for delivery in decide(cable_, table).deliveries:
+        assert delivery.post in table.posts or (
+            is_routing_indicator(delivery.post) and table.relay_for(delivery.post) is not None
+        )
+
+
+def test_a_collective_does_not_send_a_cable_back_to_its_originating_station(table: RoutingTable) -> None:
+    """Rome's cable to a collective Rome belongs to reaches the others, not Rome."""
+    text = (
+        "VZCZCXRA0001\nOO RUEHWEB\nDE RUEHRO #0001 0011200\nZNR UUUUU ZZH\nO 011200Z JAN 09\n"
+        "FM AMEMBASSY ROME\nTO EUROPEAN POLITICAL COLLECTIVE\n\nUNCLAS ROME 000001\n"
+    )
+    decision = decide(parse_cable(text), table)
+    assert {d.post for d in decision.deliveries} == {"RUEHFR", "RUEHMD", "RUEHVL"}
+    assert "RUEHRO" in decision.exempted
