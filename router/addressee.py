@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from router.models import Precedence
+from router.names import one_slip_apart
 
 # An RI is 4-7 letters, R (worldwide) or Q (theatre) first (ACP 117); a leading slash is a typo.
 _PREFIX = re.compile(r"/*(ZEN/)?/*(?:([RQ][A-Z]{3,6})/(?!/))?")
@@ -169,25 +170,9 @@ def _precedence_word(word: str) -> Precedence | None:
     if len(word) < 6:
         return None
     for written, value in _PRECEDENCE_WORDS.items():
-        if len(written) >= 7 and _one_slip_apart(word, written):
+        if len(written) >= 7 and one_slip_apart(word, written):
             return value
     return None
-
-
-def _one_slip_apart(a: str, b: str) -> bool:
-    """True when one inserted, deleted, changed or swapped letter turns ``a`` into ``b``."""
-    if abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) > len(b):
-        a, b = b, a
-    i = 0
-    while i < len(a) and a[i] == b[i]:
-        i += 1
-    if len(a) < len(b):
-        return a[i:] == b[i + 1 :]
-    if a[i + 1 :] == b[i + 1 :]:
-        return True
-    return a[i : i + 2] == b[i : i + 2][::-1] and a[i + 2 :] == b[i + 2 :]
 
 
 def looks_collective(name: str) -> bool:

@@ -38,3 +38,19 @@ def normalise_name(name: str) -> str:
     text = _PUNCTUATION.sub(" ", text)
     text = _TRAILING_NUMBER.sub("", _BLANKS.sub(" ", text).strip())
     return _COMMAND_TITLE.sub("", text)
+
+
+def one_slip_apart(a: str, b: str) -> bool:
+    """True when one inserted, deleted, changed or swapped letter turns ``a`` into ``b``."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    if len(a) < len(b):
+        return a[i:] == b[i + 1 :]
+    if a[i + 1 :] == b[i + 1 :]:
+        return True
+    return a[i : i + 2] == b[i : i + 2][::-1] and a[i + 2 :] == b[i + 2 :]

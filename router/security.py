@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from router.models import Classification
+from router.names import one_slip_apart
 
 # Letter-spaced banners (`C O N F I D E N T I A L`, `N O F O R N`) are collapsed before reading.
 _LETTER_SPACED = re.compile(r"\b[A-Z](?: [A-Z]\b){2,}")
@@ -136,7 +137,7 @@ def _read_garbled_level(text: str) -> tuple[str, int] | None:
         if len(word) < 6:
             continue
         for size in (len(word), len(word) + 1, len(word) - 1):
-            fits = size <= len(compact) and _one_letter_apart(compact[:size], word)
+            fits = size <= len(compact) and one_slip_apart(compact[:size], word)
             if fits and _ends_word(text, ends[size - 1]):
                 return word, ends[size - 1]
     return None
@@ -145,17 +146,6 @@ def _read_garbled_level(text: str) -> tuple[str, int] | None:
 def _ends_word(text: str, end: int) -> bool:
     """The level's letters are a word of their own: `SECRET MOSCOW`, not `SECRETARY`."""
     return end >= len(text) or not text[end].isalpha() or text[end - 2] == " "
-
-
-def _one_letter_apart(a: str, b: str) -> bool:
-    if abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) > len(b):
-        a, b = b, a
-    i = 0
-    while i < len(a) and a[i] == b[i]:
-        i += 1
-    return a[i + (len(a) == len(b)) :] == b[i + 1 :]
 
 
 def read_security(lines: list[str]) -> SecurityMarks:

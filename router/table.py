@@ -18,7 +18,9 @@ from router.names import normalise_name
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-DEFAULT_TABLE = Path(__file__).resolve().parent.parent / "config" / "routing.toml"
+_SOURCE_TABLE = Path(__file__).resolve().parent.parent / "config" / "routing.toml"
+# The committed table beside the package in a checkout (editable install), else ./config/.
+DEFAULT_TABLE = _SOURCE_TABLE if _SOURCE_TABLE.exists() else Path("config") / "routing.toml"
 
 RI_PATTERN = r"^[A-Z]{4,7}$"
 """A routing indicator (ACP 117): four to seven letters. Topics are built only from these."""
