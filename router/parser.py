@@ -312,7 +312,7 @@ def _read_addresses(lines: list[str], start: int, header: _Header) -> int:
                 return i
             i += 1
             continue
-        if keyword := _SECTION.fullmatch(line):
+        if line[0] in "TIX" and (keyword := _SECTION.fullmatch(line)):
             section, line = keyword.group(1), keyword.group(2).strip()
             # `INFO XMT FOOBAR`: an empty INFO list, then an exemption.
             nested = _SECTION.fullmatch(line)
