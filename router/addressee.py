@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from router.models import Precedence
 from router.names import one_slip_apart
@@ -20,6 +20,7 @@ _PLAIN_TAIL = re.compile(
     r"(?: (NIACT))?(?: (FLASH|IMMEDIATE|PRIORITY|ROUTINE))?(?: (\d{4}(?:-\d{4})?))?"
 )
 _DIGIT = re.compile(r"\d")
+_PRECEDENCE_HALVES = re.compile(r"FLA|ASH|IMME|DIATE|PRIO|RITY|ROUT|TINE|NIACT")
 _FUSED_MCN = re.compile(r"([A-Z]{5,})(\d{3,5}(?:-\d{0,5})?)")
 _PRECEDENCE_WORDS = {
     "FLASH": Precedence.FLASH,
@@ -33,8 +34,7 @@ _WHITESPACE = re.compile(r"\s+")
 _COLLECTIVE = re.compile(r"\bCOLLECTIVE\b|^ALL\s|^AIG\s|\bPOSTS\b|^SPECIAL EMBASSY PROGRAM$")
 
 
-@dataclass(frozen=True, slots=True)
-class AddresseeLine:
+class AddresseeLine(NamedTuple):
     """What one address line says, before the cable's DTG gives it an effective precedence."""
 
     name: str
@@ -79,8 +79,7 @@ def parse_addressee_line(text: str) -> AddresseeLine | None:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Tail:
+class _Tail(NamedTuple):
     rest: str
     precedence: Precedence | None = None
     niact: bool = False
@@ -98,7 +97,10 @@ def _read_plain_tail(rest: str) -> _Tail | None:
         return None
     name, niact, word, mcn = match.groups()
     last = name[name.rfind(" ") + 1 :]
-    if (niact and not word) or _DIGIT.search(last) or last == "NIACT" or _split_precedence(last)[0]:
+    if (niact and not word) or _DIGIT.search(last):
+        return None
+    # One slip leaves half of a precedence word whole (PIORITY keeps RITY, IMMEDAITE keeps IMME).
+    if _PRECEDENCE_HALVES.search(last) and (last == "NIACT" or _split_precedence(last)[0]):
         return None
     return _Tail(name, _PRECEDENCE_WORDS[word] if word else None, niact is not None, mcn)
 

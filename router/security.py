@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from router.models import Classification
 from router.names import one_slip_apart
@@ -56,14 +56,13 @@ _CAVEATS = re.compile(
     r"\b(" + "|".join(sorted(map(re.escape, _CAVEAT_WORDS), key=len, reverse=True)) + r")\b"
 )
 # The caveats stand between the banner and the E.O./TAGS/SUBJECT lines; below those is prose.
-_FIELDS_START = re.compile(r"\s*(?:E\.?\s?O\.?\s*\d|TAGS?\b|SUBJ)", re.IGNORECASE)
+_FIELDS_START = re.compile(r"^[ \t]*(?:E\.?\s?O\.?\s*\d|TAGS?\b|SUBJ)", re.IGNORECASE | re.MULTILINE)
 _CAVEAT_LINES = 16
 _CAPITALS = re.compile(r"\s*[A-Z](?: ?[A-Z]){4}")
 _GARBLE_LINES = 3
 
 
-@dataclass(frozen=True, slots=True)
-class Banner:
+class Banner(NamedTuple):
     """The classification line that opens the text (FL12): level, caveats, station and serial."""
 
     classification: Classification
@@ -72,8 +71,7 @@ class Banner:
     serial: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SecurityMarks:
+class SecurityMarks(NamedTuple):
     """What the first lines of the text say about security and origin."""
 
     classification: Classification | None = None
@@ -173,9 +171,10 @@ def read_security(lines: list[str]) -> SecurityMarks:
             first = index
             break
     if first is not None:
-        for line in lines[first + 1 : first + 1 + _CAVEAT_LINES]:
-            if _FIELDS_START.match(line):
-                break
-            upper = collapse_letter_spacing(line.upper())
-            caveats.extend(_CAVEAT_WORDS[m] for m in _CAVEATS.findall(upper))
+        # The caveat lines, read as one block up to the first E.O., TAGS or SUBJECT line.
+        block = "\n".join(lines[first + 1 : first + 1 + _CAVEAT_LINES])
+        if fields := _FIELDS_START.search(block):
+            block = block[: fields.start()]
+        block = collapse_letter_spacing(block.upper())
+        caveats.extend(_CAVEAT_WORDS[m] for m in _CAVEATS.findall(block))
     return SecurityMarks(classification, tuple(dict.fromkeys(caveats)), station, serial)

@@ -145,11 +145,13 @@ def _fields(text: str) -> _Fields:
             break
     starts: dict[str, int] = {}
     order = None
-    for kind, (words, needles, pattern) in _KINDS.items():
+    upper: str | None = None  # the head in capitals, made once if a field is written otherwise
+    for kind, spelling in _KINDS.items():
         end = body if kind == "ref" else size  # REF comes before the first paragraph or never
         found = usual.get(kind)
         if found is None or found.start() >= end:
-            found = _written_otherwise(head, end, words, needles, pattern)
+            upper = head.upper() if upper is None else upper
+            found = _written_otherwise(head, upper, end, spelling)
         if found is not None:
             starts[kind] = found.end(kind) if found.re is _USUAL else found.end()
             if kind == "eo":
@@ -162,14 +164,13 @@ def _fields(text: str) -> _Fields:
 
 
 def _written_otherwise(
-    head: str, end: int, words: tuple[str, ...], needles: re.Pattern[str], field: re.Pattern[str]
+    head: str, upper: str, end: int, spelling: tuple[tuple[str, ...], re.Pattern[str], re.Pattern[str]]
 ) -> re.Match[str] | None:
     """A field written otherwise (Tags:, E.O. after SIPDIS on one line, TAS:), before ``end``."""
-    prefix = head[:end]
-    upper = prefix.upper()
-    if len(upper) != len(prefix):  # a letter whose capital is longer (ß): read it all
+    words, needles, field = spelling
+    if len(upper) != len(head):  # a letter whose capital is longer (ß): read it all
         return field.search(head, 0, end)
-    if not any(word in upper for word in words):
+    if not any(upper.find(word, 0, end) >= 0 for word in words):
         return None
     return _first(head, upper, needles, field, end)
 
