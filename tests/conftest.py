@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from router.broker import Mosquitto, mosquitto_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("ROUTER_SHARED", ROOT.parent / "shared"))
@@ -30,3 +33,12 @@ def corpus_dir() -> Path:
 def peer_cases_file() -> Path:
     """The test expectations of cablemap, as extracted into shared/peer-cases."""
     return need(PEER_CASES)
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    """A private Mosquitto on a free port with the project's config, for the whole session."""
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto is not installed (.ci/run installs the Debian package)")
+    with Mosquitto(tmp_path_factory.mktemp("mosquitto")) as broker:
+        yield broker

@@ -1,0 +1,118 @@
+"""The message bus the router sits on: a small protocol, MQTT's topic rules, and an in-memory bus."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from router.errors import RouterError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+
+class BusError(RouterError):
+    """The bus refused or lost something: a broker gone, a publish not acknowledged."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message as a subscriber receives it."""
+
+    topic: str
+    payload: bytes
+    qos: int = 0
+    retain: bool = False
+
+
+class Bus(Protocol):
+    """What the router needs of a bus; the MQTT adapter and `MemoryBus` both provide it."""
+
+    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        """Publish ``payload`` on ``topic``; at QoS 1 return once the broker has it."""
+
+    async def subscribe(self, topic_filter: str, *, qos: int = 1) -> None:
+        """Receive from now on every message whose topic matches ``topic_filter``."""
+
+    def messages(self) -> AsyncIterator[Message]:
+        """The messages received, in arrival order."""
+
+
+def topic_matches(topic_filter: str, topic: str) -> bool:
+    """MQTT's matching: ``+`` is one level, ``#`` (last) the rest; ``$`` topics need a literal start."""
+    if topic.startswith("$") and not topic_filter.startswith("$"):
+        return False
+    filter_levels = topic_filter.split("/")
+    topic_levels = topic.split("/")
+    for index, level in enumerate(filter_levels):
+        if level == "#":
+            return True
+        if index >= len(topic_levels) or (level not in ("+", topic_levels[index])):
+            return False
+    return len(filter_levels) == len(topic_levels)
+
+
+def valid_topic(topic: str) -> bool:
+    """A topic a message may be published on: no wildcards, no NUL, not empty, at most 65,535 bytes."""
+    return bool(topic) and not ({"+", "#", "\x00"} & set(topic)) and len(topic.encode()) <= 65_535
+
+
+@dataclass(slots=True)
+class MemoryBroker:
+    """A broker in the process: retained messages and the buses connected to it.
+
+    For fast tests of the same contract the MQTT adapter keeps against a real Mosquitto; it
+    keeps MQTT's rules (topic matching, retained messages) and none of its network.
+    """
+
+    retained: dict[str, Message] = field(default_factory=dict)
+    clients: list[MemoryBus] = field(default_factory=list)
+
+    def connect(self, *, max_queued: int = 10_000) -> MemoryBus:
+        """A new bus on this broker, with a bounded queue of received messages."""
+        bus = MemoryBus(self, asyncio.Queue(max_queued))
+        self.clients.append(bus)
+        return bus
+
+    async def deliver(self, message: Message) -> None:
+        """Keep a retained message, then pass the message to every matching subscription."""
+        if message.retain:
+            if message.payload:
+                self.retained[message.topic] = message
+            else:  # an empty retained payload clears the topic, as in MQTT
+                self.retained.pop(message.topic, None)
+        for client in self.clients:
+            await client.offer(Message(message.topic, message.payload, message.qos, retain=False))
+
+
+@dataclass(slots=True)
+class MemoryBus:
+    """One connection to a `MemoryBroker`."""
+
+    broker: MemoryBroker
+    queue: asyncio.Queue[Message]
+    filters: list[str] = field(default_factory=list)
+
+    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        """Hand the message to the broker, which passes it to every matching subscription."""
+        if not valid_topic(topic):
+            raise BusError(f"cannot publish on {topic!r}: not a valid topic")
+        await self.broker.deliver(Message(topic, payload, qos, retain))
+
+    async def subscribe(self, topic_filter: str, *, qos: int = 1) -> None:  # noqa: ARG002 (one QoS here)
+        """Subscribe; the retained messages that match arrive at once, marked retained."""
+        self.filters.append(topic_filter)
+        for message in list(self.broker.retained.values()):
+            if topic_matches(topic_filter, message.topic):
+                await self.queue.put(Message(message.topic, message.payload, message.qos, retain=True))
+
+    async def offer(self, message: Message) -> None:
+        """Queue ``message`` if a subscription matches it (backpressure when the queue is full)."""
+        if any(topic_matches(f, message.topic) for f in self.filters):
+            await self.queue.put(message)
+
+    async def messages(self) -> AsyncIterator[Message]:
+        """The messages received, in arrival order."""
+        while True:
+            yield await self.queue.get()

@@ -1,0 +1,112 @@
+"""The MQTT adapter: the one module that imports aiomqtt, turning its errors into `BusError`."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Self
+from urllib.parse import urlsplit
+
+import aiomqtt
+
+from router.bus import BusError, Message, valid_topic
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from types import TracebackType
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    """Where a broker listens, from ``mqtt://host:port``."""
+
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, url: str) -> Self:
+        """Read ``mqtt://host[:port]`` (port 1883 when left out); ``BusError`` for anything else."""
+        parts = urlsplit(url if "://" in url else f"mqtt://{url}")
+        if parts.scheme != "mqtt" or not parts.hostname:
+            raise BusError(f"broker address {url!r} is not mqtt://host:port")
+        try:
+            port = parts.port or 1883
+        except ValueError:
+            raise BusError(f"broker address {url!r} has no valid port") from None
+        return cls(parts.hostname, port)
+
+    def __str__(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+
+class MqttBus:
+    """A `Bus` on a real MQTT broker, used as ``async with MqttBus(address, ...) as bus``."""
+
+    def __init__(
+        self,
+        address: BrokerAddress,
+        *,
+        client_id: str | None = None,
+        persistent: bool = False,
+        session_expiry: int = 3600,
+    ) -> None:
+        self.address = address
+        properties = None
+        if persistent:
+            # MQTT 5: keep the session (subscriptions, queued QoS 1 messages) while we are away.
+            from paho.mqtt.packettypes import PacketTypes  # noqa: PLC0415 (paho comes with aiomqtt)
+            from paho.mqtt.properties import Properties  # noqa: PLC0415
+
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = session_expiry
+        self._client = aiomqtt.Client(
+            address.host,
+            address.port,
+            identifier=client_id,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            clean_start=not persistent,
+            properties=properties,
+        )
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self._stack.enter_async_context(self._client)
+        except (aiomqtt.MqttError, OSError) as exc:
+            raise BusError(f"cannot connect to the broker at {self.address}: {exc}") from exc
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        try:
+            await self._stack.__aexit__(kind, error, trace)
+        except (aiomqtt.MqttError, OSError) as exc:
+            raise BusError(f"lost the broker at {self.address}: {exc}") from exc
+
+    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        """Publish; at QoS 1 this returns once the broker has acknowledged (PUBACK)."""
+        if not valid_topic(topic):
+            raise BusError(f"cannot publish on {topic!r}: not a valid topic")
+        try:
+            await self._client.publish(topic, payload, qos=qos, retain=retain)
+        except (aiomqtt.MqttError, OSError) as exc:
+            raise BusError(f"publish on {topic} failed: {exc}") from exc
+
+    async def subscribe(self, topic_filter: str, *, qos: int = 1) -> None:
+        """Subscribe to ``topic_filter`` at ``qos``."""
+        try:
+            await self._client.subscribe(topic_filter, qos=qos)
+        except (aiomqtt.MqttError, OSError) as exc:
+            raise BusError(f"subscribe to {topic_filter} failed: {exc}") from exc
+
+    async def messages(self) -> AsyncIterator[Message]:
+        """The messages received, in arrival order."""
+        try:
+            async for message in self._client.messages:
+                payload = (
+                    message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+                )
+                yield Message(str(message.topic), payload, int(message.qos), bool(message.retain))
+        except (aiomqtt.MqttError, OSError) as exc:
+            raise BusError(f"lost the broker at {self.address}: {exc}") from exc
