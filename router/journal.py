@@ -1,0 +1,224 @@
+"""The journal: every cable received and every delivery with each change of its state, in SQLite (WAL).
+
+A switch keeps a journal copy of everything it relays (DOMAIN: AUTODIN): a cable is committed
+here before the broker is told it arrived, and the delivery queues are rebuilt from here after
+a restart, so that nothing is lost between the two.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from router.models import Precedence
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+    from router.routing import Delivery, Intercept
+
+CableStatus = Literal["received", "routed", "rejected", "duplicate"]
+DeliveryState = Literal["queued", "sent", "acknowledged"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cables (
+    id INTEGER PRIMARY KEY,
+    received_at REAL NOT NULL,
+    topic TEXT NOT NULL,
+    raw BLOB NOT NULL,
+    message_id TEXT,
+    status TEXT NOT NULL,
+    detail TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS cables_routed_message
+    ON cables (message_id) WHERE status = 'routed';
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY,
+    cable_id INTEGER NOT NULL REFERENCES cables (id),
+    post TEXT NOT NULL,
+    precedence TEXT NOT NULL,
+    role TEXT NOT NULL,
+    niact INTEGER NOT NULL,
+    via TEXT NOT NULL,
+    state TEXT NOT NULL,
+    queued_at REAL NOT NULL,
+    sent_at REAL,
+    acknowledged_at REAL
+);
+CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries (state) WHERE state != 'acknowledged';
+CREATE TABLE IF NOT EXISTS intercepts (
+    id INTEGER PRIMARY KEY,
+    cable_id INTEGER NOT NULL REFERENCES cables (id),
+    addressee TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    post TEXT
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    event TEXT NOT NULL,
+    fields TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class OpenDelivery:
+    """A delivery not yet acknowledged by its post: what a restart puts back in the queues."""
+
+    id: int
+    cable_id: int
+    post: str
+    precedence: Precedence
+    niact: bool
+    queued_at: float
+
+
+class Journal:
+    """The router's SQLite journal. One writer (the service); readers may watch it live (WAL)."""
+
+    def __init__(self, path: Path | str, *, clock: Callable[[], float] = time.time) -> None:
+        self.path = str(path)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a commit survives a crash of the process (SIGKILL), and may be
+        # lost only if the machine itself loses power before the next checkpoint.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+        self._now = clock
+
+    def close(self) -> None:
+        """Checkpoint and close."""
+        self._db.close()
+
+    def receive(self, topic: str, raw: bytes) -> int:
+        """Commit a cable as received, before anything else happens to it; return its journal id."""
+        cursor = self._db.execute(
+            "INSERT INTO cables (received_at, topic, raw, status) VALUES (?, ?, ?, 'received')",
+            (self._now(), topic, raw),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def reject(self, cable_id: int, error: dict[str, object]) -> None:
+        """Record why a cable could not be read."""
+        self._db.execute(
+            "UPDATE cables SET status = 'rejected', detail = ? WHERE id = ?", (json.dumps(error), cable_id)
+        )
+
+    def is_duplicate(self, message_id: str) -> int | None:
+        """The journal id of a cable already routed under ``message_id``, if there is one."""
+        row = self._db.execute(
+            "SELECT id FROM cables WHERE message_id = ? AND status = 'routed'", (message_id,)
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def mark_duplicate(self, cable_id: int, message_id: str, original: int) -> None:
+        """Record a cable as a duplicate of one already routed (not delivered twice)."""
+        self._db.execute(
+            "UPDATE cables SET status = 'duplicate', message_id = ?, detail = ? WHERE id = ?",
+            (message_id, json.dumps({"original": original}), cable_id),
+        )
+
+    def route(
+        self,
+        cable_id: int,
+        message_id: str,
+        deliveries: tuple[Delivery, ...],
+        intercepts: tuple[Intercept, ...],
+    ) -> list[int]:
+        """Record a routing decision in one transaction; return the new deliveries' ids in order."""
+        now = self._now()
+        ids = []
+        with self._transaction():
+            self._db.execute(
+                "UPDATE cables SET status = 'routed', message_id = ? WHERE id = ?", (message_id, cable_id)
+            )
+            for delivery in deliveries:
+                cursor = self._db.execute(
+                    "INSERT INTO deliveries (cable_id, post, precedence, role, niact, via, state, queued_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'queued', ?)",
+                    (
+                        cable_id,
+                        delivery.post,
+                        delivery.precedence.value,
+                        delivery.role,
+                        int(delivery.niact),
+                        delivery.via,
+                        now,
+                    ),
+                )
+                ids.append(int(cursor.lastrowid or 0))
+            self._db.executemany(
+                "INSERT INTO intercepts (cable_id, addressee, reason, post) VALUES (?, ?, ?, ?)",
+                [(cable_id, i.addressee, i.reason, i.post) for i in intercepts],
+            )
+        return ids
+
+    def sent(self, delivery_id: int) -> None:
+        """A delivery went out on its post's topic."""
+        self._db.execute(
+            "UPDATE deliveries SET state = 'sent', sent_at = ? WHERE id = ? AND state != 'acknowledged'",
+            (self._now(), delivery_id),
+        )
+
+    def acknowledged(self, delivery_id: int, post: str) -> bool:
+        """The post acknowledged a delivery; False when the id is not an open delivery of that post."""
+        cursor = self._db.execute(
+            "UPDATE deliveries SET state = 'acknowledged', acknowledged_at = ?"
+            " WHERE id = ? AND post = ? AND state != 'acknowledged'",
+            (self._now(), delivery_id, post),
+        )
+        return cursor.rowcount == 1
+
+    def open_deliveries(self) -> Iterator[OpenDelivery]:
+        """Every delivery not acknowledged yet, oldest first: the queues after a restart."""
+        for row in self._db.execute(
+            "SELECT id, cable_id, post, precedence, niact, queued_at FROM deliveries"
+            " WHERE state != 'acknowledged' ORDER BY id"
+        ):
+            yield OpenDelivery(
+                int(row[0]), int(row[1]), row[2], Precedence(row[3]), bool(row[4]), float(row[5])
+            )
+
+    def raw(self, cable_id: int) -> bytes:
+        """The cable as it was received."""
+        row = self._db.execute("SELECT raw FROM cables WHERE id = ?", (cable_id,)).fetchone()
+        if row is None:
+            raise KeyError(cable_id)
+        return bytes(row[0])
+
+    def log(self, event: str, fields: dict[str, object]) -> None:
+        """Append an event of the routing log."""
+        self._db.execute(
+            "INSERT INTO events (at, event, fields) VALUES (?, ?, ?)",
+            (self._now(), event, json.dumps(fields, default=str)),
+        )
+
+    def counts(self) -> dict[str, int]:
+        """Cables by status and deliveries by state: what `router report` starts from."""
+        counts: dict[str, int] = {}
+        for status, number in self._db.execute("SELECT status, count(*) FROM cables GROUP BY status"):
+            counts[f"cables_{status}"] = int(number)
+        for state, number in self._db.execute("SELECT state, count(*) FROM deliveries GROUP BY state"):
+            counts[f"deliveries_{state}"] = int(number)
+        counts["intercepts"] = int(self._db.execute("SELECT count(*) FROM intercepts").fetchone()[0])
+        return counts
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN")
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        self._db.execute("COMMIT" if kind is None else "ROLLBACK")

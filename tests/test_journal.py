@@ -1,0 +1,80 @@
+"""The SQLite journal: cables, deliveries and their states survive the process, duplicates are known."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TYPE_CHECKING
+
+from router import Precedence
+from router.journal import Journal
+from router.routing import Delivery, Intercept
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def delivery(post: str, precedence: Precedence = Precedence.ROUTINE) -> Delivery:
+    return Delivery(post, precedence, "action", niact=False, via="direct", lines=(3,))
+
+
+def test_a_received_cable_is_committed_at_once(tmp_path: Path) -> None:
+    """Once `receive` returns, another connection sees the cable: it is on disk, not in a buffer."""
+    journal = Journal(tmp_path / "journal.sqlite")
+    cable_id = journal.receive("cables/in/x", b"RAW CABLE")
+    other = sqlite3.connect(tmp_path / "journal.sqlite")
+    assert other.execute("SELECT raw, status FROM cables WHERE id = ?", (cable_id,)).fetchone() == (
+        b"RAW CABLE",
+        "received",
+    )
+    assert other.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_open_deliveries_survive_a_reopen_in_order(tmp_path: Path) -> None:
+    """Deliveries not acknowledged come back after the journal is reopened, oldest first."""
+    path = tmp_path / "journal.sqlite"
+    journal = Journal(path)
+    cable_id = journal.receive("cables/in/x", b"RAW")
+    ids = journal.route(
+        cable_id,
+        "RUEHKO-1571-1610901",
+        (delivery("RUEHC", Precedence.FLASH), delivery("RUEHBJ"), delivery("RUEHUL")),
+        (Intercept("AMEMBASSY NOWHERE", "unknown-addressee", (9,)),),
+    )
+    journal.sent(ids[0])
+    assert journal.acknowledged(ids[0], "RUEHC")
+    assert not journal.acknowledged(ids[0], "RUEHC"), "a second acknowledgement changes nothing"
+    assert not journal.acknowledged(ids[1], "RUEHC"), "only the post a delivery is for may acknowledge it"
+    journal.close()
+    reopened = Journal(path)
+    assert [(d.id, d.post, d.precedence) for d in reopened.open_deliveries()] == [
+        (ids[1], "RUEHBJ", Precedence.ROUTINE),
+        (ids[2], "RUEHUL", Precedence.ROUTINE),
+    ]
+    assert reopened.raw(cable_id) == b"RAW"
+    assert reopened.counts() == {
+        "cables_routed": 1,
+        "deliveries_acknowledged": 1,
+        "deliveries_queued": 2,
+        "intercepts": 1,
+    }
+
+
+def test_a_message_id_routed_once_is_a_duplicate_after(tmp_path: Path) -> None:
+    """The second cable with a routed message id is recognised and recorded as a duplicate."""
+    journal = Journal(tmp_path / "journal.sqlite")
+    first = journal.receive("cables/in/x", b"A")
+    assert journal.is_duplicate("RUEHKO-1571-1610901") is None
+    journal.route(first, "RUEHKO-1571-1610901", (delivery("RUEHC"),), ())
+    second = journal.receive("cables/in/x", b"A again")
+    assert journal.is_duplicate("RUEHKO-1571-1610901") == first
+    journal.mark_duplicate(second, "RUEHKO-1571-1610901", first)
+    assert journal.counts()["cables_duplicate"] == 1
+
+
+def test_a_rejected_cable_keeps_its_raw_bytes_and_reason(tmp_path: Path) -> None:
+    """Nothing is lost: an unreadable cable stays in the journal with why it was rejected."""
+    journal = Journal(tmp_path / "journal.sqlite")
+    cable_id = journal.receive("cables/in/x", b"\x00garbage")
+    journal.reject(cable_id, {"line": 1, "column": 1, "reason": "binary data: NUL character"})
+    assert journal.raw(cable_id) == b"\x00garbage"
+    assert journal.counts()["cables_rejected"] == 1
