@@ -24,6 +24,8 @@ class Message:
     payload: bytes
     qos: int = 0
     retain: bool = False
+    mid: int = 0
+    """The broker's packet id, for a manual acknowledgement."""
 
 
 class Bus(Protocol):
@@ -37,6 +39,9 @@ class Bus(Protocol):
 
     def messages(self) -> AsyncIterator[Message]:
         """The messages received, in arrival order."""
+
+    async def ack(self, message: Message) -> None:
+        """Tell the broker ``message`` is safe with us (manual acknowledgement, QoS 1)."""
 
 
 def topic_matches(topic_filter: str, topic: str) -> bool:
@@ -116,3 +121,6 @@ class MemoryBus:
         """The messages received, in arrival order."""
         while True:
             yield await self.queue.get()
+
+    async def ack(self, message: Message) -> None:
+        """Nothing to tell: the in-memory broker never redelivers."""

@@ -185,6 +185,11 @@ class Journal:
                 int(row[0]), int(row[1]), row[2], Precedence(row[3]), bool(row[4]), float(row[5])
             )
 
+    def message_id(self, cable_id: int) -> str | None:
+        """The message id a cable was routed under."""
+        row = self._db.execute("SELECT message_id FROM cables WHERE id = ?", (cable_id,)).fetchone()
+        return row[0] if row else None
+
     def raw(self, cable_id: int) -> bytes:
         """The cable as it was received."""
         row = self._db.execute("SELECT raw FROM cables WHERE id = ?", (cable_id,)).fetchone()

@@ -49,6 +49,7 @@ class MqttBus:
         client_id: str | None = None,
         persistent: bool = False,
         session_expiry: int = 3600,
+        manual_ack: bool = False,
     ) -> None:
         self.address = address
         properties = None
@@ -67,6 +68,10 @@ class MqttBus:
             clean_start=not persistent,
             properties=properties,
         )
+        if manual_ack:
+            # aiomqtt 2 acknowledges a message as it arrives; paho underneath can wait for us, so
+            # that no cable is acknowledged before the journal holds it (the broker redelivers).
+            self._client._client.manual_ack_set(True)  # noqa: SLF001, FBT003 (paho's own signature)
         self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> Self:
@@ -93,6 +98,11 @@ class MqttBus:
         except (aiomqtt.MqttError, OSError) as exc:
             raise BusError(f"publish on {topic} failed: {exc}") from exc
 
+    async def ack(self, message: Message) -> None:
+        """Acknowledge a QoS 1 message received with manual acknowledgement (PUBACK)."""
+        if message.qos > 0:
+            self._client._client.ack(message.mid, message.qos)  # noqa: SLF001
+
     async def subscribe(self, topic_filter: str, *, qos: int = 1) -> None:
         """Subscribe to ``topic_filter`` at ``qos``."""
         try:
@@ -107,6 +117,8 @@ class MqttBus:
                 payload = (
                     message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
                 )
-                yield Message(str(message.topic), payload, int(message.qos), bool(message.retain))
+                yield Message(
+                    str(message.topic), payload, int(message.qos), bool(message.retain), int(message.mid)
+                )
         except (aiomqtt.MqttError, OSError) as exc:
             raise BusError(f"lost the broker at {self.address}: {exc}") from exc

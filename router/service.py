@@ -1,0 +1,210 @@
+"""The routing service: intake off the bus, journal, route, per-post queues, delivery, acknowledgements.
+
+The order of things for one cable is the switch's (DOMAIN: a store-and-forward switch accepts a
+whole message, journals it, decides the outgoing channel for each RI): commit to the journal,
+acknowledge to the broker, parse, route, journal the decision, queue, send, and count the post's
+acknowledgement. Every cable ends routed, a duplicate, or rejected, and the journal shows which.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import TYPE_CHECKING
+
+import structlog
+
+from router.errors import CableParseError
+from router.parser import MAX_CABLE_BYTES, parse_cable
+from router.queues import Queued, Queues
+from router.routing import decide
+
+if TYPE_CHECKING:
+    from router.bus import Bus, Message
+    from router.journal import Journal
+    from router.models import Cable
+    from router.table import RoutingTable
+
+INTAKE = "cables/in/#"
+ACKS = "cables/ack/+"
+OUT = "cables/out/"
+REJECTED = "cables/rejected"
+INTERCEPTED = "cables/intercept"
+LOG = "router/log"
+
+
+class Router:
+    """One switch: ``await Router(bus, journal, table).run(stop)`` until ``stop`` is set."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        journal: Journal,
+        table: RoutingTable,
+        *,
+        max_bytes: int = MAX_CABLE_BYTES,
+        publish_log: bool = True,
+    ) -> None:
+        self.bus = bus
+        self.journal = journal
+        self.table = table
+        self.max_bytes = max_bytes
+        self.publish_log = publish_log
+        self.queues = Queues()
+        self.ready = asyncio.Event()
+        """Set once the router is subscribed and taking cables."""
+        self._wake = asyncio.Event()
+        self._log = structlog.get_logger("router")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Rebuild the queues from the journal, then take cables and acknowledgements until ``stop``."""
+        restored = self._restore()
+        if restored:
+            await self._event("restored", deliveries=restored)
+        await self.bus.subscribe(ACKS, qos=1)
+        await self.bus.subscribe(INTAKE, qos=1)
+        self.ready.set()
+        async with asyncio.TaskGroup() as tasks:
+            intake = tasks.create_task(self._intake(), name="intake")
+            dispatch = tasks.create_task(self._dispatch(), name="dispatch")
+            await stop.wait()
+            # Intake stops first; what was taken is in the journal and goes out on the next run.
+            intake.cancel()
+            dispatch.cancel()
+
+    def _restore(self) -> int:
+        count = 0
+        for open_delivery in self.journal.open_deliveries():
+            window = self._window(open_delivery.post)
+            self.queues.put(
+                open_delivery.post, window, open_delivery.id, open_delivery.cable_id, open_delivery.precedence
+            )
+            count += 1
+        if count:
+            self._wake.set()
+        return count
+
+    def _window(self, ri: str) -> int:
+        post = self.table.posts.get(ri) or self.table.relayed_station(ri)
+        return post.line.window if post is not None else self.table.defaults.line.window
+
+    async def _intake(self) -> None:
+        async for message in self.bus.messages():
+            if message.topic.startswith("cables/ack/"):
+                await self._acknowledged(message)
+            elif message.topic.startswith("cables/in/"):
+                await self._receive(message)
+
+    async def _receive(self, message: Message) -> None:
+        # The journal first, then the broker's acknowledgement: a crash between the two makes
+        # the broker deliver the cable again, and the duplicate check keeps it from going twice.
+        cable_id = self.journal.receive(message.topic, message.payload)
+        await self.bus.ack(message)
+        started = time.monotonic()
+        try:
+            cable = parse_cable(message.payload, max_bytes=self.max_bytes)
+        except CableParseError as error:
+            detail = {
+                "line": error.line,
+                "column": error.column,
+                "reason": error.reason,
+                "journal_id": cable_id,
+            }
+            if error.field:
+                detail["field"] = error.field
+            self.journal.reject(cable_id, detail)
+            await self.bus.publish(REJECTED, json.dumps(detail).encode(), qos=1)
+            await self._event("rejected", topic=message.topic, **detail)
+            return
+        original = self.journal.is_duplicate(cable.message_id)
+        if original is not None:
+            self.journal.mark_duplicate(cable_id, cable.message_id, original)
+            await self._event(
+                "duplicate", message_id=cable.message_id, journal_id=cable_id, original=original
+            )
+            return
+        await self._route(cable_id, cable, started)
+
+    async def _route(self, cable_id: int, cable: Cable, started: float) -> None:
+        decision = decide(cable, self.table)
+        ids = self.journal.route(cable_id, cable.message_id, decision.deliveries, decision.intercepts)
+        precedence = cable.precedence.value if cable.precedence else None
+        await self._event(
+            "routed",
+            message_id=cable.message_id,
+            precedence=precedence,
+            deliveries=len(ids),
+            intercepts=len(decision.intercepts),
+            latency_ms=round(1000 * (time.monotonic() - started), 3),
+        )
+        for intercept in decision.intercepts:
+            record = {
+                "message_id": cable.message_id,
+                "journal_id": cable_id,
+                "addressee": intercept.addressee,
+                "reason": intercept.reason,
+                "post": intercept.post,
+            }
+            await self.bus.publish(INTERCEPTED, json.dumps(record).encode(), qos=1)
+            await self._event("intercepted", **record)
+        for delivery_id, delivery in zip(ids, decision.deliveries, strict=True):
+            self.queues.put(
+                delivery.post, self._window(delivery.post), delivery_id, cable_id, delivery.precedence
+            )
+            await self._event(
+                "queued",
+                message_id=cable.message_id,
+                post=delivery.post,
+                precedence=delivery.precedence.value,
+            )
+        self._wake.set()
+
+    async def _dispatch(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            for post, queue in list(self.queues.posts.items()):
+                while queue.ready():
+                    await self._send(post, queue.take())
+
+    async def _send(self, post: str, queued: Queued) -> None:
+        envelope = {
+            "delivery": queued.delivery_id,
+            "post": post,
+            "precedence": queued.precedence.value,
+            "message_id": self.journal.message_id(queued.cable_id),
+            "cable": self.journal.raw(queued.cable_id).decode("utf-8", "replace"),
+        }
+        await self.bus.publish(OUT + post, json.dumps(envelope).encode(), qos=1)
+        self.journal.sent(queued.delivery_id)
+        await self._event(
+            "delivered",
+            message_id=envelope["message_id"],
+            post=post,
+            precedence=queued.precedence.value,
+            delivery=queued.delivery_id,
+        )
+
+    async def _acknowledged(self, message: Message) -> None:
+        await self.bus.ack(message)
+        post = message.topic.rsplit("/", 1)[1]
+        try:
+            delivery_id = int(message.payload)
+        except ValueError:
+            await self._event(
+                "bad-acknowledgement", post=post, payload=message.payload[:40].decode("utf-8", "replace")
+            )
+            return
+        if self.journal.acknowledged(delivery_id, post):
+            queue = self.queues.posts.get(post)
+            if queue is not None and queue.done(delivery_id):
+                self._wake.set()
+            await self._event("acknowledged", post=post, delivery=delivery_id)
+
+    async def _event(self, event: str, **fields: object) -> None:
+        """One entry of the routing log: the journal, the structured log, and `router/log`."""
+        self.journal.log(event, fields)
+        self._log.info(event, **fields)
+        if self.publish_log:
+            await self.bus.publish(LOG, json.dumps({"event": event, **fields}, default=str).encode(), qos=0)

@@ -1,0 +1,199 @@
+"""The routing service end to end on the in-memory bus, and once on a real Mosquitto."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+import pytest
+
+from router.bus import Bus, MemoryBroker, Message
+from router.journal import Journal
+from router.mqtt import BrokerAddress, MqttBus
+from router.service import Router
+from router.table import RoutingTable, parse_table
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+    from router.broker import Mosquitto
+
+TABLE = """
+[defaults]
+window = 1
+
+[[relays]]
+prefix = "RUEH"
+name = "STATE RELAY"
+
+[[posts]]
+ri = "RUEHC"
+names = ["SECSTATE WASHDC"]
+
+[[posts]]
+ri = "RUEHFR"
+names = ["AMEMBASSY PARIS"]
+window = 10
+"""
+
+
+def cable(serial: int, precedence: str = "R", to: str = "RUEHC/SECSTATE WASHDC") -> bytes:
+    return (
+        f"VZCZCXYZ{serial:04d}\n{precedence}{precedence} RUEHWEB\nDE RUEHRO #{serial:04d} 0011200\n"
+        f"ZNR UUUUU ZZH\n{precedence} 011200Z JAN 09\nFM AMEMBASSY ROME\nTO {to}\n\n"
+        f"UNCLAS ROME {serial:06d}\n\nSUBJECT: CABLE {serial}\n"
+    ).encode()
+
+
+@pytest.fixture
+def table() -> RoutingTable:
+    """Two posts: the Department on a window of one, Paris on ten."""
+    return parse_table(TABLE)
+
+
+@asynccontextmanager
+async def running(bus: Bus, journal: Journal, table: RoutingTable) -> AsyncIterator[Router]:
+    """A router on ``bus`` until the block ends; its errors are raised here."""
+    router = Router(bus, journal, table)
+    stop = asyncio.Event()
+    task = asyncio.create_task(router.run(stop))
+    await asyncio.wait_for(router.ready.wait(), 5)
+    try:
+        yield router
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+
+async def events(log: Bus, name: str, count: int) -> list[dict[str, object]]:
+    """Wait on `router/log` for ``count`` events called ``name``."""
+    seen: list[dict[str, object]] = []
+    async with asyncio.timeout(5):
+        async for message in log.messages():
+            event = json.loads(message.payload)
+            if event["event"] == name:
+                seen.append(event)
+                if len(seen) == count:
+                    break
+    return seen
+
+
+async def take(bus: Bus, count: int) -> list[Message]:
+    """The next ``count`` messages, failing after 5 s rather than hanging."""
+    got: list[Message] = []
+    async with asyncio.timeout(5):
+        async for message in bus.messages():
+            got.append(message)
+            if len(got) == count:
+                return got
+    return got
+
+
+async def test_a_cable_goes_out_to_its_posts_and_their_acknowledgements_count(
+    tmp_path: Path, table: RoutingTable
+) -> None:
+    """Intake, journal, route, deliver on cables/out/<RI>, acknowledge on cables/ack/<RI>."""
+    broker = MemoryBroker()
+    journal = Journal(tmp_path / "journal.sqlite")
+    post, publisher, log = broker.connect(), broker.connect(), broker.connect()
+    await post.subscribe("cables/out/#")
+    await log.subscribe("router/log")
+    async with running(broker.connect(), journal, table):
+        await publisher.publish("cables/in/rome", cable(1, to="RUEHC/SECSTATE WASHDC\nINFO AMEMBASSY PARIS"))
+        copies = {m.topic: json.loads(m.payload) for m in await take(post, 2)}
+        assert set(copies) == {"cables/out/RUEHC", "cables/out/RUEHFR"}
+        assert copies["cables/out/RUEHC"]["message_id"] == "RUEHRO-0001-0011200"
+        assert "SUBJECT: CABLE 1" in copies["cables/out/RUEHC"]["cable"]
+        for topic, copy in copies.items():
+            await publisher.publish(topic.replace("/out/", "/ack/"), str(copy["delivery"]).encode())
+        await events(log, "acknowledged", 2)
+    assert journal.counts() == {"cables_routed": 1, "deliveries_acknowledged": 2, "intercepts": 0}
+
+
+async def test_flash_overtakes_routine_waiting_for_a_slow_post(tmp_path: Path, table: RoutingTable) -> None:
+    """With one copy in flight, a FLASH queued behind three ROUTINE cables goes next."""
+    broker = MemoryBroker()
+    journal = Journal(tmp_path / "journal.sqlite")
+    post, publisher, log = broker.connect(), broker.connect(), broker.connect()
+    await post.subscribe("cables/out/RUEHC")
+    await log.subscribe("router/log")
+    async with running(broker.connect(), journal, table):
+        for serial in (1, 2, 3):
+            await publisher.publish("cables/in/rome", cable(serial))
+        (first,) = await take(post, 1)
+        await publisher.publish("cables/in/rome", cable(4, precedence="Z"))
+        await events(log, "routed", 4)  # the FLASH is queued while the window is full
+        order = [json.loads(first.payload)]
+        for _ in range(3):
+            await publisher.publish("cables/ack/RUEHC", str(order[-1]["delivery"]).encode())
+            order.append(json.loads((await take(post, 1))[0].payload))
+    assert [copy["precedence"] for copy in order] == ["ROUTINE", "FLASH", "ROUTINE", "ROUTINE"]
+    assert [copy["message_id"][7:11] for copy in order] == ["0001", "0004", "0002", "0003"]
+
+
+async def test_unreadable_input_is_rejected_with_where_and_kept(tmp_path: Path, table: RoutingTable) -> None:
+    """A broken cable goes to cables/rejected with line, column and journal id; its bytes stay."""
+    broker = MemoryBroker()
+    journal = Journal(tmp_path / "journal.sqlite")
+    watcher, publisher = broker.connect(), broker.connect()
+    await watcher.subscribe("cables/rejected")
+    async with running(broker.connect(), journal, table):
+        await publisher.publish("cables/in/x", b"VZCZCXYZ0001\nOO RUEHWEB\nDE RUEHKO 1571 1610901\n")
+        (rejected,) = await take(watcher, 1)
+    record = json.loads(rejected.payload)
+    assert (record["line"], record["column"], record["field"]) == (3, 1, "FL3")
+    assert journal.raw(record["journal_id"]).startswith(b"VZCZCXYZ0001")
+    assert journal.counts()["cables_rejected"] == 1
+
+
+async def test_a_duplicate_is_recognised_and_not_delivered_twice(tmp_path: Path, table: RoutingTable) -> None:
+    """The same message id twice: one copy out, the second cable journalled as a duplicate."""
+    broker = MemoryBroker()
+    journal = Journal(tmp_path / "journal.sqlite")
+    post, publisher, log = broker.connect(), broker.connect(), broker.connect()
+    await post.subscribe("cables/out/#")
+    await log.subscribe("router/log")
+    async with running(broker.connect(), journal, table):
+        await publisher.publish("cables/in/x", cable(7, to="AMEMBASSY PARIS"))
+        await publisher.publish("cables/in/x", cable(7, to="AMEMBASSY PARIS"))
+        await take(post, 1)
+        (duplicate,) = await events(log, "duplicate", 1)
+    assert duplicate["message_id"] == "RUEHRO-0007-0011200"
+    assert journal.counts()["cables_duplicate"] == 1
+    assert post.queue.empty()
+
+
+async def test_unacknowledged_deliveries_go_out_again_after_a_restart(
+    tmp_path: Path, table: RoutingTable
+) -> None:
+    """The queues are rebuilt from the journal: what a post did not acknowledge is sent again."""
+    broker = MemoryBroker()
+    path = tmp_path / "journal.sqlite"
+    post, publisher = broker.connect(), broker.connect()
+    await post.subscribe("cables/out/RUEHFR")
+    async with running(broker.connect(), Journal(path), table):
+        await publisher.publish("cables/in/x", cable(9, to="AMEMBASSY PARIS"))
+        (before,) = await take(post, 1)
+    async with running(broker.connect(), Journal(path), table):
+        (after,) = await take(post, 1)
+    assert json.loads(after.payload)["delivery"] == json.loads(before.payload)["delivery"]
+
+
+async def test_the_service_works_the_same_on_a_real_mosquitto(
+    tmp_path: Path, table: RoutingTable, mosquitto: Mosquitto
+) -> None:
+    """On Mosquitto, with manual acknowledgement of intake: the cable arrives at its post."""
+    address = BrokerAddress.parse(mosquitto.url)
+    async with (
+        MqttBus(address, client_id="router-e2e", manual_ack=True) as bus,
+        MqttBus(address, client_id="post-e2e") as post,
+        MqttBus(address, client_id="pub-e2e") as publisher,
+    ):
+        await post.subscribe("cables/out/RUEHFR")
+        async with running(bus, Journal(tmp_path / "journal.sqlite"), table):
+            await publisher.publish("cables/in/e2e", cable(11, to="AMEMBASSY PARIS"))
+            (copy,) = await take(post, 1)
+    assert json.loads(copy.payload)["message_id"] == "RUEHRO-0011-0011200"
