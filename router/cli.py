@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from router.errors import CableParseError
+from router.errors import CableParseError, RouterError
 from router.models import Addressee, Cable
 from router.parser import MAX_CABLE_BYTES, parse_cable
 from router.routing import RoutingDecision, decide
+from router.settings import Settings
 from router.table import DEFAULT_TABLE, RoutingTable, TableError, load_table
 
 app = typer.Typer(
@@ -206,3 +210,154 @@ def _addressee_line(role: str, addressee: Addressee) -> str:
         marks.append("ZEN (delivered by other means)")
     ri = addressee.ri or "-"
     return f"  {role:<4} {ri:<8} {addressee.name:<40} {' '.join(marks)}"
+
+
+BrokerOption = Annotated[
+    str | None,
+    typer.Option("--broker", envvar="ROUTER_BROKER", help="mqtt://host:port", show_default=False),
+]
+
+
+@app.command()
+def run(
+    broker: Annotated[
+        str | None,
+        typer.Option("--broker", help="mqtt://host:port; none starts a private broker", show_default=False),
+    ] = None,
+    routing: Annotated[
+        Path | None, typer.Option("--routing", help="Routing table (TOML).", show_default=False)
+    ] = None,
+    journal: Annotated[
+        Path | None, typer.Option("--journal", help="SQLite journal.", show_default=False)
+    ] = None,
+) -> None:
+    """Run the routing service until SIGINT or SIGTERM (then stop intake, persist, exit 0)."""
+    from router.app import serve  # noqa: PLC0415 (the service's imports are not needed by check)
+    from router.log import configure_logging  # noqa: PLC0415
+
+    settings = _settings(broker=broker, routing=routing, journal=journal)
+    configure_logging(settings.log_file)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await serve(settings, stop)
+
+    try:
+        asyncio.run(main())
+    except RouterError as exc:
+        typer.echo(f"router: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def config(
+    broker: BrokerOption = None,
+) -> None:
+    """Print the effective settings and where each comes from (file, ROUTER_* variable, flag, default)."""
+    from router.settings import sources  # noqa: PLC0415
+
+    flags = {"broker": broker} if broker else {}
+    settings = _settings(**flags)
+    origin = sources(flags)
+    for name, value in settings.model_dump().items():
+        typer.echo(f"{name} = {value!s}  # {origin[name]}")
+
+
+@app.command()
+def publish(
+    paths: Annotated[
+        list[str], typer.Argument(help="Cable files, or - for standard input.", show_default=False)
+    ],
+    broker: BrokerOption = None,
+) -> None:
+    """Publish cable files (or stdin) to the intake, cables/in/<file name>, at QoS 1."""
+    from router.mqtt import BrokerAddress, MqttBus  # noqa: PLC0415
+
+    address_text = broker or _settings().broker or "mqtt://127.0.0.1:1883"
+
+    try:
+        cables = [
+            ("stdin", sys.stdin.buffer.read())
+            if name == "-"
+            else (_topic_level(Path(name).stem), Path(name).read_bytes())
+            for name in paths
+        ]
+    except OSError as exc:
+        typer.echo(f"router publish: cannot read {exc.filename}: {exc.strerror}", err=True)
+        raise typer.Exit(1) from None
+
+    async def main() -> None:
+        async with MqttBus(BrokerAddress.parse(address_text)) as bus:
+            for level, data in cables:
+                await bus.publish(f"cables/in/{level}", data, qos=1)
+                typer.echo(f"published cables/in/{level} ({len(data)} bytes)")
+
+    try:
+        asyncio.run(main())
+    except (RouterError, OSError) as exc:
+        typer.echo(f"router publish: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def post(
+    ri: Annotated[str, typer.Argument(help="The post's routing indicator, e.g. RUEHFR.", show_default=False)],
+    broker: BrokerOption = None,
+) -> None:
+    """A simulated addressee post: receive its copies, acknowledge each, file duplicates."""
+    from router.mqtt import BrokerAddress, MqttBus  # noqa: PLC0415
+    from router.table import is_routing_indicator  # noqa: PLC0415
+
+    if not is_routing_indicator(ri):
+        typer.echo(f"router post: {ri!r} is not a routing indicator (4 to 7 capital letters)", err=True)
+        raise typer.Exit(2)
+    address_text = broker or _settings().broker or "mqtt://127.0.0.1:1883"
+
+    async def main() -> None:
+        seen: set[str] = set()
+        async with MqttBus(BrokerAddress.parse(address_text), client_id=f"post-{ri}", persistent=True) as bus:
+            await bus.subscribe(f"cables/out/{ri}", qos=1)
+            typer.echo(f"post {ri} listening on cables/out/{ri}")
+            async for message in bus.messages():
+                copy = json.loads(message.payload)
+                await bus.publish(f"cables/ack/{ri}", str(copy["delivery"]).encode(), qos=1)
+                message_id = str(copy.get("message_id"))
+                if message_id in seen:
+                    typer.echo(f"{copy['precedence']:<9} {message_id}  duplicate, filed")
+                    continue
+                seen.add(message_id)
+                typer.echo(f"{copy['precedence']:<9} {message_id}  {_subject(copy.get('cable', ''))}")
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    except RouterError as exc:
+        typer.echo(f"router post: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _subject(text: str) -> str:
+    try:
+        return parse_cable(text).subject or "(no subject)"
+    except CableParseError:
+        return "(unreadable)"
+
+
+def _topic_level(name: str) -> str:
+    """A file name as one topic level: no wildcards, separators or NUL."""
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return cleaned or "cable"
+
+
+def _settings(**flags: object) -> Settings:
+    from router.settings import load_settings  # noqa: PLC0415
+
+    try:
+        return load_settings(**flags)
+    except RouterError as exc:
+        typer.echo(f"router: {exc}", err=True)
+        raise typer.Exit(2) from None

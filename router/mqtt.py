@@ -42,7 +42,7 @@ class BrokerAddress:
 class MqttBus:
     """A `Bus` on a real MQTT broker, used as ``async with MqttBus(address, ...) as bus``."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 (keyword-only options of one connection)
         self,
         address: BrokerAddress,
         *,
@@ -50,24 +50,34 @@ class MqttBus:
         persistent: bool = False,
         session_expiry: int = 3600,
         manual_ack: bool = False,
+        mqtt5: bool = True,
     ) -> None:
         self.address = address
         properties = None
-        if persistent:
+        if persistent and mqtt5:
             # MQTT 5: keep the session (subscriptions, queued QoS 1 messages) while we are away.
             from paho.mqtt.packettypes import PacketTypes  # noqa: PLC0415 (paho comes with aiomqtt)
             from paho.mqtt.properties import Properties  # noqa: PLC0415
 
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = session_expiry
-        self._client = aiomqtt.Client(
-            address.host,
-            address.port,
-            identifier=client_id,
-            protocol=aiomqtt.ProtocolVersion.V5,
-            clean_start=not persistent,
-            properties=properties,
-        )
+        if mqtt5:
+            self._client = aiomqtt.Client(
+                address.host,
+                address.port,
+                identifier=client_id,
+                protocol=aiomqtt.ProtocolVersion.V5,
+                clean_start=not persistent,
+                properties=properties,
+            )
+        else:  # MQTT 3.1.1 (amqtt): a persistent session is a session not cleaned
+            self._client = aiomqtt.Client(
+                address.host,
+                address.port,
+                identifier=client_id,
+                protocol=aiomqtt.ProtocolVersion.V311,
+                clean_session=not persistent,
+            )
         if manual_ack:
             # aiomqtt 2 acknowledges a message as it arrives; paho underneath can wait for us, so
             # that no cable is acknowledged before the journal holds it (the broker redelivers).

@@ -1,0 +1,5 @@
+"""``python -m router``: the command line."""
+
+from router.cli import app
+
+app()

@@ -1,0 +1,84 @@
+"""Running the service: the broker (given, or a private one), reconnection with backoff, clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import structlog
+
+from router.broker import Mosquitto, free_port, mosquitto_binary
+from router.bus import BusError
+from router.journal import Journal
+from router.mqtt import BrokerAddress, MqttBus
+from router.service import Router
+from router.table import load_table
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from router.settings import Settings
+
+log = structlog.get_logger("router")
+
+
+@asynccontextmanager
+async def broker_for(settings: Settings) -> AsyncIterator[tuple[BrokerAddress, bool]]:
+    """The broker to use and whether it speaks MQTT 5: the configured one, else a private one.
+
+    A private broker is the mosquitto binary when it is installed (generated config, free port),
+    else amqtt in this process (MQTT 3.1.1 only).
+    """
+    if settings.broker:
+        yield BrokerAddress.parse(settings.broker), True
+        return
+    with tempfile.TemporaryDirectory(prefix="router-broker-") as directory:
+        if mosquitto_binary() is not None:
+            with Mosquitto(Path(directory)) as mosquitto:
+                log.info("broker-started", kind="mosquitto", url=mosquitto.url)
+                yield BrokerAddress.parse(mosquitto.url), True
+            return
+        from amqtt.broker import Broker  # noqa: PLC0415 (only when mosquitto is absent)
+
+        port = free_port()
+        broker = Broker({"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}}})
+        await broker.start()
+        log.info("broker-started", kind="amqtt", url=f"mqtt://127.0.0.1:{port}")
+        try:
+            yield BrokerAddress("127.0.0.1", port), False
+        finally:
+            await broker.shutdown()
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    """Run the router until ``stop``: reconnect with backoff whenever the broker goes away."""
+    table = load_table(settings.routing)
+    journal = Journal(settings.journal)
+    delay = 0.5
+    async with AsyncExitStack() as stack:
+        stack.callback(journal.close)
+        address, mqtt5 = await stack.enter_async_context(broker_for(settings))
+        log.info("router-started", broker=str(address), journal=str(settings.journal), posts=len(table.posts))
+        while not stop.is_set():
+            try:
+                async with MqttBus(
+                    address,
+                    client_id=settings.client_id,
+                    persistent=True,
+                    session_expiry=settings.session_expiry,
+                    manual_ack=True,
+                    mqtt5=mqtt5,
+                ) as bus:
+                    delay = 0.5
+                    log.info("connected", broker=str(address))
+                    await Router(bus, journal, table, max_bytes=settings.max_cable_bytes).run(stop)
+            except* BusError as group:
+                log.warning("broker-lost", reason=str(group.exceptions[0]), retry_in_s=delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                delay = min(delay * 2, settings.reconnect_max)
+    log.info("router-stopped")

@@ -1,0 +1,82 @@
+"""The router's one settings object: config/router.toml, then ROUTER_* variables, then command-line flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from router.errors import RouterError
+from router.parser import MAX_CABLE_BYTES
+from router.table import DEFAULT_TABLE
+
+CONFIG_FILE = Path("config") / "router.toml"
+
+
+class SettingsError(RouterError):
+    """A setting has a value the router cannot use."""
+
+
+class Settings(BaseSettings):
+    """Everything the service reads at start-up."""
+
+    model_config = SettingsConfigDict(env_prefix="ROUTER_", extra="forbid", frozen=True)
+    config_file: ClassVar[Path] = CONFIG_FILE
+
+    broker: str | None = Field(default=None, description="mqtt://host:port; none starts a private broker")
+    routing: Path = Field(default=DEFAULT_TABLE, description="the routing table (TOML)")
+    journal: Path = Field(default=Path("router-journal.sqlite"), description="the SQLite journal")
+    client_id: str = Field(default="router", min_length=1, max_length=64, description="MQTT client id")
+    session_expiry: int = Field(
+        default=86_400, ge=0, description="seconds the broker keeps our session and queued cables"
+    )
+    max_cable_bytes: int = Field(default=MAX_CABLE_BYTES, ge=1, description="larger cables are rejected")
+    log_file: Path | None = Field(default=None, description="routing log file (JSON lines); none: stderr")
+    reconnect_max: float = Field(default=30.0, gt=0, description="longest wait between reconnections, s")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Flags over ROUTER_* variables over the TOML file (first wins)."""
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=cls.config_file)
+
+
+def load_settings(**flags: Any) -> Settings:
+    """The effective settings; ``SettingsError`` names the setting that is wrong and where it came from."""
+    given = {name: value for name, value in flags.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else "?"
+        origin = sources(given).get(name, "default")
+        raise SettingsError(f"setting {name} (from {origin}): {error['msg']}") from None
+
+
+def sources(flags: dict[str, Any]) -> dict[str, str]:
+    """Where each setting's value comes from: the command line, the environment, the file, or default."""
+    origin = dict.fromkeys(Settings.model_fields, "default")
+    file_values = TomlConfigSettingsSource(Settings, toml_file=Settings.config_file)()
+    env_values = EnvSettingsSource(Settings)()
+    for name in Settings.model_fields:
+        if name in flags:
+            origin[name] = "command line"
+        elif name in env_values:
+            origin[name] = f"ROUTER_{name.upper()}"
+        elif name in file_values:
+            origin[name] = str(Settings.config_file)
+    return origin

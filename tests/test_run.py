@@ -1,0 +1,111 @@
+"""`router run` as its users run it: a process on a real Mosquitto, stopped by signals, killed mid-cable."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from router.mqtt import BrokerAddress, MqttBus
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from router.broker import Mosquitto
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+CABLE = (SAMPLES / "routine-unclassified.txt").read_bytes()  # to RUEHC and others
+
+
+@contextmanager
+def router_process(broker: Mosquitto, journal: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m router run` on ``broker``; waits for it to be connected; killed if left running."""
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "router", "run", "--broker", broker.url, "--journal", str(journal)],
+        stderr=subprocess.PIPE,
+        env={**os.environ, "ROUTER_CLIENT_ID": "router-under-test"},
+    )
+    assert process.stderr is not None
+    for line in process.stderr:  # the routing log, one JSON object a line
+        if json.loads(line).get("event") == "connected":
+            break
+    else:
+        raise AssertionError("router exited before it connected")
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stderr.close()
+
+
+async def first_copy(broker: Mosquitto, post: str, *, publish: bytes | None = None) -> dict[str, object]:
+    """Connect as ``post`` (publishing ``publish`` to the intake first), return its first copy.
+
+    The post's session is persistent: copies sent while it was away wait for it at the broker.
+    """
+    address = BrokerAddress.parse(broker.url)
+    async with MqttBus(address, client_id=f"test-post-{post}", persistent=True) as bus:
+        await bus.subscribe(f"cables/out/{post}")
+        if publish is not None:
+            await bus.publish("cables/in/test", publish)
+        async with asyncio.timeout(10):
+            async for message in bus.messages():
+                return dict(json.loads(message.payload))
+    raise AssertionError("no copy")
+
+
+def test_router_run_delivers_and_exits_zero_on_sigterm(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """A cable published to the intake reaches its post; SIGTERM stops the router with status 0."""
+    with router_process(mosquitto, tmp_path / "journal.sqlite") as router:
+        copy = asyncio.run(first_copy(mosquitto, "RUEHC", publish=CABLE))
+        assert copy["message_id"] == "RUEHOT-0311-0421200"
+        router.send_signal(signal.SIGTERM)
+        assert router.wait(timeout=10) == 0
+
+
+def test_a_cable_taken_but_not_journalled_is_delivered_again_after_sigkill(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """Killed between receipt and journal commit, the router gets the cable again from the broker."""
+    journal = tmp_path / "journal.sqlite"
+    with router_process(mosquitto, journal) as router:
+        # Hold the journal's write lock: the router takes the cable but cannot commit it.
+        lock = sqlite3.connect(journal, isolation_level=None)
+        lock.execute("BEGIN EXCLUSIVE")
+        asyncio.run(publish_only(mosquitto, CABLE))
+        try:
+            router.wait(timeout=1)  # the router is blocked on the lock: it does not exit
+        except subprocess.TimeoutExpired:
+            router.kill()  # SIGKILL, mid-cable
+        router.wait()
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert sqlite3.connect(journal).execute("SELECT count(*) FROM cables").fetchone() == (0,)
+    asyncio.run(subscribe_only(mosquitto, "RUEHC"))  # the post's session holds what comes while away
+    with router_process(mosquitto, journal):
+        copy = asyncio.run(first_copy(mosquitto, "RUEHC"))
+    assert copy["message_id"] == "RUEHOT-0311-0421200"
+    assert sqlite3.connect(journal).execute("SELECT count(*) FROM cables").fetchone() == (1,)
+
+
+async def subscribe_only(broker: Mosquitto, post: str) -> None:
+    """Open ``post``'s persistent session with its subscription, and leave."""
+    async with MqttBus(
+        BrokerAddress.parse(broker.url), client_id=f"test-post-{post}", persistent=True
+    ) as bus:
+        await bus.subscribe(f"cables/out/{post}")
+
+
+async def publish_only(broker: Mosquitto, cable: bytes) -> None:
+    """Publish one cable to the intake at QoS 1."""
+    async with MqttBus(BrokerAddress.parse(broker.url), client_id="test-publisher") as bus:
+        await bus.publish("cables/in/test", cable)
