@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import Counter
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import structlog
@@ -32,12 +34,13 @@ OUT = "cables/out/"
 REJECTED = "cables/rejected"
 INTERCEPTED = "cables/intercept"
 LOG = "router/log"
+STATUS = "router/status"
 
 
 class Router:
     """One switch: ``await Router(bus, journal, table).run(stop)`` until ``stop`` is set."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 (keyword-only options)
         self,
         bus: Bus,
         journal: Journal,
@@ -45,12 +48,16 @@ class Router:
         *,
         max_bytes: int = MAX_CABLE_BYTES,
         publish_log: bool = True,
+        status_every: float = 1.0,
     ) -> None:
         self.bus = bus
         self.journal = journal
         self.table = table
         self.max_bytes = max_bytes
         self.publish_log = publish_log
+        self.status_every = status_every
+        self.counts: Counter[str] = Counter()
+        """Routing-log events since the start, by name: what the status reports rates from."""
         self.queues = Queues()
         self.ready = asyncio.Event()
         """Set once the router is subscribed and taking cables."""
@@ -68,10 +75,12 @@ class Router:
         async with asyncio.TaskGroup() as tasks:
             intake = tasks.create_task(self._intake(), name="intake")
             dispatch = tasks.create_task(self._dispatch(), name="dispatch")
+            status = tasks.create_task(self._status(), name="status")
             await stop.wait()
             # Intake stops first; what was taken is in the journal and goes out on the next run.
             intake.cancel()
             dispatch.cancel()
+            status.cancel()
 
     def _restore(self) -> int:
         count = 0
@@ -202,8 +211,25 @@ class Router:
                 self._wake.set()
             await self._event("acknowledged", post=post, delivery=delivery_id)
 
+    async def _status(self) -> None:
+        """Every ``status_every`` seconds, a retained `router/status`: queue depths and rates."""
+        before: Counter[str] = Counter()
+        while True:
+            now = Counter(self.counts)
+            rates = {name: round((now[name] - before[name]) / self.status_every, 2) for name in now}
+            before = now
+            status = {
+                "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "queues": self.queues.depths(),
+                "rates_per_s": rates,
+                "totals": dict(now),
+            }
+            await self.bus.publish(STATUS, json.dumps(status).encode(), qos=0, retain=True)
+            await asyncio.sleep(self.status_every)  # a timer, not a wait for something
+
     async def _event(self, event: str, **fields: object) -> None:
         """One entry of the routing log: the journal, the structured log, and `router/log`."""
+        self.counts[event] += 1
         self.journal.log(event, fields)
         self._log.info(event, **fields)
         if self.publish_log:

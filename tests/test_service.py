@@ -55,9 +55,11 @@ def table() -> RoutingTable:
 
 
 @asynccontextmanager
-async def running(bus: Bus, journal: Journal, table: RoutingTable) -> AsyncIterator[Router]:
+async def running(
+    bus: Bus, journal: Journal, table: RoutingTable, *, status_every: float = 1.0
+) -> AsyncIterator[Router]:
     """A router on ``bus`` until the block ends; its errors are raised here."""
-    router = Router(bus, journal, table)
+    router = Router(bus, journal, table, status_every=status_every)
     stop = asyncio.Event()
     task = asyncio.create_task(router.run(stop))
     await asyncio.wait_for(router.ready.wait(), 5)
@@ -132,6 +134,29 @@ async def test_flash_overtakes_routine_waiting_for_a_slow_post(tmp_path: Path, t
             order.append(json.loads((await take(post, 1))[0].payload))
     assert [copy["precedence"] for copy in order] == ["ROUTINE", "FLASH", "ROUTINE", "ROUTINE"]
     assert [copy["message_id"][7:11] for copy in order] == ["0001", "0004", "0002", "0003"]
+
+
+async def test_status_reports_queue_depths_per_post_and_precedence(
+    tmp_path: Path, table: RoutingTable
+) -> None:
+    """The retained router/status shows what waits for a slow post, by precedence, and what is in flight."""
+    broker = MemoryBroker()
+    journal = Journal(tmp_path / "journal.sqlite")
+    publisher, watcher = broker.connect(), broker.connect()
+    async with running(broker.connect(), journal, table, status_every=0.02):
+        for serial, precedence in ((1, "R"), (2, "R"), (3, "O")):
+            await publisher.publish("cables/in/x", cable(serial, precedence=precedence))
+        await watcher.subscribe("router/status")
+        async with asyncio.timeout(5):
+            async for message in watcher.messages():
+                status = json.loads(message.payload)
+                if status["totals"].get("routed") == 3 and status["queues"]:
+                    break
+    depths = status["queues"]["RUEHC"]
+    assert depths.pop("in_flight") == 1
+    assert sum(depths.values()) == 2
+    assert set(depths) <= {"ROUTINE", "IMMEDIATE"}
+    assert status["totals"]["delivered"] == 1
 
 
 async def test_unreadable_input_is_rejected_with_where_and_kept(tmp_path: Path, table: RoutingTable) -> None:
