@@ -340,6 +340,41 @@ def post(
         raise typer.Exit(1) from None
 
 
+@app.command()
+def watch(broker: BrokerOption = None, lines: Annotated[int, typer.Option(min=1, max=200)] = 15) -> None:
+    """A live view of the routing log and the queue depths (router/log and router/status)."""
+    from collections import deque  # noqa: PLC0415
+
+    from rich.live import Live  # noqa: PLC0415
+
+    from router.mqtt import BrokerAddress, MqttBus  # noqa: PLC0415
+    from router.watch import render  # noqa: PLC0415
+
+    address_text = broker or _settings().broker or "mqtt://127.0.0.1:1883"
+
+    async def main() -> None:
+        events: deque[dict[str, object]] = deque(maxlen=lines)
+        status: dict[str, object] | None = None
+        async with MqttBus(BrokerAddress.parse(address_text)) as bus:
+            await bus.subscribe("router/status", qos=0)
+            await bus.subscribe("router/log", qos=0)
+            with Live(render(status, events), refresh_per_second=4) as live:
+                async for message in bus.messages():
+                    if message.topic == "router/status":
+                        status = json.loads(message.payload)
+                    else:
+                        events.append(json.loads(message.payload))
+                    live.update(render(status, events))
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    except RouterError as exc:
+        typer.echo(f"router watch: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
 def _subject(text: str) -> str:
     try:
         return parse_cable(text).subject or "(no subject)"
