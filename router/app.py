@@ -45,7 +45,13 @@ async def broker_for(settings: Settings) -> AsyncIterator[tuple[BrokerAddress, b
         from amqtt.broker import Broker  # noqa: PLC0415 (only when mosquitto is absent)
 
         port = free_port()
-        broker = Broker({"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}}})
+        broker = Broker(
+            {
+                "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+                # Only anonymous access: no $SYS reporting (its plugin is deprecated upstream).
+                "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+            }
+        )
         await broker.start()
         log.info("broker-started", kind="amqtt", url=f"mqtt://127.0.0.1:{port}")
         try:
