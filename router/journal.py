@@ -76,6 +76,8 @@ class OpenDelivery:
     precedence: Precedence
     niact: bool
     queued_at: float
+    sent: bool
+    """Sent before the restart: the post may have acknowledged it while the router was down."""
 
 
 class Journal:
@@ -178,12 +180,23 @@ class Journal:
     def open_deliveries(self) -> Iterator[OpenDelivery]:
         """Every delivery not acknowledged yet, oldest first: the queues after a restart."""
         for row in self._db.execute(
-            "SELECT id, cable_id, post, precedence, niact, queued_at FROM deliveries"
+            "SELECT id, cable_id, post, precedence, niact, queued_at, state FROM deliveries"
             " WHERE state != 'acknowledged' ORDER BY id"
         ):
             yield OpenDelivery(
-                int(row[0]), int(row[1]), row[2], Precedence(row[3]), bool(row[4]), float(row[5])
+                int(row[0]),
+                int(row[1]),
+                row[2],
+                Precedence(row[3]),
+                bool(row[4]),
+                float(row[5]),
+                row[6] == "sent",
             )
+
+    def is_open(self, delivery_id: int) -> bool:
+        """Whether a delivery still waits for its post's acknowledgement."""
+        row = self._db.execute("SELECT state FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+        return row is not None and row[0] != "acknowledged"
 
     def message_id(self, cable_id: int) -> str | None:
         """The message id a cable was routed under."""

@@ -24,6 +24,8 @@ class Queued:
     delivery_id: int = field(compare=False)
     cable_id: int = field(compare=False)
     precedence: Precedence = field(compare=False)
+    since: float = field(compare=False, default=0.0)
+    """When it was queued (monotonic seconds): the start of its queueing latency."""
 
 
 @dataclass(slots=True)
@@ -59,15 +61,21 @@ class Queues:
     arrivals: itertools.count[int] = field(default_factory=itertools.count)
     posts: dict[str, PostQueue] = field(default_factory=dict)
 
-    def put(
-        self, post: str, window: int, delivery_id: int, cable_id: int, precedence: Precedence
+    def put(  # noqa: PLR0913, PLR0917 (one delivery's fields)
+        self,
+        post: str,
+        window: int,
+        delivery_id: int,
+        cable_id: int,
+        precedence: Precedence,
+        since: float = 0.0,
     ) -> PostQueue:
         """Queue a delivery for ``post``; return that post's queue."""
         queue = self.posts.get(post)
         if queue is None:
             queue = self.posts[post] = PostQueue(window)
         order = (-precedence.rank, next(self.arrivals))
-        heapq.heappush(queue.waiting, Queued(order, delivery_id, cable_id, precedence))
+        heapq.heappush(queue.waiting, Queued(order, delivery_id, cable_id, precedence, since))
         return queue
 
     def depths(self) -> dict[str, dict[str, int]]:

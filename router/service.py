@@ -24,8 +24,8 @@ from router.routing import decide
 
 if TYPE_CHECKING:
     from router.bus import Bus, Message
-    from router.journal import Journal
-    from router.models import Cable
+    from router.journal import Journal, OpenDelivery
+    from router.models import Cable, Precedence
     from router.table import RoutingTable
 
 INTAKE = "cables/in/#"
@@ -49,6 +49,7 @@ class Router:
         max_bytes: int = MAX_CABLE_BYTES,
         publish_log: bool = True,
         status_every: float = 1.0,
+        resend_after: float = 2.0,
     ) -> None:
         self.bus = bus
         self.journal = journal
@@ -56,23 +57,27 @@ class Router:
         self.max_bytes = max_bytes
         self.publish_log = publish_log
         self.status_every = status_every
+        self.resend_after = resend_after
         self.counts: Counter[str] = Counter()
         """Routing-log events since the start, by name: what the status reports rates from."""
         self.queues = Queues()
         self.ready = asyncio.Event()
+        self._sent_at: dict[int, float] = {}
         """Set once the router is subscribed and taking cables."""
         self._wake = asyncio.Event()
         self._log = structlog.get_logger("router")
 
     async def run(self, stop: asyncio.Event) -> None:
         """Rebuild the queues from the journal, then take cables and acknowledgements until ``stop``."""
-        restored = self._restore()
-        if restored:
-            await self._event("restored", deliveries=restored)
+        queued, sent = self._restore()
+        if queued or sent:
+            await self._event("restored", queued=queued, sent_unacknowledged=len(sent))
         await self.bus.subscribe(ACKS, qos=1)
         await self.bus.subscribe(INTAKE, qos=1)
         self.ready.set()
         async with asyncio.TaskGroup() as tasks:
+            if sent:
+                tasks.create_task(self._resend_later(sent), name="resend-after-restart")
             intake = tasks.create_task(self._intake(), name="intake")
             dispatch = tasks.create_task(self._dispatch(), name="dispatch")
             status = tasks.create_task(self._status(), name="status")
@@ -82,17 +87,33 @@ class Router:
             dispatch.cancel()
             status.cancel()
 
-    def _restore(self) -> int:
-        count = 0
+    def _restore(self) -> tuple[int, list[OpenDelivery]]:
+        """Queue again what never went out; hold back what went out but was not acknowledged.
+
+        Acknowledgements sent while the router was down wait at the broker in our session: the
+        copies already sent go out again only if none has come by ``resend_after`` seconds.
+        """
+        queued, sent = 0, []
         for open_delivery in self.journal.open_deliveries():
-            window = self._window(open_delivery.post)
-            self.queues.put(
-                open_delivery.post, window, open_delivery.id, open_delivery.cable_id, open_delivery.precedence
+            if open_delivery.sent:
+                sent.append(open_delivery)
+                continue
+            self._queue(
+                open_delivery.post, open_delivery.id, open_delivery.cable_id, open_delivery.precedence
             )
-            count += 1
-        if count:
-            self._wake.set()
-        return count
+            queued += 1
+        return queued, sent
+
+    def _queue(self, post: str, delivery_id: int, cable_id: int, precedence: Precedence) -> None:
+        self.queues.put(post, self._window(post), delivery_id, cable_id, precedence, time.monotonic())
+        self._wake.set()
+
+    async def _resend_later(self, sent: list[OpenDelivery]) -> None:
+        await asyncio.sleep(self.resend_after)
+        again = [d for d in sent if self.journal.is_open(d.id)]
+        for delivery in again:
+            self._queue(delivery.post, delivery.id, delivery.cable_id, delivery.precedence)
+        await self._event("resending", deliveries=len(again), acknowledged_meanwhile=len(sent) - len(again))
 
     def _window(self, ri: str) -> int:
         post = self.table.posts.get(ri) or self.table.relayed_station(ri)
@@ -108,9 +129,10 @@ class Router:
     async def _receive(self, message: Message) -> None:
         # The journal first, then the broker's acknowledgement: a crash between the two makes
         # the broker deliver the cable again, and the duplicate check keeps it from going twice.
+        started = time.monotonic()
         cable_id = self.journal.receive(message.topic, message.payload)
         await self.bus.ack(message)
-        started = time.monotonic()
+        await self._event("received", journal_id=cable_id, topic=message.topic, size=len(message.payload))
         try:
             cable = parse_cable(message.payload, max_bytes=self.max_bytes)
         except CableParseError as error:
@@ -158,16 +180,13 @@ class Router:
             await self.bus.publish(INTERCEPTED, json.dumps(record).encode(), qos=1)
             await self._event("intercepted", **record)
         for delivery_id, delivery in zip(ids, decision.deliveries, strict=True):
-            self.queues.put(
-                delivery.post, self._window(delivery.post), delivery_id, cable_id, delivery.precedence
-            )
+            self._queue(delivery.post, delivery_id, cable_id, delivery.precedence)
             await self._event(
                 "queued",
                 message_id=cable.message_id,
                 post=delivery.post,
                 precedence=delivery.precedence.value,
             )
-        self._wake.set()
 
     async def _dispatch(self) -> None:
         while True:
@@ -187,12 +206,15 @@ class Router:
         }
         await self.bus.publish(OUT + post, json.dumps(envelope).encode(), qos=1)
         self.journal.sent(queued.delivery_id)
+        now = time.monotonic()
+        self._sent_at[queued.delivery_id] = now
         await self._event(
             "delivered",
             message_id=envelope["message_id"],
             post=post,
             precedence=queued.precedence.value,
             delivery=queued.delivery_id,
+            latency_ms=round(1000 * (now - queued.since), 3),
         )
 
     async def _acknowledged(self, message: Message) -> None:
@@ -209,7 +231,9 @@ class Router:
             queue = self.queues.posts.get(post)
             if queue is not None and queue.done(delivery_id):
                 self._wake.set()
-            await self._event("acknowledged", post=post, delivery=delivery_id)
+            sent_at = self._sent_at.pop(delivery_id, None)
+            latency = round(1000 * (time.monotonic() - sent_at), 3) if sent_at is not None else None
+            await self._event("acknowledged", post=post, delivery=delivery_id, latency_ms=latency)
 
     async def _status(self) -> None:
         """Every ``status_every`` seconds, a retained `router/status`: queue depths and rates."""

@@ -56,10 +56,10 @@ def table() -> RoutingTable:
 
 @asynccontextmanager
 async def running(
-    bus: Bus, journal: Journal, table: RoutingTable, *, status_every: float = 1.0
+    bus: Bus, journal: Journal, table: RoutingTable, *, status_every: float = 1.0, resend_after: float = 0.05
 ) -> AsyncIterator[Router]:
     """A router on ``bus`` until the block ends; its errors are raised here."""
-    router = Router(bus, journal, table, status_every=status_every)
+    router = Router(bus, journal, table, status_every=status_every, resend_after=resend_after)
     stop = asyncio.Event()
     task = asyncio.create_task(router.run(stop))
     await asyncio.wait_for(router.ready.wait(), 5)
@@ -205,6 +205,26 @@ async def test_unacknowledged_deliveries_go_out_again_after_a_restart(
     async with running(broker.connect(), Journal(path), table):
         (after,) = await take(post, 1)
     assert json.loads(after.payload)["delivery"] == json.loads(before.payload)["delivery"]
+
+
+async def test_a_copy_acknowledged_across_a_restart_is_not_sent_again(
+    tmp_path: Path, table: RoutingTable
+) -> None:
+    """An acknowledgement that arrives within the grace after a restart spares the post a second copy."""
+    broker = MemoryBroker()
+    path = tmp_path / "journal.sqlite"
+    post, publisher, log = broker.connect(), broker.connect(), broker.connect()
+    await post.subscribe("cables/out/RUEHFR")
+    await log.subscribe("router/log")
+    async with running(broker.connect(), Journal(path), table):
+        await publisher.publish("cables/in/x", cable(10, to="AMEMBASSY PARIS"))
+        (copy,) = await take(post, 1)
+    async with running(broker.connect(), Journal(path), table, resend_after=0.5):
+        await publisher.publish("cables/ack/RUEHFR", str(json.loads(copy.payload)["delivery"]).encode())
+        (resending,) = await events(log, "resending", 1)
+    assert resending["deliveries"] == 0
+    assert resending["acknowledged_meanwhile"] == 1
+    assert post.queue.empty()
 
 
 async def test_the_service_works_the_same_on_a_real_mosquitto(
