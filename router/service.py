@@ -75,6 +75,7 @@ class Router:
         await self.bus.subscribe(ACKS, qos=1)
         await self.bus.subscribe(INTAKE, qos=1)
         self.ready.set()
+        await self._event("listening", intake=INTAKE, acknowledgements=ACKS)
         async with asyncio.TaskGroup() as tasks:
             if sent:
                 tasks.create_task(self._resend_later(sent), name="resend-after-restart")

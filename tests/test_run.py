@@ -26,7 +26,7 @@ CABLE = (SAMPLES / "routine-unclassified.txt").read_bytes()  # to RUEHC and othe
 
 @contextmanager
 def router_process(broker: Mosquitto, journal: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`python -m router run` on ``broker``; waits for it to be connected; killed if left running."""
+    """`python -m router run` on ``broker``; waits until it listens; killed if left running."""
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "router", "run", "--broker", broker.url, "--journal", str(journal)],
         stderr=subprocess.PIPE,
@@ -34,7 +34,7 @@ def router_process(broker: Mosquitto, journal: Path) -> Iterator[subprocess.Pope
     )
     assert process.stderr is not None
     for line in process.stderr:  # the routing log, one JSON object a line
-        if json.loads(line).get("event") == "connected":
+        if json.loads(line).get("event") == "listening":
             break
     else:
         raise AssertionError("router exited before it connected")

@@ -1,0 +1,226 @@
+"""The service's acceptance on real brokers: a private Mosquitto, and amqtt (the embedded fallback)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from router.app import broker_for
+from router.bus import Message
+from router.journal import Journal
+from router.mqtt import BrokerAddress, MqttBus
+from router.service import Router
+from router.settings import Settings
+from router.table import RoutingTable, load_table
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from router.broker import Mosquitto
+
+SEED_POSTS = {"RUEHC", "RUEHBJ", "RUEHUL", "RHHMUNA", "RUEAIIA", "RHEHAAA", "RHMFISS"}
+
+
+def cable(serial: int, precedence: str, to: str = "AMEMBASSY PARIS") -> bytes:
+    return (
+        f"VZCZCXYZ{serial:04d}\n{precedence}{precedence} RUEHWEB\nDE RUEHRO #{serial:04d} 0011200\n"
+        f"ZNR UUUUU ZZH\n{precedence} 011200Z JAN 09\nFM AMEMBASSY ROME\nTO {to}\n\n"
+        f"UNCLAS ROME {serial:06d}\n\nSUBJECT: CABLE {serial}\n"
+    ).encode()
+
+
+@pytest.fixture(scope="module")
+def table() -> RoutingTable:
+    """The committed routing table."""
+    return load_table()
+
+
+@pytest.fixture(params=["mosquitto", "amqtt"])
+async def broker(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[BrokerAddress, bool]]:
+    """A real broker: the private Mosquitto of the session, or the embedded amqtt."""
+    if request.param == "mosquitto":
+        mosquitto: Mosquitto = request.getfixturevalue("mosquitto")
+        yield BrokerAddress.parse(mosquitto.url), True
+        return
+    monkeypatch.setattr("router.app.mosquitto_binary", lambda: None)
+    async with broker_for(Settings(broker=None)) as embedded:
+        yield embedded
+
+
+@asynccontextmanager
+async def service(
+    broker: tuple[BrokerAddress, bool], journal: Path, table: RoutingTable, name: str
+) -> AsyncIterator[MqttBus]:
+    """A router on the broker, and a client for the test (publisher, watcher, post)."""
+    address, mqtt5 = broker
+    async with AsyncExitStack() as stack:
+        bus = await stack.enter_async_context(
+            MqttBus(address, client_id=f"router-{name}", manual_ack=True, mqtt5=mqtt5)
+        )
+        client = await stack.enter_async_context(MqttBus(address, client_id=f"client-{name}", mqtt5=mqtt5))
+        router = Router(bus, Journal(journal), table)
+        stop = asyncio.Event()
+        task = asyncio.create_task(router.run(stop))
+        await asyncio.wait_for(router.ready.wait(), 5)
+        try:
+            yield client
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 5)
+
+
+async def collect(client: MqttBus, until: str) -> list[Message]:
+    """Messages received until one arrives on ``until`` (excluded); fails after 10 s."""
+    got: list[Message] = []
+    async with asyncio.timeout(10):
+        async for message in client.messages():
+            if message.topic == until:
+                return got
+            got.append(message)
+    return got
+
+
+async def test_the_seed_cable_reaches_its_seven_addressees_exactly_once(
+    broker: tuple[BrokerAddress, bool], table: RoutingTable, tmp_path: Path, corpus_dir: Path
+) -> None:
+    """The Tokyo cable on cables/in goes to each of its seven posts' topics once."""
+    seed = (corpus_dir.parent / "seed-tokyo-1571.txt").read_bytes()
+    async with service(broker, tmp_path / "journal.sqlite", table, "seed") as client:
+        await client.subscribe("cables/out/#")
+        await client.publish("cables/in/tokyo", seed)
+        # A second cable to Paris comes out after every copy of the first: the router sends in order.
+        await client.publish("cables/in/marker", cable(1, "Z"))
+        copies = await collect(client, until="cables/out/RUEHFR")
+    topics = [m.topic.removeprefix("cables/out/") for m in copies]
+    assert sorted(topics) == sorted(SEED_POSTS)
+    assert {json.loads(m.payload)["message_id"] for m in copies} == {"RUEHKO-1571-1610901"}
+
+
+async def test_garbage_reaches_cables_rejected(
+    broker: tuple[BrokerAddress, bool], table: RoutingTable, tmp_path: Path
+) -> None:
+    """Bytes that are no cable are rejected on cables/rejected with where and why."""
+    async with service(broker, tmp_path / "journal.sqlite", table, "garbage") as client:
+        await client.subscribe("cables/rejected")
+        await client.publish("cables/in/noise", b"\xff\xfe" + bytes(range(256)))
+        async with asyncio.timeout(10):
+            message = await anext(aiter(client.messages()))
+    record = json.loads(message.payload)
+    assert record["reason"] == "not UTF-8: byte 0xff cannot start a character"
+    assert (record["line"], record["column"]) == (1, 1)
+    assert record["journal_id"] >= 1
+
+
+async def test_a_stalled_post_gets_its_backlog_in_precedence_order(
+    broker: tuple[BrokerAddress, bool], table: RoutingTable, tmp_path: Path
+) -> None:
+    """Paris stops acknowledging: when it resumes, FLASH and IMMEDIATE come before older ROUTINE."""
+    window = table.posts["RUEHFR"].line.window
+    async with service(broker, tmp_path / "journal.sqlite", table, "stalled") as client:
+        await client.subscribe("cables/out/+")
+        for serial in range(1, window + 3):  # the window fills; two ROUTINE wait in the router
+            await client.publish("cables/in/x", cable(serial, "R"))
+        in_flight = [json.loads(m.payload) for m in await take(client, "cables/out/RUEHFR", window)]
+        await client.publish("cables/in/x", cable(90, "Z"))
+        await client.publish("cables/in/x", cable(91, "O"))
+        # Intake is in order: once a later cable for the Department is out, both are queued.
+        await client.publish("cables/in/x", cable(92, "R", to="SECSTATE WASHDC"))
+        await take(client, "cables/out/RUEHC", 1)
+        order = []
+        for _ in range(4):  # the post resumes: each acknowledgement lets the next copy out
+            await client.publish("cables/ack/RUEHFR", str(in_flight.pop(0)["delivery"]).encode())
+            (copy,) = await take(client, "cables/out/RUEHFR", 1)
+            order.append(json.loads(copy.payload)["precedence"])
+    assert order == ["FLASH", "IMMEDIATE", "ROUTINE", "ROUTINE"]
+
+
+async def take(client: MqttBus, topic: str, count: int) -> list[Message]:
+    """The next ``count`` messages on ``topic`` (others are passed over); fails after 10 s."""
+    got: list[Message] = []
+    async with asyncio.timeout(10):
+        async for message in client.messages():
+            if message.topic == topic:
+                got.append(message)
+                if len(got) == count:
+                    break
+    return got
+
+
+async def test_sigkill_mid_stream_loses_nothing_and_repeats_nothing_acknowledged(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """Twenty cables, the router killed part-way: Paris gets all twenty, and none again after its ack."""
+    address = BrokerAddress.parse(mosquitto.url)
+    journal = tmp_path / "journal.sqlite"
+    acknowledged: set[str] = set()
+    again: list[str] = []
+
+    async def post(done: asyncio.Event) -> None:
+        async with MqttBus(address, client_id="post-paris-kill", persistent=True) as bus:
+            await bus.subscribe("cables/out/RUEHFR")
+            async for message in bus.messages():
+                copy = json.loads(message.payload)
+                if copy["message_id"] in acknowledged:
+                    again.append(copy["message_id"])
+                await bus.publish("cables/ack/RUEHFR", str(copy["delivery"]).encode())
+                acknowledged.add(copy["message_id"])
+                if len(acknowledged) == 20:
+                    done.set()
+
+    drains: list[asyncio.Task[None]] = []
+
+    async def start_router() -> asyncio.subprocess.Process:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "router",
+            "run",
+            "--broker",
+            mosquitto.url,
+            "--journal",
+            str(journal),
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert process.stderr is not None
+        async with asyncio.timeout(10):
+            while (line := await process.stderr.readline()) and json.loads(line).get("event") != "listening":
+                pass
+        # Keep reading its routing log, or the pipe fills and the router blocks on writing it.
+        drains.append(asyncio.create_task(drain(process.stderr, tmp_path / "router.log")))
+        return process
+
+    done = asyncio.Event()
+    posting = asyncio.create_task(post(done))
+    router = await start_router()
+    async with MqttBus(address, client_id="publisher-kill") as publisher:
+        for serial in range(1, 21):
+            await publisher.publish("cables/in/x", cable(200 + serial, "R"))
+            if serial == 8:
+                router.send_signal(signal.SIGKILL)
+                await router.wait()
+                router = await start_router()
+    async with asyncio.timeout(30):
+        await done.wait()
+    router.send_signal(signal.SIGTERM)
+    assert await router.wait() == 0
+    posting.cancel()
+    for task in drains:
+        task.cancel()
+    assert len(acknowledged) == 20
+    assert again == []
+
+
+async def drain(stream: asyncio.StreamReader, keep: Path) -> None:
+    """Read a stream to its end, keeping what it says in ``keep``."""
+    with keep.open("ab") as file:
+        while line := await stream.readline():
+            file.write(line)
