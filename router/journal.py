@@ -193,6 +193,11 @@ class Journal:
                 row[6] == "sent",
             )
 
+    def unfinished(self) -> list[tuple[int, str, bytes]]:
+        """Cables received but neither routed, rejected nor filed as duplicates, oldest first."""
+        rows = self._db.execute("SELECT id, topic, raw FROM cables WHERE status = 'received' ORDER BY id")
+        return [(int(row[0]), str(row[1]), bytes(row[2])) for row in rows]
+
     def is_open(self, delivery_id: int) -> bool:
         """Whether a delivery still waits for its post's acknowledgement."""
         row = self._db.execute("SELECT state FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Self
@@ -14,6 +15,9 @@ from router.bus import BusError, Message, valid_topic
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from types import TracebackType
+
+DISCONNECT_WITHIN = 5.0
+"""Seconds a disconnection may take before the connection is simply dropped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +99,11 @@ class MqttBus:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         try:
-            await self._stack.__aexit__(kind, error, trace)
+            # A clean DISCONNECT, but never an unbounded wait for it: a stop must stop.
+            async with asyncio.timeout(DISCONNECT_WITHIN):
+                await self._stack.__aexit__(kind, error, trace)
+        except TimeoutError:
+            return
         except (aiomqtt.MqttError, OSError) as exc:
             raise BusError(f"lost the broker at {self.address}: {exc}") from exc
 

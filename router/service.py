@@ -35,6 +35,8 @@ REJECTED = "cables/rejected"
 INTERCEPTED = "cables/intercept"
 LOG = "router/log"
 STATUS = "router/status"
+STOP_WITHIN = 2.0
+"""Seconds the router's tasks have to finish once it is told to stop."""
 
 
 class Router:
@@ -72,21 +74,34 @@ class Router:
         queued, sent = self._restore()
         if queued or sent:
             await self._event("restored", queued=queued, sent_unacknowledged=len(sent))
+        # Cables journalled but not yet routed when the router stopped (killed between the two):
+        # the broker may not send them again, so they are taken up from the journal.
+        for cable_id, topic, raw in self.journal.unfinished():
+            await self._event("resumed", journal_id=cable_id, topic=topic)
+            await self._process(cable_id, topic, raw, time.monotonic())
         await self.bus.subscribe(ACKS, qos=1)
         await self.bus.subscribe(INTAKE, qos=1)
         self.ready.set()
         await self._event("listening", intake=INTAKE, acknowledgements=ACKS)
-        async with asyncio.TaskGroup() as tasks:
-            if sent:
-                tasks.create_task(self._resend_later(sent), name="resend-after-restart")
-            intake = tasks.create_task(self._intake(), name="intake")
-            dispatch = tasks.create_task(self._dispatch(), name="dispatch")
-            status = tasks.create_task(self._status(), name="status")
-            await stop.wait()
-            # Intake stops first; what was taken is in the journal and goes out on the next run.
-            intake.cancel()
-            dispatch.cancel()
-            status.cancel()
+        tasks: set[asyncio.Task[object]] = {
+            asyncio.create_task(self._intake(), name="intake"),
+            asyncio.create_task(self._dispatch(), name="dispatch"),
+            asyncio.create_task(self._status(), name="status"),
+        }
+        if sent:
+            tasks.add(asyncio.create_task(self._resend_later(sent), name="resend-after-restart"))
+        stopping = asyncio.create_task(stop.wait(), name="stop")
+        done, _ = await asyncio.wait({*tasks, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        # Stop (or a failure): cancel everything. Not a TaskGroup, whose exit waits without end:
+        # aiomqtt's message iterator, cancelled while a message is being handed over, may only let
+        # go once the connection closes, which the caller does next. What was taken is journalled.
+        stopping.cancel()
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks, timeout=STOP_WITHIN)
+        for task in done - {stopping}:
+            if not task.cancelled() and (error := task.exception()) is not None:
+                raise error
 
     def _restore(self) -> tuple[int, list[OpenDelivery]]:
         """Queue again what never went out; hold back what went out but was not acknowledged.
@@ -134,8 +149,12 @@ class Router:
         cable_id = self.journal.receive(message.topic, message.payload)
         await self.bus.ack(message)
         await self._event("received", journal_id=cable_id, topic=message.topic, size=len(message.payload))
+        await self._process(cable_id, message.topic, message.payload, started)
+
+    async def _process(self, cable_id: int, topic: str, raw: bytes, started: float) -> None:
+        """Parse a journalled cable, then reject it, file it as a duplicate, or route it."""
         try:
-            cable = parse_cable(message.payload, max_bytes=self.max_bytes)
+            cable = parse_cable(raw, max_bytes=self.max_bytes)
         except CableParseError as error:
             detail = {
                 "line": error.line,
@@ -147,7 +166,7 @@ class Router:
                 detail["field"] = error.field
             self.journal.reject(cable_id, detail)
             await self.bus.publish(REJECTED, json.dumps(detail).encode(), qos=1)
-            await self._event("rejected", topic=message.topic, **detail)
+            await self._event("rejected", topic=topic, **detail)
             return
         original = self.journal.is_duplicate(cable.message_id)
         if original is not None:

@@ -242,3 +242,18 @@ async def test_the_service_works_the_same_on_a_real_mosquitto(
             await publisher.publish("cables/in/e2e", cable(11, to="AMEMBASSY PARIS"))
             (copy,) = await take(post, 1)
     assert json.loads(copy.payload)["message_id"] == "RUEHRO-0011-0011200"
+
+
+async def test_a_cable_journalled_but_not_routed_is_taken_up_after_a_restart(
+    tmp_path: Path, table: RoutingTable
+) -> None:
+    """A router stopped between the journal and routing finishes the cable on its next start."""
+    path = tmp_path / "journal.sqlite"
+    Journal(path).receive("cables/in/x", cable(12, to="AMEMBASSY PARIS"))  # as if killed right after
+    broker = MemoryBroker()
+    post = broker.connect()
+    await post.subscribe("cables/out/RUEHFR")
+    async with running(broker.connect(), Journal(path), table):
+        (copy,) = await take(post, 1)
+    assert json.loads(copy.payload)["message_id"] == "RUEHRO-0012-0011200"
+    assert Journal(path).counts()["cables_routed"] == 1
