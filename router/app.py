@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from router.broker import Mosquitto, free_port, mosquitto_binary
+from router.broker import Mosquitto, mosquitto_binary
 from router.bus import BusError
 from router.journal import Journal
 from router.mqtt import BrokerAddress, MqttBus
@@ -38,13 +38,13 @@ async def broker_for(settings: Settings) -> AsyncIterator[tuple[BrokerAddress, b
         return
     with tempfile.TemporaryDirectory(prefix="router-broker-") as directory:
         if mosquitto_binary() is not None:
-            with Mosquitto(Path(directory)) as mosquitto:
+            with Mosquitto(Path(directory), port=settings.embedded_port) as mosquitto:
                 log.info("broker-started", kind="mosquitto", url=mosquitto.url)
                 yield BrokerAddress.parse(mosquitto.url), True
             return
         from amqtt.broker import Broker  # noqa: PLC0415 (only when mosquitto is absent)
 
-        port = free_port()
+        port = settings.embedded_port
         broker = Broker(
             {
                 "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},

@@ -276,7 +276,7 @@ def publish(
     """Publish cable files (or stdin) to the intake, cables/in/<file name>, at QoS 1."""
     from router.mqtt import BrokerAddress, MqttBus  # noqa: PLC0415
 
-    address_text = broker or _settings().broker or "mqtt://127.0.0.1:1883"
+    address_text = broker or _settings().broker_url
 
     try:
         cables = [
@@ -314,7 +314,7 @@ def post(
     if not is_routing_indicator(ri):
         typer.echo(f"router post: {ri!r} is not a routing indicator (4 to 7 capital letters)", err=True)
         raise typer.Exit(2)
-    address_text = broker or _settings().broker or "mqtt://127.0.0.1:1883"
+    address_text = broker or _settings().broker_url
 
     async def main() -> None:
         seen: set[str] = set()
@@ -350,7 +350,7 @@ def watch(broker: BrokerOption = None, lines: Annotated[int, typer.Option(min=1,
     from router.mqtt import BrokerAddress, MqttBus  # noqa: PLC0415
     from router.watch import render  # noqa: PLC0415
 
-    address_text = broker or _settings().broker or "mqtt://127.0.0.1:1883"
+    address_text = broker or _settings().broker_url
 
     async def main() -> None:
         events: deque[dict[str, object]] = deque(maxlen=lines)

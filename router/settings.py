@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     max_cable_bytes: int = Field(default=MAX_CABLE_BYTES, ge=1, description="larger cables are rejected")
     log_file: Path | None = Field(default=None, description="routing log file (JSON lines); none: stderr")
     reconnect_max: float = Field(default=30.0, gt=0, description="longest wait between reconnections, s")
+    embedded_port: int = Field(
+        default=1884, ge=1, le=65535, description="port of the private broker `router run` starts"
+    )
+
+    @property
+    def broker_url(self) -> str:
+        """The broker to talk to: the configured one, else the private one `router run` starts."""
+        return self.broker or f"mqtt://127.0.0.1:{self.embedded_port}"
 
     @classmethod
     def settings_customise_sources(

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from router import app, broker
+from router.broker import free_port
 from router.mqtt import MqttBus
 from router.settings import Settings
 
@@ -20,7 +21,7 @@ async def test_a_private_broker_carries_messages(
         monkeypatch.setattr(app, "mosquitto_binary", lambda: None)
     elif broker.mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed")
-    async with app.broker_for(Settings(broker=None)) as (address, mqtt5):
+    async with app.broker_for(Settings(broker=None, embedded_port=free_port())) as (address, mqtt5):
         assert mqtt5 is mosquitto_installed
         async with MqttBus(address, mqtt5=mqtt5) as subscriber, MqttBus(address, mqtt5=mqtt5) as publisher:
             await subscriber.subscribe("cables/out/RUEHC")

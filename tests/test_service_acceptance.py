@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from router.app import broker_for
+from router.broker import free_port
 from router.bus import Message
 from router.journal import Journal
 from router.mqtt import BrokerAddress, MqttBus
@@ -52,7 +53,7 @@ async def broker(
         yield BrokerAddress.parse(mosquitto.url), True
         return
     monkeypatch.setattr("router.app.mosquitto_binary", lambda: None)
-    async with broker_for(Settings(broker=None)) as embedded:
+    async with broker_for(Settings(broker=None, embedded_port=free_port())) as embedded:
         yield embedded
 
 
