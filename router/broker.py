@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -16,6 +17,7 @@ from router.errors import RouterError
 CONFIG = """\
 # Written by router.broker for a private Mosquitto; not for editing.
 listener {port} 127.0.0.1
+user {user}
 allow_anonymous true
 persistence {persistence}
 persistence_location {directory}/
@@ -69,7 +71,14 @@ class Mosquitto:
         self.directory.mkdir(parents=True, exist_ok=True)
         config = self.directory / "mosquitto.conf"
         config.write_text(
-            CONFIG.format(port=self.port, directory=self.directory, persistence=str(self.persistence).lower())
+            CONFIG.format(
+                port=self.port,
+                directory=self.directory,
+                persistence=str(self.persistence).lower(),
+                # Started as root, Mosquitto turns itself into user `mosquitto`, which cannot write
+                # our directory: it stays who started it.
+                user=getpass.getuser(),
+            )
         )
         self._process = subprocess.Popen(  # noqa: S603 (our own binary and config)
             [binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE

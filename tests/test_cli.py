@@ -112,3 +112,30 @@ def test_route_json_lists_deliveries_and_intercepts(tmp_path: Path) -> None:
         ("AMEMBASSY KIGALI", "unknown-addressee"),
         ("ARAB ISRAELI COLLECTIVE", "unknown-collective"),
     ]
+
+
+def test_publish_to_an_absent_broker_fails_in_one_line() -> None:
+    """`router publish` exits 1 with the reason when no broker listens; nothing is half-done."""
+    from router.broker import free_port  # noqa: PLC0415
+
+    url = f"mqtt://127.0.0.1:{free_port()}"
+    result = runner.invoke(app, ["publish", "--broker", url, str(SAMPLES / "partial-record.txt")])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"router publish: cannot connect to the broker at {url}: [Errno 111] Connection refused"
+    ]
+
+
+def test_publish_of_a_missing_file_fails_before_connecting(tmp_path: Path) -> None:
+    """A file that cannot be read is named, and nothing is published."""
+    result = runner.invoke(app, ["publish", "--broker", "mqtt://127.0.0.1:9", str(tmp_path / "absent.txt")])
+    assert result.exit_code == 1
+    assert "cannot read" in result.output
+    assert "absent.txt" in result.output
+
+
+def test_post_refuses_what_is_no_routing_indicator() -> None:
+    """`router post` takes only a well-formed RI: it becomes a topic."""
+    result = runner.invoke(app, ["post", "cables/#"])
+    assert result.exit_code == 2
+    assert "is not a routing indicator" in result.output

@@ -1,0 +1,73 @@
+"""When the broker goes away, the router logs it, reconnects with backoff, and carries on."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+import structlog
+
+from router.app import serve
+from router.broker import Mosquitto, free_port, mosquitto_binary
+from router.mqtt import BrokerAddress, MqttBus
+from router.settings import Settings
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+CABLE = (
+    "VZCZCXYZ{n:04d}\nRR RUEHWEB\nDE RUEHRO #{n:04d} 0011200\nZNR UUUUU ZZH\nR 011200Z JAN 09\n"
+    "FM AMEMBASSY ROME\nTO AMEMBASSY PARIS\n\nUNCLAS ROME {n:06d}\n"
+)
+
+
+async def router_listening(address: BrokerAddress) -> None:
+    """Wait for the router's retained status: it subscribes before it first publishes one."""
+    async with MqttBus(address, client_id="status-reader") as reader:
+        await reader.subscribe("router/status")
+        async with asyncio.timeout(15):
+            await anext(aiter(reader.messages()))
+
+
+async def one_copy(address: BrokerAddress, n: int) -> dict[str, object]:
+    """Publish cable ``n`` and return the copy Paris receives."""
+    async with MqttBus(address, client_id=f"paris-{n}") as post:
+        await post.subscribe("cables/out/RUEHFR")
+        await post.publish("cables/in/x", CABLE.format(n=n).encode())
+        async with asyncio.timeout(15):
+            async for message in post.messages():
+                return dict(json.loads(message.payload))
+    raise AssertionError("no copy")
+
+
+async def test_the_router_survives_a_broker_restart(tmp_path: Path) -> None:
+    """Broker stopped and started again on its port: the router reconnects and routes the next cable."""
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto is not installed")
+    port = free_port()
+    address = BrokerAddress("127.0.0.1", port)
+    settings = Settings(broker=str(address), journal=tmp_path / "journal.sqlite", reconnect_max=0.5)
+    stop = asyncio.Event()
+    # A broker that keeps its sessions on disk, as a deployed one does (docker/mosquitto.conf):
+    # what is published while the router reconnects waits in the router's session.
+    broker = Mosquitto(tmp_path / "broker", port=port, persistence=True)
+    broker.start()
+    with structlog.testing.capture_logs() as logs:
+        service = asyncio.create_task(serve(settings, stop))
+        try:
+            await router_listening(address)
+            first = await one_copy(address, 1)
+            broker.stop()
+            broker = Mosquitto(tmp_path / "broker", port=port, persistence=True)
+            broker.start()
+            second = await one_copy(address, 2)
+        finally:
+            stop.set()
+            await asyncio.wait_for(service, 15)
+            broker.stop()
+    assert (first["message_id"], second["message_id"]) == ("RUEHRO-0001-0011200", "RUEHRO-0002-0011200")
+    events = [entry["event"] for entry in logs]
+    assert "broker-lost" in events
+    assert events.count("connected") >= 2
