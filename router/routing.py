@@ -135,11 +135,12 @@ def decide(cable: Cable, table: RoutingTable) -> RoutingDecision:
     caveats = frozenset(cable.caveats)
     deliveries = []
     for way, posts in won:
-        precedence, line, role, via = way.addressee.precedence, way.addressee.line, way.role, way.via
+        precedence, role, via = way.addressee.precedence, way.role, way.via
+        only = (way.addressee.line,)  # shared by every post this line alone reaches
         for post in posts:
             ri = post.ri
-            lines = (line, *also[ri]) if ri in also else (line,)
-            if level > post.clearance.rank or not caveats.isdisjoint(post.barred_caveats):
+            lines = (*only, *also[ri]) if ri in also else only
+            if level > post.clearance.rank or (caveats and not caveats.isdisjoint(post.barred_caveats)):
                 intercepts.append(Intercept(ri, _barred(post, level), lines, ri))
             else:
                 deliveries.append(Delivery(ri, precedence, role, ri in niact, via, lines))
