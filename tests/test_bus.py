@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING
@@ -10,8 +9,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from router.broker import Mosquitto, free_port
-from router.bus import Bus, BusError, MemoryBroker, Message, topic_matches
+from router.bus import Bus, BusError, MemoryBroker, topic_matches
 from router.mqtt import BrokerAddress, MqttBus
+from tests.helpers import receive
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -42,17 +42,6 @@ async def buses(request: pytest.FixtureRequest) -> AsyncIterator[BusPair]:
     make: Callable[[pytest.FixtureRequest], AsyncIterator[BusPair]] = request.param
     async with make(request) as pair:  # type: ignore[attr-defined]
         yield pair
-
-
-async def receive(bus: Bus, count: int) -> list[Message]:
-    """The next ``count`` messages, failing after 5 s rather than hanging."""
-    received: list[Message] = []
-    async with asyncio.timeout(5):
-        async for message in bus.messages():
-            received.append(message)
-            if len(received) == count:
-                break
-    return received
 
 
 async def test_a_subscriber_gets_what_matches_its_filter(buses: BusPair) -> None:

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from router.bus import Bus, MemoryBroker, Message
+from router.bus import Bus, MemoryBroker
 from router.journal import Journal
 from router.mqtt import BrokerAddress, MqttBus
 from router.service import Router
 from router.table import RoutingTable, parse_table
+from tests.helpers import receive
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -83,17 +84,6 @@ async def events(log: Bus, name: str, count: int) -> list[dict[str, object]]:
     return seen
 
 
-async def take(bus: Bus, count: int) -> list[Message]:
-    """The next ``count`` messages, failing after 5 s rather than hanging."""
-    got: list[Message] = []
-    async with asyncio.timeout(5):
-        async for message in bus.messages():
-            got.append(message)
-            if len(got) == count:
-                return got
-    return got
-
-
 async def test_a_cable_goes_out_to_its_posts_and_their_acknowledgements_count(
     tmp_path: Path, table: RoutingTable
 ) -> None:
@@ -105,7 +95,7 @@ async def test_a_cable_goes_out_to_its_posts_and_their_acknowledgements_count(
     await log.subscribe("router/log")
     async with running(broker.connect(), journal, table):
         await publisher.publish("cables/in/rome", cable(1, to="RUEHC/SECSTATE WASHDC\nINFO AMEMBASSY PARIS"))
-        copies = {m.topic: json.loads(m.payload) for m in await take(post, 2)}
+        copies = {m.topic: json.loads(m.payload) for m in await receive(post, 2)}
         assert set(copies) == {"cables/out/RUEHC", "cables/out/RUEHFR"}
         assert copies["cables/out/RUEHC"]["message_id"] == "RUEHRO-0001-0011200"
         assert "SUBJECT: CABLE 1" in copies["cables/out/RUEHC"]["cable"]
@@ -125,13 +115,13 @@ async def test_flash_overtakes_routine_waiting_for_a_slow_post(tmp_path: Path, t
     async with running(broker.connect(), journal, table):
         for serial in (1, 2, 3):
             await publisher.publish("cables/in/rome", cable(serial))
-        (first,) = await take(post, 1)
+        (first,) = await receive(post, 1)
         await publisher.publish("cables/in/rome", cable(4, precedence="Z"))
         await events(log, "routed", 4)  # the FLASH is queued while the window is full
         order = [json.loads(first.payload)]
         for _ in range(3):
             await publisher.publish("cables/ack/RUEHC", str(order[-1]["delivery"]).encode())
-            order.append(json.loads((await take(post, 1))[0].payload))
+            order.append(json.loads((await receive(post, 1))[0].payload))
     assert [copy["precedence"] for copy in order] == ["ROUTINE", "FLASH", "ROUTINE", "ROUTINE"]
     assert [copy["message_id"][7:11] for copy in order] == ["0001", "0004", "0002", "0003"]
 
@@ -167,7 +157,7 @@ async def test_unreadable_input_is_rejected_with_where_and_kept(tmp_path: Path, 
     await watcher.subscribe("cables/rejected")
     async with running(broker.connect(), journal, table):
         await publisher.publish("cables/in/x", b"VZCZCXYZ0001\nOO RUEHWEB\nDE RUEHKO 1571 1610901\n")
-        (rejected,) = await take(watcher, 1)
+        (rejected,) = await receive(watcher, 1)
     record = json.loads(rejected.payload)
     assert (record["line"], record["column"], record["field"]) == (3, 1, "FL3")
     assert journal.raw(record["journal_id"]).startswith(b"VZCZCXYZ0001")
@@ -184,7 +174,7 @@ async def test_a_duplicate_is_recognised_and_not_delivered_twice(tmp_path: Path,
     async with running(broker.connect(), journal, table):
         await publisher.publish("cables/in/x", cable(7, to="AMEMBASSY PARIS"))
         await publisher.publish("cables/in/x", cable(7, to="AMEMBASSY PARIS"))
-        await take(post, 1)
+        await receive(post, 1)
         (duplicate,) = await events(log, "duplicate", 1)
     assert duplicate["message_id"] == "RUEHRO-0007-0011200"
     assert journal.counts()["cables_duplicate"] == 1
@@ -201,9 +191,9 @@ async def test_unacknowledged_deliveries_go_out_again_after_a_restart(
     await post.subscribe("cables/out/RUEHFR")
     async with running(broker.connect(), Journal(path), table):
         await publisher.publish("cables/in/x", cable(9, to="AMEMBASSY PARIS"))
-        (before,) = await take(post, 1)
+        (before,) = await receive(post, 1)
     async with running(broker.connect(), Journal(path), table):
-        (after,) = await take(post, 1)
+        (after,) = await receive(post, 1)
     assert json.loads(after.payload)["delivery"] == json.loads(before.payload)["delivery"]
 
 
@@ -218,7 +208,7 @@ async def test_a_copy_acknowledged_across_a_restart_is_not_sent_again(
     await log.subscribe("router/log")
     async with running(broker.connect(), Journal(path), table):
         await publisher.publish("cables/in/x", cable(10, to="AMEMBASSY PARIS"))
-        (copy,) = await take(post, 1)
+        (copy,) = await receive(post, 1)
     async with running(broker.connect(), Journal(path), table, resend_after=0.5):
         await publisher.publish("cables/ack/RUEHFR", str(json.loads(copy.payload)["delivery"]).encode())
         (resending,) = await events(log, "resending", 1)
@@ -240,7 +230,7 @@ async def test_the_service_works_the_same_on_a_real_mosquitto(
         await post.subscribe("cables/out/RUEHFR")
         async with running(bus, Journal(tmp_path / "journal.sqlite"), table):
             await publisher.publish("cables/in/e2e", cable(11, to="AMEMBASSY PARIS"))
-            (copy,) = await take(post, 1)
+            (copy,) = await receive(post, 1)
     assert json.loads(copy.payload)["message_id"] == "RUEHRO-0011-0011200"
 
 
@@ -254,6 +244,6 @@ async def test_a_cable_journalled_but_not_routed_is_taken_up_after_a_restart(
     post = broker.connect()
     await post.subscribe("cables/out/RUEHFR")
     async with running(broker.connect(), Journal(path), table):
-        (copy,) = await take(post, 1)
+        (copy,) = await receive(post, 1)
     assert json.loads(copy.payload)["message_id"] == "RUEHRO-0012-0011200"
     assert Journal(path).counts()["cables_routed"] == 1

@@ -20,6 +20,7 @@ from router.mqtt import BrokerAddress, MqttBus
 from router.service import Router
 from router.settings import Settings
 from router.table import RoutingTable, load_table
+from tests.helpers import receive
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -130,30 +131,18 @@ async def test_a_stalled_post_gets_its_backlog_in_precedence_order(
         await client.subscribe("cables/out/+")
         for serial in range(1, window + 3):  # the window fills; two ROUTINE wait in the router
             await client.publish("cables/in/x", cable(serial, "R"))
-        in_flight = [json.loads(m.payload) for m in await take(client, "cables/out/RUEHFR", window)]
+        in_flight = [json.loads(m.payload) for m in await receive(client, window, topic="cables/out/RUEHFR")]
         await client.publish("cables/in/x", cable(90, "Z"))
         await client.publish("cables/in/x", cable(91, "O"))
         # Intake is in order: once a later cable for the Department is out, both are queued.
         await client.publish("cables/in/x", cable(92, "R", to="SECSTATE WASHDC"))
-        await take(client, "cables/out/RUEHC", 1)
+        await receive(client, 1, topic="cables/out/RUEHC")
         order = []
         for _ in range(4):  # the post resumes: each acknowledgement lets the next copy out
             await client.publish("cables/ack/RUEHFR", str(in_flight.pop(0)["delivery"]).encode())
-            (copy,) = await take(client, "cables/out/RUEHFR", 1)
+            (copy,) = await receive(client, 1, topic="cables/out/RUEHFR")
             order.append(json.loads(copy.payload)["precedence"])
     assert order == ["FLASH", "IMMEDIATE", "ROUTINE", "ROUTINE"]
-
-
-async def take(client: MqttBus, topic: str, count: int) -> list[Message]:
-    """The next ``count`` messages on ``topic`` (others are passed over); fails after 10 s."""
-    got: list[Message] = []
-    async with asyncio.timeout(10):
-        async for message in client.messages():
-            if message.topic == topic:
-                got.append(message)
-                if len(got) == count:
-                    break
-    return got
 
 
 async def test_sigkill_mid_stream_loses_nothing_and_repeats_nothing_acknowledged(
