@@ -6,9 +6,9 @@ import asyncio
 import json
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,6 +18,9 @@ from router.parser import MAX_CABLE_BYTES, parse_cable
 from router.routing import RoutingDecision, decide
 from router.settings import Settings
 from router.table import DEFAULT_TABLE, RoutingTable, TableError, load_table
+
+if TYPE_CHECKING:
+    from router.mqtt import BrokerAddress
 
 app = typer.Typer(
     name="router",
@@ -274,9 +277,7 @@ def publish(
     broker: BrokerOption = None,
 ) -> None:
     """Publish cable files (or stdin) to the intake, cables/in/<file name>, at QoS 1."""
-    from router.mqtt import BrokerAddress, MqttBus  # noqa: PLC0415
-
-    address_text = broker or _settings().broker_url
+    from router.mqtt import MqttBus  # noqa: PLC0415
 
     try:
         cables = [
@@ -290,16 +291,12 @@ def publish(
         raise typer.Exit(1) from None
 
     async def main() -> None:
-        async with MqttBus(BrokerAddress.parse(address_text)) as bus:
+        async with MqttBus(_broker(broker)) as bus:
             for level, data in cables:
                 await bus.publish(f"cables/in/{level}", data, qos=1)
                 typer.echo(f"published cables/in/{level} ({len(data)} bytes)")
 
-    try:
-        asyncio.run(main())
-    except (RouterError, OSError) as exc:
-        typer.echo(f"router publish: {exc}", err=True)
-        raise typer.Exit(1) from None
+    _run_client("publish", main())
 
 
 @app.command()
@@ -308,17 +305,16 @@ def post(
     broker: BrokerOption = None,
 ) -> None:
     """A simulated addressee post: receive its copies, acknowledge each, file duplicates."""
-    from router.mqtt import BrokerAddress, MqttBus  # noqa: PLC0415
+    from router.mqtt import MqttBus  # noqa: PLC0415
     from router.table import is_routing_indicator  # noqa: PLC0415
 
     if not is_routing_indicator(ri):
         typer.echo(f"router post: {ri!r} is not a routing indicator (4 to 7 capital letters)", err=True)
         raise typer.Exit(2)
-    address_text = broker or _settings().broker_url
 
     async def main() -> None:
         seen: set[str] = set()
-        async with MqttBus(BrokerAddress.parse(address_text), client_id=f"post-{ri}", persistent=True) as bus:
+        async with MqttBus(_broker(broker), client_id=f"post-{ri}", persistent=True) as bus:
             await bus.subscribe(f"cables/out/{ri}", qos=1)
             typer.echo(f"post {ri} listening on cables/out/{ri}")
             async for message in bus.messages():
@@ -331,13 +327,7 @@ def post(
                 seen.add(message_id)
                 typer.echo(f"{copy['precedence']:<9} {message_id}  {_subject(copy.get('cable', ''))}")
 
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
-    except RouterError as exc:
-        typer.echo(f"router post: {exc}", err=True)
-        raise typer.Exit(1) from None
+    _run_client("post", main())
 
 
 @app.command()
@@ -347,15 +337,13 @@ def watch(broker: BrokerOption = None, lines: Annotated[int, typer.Option(min=1,
 
     from rich.live import Live  # noqa: PLC0415
 
-    from router.mqtt import BrokerAddress, MqttBus  # noqa: PLC0415
+    from router.mqtt import MqttBus  # noqa: PLC0415
     from router.watch import render  # noqa: PLC0415
-
-    address_text = broker or _settings().broker_url
 
     async def main() -> None:
         events: deque[dict[str, object]] = deque(maxlen=lines)
         status: dict[str, object] | None = None
-        async with MqttBus(BrokerAddress.parse(address_text)) as bus:
+        async with MqttBus(_broker(broker)) as bus:
             await bus.subscribe("router/status", qos=0)
             await bus.subscribe("router/log", qos=0)
             with Live(render(status, events), refresh_per_second=4) as live:
@@ -366,12 +354,28 @@ def watch(broker: BrokerOption = None, lines: Annotated[int, typer.Option(min=1,
                         events.append(json.loads(message.payload))
                     live.update(render(status, events))
 
+    _run_client("watch", main())
+
+
+def _broker(flag: str | None) -> BrokerAddress:
+    """The broker a client command talks to: the flag, else the settings, else the private one."""
+    from router.mqtt import BrokerAddress  # noqa: PLC0415
+
     try:
-        asyncio.run(main())
+        return BrokerAddress.parse(flag or _settings().broker_url)
+    except RouterError as exc:
+        typer.echo(f"router: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _run_client(command: str, work: Coroutine[Any, Any, None]) -> None:
+    """Run a client command's work: Ctrl-C ends it quietly, a bus error in one line with status 1."""
+    try:
+        asyncio.run(work)
     except KeyboardInterrupt:
         pass
     except RouterError as exc:
-        typer.echo(f"router watch: {exc}", err=True)
+        typer.echo(f"router {command}: {exc}", err=True)
         raise typer.Exit(1) from None
 
 

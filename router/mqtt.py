@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
 import aiomqtt
@@ -65,23 +65,19 @@ class MqttBus:
 
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = session_expiry
-        if mqtt5:
-            self._client = aiomqtt.Client(
-                address.host,
-                address.port,
-                identifier=client_id,
-                protocol=aiomqtt.ProtocolVersion.V5,
-                clean_start=not persistent,
-                properties=properties,
-            )
-        else:  # MQTT 3.1.1 (amqtt): a persistent session is a session not cleaned
-            self._client = aiomqtt.Client(
-                address.host,
-                address.port,
-                identifier=client_id,
-                protocol=aiomqtt.ProtocolVersion.V311,
-                clean_session=not persistent,
-            )
+        # MQTT 3.1.1 (amqtt) has no clean start nor properties: a persistent session is one not cleaned.
+        session: dict[str, Any] = (
+            {"clean_start": not persistent, "properties": properties}
+            if mqtt5
+            else {"clean_session": not persistent}
+        )
+        self._client = aiomqtt.Client(
+            address.host,
+            address.port,
+            identifier=client_id,
+            protocol=aiomqtt.ProtocolVersion.V5 if mqtt5 else aiomqtt.ProtocolVersion.V311,
+            **session,
+        )
         if manual_ack:
             # aiomqtt 2 acknowledges a message as it arrives; paho underneath can wait for us, so
             # that no cable is acknowledged before the journal holds it (the broker redelivers).
