@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 import pytest
@@ -14,10 +13,11 @@ from router.journal import Journal
 from router.mqtt import BrokerAddress, MqttBus
 from router.service import Router
 from router.table import RoutingTable, parse_table
+from tests import helpers
 from tests.helpers import receive
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from contextlib import AbstractAsyncContextManager
     from pathlib import Path
 
     from router.broker import Mosquitto
@@ -55,20 +55,11 @@ def table() -> RoutingTable:
     return parse_table(TABLE)
 
 
-@asynccontextmanager
-async def running(
-    bus: Bus, journal: Journal, table: RoutingTable, *, status_every: float = 1.0, resend_after: float = 0.05
-) -> AsyncIterator[Router]:
-    """A router on ``bus`` until the block ends; its errors are raised here."""
-    router = Router(bus, journal, table, status_every=status_every, resend_after=resend_after)
-    stop = asyncio.Event()
-    task = asyncio.create_task(router.run(stop))
-    await asyncio.wait_for(router.ready.wait(), 5)
-    try:
-        yield router
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 5)
+def running(
+    bus: Bus, journal: Journal, table: RoutingTable, **options: float
+) -> AbstractAsyncContextManager[Router]:
+    """A router as the shared helper runs it, retransmitting quickly after a restart."""
+    return helpers.running(bus, journal, table, **({"resend_after": 0.05} | options))
 
 
 async def events(log: Bus, name: str, count: int) -> list[dict[str, object]]:

@@ -17,10 +17,9 @@ from router.broker import free_port
 from router.bus import Message
 from router.journal import Journal
 from router.mqtt import BrokerAddress, MqttBus
-from router.service import Router
 from router.settings import Settings
 from router.table import RoutingTable, load_table
-from tests.helpers import receive
+from tests.helpers import receive, running
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -69,15 +68,8 @@ async def service(
             MqttBus(address, client_id=f"router-{name}", manual_ack=True, mqtt5=mqtt5)
         )
         client = await stack.enter_async_context(MqttBus(address, client_id=f"client-{name}", mqtt5=mqtt5))
-        router = Router(bus, Journal(journal), table)
-        stop = asyncio.Event()
-        task = asyncio.create_task(router.run(stop))
-        await asyncio.wait_for(router.ready.wait(), 5)
-        try:
-            yield client
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 5)
+        await stack.enter_async_context(running(bus, Journal(journal), table))
+        yield client
 
 
 async def collect(client: MqttBus, until: str) -> list[Message]:
