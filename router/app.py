@@ -13,6 +13,7 @@ import structlog
 
 from router.broker import Mosquitto, mosquitto_binary
 from router.bus import BusError
+from router.clock import ScaledClock
 from router.journal import Journal
 from router.mqtt import BrokerAddress, MqttBus
 from router.service import Router
@@ -63,7 +64,8 @@ async def broker_for(settings: Settings) -> AsyncIterator[tuple[BrokerAddress, b
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the router until ``stop``: reconnect with backoff whenever the broker goes away."""
     table = load_table(settings.routing)
-    journal = Journal(settings.journal)
+    clock = ScaledClock(settings.time_scale)
+    journal = Journal(settings.journal, clock=clock.now)
     delay = 0.5
     async with AsyncExitStack() as stack:
         stack.callback(journal.close)
@@ -81,7 +83,16 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                 ) as bus:
                     delay = 0.5
                     log.info("connected", broker=str(address))
-                    await Router(bus, journal, table, max_bytes=settings.max_cable_bytes).run(stop)
+                    router = Router(
+                        bus,
+                        journal,
+                        table,
+                        clock=clock,
+                        rules=settings.rules,
+                        max_bytes=settings.max_cable_bytes,
+                        ack_timeout=settings.ack_timeout,
+                    )
+                    await router.run(stop)
             except* BusError as group:
                 log.warning("broker-lost", reason=str(group.exceptions[0]), retry_in_s=delay)
                 with contextlib.suppress(TimeoutError):

@@ -21,6 +21,7 @@ from router.table import DEFAULT_TABLE, RoutingTable, TableError, load_table
 
 if TYPE_CHECKING:
     from router.mqtt import BrokerAddress
+    from router.post import Reading
 
 app = typer.Typer(
     name="router",
@@ -39,6 +40,12 @@ MaxBytes = Annotated[
     int,
     typer.Option(
         "--max-bytes", envvar="ROUTER_MAX_CABLE_BYTES", min=1, help="Reject a cable larger than this."
+    ),
+]
+TimeScale = Annotated[
+    float | None,
+    typer.Option(
+        "--time-scale", help="Network seconds per host second (60: a minute in a second).", show_default=False
     ),
 ]
 RoutingPath = Annotated[
@@ -233,12 +240,13 @@ def run(
     journal: Annotated[
         Path | None, typer.Option("--journal", help="SQLite journal.", show_default=False)
     ] = None,
+    time_scale: TimeScale = None,
 ) -> None:
     """Run the routing service until SIGINT or SIGTERM (then stop intake, persist, exit 0)."""
     from router.app import serve  # noqa: PLC0415 (the service's imports are not needed by check)
     from router.log import configure_logging  # noqa: PLC0415
 
-    settings = _settings(broker=broker, routing=routing, journal=journal)
+    settings = _settings(broker=broker, routing=routing, journal=journal, time_scale=time_scale)
     configure_logging(settings.log_file)
 
     async def main() -> None:
@@ -304,8 +312,9 @@ def post(
     ri: Annotated[str, typer.Argument(help="The post's routing indicator, e.g. RUEHFR.", show_default=False)],
     broker: BrokerOption = None,
 ) -> None:
-    """A simulated addressee post: receive its copies, acknowledge each, file duplicates."""
+    """A simulated addressee post: check each copy's serial, report gaps, file duplicates, receipt."""
     from router.mqtt import MqttBus  # noqa: PLC0415
+    from router.post import PostStation, serve_post  # noqa: PLC0415
     from router.table import is_routing_indicator  # noqa: PLC0415
 
     if not is_routing_indicator(ri):
@@ -313,19 +322,10 @@ def post(
         raise typer.Exit(2)
 
     async def main() -> None:
-        seen: set[str] = set()
-        async with MqttBus(_broker(broker), client_id=f"post-{ri}", persistent=True) as bus:
-            await bus.subscribe(f"cables/out/{ri}", qos=1)
+        station = PostStation(ri)
+        async with MqttBus(_broker(broker), client_id=f"post-{ri}", persistent=True, manual_ack=True) as bus:
             typer.echo(f"post {ri} listening on cables/out/{ri}")
-            async for message in bus.messages():
-                copy = json.loads(message.payload)
-                await bus.publish(f"cables/ack/{ri}", str(copy["delivery"]).encode(), qos=1)
-                message_id = str(copy.get("message_id"))
-                if message_id in seen:
-                    typer.echo(f"{copy['precedence']:<9} {message_id}  duplicate, filed")
-                    continue
-                seen.add(message_id)
-                typer.echo(f"{copy['precedence']:<9} {message_id}  {_subject(copy.get('cable', ''))}")
+            await serve_post(bus, station, lambda reading: typer.echo(reading_line(reading)))
 
     _run_client("post", main())
 
@@ -357,6 +357,25 @@ def watch(broker: BrokerOption = None, lines: Annotated[int, typer.Option(min=1,
     _run_client("watch", main())
 
 
+def reading_line(reading: Reading) -> str:
+    """One line a copy, as the post's operator sees it."""
+    tid = reading.transmission_id or "-"
+    if reading.problem is not None:
+        line = f"{tid}  {reading.problem}"
+    elif reading.cancelled:
+        line = f"{tid}  cancelled (busted): serial used, message follows again"
+    elif reading.cable is None:
+        line = f"{tid}  duplicate, filed"
+    else:
+        cable = reading.cable
+        precedence = cable.precedence.value if cable.precedence else "-"
+        line = f"{precedence:<9} {tid}  {cable.message_id}  {cable.subject or ''}"
+    if reading.report is not None:
+        missing = reading.report.decode().split("ZFX ", 1)[1].split("\n", 1)[0]
+        line += f"\n{'':9} gap: ZFX {missing} sent"
+    return line
+
+
 def _broker(flag: str | None) -> BrokerAddress:
     """The broker a client command talks to: the flag, else the settings, else the private one."""
     from router.mqtt import BrokerAddress  # noqa: PLC0415
@@ -377,13 +396,6 @@ def _run_client(command: str, work: Coroutine[Any, Any, None]) -> None:
     except RouterError as exc:
         typer.echo(f"router {command}: {exc}", err=True)
         raise typer.Exit(1) from None
-
-
-def _subject(text: str) -> str:
-    try:
-        return parse_cable(text).subject or "(no subject)"
-    except CableParseError:
-        return "(unreadable)"
 
 
 def _topic_level(name: str) -> str:

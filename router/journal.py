@@ -13,16 +13,19 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from router.line import Consignment
 from router.models import Precedence
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
+    from router.line import Transmission
     from router.routing import Delivery, Intercept
 
 CableStatus = Literal["received", "routed", "rejected", "duplicate"]
-DeliveryState = Literal["queued", "sent", "acknowledged"]
+DeliveryState = Literal["queued", "delivered", "acknowledged"]
+Outcome = Literal["delivered", "busted", "cut"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cables (
@@ -44,12 +47,26 @@ CREATE TABLE IF NOT EXISTS deliveries (
     role TEXT NOT NULL,
     niact INTEGER NOT NULL,
     via TEXT NOT NULL,
+    needs_ack INTEGER NOT NULL,
     state TEXT NOT NULL,
     queued_at REAL NOT NULL,
-    sent_at REAL,
+    delivered_at REAL,
     acknowledged_at REAL
 );
 CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries (state) WHERE state != 'acknowledged';
+CREATE TABLE IF NOT EXISTS transmissions (
+    id INTEGER PRIMARY KEY,
+    delivery_id INTEGER NOT NULL REFERENCES deliveries (id),
+    post TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    serial INTEGER NOT NULL,
+    cause TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    started_at REAL NOT NULL,
+    ended_at REAL,
+    outcome TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS transmissions_serial ON transmissions (post, serial);
 CREATE TABLE IF NOT EXISTS intercepts (
     id INTEGER PRIMARY KEY,
     cable_id INTEGER NOT NULL REFERENCES cables (id),
@@ -64,6 +81,20 @@ CREATE TABLE IF NOT EXISTS events (
     fields TEXT NOT NULL
 );
 """
+"""The journal's tables. Every time is the router's clock: simulated seconds (UNIX time scaled by the
+time factor), so that speed of service is measured in the network's time, not the host's.
+
+- cables: each cable as received; status received | routed | rejected | duplicate.
+- deliveries: one copy for one post; state queued -> delivered (a transmission completed on the
+  post's line) -> acknowledged (the post's receipt). needs_ack: FLASH, ECP or NIACT, which the
+  post must acknowledge and which go again when it does not.
+- transmissions: each attempt to send a delivery down its line, under the line's channel
+  designator and next channel serial. cause: first | bust (sent again after a bust) | outage (after
+  the line went down mid-transmission) | zfx (the post reported the serial missing) | ack-timeout |
+  restart. outcome: sending | delivered | busted | cut (line down).
+- events: the routing log (received, routed, queued, busted, delivered, acknowledged, line-down,
+  line-up, gap, retransmitted, duplicate-filed, ...), each with its fields as JSON.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +107,13 @@ class OpenDelivery:
     precedence: Precedence
     niact: bool
     queued_at: float
-    sent: bool
-    """Sent before the restart: the post may have acknowledged it while the router was down."""
+    delivered: bool
+    """Delivered before the restart: the post may have acknowledged it while the router was down."""
+
+
+def needs_acknowledgement(precedence: Precedence, *, niact: bool) -> bool:
+    """FLASH and ECP must be acknowledged by the post, and so must NIACT (DOMAIN, Precedence)."""
+    return niact or precedence >= Precedence.FLASH
 
 
 class Journal:
@@ -142,8 +178,8 @@ class Journal:
             )
             for delivery in deliveries:
                 cursor = self._db.execute(
-                    "INSERT INTO deliveries (cable_id, post, precedence, role, niact, via, state, queued_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 'queued', ?)",
+                    "INSERT INTO deliveries (cable_id, post, precedence, role, niact, via, needs_ack, state,"
+                    " queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
                     (
                         cable_id,
                         delivery.post,
@@ -151,6 +187,7 @@ class Journal:
                         delivery.role,
                         int(delivery.niact),
                         delivery.via,
+                        int(needs_acknowledgement(delivery.precedence, niact=delivery.niact)),
                         now,
                     ),
                 )
@@ -161,19 +198,69 @@ class Journal:
             )
         return ids
 
-    def sent(self, delivery_id: int) -> None:
-        """A delivery went out on its post's topic."""
-        self._db.execute(
-            "UPDATE deliveries SET state = 'sent', sent_at = ? WHERE id = ? AND state != 'acknowledged'",
-            (self._now(), delivery_id),
+    def transmitting(self, post: str, transmission: Transmission) -> int:
+        """A transmission began on the post's line; return its journal id."""
+        queued = transmission.queued
+        cursor = self._db.execute(
+            "INSERT INTO transmissions (delivery_id, post, channel, serial, cause, bytes, started_at,"
+            " outcome) VALUES (?, ?, ?, ?, ?, ?, ?, 'sending')",
+            (
+                queued.delivery_id,
+                post,
+                transmission.channel,
+                transmission.serial,
+                queued.cause,
+                queued.size,
+                transmission.started,
+            ),
         )
+        return int(cursor.lastrowid or 0)
+
+    def transmitted(self, transmission_id: int, delivery_id: int, outcome: Outcome, ended: float) -> None:
+        """A transmission ended: delivered (its last character reached the post), busted or cut."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE transmissions SET outcome = ?, ended_at = ? WHERE id = ?",
+                (outcome, ended, transmission_id),
+            )
+            if outcome == "delivered":
+                # The first complete transmission is the delivery; a repeat (ZFX, timeout) keeps it.
+                self._db.execute(
+                    "UPDATE deliveries SET state = 'delivered', delivered_at = ?"
+                    " WHERE id = ? AND state = 'queued'",
+                    (ended, delivery_id),
+                )
+
+    def transmission(self, post: str, channel: str, serial: int) -> tuple[int, str] | None:
+        """The delivery last sent to ``post`` under a channel serial, and how that transmission ended."""
+        row = self._db.execute(
+            "SELECT delivery_id, outcome FROM transmissions WHERE post = ? AND channel = ? AND serial = ?"
+            " ORDER BY id DESC LIMIT 1",
+            (post, channel, serial),
+        ).fetchone()
+        return (int(row[0]), str(row[1])) if row else None
+
+    def last_serials(self) -> dict[str, int]:
+        """Each post's last channel serial: a restarted router carries on from there."""
+        rows = self._db.execute(
+            "SELECT post, serial FROM transmissions"
+            " WHERE id IN (SELECT max(id) FROM transmissions GROUP BY post)"
+        )
+        return {str(post): int(serial) for post, serial in rows}
+
+    def interrupted(self) -> int:
+        """Transmissions in progress when the router stopped: cut, since the line went with it."""
+        cursor = self._db.execute(
+            "UPDATE transmissions SET outcome = 'cut', ended_at = started_at WHERE outcome = 'sending'"
+        )
+        return cursor.rowcount
 
     def acknowledged(self, delivery_id: int, post: str) -> bool:
         """The post acknowledged a delivery; False when the id is not an open delivery of that post."""
         cursor = self._db.execute(
-            "UPDATE deliveries SET state = 'acknowledged', acknowledged_at = ?"
-            " WHERE id = ? AND post = ? AND state != 'acknowledged'",
-            (self._now(), delivery_id, post),
+            "UPDATE deliveries SET state = 'acknowledged', acknowledged_at = ?,"
+            " delivered_at = coalesce(delivered_at, ?) WHERE id = ? AND post = ? AND state != 'acknowledged'",
+            (self._now(), self._now(), delivery_id, post),
         )
         return cursor.rowcount == 1
 
@@ -190,7 +277,7 @@ class Journal:
                 Precedence(row[3]),
                 bool(row[4]),
                 float(row[5]),
-                row[6] == "sent",
+                row[6] == "delivered",
             )
 
     def unfinished(self) -> list[tuple[int, str, bytes]]:
@@ -202,6 +289,20 @@ class Journal:
         """Whether a delivery still waits for its post's acknowledgement."""
         row = self._db.execute("SELECT state FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
         return row is not None and row[0] != "acknowledged"
+
+    def consignment(self, delivery_id: int) -> Consignment:
+        """A delivery's cable and precedence: what queueing it again needs."""
+        row = self._db.execute(
+            "SELECT cable_id, precedence FROM deliveries WHERE id = ?", (delivery_id,)
+        ).fetchone()
+        if row is None:
+            raise KeyError(delivery_id)
+        return Consignment(delivery_id, int(row[0]), Precedence(row[1]))
+
+    def needs_ack(self, delivery_id: int) -> bool:
+        """Whether the post must acknowledge this delivery (FLASH, ECP, NIACT)."""
+        row = self._db.execute("SELECT needs_ack FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+        return bool(row and row[0])
 
     def message_id(self, cable_id: int) -> str | None:
         """The message id a cable was routed under."""
@@ -231,6 +332,10 @@ class Journal:
             counts[f"deliveries_{state}"] = int(number)
         counts["intercepts"] = int(self._db.execute("SELECT count(*) FROM intercepts").fetchone()[0])
         return counts
+
+    def now(self) -> float:
+        """The journal's clock: the network's time."""
+        return self._now()
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)

@@ -15,6 +15,7 @@ from pydantic_settings import (
 )
 
 from router.errors import RouterError
+from router.line import EXTRA_LONG, LineRules
 from router.parser import MAX_CABLE_BYTES
 from router.table import DEFAULT_TABLE
 
@@ -44,6 +45,23 @@ class Settings(BaseSettings):
     embedded_port: int = Field(
         default=1884, ge=1, le=65535, description="port of the private broker `router run` starts"
     )
+    time_scale: float = Field(
+        default=1.0, gt=0, description="network seconds per host second: 60 makes a minute pass in a second"
+    )
+    units_per_character: float = Field(
+        default=7.5, gt=0, description="teleprinter units a character takes on a line: 7.5, or 10 for ASCII"
+    )
+    extra_long: int = Field(
+        default=EXTRA_LONG, ge=0, description="characters above which PRIORITY may bust a ROUTINE"
+    )
+    ack_timeout: float = Field(
+        default=300.0, gt=0, description="network seconds a FLASH or NIACT copy waits for its receipt"
+    )
+
+    @property
+    def rules(self) -> LineRules:
+        """How every line behaves, from these settings."""
+        return LineRules(self.units_per_character, self.extra_long)
 
     @property
     def broker_url(self) -> str:

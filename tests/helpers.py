@@ -6,6 +6,8 @@ import asyncio
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+from router.channel import read_copy, receipt
+from router.parser import parse_cable
 from router.service import Router
 
 if TYPE_CHECKING:
@@ -13,6 +15,7 @@ if TYPE_CHECKING:
 
     from router.bus import Bus, Message
     from router.journal import Journal
+    from router.models import Cable
     from router.table import RoutingTable
 
 
@@ -40,3 +43,15 @@ async def receive(bus: Bus, count: int, *, topic: str | None = None, within: flo
                 if len(got) == count:
                     break
     return got
+
+
+def opened(message: Message) -> tuple[str, Cable]:
+    """A copy off a post's topic: its transmission id (``HFR0001``) and the cable it carries."""
+    copy = read_copy(message.payload)
+    return copy.transmission_id, parse_cable(copy.cable)
+
+
+def receipt_for(message: Message) -> bytes:
+    """The post's receipt for a copy, as `router post` sends it on cables/ack/<RI>."""
+    transmission_id, cable = opened(message)
+    return receipt(cable.precedence.letter if cable.precedence else "R", transmission_id)

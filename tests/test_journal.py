@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from router import Precedence
 from router.journal import Journal
+from router.line import Line
 from router.routing import Delivery, Intercept
 
 if TYPE_CHECKING:
@@ -40,7 +41,16 @@ def test_open_deliveries_survive_a_reopen_in_order(tmp_path: Path) -> None:
         (delivery("RUEHC", Precedence.FLASH), delivery("RUEHBJ"), delivery("RUEHUL")),
         (Intercept("AMEMBASSY NOWHERE", "unknown-addressee", (9,)),),
     )
-    journal.sent(ids[0])
+    line = Line("RUEHC", baud=0, window=1)
+    line.put(journal.consignment(ids[0]), 100, now=0.0)
+    transmission = line.start(now=0.0)
+    assert transmission is not None
+    row = journal.transmitting("RUEHC", transmission)
+    journal.transmitted(row, ids[0], "delivered", ended=5.0)
+    assert journal.transmission("RUEHC", "EHC", 1) == (ids[0], "delivered")
+    assert journal.last_serials() == {"RUEHC": 1}
+    assert journal.needs_ack(ids[0]), "a FLASH must be receipted"
+    assert not journal.needs_ack(ids[1])
     assert journal.acknowledged(ids[0], "RUEHC")
     assert not journal.acknowledged(ids[0], "RUEHC"), "a second acknowledgement changes nothing"
     assert not journal.acknowledged(ids[1], "RUEHC"), "only the post a delivery is for may acknowledge it"
@@ -78,3 +88,18 @@ def test_a_rejected_cable_keeps_its_raw_bytes_and_reason(tmp_path: Path) -> None
     journal.reject(cable_id, {"line": 1, "column": 1, "reason": "binary data: NUL character"})
     assert journal.raw(cable_id) == b"\x00garbage"
     assert journal.counts()["cables_rejected"] == 1
+
+
+def test_a_transmission_in_progress_at_a_stop_is_cut(tmp_path: Path) -> None:
+    """A router that stops mid-transmission finds it cut on its next start: the delivery is still open."""
+    journal = Journal(tmp_path / "journal.sqlite", clock=lambda: 100.0)
+    cable_id = journal.receive("cables/in/x", b"RAW")
+    (delivery_id,) = journal.route(cable_id, "RUEHKO-1571-1610901", (delivery("RUEHFR"),), ())
+    line = Line("RUEHFR", baud=50, window=4)
+    line.put(journal.consignment(delivery_id), 1000, now=100.0)
+    transmission = line.start(now=100.0)
+    assert transmission is not None
+    journal.transmitting("RUEHFR", transmission)
+    assert journal.interrupted() == 1
+    assert journal.transmission("RUEHFR", "HFR", 1) == (delivery_id, "cut")
+    assert [d.id for d in journal.open_deliveries()] == [delivery_id]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from router.mqtt import BrokerAddress, MqttBus
+from tests.helpers import opened
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -22,13 +23,15 @@ if TYPE_CHECKING:
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 CABLE = (SAMPLES / "routine-unclassified.txt").read_bytes()  # to RUEHC and others
+ROUTER_RUN = [sys.executable, "-m", "router", "run"]
 
 
 @contextmanager
 def router_process(broker: Mosquitto, journal: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`python -m router run` on ``broker``; waits until it listens; killed if left running."""
     process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "router", "run", "--broker", broker.url, "--journal", str(journal)],
+        # The committed table's lines run at 75 baud: at this time scale a copy takes microseconds.
+        [*ROUTER_RUN, "--broker", broker.url, "--journal", str(journal), "--time-scale", "1000000"],
         stderr=subprocess.PIPE,
         env={**os.environ, "ROUTER_CLIENT_ID": "router-under-test"},
     )
@@ -47,8 +50,8 @@ def router_process(broker: Mosquitto, journal: Path) -> Iterator[subprocess.Pope
         process.stderr.close()
 
 
-async def first_copy(broker: Mosquitto, post: str, *, publish: bytes | None = None) -> dict[str, object]:
-    """Connect as ``post`` (publishing ``publish`` to the intake first), return its first copy.
+async def first_copy(broker: Mosquitto, post: str, *, publish: bytes | None = None) -> str:
+    """Connect as ``post`` (publishing ``publish`` to the intake first), return its first message id.
 
     The post's session is persistent: copies sent while it was away wait for it at the broker.
     """
@@ -59,15 +62,15 @@ async def first_copy(broker: Mosquitto, post: str, *, publish: bytes | None = No
             await bus.publish("cables/in/test", publish)
         async with asyncio.timeout(10):
             async for message in bus.messages():
-                return dict(json.loads(message.payload))
+                return opened(message)[1].message_id
     raise AssertionError("no copy")
 
 
 def test_router_run_delivers_and_exits_zero_on_sigterm(mosquitto: Mosquitto, tmp_path: Path) -> None:
     """A cable published to the intake reaches its post; SIGTERM stops the router with status 0."""
     with router_process(mosquitto, tmp_path / "journal.sqlite") as router:
-        copy = asyncio.run(first_copy(mosquitto, "RUEHC", publish=CABLE))
-        assert copy["message_id"] == "RUEHOT-0311-0421200"
+        message_id = asyncio.run(first_copy(mosquitto, "RUEHC", publish=CABLE))
+        assert message_id == "RUEHOT-0311-0421200"
         router.send_signal(signal.SIGTERM)
         assert router.wait(timeout=10) == 0
 
@@ -92,8 +95,8 @@ def test_a_cable_taken_but_not_journalled_is_delivered_again_after_sigkill(
     assert sqlite3.connect(journal).execute("SELECT count(*) FROM cables").fetchone() == (0,)
     asyncio.run(subscribe_only(mosquitto, "RUEHC"))  # the post's session holds what comes while away
     with router_process(mosquitto, journal):
-        copy = asyncio.run(first_copy(mosquitto, "RUEHC"))
-    assert copy["message_id"] == "RUEHOT-0311-0421200"
+        message_id = asyncio.run(first_copy(mosquitto, "RUEHC"))
+    assert message_id == "RUEHOT-0311-0421200"
     assert sqlite3.connect(journal).execute("SELECT count(*) FROM cables").fetchone() == (1,)
 
 

@@ -14,7 +14,7 @@ from router.mqtt import BrokerAddress, MqttBus
 from router.service import Router
 from router.table import RoutingTable, parse_table
 from tests import helpers
-from tests.helpers import receive
+from tests.helpers import opened, receipt_for, receive
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 TABLE = """
 [defaults]
 window = 1
+baud = 0
 
 [[relays]]
 prefix = "RUEH"
@@ -86,12 +87,14 @@ async def test_a_cable_goes_out_to_its_posts_and_their_acknowledgements_count(
     await log.subscribe("router/log")
     async with running(broker.connect(), journal, table):
         await publisher.publish("cables/in/rome", cable(1, to="RUEHC/SECSTATE WASHDC\nINFO AMEMBASSY PARIS"))
-        copies = {m.topic: json.loads(m.payload) for m in await receive(post, 2)}
+        copies = {m.topic: m for m in await receive(post, 2)}
         assert set(copies) == {"cables/out/RUEHC", "cables/out/RUEHFR"}
-        assert copies["cables/out/RUEHC"]["message_id"] == "RUEHRO-0001-0011200"
-        assert "SUBJECT: CABLE 1" in copies["cables/out/RUEHC"]["cable"]
-        for topic, copy in copies.items():
-            await publisher.publish(topic.replace("/out/", "/ack/"), str(copy["delivery"]).encode())
+        transmission, copy = opened(copies["cables/out/RUEHC"])
+        assert (transmission, copy.message_id) == ("EHC0001", "RUEHRO-0001-0011200")
+        assert copies["cables/out/RUEHC"].payload.startswith(b"VZCZCEHC0001\nRR RUEHC\nDE RUEHRO #0001")
+        assert b"SUBJECT: CABLE 1" in copies["cables/out/RUEHC"].payload
+        for topic, message in copies.items():
+            await publisher.publish(topic.replace("/out/", "/ack/"), receipt_for(message))
         await events(log, "acknowledged", 2)
     assert journal.counts() == {"cables_routed": 1, "deliveries_acknowledged": 2, "intercepts": 0}
 
@@ -109,12 +112,19 @@ async def test_flash_overtakes_routine_waiting_for_a_slow_post(tmp_path: Path, t
         (first,) = await receive(post, 1)
         await publisher.publish("cables/in/rome", cable(4, precedence="Z"))
         await events(log, "routed", 4)  # the FLASH is queued while the window is full
-        order = [json.loads(first.payload)]
+        order = [first]
         for _ in range(3):
-            await publisher.publish("cables/ack/RUEHC", str(order[-1]["delivery"]).encode())
-            order.append(json.loads((await receive(post, 1))[0].payload))
-    assert [copy["precedence"] for copy in order] == ["ROUTINE", "FLASH", "ROUTINE", "ROUTINE"]
-    assert [copy["message_id"][7:11] for copy in order] == ["0001", "0004", "0002", "0003"]
+            await publisher.publish("cables/ack/RUEHC", receipt_for(order[-1]))
+            order.extend(await receive(post, 1))
+    cables = [opened(message)[1] for message in order]
+    assert [cable.precedence.value for cable in cables if cable.precedence] == [
+        "ROUTINE",
+        "FLASH",
+        "ROUTINE",
+        "ROUTINE",
+    ]
+    assert [cable.message_id[7:11] for cable in cables] == ["0001", "0004", "0002", "0003"]
+    assert [opened(message)[0] for message in order] == ["EHC0001", "EHC0002", "EHC0003", "EHC0004"]
 
 
 async def test_status_reports_queue_depths_per_post_and_precedence(
@@ -135,6 +145,8 @@ async def test_status_reports_queue_depths_per_post_and_precedence(
                     break
     depths = status["queues"]["RUEHC"]
     assert depths.pop("in_flight") == 1
+    assert depths.pop("up") is True
+    assert depths.pop("sending") is None, "an unthrottled line is never caught mid-transmission"
     assert sum(depths.values()) == 2
     assert set(depths) <= {"ROUTINE", "IMMEDIATE"}
     assert status["totals"]["delivered"] == 1
@@ -185,7 +197,8 @@ async def test_unacknowledged_deliveries_go_out_again_after_a_restart(
         (before,) = await receive(post, 1)
     async with running(broker.connect(), Journal(path), table):
         (after,) = await receive(post, 1)
-    assert json.loads(after.payload)["delivery"] == json.loads(before.payload)["delivery"]
+    assert opened(after)[1].message_id == opened(before)[1].message_id
+    assert (opened(before)[0], opened(after)[0]) == ("HFR0001", "HFR0002"), "the channel's serials go on"
 
 
 async def test_a_copy_acknowledged_across_a_restart_is_not_sent_again(
@@ -201,7 +214,7 @@ async def test_a_copy_acknowledged_across_a_restart_is_not_sent_again(
         await publisher.publish("cables/in/x", cable(10, to="AMEMBASSY PARIS"))
         (copy,) = await receive(post, 1)
     async with running(broker.connect(), Journal(path), table, resend_after=0.5):
-        await publisher.publish("cables/ack/RUEHFR", str(json.loads(copy.payload)["delivery"]).encode())
+        await publisher.publish("cables/ack/RUEHFR", receipt_for(copy))
         (resending,) = await events(log, "resending", 1)
     assert resending["deliveries"] == 0
     assert resending["acknowledged_meanwhile"] == 1
@@ -222,7 +235,7 @@ async def test_the_service_works_the_same_on_a_real_mosquitto(
         async with running(bus, Journal(tmp_path / "journal.sqlite"), table):
             await publisher.publish("cables/in/e2e", cable(11, to="AMEMBASSY PARIS"))
             (copy,) = await receive(post, 1)
-    assert json.loads(copy.payload)["message_id"] == "RUEHRO-0011-0011200"
+    assert opened(copy)[1].message_id == "RUEHRO-0011-0011200"
 
 
 async def test_a_cable_journalled_but_not_routed_is_taken_up_after_a_restart(
@@ -236,5 +249,5 @@ async def test_a_cable_journalled_but_not_routed_is_taken_up_after_a_restart(
     await post.subscribe("cables/out/RUEHFR")
     async with running(broker.connect(), Journal(path), table):
         (copy,) = await receive(post, 1)
-    assert json.loads(copy.payload)["message_id"] == "RUEHRO-0012-0011200"
+    assert opened(copy)[1].message_id == "RUEHRO-0012-0011200"
     assert Journal(path).counts()["cables_routed"] == 1

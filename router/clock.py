@@ -1,0 +1,91 @@
+"""The network's time: simulated seconds, scaled from the host's, and a hand-driven clock for tests.
+
+Lines take the time their characters need at their speed. That time is simulated: with a time
+scale of 60 a minute of the network passes in a second of the host. Everything that measures the
+network (the journal, speed of service, acknowledgement timeouts) reads this clock, never the
+host's, so the same traffic gives the same figures at any scale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Simulated time: ``now()`` in seconds since the UNIX epoch, ``sleep()`` in simulated seconds."""
+
+    def now(self) -> float:
+        """The network's time now."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of the network's time."""
+        ...
+
+
+class ScaledClock:
+    """The host's clock run ``scale`` times faster, starting at the host's time of day."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        if scale <= 0:
+            msg = f"time scale must be positive, not {scale}"
+            raise ValueError(msg)
+        self.scale = scale
+        self._epoch = time.time()
+        self._start = time.monotonic()
+
+    def now(self) -> float:
+        """Simulated seconds: the start's time of day plus the host's elapsed time, scaled."""
+        return self._epoch + (time.monotonic() - self._start) * self.scale
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep the host's share of ``seconds``."""
+        await asyncio.sleep(max(0.0, seconds) / self.scale)
+
+
+class ManualClock:
+    """A clock that moves only when a test says so: ``await clock.advance(seconds)``.
+
+    Sleepers wake in the order of their deadlines as the clock passes them, each given a turn of
+    the event loop, so a test sees exactly what a line does at each instant.
+    """
+
+    def __init__(self, start: float = 1_000_000_000.0) -> None:
+        self._now = start
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    def now(self) -> float:
+        """The time the test has advanced to."""
+        return self._now
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait until the test advances the clock past now + ``seconds``."""
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self._now + seconds, next(self._order), wake))
+        await wake
+
+    async def advance(self, seconds: float) -> None:
+        """Move time forward, waking each sleeper at its own deadline along the way."""
+        until = self._now + seconds
+        while self._sleepers and self._sleepers[0][0] <= until:
+            deadline, _, wake = heapq.heappop(self._sleepers)
+            self._now = max(self._now, deadline)
+            if not wake.done():
+                wake.set_result(None)
+            await settle()
+        self._now = until
+        await settle()
+
+
+async def settle(turns: int = 20) -> None:
+    """Give the event loop a few turns, so that tasks woken now run to their next wait."""
+    for _ in range(turns):
+        await asyncio.sleep(0)

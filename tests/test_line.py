@@ -1,0 +1,163 @@
+"""One line on a hand-driven clock: order, transmission time, pre-emption, outages, serials, window."""
+
+from __future__ import annotations
+
+import pytest
+
+from router import Precedence
+from router.line import Consignment, Line, LineRules
+
+R, P, IMMEDIATE, Z, Y = (
+    Precedence.ROUTINE,
+    Precedence.PRIORITY,
+    Precedence.IMMEDIATE,
+    Precedence.FLASH,
+    Precedence.ECP,
+)
+
+
+def line(baud: int = 75, window: int = 100, **rules: float) -> Line:
+    """Paris at ``baud``, 7.5 units a character: 10 characters a second at 75 baud."""
+    return Line("RUEHFR", baud, window, LineRules(**rules))  # type: ignore[arg-type]
+
+
+def drain(subject: Line, now: float = 0.0) -> list[tuple[int, int, float]]:
+    """Run the line until it is empty: (delivery id, serial, end) of every transmission in order."""
+    sent = []
+    while (transmission := subject.start(now)) is not None:
+        now = transmission.ends
+        assert subject.finish(now) == transmission
+        subject.acknowledged(transmission.queued.delivery_id)
+        sent.append((transmission.queued.delivery_id, transmission.serial, transmission.ends))
+    return sent
+
+
+def test_precedence_first_then_arrival_on_one_line() -> None:
+    """FLASH before IMMEDIATE before ROUTINE; within a precedence, first come first served."""
+    paris = line()
+    for delivery, precedence in enumerate([R, R, IMMEDIATE, Z, IMMEDIATE, P]):
+        paris.put(Consignment(delivery, delivery, precedence), 10, now=0.0)
+    assert [delivery for delivery, _, _ in drain(paris)] == [3, 2, 4, 5, 0, 1]
+
+
+def test_a_transmission_takes_its_characters_time_at_the_line_speed() -> None:
+    """1,000 characters at 75 baud and 7.5 units: 100 s; at 10 units (ASCII): 133 s; unthrottled: 0."""
+    assert line(75).duration(1000) == pytest.approx(100.0)
+    assert line(75, units_per_character=10).duration(1000) == pytest.approx(1000 * 10 / 75)
+    assert line(0).duration(10**6) == 0.0
+    paris = line(75)
+    paris.put(Consignment(1, 1, R), 1000, now=50.0)
+    transmission = paris.start(now=50.0)
+    assert transmission is not None
+    assert transmission.started == 50.0
+    assert transmission.ends == pytest.approx(150.0)
+    assert paris.finish(149.9) is None, "not before its last character"
+    assert paris.finish(150.0) == transmission
+
+
+def test_a_flash_busts_a_routine_in_progress_which_goes_again_whole_under_a_new_serial() -> None:
+    """The ROUTINE's serial is used up; the FLASH goes at once; the ROUTINE follows, whole, as serial 3."""
+    paris = line()
+    paris.put(Consignment(1, 1, R), 3000, now=0.0)
+    routine = paris.start(now=0.0)
+    assert routine is not None
+    assert routine.serial == 1
+    busted = paris.put(Consignment(2, 2, Z), 200, now=120.0)
+    assert busted == routine
+    assert paris.current is None
+    flash = paris.start(now=120.0)
+    assert flash is not None
+    assert (flash.queued.delivery_id, flash.serial) == (2, 2)
+    assert flash.ends == pytest.approx(140.0)
+    paris.finish(140.0)
+    again = paris.start(now=140.0)
+    assert again is not None
+    assert (again.queued.delivery_id, again.serial, again.queued.cause) == (1, 3, "bust")
+    assert again.ends - again.started == pytest.approx(300.0), "the whole cable again, not the rest of it"
+
+
+def test_ecp_busts_a_flash_but_a_flash_does_not_bust_a_flash() -> None:
+    """Emergency command precedence pre-empts FLASH; equal precedence never interrupts."""
+    paris = line()
+    paris.put(Consignment(1, 1, Z), 1000, now=0.0)
+    paris.start(now=0.0)
+    assert paris.put(Consignment(2, 2, Z), 100, now=1.0) is None
+    assert paris.put(Consignment(3, 3, Y), 100, now=2.0) is not None
+
+
+def test_immediate_does_not_bust_a_nearly_finished_transmission() -> None:
+    """IMMEDIATE interrupts only when finishing the transmission would take longer than sending it."""
+    paris = line()
+    paris.put(Consignment(1, 1, R), 1000, now=0.0)  # 100 s
+    paris.start(now=0.0)
+    assert paris.put(Consignment(2, 2, IMMEDIATE), 300, now=95.0) is None, "5 s left, the IMMEDIATE needs 30"
+    assert paris.current is not None
+    paris.finish(100.0)
+    assert paris.start(now=100.0) is not None
+    assert paris.current.queued.delivery_id == 2, "then it goes first"
+
+    early = line()
+    early.put(Consignment(1, 1, R), 1000, now=0.0)
+    early.start(now=0.0)
+    assert early.put(Consignment(2, 2, IMMEDIATE), 300, now=10.0) is not None, "90 s left, more than its 30"
+
+
+def test_priority_busts_only_an_extra_long_routine() -> None:
+    """A PRIORITY waits behind an ordinary ROUTINE, and busts one longer than the extra-long threshold."""
+    ordinary = line(extra_long=6900)
+    ordinary.put(Consignment(1, 1, R), 5000, now=0.0)
+    ordinary.start(now=0.0)
+    assert ordinary.put(Consignment(2, 2, P), 100, now=1.0) is None
+
+    long = line(extra_long=6900)
+    long.put(Consignment(1, 1, R), 20_000, now=0.0)
+    long.start(now=0.0)
+    assert long.put(Consignment(2, 2, P), 100, now=1.0) is not None
+
+    immediate_in_progress = line(extra_long=6900)
+    immediate_in_progress.put(Consignment(1, 1, IMMEDIATE), 20_000, now=0.0)
+    immediate_in_progress.start(now=0.0)
+    assert immediate_in_progress.put(Consignment(2, 2, P), 100, now=1.0) is None
+
+
+def test_an_outage_holds_traffic_and_releases_it_in_precedence_order() -> None:
+    """Down: the transmission is cut and nothing starts. Up: FLASH, IMMEDIATE, then ROUTINE by arrival."""
+    paris = line()
+    paris.put(Consignment(1, 1, R), 500, now=0.0)
+    paris.start(now=0.0)
+    cut = paris.down()
+    assert cut is not None
+    assert cut.queued.delivery_id == 1
+    for delivery, precedence in [(2, R), (3, IMMEDIATE), (4, Z)]:
+        assert paris.put(Consignment(delivery, delivery, precedence), 100, now=10.0) is None
+    assert paris.start(now=20.0) is None, "nothing goes on a line that is down"
+    paris.up = True
+    sent = drain(paris, now=600.0)
+    assert [delivery for delivery, _, _ in sent] == [4, 3, 1, 2]
+    assert [serial for _, serial, _ in sent] == [2, 3, 4, 5], "serial 1 was used by the cut transmission"
+
+
+def test_the_window_holds_back_until_a_receipt() -> None:
+    """With a window of 2, a third copy waits for a receipt; a receipt counts once."""
+    paris = line(baud=0, window=2)
+    for delivery in range(3):
+        paris.put(Consignment(delivery, delivery, R), 10, now=0.0)
+    for _ in range(2):
+        transmission = paris.start(now=0.0)
+        assert transmission is not None
+        paris.finish(0.0)
+    assert paris.start(now=0.0) is None
+    assert paris.depths() == {"ROUTINE": 1, "in_flight": 2}
+    assert paris.acknowledged(0)
+    assert not paris.acknowledged(0), "a receipt counts once"
+    assert paris.start(now=0.0) is not None
+
+
+def test_serials_run_from_0001_to_9999_and_round_again() -> None:
+    """Four digits in FL1: after 9999 comes 0001."""
+    paris = line(baud=0)
+    paris.serial = 9998
+    for delivery in range(3):
+        paris.put(Consignment(delivery, delivery, R), 10, now=0.0)
+    assert [serial for _, serial, _ in drain(paris)] == [9999, 1, 2]
+    assert paris.channel == "HFR"

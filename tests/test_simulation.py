@@ -1,0 +1,251 @@
+"""The network simulated by the router, on the in-memory bus and a hand-driven clock.
+
+Paris sits on a 75-baud line (10 characters a second): a test advances the clock and sees each
+transmission end, a FLASH bust a ROUTINE, serials run on, gaps get repaired and outages hold traffic.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+import pytest
+
+from router.bus import MemoryBroker, MemoryBus
+from router.channel import read_copy
+from router.clock import ManualClock, settle
+from router.journal import Journal
+from router.post import PostStation
+from router.table import parse_table
+from tests.helpers import opened, receipt_for, running
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+    from router.bus import Message
+    from router.service import Router
+
+TABLE = """
+[defaults]
+baud = 0
+window = 10
+
+[[posts]]
+ri = "RUEHFR"
+names = ["AMEMBASSY PARIS"]
+baud = 75
+"""
+START = 1_000_000_000.0
+
+
+def cable(serial: int, precedence: str = "R", *, text: int = 0, niact: bool = False) -> bytes:
+    """A cable from Rome to Paris; ``text`` characters of text make it longer on the line."""
+    body = ("X" * 68 + "\n") * (text // 69)
+    to = "AMEMBASSY PARIS NIACT IMMEDIATE" if niact else "AMEMBASSY PARIS"
+    return (
+        f"VZCZCXYZ{serial:04d}\n{precedence}{precedence} RUEHWEB\nDE RUEHRO #{serial:04d} 0011200\n"
+        f"ZNR UUUUU ZZH\n{precedence} 011200Z JAN 09\nFM AMEMBASSY ROME\nTO {to}\n\n"
+        f"UNCLAS ROME {serial:06d}\n\nSUBJECT: CABLE {serial}\n\n{body}"
+    ).encode()
+
+
+class Network:
+    """The router, its clock and journal, a publisher and a view of Paris's channel."""
+
+    def __init__(self, broker: MemoryBroker, clock: ManualClock, journal: Journal, router: Router) -> None:
+        self.clock, self.journal, self.router = clock, journal, router
+        self.publisher: MemoryBus = broker.connect()
+        self.paris: MemoryBus = broker.connect()
+
+    async def publish(self, *cables: bytes) -> None:
+        """Put cables on the intake and let the router take them."""
+        for raw in cables:
+            await self.publisher.publish("cables/in/rome", raw)
+        await settle()
+
+    def received(self) -> list[Message]:
+        """What Paris's channel carried since the last look."""
+        got = []
+        while not self.paris.queue.empty():
+            got.append(self.paris.queue.get_nowait())
+        return got
+
+    def transmissions(self) -> list[tuple[int, str, str]]:
+        """(serial, cause, outcome) of every transmission to Paris, in order."""
+        rows = self.journal._db.execute(
+            "SELECT serial, cause, outcome FROM transmissions WHERE post = 'RUEHFR' ORDER BY id"
+        )
+        return [(int(serial), str(cause), str(outcome)) for serial, cause, outcome in rows]
+
+    def events(self, name: str) -> list[dict[str, object]]:
+        """The routing log's entries called ``name``, from the journal."""
+        rows = self.journal._db.execute("SELECT fields FROM events WHERE event = ? ORDER BY id", (name,))
+        return [json.loads(fields) for (fields,) in rows]
+
+
+@asynccontextmanager
+async def network(tmp_path: Path, **options: float) -> AsyncIterator[Network]:
+    broker = MemoryBroker()
+    clock = ManualClock(START)
+    journal = Journal(tmp_path / "journal.sqlite", clock=clock.now)
+    async with running(broker.connect(), journal, parse_table(TABLE), clock=clock, **options) as router:
+        net = Network(broker, clock, journal, router)
+        await net.paris.subscribe("cables/out/RUEHFR")
+        yield net
+
+
+def copies(messages: list[Message]) -> list[tuple[str, str]]:
+    """(transmission id, what it is) of each payload: a message id, or 'cancelled'."""
+    seen = []
+    for message in messages:
+        copy = read_copy(message.payload)
+        seen.append((copy.transmission_id, "cancelled" if copy.cancelled else opened(message)[1].message_id))
+    return seen
+
+
+async def test_a_copy_arrives_when_its_last_character_has_crossed_the_line(tmp_path: Path) -> None:
+    """About 300 characters at 75 baud: nothing after 20 s, the copy by 40 s of network time."""
+    async with network(tmp_path) as net:
+        raw = cable(1, text=207)
+        await net.publish(raw)
+        await net.clock.advance(20)
+        assert net.received() == []
+        await net.clock.advance(20)
+        (copy,) = net.received()
+    size = len(copy.payload)
+    assert size == pytest.approx(len(raw), abs=20)
+    (delivered,) = net.events("delivered")
+    assert delivered["latency_s"] == pytest.approx(size * 7.5 / 75, abs=0.01)
+
+
+async def test_a_flash_busts_the_routine_in_progress_which_arrives_later_whole_with_a_new_serial(
+    tmp_path: Path,
+) -> None:
+    """A 5-minute ROUTINE busted at 60 s by a FLASH: cancel 0001, FLASH 0002, ROUTINE 0003 whole."""
+    async with network(tmp_path) as net:
+        await net.publish(cable(1, "R", text=3000))
+        await net.clock.advance(60)
+        await net.publish(cable(2, "Z"))
+        await net.clock.advance(40)
+        received = net.received()
+        first = copies(received)
+        await net.publisher.publish("cables/ack/RUEHFR", receipt_for(received[1]))  # the FLASH is receipted
+        await net.clock.advance(400)
+        later = copies(net.received())
+    assert first == [("HFR0001", "cancelled"), ("HFR0002", "RUEHRO-0002-0011200")]
+    assert later == [("HFR0003", "RUEHRO-0001-0011200")]
+    assert net.transmissions() == [
+        (1, "first", "busted"),
+        (2, "first", "delivered"),
+        (3, "bust", "delivered"),
+    ]
+    (busted,) = net.events("busted")
+    assert (busted["transmission"], busted["precedence"]) == ("HFR0001", "ROUTINE")
+
+
+async def test_an_immediate_waits_for_a_nearly_finished_routine(tmp_path: Path) -> None:
+    """A ROUTINE with seconds left is not busted by an IMMEDIATE that would take longer to send."""
+    async with network(tmp_path) as net:
+        await net.publish(cable(1, "R", text=1000))
+        await net.clock.advance(125)  # about 10 s left of the ROUTINE
+        await net.publish(cable(2, "O"))
+        await net.clock.advance(100)
+        seen = copies(net.received())
+    assert seen == [("HFR0001", "RUEHRO-0001-0011200"), ("HFR0002", "RUEHRO-0002-0011200")]
+    assert net.events("busted") == []
+
+
+async def test_a_gap_reported_by_the_post_is_repaired_from_the_journal(tmp_path: Path) -> None:
+    """Paris loses serial 0002: its ZFX brings the message again under 0004, and nothing is shown twice."""
+    async with network(tmp_path) as net:
+        station = PostStation("RUEHFR")
+        await net.publish(cable(1), cable(2), cable(3))
+        await net.clock.advance(200)
+        first, _lost, third = net.received()
+        shown = [station.read(first.payload), station.read(third.payload)]
+        assert shown[1].report is not None
+        await net.publisher.publish("cables/svc/RUEHFR", shown[1].report)
+        await settle()
+        await net.clock.advance(60)
+        (repair,) = net.received()
+        shown.append(station.read(repair.payload))
+    assert [reading.cable.message_id for reading in shown if reading.cable] == [
+        "RUEHRO-0001-0011200",
+        "RUEHRO-0003-0011200",
+        "RUEHRO-0002-0011200",
+    ]
+    assert shown[2].transmission_id == "HFR0004"
+    assert net.transmissions()[-1] == (4, "zfx", "delivered")
+    assert net.events("gap")[0]["serials"] == ["HFR0002"]
+
+
+async def test_a_cut_serial_asked_for_is_answered_with_its_cancellation(tmp_path: Path) -> None:
+    """A line that goes down mid-transmission leaves a gap; the ZFX for it is answered: cancelled."""
+    async with network(tmp_path) as net:
+        station = PostStation("RUEHFR")
+        await net.publish(cable(1))
+        await net.clock.advance(60)
+        station.read(net.received()[0].payload)
+        await net.publish(cable(2, text=1000))
+        await net.clock.advance(10)
+        await net.publisher.publish("router/line/RUEHFR", b"down")
+        await settle()
+        await net.publisher.publish("router/line/RUEHFR", b"up")
+        await settle()
+        await net.clock.advance(200)
+        (again,) = net.received()
+        reading = station.read(again.payload)
+        assert reading.report is not None
+        await net.publisher.publish("cables/svc/RUEHFR", reading.report)
+        await settle()
+        (answer,) = copies(net.received())
+    assert answer == ("HFR0002", "cancelled")
+    assert net.transmissions() == [(1, "first", "delivered"), (2, "first", "cut"), (3, "outage", "delivered")]
+
+
+async def test_an_outage_holds_traffic_and_releases_it_in_precedence_order(tmp_path: Path) -> None:
+    """Down: nothing goes to Paris. Up: FLASH, IMMEDIATE, then the ROUTINE queued first."""
+    async with network(tmp_path) as net:
+        await net.publisher.publish("router/line/RUEHFR", b"down")
+        await net.publish(cable(1, "R"), cable(2, "O"), cable(3, "Z"))
+        await net.clock.advance(3600)
+        assert net.received() == []
+        assert net.router.depths()["RUEHFR"]["up"] is False
+        await net.publisher.publish("router/line/RUEHFR", b"up")
+        await settle()
+        await net.clock.advance(300)
+        seen = [message_id for _, message_id in copies(net.received())]
+    assert seen == ["RUEHRO-0003-0011200", "RUEHRO-0002-0011200", "RUEHRO-0001-0011200"]
+    assert [event["post"] for event in net.events("line-down")] == ["RUEHFR"]
+
+
+async def test_an_unacknowledged_flash_goes_again_and_the_post_files_the_second_copy(tmp_path: Path) -> None:
+    """No receipt within the timeout: the FLASH is sent again; the late receipts file a duplicate."""
+    async with network(tmp_path, ack_timeout=120) as net:
+        await net.publish(cable(1, "Z"))
+        await net.clock.advance(60)
+        (first,) = net.received()
+        await net.clock.advance(121)
+        await net.clock.advance(60)
+        (second,) = net.received()
+        for message in (first, second):
+            await net.publisher.publish("cables/ack/RUEHFR", receipt_for(message))
+        await settle()
+    assert opened(second)[1].message_id == opened(first)[1].message_id
+    assert [transmission[:2] for transmission in net.transmissions()] == [(1, "first"), (2, "ack-timeout")]
+    assert [event["cause"] for event in net.events("retransmitted")] == ["ack-timeout"]
+    assert len(net.events("acknowledged")) == 1
+    assert len(net.events("duplicate-filed")) == 1
+
+
+async def test_a_routine_copy_is_not_sent_again_for_want_of_a_receipt(tmp_path: Path) -> None:
+    """Only FLASH, ECP and NIACT must be receipted: an unreceipted ROUTINE is not retransmitted."""
+    async with network(tmp_path, ack_timeout=120) as net:
+        await net.publish(cable(1, "R"), cable(2, "O", niact=True))
+        await net.clock.advance(200)
+        assert len(net.received()) == 3, "ROUTINE once, the NIACT IMMEDIATE twice"
+        await net.clock.advance(120)
+        assert len(net.received()) == 1, "and again at each timeout until it is receipted"
+    assert [event["delivery"] for event in net.events("retransmitted")] == [2, 2]
