@@ -44,6 +44,11 @@ class Bus(Protocol):
         """Tell the broker ``message`` is safe with us (manual acknowledgement, QoS 1)."""
 
 
+def topic_level(name: str) -> str:
+    """A name (a cable's file or id) as one MQTT topic level: no wildcards, separators or NUL."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "cable"
+
+
 def topic_matches(topic_filter: str, topic: str) -> bool:
     """MQTT's matching: ``+`` is one level, ``#`` (last) the rest; ``$`` topics need a literal start."""
     if topic.startswith("$") and not topic_filter.startswith("$"):

@@ -1,0 +1,849 @@
+"""Synthetic traffic for the switch: cables in the real corpus's mix (replays of real ones: router.replay).
+
+Generation is pure (values in, cables out); `router.replay.publish_schedule` puts them on the bus.
+The mix comes from router/data/traffic.json, measured over the real corpus by
+scripts/measure_traffic.py: generated traffic has the precedence, addressee and size distributions
+the switch meets in real cables, so queues, pre-emption and speed of service are exercised as real
+traffic would exercise them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import random
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from itertools import accumulate
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
+
+from router.errors import CableParseError
+from router.models import Classification, Precedence
+from router.parser import parse_cable
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Sequence
+
+    from router.models import Addressee
+    from router.table import Collective, Post, RoutingTable
+
+__all__ = ["PROFILE", "Generated", "TrafficProfile", "generate", "load_profile"]
+
+PROFILE = Path(__file__).resolve().parent / "data" / "traffic.json"
+"""The measured traffic mix, written by scripts/measure_traffic.py."""
+
+_T = TypeVar("_T")
+
+
+# --- the measured mix
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficProfile:
+    """The traffic mix of real cables: weights of each value, and shares of each feature.
+
+    Weights are the corpus's counts; shares are of the population the measurement names in
+    traffic.json (cables with a precedence, addressed cables, addressee lines).
+    """
+
+    precedence: tuple[tuple[Precedence, int], ...]
+    """Action precedence (the DTG's first letter) and how many cables have it."""
+    dual_pairs: tuple[tuple[Precedence, Precedence, int], ...]
+    """(action, info, cables) of dual-precedence DTG lines such as ``O P`` (ACP 127 §152)."""
+    classification: tuple[tuple[Classification, int], ...]
+    to_count: tuple[int, ...]
+    """Cables with 0, 1, 2 ... TO lines, the last entry counting every cable at or above its count."""
+    info_count: tuple[int, ...]
+    text_bytes: tuple[tuple[float, int], ...]
+    """Quantiles of the text's size in bytes: (0.0, smallest) ... (1.0, largest)."""
+    subject_tags: tuple[tuple[str, int], ...]
+    line_with_ri: float
+    """Share of addressee lines written ``RI/NAME`` rather than by name alone."""
+    line_collective: float
+    post_line_with_mcn: float
+    post_line_to_state_post: float
+    """Share of lines to single stations that go to State posts (RIs under the RUEH relay)."""
+    niact_immediate_cable: float
+    """Share of IMMEDIATE cables with at least one NIACT action addressee."""
+    niact_action_line_in_niact_cable: float
+    xmt_cable_with_collective: float
+    sipdis_cable: float
+    noforn_classified_cable: float
+    source: str
+    """What was measured, from how many cables, when."""
+
+
+def load_profile(path: Path = PROFILE) -> TrafficProfile:
+    """Read the measured traffic mix (router/data/traffic.json unless another file is given)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    shares = {name: float(entry["share"]) for name, entry in data["shares"].items()}
+    source = data["source"]
+    return TrafficProfile(
+        precedence=tuple((Precedence(p), int(n)) for p, n in sorted(data["precedence"]["counts"].items())),
+        dual_pairs=tuple(_dual_pair(pair, n) for pair, n in sorted(data["dual_precedence_pairs"].items())),
+        classification=tuple(
+            (Classification(c), int(n)) for c, n in sorted(data["classification"]["counts"].items())
+        ),
+        to_count=tuple(int(n) for n in data["to_count"]["histogram"]),
+        info_count=tuple(int(n) for n in data["info_count"]["histogram"]),
+        text_bytes=tuple((float(q), int(n)) for q, n in sorted(data["text_bytes"]["quantiles"].items())),
+        subject_tags=tuple((tag, int(n)) for tag, n in sorted(data["subject_tags"]["counts"].items())),
+        line_with_ri=shares["line_with_ri"],
+        line_collective=shares["line_collective"],
+        post_line_with_mcn=shares["post_line_with_mcn"],
+        post_line_to_state_post=shares["post_line_to_state_post"],
+        niact_immediate_cable=shares["niact_immediate_cable"],
+        niact_action_line_in_niact_cable=shares["niact_action_line_in_niact_cable"],
+        xmt_cable_with_collective=shares["xmt_cable_with_collective"],
+        sipdis_cable=shares["sipdis_cable"],
+        noforn_classified_cable=shares["noforn_classified_cable"],
+        source=(
+            f"{source['what']}: {source['cables']} cables of {source['corpus']}, "
+            f"measured {source['measured']}"
+        ),
+    )
+
+
+def _dual_pair(pair: str, count: Any) -> tuple[Precedence, Precedence, int]:
+    action, info = pair.split(" ")
+    return Precedence(action), Precedence(info), int(count)
+
+
+@dataclass(frozen=True, slots=True)
+class _Weighted(Generic[_T]):
+    """Values drawn in proportion to their weights (zero weights are never drawn)."""
+
+    values: tuple[_T, ...]
+    cumulative: tuple[int, ...]
+
+    @classmethod
+    def of(cls, pairs: Iterable[tuple[_T, int]]) -> _Weighted[_T]:
+        values, weights = zip(*pairs, strict=True)
+        return cls(values, tuple(accumulate(weights)))
+
+    def draw(self, rng: random.Random) -> _T:
+        return self.values[bisect.bisect_right(self.cumulative, rng.random() * self.cumulative[-1])]
+
+
+@dataclass(frozen=True, slots=True)
+class _Mix:
+    """The profile compiled for drawing: one weighted table per distribution."""
+
+    profile: TrafficProfile
+    precedence: _Weighted[Precedence]
+    dual: dict[Precedence, tuple[float, _Weighted[Precedence]]]
+    """Per action precedence: the chance of a lower info precedence, and which one."""
+    classification: _Weighted[Classification]
+    to_count: _Weighted[int]
+    info_count: _Weighted[int]
+    tags: _Weighted[str]
+
+
+@lru_cache(maxsize=8)
+def _mix(profile: TrafficProfile) -> _Mix:
+    counts = dict(profile.precedence)
+    dual: dict[Precedence, tuple[float, _Weighted[Precedence]]] = {}
+    for action, cables in counts.items():
+        pairs = [(info, n) for a, info, n in profile.dual_pairs if a is action and n]
+        if pairs and cables:
+            dual[action] = (sum(n for _, n in pairs) / cables, _Weighted.of(pairs))
+    return _Mix(
+        profile,
+        _Weighted.of(profile.precedence),
+        dual,
+        _Weighted.of(profile.classification),
+        _Weighted.of(enumerate(profile.to_count)),
+        _Weighted.of(enumerate(profile.info_count)),
+        _Weighted.of(profile.subject_tags),
+    )
+
+
+def _text_bytes(rng: random.Random, quantiles: tuple[tuple[float, int], ...]) -> int:
+    """A text size drawn from the measured quantiles, linear between them (inverse transform)."""
+    u = rng.random()
+    i = max(1, bisect.bisect_right([q for q, _ in quantiles], u))
+    if i >= len(quantiles):
+        return quantiles[-1][1]
+    (q0, n0), (q1, n1) = quantiles[i - 1], quantiles[i]
+    return round(n0 + (n1 - n0) * (u - q0) / (q1 - q0)) if q1 > q0 else n1
+
+
+# --- the stations a generated cable may address
+
+
+@dataclass(frozen=True, slots=True)
+class _Station:
+    """A post of the table, with the ways of writing it that the parser reads back and the table routes."""
+
+    post: Post
+    with_ri: str
+    """``RI/NAME``: routed by the RI, the surest way."""
+    plain: str | None
+    """The name alone, when it reads back as this post and no other."""
+    state: bool
+    """Under the State relay (RUEH): a State post, which files and receives most of the traffic."""
+
+    @property
+    def ri(self) -> str:
+        return self.post.ri
+
+    @property
+    def name(self) -> str:
+        return self.post.names[0]
+
+    def written(self, *, with_ri: bool) -> str:
+        """The address as a line writes it: ``RI/NAME`` when asked (or when the name is ambiguous)."""
+        return self.with_ri if with_ri or self.plain is None else self.plain
+
+
+@dataclass(frozen=True, slots=True)
+class _CollectiveAddress:
+    """A collective of the table with the ways of writing it that route to it (ACP 127 §205)."""
+
+    collective: Collective
+    with_ri: str | None
+    plain: str | None
+    """At least one of the two ways is there: a collective with neither is not used."""
+    members: frozenset[str]
+
+    def written(self, *, with_ri: bool) -> str:
+        """The address as a line writes it: with its RI when asked and it has one, else by name."""
+        preferred = (self.with_ri, self.plain) if with_ri else (self.plain, self.with_ri)
+        return next(form for form in preferred if form is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pool:
+    """What a cable of one classification and set of caveats may address: only posts cleared for it."""
+
+    state: tuple[_Station, ...]
+    other: tuple[_Station, ...]
+    originators: tuple[_Station, ...]
+    collectives: tuple[_CollectiveAddress, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.state) + len(self.other)
+
+
+@dataclass(frozen=True, slots=True)
+class _Network:
+    """The stations and collectives generated traffic may use, pooled by classification and caveats."""
+
+    stations: tuple[_Station, ...]
+    collectives: tuple[_CollectiveAddress, ...]
+    by_ri: dict[str, _Station]
+    _pools: dict[tuple[Classification, frozenset[str]], _Pool] = field(default_factory=dict)
+
+    def pool(self, classification: Classification, caveats: frozenset[str]) -> _Pool:
+        """Stations cleared for ``classification`` and not barred any of ``caveats``: no intercepts."""
+        key = (classification, caveats)
+        if key not in self._pools:
+            cleared = [
+                s
+                for s in self.stations
+                if s.post.clearance >= classification and caveats.isdisjoint(s.post.barred_caveats)
+            ]
+            ris = {s.ri for s in cleared}
+            state = tuple(s for s in cleared if s.state)
+            self._pools[key] = _Pool(
+                state=state,
+                other=tuple(s for s in cleared if not s.state),
+                # State traffic is filed by State posts; another station files only where none is left.
+                originators=state or tuple(cleared),
+                collectives=tuple(c for c in self.collectives if c.members <= ris),
+            )
+        return self._pools[key]
+
+
+_MIN_COLLECTIVE = 3
+"""A collective needs two members besides the originator, so that an XMT always leaves one to deliver to."""
+
+
+@lru_cache(maxsize=8)
+def _network(table: RoutingTable, posts: tuple[str, ...] | None) -> _Network:
+    """The usable stations of ``table`` (of ``posts`` only, when given): checked once per table."""
+    if posts is not None:
+        unknown = sorted(set(posts) - set(table.posts))
+        if unknown:
+            raise ValueError(f"not posts of the routing table: {', '.join(unknown)}")
+    chosen = [table.posts[ri] for ri in dict.fromkeys(posts)] if posts is not None else table.posts.values()
+    stations = tuple(s for post in chosen if (s := _station(post, table)) is not None)
+    if len(stations) < 2:
+        raise ValueError("generated traffic needs at least two usable posts: an originator and an addressee")
+    usable = {s.ri for s in stations}
+    collectives = tuple(
+        address
+        for collective in table.collectives
+        if len(collective.members) >= _MIN_COLLECTIVE and set(collective.members) <= usable
+        if (address := _collective_address(collective, table)) is not None
+    )
+    return _Network(stations, collectives, {s.ri: s for s in stations})
+
+
+def _station(post: Post, table: RoutingTable) -> _Station | None:
+    """How ``post`` can be written; None when not even ``RI/NAME`` reads back (a name the parser splits)."""
+    name = post.names[0]
+    with_ri = f"{post.ri}/{name}"
+    if not _reads_back(with_ri, post.ri, lambda a: table.posts.get(a.ri or "") is post):
+        return None
+    plain = next(
+        (n for n in post.names if _reads_back(n, None, lambda a: table.post_named(a.name) is post)),
+        None,
+    )
+    return _Station(post, with_ri, plain, post.ri.startswith(_STATE_RELAY))
+
+
+def _collective_address(collective: Collective, table: RoutingTable) -> _CollectiveAddress | None:
+    """How ``collective`` can be written so that the switch expands it; None when it cannot be."""
+    with_ri = plain = None
+    # The switch looks an RI up as a post first, and a name as a post first (routing._resolve_written).
+    ri = collective.ri
+    if (
+        ri
+        and ri not in table.posts
+        and table.collective_with_ri(ri) is collective
+        and _reads_back(f"{ri}/{collective.name}", ri, lambda _: True)
+    ):
+        with_ri = f"{ri}/{collective.name}"
+    if (
+        table.post_named(collective.name) is None
+        and table.collective_named(collective.name) is collective
+        and _reads_back(collective.name, None, lambda a: table.collective_named(a.name) is collective)
+    ):
+        plain = collective.name
+    if with_ri is None and plain is None:
+        return None
+    return _CollectiveAddress(collective, with_ri, plain, frozenset(collective.members))
+
+
+# Every tail a generated line can carry, on one probe cable: the parser must give each back as written.
+_PROBE = (
+    "O 010000Z JAN 08\nFM AMEMBASSY PROBE\n"
+    "TO {0} NIACT IMMEDIATE 1234\n{0} PRIORITY\n{0}\n\n"
+    "UNCLAS PROBE 000001\n"
+)
+_PROBE_TAILS = ((True, Precedence.IMMEDIATE, "1234"), (False, Precedence.PRIORITY, None), (False, None, None))
+
+
+def _reads_back(written: str, ri: str | None, routes: Callable[[Addressee], bool]) -> bool:
+    """Whether an address line written this way parses to ``ri`` and a name the table routes right."""
+    try:
+        cable = parse_cable(_PROBE.format(written))
+    except CableParseError:
+        return False
+    tails = tuple((a.niact, a.written_precedence, a.mcn) for a in cable.to)
+    return (
+        tails == _PROBE_TAILS
+        and not cable.info
+        and not cable.xmt
+        and all(a.ri == ri and not a.zen and routes(a) for a in cable.to)
+    )
+
+
+# --- one cable
+
+
+_STATE_RELAY = "RUEH"
+_RELAY_RI = "RUEHWEB"
+"""FL2's relay RI as the State cables of the corpus carry it; the switch cuts FL2 down per channel anyway."""
+_CHANNEL = "XYZ"
+"""FL1's channel designator, as in the corpus: the switch gives each copy its own channel's FL1."""
+_SERIALS = 9999
+"""Station serials and MCNs have four digits: 0001-9999, then round again."""
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_SECURITY_WARNINGS = {
+    Classification.UNCLASSIFIED: "ZNR UUUUU ZZH",
+    Classification.CONFIDENTIAL: "ZNY CCCCC ZZH",
+    Classification.SECRET: "ZNY SSSSS ZZH",
+    Classification.TOP_SECRET: "ZNY TTTTT ZZH",
+}
+_BANNERS = {
+    Classification.UNCLASSIFIED: "UNCLAS",
+    Classification.CONFIDENTIAL: "C O N F I D E N T I A L",
+    Classification.SECRET: "S E C R E T",
+    Classification.TOP_SECRET: "T O P S E C R E T",
+}
+_CAPTIONS = ("NOFORN", "SIPDIS")
+"""Caveats written on lines of their own below the banner, in this order."""
+_PARAGRAPH_MARKINGS = {
+    Classification.UNCLASSIFIED: "(U)",
+    Classification.CONFIDENTIAL: "(C)",
+    Classification.SECRET: "(S)",
+    Classification.TOP_SECRET: "(TS)",
+}
+# Title words before a post's place in its plain-language address; the banner names the place alone.
+_TITLES = frozenset({"AMEMBASSY", "AMCONSUL", "AMCONGEN", "USMISSION", "USINT", "USOFFICE", "USLO"})
+_EO_13526 = date(2010, 6, 27)
+"""E.O. 13526 replaced E.O. 12958 on the E.O. line from its effective date."""
+_DECLASSIFY_AFTER = 10
+"""Years until the DECL date: State's usual ten."""
+_FLASH_LINES = (2, 4)
+"""A FLASH text is short: one paragraph of a few lines."""
+_PARAGRAPH_LINES = (2, 8)
+_SUBJECT_WORDS = (3, 7)
+_TAG_COUNT = (1, 4)
+_MAX_LINE = 69
+"""ACP 127: a line of text is at most 69 characters."""
+
+
+class _Line(NamedTuple):
+    """One TO or INFO line to write: the address, and the station whose MCN it carries (if any)."""
+
+    address: str
+    mcn_ri: str | None
+    niact: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Everything drawn for one cable, before serial numbers are given and the text is written."""
+
+    precedence: Precedence
+    info_precedence: Precedence
+    classification: Classification
+    caveats: frozenset[str]
+    originator: _Station
+    to: tuple[_Line, ...]
+    info: tuple[_Line, ...]
+    xmt: str | None
+    text_bytes: int
+    tags: tuple[str, ...]
+    flash: bool
+
+
+@dataclass(slots=True)
+class _Serials:
+    """Numbers that run on from cable to cable: station serials per originator, MCNs per addressee.
+
+    Where a station's numbers start is drawn from a stream of their own, in the order stations are
+    first used: a cable whose text changes (one forced to FLASH) leaves every later number as it was.
+    """
+
+    starts: random.Random
+    ssn: dict[str, int] = field(default_factory=dict)
+    filing: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Per originator: the filing minute of its last cable, and how many cables it filed in it."""
+    mcn: dict[str, int] = field(default_factory=dict)
+
+    def station_serial(self, ri: str, minute: int) -> tuple[int, int]:
+        """The next SSN of ``ri`` and its filing minute, so that RI + SSN + filing time is unique (§116).
+
+        Serials of one station run on (first one drawn), and at most 9,999 of its cables share a
+        filing minute: past that the filing time moves to the next minute, never back.
+        """
+        last, used = self.filing.get(ri, (minute, 0))
+        if minute > last:
+            last, used = minute, 0
+        if used == _SERIALS:
+            last, used = last + 1, 0
+        self.filing[ri] = (last, used + 1)
+        ssn = self.ssn[ri] % _SERIALS + 1 if ri in self.ssn else self.starts.randint(1, _SERIALS)
+        self.ssn[ri] = ssn
+        return ssn, last
+
+    def next_mcn(self, ri: str) -> int:
+        """State's message continuity number (5 FAH-2 H-321.7), consecutive per addressee."""
+        mcn = self.mcn[ri] % _SERIALS + 1 if ri in self.mcn else self.starts.randint(1, _SERIALS)
+        self.mcn[ri] = mcn
+        return mcn
+
+
+def _plan(rng: random.Random, mix: _Mix, network: _Network, *, flash: bool) -> _Plan:
+    """Draw one cable's precedence, security, originator, addressees and size from the mix."""
+    profile = mix.profile
+    precedence = mix.precedence.draw(rng)
+    info_precedence = _info_precedence(rng, mix, precedence)
+    classification = mix.classification.draw(rng)
+    caveats = _caveats(rng, profile, classification)
+    pool = network.pool(classification, caveats)
+    if pool.size < 2:
+        # Too few posts cleared (a small subset): the cable goes out unclassified, which every post may hold.
+        classification, caveats = Classification.UNCLASSIFIED, frozenset()
+        pool = network.pool(classification, caveats)
+    originator = rng.choice(pool.originators)
+    addressees = _addressees(rng, mix, pool, originator)
+    lines = _written_lines(rng, profile, addressees.entries)
+    to, info = tuple(lines[: addressees.to_count]), tuple(lines[addressees.to_count :])
+    xmt = _exemption(rng, profile, network, addressees, originator)
+    text_bytes = _text_bytes(rng, profile.text_bytes)
+    tags = tuple(dict.fromkeys(mix.tags.draw(rng) for _ in range(rng.randint(*_TAG_COUNT))))
+    if flash:
+        precedence = info_precedence = Precedence.FLASH
+    to = _with_niact(rng, profile, to) if precedence is Precedence.IMMEDIATE else to
+    return _Plan(
+        precedence,
+        info_precedence,
+        classification,
+        caveats,
+        originator,
+        to,
+        info,
+        xmt,
+        text_bytes,
+        tags,
+        flash=precedence is Precedence.FLASH,
+    )
+
+
+def _info_precedence(rng: random.Random, mix: _Mix, precedence: Precedence) -> Precedence:
+    """ACP 127 §152: info addressees may get a lower precedence, in the measured share of cables."""
+    chance, infos = mix.dual.get(precedence, (0.0, None))
+    return infos.draw(rng) if infos is not None and rng.random() < chance else precedence
+
+
+def _caveats(rng: random.Random, profile: TrafficProfile, classification: Classification) -> frozenset[str]:
+    """SIPDIS on any cable, NOFORN on classified ones only, in the measured shares."""
+    caveats = set()
+    if rng.random() < profile.sipdis_cable:
+        caveats.add("SIPDIS")
+    if classification > Classification.UNCLASSIFIED and rng.random() < profile.noforn_classified_cable:
+        caveats.add("NOFORN")
+    return frozenset(caveats)
+
+
+class _Addressees(NamedTuple):
+    """A cable's addressees in the order written, the first ``to_count`` of them action addressees."""
+
+    entries: list[_Station | _CollectiveAddress]
+    to_count: int
+    collectives: list[_CollectiveAddress]
+
+
+def _addressees(rng: random.Random, mix: _Mix, pool: _Pool, originator: _Station) -> _Addressees:
+    """Draw a cable's addressees: how many TO and INFO lines, which stations and collectives.
+
+    Counts follow the measured histograms, capped by the posts there are (a collective line takes
+    a post's place in the count, as it does in the corpus); a cable with neither is drawn again.
+    """
+    n_to = n_info = 0
+    while n_to + n_info == 0:
+        n_to, n_info = mix.to_count.draw(rng), mix.info_count.draw(rng)
+    available = pool.size - 1  # not the originator
+    n_to = min(n_to, available)
+    n_info = min(n_info, available - n_to)
+    total = n_to + n_info
+    usable = pool.collectives  # each has members besides the originator (_MIN_COLLECTIVE)
+    wanted = sum(rng.random() < mix.profile.line_collective for _ in range(total)) if usable else 0
+    collectives = rng.sample(usable, min(wanted, len(usable)))
+    stations = _stations(rng, mix.profile, pool, originator, total - len(collectives))
+    entries: list[_Station | _CollectiveAddress] = [*stations, *collectives]
+    rng.shuffle(entries)
+    return _Addressees(entries, n_to, collectives)
+
+
+def _stations(
+    rng: random.Random, profile: TrafficProfile, pool: _Pool, originator: _Station, count: int
+) -> list[_Station]:
+    """``count`` distinct stations besides the originator, State posts in the measured share."""
+    state_left = len(pool.state) - originator.state
+    other_left = len(pool.other) - (not originator.state)
+    wanted = sum(rng.random() < profile.post_line_to_state_post for _ in range(count))
+    n_state = min(max(wanted, count - other_left), state_left)
+    return [
+        *_sample_besides(rng, pool.state, originator, n_state),
+        *_sample_besides(rng, pool.other, originator, count - n_state),
+    ]
+
+
+def _sample_besides(
+    rng: random.Random, stations: Sequence[_Station], besides: _Station, k: int
+) -> list[_Station]:
+    if k <= 0:
+        return []
+    picked = rng.sample(stations, min(k + 1, len(stations)))
+    return [s for s in picked if s is not besides][:k]
+
+
+def _written_lines(
+    rng: random.Random, profile: TrafficProfile, entries: list[_Station | _CollectiveAddress]
+) -> list[_Line]:
+    """How each addressee is written: with its RI in the measured share, an MCN on some station lines."""
+    lines = []
+    for address in entries:
+        written = address.written(with_ri=rng.random() < profile.line_with_ri)
+        if isinstance(address, _Station) and rng.random() < profile.post_line_with_mcn:
+            lines.append(_Line(written, address.ri, niact=False))
+        else:
+            lines.append(_Line(written, None, niact=False))
+    return lines
+
+
+def _with_niact(rng: random.Random, profile: TrafficProfile, to: tuple[_Line, ...]) -> tuple[_Line, ...]:
+    """NIACT IMMEDIATE on some action addressees of some IMMEDIATE cables, as measured; at least one."""
+    if not to or rng.random() >= profile.niact_immediate_cable:
+        return to
+    marked = [rng.random() < profile.niact_action_line_in_niact_cable for _ in to]
+    if not any(marked):
+        marked[0] = True
+    return tuple(line._replace(niact=niact) for line, niact in zip(to, marked, strict=True))
+
+
+def _exemption(
+    rng: random.Random,
+    profile: TrafficProfile,
+    network: _Network,
+    addressees: _Addressees,
+    originator: _Station,
+) -> str | None:
+    """Sometimes an XMT line exempting one member of an addressed collective (ACP 127 §205).
+
+    The exempted post is one not addressed directly (an exemption does not undo a TO or INFO
+    line), written by name as the corpus's XMT lines are, or with its RI where the name is ambiguous.
+    """
+    if not addressees.collectives or rng.random() >= profile.xmt_cable_with_collective:
+        return None
+    collective = rng.choice(addressees.collectives)
+    direct = {entry.ri for entry in addressees.entries if isinstance(entry, _Station)}
+    members = sorted(collective.members - {originator.ri} - direct)
+    if len(members) < 2:  # an exemption must leave the collective someone to deliver to
+        return None
+    exempted = network.by_ri[rng.choice(members)]
+    return exempted.plain or exempted.with_ri
+
+
+# --- writing it
+
+
+def _render(plan: _Plan, rng: random.Random, serials: _Serials, dtg: datetime, channel_serial: int) -> str:
+    """The cable as it comes off the originating station's tape: FL1 to NNNN."""
+    minute = int(dtg.timestamp() // 60)
+    ssn, filing_minute = serials.station_serial(plan.originator.ri, minute)
+    filed = datetime.fromtimestamp(filing_minute * 60, UTC)
+    letters = plan.precedence.letter
+    if plan.info_precedence is not plan.precedence:
+        letters += " " + plan.info_precedence.letter
+    header = [
+        f"VZCZC{_CHANNEL}{channel_serial:04d}",
+        f"{plan.precedence.letter * 2} {_RELAY_RI}",
+        "",
+        f"DE {plan.originator.ri} #{ssn:04d} {filed.timetuple().tm_yday:03d}{filed:%H%M}",
+        _SECURITY_WARNINGS[plan.classification],
+        f"{letters} {dtg:%d%H%M}Z {_MONTHS[dtg.month - 1]} {dtg:%y}",
+        f"FM {plan.originator.name}",
+        *_address_block("TO", plan.to, plan.precedence, serials),
+        *_address_block("INFO", plan.info, plan.info_precedence, serials),
+        *([f"XMT {plan.xmt}"] if plan.xmt else []),
+        "BT",
+    ]
+    return "\n".join([*header, *_text(plan, rng, ssn, dtg)]) + "\n"
+
+
+def _address_block(
+    section: str, lines: tuple[_Line, ...], precedence: Precedence, serials: _Serials
+) -> list[str]:
+    """TO or INFO lines: ``[RI/]NAME [NIACT] [PRECEDENCE] [MCN]``; ROUTINE is never written on a line."""
+    word = "" if precedence is Precedence.ROUTINE else f" {precedence.value}"
+    written = []
+    for index, line in enumerate(lines):
+        tail = " NIACT IMMEDIATE" if line.niact else word
+        mcn = f" {serials.next_mcn(line.mcn_ri):04d}" if line.mcn_ri else ""
+        prefix = f"{section} " if index == 0 else ""
+        written.append(f"{prefix}{line.address}{tail}{mcn}")
+    return written
+
+
+def _text(plan: _Plan, rng: random.Random, ssn: int, dtg: datetime) -> list[str]:
+    """FL12: banner, captions, E.O., TAGS, SUBJECT, numbered paragraphs, the signer's name."""
+    signer = _signer(plan.originator.ri)
+    captions = [caveat for caveat in _CAPTIONS if caveat in plan.caveats]
+    fields = [
+        f"{_BANNERS[plan.classification]} {_banner_station(plan.originator)} {ssn:06d}",
+        "",
+        *([*captions, ""] if captions else []),
+        _eo_line(plan.classification, dtg),
+        f"TAGS: {', '.join(plan.tags)}",
+        _subject(rng),
+        "",
+    ]
+    if plan.classification > Classification.UNCLASSIFIED:
+        fields += [f"CLASSIFIED BY: AMBASSADOR {signer}, REASONS 1.4 (B) AND (D)", ""]
+    closing = ["", signer, "NNNN"]
+    marking = _PARAGRAPH_MARKINGS[plan.classification]
+    if plan.flash:
+        body = _paragraphs(rng, marking, size=0, lines=_FLASH_LINES)
+    else:
+        # The measured size counts the text from the line that ends the header (BT) to the end.
+        budget = plan.text_bytes - _size(["BT", *fields, *closing])
+        body = _paragraphs(rng, marking, size=budget, lines=_PARAGRAPH_LINES)
+    return [*fields, *body, *closing]
+
+
+def _size(lines: list[str]) -> int:
+    """Bytes the lines take, each with its line end."""
+    return sum(len(line) + 1 for line in lines)
+
+
+def _banner_station(originator: _Station) -> str:
+    """The place a banner names: TOKYO for AMEMBASSY TOKYO, STATE for the Department itself."""
+    words = originator.name.split()
+    if words[0] == "SECSTATE":
+        return "STATE"
+    place = [w for w in words if w not in _TITLES and w.isalpha()]
+    return " ".join(place) or originator.ri
+
+
+def _eo_line(classification: Classification, dtg: datetime) -> str:
+    """The E.O. line: N/A for unclassified text, else a declassification date ten years on."""
+    order = "13526" if dtg.date() >= _EO_13526 else "12958"
+    if classification is Classification.UNCLASSIFIED:
+        return f"E.O. {order}: N/A"
+    when = dtg.date()
+    try:
+        decl = when.replace(year=when.year + _DECLASSIFY_AFTER)
+    except ValueError:  # 29 February
+        decl = when.replace(year=when.year + _DECLASSIFY_AFTER, day=28)
+    return f"E.O. {order}: DECL: {decl:%m/%d/%Y}"
+
+
+def _subject(rng: random.Random) -> str:
+    """A SUBJECT line of filler words, ``TOPIC: WORDS``, on one line."""
+    first, *rest = rng.sample(_FILLER_WORDS, rng.randint(*_SUBJECT_WORDS))
+    subject = f"SUBJECT: {first}:"
+    for word in rest:
+        if len(subject) + 1 + len(word) > _MAX_LINE:
+            break
+        subject += f" {word}"
+    return subject
+
+
+def _signer(ri: str) -> str:
+    """The last name that signs a post's cables: the same for a post in every run."""
+    return _SURNAMES[zlib.crc32(ri.encode()) % len(_SURNAMES)]
+
+
+def _paragraphs(rng: random.Random, marking: str, *, size: int, lines: tuple[int, int]) -> list[str]:
+    """Numbered paragraphs of filler, ``lines`` lines each, until ``size`` bytes; one at least."""
+    filler = _filler()
+    at = rng.randrange(len(filler))
+    out: list[str] = []
+    number = written = 0
+    while number == 0 or written < size:
+        number += 1
+        count = rng.randint(*lines)
+        if size > 0:  # the last paragraph stops within a line of the size drawn
+            count = min(count, max(1, -(-(size - written) // _FILLER_WIDTH)))
+        paragraph = [*([""] if out else []), *(filler[(at + j) % len(filler)] for j in range(count))]
+        at += count
+        paragraph[-count] = f"{number}. {marking} {paragraph[-count]}"
+        out.extend(paragraph)
+        written += _size(paragraph)
+    return out
+
+
+_FILLER_WIDTH = 56
+"""Filler lines leave room for a paragraph number and marking (``999. (TS) ``) within 69 characters."""
+_FILLER_LINES = 2_000
+_FILLER_SEED = 127
+_FILLER_WORDS = (
+    "AGREED", "AMBASSADOR", "ASSISTANCE", "BILATERAL", "BORDER", "BUDGET", "CABINET", "COALITION",
+    "CONCERN", "CONTINUE", "COOPERATION", "COUNTERPART", "COURT", "DEBT", "DELEGATION", "DEPUTY",
+    "DEVELOPMENTS", "DIRECTOR", "DISCUSSED", "DRAFT", "ECONOMIC", "ELECTIONS", "EMBASSY", "ENERGY",
+    "EXPRESSED", "FOLLOW", "FOREIGN", "FURTHER", "GOVERNMENT", "INVESTMENT", "LAW", "LEADERS", "LOCAL",
+    "MARKET", "MEDIA", "MEETING", "MILITARY", "MINISTER", "MINISTRY", "MONTH", "NATIONAL", "NEW",
+    "NOTED", "OFFICIALS", "OPPOSITION", "PARLIAMENT", "PARTY", "PIPELINE", "POLICE", "POLITICAL",
+    "PRESIDENT", "PRESS", "PROGRAM", "PROPOSAL", "PUBLIC", "REFORM", "REGIONAL", "REPORT", "SECURITY",
+    "SENIOR", "STATEMENT", "STRESSED", "SUPPORT", "TALKS", "TRADE", "VISIT", "WEEK", "YEAR",
+)  # fmt: skip
+_FILLER_JOINERS = ("THE", "OF", "AND", "TO", "IN", "ON", "WITH", "FOR", "THAT", "WAS", "HAS", "WILL")
+_SURNAMES = (
+    "ADAMS", "ALLEN", "BAKER", "BROWN", "CAMPBELL", "CARTER", "CLARK", "DAVIS", "EVANS", "GREEN",
+    "HARRIS", "HILL", "JACKSON", "JOHNSON", "JONES", "KING", "LEWIS", "MARTIN", "MILLER", "MITCHELL",
+    "MOORE", "NELSON", "PARKER", "ROBERTS", "SCOTT", "SMITH", "TAYLOR", "THOMAS", "TURNER", "WALKER",
+    "WHITE", "WILSON", "WRIGHT", "YOUNG",
+)  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def _filler() -> tuple[str, ...]:
+    """A fixed run of upper-case filler prose, wrapped; each cable's text is a slice of it.
+
+    Built once from its own fixed seed, so every run and every seed share it; a cable's seed
+    chooses where its slice starts.
+    """
+    rng = random.Random(_FILLER_SEED)  # noqa: S311 (filler, not secrets: the same every run)
+    lines: list[str] = []
+    line = ""
+    while len(lines) < _FILLER_LINES:
+        words = [
+            rng.choice(_FILLER_JOINERS if i % 3 == 1 else _FILLER_WORDS) for i in range(rng.randint(6, 16))
+        ]
+        for word in (*words[:-1], words[-1] + "."):
+            if line and len(line) + 1 + len(word) > _FILLER_WIDTH:
+                lines.append(line)
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+    return tuple(lines)
+
+
+# --- generated traffic
+
+
+class Generated(NamedTuple):
+    """One generated cable: when to publish it (seconds after the start), its name, its bytes."""
+
+    offset: float
+    name: str
+    raw: bytes
+
+
+def generate(  # noqa: PLR0913 (the knobs of a traffic run, all keyword-only)
+    table: RoutingTable,
+    *,
+    count: int,
+    seed: int,
+    start: datetime,
+    rate: float = 1.0,
+    profile: TrafficProfile | None = None,
+    posts: Sequence[str] | None = None,
+    flash_at: Sequence[int] = (),
+) -> Iterator[Generated]:
+    """``count`` ACP 127 cables in the measured mix, ``rate`` a second from ``start`` (naive = UTC).
+
+    The same arguments give the same bytes (everything is drawn from ``random.Random(seed)``; each
+    cable from its own stream, so forcing one to FLASH changes no other). Addressees and originator
+    are stations of ``table`` (of ``posts`` only, when given), cleared for the cable's classification
+    and caveats: every cable parses and routes to at least one post, with no intercept. ``flash_at``
+    names the cables forced to FLASH, short as FLASH texts are; the measured FLASH share (2 cables
+    in 2,390) is kept for the others.
+    """
+    if count < 0:
+        raise ValueError(f"count must not be negative, not {count}")
+    if rate <= 0:
+        raise ValueError(f"rate must be positive, not {rate}")
+    forced = frozenset(flash_at)
+    if outside := sorted(i for i in forced if not 0 <= i < count):
+        raise ValueError(f"flash_at names cables outside 0-{count - 1}: {outside}")
+    network = _network(table, tuple(posts) if posts is not None else None)
+    begin = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
+    run = _Run(network, _mix(profile or load_profile()), count, seed, begin, rate, forced)
+    return run.cables()
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """One generation run, its arguments checked."""
+
+    network: _Network
+    mix: _Mix
+    count: int
+    seed: int
+    begin: datetime
+    rate: float
+    forced: frozenset[int]
+
+    def cables(self) -> Iterator[Generated]:
+        """The cables one by one, each drawn from its own stream of the seed's generator."""
+        streams = random.Random(self.seed)  # noqa: S311 (a simulation: repeatable, not secret)
+        serials = _Serials(random.Random(streams.getrandbits(64)))  # noqa: S311
+        for index in range(self.count):
+            rng = random.Random(streams.getrandbits(64))  # noqa: S311
+            offset = index / self.rate
+            plan = _plan(rng, self.mix, self.network, flash=index in self.forced)
+            dtg = (self.begin + timedelta(seconds=offset)).replace(second=0, microsecond=0)
+            raw = _render(plan, rng, serials, dtg, (index + 1) % 10_000)
+            yield Generated(offset, f"gen-{index + 1:06d}", raw.encode())
