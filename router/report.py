@@ -85,12 +85,15 @@ class SpeedOfService:
     count: int
     """Copies delivered."""
     undelivered: int
+    overdue: int
+    """Undelivered copies that had already waited longer than the objective at the journal's end."""
     p50_s: float | None
     p95_s: float | None
     p99_s: float | None
     max_s: float | None
     within_objective: float | None
-    """Share (0 to 1) of the delivered copies that took no longer than the objective."""
+    """Share (0 to 1) of the copies decided so far that met the objective: delivered within it, out
+    of those delivered and those overdue. A copy still waiting and not yet late is not counted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +114,8 @@ class Totals:
     gaps_reported: int
     """Channel serials posts reported missing."""
     gaps_repaired: int
-    """ZFX retransmissions that reached the post."""
+    """Reported serials answered: the message again (a ZFX retransmission that reached the post), or
+    the cancellation of a busted or cut transmission, which carried no message."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,13 +192,14 @@ def speed_of_service(
     A copy's writer-to-reader time runs from its cable's arrival to the end of the transmission that
     delivered it; a copy acknowledged with no delivery time recorded counts as delivered when it was
     acknowledged (its receipt proves that much). Percentiles are nearest-rank; shares within objective
-    are of delivered copies, an undelivered copy is counted apart.
+    are of delivered copies and overdue ones (undelivered, and older than the objective at the
+    journal's last moment): a backlog that misses its objective shows as such.
     """
     deliveries = list(deliveries)
     transmissions = list(transmissions)
     start, end = _span(deliveries, transmissions)
     return Report(
-        precedences=tuple(_speeds(deliveries)),
+        precedences=tuple(_speeds(deliveries, end)),
         totals=_totals(deliveries, transmissions, list(events), cables or {}, intercepts),
         latency=_latency_histogram(deliveries),
         queue_depth=tuple(_queue_depths(deliveries)),
@@ -213,34 +218,38 @@ def _latency(row: DeliveryRow) -> float | None:
     return None if delivered_at is None else delivered_at - row.received_at
 
 
-def _speeds(deliveries: list[DeliveryRow]) -> Iterable[SpeedOfService]:
+def _speeds(deliveries: list[DeliveryRow], end: float) -> Iterable[SpeedOfService]:
     times: defaultdict[Precedence, list[float]] = defaultdict(list)
     undelivered: Counter[Precedence] = Counter()
+    overdue: Counter[Precedence] = Counter()
     for row in deliveries:
         precedence = Precedence(row.precedence)
         latency = _latency(row)
         if latency is None:
             undelivered[precedence] += 1
+            overdue[precedence] += end - row.received_at > OBJECTIVE_S[precedence]
         else:
             times[precedence].append(latency)
     for precedence in sorted(times.keys() | undelivered.keys(), reverse=True):
-        yield _speed(precedence, sorted(times[precedence]), undelivered[precedence])
+        yield _speed(precedence, sorted(times[precedence]), undelivered[precedence], overdue[precedence])
 
 
-def _speed(precedence: Precedence, ordered: list[float], undelivered: int) -> SpeedOfService:
+def _speed(precedence: Precedence, ordered: list[float], undelivered: int, overdue: int) -> SpeedOfService:
     objective = OBJECTIVE_S[precedence]
     if not ordered:
-        return SpeedOfService(precedence, objective, 0, undelivered, None, None, None, None, None)
+        share = 0.0 if overdue else None
+        return SpeedOfService(precedence, objective, 0, undelivered, overdue, None, None, None, None, share)
     return SpeedOfService(
         precedence,
         objective,
         count=len(ordered),
         undelivered=undelivered,
+        overdue=overdue,
         p50_s=nearest_rank(ordered, 50),
         p95_s=nearest_rank(ordered, 95),
         p99_s=nearest_rank(ordered, 99),
         max_s=ordered[-1],
-        within_objective=bisect.bisect_right(ordered, objective) / len(ordered),
+        within_objective=bisect.bisect_right(ordered, objective) / (len(ordered) + overdue),
     )
 
 
@@ -262,7 +271,8 @@ def _totals(
         busts=sum(t.outcome == "busted" for t in transmissions),
         retransmissions=sum(t.cause in _RETRANSMISSION_CAUSES for t in transmissions),
         gaps_reported=sum(_missing_serials(e.fields) for e in events if e.event == "gap"),
-        gaps_repaired=sum(t.cause == "zfx" and t.outcome == "delivered" for t in transmissions),
+        gaps_repaired=sum(t.cause == "zfx" and t.outcome == "delivered" for t in transmissions)
+        + sum(e.event == "gap-cancelled" for e in events),
     )
 
 
@@ -340,7 +350,9 @@ def _read(db: sqlite3.Connection) -> Report:
         " FROM deliveries d JOIN cables c ON c.id = d.cable_id ORDER BY d.id"
     )
     transmissions = db.execute("SELECT post, cause, outcome, started_at, ended_at FROM transmissions")
-    events = db.execute("SELECT event, fields FROM events WHERE event IN ('duplicate-filed', 'gap')")
+    events = db.execute(
+        "SELECT event, fields FROM events WHERE event IN ('duplicate-filed', 'gap', 'gap-cancelled')"
+    )
     cables = db.execute("SELECT status, count(*) FROM cables GROUP BY status")
     return speed_of_service(
         map(DeliveryRow._make, deliveries.fetchall()),
@@ -372,6 +384,7 @@ def to_json(report: Report) -> dict[str, Any]:
                 "within_objective": s.within_objective,
                 "objective_s": s.objective_s,
                 "undelivered": s.undelivered,
+                "overdue": s.overdue,
             }
             for s in report.precedences
         },
@@ -406,7 +419,10 @@ TABLE_COLUMNS = (
     "within objective",
     "undelivered",
 )
-NOTE = "Simulated time, writer to reader; nearest-rank percentiles; ECP is held to FLASH's objective."
+NOTE = (
+    "Simulated time, writer to reader; nearest-rank percentiles; ECP is held to FLASH's objective;"
+    " a copy still undelivered past its objective (late) counts as missing it."
+)
 
 
 def table_rows(report: Report) -> list[tuple[str, ...]]:
@@ -418,7 +434,7 @@ def table_rows(report: Report) -> list[tuple[str, ...]]:
             str(s.count),
             *(duration(t) for t in (s.p50_s, s.p95_s, s.p99_s, s.max_s)),
             "-" if s.within_objective is None else f"{100 * s.within_objective:.1f} %",
-            str(s.undelivered),
+            f"{s.undelivered} ({s.overdue} late)" if s.overdue else str(s.undelivered),
         )
         for s in report.precedences
     ]

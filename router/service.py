@@ -383,6 +383,7 @@ class Router:
             if outcome != "delivered":
                 # Busted or cut: that serial carried no message, which went (or goes) again anyway.
                 await self.bus.publish(OUT + post, cancellation(f"{channel}{serial:04d}"), qos=1)
+                await self._event("gap-cancelled", post=post, transmission=f"{channel}{serial:04d}")
                 continue
             await self._event("retransmitted", post=post, delivery=delivery_id, cause="zfx")
             await self._send_again(post, self.journal.consignment(delivery_id), "zfx")

@@ -50,7 +50,7 @@ EXPECTED_TOTALS = {
     "busts": 3,
     "retransmissions": 3,
     "gaps_reported": 2,
-    "gaps_repaired": 1,
+    "gaps_repaired": 2,
 }
 
 
@@ -136,6 +136,7 @@ def known_journal(tmp_path: Path) -> Path:
         rows.event("duplicate-filed", {"post": "RUEHC", "serial": 7})
         rows.event("duplicate-filed", {"post": "RUEHFR", "serial": 2})
         rows.event("gap", {"post": "RUEHC", "serials": [4, 5]})
+        rows.event("gap-cancelled", {"post": "RUEHC", "transmission": "HCA0005"})
         rows.event("routed", {"cable_id": 1})
     return path
 
@@ -166,6 +167,7 @@ def test_figures_per_precedence_match_the_hand_worked_journal(known_journal: Pat
         "within_objective": 0.0,
         "objective_s": 600.0,
         "undelivered": 0,
+        "overdue": 0,
     }, "ECP is held to FLASH's 10 minutes"
     assert figures["FLASH"] == {
         "count": 10,
@@ -176,6 +178,7 @@ def test_figures_per_precedence_match_the_hand_worked_journal(known_journal: Pat
         "within_objective": 0.9,
         "objective_s": 600.0,
         "undelivered": 0,
+        "overdue": 0,
     }
     assert figures["IMMEDIATE"] == {
         "count": 20,
@@ -186,6 +189,7 @@ def test_figures_per_precedence_match_the_hand_worked_journal(known_journal: Pat
         "within_objective": 1.0,
         "objective_s": 1800.0,
         "undelivered": 0,
+        "overdue": 0,
     }, "a copy that takes exactly the objective is within it"
     assert figures["ROUTINE"] == {
         "count": 2,
@@ -193,10 +197,11 @@ def test_figures_per_precedence_match_the_hand_worked_journal(known_journal: Pat
         "p95_s": 25200.0,
         "p99_s": 25200.0,
         "max_s": 25200.0,
-        "within_objective": 0.5,
+        "within_objective": 1 / 3,
         "objective_s": 21600.0,
         "undelivered": 1,
-    }
+        "overdue": 1,
+    }, "the copy never delivered had waited 7 h at the journal's end: it missed its 6 h too"
 
 
 def test_totals_count_busts_retransmissions_gaps_duplicates_and_rejections(known_journal: Path) -> None:
