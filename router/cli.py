@@ -285,13 +285,14 @@ def publish(
     broker: BrokerOption = None,
 ) -> None:
     """Publish cable files (or stdin) to the intake, cables/in/<file name>, at QoS 1."""
+    from router.bus import topic_level  # noqa: PLC0415
     from router.mqtt import MqttBus  # noqa: PLC0415
 
     try:
         cables = [
             ("stdin", sys.stdin.buffer.read())
             if name == "-"
-            else (_topic_level(Path(name).stem), Path(name).read_bytes())
+            else (topic_level(Path(name).stem), Path(name).read_bytes())
             for name in paths
         ]
     except OSError as exc:
@@ -398,12 +399,6 @@ def _run_client(command: str, work: Coroutine[Any, Any, None]) -> None:
         raise typer.Exit(1) from None
 
 
-def _topic_level(name: str) -> str:
-    """A file name as one topic level: no wildcards, separators or NUL."""
-    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-    return cleaned or "cable"
-
-
 def _settings(**flags: object) -> Settings:
     from router.settings import load_settings  # noqa: PLC0415
 
@@ -412,3 +407,7 @@ def _settings(**flags: object) -> Settings:
     except RouterError as exc:
         typer.echo(f"router: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+# The simulation's commands join the app from their own module (which imports this one).
+from router import cli_network  # noqa: E402, F401

@@ -1,0 +1,259 @@
+"""`router demo`: a small network running by itself, from the broker to the speed-of-service report.
+
+Five posts of the State network on lines of different speeds (Nairobi on a 75-baud line, London with
+an outage), generated traffic in the real corpus's mix with a FLASH in the middle, the router between
+them, every post checking its serials and receipting, all on a private broker. At the end (the
+duration, or Ctrl-C) the report is written from the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from router.app import broker_for
+from router.broker import free_port
+from router.clock import ScaledClock
+from router.journal import Journal
+from router.mqtt import MqttBus
+from router.plots import write_html
+from router.post import PostStation, serve_post
+from router.report import read_report
+from router.service import Router
+from router.settings import Settings
+from router.table import parse_table
+from router.traffic import generate
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from router.post import Reading
+    from router.table import RoutingTable
+
+DEMO_TABLE = """
+# The demo's network: five posts of the State network and one collective with two of them.
+[defaults]
+baud = 1200
+window = 8
+
+[[posts]]
+ri = "RUEHC"
+names = ["SECSTATE WASHDC"]
+baud = 2400           # the Department: a fast trunk
+
+[[posts]]
+ri = "RUEHFR"
+names = ["AMEMBASSY PARIS"]
+baud = 1200
+
+[[posts]]
+ri = "RUEHKO"
+names = ["AMEMBASSY TOKYO"]
+baud = 300
+
+[[posts]]
+ri = "RUEHLO"
+names = ["AMEMBASSY LONDON"]
+baud = 600            # goes down for a fifth of the run
+
+[[posts]]
+ri = "RUEHNR"
+names = ["AMEMBASSY NAIROBI"]
+baud = 75             # the slow line: 100 words a minute
+
+[[collectives]]
+name = "EUROPEAN POLITICAL COLLECTIVE"
+ri = "RUEHZL"
+members = ["RUEHFR", "RUEHLO"]
+"""
+POSTS = ("RUEHC", "RUEHFR", "RUEHKO", "RUEHLO", "RUEHNR")
+OUTAGE = ("RUEHLO", 0.3, 0.5)
+"""London's line is down from 30 % to 50 % of the traffic's duration."""
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    """One demo run. Times are network seconds unless they say otherwise."""
+
+    journal: Path
+    out: Path
+    duration: float = 1800.0
+    """How long traffic is generated for."""
+    time_scale: float = 60.0
+    rate: float = 1 / 30
+    """Cables per network second."""
+    seed: int = 1
+    drain: bool = False
+    """After the traffic, run on until every copy is receipted (posts on lines that are up)."""
+    broker: str | None = None
+    table: str = DEMO_TABLE
+    posts: tuple[str, ...] = POSTS
+    outage: tuple[str, float, float] | None = OUTAGE
+
+
+@dataclass(slots=True)
+class PostTally:
+    """What one simulated post saw: messages shown (in order), duplicates filed, gaps reported."""
+
+    shown: list[str] = field(default_factory=list)
+    filed: int = 0
+    gaps: int = 0
+    cancelled: int = 0
+
+    def count(self, reading: Reading) -> None:
+        """Account for one reading of the post's channel."""
+        if reading.cable is not None:
+            self.shown.append(reading.cable.message_id)
+        self.filed += reading.duplicate
+        self.cancelled += reading.cancelled
+        self.gaps += reading.report is not None
+
+
+@dataclass(slots=True)
+class DemoResult:
+    """Where the journal and the report are, and what each post saw."""
+
+    journal: Path
+    report: Path
+    published: int = 0
+    tallies: dict[str, PostTally] = field(default_factory=dict)
+    stopped_early: bool = False
+
+
+def default_paths(now: datetime | None = None) -> tuple[Path, Path]:
+    """A fresh directory per run, so that no run overwrites another: demo-runs/<UTC time>/."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+    run = Path("demo-runs") / stamp
+    return run / "journal.sqlite", run / "report"
+
+
+async def run_demo(
+    options: DemoOptions,
+    stop: asyncio.Event,
+    *,
+    on_event: Callable[[dict[str, Any], dict[str, Any] | None], None] | None = None,
+) -> DemoResult:
+    """Run the network until the traffic is over (and drained, if asked) or ``stop`` is set."""
+    table = parse_table(options.table)
+    clock = ScaledClock(options.time_scale)
+    options.journal.parent.mkdir(parents=True, exist_ok=True)
+    journal = Journal(options.journal, clock=clock.now)
+    result = DemoResult(options.journal, options.out / "index.html")
+    result.tallies = {ri: PostTally() for ri in options.posts}
+    settings = Settings(broker=options.broker, embedded_port=free_port())
+    try:
+        async with broker_for(settings) as (address, mqtt5), AsyncExitStack() as stack:
+            router = Router(
+                await stack.enter_async_context(
+                    MqttBus(address, client_id="demo-router", manual_ack=True, mqtt5=mqtt5)
+                ),
+                journal,
+                table,
+                clock=clock,
+                status_every=0.5,
+            )
+            router_stop = asyncio.Event()
+            tasks = {asyncio.create_task(router.run(router_stop), name="router")}
+            await asyncio.wait_for(router.ready.wait(), 10)
+            for ri in options.posts:
+                bus = await stack.enter_async_context(
+                    MqttBus(address, client_id=f"demo-post-{ri}", manual_ack=True, mqtt5=mqtt5)
+                )
+                await bus.subscribe(f"cables/out/{ri}", qos=1)
+                tasks.add(asyncio.create_task(serve_post(bus, PostStation(ri), result.tallies[ri].count)))
+            if on_event is not None:
+                watcher = await stack.enter_async_context(
+                    MqttBus(address, client_id="demo-watch", mqtt5=mqtt5)
+                )
+                tasks.add(asyncio.create_task(_watch(watcher, on_event)))
+            publisher = await stack.enter_async_context(
+                MqttBus(address, client_id="demo-publisher", mqtt5=mqtt5)
+            )
+            network = _Network(options, table, clock, publisher, result)
+            finished = asyncio.create_task(network.run(journal))
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({finished, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            result.stopped_early = not finished.done()
+            for task in (finished, stopping):
+                task.cancel()
+            router_stop.set()
+            for task in tasks:
+                if task.get_name() != "router":
+                    task.cancel()
+            await asyncio.wait(tasks, timeout=5)
+    finally:
+        journal.close()
+    write_html(read_report(options.journal), options.out)
+    return result
+
+
+@dataclass(slots=True)
+class _Network:
+    """The demo's traffic and faults on the network's clock."""
+
+    options: DemoOptions
+    table: RoutingTable
+    clock: ScaledClock
+    publisher: MqttBus
+    result: DemoResult
+
+    async def run(self, journal: Journal) -> None:
+        start = self.clock.now()
+        faults = asyncio.create_task(self._faults(start))
+        await self._traffic(start)
+        await self._until(start + self.options.duration)
+        await faults
+        if self.options.drain:
+            while _unreceipted(journal):  # noqa: ASYNC110 (another task's journal, read in place)
+                await asyncio.sleep(0.1)
+
+    async def _traffic(self, start: float) -> None:
+        count = max(1, round(self.options.duration * self.options.rate))
+        cables = generate(
+            self.table,
+            count=count,
+            seed=self.options.seed,
+            start=datetime.fromtimestamp(start, UTC),
+            rate=self.options.rate,
+            posts=self.options.posts,
+            flash_at=(count // 2,),
+        )
+        for cable in cables:
+            await self._until(start + cable.offset)
+            await self.publisher.publish(f"cables/in/{cable.name}", cable.raw, qos=1)
+            self.result.published += 1
+
+    async def _faults(self, start: float) -> None:
+        if self.options.outage is None:
+            return
+        post, down, up = self.options.outage
+        await self._until(start + down * self.options.duration)
+        await self.publisher.publish(f"router/line/{post}", b"down", qos=1)
+        await self._until(start + up * self.options.duration)
+        await self.publisher.publish(f"router/line/{post}", b"up", qos=1)
+
+    async def _until(self, moment: float) -> None:
+        await self.clock.sleep(moment - self.clock.now())
+
+
+def _unreceipted(journal: Journal) -> int:
+    counts = journal.counts()
+    return counts.get("deliveries_queued", 0) + counts.get("deliveries_delivered", 0)
+
+
+async def _watch(bus: MqttBus, on_event: Callable[[dict[str, Any], dict[str, Any] | None], None]) -> None:
+    """Feed the live view: each routing-log event with the latest status."""
+    status: dict[str, Any] | None = None
+    await bus.subscribe("router/status", qos=0)
+    await bus.subscribe("router/log", qos=0)
+    async for message in bus.messages():
+        if message.topic == "router/status":
+            status = json.loads(message.payload)
+            on_event({}, status)
+        else:
+            on_event(json.loads(message.payload), status)
