@@ -26,10 +26,24 @@ if TYPE_CHECKING:
 
 @app.command()
 def demo(  # noqa: PLR0913, PLR0917 (the demo's knobs, all options)
-    duration: Annotated[float, typer.Option(min=1, help="Network seconds of generated traffic.")] = 1800,
+    scenario: Annotated[
+        Path | None,
+        typer.Option(
+            help="Scenario (TOML): network, traffic, faults.", show_default="config/scenarios/demo.toml"
+        ),
+    ] = None,
+    duration: Annotated[
+        float | None,
+        typer.Option(min=1, help="Network seconds of traffic (else the scenario's).", show_default=False),
+    ] = None,
     time_scale: Annotated[float, typer.Option(min=0.001, help="Network seconds per host second.")] = 60,
-    rate: Annotated[float, typer.Option(min=0.0001, help="Cables per network minute.")] = 2,
-    seed: Annotated[int, typer.Option(help="Seed of the generated traffic.")] = 1,
+    rate: Annotated[
+        float | None,
+        typer.Option(min=0.0001, help="Cables per network minute (else the scenario's).", show_default=False),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the traffic (else the scenario's).", show_default=False)
+    ] = None,
     headless: Annotated[bool, typer.Option("--headless", help="No live view: for scripts and CI.")] = False,
     journal: Annotated[
         Path | None, typer.Option(help="SQLite journal to write (must not exist).", show_default=False)
@@ -38,10 +52,18 @@ def demo(  # noqa: PLR0913, PLR0917 (the demo's knobs, all options)
         Path | None, typer.Option(help="Directory for the report (index.html).", show_default=False)
     ] = None,
 ) -> None:
-    """Run a small network by itself: broker, router, five posts, traffic with a FLASH, then the report."""
+    """Run a network by itself: broker, router, posts, traffic with a FLASH, faults, then the report."""
     from router.demo import DemoOptions, default_paths, run_demo  # noqa: PLC0415
     from router.log import configure_logging  # noqa: PLC0415
+    from router.scenario import DEFAULT_SCENARIO, load_scenario  # noqa: PLC0415
 
+    try:
+        plan, table = load_scenario(scenario or DEFAULT_SCENARIO)
+    except RouterError as exc:
+        typer.echo(f"router demo: {exc}", err=True)
+        raise typer.Exit(2) from None
+    given = {"duration": duration, "rate": rate, "seed": seed}
+    plan = plan.model_copy(update={name: value for name, value in given.items() if value is not None})
     default_journal, default_out = default_paths()
     journal = journal or default_journal
     out = out or (journal.parent / "report" if journal != default_journal else default_out)
@@ -50,12 +72,11 @@ def demo(  # noqa: PLR0913, PLR0917 (the demo's knobs, all options)
         raise typer.Exit(2)
     journal.parent.mkdir(parents=True, exist_ok=True)
     configure_logging(journal.with_suffix(".log"))
-    options = DemoOptions(
-        journal=journal, out=out, duration=duration, time_scale=time_scale, rate=rate / 60, seed=seed
-    )
+    options = DemoOptions(journal=journal, out=out, scenario=plan, table=table, time_scale=time_scale)
     typer.echo(
-        f"router demo: {duration:g} network seconds of traffic at {time_scale:g}x "
-        f"({duration / time_scale:.0f} s here); journal {journal}"
+        f"router demo: {plan.duration:g} network seconds of traffic at {time_scale:g}x "
+        f"({plan.duration / time_scale:.0f} s here), {plan.cable_count()} cables to "
+        f"{len(options.posts)} posts; journal {journal}"
     )
 
     async def main() -> None:

@@ -1,9 +1,10 @@
-"""`router demo`: a small network running by itself, from the broker to the speed-of-service report.
+"""`router demo`: a scenario's network running by itself, from the broker to the speed-of-service report.
 
-Five posts of the State network on lines of different speeds (Nairobi on a 75-baud line, London with
-an outage), generated traffic in the real corpus's mix with a FLASH in the middle, the router between
-them, every post checking its serials and receipting, all on a private broker. At the end (the
-duration, or Ctrl-C) the report is written from the journal.
+The default scenario (config/scenarios/demo.toml): five posts of the State network on lines of
+different speeds (Nairobi on a 75-baud line, London with an outage), generated traffic in the real
+corpus's mix with a FLASH in the middle, the router between them, every post checking its serials
+and receipting, all on a private broker. At the end (the duration, or Ctrl-C) the report is written
+from the journal.
 """
 
 from __future__ import annotations
@@ -26,74 +27,33 @@ from router.post import PostStation, serve_post
 from router.report import read_report
 from router.service import Router
 from router.settings import Settings
-from router.table import parse_table
 from router.traffic import generate
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from router.post import Reading
+    from router.scenario import Scenario
     from router.table import RoutingTable
-
-DEMO_TABLE = """
-# The demo's network: five posts of the State network and one collective with two of them.
-[defaults]
-baud = 1200
-window = 8
-
-[[posts]]
-ri = "RUEHC"
-names = ["SECSTATE WASHDC"]
-baud = 2400           # the Department: a fast trunk
-
-[[posts]]
-ri = "RUEHFR"
-names = ["AMEMBASSY PARIS"]
-baud = 1200
-
-[[posts]]
-ri = "RUEHKO"
-names = ["AMEMBASSY TOKYO"]
-baud = 300
-
-[[posts]]
-ri = "RUEHLO"
-names = ["AMEMBASSY LONDON"]
-baud = 600            # goes down for a fifth of the run
-
-[[posts]]
-ri = "RUEHNR"
-names = ["AMEMBASSY NAIROBI"]
-baud = 75             # the slow line: 100 words a minute
-
-[[collectives]]
-name = "EUROPEAN POLITICAL COLLECTIVE"
-ri = "RUEHZL"
-members = ["RUEHFR", "RUEHLO"]
-"""
-POSTS = ("RUEHC", "RUEHFR", "RUEHKO", "RUEHLO", "RUEHNR")
-OUTAGE = ("RUEHLO", 0.3, 0.5)
-"""London's line is down from 30 % to 50 % of the traffic's duration."""
 
 
 @dataclass(frozen=True, slots=True)
 class DemoOptions:
-    """One demo run. Times are network seconds unless they say otherwise."""
+    """One demo run: the scenario and its network, and where the run writes."""
 
     journal: Path
     out: Path
-    duration: float = 1800.0
-    """How long traffic is generated for."""
+    scenario: Scenario
+    table: RoutingTable
     time_scale: float = 60.0
-    rate: float = 1 / 30
-    """Cables per network second."""
-    seed: int = 1
     drain: bool = False
     """After the traffic, run on until every copy is receipted (posts on lines that are up)."""
     broker: str | None = None
-    table: str = DEMO_TABLE
-    posts: tuple[str, ...] = POSTS
-    outage: tuple[str, float, float] | None = OUTAGE
+
+    @property
+    def posts(self) -> tuple[str, ...]:
+        """The simulated posts: the scenario's, else every post of the network."""
+        return self.scenario.posts or tuple(self.table.posts)
 
 
 @dataclass(slots=True)
@@ -139,7 +99,7 @@ async def run_demo(
     on_event: Callable[[dict[str, Any], dict[str, Any] | None], None] | None = None,
 ) -> DemoResult:
     """Run the network until the traffic is over (and drained, if asked) or ``stop`` is set."""
-    table = parse_table(options.table)
+    table = options.table
     clock = ScaledClock(options.time_scale)
     options.journal.parent.mkdir(parents=True, exist_ok=True)
     journal = Journal(options.journal, clock=clock.now)
@@ -174,7 +134,7 @@ async def run_demo(
             publisher = await stack.enter_async_context(
                 MqttBus(address, client_id="demo-publisher", mqtt5=mqtt5)
             )
-            network = _Network(options, table, clock, publisher, result)
+            network = _Network(options, clock, publisher, result)
             finished = asyncio.create_task(network.run(journal))
             stopping = asyncio.create_task(stop.wait())
             await asyncio.wait({finished, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -194,10 +154,9 @@ async def run_demo(
 
 @dataclass(slots=True)
 class _Network:
-    """The demo's traffic and faults on the network's clock."""
+    """The scenario's traffic and faults, on the network's clock."""
 
     options: DemoOptions
-    table: RoutingTable
     clock: ScaledClock
     publisher: MqttBus
     result: DemoResult
@@ -206,22 +165,23 @@ class _Network:
         start = self.clock.now()
         faults = asyncio.create_task(self._faults(start))
         await self._traffic(start)
-        await self._until(start + self.options.duration)
+        await self._until(start + self.options.scenario.duration)
         await faults
         if self.options.drain:
             while _unreceipted(journal):  # noqa: ASYNC110 (another task's journal, read in place)
                 await asyncio.sleep(0.1)
 
     async def _traffic(self, start: float) -> None:
-        count = max(1, round(self.options.duration * self.options.rate))
+        scenario = self.options.scenario
+        count = scenario.cable_count()
         cables = generate(
-            self.table,
+            self.options.table,
             count=count,
-            seed=self.options.seed,
+            seed=scenario.seed,
             start=datetime.fromtimestamp(start, UTC),
-            rate=self.options.rate,
+            rate=scenario.rate / 60,
             posts=self.options.posts,
-            flash_at=(count // 2,),
+            flash_at=sorted({min(count - 1, int(share * count)) for share in scenario.flash_at}),
         )
         for cable in cables:
             await self._until(start + cable.offset)
@@ -229,13 +189,9 @@ class _Network:
             self.result.published += 1
 
     async def _faults(self, start: float) -> None:
-        if self.options.outage is None:
-            return
-        post, down, up = self.options.outage
-        await self._until(start + down * self.options.duration)
-        await self.publisher.publish(f"router/line/{post}", b"down", qos=1)
-        await self._until(start + up * self.options.duration)
-        await self.publisher.publish(f"router/line/{post}", b"up", qos=1)
+        for fault in self.options.scenario.faults:
+            await self._until(start + fault.at)
+            await self.publisher.publish(f"router/line/{fault.line}", fault.state.encode(), qos=1)
 
     async def _until(self, moment: float) -> None:
         await self.clock.sleep(moment - self.clock.now())

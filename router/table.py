@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from router.errors import RouterError
 from router.models import Classification
 from router.names import normalise_name
+from router.tomlfile import FileError, LocatedError, locate, validated
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -33,19 +32,8 @@ RoutingIndicator = Annotated[str, Field(pattern=RI_PATTERN)]
 Name = Annotated[str, Field(min_length=1, max_length=120)]
 
 
-class TableError(RouterError):
+class TableError(FileError):
     """The routing table is not valid: which file, line and field, and why."""
-
-    def __init__(self, reason: str, *, path: Path | str, line: int | None, field: str | None) -> None:
-        self.reason = reason
-        self.path = str(path)
-        self.line = line
-        self.field = field
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        where = self.path + (f":{self.line}" if self.line else "")
-        return f"{where}: {self.field + ': ' if self.field else ''}{self.reason}"
 
 
 class _Schema(BaseModel):
@@ -91,17 +79,9 @@ class _Table(_Schema):
         seen: set[str] = set()
         for index, post in enumerate(self.posts):
             if post.ri in seen:
-                raise _LocatedError(("posts", index, "ri"), f"post {post.ri} is defined twice")
+                raise LocatedError(("posts", index, "ri"), f"post {post.ri} is defined twice")
             seen.add(post.ri)
         return self
-
-
-class _LocatedError(ValueError):
-    """A cross-field error that knows which entry it is about."""
-
-    def __init__(self, loc: tuple[str | int, ...], reason: str) -> None:
-        self.loc = loc
-        super().__init__(reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,22 +195,7 @@ def load_table(path: Path | str = DEFAULT_TABLE) -> RoutingTable:
 
 def parse_table(text: str, *, source: str = "<memory>") -> RoutingTable:
     """Validate and index a routing table given as TOML text."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None) or _line_in_message(str(exc))
-        raise TableError(f"not valid TOML: {exc}", path=source, line=line, field=None) from None
-    try:
-        schema = _Table.model_validate(raw)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        loc = tuple(error["loc"])
-        cause = error.get("ctx", {}).get("error")
-        if isinstance(cause, _LocatedError):
-            loc, reason = cause.loc, str(cause)
-        else:
-            reason = error["msg"]
-        raise TableError(reason, path=source, line=_locate(text, loc), field=_dotted(loc)) from None
+    schema = validated(text, _Table, source=source, error=TableError)
     return _index(schema, text, source)
 
 
@@ -261,7 +226,7 @@ def _index(schema: _Table, text: str, source: str) -> RoutingTable:
                 raise TableError(
                     f"member {member} of {entry.name} is not a post of the table",
                     path=source,
-                    line=_locate(text, ("collectives", index, "members", member_index)),
+                    line=locate(text, ("collectives", index, "members", member_index)),
                     field=f"collectives.{index}.members",
                 )
         collective = Collective(
@@ -321,42 +286,3 @@ def _deletions(name: str) -> Iterable[str]:
 def is_routing_indicator(text: str) -> bool:
     """Whether ``text`` is a well-formed RI, safe to build a topic from."""
     return _RI.fullmatch(text) is not None
-
-
-def _dotted(loc: tuple[str | int, ...]) -> str:
-    return ".".join(str(part) for part in loc)
-
-
-def _line_in_message(message: str) -> int | None:
-    match = re.search(r"line (\d+)", message)
-    return int(match.group(1)) if match else None
-
-
-def _locate(text: str, loc: tuple[str | int, ...]) -> int | None:
-    """The line of the TOML text that ``loc`` (``('posts', 3, 'clearance')``) points at."""
-    lines = text.splitlines()
-    if not loc:
-        return None
-    section = str(loc[0])
-    if len(loc) == 1 or not isinstance(loc[1], int):
-        header = re.compile(rf"^\s*\[{re.escape(section)}\]\s*(#.*)?$")
-        start = next((i for i, line in enumerate(lines) if header.match(line)), None)
-        return _key_line(lines, start, loc[1] if len(loc) > 1 else None)
-    table_header = re.compile(rf"^\s*\[\[{re.escape(section)}\]\]\s*(#.*)?$")
-    starts = [i for i, line in enumerate(lines) if table_header.match(line)]
-    if loc[1] >= len(starts):
-        return None
-    return _key_line(lines, starts[loc[1]], loc[2] if len(loc) > 2 else None)
-
-
-def _key_line(lines: list[str], start: int | None, key: str | int | None) -> int | None:
-    if start is None:
-        return None
-    if key is not None:
-        assignment = re.compile(rf"^\s*{re.escape(str(key))}\s*=")
-        for i in range(start + 1, len(lines)):
-            if lines[i].lstrip().startswith("["):
-                break
-            if assignment.match(lines[i]):
-                return i + 1
-    return start + 1

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from router.demo import DemoOptions, run_demo
 from router.report import read_report, to_json
+from router.scenario import Scenario
+from router.table import parse_table
 
 if TYPE_CHECKING:
     from router.broker import Mosquitto
@@ -50,18 +52,17 @@ async def test_three_times_a_slow_line_s_capacity_for_an_hour_arrives_once_each_
     Every post sees every cable addressed to it exactly once (after its duplicate filtering), the
     FLASH meets its 10 minutes though Nairobi's backlog is hours long, and the report is written.
     """
+    scenario = Scenario(
+        network="inline", duration=HOUR, rate=27 / 60, seed=5, posts=("RUEHC", "RUEHFR", "RUEHNR")
+    )
     options = DemoOptions(
         journal=tmp_path / "journal.sqlite",
         out=tmp_path / "report",
-        duration=HOUR,
+        scenario=scenario,
+        table=parse_table(TABLE),
         time_scale=2000,
-        rate=27 / HOUR,
-        seed=5,
         drain=True,
         broker=mosquitto.url,
-        table=TABLE,
-        posts=("RUEHC", "RUEHFR", "RUEHNR"),
-        outage=None,
     )
     result = await asyncio.wait_for(run_demo(options, asyncio.Event()), 120)
 
