@@ -25,6 +25,7 @@ max_queued_messages 0
 max_queued_bytes 0
 max_inflight_messages 0
 max_keepalive 3600
+set_tcp_nodelay true
 persistent_client_expiration 1d
 log_dest file {directory}/mosquitto.log
 log_type error
