@@ -34,6 +34,12 @@ class Bus(Protocol):
     async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
         """Publish ``payload`` on ``topic``; at QoS 1 return once the broker has it."""
 
+    def send(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> asyncio.Future[None]:
+        """Hand a message to the broker now, in call order; the future completes at its PUBACK.
+
+        Pipelining: many sends, and their acknowledgements awaited together.
+        """
+
     async def subscribe(self, topic_filter: str, *, qos: int = 1) -> None:
         """Receive from now on every message whose topic matches ``topic_filter``."""
 
@@ -87,13 +93,22 @@ class MemoryBroker:
 
     async def deliver(self, message: Message) -> None:
         """Keep a retained message, then pass the message to every matching subscription."""
+        self._retain(message)
+        for client in self.clients:
+            await client.offer(Message(message.topic, message.payload, message.qos, retain=False))
+
+    def deliver_now(self, message: Message) -> None:
+        """As `deliver`, without waiting: a subscriber whose queue is full is an error."""
+        self._retain(message)
+        for client in self.clients:
+            client.offer_now(Message(message.topic, message.payload, message.qos, retain=False))
+
+    def _retain(self, message: Message) -> None:
         if message.retain:
             if message.payload:
                 self.retained[message.topic] = message
             else:  # an empty retained payload clears the topic, as in MQTT
                 self.retained.pop(message.topic, None)
-        for client in self.clients:
-            await client.offer(Message(message.topic, message.payload, message.qos, retain=False))
 
 
 @dataclass(slots=True)
@@ -110,6 +125,15 @@ class MemoryBus:
             raise BusError(f"cannot publish on {topic!r}: not a valid topic")
         await self.broker.deliver(Message(topic, payload, qos, retain))
 
+    def send(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> asyncio.Future[None]:
+        """Deliver at once; the future is already complete (the broker is in the process)."""
+        if not valid_topic(topic):
+            raise BusError(f"cannot publish on {topic!r}: not a valid topic")
+        self.broker.deliver_now(Message(topic, payload, qos, retain))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
     async def subscribe(self, topic_filter: str, *, qos: int = 1) -> None:  # noqa: ARG002 (one QoS here)
         """Subscribe; the retained messages that match arrive at once, marked retained."""
         self.filters.append(topic_filter)
@@ -121,6 +145,14 @@ class MemoryBus:
         """Queue ``message`` if a subscription matches it (backpressure when the queue is full)."""
         if any(topic_matches(f, message.topic) for f in self.filters):
             await self.queue.put(message)
+
+    def offer_now(self, message: Message) -> None:
+        """As `offer`, without waiting; a full queue is a `BusError` (the subscriber fell behind)."""
+        if any(topic_matches(f, message.topic) for f in self.filters):
+            try:
+                self.queue.put_nowait(message)
+            except asyncio.QueueFull:
+                raise BusError(f"a subscriber's queue is full: {message.topic} not delivered") from None
 
     async def messages(self) -> AsyncIterator[Message]:
         """The messages received, in arrival order."""

@@ -34,8 +34,20 @@ ZFX = "ZFX"
 
 def single_call(raw: bytes, transmission_id: str, post: str, prosign: str) -> bytes:
     """The copy of ``raw`` for one post: its FL1 and FL2 in place of the cable's own (or in front)."""
-    lines = raw.split(b"\n")
-    head = [f"VZCZC{transmission_id}".encode(), f"{prosign} {post}".encode()]
+    return heading(transmission_id, post, prosign) + message_part(raw)
+
+
+def heading(transmission_id: str, post: str, prosign: str) -> bytes:
+    """FL1 and FL2 of a single-call copy, each ended by its line feed."""
+    return f"VZCZC{transmission_id}\n{prosign} {post}\n".encode()
+
+
+def message_part(raw: bytes) -> bytes:
+    """What every copy of ``raw`` carries unchanged: from FL3 (DE) on, or all of it without FL1.
+
+    The same for every post, so the switch works it out once per cable.
+    """
+    lines = raw.split(b"\n", _HEADER_LINES)
     for number, line in enumerate(lines[:_HEADER_LINES]):
         if _FL1.match(line.rstrip(b"\r")) or line.startswith(b"VZCZC"):
             rest = lines[number + 1 :]
@@ -45,8 +57,8 @@ def single_call(raw: bytes, transmission_id: str, post: str, prosign: str) -> by
                 rest = rest[de:]
             elif rest and _FL2.match(rest[0]):
                 rest = rest[1:]
-            return b"\n".join([*head, *rest])
-    return b"\n".join([*head, raw])
+            return b"\n".join(rest)
+    return raw
 
 
 class Copy(NamedTuple):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -129,6 +130,7 @@ class Journal:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
         self._now = clock
+        self._depth = 0
 
     def close(self) -> None:
         """Checkpoint and close."""
@@ -172,7 +174,7 @@ class Journal:
         """Record a routing decision in one transaction; return the new deliveries' ids in order."""
         now = self._now()
         ids = []
-        with self._transaction():
+        with self.transaction():
             self._db.execute(
                 "UPDATE cables SET status = 'routed', message_id = ? WHERE id = ?", (message_id, cable_id)
             )
@@ -218,7 +220,7 @@ class Journal:
 
     def transmitted(self, transmission_id: int, delivery_id: int, outcome: Outcome, ended: float) -> None:
         """A transmission ended: delivered (its last character reached the post), busted or cut."""
-        with self._transaction():
+        with self.transaction():
             self._db.execute(
                 "UPDATE transmissions SET outcome = ?, ended_at = ? WHERE id = ?",
                 (outcome, ended, transmission_id),
@@ -293,16 +295,11 @@ class Journal:
     def consignment(self, delivery_id: int) -> Consignment:
         """A delivery's cable and precedence: what queueing it again needs."""
         row = self._db.execute(
-            "SELECT cable_id, precedence FROM deliveries WHERE id = ?", (delivery_id,)
+            "SELECT cable_id, precedence, niact FROM deliveries WHERE id = ?", (delivery_id,)
         ).fetchone()
         if row is None:
             raise KeyError(delivery_id)
-        return Consignment(delivery_id, int(row[0]), Precedence(row[1]))
-
-    def needs_ack(self, delivery_id: int) -> bool:
-        """Whether the post must acknowledge this delivery (FLASH, ECP, NIACT)."""
-        row = self._db.execute("SELECT needs_ack FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
-        return bool(row and row[0])
+        return Consignment(delivery_id, int(row[0]), Precedence(row[1]), bool(row[2]))
 
     def message_id(self, cable_id: int) -> str | None:
         """The message id a cable was routed under."""
@@ -337,16 +334,27 @@ class Journal:
         """The journal's clock: the network's time."""
         return self._now()
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One commit for everything inside: the router writes a burst of work at once (group commit).
 
-
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
+        Nested uses join the outermost one; an error rolls the whole of it back.
+        """
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
         self._db.execute("BEGIN")
-
-    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+        finally:
+            self._depth = 0

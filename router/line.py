@@ -37,6 +37,7 @@ class Consignment(NamedTuple):
     delivery_id: int
     cable_id: int
     precedence: Precedence
+    niact: bool = False
 
 
 EXTRA_LONG = 5 * 20 * 69
@@ -68,6 +69,12 @@ class Queued:
     cause: Cause = field(compare=False, default="first")
     since: float = field(compare=False, default=0.0)
     """When it was first queued (network time)."""
+    niact: bool = field(compare=False, default=False)
+
+    @property
+    def needs_receipt(self) -> bool:
+        """FLASH and ECP must be receipted by the post, and so must NIACT (DOMAIN, Precedence)."""
+        return self.niact or self.precedence >= Precedence.FLASH
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +124,9 @@ class Line:
         self, consignment: Consignment, size: int, now: float, cause: Cause = "first"
     ) -> Transmission | None:
         """Queue a delivery; return the transmission it busts, if it pre-empts the one in progress."""
-        delivery_id, cable_id, precedence = consignment
+        delivery_id, cable_id, precedence, niact = consignment
         order = (-precedence.rank, next(self.arrivals))
-        queued = Queued(order, delivery_id, cable_id, precedence, size, cause, now)
+        queued = Queued(order, delivery_id, cable_id, precedence, size, cause, now, niact)
         heapq.heappush(self.waiting, queued)
         current = self.current
         if current is None or not self._interrupts(queued, current, now):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
 import aiomqtt
+from paho.mqtt import client as mqtt
 
 from router.bus import BusError, Message, valid_topic
 
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 
 DISCONNECT_WITHIN = 5.0
 """Seconds a disconnection may take before the connection is simply dropped."""
+PUBACK_WITHIN = 10.0
+"""Seconds `publish` waits for the broker's acknowledgement of a QoS 1 message."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,8 @@ class MqttBus:
             protocol=aiomqtt.ProtocolVersion.V5 if mqtt5 else aiomqtt.ProtocolVersion.V311,
             **session,
         )
+        self._acks: dict[int, asyncio.Future[None]] = {}
+        """QoS 1 sends awaiting their PUBACK, by packet id."""
         if manual_ack:
             # aiomqtt 2 acknowledges a message as it arrives; paho underneath can wait for us, so
             # that no cable is acknowledged before the journal holds it (the broker redelivers).
@@ -92,9 +97,21 @@ class MqttBus:
             raise BusError(f"cannot connect to the broker at {self.address}: {exc}") from exc
         # Nagle's algorithm holds a small packet (a PUBACK) until the last one is acknowledged,
         # and the broker delays its TCP acknowledgements: 40 ms lost on nearly every message.
-        sock = self._client._client.socket()  # noqa: SLF001 (paho's socket, which aiomqtt does not expose)
+        paho = self._client._client  # noqa: SLF001 (paho underneath: its socket, its publish callback)
+        sock = paho.socket()
         if isinstance(sock, socket.socket):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        on_publish = paho.on_publish
+
+        def published(*args: Any) -> None:
+            # paho's (client, userdata, mid, reason code, properties): our sends first, then aiomqtt's.
+            future = self._acks.pop(args[2], None)
+            if future is not None and not future.done():
+                future.set_result(None)
+            if on_publish is not None:
+                on_publish(*args)
+
+        paho.on_publish = published
         return self
 
     async def __aexit__(
@@ -111,12 +128,28 @@ class MqttBus:
 
     async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
         """Publish; at QoS 1 this returns once the broker has acknowledged (PUBACK)."""
+        try:
+            await asyncio.wait_for(self.send(topic, payload, qos=qos, retain=retain), PUBACK_WITHIN)
+        except TimeoutError:
+            raise BusError(f"publish on {topic} failed: no PUBACK within {PUBACK_WITHIN:g} s") from None
+
+    def send(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> asyncio.Future[None]:
+        """Hand a message to the connection now, in call order; the future completes at its PUBACK.
+
+        paho itself, not aiomqtt's publish: that one scans every pending call and arms a timeout on
+        each message, which costs more than the message when thousands are in flight.
+        """
         if not valid_topic(topic):
             raise BusError(f"cannot publish on {topic!r}: not a valid topic")
-        try:
-            await self._client.publish(topic, payload, qos=qos, retain=retain)
-        except (aiomqtt.MqttError, OSError) as exc:
-            raise BusError(f"publish on {topic} failed: {exc}") from exc
+        info = self._client._client.publish(topic, payload, qos, retain)  # noqa: SLF001
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise BusError(f"publish on {topic} failed: {mqtt.error_string(info.rc)}")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if qos == 0 or info.is_published():
+            future.set_result(None)
+        else:
+            self._acks[info.mid] = future
+        return future
 
     async def ack(self, message: Message) -> None:
         """Acknowledge a QoS 1 message received with manual acknowledgement (PUBACK)."""

@@ -8,6 +8,12 @@ cable ends routed, a duplicate, or rejected, and the journal shows which.
 
 The pure parts are elsewhere: `router.line` decides what a line sends and when, `router.channel`
 what a copy looks like; this module is their I/O: the bus, the journal and the clock.
+
+One loop does the switching, a burst at a time (`_switch`): it takes every message waiting, handles
+them and runs the lines in one journal transaction, commits, and only then acknowledges the
+messages to the broker and publishes what the burst produced. A crash before the commit loses
+nothing (the broker sends the messages again); a copy is never out before the journal says so. The
+publishes are pipelined: their PUBACKs are awaited together, not one after another.
 """
 
 from __future__ import annotations
@@ -15,13 +21,15 @@ from __future__ import annotations
 import asyncio
 import heapq
 import json
-from collections import Counter
+from collections import Counter, deque
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import structlog
 
-from router.channel import cancellation, read_acknowledgement, read_zfx, single_call
+from router.bus import BusError
+from router.channel import cancellation, heading, message_part, read_acknowledgement, read_zfx
 from router.clock import Clock, ScaledClock
 from router.errors import CableParseError
 from router.line import Cause, Consignment, Line, LineRules, Transmission
@@ -47,6 +55,14 @@ LOG = "router/log"
 STATUS = "router/status"
 STOP_WITHIN = 2.0
 """Seconds the router's tasks have to finish once it is told to stop."""
+BURST = 256
+"""Messages handled in one transaction at most."""
+IN_FLIGHT = 1024
+"""QoS 1 publishes awaiting their PUBACK at once; beyond, the switch waits (backpressure)."""
+RECENT_CABLES = 512
+"""Cables kept in memory for their copies: those just routed. The rest are read from the journal."""
+COPY_EVENTS = frozenset({"queued", "delivered", "acknowledged"})
+"""Events of one copy: many per cable, so published and printed only when `log_copies` is set."""
 
 
 class Router:
@@ -62,6 +78,7 @@ class Router:
         rules: LineRules | None = None,
         max_bytes: int = MAX_CABLE_BYTES,
         publish_log: bool = True,
+        log_copies: bool = False,
         status_every: float = 1.0,
         resend_after: float = 2.0,
         ack_timeout: float = 300.0,
@@ -73,41 +90,52 @@ class Router:
         self.rules = rules or LineRules()
         self.max_bytes = max_bytes
         self.publish_log = publish_log
+        self.log_copies = log_copies
+        """Also print and publish each copy's events (queued, delivered, acknowledged)."""
         self.status_every = status_every
         self.resend_after = resend_after
-        """Host seconds a restarted router waits for acknowledgements before sending again."""
+        """Host seconds a restarted router waits for receipts before sending again."""
         self.ack_timeout = ack_timeout
-        """Network seconds a FLASH or NIACT copy waits for its acknowledgement before it goes again."""
+        """Network seconds a FLASH or NIACT copy waits for its receipt before it goes again."""
         self.counts: Counter[str] = Counter()
         """Routing-log events since the start, by name: what the status reports rates from."""
         self.lines: dict[str, Line] = {}
+        self._active: set[str] = set()
+        """Posts whose line may have something to do: a transmission on it, or copies waiting."""
         self.ready = asyncio.Event()
         """Set once the router is subscribed and taking cables."""
         self._serials = journal.last_serials()
         self._on_line: dict[str, int] = {}
         """Journal id of the transmission in progress on each post's line."""
         self._awaiting: list[tuple[float, int, str]] = []
-        """(deadline, delivery id, post) of FLASH and NIACT copies waiting for acknowledgement."""
+        """(deadline, delivery id, post) of FLASH and NIACT copies waiting for their receipt."""
+        self._inbox: asyncio.Queue[Message] = asyncio.Queue(BURST * 8)
+        self._outbox: list[tuple[str, bytes, int, bool]] = []
+        """What the burst being handled will publish once it is committed."""
+        self._recent: dict[int, tuple[bytes, str | None]] = {}
+        self._unconfirmed: deque[asyncio.Future[None]] = deque()
+        """Sends not yet acknowledged by the broker, oldest first."""
         self._wake = asyncio.Event()
         self._log = structlog.get_logger("router")
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Rebuild the lines from the journal, then take cables and acknowledgements until ``stop``."""
-        queued, delivered = self._restore()
-        if queued or delivered:
-            await self._event("restored", queued=queued, delivered_unacknowledged=len(delivered))
-        # Cables journalled but not yet routed when the router stopped (killed between the two):
-        # the broker may not send them again, so they are taken up from the journal.
-        for cable_id, topic, raw in self.journal.unfinished():
-            await self._event("resumed", journal_id=cable_id, topic=topic)
-            await self._process(cable_id, topic, raw)
+        """Rebuild the lines from the journal, then take cables and receipts until ``stop``."""
+        with self.journal.transaction():
+            delivered = self._restore()
+            # Cables journalled but not yet routed when the router stopped (killed between the
+            # two): the broker may not send them again, so they are taken up from the journal.
+            for cable_id, topic, raw in self.journal.unfinished():
+                self._event("resumed", journal_id=cable_id, topic=topic)
+                self._process(cable_id, topic, raw)
+        await self._flush([])
+        self._wake.set()  # the switch's first turn sends what the lines hold
         for topic in (ACKS, SERVICE, LINES, INTAKE):
             await self.bus.subscribe(topic, qos=1)
         self.ready.set()
-        await self._event("listening", intake=INTAKE, acknowledgements=ACKS)
+        self._event("listening", intake=INTAKE, acknowledgements=ACKS)
         tasks: set[asyncio.Task[object]] = {
-            asyncio.create_task(self._intake(), name="intake"),
-            asyncio.create_task(self._dispatch(), name="dispatch"),
+            asyncio.create_task(self._read(), name="read"),
+            asyncio.create_task(self._switch(), name="switch"),
             asyncio.create_task(self._status(), name="status"),
         }
         if delivered:
@@ -121,16 +149,18 @@ class Router:
         for task in tasks:
             task.cancel()
         await asyncio.wait(tasks, timeout=STOP_WITHIN)
+        if self._unconfirmed:
+            await asyncio.wait(self._unconfirmed, timeout=STOP_WITHIN)
         for task in done - {stopping}:
             if not task.cancelled() and (error := task.exception()) is not None:
                 raise error
 
-    def _restore(self) -> tuple[int, list[OpenDelivery]]:
-        """Queue again what was never delivered; hold back what was delivered but not acknowledged.
+    def _restore(self) -> list[OpenDelivery]:
+        """Queue again what was never delivered; hold back what was delivered but not receipted.
 
-        A transmission in progress when the router stopped was cut with it. Acknowledgements sent
-        while the router was down wait at the broker in our session: the copies already delivered
-        go again only if none has come by ``resend_after`` seconds.
+        A transmission in progress when the router stopped was cut with it. Receipts sent while
+        the router was down wait at the broker in our session: the copies already delivered go
+        again only if none has come by ``resend_after`` seconds.
         """
         self.journal.interrupted()
         queued, delivered = 0, []
@@ -138,10 +168,14 @@ class Router:
             if open_delivery.delivered:
                 delivered.append(open_delivery)
                 continue
-            consignment = Consignment(open_delivery.id, open_delivery.cable_id, open_delivery.precedence)
+            consignment = Consignment(
+                open_delivery.id, open_delivery.cable_id, open_delivery.precedence, open_delivery.niact
+            )
             self._queue(open_delivery.post, consignment)
             queued += 1
-        return queued, delivered
+        if queued or delivered:
+            self._event("restored", queued=queued, delivered_unacknowledged=len(delivered))
+        return delivered
 
     def _line(self, post: str) -> Line:
         line = self.lines.get(post)
@@ -152,56 +186,130 @@ class Router:
             self.lines[post] = line
         return line
 
-    def _queue(
-        self, post: str, consignment: Consignment, *, cause: Cause = "first", raw: bytes | None = None
-    ) -> Transmission | None:
-        """Put a delivery on its post's line; return the transmission it busts, if any."""
-        raw = self.journal.raw(consignment.cable_id) if raw is None else raw
-        size = len(single_call(raw, "XXX0000", post, consignment.precedence.letter * 2))
-        busted = self._line(post).put(consignment, size, self.clock.now(), cause)
-        self._wake.set()
-        return busted
+    def _cable(self, cable_id: int) -> tuple[bytes, str | None]:
+        """What every copy of a cable carries, and its message id.
 
-    async def _send_again(
-        self, post: str, consignment: Consignment, cause: Cause, raw: bytes | None = None
-    ) -> None:
-        """Queue a delivery, and end the transmission it busts."""
-        busted = self._queue(post, consignment, cause=cause, raw=raw)
+        From memory if the cable was just routed, else from the journal.
+        """
+        recent = self._recent.get(cable_id)
+        if recent is None:
+            recent = self._remember(cable_id, self.journal.raw(cable_id), self.journal.message_id(cable_id))
+        return recent
+
+    def _remember(self, cable_id: int, raw: bytes, message_id: str | None) -> tuple[bytes, str | None]:
+        if len(self._recent) >= RECENT_CABLES:
+            del self._recent[next(iter(self._recent))]
+        recent = self._recent[cable_id] = (message_part(raw), message_id)
+        return recent
+
+    def _queue(self, post: str, consignment: Consignment, cause: Cause = "first") -> None:
+        """Put a delivery on its post's line; a transmission it busts ends at once."""
+        part, _ = self._cable(consignment.cable_id)
+        size = len(heading("XXX0000", post, consignment.precedence.letter * 2)) + len(part)
+        busted = self._line(post).put(consignment, size, self.clock.now(), cause)
+        self._active.add(post)
         if busted is not None:
-            await self._end(post, busted, "busted")
+            self._end(post, busted, "busted")
 
     async def _resend_later(self, delivered: list[OpenDelivery]) -> None:
         await asyncio.sleep(self.resend_after)
-        again = [d for d in delivered if self.journal.is_open(d.id)]
-        for delivery in again:
-            await self._send_again(
-                delivery.post, Consignment(delivery.id, delivery.cable_id, delivery.precedence), "restart"
+        with self.journal.transaction():
+            again = [d for d in delivered if self.journal.is_open(d.id)]
+            for delivery in again:
+                self._queue(
+                    delivery.post, Consignment(delivery.id, delivery.cable_id, delivery.precedence), "restart"
+                )
+            self._event(
+                "resending", deliveries=len(again), acknowledged_meanwhile=len(delivered) - len(again)
             )
-        await self._event(
-            "resending", deliveries=len(again), acknowledged_meanwhile=len(delivered) - len(again)
-        )
+        self._wake.set()
 
-    async def _intake(self) -> None:
+    # --- the switch: bursts of messages, one transaction each
+
+    async def _read(self) -> None:
+        """Pass every message received to the switch (the queue's bound holds the broker back)."""
         async for message in self.bus.messages():
-            topic = message.topic
-            if topic.startswith("cables/ack/"):
-                await self._acknowledged(message)
-            elif topic.startswith("cables/in/"):
-                await self._receive(message)
-            elif topic.startswith("cables/svc/"):
-                await self._service_message(message)
-            elif topic.startswith("router/line/"):
-                await self._line_control(message)
+            await self._inbox.put(message)
+            self._wake.set()
 
-    async def _receive(self, message: Message) -> None:
-        # The journal first, then the broker's acknowledgement: a crash between the two makes
+    async def _switch(self) -> None:
+        while True:
+            messages = await self._next()
+            with self.journal.transaction():
+                for message in messages:
+                    self._handle(message)
+                now = self.clock.now()
+                self._check_receipts(now)
+                for post in list(self._active):
+                    self._run_line(post, self.lines[post], now)
+            await self._flush(messages)
+
+    async def _next(self) -> list[Message]:
+        """The messages waiting (at least one), or none when a line or a timeout is due first."""
+        if self._inbox.empty() and not self._wake.is_set():
+            await self._wait()
+        self._wake.clear()
+        messages: list[Message] = []
+        while len(messages) < BURST and not self._inbox.empty():
+            messages.append(self._inbox.get_nowait())
+        return messages
+
+    async def _wait(self) -> None:
+        """Until a message comes, something wakes the switch, or the next line or receipt is due."""
+        now = self.clock.now()
+        dues = [due for post in self._active if (due := self.lines[post].due()) is not None]
+        if self._awaiting:
+            dues.append(self._awaiting[0][0])
+        if not dues:
+            await self._wake.wait()
+            return
+        waker = asyncio.create_task(self._wake.wait())
+        sleeper = asyncio.create_task(self.clock.sleep(min(dues) - now))
+        try:
+            await asyncio.wait({waker, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waker.cancel()
+            sleeper.cancel()
+
+    async def _flush(self, messages: list[Message]) -> None:
+        """After the commit: acknowledge the burst's messages, then send what it produced.
+
+        The sends are pipelined: handed to the broker in order at once, their PUBACKs awaited
+        together; past `IN_FLIGHT` unacknowledged, the switch waits for the oldest (backpressure).
+        """
+        for message in messages:
+            await self.bus.ack(message)
+        outbox, self._outbox = self._outbox, []
+        for topic, payload, qos, retain in outbox:
+            future = self.bus.send(topic, payload, qos=qos, retain=retain)
+            if not future.done():
+                self._unconfirmed.append(future)
+        while len(self._unconfirmed) > IN_FLIGHT:
+            await self._unconfirmed.popleft()
+        while self._unconfirmed and self._unconfirmed[0].done():
+            self._unconfirmed.popleft().result()
+
+    def _handle(self, message: Message) -> None:
+        topic = message.topic
+        if topic.startswith("cables/in/"):
+            self._receive(message)
+        elif topic.startswith("cables/ack/"):
+            self._receipt(message)
+        elif topic.startswith("cables/svc/"):
+            self._service_message(message)
+        elif topic.startswith("router/line/"):
+            self._line_control(message)
+
+    # --- cables
+
+    def _receive(self, message: Message) -> None:
+        # The journal first; the broker hears of it after the commit: a crash in between makes
         # the broker deliver the cable again, and the duplicate check keeps it from going twice.
         cable_id = self.journal.receive(message.topic, message.payload)
-        await self.bus.ack(message)
-        await self._event("received", journal_id=cable_id, topic=message.topic, size=len(message.payload))
-        await self._process(cable_id, message.topic, message.payload)
+        self._event("received", journal_id=cable_id, topic=message.topic, size=len(message.payload))
+        self._process(cable_id, message.topic, message.payload)
 
-    async def _process(self, cable_id: int, topic: str, raw: bytes) -> None:
+    def _process(self, cable_id: int, topic: str, raw: bytes) -> None:
         """Parse a journalled cable, then reject it, file it as a duplicate, or route it."""
         try:
             cable = parse_cable(raw, max_bytes=self.max_bytes)
@@ -215,26 +323,24 @@ class Router:
             if error.field:
                 detail["field"] = error.field
             self.journal.reject(cable_id, detail)
-            await self.bus.publish(REJECTED, json.dumps(detail).encode(), qos=1)
-            await self._event("rejected", topic=topic, **detail)
+            self._outbox.append((REJECTED, json.dumps(detail).encode(), 1, False))
+            self._event("rejected", topic=topic, **detail)
             return
         original = self.journal.is_duplicate(cable.message_id)
         if original is not None:
             self.journal.mark_duplicate(cable_id, cable.message_id, original)
-            await self._event(
-                "duplicate", message_id=cable.message_id, journal_id=cable_id, original=original
-            )
+            self._event("duplicate", message_id=cable.message_id, journal_id=cable_id, original=original)
             return
-        await self._route(cable_id, cable, raw)
+        self._route(cable_id, cable, raw)
 
-    async def _route(self, cable_id: int, cable: Cable, raw: bytes) -> None:
+    def _route(self, cable_id: int, cable: Cable, raw: bytes) -> None:
         decision = decide(cable, self.table)
         ids = self.journal.route(cable_id, cable.message_id, decision.deliveries, decision.intercepts)
-        precedence = cable.precedence.value if cable.precedence else None
-        await self._event(
+        self._remember(cable_id, raw, cable.message_id)
+        self._event(
             "routed",
             message_id=cable.message_id,
-            precedence=precedence,
+            precedence=cable.precedence.value if cable.precedence else None,
             deliveries=len(ids),
             intercepts=len(decision.intercepts),
         )
@@ -246,12 +352,13 @@ class Router:
                 "reason": intercept.reason,
                 "post": intercept.post,
             }
-            await self.bus.publish(INTERCEPTED, json.dumps(record).encode(), qos=1)
-            await self._event("intercepted", **record)
+            self._outbox.append((INTERCEPTED, json.dumps(record).encode(), 1, False))
+            self._event("intercepted", **record)
         for delivery_id, delivery in zip(ids, decision.deliveries, strict=True):
-            consignment = Consignment(delivery_id, cable_id, delivery.precedence)
-            await self._send_again(delivery.post, consignment, "first", raw)
-            await self._event(
+            self._queue(
+                delivery.post, Consignment(delivery_id, cable_id, delivery.precedence, delivery.niact)
+            )
+            self._event(
                 "queued",
                 message_id=cable.message_id,
                 post=delivery.post,
@@ -259,67 +366,40 @@ class Router:
                 delivery=delivery_id,
             )
 
-    async def _dispatch(self) -> None:
-        """Run the lines: end what has finished, start what may start, then wait for the next moment."""
-        while True:
-            self._wake.clear()
-            now = self.clock.now()
-            await self._check_acknowledgements(now)
-            for post, line in list(self.lines.items()):
-                await self._run_line(post, line, now)
-            dues = [due for line in self.lines.values() if (due := line.due()) is not None]
-            if self._awaiting:
-                dues.append(self._awaiting[0][0])
-            await self._wait(min(dues) - now if dues else None)
+    # --- lines
 
-    async def _run_line(self, post: str, line: Line, now: float) -> None:
+    def _run_line(self, post: str, line: Line, now: float) -> None:
         finished = line.finish(now)
         if finished is not None:
-            await self._end(post, finished, "delivered")
+            self._end(post, finished, "delivered")
         while (transmission := line.start(now)) is not None:
             self._on_line[post] = self.journal.transmitting(post, transmission)
             if transmission.ends > now:
                 break
             line.finish(now)  # an unthrottled line: the last character is already there
-            await self._end(post, transmission, "delivered")
+            self._end(post, transmission, "delivered")
+        if line.current is None:
+            # Idle, down, or its window full: the next queueing, line-up or receipt wakes it.
+            self._active.discard(post)
 
-    async def _wait(self, seconds: float | None) -> None:
-        """Until something is queued or acknowledged, or ``seconds`` of network time have passed."""
-        if seconds is None:
-            await self._wake.wait()
-            return
-        waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(self.clock.sleep(seconds))}
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
-
-    async def _end(self, post: str, transmission: Transmission, outcome: str) -> None:
-        """A transmission is over: delivered (publish the copy), busted or cut (the serial is spent)."""
+    def _end(self, post: str, transmission: Transmission, outcome: str) -> None:
+        """A transmission is over: delivered (the copy goes out), busted or cut (the serial is spent)."""
         queued = transmission.queued
         now = self.clock.now()
         row = self._on_line.pop(post)
         tid = transmission.transmission_id
-        fields = {
-            "post": post,
-            "delivery": queued.delivery_id,
-            "transmission": tid,
-            "precedence": queued.precedence.value,
-        }
+        fields = {"post": post, "delivery": queued.delivery_id, "transmission": tid}
         if outcome == "delivered":
-            # The journal first: killed before the publish, a restart finds the copy delivered but
-            # not receipted and sends it again; the other way round, a copy the post already has
-            # would go again under a new serial.
             self.journal.transmitted(row, queued.delivery_id, "delivered", now)
-            raw = self.journal.raw(queued.cable_id)
-            copy = single_call(raw, tid, post, queued.precedence.letter * 2)
-            await self.bus.publish(OUT + post, copy, qos=1)
-            if self.journal.needs_ack(queued.delivery_id):
+            part, message_id = self._cable(queued.cable_id)
+            copy = heading(tid, post, queued.precedence.letter * 2) + part
+            self._outbox.append((OUT + post, copy, 1, False))
+            if queued.needs_receipt:
                 heapq.heappush(self._awaiting, (now + self.ack_timeout, queued.delivery_id, post))
-            await self._event(
+            self._event(
                 "delivered",
-                message_id=self.journal.message_id(queued.cable_id),
+                message_id=message_id,
+                precedence=queued.precedence.value,
                 cause=queued.cause,
                 latency_s=round(now - queued.since, 3),
                 **fields,
@@ -327,87 +407,80 @@ class Router:
             return
         if outcome == "busted":
             # The post saw the transmission begin: the cancellation accounts for its serial.
-            await self.bus.publish(OUT + post, cancellation(tid), qos=1)
+            self._outbox.append((OUT + post, cancellation(tid), 1, False))
         self.journal.transmitted(row, queued.delivery_id, "busted" if outcome == "busted" else "cut", now)
-        await self._event(outcome, **fields)
+        self._event(outcome, precedence=queued.precedence.value, **fields)
 
-    async def _check_acknowledgements(self, now: float) -> None:
-        """FLASH and NIACT copies unacknowledged past the timeout go again (DOMAIN, Precedence)."""
+    def _check_receipts(self, now: float) -> None:
+        """FLASH and NIACT copies not receipted in time go again (DOMAIN, Precedence)."""
         while self._awaiting and self._awaiting[0][0] <= now:
             _, delivery_id, post = heapq.heappop(self._awaiting)
             if not self.journal.is_open(delivery_id):
                 continue
-            await self._event("retransmitted", post=post, delivery=delivery_id, cause="ack-timeout")
-            await self._send_again(post, self.journal.consignment(delivery_id), "ack-timeout")
+            self._event("retransmitted", post=post, delivery=delivery_id, cause="ack-timeout")
+            self._queue(post, self.journal.consignment(delivery_id), "ack-timeout")
 
-    async def _acknowledged(self, message: Message) -> None:
-        await self._receipt(message)
-        # After the journal: a receipt taken but not recorded comes again from the broker.
-        await self.bus.ack(message)
+    # --- what the posts send
 
-    async def _receipt(self, message: Message) -> None:
+    def _receipt(self, message: Message) -> None:
         post = message.topic.rsplit("/", 1)[1]
-        acknowledged = read_acknowledgement(message.payload)
-        found = self.journal.transmission(post, *acknowledged) if acknowledged else None
+        transmission = read_acknowledgement(message.payload)
+        found = self.journal.transmission(post, *transmission) if transmission else None
         if found is None:
-            await self._event(
-                "bad-acknowledgement", post=post, payload=message.payload[:40].decode("utf-8", "replace")
-            )
+            payload = message.payload[:40].decode("utf-8", "replace")
+            self._event("bad-acknowledgement", post=post, payload=payload)
             return
         delivery_id, _ = found
-        line = self._line(post)
-        if line.acknowledged(delivery_id):
-            self._wake.set()
+        if self._line(post).acknowledged(delivery_id):
+            self._active.add(post)
+        tid = message.payload.decode("ascii", "replace")
         if self.journal.acknowledged(delivery_id, post):
-            await self._event(
-                "acknowledged", post=post, delivery=delivery_id, transmission=message.payload.decode()
-            )
+            self._event("acknowledged", post=post, delivery=delivery_id, transmission=tid)
         else:
-            # A second copy of a delivery already acknowledged: the post filed it (ZFD), not shown.
-            await self._event(
-                "duplicate-filed", post=post, delivery=delivery_id, transmission=message.payload.decode()
-            )
+            # A second copy of a delivery already receipted: the post filed it (ZFD), not shown.
+            self._event("duplicate-filed", post=post, delivery=delivery_id, transmission=tid)
 
-    async def _service_message(self, message: Message) -> None:
+    def _service_message(self, message: Message) -> None:
         """A post reports serials it never received (ZFX): answer each from the journal."""
         post = message.topic.rsplit("/", 1)[1]
         missing = read_zfx(message.payload)
-        await self._event("gap", post=post, serials=[f"{channel}{serial:04d}" for channel, serial in missing])
-        await self.bus.ack(message)
+        self._event("gap", post=post, serials=[f"{channel}{serial:04d}" for channel, serial in missing])
         for channel, serial in missing:
+            tid = f"{channel}{serial:04d}"
             found = self.journal.transmission(post, channel, serial)
             if found is None:
-                await self._event("gap-unknown", post=post, transmission=f"{channel}{serial:04d}")
+                self._event("gap-unknown", post=post, transmission=tid)
                 continue
             delivery_id, outcome = found
             if outcome != "delivered":
                 # Busted or cut: that serial carried no message, which went (or goes) again anyway.
-                await self.bus.publish(OUT + post, cancellation(f"{channel}{serial:04d}"), qos=1)
-                await self._event("gap-cancelled", post=post, transmission=f"{channel}{serial:04d}")
+                self._outbox.append((OUT + post, cancellation(tid), 1, False))
+                self._event("gap-cancelled", post=post, transmission=tid)
                 continue
-            await self._event("retransmitted", post=post, delivery=delivery_id, cause="zfx")
-            await self._send_again(post, self.journal.consignment(delivery_id), "zfx")
+            self._event("retransmitted", post=post, delivery=delivery_id, cause="zfx")
+            self._queue(post, self.journal.consignment(delivery_id), "zfx")
 
-    async def _line_control(self, message: Message) -> None:
+    def _line_control(self, message: Message) -> None:
         """``down`` or ``up`` on router/line/<RI>: an outage begins or ends."""
-        await self.bus.ack(message)
         post = message.topic.rsplit("/", 1)[1]
         command = message.payload.decode("ascii", "replace").strip().lower()
         line = self._line(post)
         if command == "down" and line.up:
             cut = line.down()
-            await self._event("line-down", post=post)
+            self._event("line-down", post=post)
             if cut is not None:
-                await self._end(post, cut, "cut")
+                self._end(post, cut, "cut")
         elif command == "up" and not line.up:
             line.up = True
-            await self._event("line-up", post=post, waiting=len(line.waiting))
+            self._active.add(post)
+            self._event("line-up", post=post, waiting=len(line.waiting))
         elif command not in {"up", "down"}:
-            await self._event("bad-line-command", post=post, command=command[:20])
-        self._wake.set()
+            self._event("bad-line-command", post=post, command=command[:20])
+
+    # --- what the router tells
 
     async def _status(self) -> None:
-        """Every ``status_every`` seconds, a retained `router/status`: line states, queue depths, rates."""
+        """Every ``status_every`` seconds, a retained `router/status`: lines, queue depths, rates."""
         before: Counter[str] = Counter()
         while True:
             now = Counter(self.counts)
@@ -419,7 +492,8 @@ class Router:
                 "rates_per_s": rates,
                 "totals": dict(now),
             }
-            await self.bus.publish(STATUS, json.dumps(status).encode(), qos=0, retain=True)
+            with suppress(BusError):  # a lost broker is the switch's to report
+                await self.bus.publish(STATUS, json.dumps(status).encode(), qos=0, retain=True)
             await asyncio.sleep(self.status_every)  # a timer of the host, not of the network
 
     def depths(self) -> dict[str, dict[str, object]]:
@@ -431,10 +505,17 @@ class Router:
                 depths[post] = {**line.depths(), "up": line.up, "sending": sending}
         return depths
 
-    async def _event(self, event: str, **fields: object) -> None:
-        """One entry of the routing log: the journal, the structured log, and `router/log`."""
+    def _event(self, event: str, **fields: object) -> None:
+        """One entry of the routing log: the journal's events, the log and `router/log`.
+
+        Each copy's own events (queued, delivered, acknowledged) are only counted unless
+        `log_copies` is set: at thousands a second they would cost more than the switching, and
+        the journal's deliveries and transmissions tables record each copy's times anyway.
+        """
         self.counts[event] += 1
+        if event in COPY_EVENTS and not self.log_copies:
+            return  # the journal's deliveries and transmissions hold these facts already
         self.journal.log(event, fields)
         self._log.info(event, **fields)
         if self.publish_log:
-            await self.bus.publish(LOG, json.dumps({"event": event, **fields}, default=str).encode(), qos=0)
+            self._outbox.append((LOG, json.dumps({"event": event, **fields}, default=str).encode(), 0, False))

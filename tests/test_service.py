@@ -59,8 +59,8 @@ def table() -> RoutingTable:
 def running(
     bus: Bus, journal: Journal, table: RoutingTable, **options: float
 ) -> AbstractAsyncContextManager[Router]:
-    """A router as the shared helper runs it, retransmitting quickly after a restart."""
-    return helpers.running(bus, journal, table, **({"resend_after": 0.05} | options))
+    """A router as the shared helper runs it: it resends soon after a restart, logs every copy."""
+    return helpers.running(bus, journal, table, **({"resend_after": 0.05, "log_copies": True} | options))
 
 
 async def events(log: Bus, name: str, count: int) -> list[dict[str, object]]:

@@ -90,7 +90,8 @@ async def network(tmp_path: Path, **options: float) -> AsyncIterator[Network]:
     broker = MemoryBroker()
     clock = ManualClock(START)
     journal = Journal(tmp_path / "journal.sqlite", clock=clock.now)
-    async with running(broker.connect(), journal, parse_table(TABLE), clock=clock, **options) as router:
+    table = parse_table(TABLE)
+    async with running(broker.connect(), journal, table, clock=clock, log_copies=True, **options) as router:
         net = Network(broker, clock, journal, router)
         await net.paris.subscribe("cables/out/RUEHFR")
         yield net
