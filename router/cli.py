@@ -257,7 +257,7 @@ def run(
         await serve(settings, stop)
 
     try:
-        asyncio.run(main())
+        _run_fast(main())
     except RouterError as exc:
         typer.echo(f"router: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -386,6 +386,17 @@ def _broker(flag: str | None) -> BrokerAddress:
     except RouterError as exc:
         typer.echo(f"router: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+def _run_fast(work: Coroutine[Any, Any, None]) -> None:
+    """Run the service on uvloop where it is installed (Linux, macOS): its event loop is in C."""
+    try:
+        import uvloop  # noqa: PLC0415
+    except ImportError:
+        asyncio.run(work)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(work)
 
 
 def _run_client(command: str, work: Coroutine[Any, Any, None]) -> None:

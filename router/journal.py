@@ -131,6 +131,9 @@ class Journal:
         self._db.executescript(_SCHEMA)
         self._now = clock
         self._depth = 0
+        self._sent: list[tuple[object, ...]] = []
+        self._logged: list[tuple[float, str, str]] = []
+        """Rows written in one go at the end of the transaction (or before anything is read)."""
 
     def close(self) -> None:
         """Checkpoint and close."""
@@ -173,15 +176,15 @@ class Journal:
     ) -> list[int]:
         """Record a routing decision in one transaction; return the new deliveries' ids in order."""
         now = self._now()
-        ids = []
+        ids: list[int] = []
         with self.transaction():
             self._db.execute(
                 "UPDATE cables SET status = 'routed', message_id = ? WHERE id = ?", (message_id, cable_id)
             )
-            for delivery in deliveries:
-                cursor = self._db.execute(
-                    "INSERT INTO deliveries (cable_id, post, precedence, role, niact, via, needs_ack, state,"
-                    " queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
+            self._db.executemany(
+                "INSERT INTO deliveries (cable_id, post, precedence, role, niact, via, needs_ack, state,"
+                " queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
+                [
                     (
                         cable_id,
                         delivery.post,
@@ -191,9 +194,14 @@ class Journal:
                         delivery.via,
                         int(needs_acknowledgement(delivery.precedence, niact=delivery.niact)),
                         now,
-                    ),
-                )
-                ids.append(int(cursor.lastrowid or 0))
+                    )
+                    for delivery in deliveries
+                ],
+            )
+            if deliveries:
+                # One writer, one transaction: the rows just inserted have consecutive ids.
+                last = int(self._db.execute("SELECT last_insert_rowid()").fetchone()[0])
+                ids = list(range(last - len(deliveries) + 1, last + 1))
             self._db.executemany(
                 "INSERT INTO intercepts (cable_id, addressee, reason, post) VALUES (?, ?, ?, ?)",
                 [(cable_id, i.addressee, i.reason, i.post) for i in intercepts],
@@ -218,8 +226,47 @@ class Journal:
         )
         return int(cursor.lastrowid or 0)
 
+    def sent_at_once(self, post: str, transmission: Transmission) -> None:
+        """A transmission that began and ended at once (an unthrottled line): delivered.
+
+        Thousands a second on unthrottled lines: inside a transaction they are written together.
+        """
+        queued = transmission.queued
+        self._sent.append(
+            (
+                queued.delivery_id,
+                post,
+                transmission.channel,
+                transmission.serial,
+                queued.cause,
+                queued.size,
+                transmission.started,
+                transmission.ends,
+            )
+        )
+        if not self._depth:
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        if self._sent:
+            self._db.executemany(
+                "INSERT INTO transmissions (delivery_id, post, channel, serial, cause, bytes, started_at,"
+                " ended_at, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'delivered')",
+                self._sent,
+            )
+            self._db.executemany(
+                "UPDATE deliveries SET state = 'delivered', delivered_at = ?"
+                " WHERE id = ? AND state = 'queued'",
+                [(row[7], row[0]) for row in self._sent],
+            )
+            self._sent.clear()
+        if self._logged:
+            self._db.executemany("INSERT INTO events (at, event, fields) VALUES (?, ?, ?)", self._logged)
+            self._logged.clear()
+
     def transmitted(self, transmission_id: int, delivery_id: int, outcome: Outcome, ended: float) -> None:
         """A transmission ended: delivered (its last character reached the post), busted or cut."""
+        self._write_pending()
         with self.transaction():
             self._db.execute(
                 "UPDATE transmissions SET outcome = ?, ended_at = ? WHERE id = ?",
@@ -235,6 +282,7 @@ class Journal:
 
     def transmission(self, post: str, channel: str, serial: int) -> tuple[int, str] | None:
         """The delivery last sent to ``post`` under a channel serial, and how that transmission ended."""
+        self._write_pending()
         row = self._db.execute(
             "SELECT delivery_id, outcome FROM transmissions WHERE post = ? AND channel = ? AND serial = ?"
             " ORDER BY id DESC LIMIT 1",
@@ -244,6 +292,7 @@ class Journal:
 
     def last_serials(self) -> dict[str, int]:
         """Each post's last channel serial: a restarted router carries on from there."""
+        self._write_pending()
         rows = self._db.execute(
             "SELECT post, serial FROM transmissions"
             " WHERE id IN (SELECT max(id) FROM transmissions GROUP BY post)"
@@ -252,6 +301,7 @@ class Journal:
 
     def interrupted(self) -> int:
         """Transmissions in progress when the router stopped: cut, since the line went with it."""
+        self._write_pending()
         cursor = self._db.execute(
             "UPDATE transmissions SET outcome = 'cut', ended_at = started_at WHERE outcome = 'sending'"
         )
@@ -259,6 +309,7 @@ class Journal:
 
     def acknowledged(self, delivery_id: int, post: str) -> bool:
         """The post acknowledged a delivery; False when the id is not an open delivery of that post."""
+        self._write_pending()
         cursor = self._db.execute(
             "UPDATE deliveries SET state = 'acknowledged', acknowledged_at = ?,"
             " delivered_at = coalesce(delivered_at, ?) WHERE id = ? AND post = ? AND state != 'acknowledged'",
@@ -268,6 +319,7 @@ class Journal:
 
     def open_deliveries(self) -> Iterator[OpenDelivery]:
         """Every delivery not acknowledged yet, oldest first: the queues after a restart."""
+        self._write_pending()
         for row in self._db.execute(
             "SELECT id, cable_id, post, precedence, niact, queued_at, state FROM deliveries"
             " WHERE state != 'acknowledged' ORDER BY id"
@@ -289,6 +341,7 @@ class Journal:
 
     def is_open(self, delivery_id: int) -> bool:
         """Whether a delivery still waits for its post's acknowledgement."""
+        self._write_pending()
         row = self._db.execute("SELECT state FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
         return row is not None and row[0] != "acknowledged"
 
@@ -313,15 +366,16 @@ class Journal:
             raise KeyError(cable_id)
         return bytes(row[0])
 
-    def log(self, event: str, fields: dict[str, object]) -> None:
-        """Append an event of the routing log."""
-        self._db.execute(
-            "INSERT INTO events (at, event, fields) VALUES (?, ?, ?)",
-            (self._now(), event, json.dumps(fields, default=str)),
-        )
+    def log(self, event: str, fields: dict[str, object] | str) -> None:
+        """Append an event of the routing log (its fields, or their JSON already made)."""
+        text = fields if isinstance(fields, str) else json.dumps(fields, default=str)
+        self._logged.append((self._now(), event, text))
+        if not self._depth:
+            self._write_pending()
 
     def counts(self) -> dict[str, int]:
         """Cables by status and deliveries by state: what `router report` starts from."""
+        self._write_pending()
         counts: dict[str, int] = {}
         for status, number in self._db.execute("SELECT status, count(*) FROM cables GROUP BY status"):
             counts[f"cables_{status}"] = int(number)
@@ -351,7 +405,10 @@ class Journal:
         self._depth = 1
         try:
             yield
+            self._write_pending()
         except BaseException:
+            self._sent.clear()
+            self._logged.clear()
             self._db.execute("ROLLBACK")
             raise
         else:

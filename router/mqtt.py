@@ -167,11 +167,16 @@ class MqttBus:
         """The messages received, in arrival order."""
         try:
             async for message in self._client.messages:
-                payload = (
-                    message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
-                )
-                yield Message(
-                    str(message.topic), payload, int(message.qos), bool(message.retain), int(message.mid)
-                )
+                yield _message(message)
+                # aiomqtt hands over one message per turn of the event loop; what has arrived
+                # meanwhile is taken at once, so that the router handles a burst in one go.
+                arrived = self._client._queue  # noqa: SLF001
+                while not arrived.empty():
+                    yield _message(arrived.get_nowait())
         except (aiomqtt.MqttError, OSError) as exc:
             raise BusError(f"lost the broker at {self.address}: {exc}") from exc
+
+
+def _message(message: aiomqtt.Message) -> Message:
+    payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+    return Message(str(message.topic), payload, int(message.qos), bool(message.retain), int(message.mid))

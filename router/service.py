@@ -55,14 +55,15 @@ LOG = "router/log"
 STATUS = "router/status"
 STOP_WITHIN = 2.0
 """Seconds the router's tasks have to finish once it is told to stop."""
-BURST = 256
+BURST = 64
 """Messages handled in one transaction at most."""
 IN_FLIGHT = 1024
 """QoS 1 publishes awaiting their PUBACK at once; beyond, the switch waits (backpressure)."""
 RECENT_CABLES = 512
 """Cables kept in memory for their copies: those just routed. The rest are read from the journal."""
-COPY_EVENTS = frozenset({"queued", "delivered", "acknowledged"})
-"""Events of one copy: many per cable, so published and printed only when `log_copies` is set."""
+DETAIL_EVENTS = frozenset({"received", "queued", "delivered", "acknowledged"})
+"""A cable's arrival and each copy's own events: many a cable, and their facts are in the journal's
+tables, so written as events, printed and published only when `log_copies` is set."""
 
 
 class Router:
@@ -235,6 +236,7 @@ class Router:
     async def _switch(self) -> None:
         while True:
             messages = await self._next()
+            self.counts["bursts"] += 1
             with self.journal.transaction():
                 for message in messages:
                     self._handle(message)
@@ -373,11 +375,12 @@ class Router:
         if finished is not None:
             self._end(post, finished, "delivered")
         while (transmission := line.start(now)) is not None:
-            self._on_line[post] = self.journal.transmitting(post, transmission)
             if transmission.ends > now:
+                self._on_line[post] = self.journal.transmitting(post, transmission)
                 break
             line.finish(now)  # an unthrottled line: the last character is already there
-            self._end(post, transmission, "delivered")
+            self.journal.sent_at_once(post, transmission)
+            self._delivered(post, transmission, now)
         if line.current is None:
             # Idle, down, or its window full: the next queueing, line-up or receipt wakes it.
             self._active.discard(post)
@@ -388,28 +391,38 @@ class Router:
         now = self.clock.now()
         row = self._on_line.pop(post)
         tid = transmission.transmission_id
-        fields = {"post": post, "delivery": queued.delivery_id, "transmission": tid}
         if outcome == "delivered":
             self.journal.transmitted(row, queued.delivery_id, "delivered", now)
-            part, message_id = self._cable(queued.cable_id)
-            copy = heading(tid, post, queued.precedence.letter * 2) + part
-            self._outbox.append((OUT + post, copy, 1, False))
-            if queued.needs_receipt:
-                heapq.heappush(self._awaiting, (now + self.ack_timeout, queued.delivery_id, post))
-            self._event(
-                "delivered",
-                message_id=message_id,
-                precedence=queued.precedence.value,
-                cause=queued.cause,
-                latency_s=round(now - queued.since, 3),
-                **fields,
-            )
+            self._delivered(post, transmission, now)
             return
+        fields = {"post": post, "delivery": queued.delivery_id, "transmission": tid}
         if outcome == "busted":
             # The post saw the transmission begin: the cancellation accounts for its serial.
             self._outbox.append((OUT + post, cancellation(tid), 1, False))
         self.journal.transmitted(row, queued.delivery_id, "busted" if outcome == "busted" else "cut", now)
         self._event(outcome, precedence=queued.precedence.value, **fields)
+
+    def _delivered(self, post: str, transmission: Transmission, now: float) -> None:
+        """The copy's last character is at the post: it goes out, and waits for its receipt if it must."""
+        queued = transmission.queued
+        tid = transmission.transmission_id
+        part, message_id = self._cable(queued.cable_id)
+        self._outbox.append((OUT + post, heading(tid, post, queued.precedence.letter * 2) + part, 1, False))
+        if queued.needs_receipt:
+            heapq.heappush(self._awaiting, (now + self.ack_timeout, queued.delivery_id, post))
+        if self.log_copies:
+            self._event(
+                "delivered",
+                message_id=message_id,
+                post=post,
+                delivery=queued.delivery_id,
+                transmission=tid,
+                precedence=queued.precedence.value,
+                cause=queued.cause,
+                latency_s=round(now - queued.since, 3),
+            )
+        else:
+            self.counts["delivered"] += 1
 
     def _check_receipts(self, now: float) -> None:
         """FLASH and NIACT copies not receipted in time go again (DOMAIN, Precedence)."""
@@ -513,9 +526,11 @@ class Router:
         the journal's deliveries and transmissions tables record each copy's times anyway.
         """
         self.counts[event] += 1
-        if event in COPY_EVENTS and not self.log_copies:
-            return  # the journal's deliveries and transmissions hold these facts already
-        self.journal.log(event, fields)
+        if event in DETAIL_EVENTS and not self.log_copies:
+            return  # the journal's cables, deliveries and transmissions hold these facts already
+        text = json.dumps(fields, default=str)
+        self.journal.log(event, text)
         self._log.info(event, **fields)
         if self.publish_log:
-            self._outbox.append((LOG, json.dumps({"event": event, **fields}, default=str).encode(), 0, False))
+            entry = json.dumps({"event": event, **fields}, default=str)
+            self._outbox.append((LOG, entry.encode(), 0, False))
