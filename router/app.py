@@ -79,7 +79,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                     persistent=True,
                     session_expiry=settings.session_expiry,
                     manual_ack=True,
-                    mqtt5=mqtt5,
+                    # MQTT 5 only when asked (and the broker speaks it): under 3.1.1 the session
+                    # lasts as the broker's persistent_client_expiration says, not session_expiry.
+                    mqtt5=mqtt5 and settings.mqtt_version == "5",
                 ) as bus:
                     delay = 0.5
                     log.info("connected", broker=str(address))

@@ -23,7 +23,7 @@ persistence {persistence}
 persistence_location {directory}/
 max_queued_messages 0
 max_queued_bytes 0
-max_inflight_messages 0
+max_inflight_messages 256
 max_keepalive 3600
 set_tcp_nodelay true
 persistent_client_expiration 1d

@@ -106,10 +106,11 @@ class MqttBus:
         def published(*args: Any) -> None:
             # paho's (client, userdata, mid, reason code, properties): our sends first, then aiomqtt's.
             future = self._acks.pop(args[2], None)
-            if future is not None and not future.done():
+            if future is None:
+                if on_publish is not None:
+                    on_publish(*args)
+            elif not future.done():
                 future.set_result(None)
-            if on_publish is not None:
-                on_publish(*args)
 
         paho.on_publish = published
         return self

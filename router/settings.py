@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationError
 from pydantic_settings import (
@@ -36,8 +36,12 @@ class Settings(BaseSettings):
     routing: Path = Field(default=DEFAULT_TABLE, description="the routing table (TOML)")
     journal: Path = Field(default=Path("router-journal.sqlite"), description="the SQLite journal")
     client_id: str = Field(default="router", min_length=1, max_length=64, description="MQTT client id")
+    mqtt_version: Literal["3.1.1", "5"] = Field(
+        default="3.1.1",
+        description="the router's MQTT version: 3.1.1 decodes each PUBACK several times faster in paho",
+    )
     session_expiry: int = Field(
-        default=86_400, ge=0, description="seconds the broker keeps our session and queued cables"
+        default=86_400, ge=0, description="MQTT 5: seconds the broker keeps our session and queued cables"
     )
     max_cable_bytes: int = Field(default=MAX_CABLE_BYTES, ge=1, description="larger cables are rejected")
     log_file: Path | None = Field(default=None, description="routing log file (JSON lines); none: stderr")

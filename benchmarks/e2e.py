@@ -1,0 +1,553 @@
+"""End to end: the router as its users run it, against a bare relay measured in the same run.
+
+    python benchmarks/e2e.py [--quick] [--cables N]
+
+It starts everything itself and stops by itself: a private Mosquitto (no persistence, unlimited
+queues), `router run` as a process of its own on a table of the committed routing table's 1,949
+posts with unthrottled lines, a sink subscribed to every post's topic, and a publisher sending as
+fast as QoS 1 allows. Four phases:
+
+1. throughput: generated traffic with the real fan-out (median 6 copies a cable), then the 12,985
+   cables of ../shared/corpus/pool.jsonl.gz (when ../shared is there): cables/s and copies/s from
+   the first publish to the last copy at the sink, latency per precedence, the router's peak RSS;
+2. baseline: the same generated traffic through benchmarks/relay.py, a bare aiomqtt relay sending
+   the same copies with no parsing, journal or queues; the ratio router / relay;
+3. latency under load: posts on 9,600-baud lines (time scale 1) offered ROUTINE traffic at 5x their
+   capacity and a FLASH every second: FLASH publish-to-post p99, against one FLASH transmission on
+   that line + 50 ms, and the ROUTINE backlog;
+4. memory: deliveries queued behind stalled posts (posts that never receipt, their windows full):
+   the router's RSS growth for 200,000 of them (--quick: 50,000).
+
+Every copy is counted: `lost` (expected copies that never reached the sink) must be 0. The last line
+printed is one JSON object with every figure and the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine import describe
+
+from router import parse_cable
+from router.broker import Mosquitto, free_port
+from router.channel import read_copy, receipt
+from router.errors import CableParseError
+from router.mqtt import BrokerAddress, MqttBus
+from router.replay import replay_schedule
+from router.routing import decide
+from router.table import DEFAULT_TABLE, RoutingTable, parse_table
+from router.traffic import generate, load_profile
+
+ROOT = Path(__file__).resolve().parent.parent
+POOL = ROOT.parent / "shared" / "corpus" / "pool.jsonl.gz"
+PUBLISH_IN_FLIGHT = 256
+SAMPLED_POSTS = 8
+"""Posts whose copies the benchmark times one by one (in Python); the rest are only counted."""
+MOSQUITTO_SUB = shutil.which("mosquitto_sub") or "/usr/bin/mosquitto_sub"
+_DE = re.compile(rb"^DE (\S+) #(\S+) (\d+)", re.MULTILINE)
+
+
+# --- the parts
+
+
+@dataclass
+class Cable:
+    """One cable to publish: its topic level, bytes, message id, precedence and expected copies."""
+
+    name: str
+    raw: bytes
+    message_id: str | None
+    precedence: str
+    posts: list[str]
+
+
+def prepare(raws: list[tuple[str, bytes]], table: RoutingTable) -> list[Cable]:
+    """What the router will do with each cable, worked out beforehand: who gets a copy."""
+    cables, seen = [], set()
+    for name, raw in raws:
+        try:
+            parsed = parse_cable(raw)
+        except CableParseError:
+            cables.append(Cable(name, raw, None, "-", []))
+            continue
+        duplicate = parsed.message_id in seen
+        seen.add(parsed.message_id)
+        posts = [] if duplicate else [d.post for d in decide(parsed, table).deliveries]
+        precedence = parsed.precedence.value if parsed.precedence else "-"
+        cables.append(Cable(name, raw, parsed.message_id, precedence, posts))
+    return cables
+
+
+def copy_key(payload: bytes) -> str | None:
+    """The message id a copy carries, read off its DE line without parsing the cable."""
+    match = _DE.search(payload, 0, 600)
+    if match is None:
+        return None
+    ri, ssn, filed = (part.decode() for part in match.groups())
+    return f"{ri}-{ssn}-{filed}"
+
+
+def unthrottled_table(window: int) -> str:
+    """The committed routing table with every line unthrottled and the given window."""
+    text = DEFAULT_TABLE.read_text(encoding="utf-8")
+    text = re.sub(r"^baud = \d+$", "baud = 0", text, count=1, flags=re.MULTILINE)
+    return re.sub(r"^window = \d+$", f"window = {window}", text, count=1, flags=re.MULTILINE)
+
+
+def rss_kb(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of a process, in kB."""
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
+    )
+    return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+
+
+class Router:
+    """`router run` in a process of its own: ``with Router(...) as router``."""
+
+    def __init__(self, broker: str, table: Path, work: Path, *, time_scale: float = 1.0) -> None:
+        self.command = [
+            sys.executable,
+            "-m",
+            "router",
+            "run",
+            "--broker",
+            broker,
+            "--routing",
+            str(table),
+            "--journal",
+            str(work / "journal.sqlite"),
+            "--time-scale",
+            str(time_scale),
+        ]
+        self.log = work / "router.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Self:
+        env = {"ROUTER_LOG_FILE": str(self.log), "ROUTER_CLIENT_ID": f"router-{time.monotonic_ns()}"}
+        self.process = subprocess.Popen(self.command, env={**_environ(), **env}, cwd=ROOT)  # noqa: S603
+        deadline = time.monotonic() + 30
+        while not (self.log.exists() and b'"listening"' in self.log.read_bytes()):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise SystemExit(f"the router did not start; see {self.log}")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        """Stop the router (SIGTERM) and wait for it."""
+        assert self.process is not None
+        self.process.terminate()
+        self.process.wait(30)
+
+    @property
+    def pid(self) -> int:
+        """The router's process id."""
+        assert self.process is not None
+        return self.process.pid
+
+
+def _environ() -> dict[str, str]:
+    import os  # noqa: PLC0415
+
+    return dict(os.environ)
+
+
+class Counter:
+    """Every copy, counted by `mosquitto_sub` (C: a Python sink would take the core it measures)."""
+
+    def __init__(self, url: str, expected: int) -> None:
+        address = BrokerAddress.parse(url)
+        self.expected = expected
+        self.count = 0
+        self.last = 0.0
+        self.done = threading.Event()
+        self.process = subprocess.Popen(  # noqa: S603
+            [
+                MOSQUITTO_SUB,
+                *(
+                    "-h",
+                    address.host,
+                    "-p",
+                    str(address.port),
+                    "-q",
+                    "1",
+                    "-i",
+                    f"counter-{time.monotonic_ns()}",
+                ),
+                *("-t", "cables/out/+", "-F", "%U"),
+            ],
+            stdout=subprocess.PIPE,
+        )
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        time.sleep(0.3)  # subscribed before anything is published
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.count += 1
+            self.last = float(line)
+            if self.count >= self.expected:
+                self.done.set()
+
+    def stop(self) -> None:
+        """Stop counting."""
+        self.process.terminate()
+        self.process.wait(10)
+
+
+@dataclass
+class Sampler:
+    """Copies to a few busy posts, timed one by one: the latency per precedence."""
+
+    published_at: dict[str, float]
+    precedence: dict[str, str]
+    latency: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    receipts: bool = False
+
+    async def run(self, bus: MqttBus) -> None:
+        """Time (and receipt, if asked) every copy that arrives."""
+        async for message in bus.messages():
+            now = time.time()
+            key = copy_key(message.payload)
+            if key is not None and key in self.published_at:
+                self.latency[self.precedence.get(key, "-")].append(now - self.published_at[key])
+            if self.receipts:
+                copy = read_copy(message.payload)
+                letter = message.payload.split(b"\n", 2)[1][:1].decode()
+                await bus.publish(
+                    message.topic.replace("/out/", "/ack/"), receipt(letter, copy.transmission_id)
+                )
+
+
+async def publish_all(bus: MqttBus, cables: list[Cable], published_at: dict[str, float]) -> float:
+    """Publish every cable at QoS 1, PUBACKs awaited together; return the (wall) time of the first."""
+    first = time.time()
+    pending: deque[asyncio.Future[None]] = deque()
+    for cable in cables:
+        if cable.message_id is not None:
+            published_at.setdefault(cable.message_id, time.time())
+        pending.append(bus.send(f"cables/in/{cable.name}", cable.raw, qos=1))
+        if len(pending) > PUBLISH_IN_FLIGHT:
+            await pending.popleft()
+    await asyncio.gather(*pending)
+    return first
+
+
+def busiest(cables: list[Cable], count: int) -> list[str]:
+    """The posts that get the most copies: where a sample of latencies is largest for its cost."""
+    copies: defaultdict[str, int] = defaultdict(int)
+    for cable in cables:
+        for post in cable.posts:
+            copies[post] += 1
+    return sorted(copies, key=copies.__getitem__, reverse=True)[:count]
+
+
+async def push(url: str, cables: list[Cable], *, within: float, receipts: bool = False) -> dict[str, Any]:
+    """Publish ``cables`` and wait for every copy they should make: the figures of one run."""
+    address = BrokerAddress.parse(url)
+    expected = sum(len(cable.posts) for cable in cables)
+    published_at: dict[str, float] = {}
+    sampler = Sampler(
+        published_at, {c.message_id: c.precedence for c in cables if c.message_id}, receipts=receipts
+    )
+    counter = Counter(url, expected)
+    try:
+        async with (
+            MqttBus(address, client_id=f"sampler-{time.monotonic_ns()}") as sample_bus,
+            MqttBus(address, client_id=f"publisher-{time.monotonic_ns()}") as publisher,
+        ):
+            for post in busiest(cables, SAMPLED_POSTS):
+                await sample_bus.subscribe(f"cables/out/{post}", qos=1)
+            sampling = asyncio.create_task(sampler.run(sample_bus))
+            first = await publish_all(publisher, cables, published_at)
+            await asyncio.to_thread(counter.done.wait, within)
+            sampling.cancel()
+    finally:
+        counter.stop()
+    elapsed = max(counter.last - first, 1e-9)
+    return {
+        "cables": len(cables),
+        "copies": counter.count,
+        "expected_copies": expected,
+        "lost": max(0, expected - counter.count),
+        "seconds": round(elapsed, 3),
+        "cables_per_s": round(len(cables) / elapsed),
+        "deliveries_per_s": round(counter.count / elapsed),
+        "latency_ms": {
+            precedence: {"p50": _ms(times, 50), "p99": _ms(times, 99), "n": len(times)}
+            for precedence, times in sorted(sampler.latency.items())
+        },
+    }
+
+
+def _ms(times: list[float], percent: int) -> float:
+    ordered = sorted(times)
+    return round(1000 * ordered[max(0, -(-percent * len(ordered) // 100) - 1)], 1)
+
+
+# --- the phases
+
+
+def throughput(url: str, work: Path, cables: list[Cable], name: str, *, timeout: float) -> dict[str, Any]:
+    """One router, fresh journal, the cables through it."""
+    table = work / f"{name}-table.toml"
+    table.write_text(unthrottled_table(window=10_000), encoding="utf-8")
+    run = work / name
+    run.mkdir()
+    with Router(url, table, run) as router:
+        before, _ = rss_kb(router.pid)
+        figures = asyncio.run(push(url, cables, within=timeout))
+        _, peak = rss_kb(router.pid)
+    figures["router_rss_mb"] = round(before / 1024, 1)
+    figures["router_peak_rss_mb"] = round(peak / 1024, 1)
+    return figures
+
+
+def baseline(url: str, work: Path, cables: list[Cable], *, timeout: float) -> dict[str, Any]:
+    """The same cables through the bare relay."""
+    fanout = work / "fanout.json"
+    fanout.write_text(json.dumps({c.name: c.posts for c in cables}), encoding="utf-8")
+    relay = subprocess.Popen(  # noqa: S603
+        [sys.executable, str(ROOT / "benchmarks" / "relay.py"), url, str(fanout)],
+        stdout=subprocess.PIPE,
+    )
+    assert relay.stdout is not None
+    relay.stdout.readline()  # "listening"
+    try:
+        return asyncio.run(push(url, cables, within=timeout))
+    finally:
+        relay.terminate()
+        relay.wait(10)
+
+
+SLOW_POSTS = ("RUEHFR", "RUEHKO", "RUEHLO", "RUEHRO")
+SLOW_BAUD = 9600
+UNITS = 7.5
+
+
+def slow_table() -> str:
+    """Four posts on 9,600-baud lines (time scale 1: network seconds are seconds)."""
+    posts = "".join(f'[[posts]]\nri = "{ri}"\nnames = ["POST {ri}"]\n\n' for ri in SLOW_POSTS)
+    return f"[defaults]\nbaud = {SLOW_BAUD}\nwindow = 8\n\n{posts}"
+
+
+async def overload(url: str, routine: list[Cable], flashes: list[Cable], seconds: float) -> dict[str, Any]:
+    """ROUTINE at 5x the lines' capacity and a FLASH a second; the posts receipt every copy."""
+    address = BrokerAddress.parse(url)
+    published_at: dict[str, float] = {}
+    precedence = {c.message_id: c.precedence for c in routine + flashes if c.message_id}
+    sampler = Sampler(published_at, precedence, receipts=True)
+    sizes = {c.message_id: len(c.raw) for c in flashes if c.message_id}
+    mean_copy = statistics.mean(len(c.raw) for c in routine)
+    capacity = SLOW_BAUD / UNITS / mean_copy  # cables a second one line carries
+    copies_per_cable = statistics.mean(len(c.posts) for c in routine)
+    rate = 5 * capacity * len(SLOW_POSTS) / copies_per_cable
+    async with (
+        MqttBus(address, client_id=f"posts-{time.monotonic_ns()}") as posts,
+        MqttBus(address, client_id=f"load-{time.monotonic_ns()}") as publisher,
+    ):
+        for post in SLOW_POSTS:
+            await posts.subscribe(f"cables/out/{post}", qos=1)
+        receiving = asyncio.create_task(sampler.run(posts))
+        start = time.time()
+        next_flash, sent_routine, sent_flash = start, 0, 0
+        while time.time() - start < seconds:
+            now = time.time()
+            if now >= next_flash and sent_flash < len(flashes):
+                cable = flashes[sent_flash]
+                published_at[str(cable.message_id)] = time.time()
+                await publisher.publish(f"cables/in/{cable.name}", cable.raw)
+                sent_flash += 1
+                next_flash += 1.0
+            due = int((now - start) * rate)
+            while sent_routine < min(due, len(routine)):
+                cable = routine[sent_routine]
+                published_at[str(cable.message_id)] = time.time()
+                publisher.send(f"cables/in/{cable.name}", cable.raw)
+                sent_routine += 1
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(3 * max(sizes.values()) * UNITS / SLOW_BAUD + 1)
+        receiving.cancel()
+        status = await retained(address, "router/status")
+    flash_ms = sorted(1000 * t for t in sampler.latency.get("FLASH", []))
+    transmission_ms = max(sizes.values()) * UNITS / SLOW_BAUD * 1000
+    backlog = sum(int(depths.get("ROUTINE", 0)) for depths in status.get("queues", {}).values())
+    return {
+        "lines": f"{len(SLOW_POSTS)} posts at {SLOW_BAUD} baud",
+        "routine_offered_x_capacity": 5,
+        "routine_cables_per_s": round(rate, 2),
+        "flash_cables": sent_flash,
+        "flash_copies_timed": len(flash_ms),
+        "flash_p50_ms": round(statistics.median(flash_ms), 1) if flash_ms else None,
+        "flash_p99_ms": _ms([t / 1000 for t in flash_ms], 99) if flash_ms else None,
+        "flash_transmission_ms": round(transmission_ms, 1),
+        "flash_bound_ms": round(transmission_ms + 50, 1),
+        "routine_backlog": backlog,
+    }
+
+
+async def retained(address: BrokerAddress, topic: str) -> dict[str, Any]:
+    """The retained message on ``topic``, as JSON."""
+    async with MqttBus(address, client_id=f"reader-{time.monotonic_ns()}") as reader:
+        await reader.subscribe(topic, qos=0)
+        async with asyncio.timeout(5):
+            message = await anext(aiter(reader.messages()))
+    return dict(json.loads(message.payload))
+
+
+def latency_under_load(url: str, work: Path, *, seconds: float) -> dict[str, Any]:
+    """The FLASH's way through a backlog of ROUTINE on slow lines."""
+    table_text = slow_table()
+    table = parse_table(table_text)
+    start = datetime(2009, 1, 1, tzinfo=UTC)
+    mix = generate(table, count=4000, seed=2, start=start, posts=SLOW_POSTS, rate=1000)
+    routine = [c for c in prepare([(g.name, g.raw) for g in mix], table) if c.precedence == "ROUTINE"]
+    count = int(seconds) + 5
+    flash = generate(table, count=count, seed=3, start=start, posts=SLOW_POSTS, flash_at=range(count))
+    flashes = prepare([(f"flash-{g.name}", g.raw) for g in flash], table)
+    path = work / "slow.toml"
+    path.write_text(table_text, encoding="utf-8")
+    run = work / "overload"
+    run.mkdir()
+    with Router(url, path, run):
+        return asyncio.run(overload(url, routine, flashes, seconds))
+
+
+def memory(url: str, work: Path, *, deliveries: int) -> dict[str, Any]:
+    """Deliveries queued behind stalled posts (they never receipt; their windows fill): RSS growth."""
+    table_text = unthrottled_table(window=1)
+    parsed = parse_table(table_text)
+    profile = replace(load_profile(), line_collective=0.0)
+    start = datetime(2010, 1, 1, tzinfo=UTC)
+    count = deliveries // 5
+    generated = generate(parsed, count=count, seed=4, start=start, profile=profile, rate=1000)
+    cables = prepare([(f"stall-{g.name}", g.raw) for g in generated], parsed)
+    chosen, total = [], 0
+    for cable in cables:
+        if total >= deliveries:
+            break
+        chosen.append(cable)
+        total += len(cable.posts)
+    table = work / "memory-table.toml"
+    table.write_text(table_text, encoding="utf-8")
+    run = work / "memory"
+    run.mkdir()
+    with Router(url, table, run) as router:
+        before, _ = rss_kb(router.pid)
+        asyncio.run(publish_and_wait(url, chosen))
+        after, peak = rss_kb(router.pid)
+        queued = _queued(run / "journal.sqlite")
+    return {
+        "deliveries": total,
+        "queued_in_journal": queued,
+        "rss_before_mb": round(before / 1024, 1),
+        "rss_after_mb": round(after / 1024, 1),
+        "rss_growth_mb": round((after - before) / 1024, 1),
+        "peak_rss_mb": round(peak / 1024, 1),
+    }
+
+
+async def publish_and_wait(url: str, cables: list[Cable]) -> None:
+    """Publish, then wait until the router has routed every cable (its retained status says so)."""
+    address = BrokerAddress.parse(url)
+    async with MqttBus(address, client_id=f"stalled-{time.monotonic_ns()}") as publisher:
+        await publish_all(publisher, cables, {})
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        totals = (await retained(address, "router/status")).get("totals", {})
+        if int(totals.get("routed", 0)) + int(totals.get("rejected", 0)) + int(
+            totals.get("duplicate", 0)
+        ) >= len(cables):
+            return
+        await asyncio.sleep(0.5)
+
+
+def _queued(journal: Path) -> int:
+    import sqlite3  # noqa: PLC0415
+
+    with sqlite3.connect(journal) as db:
+        return int(db.execute("SELECT count(*) FROM deliveries WHERE state != 'acknowledged'").fetchone()[0])
+
+
+def pool_cables(table: RoutingTable) -> list[Cable]:
+    """The 12,985 cables of the corpus's pool, when ../shared is there."""
+    if not POOL.exists():
+        return []
+    return prepare([(s.name, s.raw) for s in replay_schedule([POOL], speedup=None)], table)
+
+
+def main() -> None:
+    """Run the phases and print the figures, the last line as JSON."""
+    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    options.add_argument("--quick", action="store_true", help="a smaller run, under a minute")
+    options.add_argument("--cables", type=int, help="generated cables (default 10,000; --quick 2,000)")
+    args = options.parse_args()
+    count = args.cables or (2_000 if args.quick else 10_000)
+    table = parse_table(unthrottled_table(window=10_000))
+    # Addressee lines as the corpus has them, each to one post: the corpus's median of 6 copies a
+    # cable (collectives, which the committed table expands to their full membership, left out).
+    profile = replace(load_profile(), line_collective=0.0)
+    start = datetime(2009, 1, 1, tzinfo=UTC)
+    generated = [(g.name, g.raw) for g in generate(table, count=count, seed=1, start=start, profile=profile)]
+    cables = prepare(generated, table)
+    fanouts = [len(c.posts) for c in cables]
+    print(f"generated {count} cables, {sum(fanouts)} copies, median fan-out {statistics.median(fanouts)}")
+    results: dict[str, Any] = {"machine": describe(), "quick": args.quick}
+    with tempfile.TemporaryDirectory(prefix="router-e2e-") as directory:
+        work = Path(directory)
+        with Mosquitto(work / "broker", port=free_port()) as broker:
+            router = throughput(broker.url, work, cables, "generated", timeout=120)
+            print(f"router, generated: {json.dumps(router)}")
+            relay = baseline(broker.url, work, cables, timeout=120)
+            print(f"relay,  generated: {json.dumps(relay)}")
+            pool = pool_cables(table)
+            if pool:
+                real = throughput(broker.url, work, pool, "pool", timeout=180)
+                print(f"router, pool:      {json.dumps(real)}")
+                results["pool"] = real
+            loaded = latency_under_load(broker.url, work, seconds=8 if args.quick else 30)
+            print(f"latency under load: {json.dumps(loaded)}")
+            stalled = memory(broker.url, work, deliveries=50_000 if args.quick else 200_000)
+            print(f"memory: {json.dumps(stalled)}")
+            results.update(
+                flash_p99_ms=loaded["flash_p99_ms"],
+                flash_bound_ms=loaded["flash_bound_ms"],
+                routine_backlog=loaded["routine_backlog"],
+                rss_growth_mb=stalled["rss_growth_mb"],
+                queued_deliveries=stalled["deliveries"],
+                latency_under_load=loaded,
+                memory=stalled,
+            )
+            results.update(
+                cables_per_s=router["cables_per_s"],
+                deliveries_per_s=router["deliveries_per_s"],
+                baseline_cables_per_s=relay["cables_per_s"],
+                baseline_deliveries_per_s=relay["deliveries_per_s"],
+                ratio=round(int(router["cables_per_s"]) / max(1, int(relay["cables_per_s"])), 3),
+                lost=int(router["lost"]) + int(relay["lost"]),
+                router=router,
+                baseline=relay,
+            )
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
