@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     cable_id INTEGER NOT NULL REFERENCES cables (id),
     post TEXT NOT NULL,
     precedence TEXT NOT NULL,
+    rank INTEGER NOT NULL DEFAULT 0,
     role TEXT NOT NULL,
     niact INTEGER NOT NULL,
     via TEXT NOT NULL,
@@ -55,6 +56,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     acknowledged_at REAL
 );
 CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries (state) WHERE state != 'acknowledged';
+CREATE INDEX IF NOT EXISTS deliveries_waiting ON deliveries (post, rank DESC, id) WHERE state = 'queued';
 CREATE TABLE IF NOT EXISTS transmissions (
     id INTEGER PRIMARY KEY,
     delivery_id INTEGER NOT NULL REFERENCES deliveries (id),
@@ -182,13 +184,14 @@ class Journal:
                 "UPDATE cables SET status = 'routed', message_id = ? WHERE id = ?", (message_id, cable_id)
             )
             self._db.executemany(
-                "INSERT INTO deliveries (cable_id, post, precedence, role, niact, via, needs_ack, state,"
-                " queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
+                "INSERT INTO deliveries (cable_id, post, precedence, rank, role, niact, via, needs_ack,"
+                " state, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
                 [
                     (
                         cable_id,
                         delivery.post,
                         delivery.precedence.value,
+                        delivery.precedence.rank,
                         delivery.role,
                         int(delivery.niact),
                         delivery.via,
@@ -333,6 +336,24 @@ class Journal:
                 float(row[5]),
                 row[6] == "delivered",
             )
+
+    def waiting(self, post: str, besides: set[int], limit: int) -> list[tuple[Consignment, float]]:
+        """Up to ``limit`` deliveries queued for ``post`` besides those given, best first.
+
+        Best: by precedence, then age; each with the time it was queued. What a line takes back.
+        """
+        self._write_pending()
+        rows = self._db.execute(
+            "SELECT id, cable_id, precedence, niact, queued_at FROM deliveries"
+            " WHERE post = ? AND state = 'queued' ORDER BY rank DESC, id LIMIT ?",
+            (post, limit + len(besides)),
+        )
+        found = [
+            (Consignment(int(row[0]), int(row[1]), Precedence(row[2]), bool(row[3])), float(row[4]))
+            for row in rows
+            if row[0] not in besides
+        ]
+        return found[:limit]
 
     def unfinished(self) -> list[tuple[int, str, bytes]]:
         """Cables received but neither routed, rejected nor filed as duplicates, oldest first."""

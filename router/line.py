@@ -27,6 +27,9 @@ Cause = Literal["first", "bust", "outage", "zfx", "ack-timeout", "restart"]
 """Why a transmission is made: the first, or again after a bust, an outage, a gap report (ZFX), a
 missing acknowledgement, or a restart of the router."""
 
+HELD = 32
+"""Waiting deliveries a line keeps in memory: a backlog beyond waits in the journal, so that the
+router's memory does not grow with it (200,000 queued copies would take a few hundred MB)."""
 SERIAL_MODULUS = 10_000
 """Channel serials are four digits in FL1 (VZCZCHFR0042): 0001 to 9999, then 0001 again."""
 
@@ -110,6 +113,10 @@ class Line:
     """Deliveries on the line or sent and not yet acknowledged."""
     current: Transmission | None = None
     arrivals: itertools.count[int] = field(default_factory=itertools.count)
+    held: int = HELD
+    """Waiting deliveries kept in memory; the rest wait in the journal only (`spilled`)."""
+    spilled: Counter[Precedence] = field(default_factory=Counter)
+    """Waiting deliveries left in the journal, by precedence: newer than those held of theirs."""
 
     @property
     def channel(self) -> str:
@@ -127,12 +134,62 @@ class Line:
         delivery_id, cable_id, precedence, niact = consignment
         order = (-precedence.rank, next(self.arrivals))
         queued = Queued(order, delivery_id, cable_id, precedence, size, cause, now, niact)
-        heapq.heappush(self.waiting, queued)
+        self._hold(queued)
         current = self.current
         if current is None or not self._interrupts(queued, current, now):
             return None
         self._abandon(current, "bust")
         return current
+
+    def _hold(self, queued: Queued) -> None:
+        """Keep a waiting delivery in memory, or leave it to the journal (a backlog's tail).
+
+        What is held is always the best of what waits: a delivery joins the spilled ones when
+        older ones of its precedence are spilled (first come, first served), or when memory is
+        full and it is the worst; a better one takes the place of the worst held.
+        """
+        if queued.cause != "first":
+            # A retransmission: its delivery is no longer queued in the journal, so it stays here.
+            heapq.heappush(self.waiting, queued)
+            return
+        if self.spilled[queued.precedence] or (
+            len(self.waiting) >= self.held and not self._evict_for(queued)
+        ):
+            self.spilled[queued.precedence] += 1
+            return
+        heapq.heappush(self.waiting, queued)
+
+    def _evict_for(self, queued: Queued) -> bool:
+        """Make room for ``queued`` by spilling the worst first-time delivery held, if it is worse."""
+        candidates = [q for q in self.waiting if q.cause == "first"]
+        if not candidates:
+            return True  # only retransmissions held: they stay, memory holds one more
+        worst = max(candidates)
+        if worst < queued:
+            return False
+        self.waiting.remove(worst)
+        heapq.heapify(self.waiting)
+        self.spilled[worst.precedence] += 1
+        return True
+
+    def needs_refill(self) -> bool:
+        """Whether deliveries wait in the journal and memory has room for them."""
+        return len(self.waiting) < self.held // 2 and any(self.spilled.values())
+
+    def refill(self, consignments: list[tuple[Consignment, int, float]], *, exhausted: bool) -> None:
+        """Take back deliveries from the journal, best first: (consignment, size, queued at).
+
+        ``exhausted``: the journal had no more; whatever the counts said, nothing is spilled now.
+        """
+        if exhausted:
+            self.spilled.clear()
+        for consignment, size, since in consignments:
+            delivery_id, cable_id, precedence, niact = consignment
+            order = (-precedence.rank, next(self.arrivals))
+            queued = Queued(order, delivery_id, cable_id, precedence, size, "first", since, niact)
+            if self.spilled[precedence]:
+                self.spilled[precedence] -= 1
+            heapq.heappush(self.waiting, queued)
 
     def start(self, now: float) -> Transmission | None:
         """Begin the best waiting delivery if the line is up, idle and the window has room."""
@@ -172,8 +229,10 @@ class Line:
         return False
 
     def depths(self) -> dict[str, int]:
-        """Waiting deliveries by precedence, and how many are in flight."""
-        return {**Counter(q.precedence.value for q in self.waiting), "in_flight": len(self.in_flight)}
+        """Waiting deliveries by precedence (held and spilled), and how many are in flight."""
+        waiting = Counter(q.precedence.value for q in self.waiting)
+        waiting.update({p.value: n for p, n in self.spilled.items() if n})
+        return {**waiting, "in_flight": len(self.in_flight)}
 
     def _interrupts(self, arriving: Queued, current: Transmission, now: float) -> bool:
         held = current.queued.precedence

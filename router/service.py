@@ -33,6 +33,7 @@ from router.channel import cancellation, heading, message_part, read_acknowledge
 from router.clock import Clock, ScaledClock
 from router.errors import CableParseError
 from router.line import Cause, Consignment, Line, LineRules, Transmission
+from router.memory import give_back_memory
 from router.parser import MAX_CABLE_BYTES, parse_cable
 from router.routing import decide
 
@@ -374,7 +375,12 @@ class Router:
         finished = line.finish(now)
         if finished is not None:
             self._end(post, finished, "delivered")
-        while (transmission := line.start(now)) is not None:
+        while True:
+            if line.needs_refill():
+                self._refill(post, line)
+            transmission = line.start(now)
+            if transmission is None:
+                break
             if transmission.ends > now:
                 self._on_line[post] = self.journal.transmitting(post, transmission)
                 break
@@ -384,6 +390,17 @@ class Router:
         if line.current is None:
             # Idle, down, or its window full: the next queueing, line-up or receipt wakes it.
             self._active.discard(post)
+
+    def _refill(self, post: str, line: Line) -> None:
+        """Take a backlog's next deliveries back from the journal into the line's memory."""
+        held = {queued.delivery_id for queued in line.waiting} | line.in_flight
+        room = line.held - len(line.waiting)
+        taken = []
+        for consignment, since in self.journal.waiting(post, held, room):
+            part, _ = self._cable(consignment.cable_id)
+            size = len(heading("XXX0000", post, consignment.precedence.letter * 2)) + len(part)
+            taken.append((consignment, size, since))
+        line.refill(taken, exhausted=len(taken) < room)
 
     def _end(self, post: str, transmission: Transmission, outcome: str) -> None:
         """A transmission is over: delivered (the copy goes out), busted or cut (the serial is spent)."""
@@ -507,6 +524,7 @@ class Router:
             }
             with suppress(BusError):  # a lost broker is the switch's to report
                 await self.bus.publish(STATUS, json.dumps(status).encode(), qos=0, retain=True)
+            give_back_memory()
             await asyncio.sleep(self.status_every)  # a timer of the host, not of the network
 
     def depths(self) -> dict[str, dict[str, object]]:

@@ -161,3 +161,32 @@ def test_serials_run_from_0001_to_9999_and_round_again() -> None:
         paris.put(Consignment(delivery, delivery, R), 10, now=0.0)
     assert [serial for _, serial, _ in drain(paris)] == [9999, 1, 2]
     assert paris.channel == "HFR"
+
+
+def test_a_backlog_beyond_what_is_held_waits_in_the_journal_and_keeps_its_order() -> None:
+    """Held: the best 4. A FLASH takes a place from the worst ROUTINE; a ROUTINE after spilled ones spills."""
+    paris = Line("RUEHFR", 0, window=100, held=4)
+    for delivery in range(6):
+        paris.put(Consignment(delivery, delivery, R), 10, now=0.0)
+    assert [q.delivery_id for q in sorted(paris.waiting)] == [0, 1, 2, 3]
+    assert paris.spilled == {R: 2}
+    paris.put(Consignment(9, 9, Z), 10, now=0.0)
+    assert [q.delivery_id for q in sorted(paris.waiting)] == [9, 0, 1, 2]
+    assert paris.spilled == {R: 3}, "ROUTINE 3 went to the journal, before 4 and 5"
+    assert paris.depths() == {"FLASH": 1, "ROUTINE": 6, "in_flight": 0}
+    assert not paris.needs_refill()
+    for _ in range(3):
+        paris.start(now=0.0)
+        paris.finish(0.0)
+    assert paris.needs_refill()
+    paris.refill([(Consignment(d, d, R), 10, 0.0) for d in (3, 4, 5)], exhausted=True)
+    assert [q.delivery_id for q in sorted(paris.waiting)] == [2, 3, 4, 5]
+    assert not any(paris.spilled.values())
+
+
+def test_a_retransmission_is_always_held() -> None:
+    """A ZFX or timeout resend is no longer queued in the journal: it never spills."""
+    paris = Line("RUEHFR", 0, window=100, held=1)
+    paris.put(Consignment(1, 1, R), 10, now=0.0)
+    paris.put(Consignment(2, 2, R), 10, now=0.0, cause="zfx")
+    assert {q.delivery_id for q in paris.waiting} == {1, 2}

@@ -250,3 +250,31 @@ async def test_a_routine_copy_is_not_sent_again_for_want_of_a_receipt(tmp_path: 
         await net.clock.advance(120)
         assert len(net.received()) == 1, "and again at each timeout until it is receipted"
     assert [event["delivery"] for event in net.events("retransmitted")] == [2, 2]
+
+
+async def test_a_backlog_held_in_the_journal_comes_out_in_precedence_order(tmp_path: Path) -> None:
+    """Forty cables behind a down line held 4 at a time: released FLASH first, then by arrival."""
+    async with network(tmp_path, ack_timeout=100_000) as net:
+        await net.publisher.publish("router/line/RUEHFR", b"down")
+        await net.publish(cable(1))
+        paris = net.router.lines["RUEHFR"]
+        paris.held, paris.window = 4, 100  # a small memory; a window no receipt is needed for
+        precedences = ["R", "O", "P", "Z"] * 10
+        await net.publish(*(cable(n, p) for n, p in enumerate(precedences, start=2)))
+        assert len(paris.waiting) <= 4
+        await net.publisher.publish("router/line/RUEHFR", b"up")
+        await settle()
+        for _ in range(20):
+            await net.clock.advance(60)
+        received = net.received()
+        seen = [opened(message)[1] for message in received]
+    assert len(seen) == 41
+    order = [cable.precedence.value for cable in seen if cable.precedence]
+    assert order == ["FLASH"] * 10 + ["IMMEDIATE"] * 10 + ["PRIORITY"] * 10 + ["ROUTINE"] * 11
+    assert len(net.transmissions()) == 41, "each went once"
+    routine = [
+        int(cable.message_id[7:11])
+        for cable in seen
+        if cable.precedence and cable.precedence.value == "ROUTINE"
+    ]
+    assert routine == sorted(routine), "first come, first served within a precedence"
