@@ -98,6 +98,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                         rules=settings.rules,
                         max_bytes=settings.max_cable_bytes,
                         ack_timeout=settings.ack_timeout,
+                        log_copies=settings.log_copies,
                     )
                     await router.run(stop)
             except* BusError as group:

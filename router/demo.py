@@ -116,6 +116,7 @@ async def run_demo(
                 table,
                 clock=clock,
                 status_every=0.5,
+                log_copies=True,  # a few cables a minute: every copy's events are worth seeing
             )
             router_stop = asyncio.Event()
             tasks = {asyncio.create_task(router.run(router_stop), name="router")}

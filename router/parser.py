@@ -96,8 +96,12 @@ class _Header:
     """Index of the first line after the header."""
 
 
-def parse_cable(data: bytes | str, *, max_bytes: int = MAX_CABLE_BYTES) -> Cable:
-    """Read one cable; raise ``CableParseError`` (with line and column) for anything unreadable."""
+def parse_cable(data: bytes | str, *, max_bytes: int = MAX_CABLE_BYTES, text_fields: bool = True) -> Cable:
+    """Read one cable; raise ``CableParseError`` (with line and column) for anything unreadable.
+
+    ``text_fields=False`` leaves SUBJECT, TAGS, REF and the E.O. line unread (empty): the switch
+    routes on the header and the security marks alone, and the prose is a quarter of the work.
+    """
     text = _decode(data, max_bytes)
     # Everything the header and the security marks need stands above the first E.O., TAGS or
     # SUBJECT line; below it is prose, which only the body fields read. Once that line has
@@ -106,7 +110,7 @@ def parse_cable(data: bytes | str, *, max_bytes: int = MAX_CABLE_BYTES) -> Cable
     fields = _TEXT_FIELDS.search(text)
     lines = text[: fields.start() if fields else len(text)].split("\n")
     header = _read_header(text, lines)
-    return _build(header, text, lines)
+    return _build(header, text, lines, text_fields=text_fields)
 
 
 def _decode(data: bytes | str, max_bytes: int) -> str:
@@ -384,7 +388,7 @@ def _fail(lines: list[str], index: int, field_name: str, reason: str) -> NoRetur
     raise CableParseError(reason, line=index + 1, column=column, field=field_name)
 
 
-def _build(header: _Header, whole: str, lines: list[str]) -> Cable:
+def _build(header: _Header, whole: str, lines: list[str], *, text_fields: bool) -> Cable:
     text = whole[len("\n".join(lines[: header.end])) + 1 :] if header.end else whole
     marks: SecurityMarks = read_security(lines[header.end : header.end + _BANNER_SEARCH_LINES])
     if marks.classification is None and header.start:
@@ -432,10 +436,10 @@ def _build(header: _Header, whole: str, lines: list[str]) -> Cable:
             "classification_conflict": len(set(candidates)) > 1,
             "caveats": tuple(caveats),
             "reference": reference,
-            "subject": body.subject(text),
-            "tags": body.tags(text),
-            "references": body.references(text, year=dtg_year, reference_id=reference),
-            "declassification": body.declassification(text),
+            "subject": body.subject(text) if text_fields else None,
+            "tags": body.tags(text) if text_fields else (),
+            "references": body.references(text, year=dtg_year, reference_id=reference) if text_fields else (),
+            "declassification": body.declassification(text) if text_fields else None,
             "header_lines": header.end,
         },
         strict=True,

@@ -315,7 +315,7 @@ class Router:
     def _process(self, cable_id: int, topic: str, raw: bytes) -> None:
         """Parse a journalled cable, then reject it, file it as a duplicate, or route it."""
         try:
-            cable = parse_cable(raw, max_bytes=self.max_bytes)
+            cable = parse_cable(raw, max_bytes=self.max_bytes, text_fields=False)
         except CableParseError as error:
             detail = {
                 "line": error.line,

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     )
     max_cable_bytes: int = Field(default=MAX_CABLE_BYTES, ge=1, description="larger cables are rejected")
     log_file: Path | None = Field(default=None, description="routing log file (JSON lines); none: stderr")
+    log_copies: bool = Field(
+        default=False,
+        description="also log each cable's arrival and each copy's queued/delivered/acknowledged",
+    )
     reconnect_max: float = Field(default=30.0, gt=0, description="longest wait between reconnections, s")
     embedded_port: int = Field(
         default=1884, ge=1, le=65535, description="port of the private broker `router run` starts"

@@ -381,3 +381,13 @@ def test_plain_tail_reading_agrees_with_the_full_reading(corpus_dir: Path) -> No
                 ), raw
                 checked += 1
     assert checked > 10_000
+
+
+def test_without_text_fields_the_header_and_security_read_the_same() -> None:
+    """The switch's reading: the same cable but for SUBJECT, TAGS, REF and E.O., left unread."""
+    raw = (Path(__file__).resolve().parent.parent / "samples" / "flash-collective.txt").read_bytes()
+    full, quick = parse_cable(raw), parse_cable(raw, text_fields=False)
+    assert full.subject
+    assert (quick.subject, quick.tags, quick.references, quick.declassification) == (None, (), (), None)
+    unread = {"subject", "tags", "references", "declassification"}
+    assert quick.model_dump(exclude=unread) == full.model_dump(exclude=unread)
