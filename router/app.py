@@ -14,7 +14,6 @@ import structlog
 
 from router.broker import Mosquitto, mosquitto_binary
 from router.bus import BusError
-from router.classify import InProcess, WorkerProcess
 from router.clock import ScaledClock
 from router.journal import Journal
 from router.mqtt import BrokerAddress, MqttBus
@@ -72,15 +71,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     gc.set_threshold(50_000, 50, 100)
     clock = ScaledClock(settings.time_scale)
     journal = Journal(settings.journal, clock=clock.now)
-    classifier = (
-        WorkerProcess(settings.routing, settings.max_cable_bytes)
-        if settings.workers
-        else InProcess(table, settings.max_cable_bytes)
-    )
     delay = 0.5
     async with AsyncExitStack() as stack:
         stack.callback(journal.close)
-        stack.callback(classifier.close)
         address, mqtt5 = await stack.enter_async_context(broker_for(settings))
         log.info("router-started", broker=str(address), journal=str(settings.journal), posts=len(table.posts))
         while not stop.is_set():
@@ -106,7 +99,6 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                         max_bytes=settings.max_cable_bytes,
                         ack_timeout=settings.ack_timeout,
                         log_copies=settings.log_copies,
-                        classifier=classifier,
                     )
                     await router.run(stop)
             except* BusError as group:

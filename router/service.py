@@ -30,15 +30,17 @@ import structlog
 
 from router.bus import BusError
 from router.channel import cancellation, heading, message_part, read_acknowledgement, read_zfx
-from router.classify import Classifier, InProcess, Verdict, classify
 from router.clock import Clock, ScaledClock
+from router.errors import CableParseError
 from router.line import Cause, Consignment, Line, LineRules, Transmission
 from router.memory import give_back_memory
-from router.parser import MAX_CABLE_BYTES
+from router.parser import MAX_CABLE_BYTES, parse_cable
+from router.routing import decide
 
 if TYPE_CHECKING:
     from router.bus import Bus, Message
     from router.journal import Journal, OpenDelivery
+    from router.models import Cable
     from router.table import RoutingTable
 
 INTAKE = "cables/in/#"
@@ -82,7 +84,6 @@ class Router:
         status_every: float = 1.0,
         resend_after: float = 2.0,
         ack_timeout: float = 300.0,
-        classifier: Classifier | None = None,
     ) -> None:
         self.bus = bus
         self.journal = journal
@@ -116,11 +117,6 @@ class Router:
         self._recent: dict[int, tuple[bytes, str | None]] = {}
         self._unconfirmed: deque[asyncio.Future[None]] = deque()
         """Sends not yet acknowledged by the broker, oldest first."""
-        self.classifier = classifier or InProcess(table, max_bytes)
-        self._received: list[tuple[int, str, bytes]] = []
-        """Cables of the burst being handled: journalled, to be read and routed."""
-        self._batches: asyncio.Queue[list[tuple[int, str, bytes]]] = asyncio.Queue(4)
-        self._verdicts: deque[tuple[list[tuple[int, str, bytes]], list[Verdict]]] = deque()
         self._wake = asyncio.Event()
         self._log = structlog.get_logger("router")
 
@@ -142,7 +138,6 @@ class Router:
         tasks: set[asyncio.Task[object]] = {
             asyncio.create_task(self._read(), name="read"),
             asyncio.create_task(self._switch(), name="switch"),
-            asyncio.create_task(self._classify(), name="classify"),
             asyncio.create_task(self._status(), name="status"),
         }
         if delivered:
@@ -244,10 +239,6 @@ class Router:
             messages = await self._next()
             self.counts["bursts"] += 1
             with self.journal.transaction():
-                while self._verdicts:
-                    batch, verdicts = self._verdicts.popleft()
-                    for (cable_id, topic, raw), verdict in zip(batch, verdicts, strict=True):
-                        self._apply(cable_id, topic, raw, verdict)
                 for message in messages:
                     self._handle(message)
                 now = self.clock.now()
@@ -255,18 +246,6 @@ class Router:
                 for post in list(self._active):
                     self._run_line(post, self.lines[post], now)
             await self._flush(messages)
-            if self._received:
-                # Waits when the classifier is behind: the switch takes no more, nor acknowledges.
-                await self._batches.put(self._received)
-                self._received = []
-
-    async def _classify(self) -> None:
-        """Read and route each burst's cables (in a worker process, when there is one), in order."""
-        while True:
-            batch = await self._batches.get()
-            verdicts = await self.classifier([raw for _, _, raw in batch])
-            self._verdicts.append((batch, verdicts))
-            self._wake.set()
 
     async def _next(self) -> list[Message]:
         """The messages waiting (at least one), or none when a line or a timeout is due first."""
@@ -329,45 +308,48 @@ class Router:
     def _receive(self, message: Message) -> None:
         # The journal first; the broker hears of it after the commit: a crash in between makes
         # the broker deliver the cable again, and the duplicate check keeps it from going twice.
-        # Reading and routing come later, for the whole burst at once (`_classify`).
         cable_id = self.journal.receive(message.topic, message.payload)
         self._event("received", journal_id=cable_id, topic=message.topic, size=len(message.payload))
-        self._received.append((cable_id, message.topic, message.payload))
+        self._process(cable_id, message.topic, message.payload)
 
     def _process(self, cable_id: int, topic: str, raw: bytes) -> None:
-        """Read and route a journalled cable here and now (one left unrouted by a stop)."""
-        (verdict,) = classify([raw], self.table, self.max_bytes)
-        self._apply(cable_id, topic, raw, verdict)
-
-    def _apply(self, cable_id: int, topic: str, raw: bytes, verdict: Verdict) -> None:
-        """Reject a cable, file it as a duplicate, or route it, as its verdict says."""
-        if verdict.rejection is not None or verdict.message_id is None:
-            detail = {**(verdict.rejection or {}), "journal_id": cable_id}
+        """Parse a journalled cable, then reject it, file it as a duplicate, or route it."""
+        try:
+            cable = parse_cable(raw, max_bytes=self.max_bytes, text_fields=False)
+        except CableParseError as error:
+            detail = {
+                "line": error.line,
+                "column": error.column,
+                "reason": error.reason,
+                "journal_id": cable_id,
+            }
+            if error.field:
+                detail["field"] = error.field
             self.journal.reject(cable_id, detail)
             self._outbox.append((REJECTED, json.dumps(detail).encode(), 1, False))
             self._event("rejected", topic=topic, **detail)
             return
-        original = self.journal.is_duplicate(verdict.message_id)
+        original = self.journal.is_duplicate(cable.message_id)
         if original is not None:
-            self.journal.mark_duplicate(cable_id, verdict.message_id, original)
-            self._event("duplicate", message_id=verdict.message_id, journal_id=cable_id, original=original)
+            self.journal.mark_duplicate(cable_id, cable.message_id, original)
+            self._event("duplicate", message_id=cable.message_id, journal_id=cable_id, original=original)
             return
-        self._route(cable_id, verdict, raw)
+        self._route(cable_id, cable, raw)
 
-    def _route(self, cable_id: int, verdict: Verdict, raw: bytes) -> None:
-        message_id = str(verdict.message_id)
-        ids = self.journal.route(cable_id, message_id, verdict.deliveries, verdict.intercepts)
-        self._remember(cable_id, raw, message_id)
+    def _route(self, cable_id: int, cable: Cable, raw: bytes) -> None:
+        decision = decide(cable, self.table)
+        ids = self.journal.route(cable_id, cable.message_id, decision.deliveries, decision.intercepts)
+        self._remember(cable_id, raw, cable.message_id)
         self._event(
             "routed",
-            message_id=message_id,
-            precedence=verdict.precedence.value if verdict.precedence else None,
+            message_id=cable.message_id,
+            precedence=cable.precedence.value if cable.precedence else None,
             deliveries=len(ids),
-            intercepts=len(verdict.intercepts),
+            intercepts=len(decision.intercepts),
         )
-        for intercept in verdict.intercepts:
+        for intercept in decision.intercepts:
             record = {
-                "message_id": message_id,
+                "message_id": cable.message_id,
                 "journal_id": cable_id,
                 "addressee": intercept.addressee,
                 "reason": intercept.reason,
@@ -375,13 +357,13 @@ class Router:
             }
             self._outbox.append((INTERCEPTED, json.dumps(record).encode(), 1, False))
             self._event("intercepted", **record)
-        for delivery_id, delivery in zip(ids, verdict.deliveries, strict=True):
+        for delivery_id, delivery in zip(ids, decision.deliveries, strict=True):
             self._queue(
                 delivery.post, Consignment(delivery_id, cable_id, delivery.precedence, delivery.niact)
             )
             self._event(
                 "queued",
-                message_id=message_id,
+                message_id=cable.message_id,
                 post=delivery.post,
                 precedence=delivery.precedence.value,
                 delivery=delivery_id,

@@ -45,9 +45,6 @@ class Settings(BaseSettings):
     )
     max_cable_bytes: int = Field(default=MAX_CABLE_BYTES, ge=1, description="larger cables are rejected")
     log_file: Path | None = Field(default=None, description="routing log file (JSON lines); none: stderr")
-    workers: int = Field(
-        default=1, ge=0, le=1, description="processes that read and route cables beside the switch (0: none)"
-    )
     log_copies: bool = Field(
         default=False,
         description="also log each cable's arrival and each copy's queued/delivered/acknowledged",
