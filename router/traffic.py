@@ -9,166 +9,25 @@ traffic would exercise them.
 
 from __future__ import annotations
 
-import bisect
-import json
 import random
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from itertools import accumulate
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple
 
 from router.errors import CableParseError
 from router.models import Classification, Precedence
 from router.parser import parse_cable
+from router.traffic_mix import PROFILE, Mix, TrafficProfile, draw_text_bytes, load_profile, mix_of
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     from router.models import Addressee
     from router.table import Collective, Post, RoutingTable
 
 __all__ = ["PROFILE", "Generated", "TrafficProfile", "generate", "load_profile"]
-
-PROFILE = Path(__file__).resolve().parent / "data" / "traffic.json"
-"""The measured traffic mix, written by scripts/measure_traffic.py."""
-
-_T = TypeVar("_T")
-
-
-# --- the measured mix
-
-
-@dataclass(frozen=True, slots=True)
-class TrafficProfile:
-    """The traffic mix of real cables: weights of each value, and shares of each feature.
-
-    Weights are the corpus's counts; shares are of the population the measurement names in
-    traffic.json (cables with a precedence, addressed cables, addressee lines).
-    """
-
-    precedence: tuple[tuple[Precedence, int], ...]
-    """Action precedence (the DTG's first letter) and how many cables have it."""
-    dual_pairs: tuple[tuple[Precedence, Precedence, int], ...]
-    """(action, info, cables) of dual-precedence DTG lines such as ``O P`` (ACP 127 §152)."""
-    classification: tuple[tuple[Classification, int], ...]
-    to_count: tuple[int, ...]
-    """Cables with 0, 1, 2 ... TO lines, the last entry counting every cable at or above its count."""
-    info_count: tuple[int, ...]
-    text_bytes: tuple[tuple[float, int], ...]
-    """Quantiles of the text's size in bytes: (0.0, smallest) ... (1.0, largest)."""
-    subject_tags: tuple[tuple[str, int], ...]
-    line_with_ri: float
-    """Share of addressee lines written ``RI/NAME`` rather than by name alone."""
-    line_collective: float
-    post_line_with_mcn: float
-    post_line_to_state_post: float
-    """Share of lines to single stations that go to State posts (RIs under the RUEH relay)."""
-    niact_immediate_cable: float
-    """Share of IMMEDIATE cables with at least one NIACT action addressee."""
-    niact_action_line_in_niact_cable: float
-    xmt_cable_with_collective: float
-    sipdis_cable: float
-    noforn_classified_cable: float
-    source: str
-    """What was measured, from how many cables, when."""
-
-
-def load_profile(path: Path = PROFILE) -> TrafficProfile:
-    """Read the measured traffic mix (router/data/traffic.json unless another file is given)."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    shares = {name: float(entry["share"]) for name, entry in data["shares"].items()}
-    source = data["source"]
-    return TrafficProfile(
-        precedence=tuple((Precedence(p), int(n)) for p, n in sorted(data["precedence"]["counts"].items())),
-        dual_pairs=tuple(_dual_pair(pair, n) for pair, n in sorted(data["dual_precedence_pairs"].items())),
-        classification=tuple(
-            (Classification(c), int(n)) for c, n in sorted(data["classification"]["counts"].items())
-        ),
-        to_count=tuple(int(n) for n in data["to_count"]["histogram"]),
-        info_count=tuple(int(n) for n in data["info_count"]["histogram"]),
-        text_bytes=tuple((float(q), int(n)) for q, n in sorted(data["text_bytes"]["quantiles"].items())),
-        subject_tags=tuple((tag, int(n)) for tag, n in sorted(data["subject_tags"]["counts"].items())),
-        line_with_ri=shares["line_with_ri"],
-        line_collective=shares["line_collective"],
-        post_line_with_mcn=shares["post_line_with_mcn"],
-        post_line_to_state_post=shares["post_line_to_state_post"],
-        niact_immediate_cable=shares["niact_immediate_cable"],
-        niact_action_line_in_niact_cable=shares["niact_action_line_in_niact_cable"],
-        xmt_cable_with_collective=shares["xmt_cable_with_collective"],
-        sipdis_cable=shares["sipdis_cable"],
-        noforn_classified_cable=shares["noforn_classified_cable"],
-        source=(
-            f"{source['what']}: {source['cables']} cables of {source['corpus']}, "
-            f"measured {source['measured']}"
-        ),
-    )
-
-
-def _dual_pair(pair: str, count: Any) -> tuple[Precedence, Precedence, int]:
-    action, info = pair.split(" ")
-    return Precedence(action), Precedence(info), int(count)
-
-
-@dataclass(frozen=True, slots=True)
-class _Weighted(Generic[_T]):
-    """Values drawn in proportion to their weights (zero weights are never drawn)."""
-
-    values: tuple[_T, ...]
-    cumulative: tuple[int, ...]
-
-    @classmethod
-    def of(cls, pairs: Iterable[tuple[_T, int]]) -> _Weighted[_T]:
-        values, weights = zip(*pairs, strict=True)
-        return cls(values, tuple(accumulate(weights)))
-
-    def draw(self, rng: random.Random) -> _T:
-        return self.values[bisect.bisect_right(self.cumulative, rng.random() * self.cumulative[-1])]
-
-
-@dataclass(frozen=True, slots=True)
-class _Mix:
-    """The profile compiled for drawing: one weighted table per distribution."""
-
-    profile: TrafficProfile
-    precedence: _Weighted[Precedence]
-    dual: dict[Precedence, tuple[float, _Weighted[Precedence]]]
-    """Per action precedence: the chance of a lower info precedence, and which one."""
-    classification: _Weighted[Classification]
-    to_count: _Weighted[int]
-    info_count: _Weighted[int]
-    tags: _Weighted[str]
-
-
-@lru_cache(maxsize=8)
-def _mix(profile: TrafficProfile) -> _Mix:
-    counts = dict(profile.precedence)
-    dual: dict[Precedence, tuple[float, _Weighted[Precedence]]] = {}
-    for action, cables in counts.items():
-        pairs = [(info, n) for a, info, n in profile.dual_pairs if a is action and n]
-        if pairs and cables:
-            dual[action] = (sum(n for _, n in pairs) / cables, _Weighted.of(pairs))
-    return _Mix(
-        profile,
-        _Weighted.of(profile.precedence),
-        dual,
-        _Weighted.of(profile.classification),
-        _Weighted.of(enumerate(profile.to_count)),
-        _Weighted.of(enumerate(profile.info_count)),
-        _Weighted.of(profile.subject_tags),
-    )
-
-
-def _text_bytes(rng: random.Random, quantiles: tuple[tuple[float, int], ...]) -> int:
-    """A text size drawn from the measured quantiles, linear between them (inverse transform)."""
-    u = rng.random()
-    i = max(1, bisect.bisect_right([q for q, _ in quantiles], u))
-    if i >= len(quantiles):
-        return quantiles[-1][1]
-    (q0, n0), (q1, n1) = quantiles[i - 1], quantiles[i]
-    return round(n0 + (n1 - n0) * (u - q0) / (q1 - q0)) if q1 > q0 else n1
 
 
 # --- the stations a generated cable may address
@@ -452,7 +311,7 @@ class _Serials:
         return mcn
 
 
-def _plan(rng: random.Random, mix: _Mix, network: _Network, *, flash: bool) -> _Plan:
+def _plan(rng: random.Random, mix: Mix, network: _Network, *, flash: bool) -> _Plan:
     """Draw one cable's precedence, security, originator, addressees and size from the mix."""
     profile = mix.profile
     precedence = mix.precedence.draw(rng)
@@ -469,7 +328,7 @@ def _plan(rng: random.Random, mix: _Mix, network: _Network, *, flash: bool) -> _
     lines = _written_lines(rng, profile, addressees.entries)
     to, info = tuple(lines[: addressees.to_count]), tuple(lines[addressees.to_count :])
     xmt = _exemption(rng, profile, network, addressees, originator)
-    text_bytes = _text_bytes(rng, profile.text_bytes)
+    text_bytes = draw_text_bytes(rng, profile.text_bytes)
     tags = tuple(dict.fromkeys(mix.tags.draw(rng) for _ in range(rng.randint(*_TAG_COUNT))))
     if flash:
         precedence = info_precedence = Precedence.FLASH
@@ -489,7 +348,7 @@ def _plan(rng: random.Random, mix: _Mix, network: _Network, *, flash: bool) -> _
     )
 
 
-def _info_precedence(rng: random.Random, mix: _Mix, precedence: Precedence) -> Precedence:
+def _info_precedence(rng: random.Random, mix: Mix, precedence: Precedence) -> Precedence:
     """ACP 127 §152: info addressees may get a lower precedence, in the measured share of cables."""
     chance, infos = mix.dual.get(precedence, (0.0, None))
     return infos.draw(rng) if infos is not None and rng.random() < chance else precedence
@@ -513,7 +372,7 @@ class _Addressees(NamedTuple):
     collectives: list[_CollectiveAddress]
 
 
-def _addressees(rng: random.Random, mix: _Mix, pool: _Pool, originator: _Station) -> _Addressees:
+def _addressees(rng: random.Random, mix: Mix, pool: _Pool, originator: _Station) -> _Addressees:
     """Draw a cable's addressees: how many TO and INFO lines, which stations and collectives.
 
     Counts follow the measured histograms, capped by the posts there are (a collective line takes
@@ -820,7 +679,7 @@ def generate(  # noqa: PLR0913 (the knobs of a traffic run, all keyword-only)
         raise ValueError(f"flash_at names cables outside 0-{count - 1}: {outside}")
     network = _network(table, tuple(posts) if posts is not None else None)
     begin = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
-    run = _Run(network, _mix(profile or load_profile()), count, seed, begin, rate, forced)
+    run = _Run(network, mix_of(profile or load_profile()), count, seed, begin, rate, forced)
     return run.cables()
 
 
@@ -829,7 +688,7 @@ class _Run:
     """One generation run, its arguments checked."""
 
     network: _Network
-    mix: _Mix
+    mix: Mix
     count: int
     seed: int
     begin: datetime
