@@ -175,14 +175,20 @@ class Journal:
         message_id: str,
         deliveries: tuple[Delivery, ...],
         intercepts: tuple[Intercept, ...],
-    ) -> list[int]:
-        """Record a routing decision in one transaction; return the new deliveries' ids in order."""
+    ) -> list[int] | None:
+        """Record a routing decision in one transaction; return the new deliveries' ids in order.
+
+        None when ``message_id`` was routed before (a duplicate): nothing is recorded then.
+        """
         now = self._now()
         ids: list[int] = []
         with self.transaction():
-            self._db.execute(
-                "UPDATE cables SET status = 'routed', message_id = ? WHERE id = ?", (message_id, cable_id)
-            )
+            try:
+                self._db.execute(
+                    "UPDATE cables SET status = 'routed', message_id = ? WHERE id = ?", (message_id, cable_id)
+                )
+            except sqlite3.IntegrityError:  # the unique index of routed message ids
+                return None
             self._db.executemany(
                 "INSERT INTO deliveries (cable_id, post, precedence, rank, role, niact, via, needs_ack,"
                 " state, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)",

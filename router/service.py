@@ -329,16 +329,17 @@ class Router:
             self._outbox.append((REJECTED, json.dumps(detail).encode(), 1, False))
             self._event("rejected", topic=topic, **detail)
             return
-        original = self.journal.is_duplicate(cable.message_id)
-        if original is not None:
-            self.journal.mark_duplicate(cable_id, cable.message_id, original)
-            self._event("duplicate", message_id=cable.message_id, journal_id=cable_id, original=original)
-            return
         self._route(cable_id, cable, raw)
 
     def _route(self, cable_id: int, cable: Cable, raw: bytes) -> None:
         decision = decide(cable, self.table)
         ids = self.journal.route(cable_id, cable.message_id, decision.deliveries, decision.intercepts)
+        if ids is None:
+            # A message id already routed (the journal's unique index says so): not sent twice.
+            original = self.journal.is_duplicate(cable.message_id)
+            self.journal.mark_duplicate(cable_id, cable.message_id, original or 0)
+            self._event("duplicate", message_id=cable.message_id, journal_id=cable_id, original=original)
+            return
         self._remember(cable_id, raw, cable.message_id)
         self._event(
             "routed",
@@ -546,9 +547,9 @@ class Router:
         self.counts[event] += 1
         if event in DETAIL_EVENTS and not self.log_copies:
             return  # the journal's cables, deliveries and transmissions hold these facts already
-        text = json.dumps(fields, default=str)
-        self.journal.log(event, text)
+        # One JSON text for the journal's events and `router/log` alike (the name in it as well).
+        entry = json.dumps({"event": event, **fields}, default=str)
+        self.journal.log(event, entry)
         self._log.info(event, **fields)
         if self.publish_log:
-            entry = json.dumps({"event": event, **fields}, default=str)
             self._outbox.append((LOG, entry.encode(), 0, False))

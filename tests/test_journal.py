@@ -41,6 +41,7 @@ def test_open_deliveries_survive_a_reopen_in_order(tmp_path: Path) -> None:
         (delivery("RUEHC", Precedence.FLASH), delivery("RUEHBJ"), delivery("RUEHUL")),
         (Intercept("AMEMBASSY NOWHERE", "unknown-addressee", (9,)),),
     )
+    assert ids is not None
     line = Line("RUEHC", baud=0, window=1)
     line.put(journal.consignment(ids[0]), 100, now=0.0)
     transmission = line.start(now=0.0)
@@ -76,6 +77,7 @@ def test_a_message_id_routed_once_is_a_duplicate_after(tmp_path: Path) -> None:
     journal.route(first, "RUEHKO-1571-1610901", (delivery("RUEHC"),), ())
     second = journal.receive("cables/in/x", b"A again")
     assert journal.is_duplicate("RUEHKO-1571-1610901") == first
+    assert journal.route(second, "RUEHKO-1571-1610901", (delivery("RUEHC"),), ()) is None, "routed once only"
     journal.mark_duplicate(second, "RUEHKO-1571-1610901", first)
     assert journal.counts()["cables_duplicate"] == 1
 
@@ -93,7 +95,9 @@ def test_a_transmission_in_progress_at_a_stop_is_cut(tmp_path: Path) -> None:
     """A router that stops mid-transmission finds it cut on its next start: the delivery is still open."""
     journal = Journal(tmp_path / "journal.sqlite", clock=lambda: 100.0)
     cable_id = journal.receive("cables/in/x", b"RAW")
-    (delivery_id,) = journal.route(cable_id, "RUEHKO-1571-1610901", (delivery("RUEHFR"),), ())
+    routed = journal.route(cable_id, "RUEHKO-1571-1610901", (delivery("RUEHFR"),), ())
+    assert routed is not None
+    (delivery_id,) = routed
     line = Line("RUEHFR", baud=50, window=4)
     line.put(journal.consignment(delivery_id), 1000, now=100.0)
     transmission = line.start(now=100.0)
