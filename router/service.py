@@ -218,9 +218,8 @@ class Router:
         with self.journal.transaction():
             again = [d for d in delivered if self.journal.is_open(d.id)]
             for delivery in again:
-                self._queue(
-                    delivery.post, Consignment(delivery.id, delivery.cable_id, delivery.precedence), "restart"
-                )
+                consignment = Consignment(delivery.id, delivery.cable_id, delivery.precedence, delivery.niact)
+                self._queue(delivery.post, consignment, "restart")
             self._event(
                 "resending", deliveries=len(again), acknowledged_meanwhile=len(delivered) - len(again)
             )
