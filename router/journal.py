@@ -343,6 +343,18 @@ class Journal:
                 row[6] == "delivered",
             )
 
+    def backlog(self) -> dict[tuple[str, Precedence], int]:
+        """How many deliveries wait (never delivered), per post and precedence: a restart's queues.
+
+        Counted, not loaded: each line takes its best ones back from the journal as it goes.
+        """
+        self._write_pending()
+        rows = self._db.execute(
+            "SELECT post, precedence, count(*) FROM deliveries WHERE state = 'queued'"
+            " GROUP BY post, precedence"
+        )
+        return {(str(post), Precedence(precedence)): int(count) for post, precedence, count in rows}
+
     def waiting(self, post: str, besides: set[int], limit: int) -> list[tuple[Consignment, float]]:
         """Up to ``limit`` deliveries queued for ``post`` besides those given, best first.
 

@@ -160,21 +160,19 @@ class Router:
     def _restore(self) -> list[OpenDelivery]:
         """Queue again what was never delivered; hold back what was delivered but not receipted.
 
-        A transmission in progress when the router stopped was cut with it. Receipts sent while
-        the router was down wait at the broker in our session: the copies already delivered go
-        again only if none has come by ``resend_after`` seconds.
+        The never delivered are only counted per line, as a backlog left in the journal: each line
+        takes its best ones back as it goes, however long the backlog. A transmission in progress
+        when the router stopped was cut with it. Receipts sent while the router was down wait at
+        the broker in our session: the copies already delivered go again only if none has come
+        by ``resend_after`` seconds.
         """
         self.journal.interrupted()
-        queued, delivered = 0, []
-        for open_delivery in self.journal.open_deliveries():
-            if open_delivery.delivered:
-                delivered.append(open_delivery)
-                continue
-            consignment = Consignment(
-                open_delivery.id, open_delivery.cable_id, open_delivery.precedence, open_delivery.niact
-            )
-            self._queue(open_delivery.post, consignment)
-            queued += 1
+        queued = 0
+        for (post, precedence), count in self.journal.backlog().items():
+            self._line(post).spilled[precedence] += count
+            self._active.add(post)
+            queued += count
+        delivered = [d for d in self.journal.open_deliveries() if d.delivered]
         if queued or delivered:
             self._event("restored", queued=queued, delivered_unacknowledged=len(delivered))
         return delivered

@@ -16,6 +16,7 @@ from router.bus import MemoryBroker, MemoryBus
 from router.channel import read_copy
 from router.clock import ManualClock, settle
 from router.journal import Journal
+from router.models import Precedence
 from router.post import PostStation
 from router.table import parse_table
 from tests.helpers import opened, receipt_for, running
@@ -278,3 +279,35 @@ async def test_a_backlog_held_in_the_journal_comes_out_in_precedence_order(tmp_p
         if cable.precedence and cable.precedence.value == "ROUTINE"
     ]
     assert routine == sorted(routine), "first come, first served within a precedence"
+
+
+async def test_a_backlog_left_at_a_stop_goes_out_after_the_restart_best_first(tmp_path: Path) -> None:
+    """Twelve cables behind a down line, the router stopped: the next one sends them, FLASH first."""
+    broker = MemoryBroker()
+    clock = ManualClock(START)
+    path = tmp_path / "journal.sqlite"
+    table = parse_table(TABLE)
+    publisher, paris = broker.connect(), broker.connect()
+    await paris.subscribe("cables/out/RUEHFR")
+    async with running(broker.connect(), Journal(path, clock=clock.now), table, clock=clock):
+        await publisher.publish("router/line/RUEHFR", b"down")
+        for number, precedence in enumerate(["R", "P", "O", "Z"] * 3, start=1):
+            await publisher.publish("cables/in/rome", cable(number, precedence))
+        await settle()
+    restarted = Journal(path, clock=clock.now)
+    assert restarted.backlog() == {
+        ("RUEHFR", precedence): 3
+        for precedence in (Precedence.ROUTINE, Precedence.PRIORITY, Precedence.IMMEDIATE, Precedence.FLASH)
+    }
+    async with running(broker.connect(), restarted, table, clock=clock, ack_timeout=100_000):
+        await settle()
+        for _ in range(10):
+            await clock.advance(60)
+        copies = []
+        while not paris.queue.empty():
+            copies.append(opened(paris.queue.get_nowait())[1])
+    # Paris's window is 10 copies unreceipted: the ten best go.
+    assert [c.precedence.value for c in copies if c.precedence] == (
+        ["FLASH"] * 3 + ["IMMEDIATE"] * 3 + ["PRIORITY"] * 3 + ["ROUTINE"]
+    )
+    assert [c.message_id[7:11] for c in copies][:3] == ["0004", "0008", "0012"]
