@@ -140,6 +140,7 @@ async def run_demo(
             stopping = asyncio.create_task(stop.wait())
             await asyncio.wait({finished, stopping}, return_when=asyncio.FIRST_COMPLETED)
             result.stopped_early = not finished.done()
+            failure = finished.exception() if finished.done() and not finished.cancelled() else None
             for task in (finished, stopping):
                 task.cancel()
             router_stop.set()
@@ -149,6 +150,8 @@ async def run_demo(
             await asyncio.wait(tasks, timeout=5)
     finally:
         journal.close()
+    if failure is not None:
+        raise failure  # the traffic or a fault failed: the run is not what was asked for
     write_html(read_report(options.journal), options.out)
     return result
 
