@@ -114,6 +114,21 @@ class OpenDelivery:
     """Delivered before the restart: the post may have acknowledged it while the router was down."""
 
 
+def _transmission_row(post: str, transmission: Transmission) -> tuple[object, ...]:
+    """A transmission's columns, delivery id to ended_at (the end as planned)."""
+    queued = transmission.queued
+    return (
+        queued.delivery_id,
+        post,
+        transmission.channel,
+        transmission.serial,
+        queued.cause,
+        queued.size,
+        transmission.started,
+        transmission.ends,
+    )
+
+
 def needs_acknowledgement(precedence: Precedence, *, niact: bool) -> bool:
     """FLASH and ECP must be acknowledged by the post, and so must NIACT (DOMAIN, Precedence)."""
     return niact or precedence >= Precedence.FLASH
@@ -219,19 +234,10 @@ class Journal:
 
     def transmitting(self, post: str, transmission: Transmission) -> int:
         """A transmission began on the post's line; return its journal id."""
-        queued = transmission.queued
         cursor = self._db.execute(
             "INSERT INTO transmissions (delivery_id, post, channel, serial, cause, bytes, started_at,"
-            " outcome) VALUES (?, ?, ?, ?, ?, ?, ?, 'sending')",
-            (
-                queued.delivery_id,
-                post,
-                transmission.channel,
-                transmission.serial,
-                queued.cause,
-                queued.size,
-                transmission.started,
-            ),
+            " ended_at, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, 'sending')",
+            _transmission_row(post, transmission)[:-1],
         )
         return int(cursor.lastrowid or 0)
 
@@ -240,19 +246,7 @@ class Journal:
 
         Thousands a second on unthrottled lines: inside a transaction they are written together.
         """
-        queued = transmission.queued
-        self._sent.append(
-            (
-                queued.delivery_id,
-                post,
-                transmission.channel,
-                transmission.serial,
-                queued.cause,
-                queued.size,
-                transmission.started,
-                transmission.ends,
-            )
-        )
+        self._sent.append(_transmission_row(post, transmission))
         if not self._depth:
             self._write_pending()
 
@@ -393,17 +387,16 @@ class Journal:
             raise KeyError(delivery_id)
         return Consignment(delivery_id, int(row[0]), Precedence(row[1]), bool(row[2]))
 
-    def message_id(self, cable_id: int) -> str | None:
-        """The message id a cable was routed under."""
-        row = self._db.execute("SELECT message_id FROM cables WHERE id = ?", (cable_id,)).fetchone()
-        return row[0] if row else None
-
     def raw(self, cable_id: int) -> bytes:
         """The cable as it was received."""
-        row = self._db.execute("SELECT raw FROM cables WHERE id = ?", (cable_id,)).fetchone()
+        return self.cable(cable_id)[0]
+
+    def cable(self, cable_id: int) -> tuple[bytes, str | None]:
+        """The cable as it was received, and the message id it was routed under (if it was)."""
+        row = self._db.execute("SELECT raw, message_id FROM cables WHERE id = ?", (cable_id,)).fetchone()
         if row is None:
             raise KeyError(cable_id)
-        return bytes(row[0])
+        return bytes(row[0]), row[1]
 
     def log(self, event: str, fields: dict[str, object] | str) -> None:
         """Append an event of the routing log (its fields, or their JSON already made)."""

@@ -193,7 +193,7 @@ class Router:
         """
         recent = self._recent.get(cable_id)
         if recent is None:
-            recent = self._remember(cable_id, self.journal.raw(cable_id), self.journal.message_id(cable_id))
+            recent = self._remember(cable_id, *self.journal.cable(cable_id))
         return recent
 
     def _remember(self, cable_id: int, raw: bytes, message_id: str | None) -> tuple[bytes, str | None]:
