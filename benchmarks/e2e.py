@@ -27,8 +27,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -36,6 +38,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict, deque
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -142,7 +145,7 @@ class Router:
 
     def __enter__(self) -> Self:
         env = {"ROUTER_LOG_FILE": str(self.log), "ROUTER_CLIENT_ID": f"router-{time.monotonic_ns()}"}
-        self.process = subprocess.Popen(self.command, env={**_environ(), **env}, cwd=ROOT)  # noqa: S603
+        self.process = subprocess.Popen(self.command, env={**os.environ, **env}, cwd=ROOT)  # noqa: S603
         deadline = time.monotonic() + 30
         while not (self.log.exists() and b'"listening"' in self.log.read_bytes()):
             if time.monotonic() > deadline or self.process.poll() is not None:
@@ -163,13 +166,7 @@ class Router:
         return self.process.pid
 
 
-def _environ() -> dict[str, str]:
-    import os  # noqa: PLC0415
-
-    return dict(os.environ)
-
-
-class Counter:
+class CopyCounter:
     """Every copy, counted by `mosquitto_sub` (C: a Python sink would take the core it measures)."""
 
     def __init__(self, url: str, expected: int) -> None:
@@ -268,7 +265,7 @@ async def push(url: str, cables: list[Cable], *, within: float, receipts: bool =
     sampler = Sampler(
         published_at, {c.message_id: c.precedence for c in cables if c.message_id}, receipts=receipts
     )
-    counter = Counter(url, expected)
+    counter = CopyCounter(url, expected)
     try:
         async with (
             MqttBus(address, client_id=f"sampler-{time.monotonic_ns()}") as sample_bus,
@@ -481,9 +478,7 @@ async def publish_and_wait(url: str, cables: list[Cable]) -> None:
 
 
 def _queued(journal: Path) -> int:
-    import sqlite3  # noqa: PLC0415
-
-    with sqlite3.connect(journal) as db:
+    with closing(sqlite3.connect(journal)) as db:
         return int(db.execute("SELECT count(*) FROM deliveries WHERE state != 'acknowledged'").fetchone()[0])
 
 
