@@ -22,7 +22,7 @@ from router.parser import parse_cable
 from router.traffic_mix import PROFILE, Mix, TrafficProfile, draw_text_bytes, load_profile, mix_of
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from router.models import Addressee
     from router.table import Collective, Post, RoutingTable
@@ -116,6 +116,31 @@ class _Network:
                 collectives=tuple(c for c in self.collectives if c.members <= ris),
             )
         return self._pools[key]
+
+    def with_ri_chance(self, profile: TrafficProfile) -> float:
+        """The chance of writing the RI where a line may be written either way.
+
+        Some addresses allow one way only (a station whose name is ambiguous needs its RI; a
+        collective may have only a name), and they would pull the share away from the measured
+        one: the free choice makes up for them, weighted as lines are (collectives, State posts and
+        other stations in their measured shares).
+        """
+        collective = profile.line_collective if self.collectives else 0.0
+        state = profile.post_line_to_state_post
+        station_forced = state * _share(s.plain is None for s in self.stations if s.state) + (
+            1 - state
+        ) * _share(s.plain is None for s in self.stations if not s.state)
+        forced_ri = (1 - collective) * station_forced + collective * _share(
+            c.plain is None for c in self.collectives
+        )
+        forced_plain = collective * _share(c.with_ri is None for c in self.collectives)
+        free = 1 - forced_ri - forced_plain
+        return min(1.0, max(0.0, (profile.line_with_ri - forced_ri) / free)) if free > 0 else 0.0
+
+
+def _share(flags: Iterable[bool]) -> float:
+    values = list(flags)
+    return sum(values) / len(values) if values else 0.0
 
 
 _MIN_COLLECTIVE = 3
@@ -311,7 +336,7 @@ class _Serials:
         return mcn
 
 
-def _plan(rng: random.Random, mix: Mix, network: _Network, *, flash: bool) -> _Plan:
+def _plan(rng: random.Random, mix: Mix, network: _Network, *, flash: bool, with_ri_chance: float) -> _Plan:
     """Draw one cable's precedence, security, originator, addressees and size from the mix."""
     profile = mix.profile
     precedence = mix.precedence.draw(rng)
@@ -325,7 +350,7 @@ def _plan(rng: random.Random, mix: Mix, network: _Network, *, flash: bool) -> _P
         pool = network.pool(classification, caveats)
     originator = rng.choice(pool.originators)
     addressees = _addressees(rng, mix, pool, originator)
-    lines = _written_lines(rng, profile, addressees.entries)
+    lines = _written_lines(rng, profile, addressees.entries, with_ri_chance)
     to, info = tuple(lines[: addressees.to_count]), tuple(lines[addressees.to_count :])
     xmt = _exemption(rng, profile, network, addressees, originator)
     text_bytes = draw_text_bytes(rng, profile.text_bytes)
@@ -375,12 +400,12 @@ class _Addressees(NamedTuple):
 def _addressees(rng: random.Random, mix: Mix, pool: _Pool, originator: _Station) -> _Addressees:
     """Draw a cable's addressees: how many TO and INFO lines, which stations and collectives.
 
-    Counts follow the measured histograms, capped by the posts there are (a collective line takes
+    Counts follow the measured (TO, INFO) pairs, capped by the posts there are (a collective line takes
     a post's place in the count, as it does in the corpus); a cable with neither is drawn again.
     """
     n_to = n_info = 0
     while n_to + n_info == 0:
-        n_to, n_info = mix.to_count.draw(rng), mix.info_count.draw(rng)
+        n_to, n_info = mix.addressee_counts.draw(rng)
     available = pool.size - 1  # not the originator
     n_to = min(n_to, available)
     n_info = min(n_info, available - n_to)
@@ -418,12 +443,15 @@ def _sample_besides(
 
 
 def _written_lines(
-    rng: random.Random, profile: TrafficProfile, entries: list[_Station | _CollectiveAddress]
+    rng: random.Random,
+    profile: TrafficProfile,
+    entries: list[_Station | _CollectiveAddress],
+    with_ri_chance: float,
 ) -> list[_Line]:
     """How each addressee is written: with its RI in the measured share, an MCN on some station lines."""
     lines = []
     for address in entries:
-        written = address.written(with_ri=rng.random() < profile.line_with_ri)
+        written = address.written(with_ri=rng.random() < with_ri_chance)
         if isinstance(address, _Station) and rng.random() < profile.post_line_with_mcn:
             lines.append(_Line(written, address.ri, niact=False))
         else:
@@ -699,10 +727,13 @@ class _Run:
         """The cables one by one, each drawn from its own stream of the seed's generator."""
         streams = random.Random(self.seed)  # noqa: S311 (a simulation: repeatable, not secret)
         serials = _Serials(random.Random(streams.getrandbits(64)))  # noqa: S311
+        with_ri_chance = self.network.with_ri_chance(self.mix.profile)
         for index in range(self.count):
             rng = random.Random(streams.getrandbits(64))  # noqa: S311
             offset = index / self.rate
-            plan = _plan(rng, self.mix, self.network, flash=index in self.forced)
+            plan = _plan(
+                rng, self.mix, self.network, flash=index in self.forced, with_ri_chance=with_ri_chance
+            )
             dtg = (self.begin + timedelta(seconds=offset)).replace(second=0, microsecond=0)
             raw = _render(plan, rng, serials, dtg, (index + 1) % 10_000)
             yield Generated(offset, f"gen-{index + 1:06d}", raw.encode())

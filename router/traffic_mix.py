@@ -39,9 +39,9 @@ class TrafficProfile:
     dual_pairs: tuple[tuple[Precedence, Precedence, int], ...]
     """(action, info, cables) of dual-precedence DTG lines such as ``O P`` (ACP 127 §152)."""
     classification: tuple[tuple[Classification, int], ...]
-    to_count: tuple[int, ...]
-    """Cables with 0, 1, 2 ... TO lines, the last entry counting every cable at or above its count."""
-    info_count: tuple[int, ...]
+    addressee_counts: tuple[tuple[int, int, int], ...]
+    """(TO lines, INFO lines, cables): the two counts together, as a cable has them (a cable with
+    many action addressees has fewer info ones); the cap counts every cable at or above it."""
     text_bytes: tuple[tuple[float, int], ...]
     """Quantiles of the text's size in bytes: (0.0, smallest) ... (1.0, largest)."""
     subject_tags: tuple[tuple[str, int], ...]
@@ -72,8 +72,9 @@ def load_profile(path: Path = PROFILE) -> TrafficProfile:
         classification=tuple(
             (Classification(c), int(n)) for c, n in sorted(data["classification"]["counts"].items())
         ),
-        to_count=tuple(int(n) for n in data["to_count"]["histogram"]),
-        info_count=tuple(int(n) for n in data["info_count"]["histogram"]),
+        addressee_counts=tuple(
+            (int(to), int(info), int(n)) for to, info, n in data["addressee_counts"]["pairs"]
+        ),
         text_bytes=tuple((float(q), int(n)) for q, n in sorted(data["text_bytes"]["quantiles"].items())),
         subject_tags=tuple((tag, int(n)) for tag, n in sorted(data["subject_tags"]["counts"].items())),
         line_with_ri=shares["line_with_ri"],
@@ -124,8 +125,8 @@ class Mix:
     dual: dict[Precedence, tuple[float, Weighted[Precedence]]]
     """Per action precedence: the chance of a lower info precedence, and which one."""
     classification: Weighted[Classification]
-    to_count: Weighted[int]
-    info_count: Weighted[int]
+    addressee_counts: Weighted[tuple[int, int]]
+    """(TO lines, INFO lines) of a cable."""
     tags: Weighted[str]
 
 
@@ -143,8 +144,7 @@ def mix_of(profile: TrafficProfile) -> Mix:
         Weighted.of(profile.precedence),
         dual,
         Weighted.of(profile.classification),
-        Weighted.of(enumerate(profile.to_count)),
-        Weighted.of(enumerate(profile.info_count)),
+        Weighted.of(((to, info), n) for to, info, n in profile.addressee_counts),
         Weighted.of(profile.subject_tags),
     )
 

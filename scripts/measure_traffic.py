@@ -58,8 +58,8 @@ class Tally:
     dual_pairs: Counter[str] = field(default_factory=Counter)
     classification: Counter[str] = field(default_factory=Counter)
     addressed: int = 0
-    to_count: Counter[int] = field(default_factory=Counter)
-    info_count: Counter[int] = field(default_factory=Counter)
+    addressee_counts: Counter[tuple[int, int]] = field(default_factory=Counter)
+    """Cables by (TO lines, INFO lines): drawn together, since the two are not independent."""
     lines: int = 0
     lines_with_ri: int = 0
     collective_lines: int = 0
@@ -144,8 +144,7 @@ def count_tags(tally: Tally, cable: Cable) -> None:
 def count_addressees(tally: Tally, cable: Cable, table: RoutingTable) -> None:
     """Per-cable counts and per-line shares of an addressed cable."""
     tally.addressed += 1
-    tally.to_count[min(len(cable.to), COUNT_CAP)] += 1
-    tally.info_count[min(len(cable.info), COUNT_CAP)] += 1
+    tally.addressee_counts[min(len(cable.to), COUNT_CAP), min(len(cable.info), COUNT_CAP)] += 1
     niact = [a for a in cable.to if a.niact]
     any_niact = any(a.niact for a in cable.addressees)
     tally.niact_cables += any_niact
@@ -192,11 +191,6 @@ def quantiles(values: list[int]) -> dict[str, int]:
     return {f"{q:.2f}": ordered[round(q * last)] for q in QUANTILES}
 
 
-def histogram(counts: Counter[int]) -> list[int]:
-    """How many cables have each count, as a list indexed by the count (0 to the cap)."""
-    return [counts[value] for value in range(COUNT_CAP + 1)]
-
-
 def profile(tally: Tally, *, measured: date, corpus: str) -> dict[str, object]:
     """The JSON document: the source, the distributions, and the shares with their populations."""
     with_precedence = sum(tally.precedence.values())
@@ -214,8 +208,11 @@ def profile(tally: Tally, *, measured: date, corpus: str) -> dict[str, object]:
         "precedence": {"of": with_precedence, "counts": dict(tally.precedence)},
         "dual_precedence_pairs": dict(tally.dual_pairs),
         "classification": {"of": sum(tally.classification.values()), "counts": dict(tally.classification)},
-        "to_count": {"cap": COUNT_CAP, "of": tally.addressed, "histogram": histogram(tally.to_count)},
-        "info_count": {"cap": COUNT_CAP, "of": tally.addressed, "histogram": histogram(tally.info_count)},
+        "addressee_counts": {
+            "cap": COUNT_CAP,
+            "of": tally.addressed,
+            "pairs": [[to, info, n] for (to, info), n in sorted(tally.addressee_counts.items())],
+        },
         "text_bytes": {"of": len(tally.text_bytes), "quantiles": quantiles(tally.text_bytes)},
         "subject_tags": {
             "of": tally.tagged_cables,
