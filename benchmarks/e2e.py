@@ -18,8 +18,11 @@ fast as QoS 1 allows. Four phases:
 4. memory: deliveries queued behind stalled posts (posts that never receipt, their windows full):
    the router's RSS growth for 200,000 of them (--quick: 50,000).
 
-Every copy is counted: `lost` (expected copies that never reached the sink) must be 0. The last line
-printed is one JSON object with every figure and the machine.
+Every copy is counted: `lost` (expected copies that never reached the sink) must be 0. Each run
+also reads the CPU time of every part (router or relay, broker, publisher, counter) and how busy
+the machine was: `cpu` says what the ratio could reach if the router's work were spread over every
+core, and how much CPU a cable the router may take for 0.8. The last line printed is one JSON object
+with every figure and the machine.
 """
 
 from __future__ import annotations
@@ -122,6 +125,56 @@ def rss_kb(pid: int) -> tuple[int, int]:
     return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_and_total() -> tuple[int, int]:
+    """The machine's idle and total CPU time so far, in ticks, from /proc/stat."""
+    ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return ticks[3] + ticks[4], sum(ticks)
+
+
+@dataclass
+class CpuMeter:
+    """The CPU time each part of a run takes, per cable: where the machine's two cores go.
+
+    The worker (router or relay) and the broker by their process ids; this process (publisher and
+    sampler) by its own clock; the counter (`mosquitto_sub`) once it has stopped.
+    """
+
+    worker: int
+    broker: int
+    start: dict[str, float] = field(default_factory=dict)
+    busy: float = 0.0
+
+    def begin(self) -> None:
+        """Read every clock at the first publish."""
+        self.start = {
+            "worker": cpu_seconds(self.worker),
+            "broker": cpu_seconds(self.broker),
+            "publisher": time.process_time(),
+        }
+        self._idle = idle_and_total()
+
+    def end(self, cables: int, counter_seconds: float) -> dict[str, Any]:
+        """Milliseconds of CPU a cable for each part, and the share of the machine in use."""
+        idle, total = idle_and_total()
+        used = {
+            "worker": cpu_seconds(self.worker) - self.start["worker"],
+            "broker": cpu_seconds(self.broker) - self.start["broker"],
+            "publisher": time.process_time() - self.start["publisher"],
+            "counter": counter_seconds,
+        }
+        return {
+            "cpu_ms_per_cable": {part: round(1000 * s / cables, 3) for part, s in used.items()},
+            "machine_busy": round(1 - (idle - self._idle[0]) / max(1, total - self._idle[1]), 3),
+        }
+
+
 class Router:
     """`router run` in a process of its own: ``with Router(...) as router``."""
 
@@ -204,10 +257,12 @@ class CopyCounter:
             if self.count >= self.expected:
                 self.done.set()
 
-    def stop(self) -> None:
-        """Stop counting."""
+    def stop(self) -> float:
+        """Stop counting; return the CPU seconds `mosquitto_sub` used."""
+        used = cpu_seconds(self.process.pid)
         self.process.terminate()
         self.process.wait(10)
+        return used
 
 
 @dataclass
@@ -257,7 +312,9 @@ def busiest(cables: list[Cable], count: int) -> list[str]:
     return sorted(copies, key=copies.__getitem__, reverse=True)[:count]
 
 
-async def push(url: str, cables: list[Cable], *, within: float, receipts: bool = False) -> dict[str, Any]:
+async def push(
+    url: str, cables: list[Cable], *, within: float, meter: CpuMeter, receipts: bool = False
+) -> dict[str, Any]:
     """Publish ``cables`` and wait for every copy they should make: the figures of one run."""
     address = BrokerAddress.parse(url)
     expected = sum(len(cable.posts) for cable in cables)
@@ -274,13 +331,15 @@ async def push(url: str, cables: list[Cable], *, within: float, receipts: bool =
             for post in busiest(cables, SAMPLED_POSTS):
                 await sample_bus.subscribe(f"cables/out/{post}", qos=1)
             sampling = asyncio.create_task(sampler.run(sample_bus))
+            meter.begin()
             first = await publish_all(publisher, cables, published_at)
             await asyncio.to_thread(counter.done.wait, within)
             sampling.cancel()
     finally:
-        counter.stop()
+        counter_seconds = counter.stop()
     elapsed = max(counter.last - first, 1e-9)
     return {
+        **meter.end(len(cables), counter_seconds),
         "cables": len(cables),
         "copies": counter.count,
         "expected_copies": expected,
@@ -303,23 +362,28 @@ def _ms(times: list[float], percent: int) -> float:
 # --- the phases
 
 
-def throughput(url: str, work: Path, cables: list[Cable], name: str, *, timeout: float) -> dict[str, Any]:
+def throughput(
+    broker: Mosquitto, work: Path, cables: list[Cable], name: str, *, timeout: float
+) -> dict[str, Any]:
     """One router, fresh journal, the cables through it."""
+    url = broker.url
     table = work / f"{name}-table.toml"
     table.write_text(unthrottled_table(window=10_000), encoding="utf-8")
     run = work / name
     run.mkdir()
     with Router(url, table, run) as router:
         before, _ = rss_kb(router.pid)
-        figures = asyncio.run(push(url, cables, within=timeout))
+        meter = CpuMeter(router.pid, _pid(broker))
+        figures = asyncio.run(push(url, cables, within=timeout, meter=meter))
         _, peak = rss_kb(router.pid)
     figures["router_rss_mb"] = round(before / 1024, 1)
     figures["router_peak_rss_mb"] = round(peak / 1024, 1)
     return figures
 
 
-def baseline(url: str, work: Path, cables: list[Cable], *, timeout: float) -> dict[str, Any]:
+def baseline(broker: Mosquitto, work: Path, cables: list[Cable], *, timeout: float) -> dict[str, Any]:
     """The same cables through the bare relay."""
+    url = broker.url
     fanout = work / "fanout.json"
     fanout.write_text(json.dumps({c.name: c.posts for c in cables}), encoding="utf-8")
     relay = subprocess.Popen(  # noqa: S603
@@ -329,10 +393,15 @@ def baseline(url: str, work: Path, cables: list[Cable], *, timeout: float) -> di
     assert relay.stdout is not None
     relay.stdout.readline()  # "listening"
     try:
-        return asyncio.run(push(url, cables, within=timeout))
+        return asyncio.run(push(url, cables, within=timeout, meter=CpuMeter(relay.pid, _pid(broker))))
     finally:
         relay.terminate()
         relay.wait(10)
+
+
+def _pid(broker: Mosquitto) -> int:
+    assert broker.pid is not None, "the broker runs for the whole benchmark"
+    return broker.pid
 
 
 SLOW_POSTS = ("RUEHFR", "RUEHKO", "RUEHLO", "RUEHRO")
@@ -482,6 +551,32 @@ def _queued(journal: Path) -> int:
         return int(db.execute("SELECT count(*) FROM deliveries WHERE state != 'acknowledged'").fetchone()[0])
 
 
+def cpu_budget(router: dict[str, Any], relay: dict[str, Any], *, floor: float = 0.8) -> dict[str, Any]:
+    """What the ratio can reach on this machine: the CPU a cable costs, against the cores there are.
+
+    The broker, the publisher and the counter cost the same whoever relays (their CPU per cable
+    from the relay's run). If the router's own CPU were spread over every core as fully as the
+    relay's run used the machine, it could carry ``cores x busy / (router + the rest)`` cables a
+    second: the ceiling of the ratio for any number of router processes. The budget is the router
+    CPU a cable may take for the ratio to reach ``floor``.
+    """
+    cores = os.cpu_count() or 1
+    relay_cpu = relay["cpu_ms_per_cable"]
+    rest = relay_cpu["broker"] + relay_cpu["publisher"] + relay_cpu["counter"]
+    busy = float(relay["machine_busy"])
+    router_ms = float(router["cpu_ms_per_cable"]["worker"])
+    ceiling = 1000 * cores * busy / (router_ms + rest)
+    budget = 1000 * cores * busy / (floor * int(relay["cables_per_s"])) - rest
+    return {
+        "router_cpu_ms_per_cable": router_ms,
+        "relay_cpu_ms_per_cable": relay_cpu["worker"],
+        "broker_publisher_counter_cpu_ms_per_cable": round(rest, 3),
+        "relay_run_machine_busy": busy,
+        "ratio_ceiling_on_all_cores": round(ceiling / int(relay["cables_per_s"]), 3),
+        f"router_cpu_budget_ms_for_{floor}": round(budget, 3),
+    }
+
+
 def pool_cables(table: RoutingTable) -> list[Cable]:
     """The 12,985 cables of the corpus's pool, when ../shared is there."""
     if not POOL.exists():
@@ -515,9 +610,9 @@ def main() -> None:
             # per cent over a minute, and alternating keeps both under the same conditions.
             routers, relays = [], []
             for round_number in range(args.rounds):
-                routers.append(throughput(broker.url, work, cables, f"generated-{round_number}", timeout=120))
+                routers.append(throughput(broker, work, cables, f"generated-{round_number}", timeout=120))
                 print(f"router, generated: {json.dumps(routers[-1])}")
-                relays.append(baseline(broker.url, work, cables, timeout=120))
+                relays.append(baseline(broker, work, cables, timeout=120))
                 print(f"relay,  generated: {json.dumps(relays[-1])}")
             router = max(routers, key=lambda figures: int(figures["cables_per_s"]))
             relay = max(relays, key=lambda figures: int(figures["cables_per_s"]))
@@ -525,7 +620,7 @@ def main() -> None:
             relay["lost"] = sum(int(figures["lost"]) for figures in relays)
             pool = pool_cables(table)
             if pool:
-                real = throughput(broker.url, work, pool, "pool", timeout=180)
+                real = throughput(broker, work, pool, "pool", timeout=180)
                 print(f"router, pool:      {json.dumps(real)}")
                 results["pool"] = real
             loaded = latency_under_load(broker.url, work, seconds=8 if args.quick else 30)
@@ -547,6 +642,7 @@ def main() -> None:
                 baseline_cables_per_s=relay["cables_per_s"],
                 baseline_deliveries_per_s=relay["deliveries_per_s"],
                 ratio=round(int(router["cables_per_s"]) / max(1, int(relay["cables_per_s"])), 3),
+                cpu=cpu_budget(router, relay),
                 lost=int(router["lost"]) + int(relay["lost"]),
                 router=router,
                 baseline=relay,

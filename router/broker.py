@@ -64,6 +64,11 @@ class Mosquitto:
         """The broker's address, ``mqtt://127.0.0.1:PORT``."""
         return f"mqtt://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        """The broker's process id while it runs (what a benchmark reads its CPU time by)."""
+        return self._process.pid if self._process is not None else None
+
     def start(self, *, within: float = 10.0) -> None:
         """Write the config, start the broker, and return once it accepts connections."""
         binary = mosquitto_binary()

@@ -80,6 +80,9 @@ class MqttBus:
             address.port,
             identifier=client_id,
             protocol=aiomqtt.ProtocolVersion.V5 if mqtt5 else aiomqtt.ProtocolVersion.V311,
+            # paho holds back every QoS 1 message past 20 unacknowledged, and scans its outgoing
+            # messages at each PUBACK to release the next: the caller bounds what is in flight.
+            max_inflight_messages=0,
             **session,
         )
         self._acks: dict[int, asyncio.Future[None]] = {}
