@@ -573,7 +573,8 @@ def cpu_budget(router: dict[str, Any], relay: dict[str, Any], *, floor: float = 
         "broker_publisher_counter_cpu_ms_per_cable": round(rest, 3),
         "relay_run_machine_busy": busy,
         "ratio_ceiling_on_all_cores": round(ceiling / int(relay["cables_per_s"]), 3),
-        f"router_cpu_budget_ms_for_{floor}": round(budget, 3),
+        "ratio_floor": floor,
+        "router_cpu_budget_ms_per_cable": round(budget, 3),
     }
 
 

@@ -1,6 +1,7 @@
 """Synthetic traffic for the switch: cables in the real corpus's mix (replays of real ones: router.replay).
 
-Generation is pure (values in, cables out); `router.replay.publish_schedule` puts them on the bus.
+Generation is pure (values in, cables out); `router.replay.publish_schedule` puts them on the bus,
+and `router.traffic_network` says which stations and collectives a cable may address.
 The mix comes from router/data/traffic.json, measured over the real corpus by
 scripts/measure_traffic.py: generated traffic has the precedence, addressee and size distributions
 the switch meets in real cables, so queues, pre-emption and speed of service are exercised as real
@@ -16,222 +17,21 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
-from router.errors import CableParseError
 from router.models import Classification, Precedence
-from router.parser import parse_cable
 from router.traffic_mix import PROFILE, Mix, TrafficProfile, draw_text_bytes, load_profile, mix_of
+from router.traffic_network import CollectiveAddress, Network, Pool, Station, network_of
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from collections.abc import Iterator, Sequence
 
-    from router.models import Addressee
-    from router.table import Collective, Post, RoutingTable
+    from router.table import RoutingTable
 
 __all__ = ["PROFILE", "Generated", "TrafficProfile", "generate", "load_profile"]
-
-
-# --- the stations a generated cable may address
-
-
-@dataclass(frozen=True, slots=True)
-class _Station:
-    """A post of the table, with the ways of writing it that the parser reads back and the table routes."""
-
-    post: Post
-    with_ri: str
-    """``RI/NAME``: routed by the RI, the surest way."""
-    plain: str | None
-    """The name alone, when it reads back as this post and no other."""
-    state: bool
-    """Under the State relay (RUEH): a State post, which files and receives most of the traffic."""
-
-    @property
-    def ri(self) -> str:
-        return self.post.ri
-
-    @property
-    def name(self) -> str:
-        return self.post.names[0]
-
-    def written(self, *, with_ri: bool) -> str:
-        """The address as a line writes it: ``RI/NAME`` when asked (or when the name is ambiguous)."""
-        return self.with_ri if with_ri or self.plain is None else self.plain
-
-
-@dataclass(frozen=True, slots=True)
-class _CollectiveAddress:
-    """A collective of the table with the ways of writing it that route to it (ACP 127 §205)."""
-
-    collective: Collective
-    with_ri: str | None
-    plain: str | None
-    """At least one of the two ways is there: a collective with neither is not used."""
-    members: frozenset[str]
-
-    def written(self, *, with_ri: bool) -> str:
-        """The address as a line writes it: with its RI when asked and it has one, else by name."""
-        preferred = (self.with_ri, self.plain) if with_ri else (self.plain, self.with_ri)
-        return next(form for form in preferred if form is not None)
-
-
-@dataclass(frozen=True, slots=True)
-class _Pool:
-    """What a cable of one classification and set of caveats may address: only posts cleared for it."""
-
-    state: tuple[_Station, ...]
-    other: tuple[_Station, ...]
-    originators: tuple[_Station, ...]
-    collectives: tuple[_CollectiveAddress, ...]
-
-    @property
-    def size(self) -> int:
-        return len(self.state) + len(self.other)
-
-
-@dataclass(frozen=True, slots=True)
-class _Network:
-    """The stations and collectives generated traffic may use, pooled by classification and caveats."""
-
-    stations: tuple[_Station, ...]
-    collectives: tuple[_CollectiveAddress, ...]
-    by_ri: dict[str, _Station]
-    _pools: dict[tuple[Classification, frozenset[str]], _Pool] = field(default_factory=dict)
-
-    def pool(self, classification: Classification, caveats: frozenset[str]) -> _Pool:
-        """Stations cleared for ``classification`` and not barred any of ``caveats``: no intercepts."""
-        key = (classification, caveats)
-        if key not in self._pools:
-            cleared = [
-                s
-                for s in self.stations
-                if s.post.clearance >= classification and caveats.isdisjoint(s.post.barred_caveats)
-            ]
-            ris = {s.ri for s in cleared}
-            state = tuple(s for s in cleared if s.state)
-            self._pools[key] = _Pool(
-                state=state,
-                other=tuple(s for s in cleared if not s.state),
-                # State traffic is filed by State posts; another station files only where none is left.
-                originators=state or tuple(cleared),
-                collectives=tuple(c for c in self.collectives if c.members <= ris),
-            )
-        return self._pools[key]
-
-    def with_ri_chance(self, profile: TrafficProfile) -> float:
-        """The chance of writing the RI where a line may be written either way.
-
-        Some addresses allow one way only (a station whose name is ambiguous needs its RI; a
-        collective may have only a name), and they would pull the share away from the measured
-        one: the free choice makes up for them, weighted as lines are (collectives, State posts and
-        other stations in their measured shares).
-        """
-        collective = profile.line_collective if self.collectives else 0.0
-        state = profile.post_line_to_state_post
-        station_forced = state * _share(s.plain is None for s in self.stations if s.state) + (
-            1 - state
-        ) * _share(s.plain is None for s in self.stations if not s.state)
-        forced_ri = (1 - collective) * station_forced + collective * _share(
-            c.plain is None for c in self.collectives
-        )
-        forced_plain = collective * _share(c.with_ri is None for c in self.collectives)
-        free = 1 - forced_ri - forced_plain
-        return min(1.0, max(0.0, (profile.line_with_ri - forced_ri) / free)) if free > 0 else 0.0
-
-
-def _share(flags: Iterable[bool]) -> float:
-    values = list(flags)
-    return sum(values) / len(values) if values else 0.0
-
-
-_MIN_COLLECTIVE = 3
-"""A collective needs two members besides the originator, so that an XMT always leaves one to deliver to."""
-
-
-@lru_cache(maxsize=8)
-def _network(table: RoutingTable, posts: tuple[str, ...] | None) -> _Network:
-    """The usable stations of ``table`` (of ``posts`` only, when given): checked once per table."""
-    if posts is not None:
-        unknown = sorted(set(posts) - set(table.posts))
-        if unknown:
-            raise ValueError(f"not posts of the routing table: {', '.join(unknown)}")
-    chosen = [table.posts[ri] for ri in dict.fromkeys(posts)] if posts is not None else table.posts.values()
-    stations = tuple(s for post in chosen if (s := _station(post, table)) is not None)
-    if len(stations) < 2:
-        raise ValueError("generated traffic needs at least two usable posts: an originator and an addressee")
-    usable = {s.ri for s in stations}
-    collectives = tuple(
-        address
-        for collective in table.collectives
-        if len(collective.members) >= _MIN_COLLECTIVE and set(collective.members) <= usable
-        if (address := _collective_address(collective, table)) is not None
-    )
-    return _Network(stations, collectives, {s.ri: s for s in stations})
-
-
-def _station(post: Post, table: RoutingTable) -> _Station | None:
-    """How ``post`` can be written; None when not even ``RI/NAME`` reads back (a name the parser splits)."""
-    name = post.names[0]
-    with_ri = f"{post.ri}/{name}"
-    if not _reads_back(with_ri, post.ri, lambda a: table.posts.get(a.ri or "") is post):
-        return None
-    plain = next(
-        (n for n in post.names if _reads_back(n, None, lambda a: table.post_named(a.name) is post)),
-        None,
-    )
-    return _Station(post, with_ri, plain, post.ri.startswith(_STATE_RELAY))
-
-
-def _collective_address(collective: Collective, table: RoutingTable) -> _CollectiveAddress | None:
-    """How ``collective`` can be written so that the switch expands it; None when it cannot be."""
-    with_ri = plain = None
-    # The switch looks an RI up as a post first, and a name as a post first (routing._resolve_written).
-    ri = collective.ri
-    if (
-        ri
-        and ri not in table.posts
-        and table.collective_with_ri(ri) is collective
-        and _reads_back(f"{ri}/{collective.name}", ri, lambda _: True)
-    ):
-        with_ri = f"{ri}/{collective.name}"
-    if (
-        table.post_named(collective.name) is None
-        and table.collective_named(collective.name) is collective
-        and _reads_back(collective.name, None, lambda a: table.collective_named(a.name) is collective)
-    ):
-        plain = collective.name
-    if with_ri is None and plain is None:
-        return None
-    return _CollectiveAddress(collective, with_ri, plain, frozenset(collective.members))
-
-
-# Every tail a generated line can carry, on one probe cable: the parser must give each back as written.
-_PROBE = (
-    "O 010000Z JAN 08\nFM AMEMBASSY PROBE\n"
-    "TO {0} NIACT IMMEDIATE 1234\n{0} PRIORITY\n{0}\n\n"
-    "UNCLAS PROBE 000001\n"
-)
-_PROBE_TAILS = ((True, Precedence.IMMEDIATE, "1234"), (False, Precedence.PRIORITY, None), (False, None, None))
-
-
-def _reads_back(written: str, ri: str | None, routes: Callable[[Addressee], bool]) -> bool:
-    """Whether an address line written this way parses to ``ri`` and a name the table routes right."""
-    try:
-        cable = parse_cable(_PROBE.format(written))
-    except CableParseError:
-        return False
-    tails = tuple((a.niact, a.written_precedence, a.mcn) for a in cable.to)
-    return (
-        tails == _PROBE_TAILS
-        and not cable.info
-        and not cable.xmt
-        and all(a.ri == ri and not a.zen and routes(a) for a in cable.to)
-    )
 
 
 # --- one cable
 
 
-_STATE_RELAY = "RUEH"
 _RELAY_RI = "RUEHWEB"
 """FL2's relay RI as the State cables of the corpus carry it; the switch cuts FL2 down per channel anyway."""
 _CHANNEL = "XYZ"
@@ -290,7 +90,7 @@ class _Plan:
     info_precedence: Precedence
     classification: Classification
     caveats: frozenset[str]
-    originator: _Station
+    originator: Station
     to: tuple[_Line, ...]
     info: tuple[_Line, ...]
     xmt: str | None
@@ -336,7 +136,7 @@ class _Serials:
         return mcn
 
 
-def _plan(rng: random.Random, mix: Mix, network: _Network, *, flash: bool, with_ri_chance: float) -> _Plan:
+def _plan(rng: random.Random, mix: Mix, network: Network, *, flash: bool, with_ri_chance: float) -> _Plan:
     """Draw one cable's precedence, security, originator, addressees and size from the mix."""
     profile = mix.profile
     precedence = mix.precedence.draw(rng)
@@ -392,12 +192,12 @@ def _caveats(rng: random.Random, profile: TrafficProfile, classification: Classi
 class _Addressees(NamedTuple):
     """A cable's addressees in the order written, the first ``to_count`` of them action addressees."""
 
-    entries: list[_Station | _CollectiveAddress]
+    entries: list[Station | CollectiveAddress]
     to_count: int
-    collectives: list[_CollectiveAddress]
+    collectives: list[CollectiveAddress]
 
 
-def _addressees(rng: random.Random, mix: Mix, pool: _Pool, originator: _Station) -> _Addressees:
+def _addressees(rng: random.Random, mix: Mix, pool: Pool, originator: Station) -> _Addressees:
     """Draw a cable's addressees: how many TO and INFO lines, which stations and collectives.
 
     Counts follow the measured (TO, INFO) pairs, capped by the posts there are (a collective line takes
@@ -410,18 +210,18 @@ def _addressees(rng: random.Random, mix: Mix, pool: _Pool, originator: _Station)
     n_to = min(n_to, available)
     n_info = min(n_info, available - n_to)
     total = n_to + n_info
-    usable = pool.collectives  # each has members besides the originator (_MIN_COLLECTIVE)
+    usable = pool.collectives  # each has members besides the originator (MIN_COLLECTIVE)
     wanted = sum(rng.random() < mix.profile.line_collective for _ in range(total)) if usable else 0
     collectives = rng.sample(usable, min(wanted, len(usable)))
     stations = _stations(rng, mix.profile, pool, originator, total - len(collectives))
-    entries: list[_Station | _CollectiveAddress] = [*stations, *collectives]
+    entries: list[Station | CollectiveAddress] = [*stations, *collectives]
     rng.shuffle(entries)
     return _Addressees(entries, n_to, collectives)
 
 
 def _stations(
-    rng: random.Random, profile: TrafficProfile, pool: _Pool, originator: _Station, count: int
-) -> list[_Station]:
+    rng: random.Random, profile: TrafficProfile, pool: Pool, originator: Station, count: int
+) -> list[Station]:
     """``count`` distinct stations besides the originator, State posts in the measured share."""
     state_left = len(pool.state) - originator.state
     other_left = len(pool.other) - (not originator.state)
@@ -434,8 +234,8 @@ def _stations(
 
 
 def _sample_besides(
-    rng: random.Random, stations: Sequence[_Station], besides: _Station, k: int
-) -> list[_Station]:
+    rng: random.Random, stations: Sequence[Station], besides: Station, k: int
+) -> list[Station]:
     if k <= 0:
         return []
     picked = rng.sample(stations, min(k + 1, len(stations)))
@@ -445,14 +245,14 @@ def _sample_besides(
 def _written_lines(
     rng: random.Random,
     profile: TrafficProfile,
-    entries: list[_Station | _CollectiveAddress],
+    entries: list[Station | CollectiveAddress],
     with_ri_chance: float,
 ) -> list[_Line]:
     """How each addressee is written: with its RI in the measured share, an MCN on some station lines."""
     lines = []
     for address in entries:
         written = address.written(with_ri=rng.random() < with_ri_chance)
-        if isinstance(address, _Station) and rng.random() < profile.post_line_with_mcn:
+        if isinstance(address, Station) and rng.random() < profile.post_line_with_mcn:
             lines.append(_Line(written, address.ri, niact=False))
         else:
             lines.append(_Line(written, None, niact=False))
@@ -472,9 +272,9 @@ def _with_niact(rng: random.Random, profile: TrafficProfile, to: tuple[_Line, ..
 def _exemption(
     rng: random.Random,
     profile: TrafficProfile,
-    network: _Network,
+    network: Network,
     addressees: _Addressees,
-    originator: _Station,
+    originator: Station,
 ) -> str | None:
     """Sometimes an XMT line exempting one member of an addressed collective (ACP 127 §205).
 
@@ -484,7 +284,7 @@ def _exemption(
     if not addressees.collectives or rng.random() >= profile.xmt_cable_with_collective:
         return None
     collective = rng.choice(addressees.collectives)
-    direct = {entry.ri for entry in addressees.entries if isinstance(entry, _Station)}
+    direct = {entry.ri for entry in addressees.entries if isinstance(entry, Station)}
     members = sorted(collective.members - {originator.ri} - direct)
     if len(members) < 2:  # an exemption must leave the collective someone to deliver to
         return None
@@ -564,7 +364,7 @@ def _size(lines: list[str]) -> int:
     return sum(len(line) + 1 for line in lines)
 
 
-def _banner_station(originator: _Station) -> str:
+def _banner_station(originator: Station) -> str:
     """The place a banner names: TOKYO for AMEMBASSY TOKYO, STATE for the Department itself."""
     words = originator.name.split()
     if words[0] == "SECSTATE":
@@ -705,7 +505,7 @@ def generate(  # noqa: PLR0913 (the knobs of a traffic run, all keyword-only)
     forced = frozenset(flash_at)
     if outside := sorted(i for i in forced if not 0 <= i < count):
         raise ValueError(f"flash_at names cables outside 0-{count - 1}: {outside}")
-    network = _network(table, tuple(posts) if posts is not None else None)
+    network = network_of(table, tuple(posts) if posts is not None else None)
     begin = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
     run = _Run(network, mix_of(profile or load_profile()), count, seed, begin, rate, forced)
     return run.cables()
@@ -715,7 +515,7 @@ def generate(  # noqa: PLR0913 (the knobs of a traffic run, all keyword-only)
 class _Run:
     """One generation run, its arguments checked."""
 
-    network: _Network
+    network: Network
     mix: Mix
     count: int
     seed: int
