@@ -1,4 +1,4 @@
-"""One address line, ``[ZEN/][RI/]NAME[//OFFICE//] [NIACT] [PRECEDENCE] [MCN]``, with its dirty tails."""
+"""One address line, ``[ZEN/][RI/]NAME[//OFFICE//] [POUCH] [NIACT] [PRECEDENCE] [MCN]``, and its slips."""
 
 from __future__ import annotations
 
@@ -29,6 +29,11 @@ _PRECEDENCE_WORDS = {
     "ROUTINE": Precedence.ROUTINE,
 }
 _WHITESPACE = re.compile(r"\s+")
+# `ZEN/` written after the post's title instead of before it: `AMCONSUL ZEN/CHENGDU` (03BEIJING16342).
+_ZEN_INSIDE = re.compile(r"(?<=\s)ZEN/(?=[A-Z])")
+# A post that gets its copy by diplomatic pouch, not over the network: `AMCONSUL BELFAST POUCH`,
+# `AMEMBASSY ULAANBAATAR POUCH)` (its opening parenthesis lost in the archive), `(POUCH)`.
+_POUCH_MARKS = ("(POUCH)", "POUCH)", "POUCH")
 # How a collective reads in real traffic: `EUROPEAN POLITICAL COLLECTIVE`, `ALL DIPLOMATIC AND
 # CONSULAR POSTS`, address indicating groups `AIG 1234`, the `SPECIAL EMBASSY PROGRAM`.
 _COLLECTIVE = re.compile(r"\bCOLLECTIVE\b|^ALL\s|^AIG\s|\bPOSTS\b|^SPECIAL EMBASSY PROGRAM$")
@@ -44,6 +49,7 @@ class AddresseeLine(NamedTuple):
     niact: bool = False
     mcn: str | None = None
     zen: bool = False
+    pouch: bool = False
 
     @property
     def display_name(self) -> str:
@@ -63,9 +69,12 @@ def parse_addressee_line(text: str) -> AddresseeLine | None:
     if prefix:
         zen, ri = prefix.group(1), prefix.group(2)
         rest = rest[prefix.end() :]
+    # POUCH stands last, or before the precedence and MCN (`AMEMBASSY AMMAN POUCH PRIORITY`).
+    rest, pouch_last = _without_pouch(rest)
     tail = _read_plain_tail(rest) or _read_tail(rest)
     name, _, office = tail.rest.partition("//")
-    name = _WHITESPACE.sub(" ", name.strip(" /"))
+    name, pouch = _without_pouch(_WHITESPACE.sub(" ", name.strip(" /")))
+    name, zen_inside = _ZEN_INSIDE.subn("", name)
     if not name:
         return None
     return AddresseeLine(
@@ -75,8 +84,17 @@ def parse_addressee_line(text: str) -> AddresseeLine | None:
         precedence=tail.precedence,
         niact=tail.niact,
         mcn=tail.mcn,
-        zen=zen is not None,
+        zen=zen is not None or zen_inside > 0,
+        pouch=pouch_last or pouch,
     )
+
+
+def _without_pouch(text: str) -> tuple[str, bool]:
+    """``text`` without a POUCH mark as its last word, and whether it had one."""
+    for mark in _POUCH_MARKS:
+        if text.endswith(mark) and text[-len(mark) - 1 : -len(mark)].isspace():
+            return text[: -len(mark)].rstrip(), True
+    return text, False
 
 
 class _Tail(NamedTuple):

@@ -151,6 +151,7 @@ def decision_record(path: Path, cable: Cable, decision: RoutingDecision) -> dict
             for i in decision.intercepts
         ],
         "zen": [a.name for a in decision.zen],
+        "pouch": [a.name for a in decision.pouched],
         "exempted": list(decision.exempted),
     }
 
@@ -164,6 +165,7 @@ def decision_summary(path: Path, cable: Cable, decision: RoutingDecision) -> str
         lines.append(f"  -> {d.post:<8} {d.precedence.value:<9} {d.role:<6}{niact}  via {d.via}")
     lines.extend(f"  !! {i.addressee or '(no addressees)'}: {i.reason}" for i in decision.intercepts)
     lines.extend(f"  ZEN {a.name} (delivered by other means)" for a in decision.zen)
+    lines.extend(f"  POUCH {a.name} (by diplomatic pouch, not over the network)" for a in decision.pouched)
     return "\n".join(lines)
 
 
@@ -218,6 +220,8 @@ def _addressee_line(role: str, addressee: Addressee) -> str:
         marks.append(f"MCN {addressee.mcn}")
     if addressee.zen:
         marks.append("ZEN (delivered by other means)")
+    if addressee.pouch:
+        marks.append("POUCH (by diplomatic pouch)")
     ri = addressee.ri or "-"
     return f"  {role:<4} {ri:<8} {addressee.name:<40} {' '.join(marks)}"
 

@@ -37,7 +37,7 @@ def measure(cables: Iterable[Cable], table: RoutingTable) -> Coverage:
         decision = decide(cable, table)
         reached = {line for delivery in decision.deliveries for line in delivery.lines}
         for addressee in cable.addressees:
-            if not addressee.zen:
+            if not (addressee.zen or addressee.pouch):  # not for the network to deliver
                 coverage.addressee_lines += 1
                 coverage.delivered += addressee.line in reached
         for intercept in decision.intercepts:

@@ -98,7 +98,7 @@ class StationSerial(_Value):
 
 
 class Addressee(_Value):
-    """One TO or INFO addressee line: ``[ZEN/][RI/]NAME[//OFFICE//] [NIACT] [PRECEDENCE] [MCN]``."""
+    """One TO or INFO addressee line: ``[ZEN/][RI/]NAME[//OFFICE//] [POUCH] [NIACT] [PRECEDENCE] [MCN]``."""
 
     name: str
     ri: str | None = None
@@ -112,6 +112,8 @@ class Addressee(_Value):
     """State's message continuity number (5 FAH-2 H-321.7), as written: ``4887`` or a range ``2276-2279``."""
     zen: bool = False
     """``ZEN/``: already delivered by other means, not to be delivered again (§206b)."""
+    pouch: bool = False
+    """``POUCH`` after the name: the post gets the cable by diplomatic pouch, not over the network."""
     line: int
     """1-based line of the input the addressee starts on."""
 

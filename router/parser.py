@@ -458,6 +458,7 @@ def _addressee(index: int, line: AddresseeLine, default: Precedence | None) -> d
         "niact": line.niact,
         "mcn": line.mcn,
         "zen": line.zen,
+        "pouch": line.pouch,
         "line": index + 1,
     }
 

@@ -57,6 +57,8 @@ class RoutingDecision:
     intercepts: tuple[Intercept, ...]
     zen: tuple[Addressee, ...]
     """``ZEN/`` addressees: already delivered by other means (§206b); not delivered, not failures."""
+    pouched: tuple[Addressee, ...]
+    """``POUCH`` addressees: they get the cable by diplomatic pouch, so not over the network either."""
     exempted: tuple[str, ...]
     """Collective members left out because an XMT line exempts them (§205)."""
     exempted_lines: tuple[int, ...] = ()
@@ -64,7 +66,7 @@ class RoutingDecision:
 
     def accounted_lines(self) -> frozenset[int]:
         """Every addressee line this decision says something about."""
-        lines = {a.line for a in self.zen}
+        lines = {a.line for a in (*self.zen, *self.pouched)}
         lines.update(*(d.lines for d in self.deliveries), *(i.lines for i in self.intercepts))
         lines.update(self.exempted_lines)
         return frozenset(lines)
@@ -82,18 +84,23 @@ def decide(cable: Cable, table: RoutingTable) -> RoutingDecision:
     intercepts: list[Intercept] = []
     exempted: list[str] = []
     exempted_lines: list[int] = []
-    zen = tuple(a for a in cable.addressees if a.zen) if any(a.zen for a in cable.addressees) else ()
-    # XMT (§205) and ZEN (§206b) posts are left out of every collective: they are exempted,
-    # or already hold the cable. So is the originating station: a collective it belongs to
-    # does not send its own cable back to it (it is delivered there only when addressed).
-    excluded = _exemptions((*cable.xmt, *zen), table) if cable.xmt or zen else frozenset()
+    zen: tuple[Addressee, ...] = ()
+    pouched: tuple[Addressee, ...] = ()
+    if any(a.zen or a.pouch for a in cable.addressees):
+        zen = tuple(a for a in cable.addressees if a.zen)
+        pouched = tuple(a for a in cable.addressees if a.pouch and not a.zen)
+    # XMT (§205), ZEN (§206b) and POUCH posts are left out of every collective: they are exempted,
+    # already hold the cable, or get it by pouch. So is the originating station: a collective it
+    # belongs to does not send its own cable back to it (it is delivered there only when addressed).
+    other_means = (*zen, *pouched)
+    excluded = _exemptions((*cable.xmt, *other_means), table) if cable.xmt or other_means else frozenset()
     if cable.station_serial is not None:
         excluded |= {cable.station_serial.originating_ri}
     ways: list[_Way] = []
     roles: tuple[tuple[Role, tuple[Addressee, ...]], ...] = (("action", cable.to), ("info", cable.info))
     for role, addressees in roles:
         for addressee in addressees:
-            if addressee.zen:
+            if addressee.zen or addressee.pouch:
                 continue
             resolution = _resolve(addressee, table)
             if resolution is None or not resolution.posts:
@@ -145,7 +152,12 @@ def decide(cable: Cable, table: RoutingTable) -> RoutingDecision:
             else:
                 deliveries.append(Delivery(ri, precedence, role, ri in niact, via, lines))
     return RoutingDecision(
-        tuple(deliveries), tuple(intercepts), zen, tuple(dict.fromkeys(exempted)), tuple(exempted_lines)
+        tuple(deliveries),
+        tuple(intercepts),
+        zen,
+        pouched,
+        tuple(dict.fromkeys(exempted)),
+        tuple(exempted_lines),
     )
 
 
@@ -190,7 +202,7 @@ def _resolve_written(table: RoutingTable, ri: str | None, name: str) -> _Resolut
 
 
 def _exemptions(stations: tuple[Exemption | Addressee, ...], table: RoutingTable) -> frozenset[str]:
-    """The posts that XMT lines and ZEN addressees name."""
+    """The posts that XMT lines and ZEN or POUCH addressees name."""
     exempt = set()
     for station in stations:
         post = table.posts.get(station.ri) if station.ri else None

@@ -338,12 +338,19 @@ class Router:
             self._event("duplicate", message_id=cable.message_id, journal_id=cable_id, original=original)
             return
         self._remember(cable_id, raw, cable.message_id)
+        # Addressees the network does not deliver to are counted too: ZEN, POUCH and exempted.
+        others = {
+            "zen": len(decision.zen),
+            "pouch": len(decision.pouched),
+            "exempted": len(decision.exempted),
+        }
         self._event(
             "routed",
             message_id=cable.message_id,
             precedence=cable.precedence.value if cable.precedence else None,
             deliveries=len(ids),
             intercepts=len(decision.intercepts),
+            **{name: count for name, count in others.items() if count},
         )
         for intercept in decision.intercepts:
             record = {

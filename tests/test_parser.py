@@ -175,6 +175,32 @@ def test_dirty_address_tails_are_read(
     )
 
 
+@pytest.mark.parametrize(
+    ("line", "name", "precedence", "zen", "pouch"),
+    [
+        # The corpus and the pool: 03BEIJING16342, 00ATHENS-era posts without a network line.
+        ("AMCONSUL ZEN/CHENGDU", "AMCONSUL CHENGDU", Precedence.ROUTINE, True, False),
+        ("AMCONSUL BELFAST POUCH", "AMCONSUL BELFAST", Precedence.ROUTINE, False, True),
+        ("AMCONSUL CHENGDU POUCH)", "AMCONSUL CHENGDU", Precedence.ROUTINE, False, True),
+        ("AMCONSUL CHENGDU (POUCH)", "AMCONSUL CHENGDU", Precedence.ROUTINE, False, True),
+        ("AMEMBASSY AMMAN POUCH PRIORITY", "AMEMBASSY AMMAN", Precedence.PRIORITY, False, True),
+        ("AMEMBASSY AMMAN PRIORITY POUCH", "AMEMBASSY AMMAN", Precedence.PRIORITY, False, True),
+        ("AMCONSUL ZENICA", "AMCONSUL ZENICA", Precedence.ROUTINE, False, False),
+    ],
+)
+def test_zen_after_the_title_and_pouch_are_read(
+    line: str, name: str, precedence: Precedence, zen: bool, pouch: bool
+) -> None:
+    """`ZEN/` before the place and a `POUCH` mark are markings, not part of the post's name."""
+    (addressee,) = parse_cable(HEADER.format(to=line)).to
+    assert (addressee.name, addressee.precedence, addressee.zen, addressee.pouch) == (
+        name,
+        precedence,
+        zen,
+        pouch,
+    )
+
+
 def test_an_addressee_may_outrank_the_dtg() -> None:
     """An addressee's own FLASH stands even under an O on the DTG line (85BEIRUT3494)."""
     cable = parse_cable(HEADER.format(to="AMEMBASSY ALGIERS FLASH").replace("R 01", "O 01"))

@@ -121,6 +121,17 @@ def test_zen_addressee_is_reported_not_delivered(table: RoutingTable) -> None:
     assert decision.intercepts == ()
 
 
+def test_pouch_addressee_is_reported_not_delivered(table: RoutingTable) -> None:
+    """A post marked POUCH gets the cable by pouch: no copy, not from a collective, not an intercept."""
+    parsed = parse_cable(cable("TO AMEMBASSY PARIS POUCH\nEUROPEAN POLITICAL COLLECTIVE"))
+    decision = decide(parsed, table)
+    assert [a.name for a in decision.pouched] == ["AMEMBASSY PARIS"]
+    assert "RUEHFR" not in {d.post for d in decision.deliveries}
+    assert decision.deliveries  # the collective's other members still get theirs
+    assert decision.intercepts == ()
+    assert decision.accounted_lines() == {a.line for a in parsed.addressees}
+
+
 def test_unknown_ri_under_a_relay_is_delivered_via_the_relay(table: RoutingTable) -> None:
     """A well-formed RI that is not a post goes to its own topic through its relay (§302)."""
     got = route(table, "TO RUEHXYZ/AMEMBASSY NOWHERE\nRHMFISS/HQ USEUCOM")
