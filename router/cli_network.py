@@ -18,6 +18,9 @@ import typer
 from router.cli import BrokerOption, RoutingPath, _broker, _run_client, _settings, _table_or_exit, app
 from router.errors import RouterError
 
+REPORT_WIDTH = 120
+"""Columns of `router report`'s table when it is not printed on a terminal."""
+
 if TYPE_CHECKING:
     from router.demo import DemoOptions, DemoResult
     from router.replay import Scheduled
@@ -175,7 +178,10 @@ def report(
     if as_json:
         typer.echo(json.dumps(to_json(speed)))
     else:
-        render_terminal(speed, Console())
+        # Piped or redirected, rich would cut to 80 columns and squeeze the figures; a file or a
+        # pager gets the table whole. A terminal keeps its own width.
+        console = Console()
+        render_terminal(speed, console if console.is_terminal else Console(width=REPORT_WIDTH))
     if out is not None:
         page = write_html(speed, out)
         typer.echo(f"report page: {page}", err=as_json)
