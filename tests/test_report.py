@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 from rich.console import Console
+from typer.testing import CliRunner
 
+from router.cli import app
 from router.journal import Journal
 from router.models import Precedence
 from router.plots import write_html
@@ -373,3 +375,13 @@ def test_a_missing_journal_is_an_error_and_is_not_created(tmp_path: Path) -> Non
         read_report(path)
     assert caught.value.path == str(path)
     assert not path.exists()
+
+
+def test_the_report_command_piped_prints_the_table_whole(known_journal: Path) -> None:
+    """Not on a terminal, `router report` keeps every header and figure whole (rich would cut to 80)."""
+    result = CliRunner().invoke(app, ["report", "--journal", str(known_journal)])
+    assert result.exit_code == 0, result.output
+    assert "within objective" in result.output
+    flash = next(line for line in result.output.splitlines() if "FLASH" in line)
+    assert "…" not in flash
+    assert "2.5 min" in flash
