@@ -1,4 +1,4 @@
-"""The simulation's commands: `router demo`, `line`, `report`, `generate` and `replay`.
+"""The simulation's commands: `router demo`, `line`, `report`, `trace`, `generate` and `replay`.
 
 They join the same typer app as `router check` and the service's commands (router.cli imports this
 module), kept apart so that each module stays small.
@@ -185,6 +185,32 @@ def report(
     if out is not None:
         page = write_html(speed, out)
         typer.echo(f"report page: {page}", err=as_json)
+
+
+@app.command()
+def trace(
+    cable: Annotated[str, typer.Argument(help="A message id (RUEHKO-1571-1610901) or a journal id.")],
+    journal: Annotated[
+        Path | None, typer.Option(help="The journal (default: the settings').", show_default=False)
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array on stdout.")] = False,
+) -> None:
+    """Where a cable went: each arrival, each post's copy, its transmissions and its receipt."""
+    from router.trace import read_trace, render_trace, trace_json  # noqa: PLC0415
+
+    path = journal or _settings().journal
+    if not path.exists():
+        typer.echo(f"router trace: no journal at {path}", err=True)
+        raise typer.Exit(1)
+    try:
+        traces = read_trace(path, cable)
+    except RouterError as exc:
+        typer.echo(f"router trace: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if not traces:
+        typer.echo(f"router trace: no cable {cable} in {path}", err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps(trace_json(traces)) if as_json else render_trace(traces))
 
 
 @app.command()

@@ -1,0 +1,213 @@
+"""One cable's way through the switch, from the journal: `router trace MESSAGE-ID`.
+
+AUTODIN switches kept a journal copy of every message, indexed by addressee, so that any message
+could be traced (DOMAIN). This reads the router's journal the same way: each time the cable came in
+(a duplicate is a second arrival), what became of it, and for each addressee post its copy's
+transmissions (channel serial, why it was sent, how it ended) and its receipt. Read-only: the router
+may be writing the journal meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from router.errors import RouterError
+
+
+class TraceError(RouterError):
+    """The journal could not be read, or holds no such cable."""
+
+
+@dataclass(frozen=True, slots=True)
+class TransmissionTrace:
+    """One transmission of a copy down its post's line."""
+
+    transmission: str
+    """Channel designator and serial, as FL1 carries them: ``HFR0042``."""
+    cause: str
+    outcome: str
+    started_at: float
+    ended_at: float | None
+    characters: int
+
+
+@dataclass(frozen=True, slots=True)
+class CopyTrace:
+    """One addressee post's copy: its precedence, its state, and every transmission of it."""
+
+    post: str
+    precedence: str
+    role: str
+    niact: bool
+    via: str
+    state: str
+    queued_at: float
+    delivered_at: float | None
+    acknowledged_at: float | None
+    transmissions: tuple[TransmissionTrace, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InterceptTrace:
+    """An addressee held for an operator, and why."""
+
+    addressee: str
+    reason: str
+    post: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CableTrace:
+    """One arrival of the cable at the switch and what became of it."""
+
+    journal_id: int
+    message_id: str | None
+    topic: str
+    received_at: float
+    status: str
+    """routed, duplicate, rejected, or received (not yet routed)."""
+    detail: dict[str, Any] | None
+    """Why it was rejected (line, column, field, reason), or which arrival it duplicates."""
+    copies: tuple[CopyTrace, ...]
+    intercepts: tuple[InterceptTrace, ...]
+
+
+def read_trace(journal: Path | str, key: str) -> list[CableTrace]:
+    """Every arrival of the cable ``key`` names: a message id, or a journal id (digits)."""
+    uri = Path(journal).resolve().as_uri() + "?mode=ro"
+    try:
+        with closing(sqlite3.connect(uri, uri=True)) as db:
+            ids = _cable_ids(db, key)
+            return [_cable(db, cable_id) for cable_id in ids]
+    except sqlite3.Error as exc:
+        raise TraceError(f"{journal}: {exc}") from exc
+
+
+def _cable_ids(db: sqlite3.Connection, key: str) -> list[int]:
+    if key.isdigit():
+        rows = db.execute("SELECT id FROM cables WHERE id = ?", (int(key),))
+    else:
+        rows = db.execute("SELECT id FROM cables WHERE message_id = ? ORDER BY id", (key,))
+    return [int(cable_id) for (cable_id,) in rows]
+
+
+def _cable(db: sqlite3.Connection, cable_id: int) -> CableTrace:
+    message_id, topic, received_at, status, detail = db.execute(
+        "SELECT message_id, topic, received_at, status, detail FROM cables WHERE id = ?", (cable_id,)
+    ).fetchone()
+    copies = db.execute(
+        "SELECT id, post, precedence, role, niact, via, state, queued_at, delivered_at, acknowledged_at"
+        " FROM deliveries WHERE cable_id = ? ORDER BY rank DESC, post",
+        (cable_id,),
+    ).fetchall()
+    intercepts = db.execute(
+        "SELECT addressee, reason, post FROM intercepts WHERE cable_id = ? ORDER BY id", (cable_id,)
+    ).fetchall()
+    return CableTrace(
+        journal_id=cable_id,
+        message_id=message_id,
+        topic=topic,
+        received_at=received_at,
+        status=status,
+        detail=json.loads(detail) if detail else None,
+        copies=tuple(
+            CopyTrace(
+                post,
+                precedence,
+                role,
+                bool(niact),
+                via,
+                state,
+                queued,
+                delivered,
+                acknowledged,
+                _sent(db, id_),
+            )
+            for id_, post, precedence, role, niact, via, state, queued, delivered, acknowledged in copies
+        ),
+        intercepts=tuple(InterceptTrace(*row) for row in intercepts),
+    )
+
+
+def _sent(db: sqlite3.Connection, delivery_id: int) -> tuple[TransmissionTrace, ...]:
+    rows = db.execute(
+        "SELECT channel, serial, cause, outcome, started_at, ended_at, bytes FROM transmissions"
+        " WHERE delivery_id = ? ORDER BY id",
+        (delivery_id,),
+    )
+    return tuple(
+        TransmissionTrace(f"{channel}{serial:04d}", cause, outcome, started, ended, size)
+        for channel, serial, cause, outcome, started, ended, size in rows
+    )
+
+
+def trace_json(traces: list[CableTrace]) -> list[dict[str, Any]]:
+    """The traces as JSON-ready dicts (times are the network's, UNIX seconds)."""
+    return [asdict(trace) for trace in traces]
+
+
+def render_trace(traces: list[CableTrace]) -> str:
+    """The traces as text: a line for each arrival, copy, transmission and intercept."""
+    lines: list[str] = []
+    for trace in traces:
+        lines.append(
+            f"{trace.message_id or '(no message id)'}  journal {trace.journal_id}  {_status(trace)}"
+            f"  received {_at(trace.received_at)} on {trace.topic}"
+        )
+        for copy in trace.copies:
+            lines.append(_copy_line(trace, copy))
+            lines.extend(_transmission_line(sent) for sent in copy.transmissions)
+        lines.extend(
+            f"  !! {i.addressee or '(no addressees)'}: {i.reason}" + (f" ({i.post})" if i.post else "")
+            for i in trace.intercepts
+        )
+    return "\n".join(lines)
+
+
+def _copy_line(trace: CableTrace, copy: CopyTrace) -> str:
+    niact = " NIACT" if copy.niact else ""
+    where = f"{copy.post:<8} {copy.precedence:<9} {copy.role:<6}{niact} via {copy.via}"
+    return f"  {where}: {_outcome(trace, copy)}"
+
+
+def _transmission_line(sent: TransmissionTrace) -> str:
+    ended = _at(sent.ended_at) if sent.ended_at is not None else "..."
+    return (
+        f"      {sent.transmission}  {sent.cause:<11} {sent.outcome:<9}"
+        f" {_at(sent.started_at)} -> {ended}  {sent.characters} characters"
+    )
+
+
+def _status(trace: CableTrace) -> str:
+    detail = trace.detail or {}
+    if trace.status == "duplicate":
+        return f"duplicate of journal {detail.get('original')}: not delivered again"
+    if trace.status == "rejected":
+        where = f"line {detail.get('line')}, column {detail.get('column')}"
+        field = f" {detail['field']}:" if detail.get("field") else ""
+        return f"rejected at {where}:{field} {detail.get('reason')}"
+    if trace.status == "routed":
+        return f"routed to {len(trace.copies)} posts, {len(trace.intercepts)} intercepts"
+    return trace.status
+
+
+def _outcome(trace: CableTrace, copy: CopyTrace) -> str:
+    if copy.acknowledged_at is not None:
+        return f"receipted {_after(trace, copy.acknowledged_at)}"
+    if copy.delivered_at is not None:
+        return f"delivered {_after(trace, copy.delivered_at)}, no receipt yet"
+    return "queued, not yet delivered"
+
+
+def _after(trace: CableTrace, at: float) -> str:
+    return f"{at - trace.received_at:.1f} s after arrival"
+
+
+def _at(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%SZ")

@@ -1,0 +1,74 @@
+"""`router trace`: one cable's arrivals, copies, transmissions and receipts, read back from the journal."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from typer.testing import CliRunner
+
+from router.cli import app
+from router.trace import read_trace, render_trace
+from tests.helpers import receipt_for
+from tests.test_simulation import cable, network
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+runner = CliRunner()
+ROUTINE, FLASH = "RUEHRO-0001-0011200", "RUEHRO-0002-0011200"
+
+
+async def busted_and_receipted(tmp_path: Path) -> Path:
+    """A long ROUTINE to Paris busted by a FLASH, the FLASH receipted and sent twice, a bad cable."""
+    async with network(tmp_path) as net:
+        await net.publish(cable(1, "R", text=3000))
+        await net.clock.advance(60)
+        await net.publish(cable(2, "Z"))
+        await net.clock.advance(40)
+        received = net.received()
+        await net.publisher.publish("cables/ack/RUEHFR", receipt_for(received[1]))
+        await net.publish(cable(2, "Z"), b"not a cable at all\n")
+        await net.clock.advance(400)
+    return tmp_path / "journal.sqlite"
+
+
+async def test_a_busted_copy_shows_both_transmissions_and_its_delivery(tmp_path: Path) -> None:
+    """The ROUTINE's copy went out twice: HFR0001 busted, HFR0003 (cause bust) delivered whole."""
+    journal = await busted_and_receipted(tmp_path)
+    (arrival,) = read_trace(journal, ROUTINE)
+    assert arrival.status == "routed"
+    (copy,) = arrival.copies
+    assert (copy.post, copy.precedence, copy.state) == ("RUEHFR", "ROUTINE", "delivered")
+    sent = [(t.transmission, t.cause, t.outcome) for t in copy.transmissions]
+    assert sent == [("HFR0001", "first", "busted"), ("HFR0003", "bust", "delivered")]
+    assert copy.delivered_at == copy.transmissions[-1].ended_at
+
+
+async def test_a_second_arrival_is_traced_as_the_duplicate_it_is(tmp_path: Path) -> None:
+    """The FLASH came twice: the first arrival was delivered and receipted, the second filed."""
+    journal = await busted_and_receipted(tmp_path)
+    first, second = read_trace(journal, FLASH)
+    (copy,) = first.copies
+    assert copy.state == "acknowledged"
+    assert copy.acknowledged_at is not None
+    assert [t.transmission for t in copy.transmissions] == ["HFR0002"]
+    assert second.status == "duplicate"
+    assert second.detail == {"original": first.journal_id}
+    assert second.copies == ()
+    text = render_trace([first, second])
+    assert "receipted" in text
+    assert f"duplicate of journal {first.journal_id}" in text
+
+
+async def test_the_command_traces_by_journal_id_and_fails_in_one_line(tmp_path: Path) -> None:
+    """A rejected cable has no message id: its journal id finds it; an unknown id is one line, exit 1."""
+    journal = await busted_and_receipted(tmp_path)
+    result = runner.invoke(app, ["trace", "4", "--journal", str(journal), "--json"])
+    assert result.exit_code == 0, result.output
+    (rejected,) = json.loads(result.output)
+    assert rejected["status"] == "rejected"
+    assert rejected["detail"]["line"] == 1
+    missing = runner.invoke(app, ["trace", "RUEHXX-0001-0000000", "--journal", str(journal)])
+    assert missing.exit_code == 1
+    assert missing.output.strip() == f"router trace: no cable RUEHXX-0001-0000000 in {journal}"
