@@ -1,0 +1,147 @@
+"""Where `router run` spends its time under the end-to-end benchmark's throughput load: a py-spy profile.
+
+    pip install -e '.[bench]'      # py-spy
+    python benchmarks/profile_router.py [--cables N] [--raw FILE]
+
+It starts what benchmarks/e2e.py starts for one throughput round (a private Mosquitto, the router
+on the committed table with unthrottled lines, the publisher and the counter), attaches
+`py-spy record --gil` to the router and sends N generated cables (default 8,000). Only samples
+where the router holds the interpreter count: its Python work, not its waits. Each sample goes to
+the first part of the switch on its stack, in this order: parsing, the routing decision, the
+routing log, the journal, paho reading packets (cables and PUBACKs), handing copies to paho, paho
+writing packets, the lines, the rest of the switch, the rest. The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from e2e import CpuMeter, Router, prepare, push, unthrottled_table
+from machine import describe
+
+from router.broker import Mosquitto, free_port
+from router.table import parse_table
+from router.traffic import generate, load_profile
+
+PARTS = (
+    ("parsing", ("parse_cable (router/parser.py",)),
+    ("routing decision", ("decide (router/routing.py",)),
+    ("routing log", ("Router._event (router/service.py",)),
+    ("journal", ("router/journal.py",)),
+    ("paho reading packets", ("Client.loop_read (paho/",)),
+    ("handing copies to paho", ("MqttBus.send (router/mqtt.py",)),
+    ("paho writing packets", ("Client.loop_write (paho/",)),
+    ("lines", ("router/line.py", "Router._run_line (", "Router._queue (")),
+    ("rest of the switch", ("router/service.py",)),
+)
+"""Each part and the frames that mark it; a sample counts for the first part its stack shows."""
+
+
+def py_spy() -> str:
+    """The py-spy binary: beside this Python (a virtual environment), else on the PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    found = str(beside) if beside.exists() else shutil.which("py-spy")
+    if found is None:
+        raise SystemExit("profile_router: py-spy is not installed (pip install -e '.[bench]')")
+    return found
+
+
+def shares(raw: Path) -> tuple[int, dict[str, float]]:
+    """Samples in all, and each part's share of them, from py-spy's raw (collapsed stacks) output."""
+    parts: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text(encoding="utf-8").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        samples = int(count)
+        total += samples
+        part = next((name for name, marks in PARTS if any(mark in stack for mark in marks)), "other")
+        parts[part] += samples
+    order = [name for name, _ in PARTS] + ["other"]
+    return total, {name: round(100 * parts[name] / max(1, total), 1) for name in order}
+
+
+def main() -> None:
+    """Profile one throughput round and print the shares, the last line as JSON."""
+    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    options.add_argument("--cables", type=int, default=8_000, help="generated cables to send")
+    options.add_argument("--raw", type=Path, help="keep py-spy's raw output here")
+    args = options.parse_args()
+    spy = py_spy()
+    table = parse_table(unthrottled_table(window=10_000))
+    profile = replace(load_profile(), line_collective=0.0)
+    start = datetime(2009, 1, 1, tzinfo=UTC)
+    generated = [
+        (g.name, g.raw) for g in generate(table, count=args.cables, seed=1, start=start, profile=profile)
+    ]
+    cables = prepare(generated, table)
+    with tempfile.TemporaryDirectory(prefix="router-profile-") as directory:
+        work = Path(directory)
+        raw = args.raw or work / "profile.txt"
+        table_file = work / "table.toml"
+        table_file.write_text(unthrottled_table(window=10_000), encoding="utf-8")
+        (work / "run").mkdir()
+        with (
+            Mosquitto(work / "broker", port=free_port()) as broker,
+            Router(broker.url, table_file, work / "run") as router,
+        ):
+            assert broker.pid is not None
+            recorder = subprocess.Popen(  # noqa: S603 (py-spy, found above)
+                [
+                    spy,
+                    "record",
+                    "--gil",
+                    "--rate",
+                    "250",
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(raw),
+                    "--pid",
+                    str(router.pid),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(1.0)  # attached before the first cable
+            figures = asyncio.run(
+                push(broker.url, cables, within=120, meter=CpuMeter(router.pid, broker.pid))
+            )
+            recorder.send_signal(signal.SIGINT)
+            recorder.wait(30)
+        total, parts = shares(raw)
+    speed = figures["cables_per_s"]
+    print(f"{args.cables} cables, {speed} cables/s, {total} samples with the interpreter held:")
+    for name, share in parts.items():
+        print(f"  {share:5.1f} %  {name}")
+    print(
+        json.dumps(
+            {
+                "cables": args.cables,
+                "cables_per_s": figures["cables_per_s"],
+                "router_cpu_ms_per_cable": figures["cpu_ms_per_cable"]["worker"],
+                "samples": total,
+                "shares_percent": parts,
+                "machine": describe(),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
