@@ -469,11 +469,11 @@ def _message_id(header: _Header, text: str) -> str:
     if serial is not None:
         section = f"/{serial.section:02d}" if serial.section is not None else ""
         return f"{serial.originating_ri}-{serial.ssn:04d}{section}-{serial.filing_time}"
-    # Line ends are already normalised; blanks at the ends of lines and blank lines around the
-    # text are dropped, so that a copy padded or trimmed in transit keeps its identity.
+    # Blanks, tabs and line ends are left out of the digest: a copy padded, trimmed or folded at
+    # another width in transit (or by another archive) keeps its identity; its words do not change.
     originator = header.originator.display_name if header.originator else ""
     dtg = header.dtg.isoformat() if header.dtg else ""
-    body = "\n".join(line.rstrip() for line in text.split("\n")).strip()
+    words = text.encode().translate(None, b" \t\n")
     # SHA-1 for speed (processors hash it in hardware), not for secrecy: 80 of its bits name a cable.
-    digest = hashlib.sha1(f"{originator}\x1f{dtg}\x1f{body}".encode(), usedforsecurity=False)
+    digest = hashlib.sha1(f"{originator}\x1f{dtg}\x1f".encode() + words, usedforsecurity=False)
     return f"X-{digest.hexdigest()[:20].upper()}"

@@ -354,9 +354,10 @@ def test_message_id_is_stable_across_line_ends_and_trailing_blanks() -> None:
     text = (SAMPLES / "dual-precedence.txt").read_text()
     identity = parse_cable(text).message_id
     assert identity == parse_cable(text.replace("\n", "\r\n") + "  \n").message_id
-    # Lines padded with blanks or tabs, as a teleprinter or a mailer leaves them, are the same cable.
+    # Lines padded with blanks or tabs, or folded at another width, are the same cable.
     assert identity == parse_cable(text.replace("\n", " \t \n")).message_id
     assert identity == parse_cable(text + "\n\n\n").message_id
+    assert identity == parse_cable(text.replace("any hour", "any\nhour")).message_id
     assert identity != parse_cable(text.replace("any hour", "all hours")).message_id
     assert identity != parse_cable(text.replace("141530Z", "141531Z")).message_id
     assert identity != parse_cable(text.replace("FM SECSTATE", "FM AMEMBASSY ROME")).message_id
