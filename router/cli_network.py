@@ -1,4 +1,4 @@
-"""The simulation's commands: `router demo`, `line`, `report`, `trace`, `generate` and `replay`.
+"""The simulation's commands: `router demo`, `line`, `retransmit`, `report`, `trace`, `generate`, `replay`.
 
 They join the same typer app as `router check` and the service's commands (router.cli imports this
 module), kept apart so that each module stays small.
@@ -148,6 +148,31 @@ def line(
             typer.echo(f"line {ri} {state}")
 
     _run_client("line", main())
+
+
+@app.command()
+def retransmit(
+    message_id: Annotated[
+        str, typer.Argument(help="The message id (RUEHKO-1571-1610901).", show_default=False)
+    ],
+    posts: Annotated[list[str], typer.Argument(help="The posts' routing indicators.", show_default=False)],
+    broker: BrokerOption = None,
+) -> None:
+    """Send a message again to posts it was routed to, from the router's journal."""
+    from router.mqtt import MqttBus  # noqa: PLC0415
+    from router.table import is_routing_indicator  # noqa: PLC0415
+
+    if bad := [ri for ri in posts if not is_routing_indicator(ri)]:
+        typer.echo(f"router retransmit: not a routing indicator: {bad[0]!r}", err=True)
+        raise typer.Exit(2)
+
+    async def main() -> None:
+        async with MqttBus(_broker(broker)) as bus:
+            for ri in posts:
+                await bus.publish(f"router/retransmit/{ri}", message_id.encode(), qos=1)
+                typer.echo(f"asked for {message_id} again to {ri}")
+
+    _run_client("retransmit", main())
 
 
 @app.command()

@@ -94,7 +94,8 @@ time factor), so that speed of service is measured in the network's time, not th
 - transmissions: each attempt to send a delivery down its line, under the line's channel
   designator and next channel serial. cause: first | bust (sent again after a bust) | outage (after
   the line went down mid-transmission) | zfx (the post reported the serial missing) | ack-timeout |
-  restart. outcome: sending | delivered | busted | cut (line down).
+  restart | request (an operator asked for it again: `router retransmit`). outcome: sending |
+  delivered | busted | cut (line down).
 - events: the routing log (received, routed, queued, busted, delivered, acknowledged, line-down,
   line-up, gap, retransmitted, duplicate-filed, ...), each with its fields as JSON.
 """
@@ -377,6 +378,16 @@ class Journal:
         self._write_pending()
         row = self._db.execute("SELECT state FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
         return row is not None and row[0] != "acknowledged"
+
+    def copy_of(self, message_id: str, post: str) -> int | None:
+        """The delivery that carried ``message_id`` to ``post``, if the message was routed there."""
+        self._write_pending()
+        row = self._db.execute(
+            "SELECT d.id FROM deliveries d JOIN cables c ON c.id = d.cable_id"
+            " WHERE c.message_id = ? AND c.status = 'routed' AND d.post = ?",
+            (message_id, post),
+        ).fetchone()
+        return int(row[0]) if row else None
 
     def consignment(self, delivery_id: int) -> Consignment:
         """A delivery's cable and precedence: what queueing it again needs."""

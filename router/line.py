@@ -23,7 +23,7 @@ from typing import Literal, NamedTuple
 
 from router.models import Precedence
 
-Cause = Literal["first", "bust", "outage", "zfx", "ack-timeout", "restart"]
+Cause = Literal["first", "bust", "outage", "zfx", "ack-timeout", "restart", "request"]
 """Why a transmission is made: the first, or again after a bust, an outage, a gap report (ZFX), a
 missing acknowledgement, or a restart of the router."""
 

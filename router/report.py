@@ -42,7 +42,7 @@ every objective is a bound, so a bar is either wholly within its objective or wh
 
 _BUCKET_LADDER_S = (1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 10800, 21600, 43200, 86400)
 _MOST_BUST_BUCKETS = 40
-_RETRANSMISSION_CAUSES = frozenset({"zfx", "ack-timeout"})
+_RETRANSMISSION_CAUSES = frozenset({"zfx", "ack-timeout", "request"})
 
 
 class DeliveryRow(NamedTuple):

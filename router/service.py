@@ -49,6 +49,8 @@ SERVICE = "cables/svc/+"
 """Service messages from the posts: ZFX, the serials a post never received."""
 LINES = "router/line/+"
 """Line control: ``down`` or ``up`` on router/line/<RI> (`router line down RUEHFR`)."""
+RETRANSMIT = "router/retransmit/+"
+"""Requests to send a post a message again: its message id on router/retransmit/<RI>."""
 OUT = "cables/out/"
 REJECTED = "cables/rejected"
 INTERCEPTED = "cables/intercept"
@@ -131,7 +133,7 @@ class Router:
                 self._process(cable_id, topic, raw)
         await self._flush([])
         self._wake.set()  # the switch's first turn sends what the lines hold
-        for topic in (ACKS, SERVICE, LINES, INTAKE):
+        for topic in (ACKS, SERVICE, LINES, RETRANSMIT, INTAKE):
             await self.bus.subscribe(topic, qos=1)
         self.ready.set()
         self._event("listening", intake=INTAKE, acknowledgements=ACKS)
@@ -299,6 +301,8 @@ class Router:
             self._service_message(message)
         elif topic.startswith("router/line/"):
             self._line_control(message)
+        elif topic.startswith("router/retransmit/"):
+            self._retransmit(message)
 
     # --- cables
 
@@ -511,6 +515,21 @@ class Router:
             self._event("line-up", post=post, waiting=len(line.waiting))
         elif command not in {"up", "down"}:
             self._event("bad-line-command", post=post, command=command[:20])
+
+    def _retransmit(self, message: Message) -> None:
+        """A message id on router/retransmit/<RI>: the post's copy goes again, from the journal.
+
+        The switch's journal copy is there for this (DOMAIN: any message can be retransmitted on
+        request). A post that has the message already files the new copy as a duplicate.
+        """
+        post = message.topic.rsplit("/", 1)[1]
+        message_id = message.payload.decode("ascii", "replace").strip()
+        delivery_id = self.journal.copy_of(message_id, post)
+        if delivery_id is None:
+            self._event("bad-retransmit-request", post=post, message_id=message_id[:40])
+            return
+        self._event("retransmitted", post=post, delivery=delivery_id, message_id=message_id, cause="request")
+        self._queue(post, self.journal.consignment(delivery_id), "request")
 
     # --- what the router tells
 

@@ -70,6 +70,30 @@ def test_line_refuses_anything_but_down_or_up_and_an_ri() -> None:
     assert result.output.strip() == "router line: expected 'down RI' or 'up RI', not 'sideways' 'RUEHFR'"
 
 
+async def test_retransmit_asks_the_router_for_each_post(mosquitto: Mosquitto) -> None:
+    """`router retransmit ID RUEHFR RUEHRO` publishes the message id on router/retransmit/<RI> for each."""
+    address = BrokerAddress.parse(mosquitto.url)
+    async with MqttBus(address, client_id="retransmit-watcher") as watcher:
+        await watcher.subscribe("router/retransmit/+")
+        result = await asyncio.to_thread(
+            runner.invoke,
+            app,
+            ["retransmit", "RUEHKO-1571-1610901", "RUEHFR", "RUEHRO", "--broker", mosquitto.url],
+        )
+        assert result.exit_code == 0, result.output
+        got = await receive(watcher, 2)
+    assert [(m.topic, m.payload) for m in got] == [
+        ("router/retransmit/RUEHFR", b"RUEHKO-1571-1610901"),
+        ("router/retransmit/RUEHRO", b"RUEHKO-1571-1610901"),
+    ]
+
+
+def test_retransmit_refuses_what_is_not_a_routing_indicator() -> None:
+    result = runner.invoke(app, ["retransmit", "RUEHKO-1571-1610901", "paris"])
+    assert result.exit_code == 2
+    assert result.output.strip() == "router retransmit: not a routing indicator: 'paris'"
+
+
 def test_report_without_a_journal_fails_in_one_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["report", "--journal", str(tmp_path / "none.sqlite")])
     assert result.exit_code == 1

@@ -311,3 +311,25 @@ async def test_a_backlog_left_at_a_stop_goes_out_after_the_restart_best_first(tm
         ["FLASH"] * 3 + ["IMMEDIATE"] * 3 + ["PRIORITY"] * 3 + ["ROUTINE"]
     )
     assert [c.message_id[7:11] for c in copies][:3] == ["0004", "0008", "0012"]
+
+
+async def test_a_post_gets_a_message_again_on_request_under_a_new_serial(tmp_path: Path) -> None:
+    """Asked for RUEHRO-0001 again, the router sends it under HFR0002 (cause request); a wrong id, nothing."""
+    async with network(tmp_path) as net:
+        await net.publish(cable(1))
+        await net.clock.advance(60)
+        first = copies(net.received())
+        await net.publisher.publish("router/retransmit/RUEHFR", b"RUEHRO-0001-0011200")
+        await net.publisher.publish("router/retransmit/RUEHFR", b"RUEHRO-9999-0011200")
+        await settle()
+        await net.clock.advance(60)
+        again = copies(net.received())
+    assert first == [("HFR0001", "RUEHRO-0001-0011200")]
+    assert again == [("HFR0002", "RUEHRO-0001-0011200")]
+    assert net.transmissions() == [(1, "first", "delivered"), (2, "request", "delivered")]
+    (refused,) = net.events("bad-retransmit-request")
+    assert refused == {
+        "event": "bad-retransmit-request",
+        "post": "RUEHFR",
+        "message_id": "RUEHRO-9999-0011200",
+    }
