@@ -77,6 +77,12 @@ CREATE TABLE IF NOT EXISTS intercepts (
     reason TEXT NOT NULL,
     post TEXT
 );
+CREATE TABLE IF NOT EXISTS set_aside (
+    id INTEGER PRIMARY KEY,
+    cable_id INTEGER NOT NULL REFERENCES cables (id),
+    addressee TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
     at REAL NOT NULL,
@@ -96,6 +102,10 @@ time factor), so that speed of service is measured in the network's time, not th
   the line went down mid-transmission) | zfx (the post reported the serial missing) | ack-timeout |
   restart | request (an operator asked for it again: `router retransmit`). outcome: sending |
   delivered | busted | cut (line down).
+- set_aside: addressees the network does not deliver to, and why: zen (already delivered by
+  other means), pouch (sent them by diplomatic pouch), exempted (an XMT line takes the post out of
+  a collective), originator (a collective does not send the cable back to the station that filed
+  it).
 - events: the routing log (received, routed, queued, busted, delivered, acknowledged, line-down,
   line-up, gap, retransmitted, duplicate-filed, ...), each with its fields as JSON.
 """
@@ -191,8 +201,11 @@ class Journal:
         message_id: str,
         deliveries: tuple[Delivery, ...],
         intercepts: tuple[Intercept, ...],
+        set_aside: tuple[tuple[str, str], ...] = (),
     ) -> list[int] | None:
         """Record a routing decision in one transaction; return the new deliveries' ids in order.
+
+        ``set_aside`` names the addressees not delivered to and why (zen, pouch, exempted, originator).
 
         None when ``message_id`` was routed before (a duplicate): nothing is recorded then.
         """
@@ -231,6 +244,11 @@ class Journal:
                 "INSERT INTO intercepts (cable_id, addressee, reason, post) VALUES (?, ?, ?, ?)",
                 [(cable_id, i.addressee, i.reason, i.post) for i in intercepts],
             )
+            if set_aside:
+                self._db.executemany(
+                    "INSERT INTO set_aside (cable_id, addressee, reason) VALUES (?, ?, ?)",
+                    [(cable_id, addressee, reason) for addressee, reason in set_aside],
+                )
         return ids
 
     def transmitting(self, post: str, transmission: Transmission) -> int:

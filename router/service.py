@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from router.bus import Bus, Message
     from router.journal import Journal, OpenDelivery
     from router.models import Cable
+    from router.routing import RoutingDecision
     from router.table import RoutingTable
 
 INTAKE = "cables/in/#"
@@ -334,7 +335,9 @@ class Router:
 
     def _route(self, cable_id: int, cable: Cable, raw: bytes) -> None:
         decision = decide(cable, self.table)
-        ids = self.journal.route(cable_id, cable.message_id, decision.deliveries, decision.intercepts)
+        ids = self.journal.route(
+            cable_id, cable.message_id, decision.deliveries, decision.intercepts, _set_aside(cable, decision)
+        )
         if ids is None:
             # A message id already routed (the journal's unique index says so): not sent twice.
             original = self.journal.is_duplicate(cable.message_id)
@@ -342,19 +345,12 @@ class Router:
             self._event("duplicate", message_id=cable.message_id, journal_id=cable_id, original=original)
             return
         self._remember(cable_id, raw, cable.message_id)
-        # Addressees the network does not deliver to are counted too: ZEN, POUCH and exempted.
-        others = {
-            "zen": len(decision.zen),
-            "pouch": len(decision.pouched),
-            "exempted": len(decision.exempted),
-        }
         self._event(
             "routed",
             message_id=cable.message_id,
             precedence=cable.precedence.value if cable.precedence else None,
             deliveries=len(ids),
             intercepts=len(decision.intercepts),
-            **{name: count for name, count in others.items() if count},
         )
         for intercept in decision.intercepts:
             record = {
@@ -576,3 +572,19 @@ class Router:
         self._log.info(event, **fields)
         if self.publish_log:
             self._outbox.append((LOG, entry.encode(), 0, False))
+
+
+def _set_aside(cable: Cable, decision: RoutingDecision) -> tuple[tuple[str, str], ...]:
+    """The addressees a decision does not deliver to, and why: what the journal keeps of them.
+
+    A collective's member left out is exempted by an XMT line, or is the station that filed the
+    cable (a collective does not send a cable back to its originator).
+    """
+    if not (decision.zen or decision.pouched or decision.exempted):
+        return ()
+    originator = cable.station_serial.originating_ri if cable.station_serial else None
+    return (
+        *((a.name, "zen") for a in decision.zen),
+        *((a.name, "pouch") for a in decision.pouched),
+        *((ri, "originator" if ri == originator else "exempted") for ri in decision.exempted),
+    )

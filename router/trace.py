@@ -3,8 +3,9 @@
 AUTODIN switches kept a journal copy of every message, indexed by addressee, so that any message
 could be traced (DOMAIN). This reads the router's journal the same way: each time the cable came in
 (a duplicate is a second arrival), what became of it, and for each addressee post its copy's
-transmissions (channel serial, why it was sent, how it ended) and its receipt. Read-only: the router
-may be writing the journal meanwhile.
+transmissions (channel serial, why it was sent, how it ended) and its receipt; then the addressees
+held for an operator (intercepts) and those the network does not deliver to (ZEN, POUCH, XMT).
+Read-only: the router may be writing the journal meanwhile.
 """
 
 from __future__ import annotations
@@ -63,6 +64,14 @@ class InterceptTrace:
 
 
 @dataclass(frozen=True, slots=True)
+class SetAsideTrace:
+    """An addressee the network does not deliver to: zen, pouch, exempted or originator."""
+
+    addressee: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class CableTrace:
     """One arrival of the cable at the switch and what became of it."""
 
@@ -76,6 +85,7 @@ class CableTrace:
     """Why it was rejected (line, column, field, reason), or which arrival it duplicates."""
     copies: tuple[CopyTrace, ...]
     intercepts: tuple[InterceptTrace, ...]
+    set_aside: tuple[SetAsideTrace, ...]
 
 
 def read_trace(journal: Path | str, key: str) -> list[CableTrace]:
@@ -109,6 +119,13 @@ def _cable(db: sqlite3.Connection, cable_id: int) -> CableTrace:
     intercepts = db.execute(
         "SELECT addressee, reason, post FROM intercepts WHERE cable_id = ? ORDER BY id", (cable_id,)
     ).fetchall()
+    set_aside = (
+        db.execute(
+            "SELECT addressee, reason FROM set_aside WHERE cable_id = ? ORDER BY id", (cable_id,)
+        ).fetchall()
+        if _has_table(db, "set_aside")  # a journal written before the table was
+        else []
+    )
     return CableTrace(
         journal_id=cable_id,
         message_id=message_id,
@@ -132,6 +149,14 @@ def _cable(db: sqlite3.Connection, cable_id: int) -> CableTrace:
             for id_, post, precedence, role, niact, via, state, queued, delivered, acknowledged in copies
         ),
         intercepts=tuple(InterceptTrace(*row) for row in intercepts),
+        set_aside=tuple(SetAsideTrace(*row) for row in set_aside),
+    )
+
+
+def _has_table(db: sqlite3.Connection, name: str) -> bool:
+    return (
+        db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
+        is not None
     )
 
 
@@ -167,7 +192,16 @@ def render_trace(traces: list[CableTrace]) -> str:
             f"  !! {i.addressee or '(no addressees)'}: {i.reason}" + (f" ({i.post})" if i.post else "")
             for i in trace.intercepts
         )
+        lines.extend(f"  -- {a.addressee}: {_SET_ASIDE[a.reason]}" for a in trace.set_aside)
     return "\n".join(lines)
+
+
+_SET_ASIDE = {
+    "zen": "ZEN, delivered by other means",
+    "pouch": "POUCH, sent by diplomatic pouch",
+    "exempted": "exempted from its collective (XMT)",
+    "originator": "filed the cable: left out of its collective",
+}
 
 
 def _copy_line(trace: CableTrace, copy: CopyTrace) -> str:

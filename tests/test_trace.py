@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 from typer.testing import CliRunner
 
+from router.bus import MemoryBroker
 from router.cli import app
+from router.clock import ManualClock, settle
+from router.journal import Journal
+from router.table import load_table
 from router.trace import read_trace, render_trace
-from tests.helpers import receipt_for
-from tests.test_simulation import cable, network
-
-if TYPE_CHECKING:
-    from pathlib import Path
+from tests.helpers import receipt_for, running
+from tests.test_simulation import START, cable, network
 
 runner = CliRunner()
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 ROUTINE, FLASH = "RUEHRO-0001-0011200", "RUEHRO-0002-0011200"
 
 
@@ -72,3 +74,20 @@ async def test_the_command_traces_by_journal_id_and_fails_in_one_line(tmp_path: 
     missing = runner.invoke(app, ["trace", "RUEHXX-0001-0000000", "--journal", str(journal)])
     assert missing.exit_code == 1
     assert missing.output.strip() == f"router trace: no cable RUEHXX-0001-0000000 in {journal}"
+
+
+async def test_addressees_not_delivered_to_are_kept_with_the_reason(tmp_path: Path) -> None:
+    """The FLASH sample sets aside Naples (ZEN), Valletta (XMT) and Rome, which filed it."""
+    broker, clock = MemoryBroker(), ManualClock(START)
+    journal = Journal(tmp_path / "journal.sqlite", clock=clock.now)
+    async with running(broker.connect(), journal, load_table(), clock=clock):
+        await broker.connect().publish("cables/in/flash", (SAMPLES / "flash-collective.txt").read_bytes())
+        await settle()
+    journal.close()
+    (arrival,) = read_trace(tmp_path / "journal.sqlite", "RUEHRO-0877/01-3130915")
+    assert {(a.addressee, a.reason) for a in arrival.set_aside} == {
+        ("AMCONSUL NAPLES", "zen"),
+        ("RUEHVT", "exempted"),
+        ("RUEHRO", "originator"),
+    }
+    assert "  -- AMCONSUL NAPLES: ZEN, delivered by other means" in render_trace([arrival])
