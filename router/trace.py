@@ -133,23 +133,17 @@ def _cable(db: sqlite3.Connection, cable_id: int) -> CableTrace:
         received_at=received_at,
         status=status,
         detail=json.loads(detail) if detail else None,
-        copies=tuple(
-            CopyTrace(
-                post,
-                precedence,
-                role,
-                bool(niact),
-                via,
-                state,
-                queued,
-                delivered,
-                acknowledged,
-                _sent(db, id_),
-            )
-            for id_, post, precedence, role, niact, via, state, queued, delivered, acknowledged in copies
-        ),
+        copies=tuple(_copy(db, row) for row in copies),
         intercepts=tuple(InterceptTrace(*row) for row in intercepts),
         set_aside=tuple(SetAsideTrace(*row) for row in set_aside),
+    )
+
+
+def _copy(db: sqlite3.Connection, row: tuple[Any, ...]) -> CopyTrace:
+    delivery_id, post, precedence, role, niact, via, state, queued, delivered, acknowledged = row
+    transmissions = _sent(db, delivery_id)
+    return CopyTrace(
+        post, precedence, role, bool(niact), via, state, queued, delivered, acknowledged, transmissions
     )
 
 
