@@ -148,30 +148,31 @@ class CpuMeter:
 
     worker: int
     broker: int
-    start: dict[str, float] = field(default_factory=dict)
-    busy: float = 0.0
+    _start: dict[str, float] = field(default_factory=dict)
 
-    def begin(self) -> None:
-        """Read every clock at the first publish."""
-        self.start = {
+    def _read(self) -> dict[str, float]:
+        idle, total = idle_and_total()
+        return {
             "worker": cpu_seconds(self.worker),
             "broker": cpu_seconds(self.broker),
             "publisher": time.process_time(),
+            "idle": idle,
+            "total": total,
         }
-        self._idle = idle_and_total()
+
+    def begin(self) -> None:
+        """Read every clock at the first publish."""
+        self._start = self._read()
 
     def end(self, cables: int, counter_seconds: float) -> dict[str, Any]:
         """Milliseconds of CPU a cable for each part, and the share of the machine in use."""
-        idle, total = idle_and_total()
-        used = {
-            "worker": cpu_seconds(self.worker) - self.start["worker"],
-            "broker": cpu_seconds(self.broker) - self.start["broker"],
-            "publisher": time.process_time() - self.start["publisher"],
-            "counter": counter_seconds,
+        spent = {clock: value - self._start[clock] for clock, value in self._read().items()}
+        used = {part: spent[part] for part in ("worker", "broker", "publisher")} | {
+            "counter": counter_seconds
         }
         return {
             "cpu_ms_per_cable": {part: round(1000 * s / cables, 3) for part, s in used.items()},
-            "machine_busy": round(1 - (idle - self._idle[0]) / max(1, total - self._idle[1]), 3),
+            "machine_busy": round(1 - spent["idle"] / max(1, spent["total"]), 3),
         }
 
 
