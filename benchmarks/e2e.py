@@ -52,14 +52,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe
 
 from router import parse_cable
-from router.broker import Mosquitto, free_port
-from router.channel import read_copy, receipt
+from router.bus.broker import Mosquitto, free_port
+from router.bus.mqtt import BrokerAddress, MqttBus
 from router.errors import CableParseError
-from router.mqtt import BrokerAddress, MqttBus
-from router.replay import replay_schedule
-from router.routing import decide
-from router.table import DEFAULT_TABLE, RoutingTable, parse_table
-from router.traffic import generate, load_profile
+from router.network.channel import read_copy, receipt
+from router.routing.decide import decide
+from router.routing.table import DEFAULT_TABLE, RoutingTable, parse_table
+from router.sim.replay import replay_schedule
+from router.sim.traffic import generate, load_profile
 
 ROOT = Path(__file__).resolve().parent.parent
 POOL = ROOT.parent / "shared" / "corpus" / "pool.jsonl.gz"

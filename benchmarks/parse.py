@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe
 
 from router import parse_cable
-from router.addressee import parse_addressee_line
+from router.cable.addressee import parse_addressee_line
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "cables"
 

@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from e2e import CpuMeter, Router, prepare, push, unthrottled_table
 from machine import describe
 
-from router.broker import Mosquitto, free_port
-from router.table import parse_table
-from router.traffic import generate, load_profile
+from router.bus.broker import Mosquitto, free_port
+from router.routing.table import parse_table
+from router.sim.traffic import generate, load_profile
 
 PARTS = (
     ("parsing", ("parse_cable (router/parser.py",)),

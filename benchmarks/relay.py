@@ -5,7 +5,7 @@
 It takes each cable off `cables/in/#` and republishes it, unchanged, on `cables/out/<RI>` for each
 RI that FANOUT.json lists under the cable's topic level: the same copies the router would send, with
 no parsing, no journal and no queues. It uses what makes the router's own MQTT fast (the adapter
-`router.mqtt`, on aiomqtt and paho: TCP_NODELAY, MQTT 3.1.1, messages taken in bursts, sends
+`router.bus.mqtt`, on aiomqtt and paho: TCP_NODELAY, MQTT 3.1.1, messages taken in bursts, sends
 pipelined through paho), so that the ratio compares the router's work, not its client.
 """
 
@@ -17,7 +17,7 @@ import sys
 from collections import deque
 from pathlib import Path
 
-from router.mqtt import BrokerAddress, MqttBus
+from router.bus.mqtt import BrokerAddress, MqttBus
 
 IN_FLIGHT = 1024
 """Sends awaiting their PUBACK at once, as in the router."""

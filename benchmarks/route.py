@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe
 
 from router import parse_cable
-from router.routing import decide
-from router.table import DEFAULT_TABLE, load_table
+from router.routing.decide import decide
+from router.routing.table import DEFAULT_TABLE, load_table
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "cables"
 

@@ -1,7 +1,6 @@
 """router: a store-and-forward cable switch (AUTODIN, the State telegram network) simulated on MQTT."""
 
-from router.errors import CableParseError, RouterError
-from router.models import (
+from router.cable.models import (
     Addressee,
     Cable,
     Classification,
@@ -10,7 +9,8 @@ from router.models import (
     Precedence,
     StationSerial,
 )
-from router.parser import parse_cable
+from router.cable.parser import parse_cable
+from router.errors import CableParseError, RouterError
 
 __all__ = [
     "Addressee",

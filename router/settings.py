@@ -14,10 +14,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from router.cable.parser import MAX_CABLE_BYTES
 from router.errors import RouterError
-from router.line import EXTRA_LONG, LineRules
-from router.parser import MAX_CABLE_BYTES
-from router.table import DEFAULT_TABLE
+from router.network.line import EXTRA_LONG, LineRules
+from router.routing.table import DEFAULT_TABLE
 
 CONFIG_FILE = Path("config") / "router.toml"
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from router import Classification, RouterError, parse_cable
-from router.addressee import looks_collective
-from router.names import normalise_name
+from router.cable.addressee import looks_collective
+from router.cable.names import normalise_name
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator

@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from router import CableParseError, Classification, Precedence, parse_cable
-from router.addressee import looks_collective
-from router.table import load_table
+from router.cable.addressee import looks_collective
+from router.routing.table import load_table
 
 if TYPE_CHECKING:
     from router import Addressee, Cable
-    from router.table import RoutingTable
+    from router.routing.table import RoutingTable
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("ROUTER_SHARED", ROOT.parent / "shared"))

@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 
 from router import parse_cable
-from router.coverage import measure
-from router.table import DEFAULT_TABLE, load_table
+from router.routing.coverage import measure
+from router.routing.table import DEFAULT_TABLE, load_table
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "cables"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from router.broker import Mosquitto, mosquitto_binary
+from router.bus.broker import Mosquitto, mosquitto_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("ROUTER_SHARED", ROOT.parent / "shared"))

@@ -6,17 +6,17 @@ import asyncio
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from router.channel import read_copy, receipt
-from router.parser import parse_cable
-from router.service import Router
+from router.cable.parser import parse_cable
+from router.network.channel import read_copy, receipt
+from router.switch.service import Router
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from router.bus import Bus, Message
-    from router.journal import Journal
-    from router.models import Cable
-    from router.table import RoutingTable
+    from router.bus.memory import Bus, Message
+    from router.cable.models import Cable
+    from router.journal.store import Journal
+    from router.routing.table import RoutingTable
 
 
 @asynccontextmanager

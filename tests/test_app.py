@@ -6,10 +6,11 @@ import asyncio
 
 import pytest
 
-from router import app, broker
-from router.broker import free_port
-from router.mqtt import MqttBus
+from router.bus import broker
+from router.bus.broker import free_port
+from router.bus.mqtt import MqttBus
 from router.settings import Settings
+from router.switch import serve as app
 
 
 @pytest.mark.parametrize("mosquitto_installed", [True, False], ids=["mosquitto", "amqtt"])

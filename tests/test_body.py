@@ -1,4 +1,4 @@
-"""Tests of router.body: TAGS, SUBJECT, E.O. and REF read from a cable's text."""
+"""Tests of router.cable.body: TAGS, SUBJECT, E.O. and REF read from a cable's text."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from router.body import declassification, references, subject, tags
+from router.cable.body import declassification, references, subject, tags
 from tests.conftest import PEER_CASES, ROOT
 
 if TYPE_CHECKING:

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from router.broker import Mosquitto, free_port
-from router.bus import Bus, BusError, MemoryBroker, topic_matches
-from router.mqtt import BrokerAddress, MqttBus
+from router.bus.broker import Mosquitto, free_port
+from router.bus.memory import Bus, BusError, MemoryBroker, topic_matches
+from router.bus.mqtt import BrokerAddress, MqttBus
 from tests.helpers import receive
 
 if TYPE_CHECKING:

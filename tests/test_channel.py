@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from router import parse_cable
-from router.channel import (
+from router.errors import CableParseError
+from router.network.channel import (
     Continuity,
     NotACopyError,
     cancellation,
@@ -20,8 +21,7 @@ from router.channel import (
     single_call,
     zfx,
 )
-from router.errors import CableParseError
-from router.post import PostStation
+from router.sim.post import PostStation
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from router.cli import app
+from router.cli.main import app
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 runner = CliRunner()
@@ -116,7 +116,7 @@ def test_route_json_lists_deliveries_and_intercepts(tmp_path: Path) -> None:
 
 def test_publish_to_an_absent_broker_fails_in_one_line() -> None:
     """`router publish` exits 1 with the reason when no broker listens; nothing is half-done."""
-    from router.broker import free_port  # noqa: PLC0415
+    from router.bus.broker import free_port  # noqa: PLC0415
 
     url = f"mqtt://127.0.0.1:{free_port()}"
     result = runner.invoke(app, ["publish", "--broker", url, str(SAMPLES / "partial-record.txt")])

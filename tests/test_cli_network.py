@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 from typer.testing import CliRunner
 
 from router import parse_cable
-from router.cli import app
-from router.mqtt import BrokerAddress, MqttBus
+from router.bus.mqtt import BrokerAddress, MqttBus
+from router.cli.main import app
 from tests.helpers import receive
 
 if TYPE_CHECKING:
-    from router.broker import Mosquitto
+    from router.bus.broker import Mosquitto
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 runner = CliRunner()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from router import Cable, Precedence, parse_cable
-from router.addressee import looks_collective
+from router.cable.addressee import looks_collective
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The simulated network end to end on a real Mosquitto: `router.demo` and the `router demo` command."""
+"""The simulated network end to end on a real Mosquitto: `router.sim.demo` and the `router demo` command."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from router.demo import DemoOptions, run_demo
-from router.report import read_report, to_json
-from router.scenario import Scenario
-from router.table import parse_table
+from router.readout.report import read_report, to_json
+from router.routing.table import parse_table
+from router.sim.demo import DemoOptions, run_demo
+from router.sim.scenario import Scenario
 
 if TYPE_CHECKING:
-    from router.broker import Mosquitto
+    from router.bus.broker import Mosquitto
 
 SLOW_BAUD = 75
 UNITS = 7.5

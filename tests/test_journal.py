@@ -6,9 +6,9 @@ import sqlite3
 from typing import TYPE_CHECKING
 
 from router import Precedence
-from router.journal import Journal
-from router.line import Line
-from router.routing import Delivery, Intercept
+from router.journal.store import Journal
+from router.network.line import Line
+from router.routing.decide import Delivery, Intercept
 
 if TYPE_CHECKING:
     from pathlib import Path

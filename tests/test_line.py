@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from router import Precedence
-from router.line import Consignment, Line, LineRules
+from router.network.line import Consignment, Line, LineRules
 
 R, P, IMMEDIATE, Z, Y = (
     Precedence.ROUTINE,

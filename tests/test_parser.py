@@ -392,7 +392,7 @@ def test_non_utf8_byte_is_located() -> None:
 
 def test_plain_tail_reading_agrees_with_the_full_reading(corpus_dir: Path) -> None:
     """The one-regex reading of by-the-book address lines gives what the full reading gives."""
-    from router.addressee import _PREFIX, _read_plain_tail, _read_tail  # noqa: PLC0415
+    from router.cable.addressee import _PREFIX, _read_plain_tail, _read_tail  # noqa: PLC0415
 
     checked = 0
     for path in sorted(corpus_dir.glob("*.txt")):

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 import pytest
 import structlog
 
-from router.app import serve
-from router.broker import Mosquitto, free_port, mosquitto_binary
-from router.mqtt import BrokerAddress, MqttBus
+from router.bus.broker import Mosquitto, free_port, mosquitto_binary
+from router.bus.mqtt import BrokerAddress, MqttBus
 from router.settings import Settings
+from router.switch.serve import serve
 from tests.helpers import opened
 
 if TYPE_CHECKING:

@@ -15,11 +15,11 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from router.cli import app
-from router.journal import Journal
-from router.models import Precedence
-from router.plots import write_html
-from router.report import (
+from router.cable.models import Precedence
+from router.cli.main import app
+from router.journal.store import Journal
+from router.readout.plots import write_html
+from router.readout.report import (
     BustSeries,
     DeliveryRow,
     JournalReadError,

@@ -15,8 +15,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 
-from router.plots import write_html
-from router.report import read_report
+from router.readout.plots import write_html
+from router.readout.report import read_report
 from tests.test_report import traffic
 
 if TYPE_CHECKING:

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from router import Cable, Classification, parse_cable
-from router.coverage import measure
-from router.routing import decide
-from router.table import RoutingTable, is_routing_indicator, load_table
+from router.routing.coverage import measure
+from router.routing.decide import decide
+from router.routing.table import RoutingTable, is_routing_indicator, load_table
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from router import Classification, parse_cable
-from router.routing import RoutingDecision, decide
-from router.table import RoutingTable, is_routing_indicator, parse_table
+from router.routing.decide import RoutingDecision, decide
+from router.routing.table import RoutingTable, is_routing_indicator, parse_table
 
 LEVELS = [c.value for c in Classification]
 RIS = [f"RUEH{a}{b}" for a in "ABCDEFG" for b in "KLMN"]

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from router import parse_cable
-from router.addressee import looks_collective
-from router.names import normalise_name
+from router.cable.addressee import looks_collective
+from router.cable.names import normalise_name
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = ROOT / "config" / "routing.toml"

@@ -13,13 +13,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from router.mqtt import BrokerAddress, MqttBus
+from router.bus.mqtt import BrokerAddress, MqttBus
 from tests.helpers import opened
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from router.broker import Mosquitto
+    from router.bus.broker import Mosquitto
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 CABLE = (SAMPLES / "routine-unclassified.txt").read_bytes()  # to RUEHC and others

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from router.scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario
+from router.sim.scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario
 
 if TYPE_CHECKING:
     from pathlib import Path

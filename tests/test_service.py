@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from router.bus import Bus, MemoryBroker
-from router.journal import Journal
-from router.mqtt import BrokerAddress, MqttBus
-from router.service import Router
-from router.table import RoutingTable, parse_table
+from router.bus.memory import Bus, MemoryBroker
+from router.bus.mqtt import BrokerAddress, MqttBus
+from router.journal.store import Journal
+from router.routing.table import RoutingTable, parse_table
+from router.switch.service import Router
 from tests import helpers
 from tests.helpers import opened, receipt_for, receive
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
     from pathlib import Path
 
-    from router.broker import Mosquitto
+    from router.bus.broker import Mosquitto
 
 TABLE = """
 [defaults]

@@ -12,20 +12,20 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from router.app import broker_for
-from router.broker import free_port
-from router.bus import Message
-from router.clock import ScaledClock
-from router.journal import Journal
-from router.mqtt import BrokerAddress, MqttBus
+from router.bus.broker import free_port
+from router.bus.memory import Message
+from router.bus.mqtt import BrokerAddress, MqttBus
+from router.journal.store import Journal
+from router.network.clock import ScaledClock
+from router.routing.table import RoutingTable, load_table
 from router.settings import Settings
-from router.table import RoutingTable, load_table
+from router.switch.serve import broker_for
 from tests.helpers import opened, receipt_for, receive, running
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from router.broker import Mosquitto
+    from router.bus.broker import Mosquitto
 
 FAST = 1_000_000.0
 """Network seconds per host second in these tests: a 75-baud line delivers a cable in microseconds."""
@@ -55,7 +55,7 @@ async def broker(
         mosquitto: Mosquitto = request.getfixturevalue("mosquitto")
         yield BrokerAddress.parse(mosquitto.url), True
         return
-    monkeypatch.setattr("router.app.mosquitto_binary", lambda: None)
+    monkeypatch.setattr("router.switch.serve.mosquitto_binary", lambda: None)
     async with broker_for(Settings(broker=None, embedded_port=free_port())) as embedded:
         yield embedded
 

@@ -12,21 +12,21 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from router.bus import MemoryBroker, MemoryBus
-from router.channel import read_copy
-from router.clock import ManualClock, settle
-from router.journal import Journal
-from router.models import Precedence
-from router.post import PostStation
-from router.table import parse_table
+from router.bus.memory import MemoryBroker, MemoryBus
+from router.cable.models import Precedence
+from router.journal.store import Journal
+from router.network.channel import read_copy
+from router.network.clock import ManualClock, settle
+from router.routing.table import parse_table
+from router.sim.post import PostStation
 from tests.helpers import opened, receipt_for, running
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
-    from router.bus import Message
-    from router.service import Router
+    from router.bus.memory import Message
+    from router.switch.service import Router
 
 TABLE = """
 [defaults]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from router.table import TableError, load_table, parse_table
+from router.routing.table import TableError, load_table, parse_table
 
 GOOD = """[defaults]
 clearance = "SECRET"

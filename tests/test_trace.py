@@ -7,12 +7,12 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from router.bus import MemoryBroker
-from router.cli import app
-from router.clock import ManualClock, settle
-from router.journal import Journal
-from router.table import load_table
-from router.trace import read_trace, render_trace
+from router.bus.memory import MemoryBroker
+from router.cli.main import app
+from router.journal.store import Journal
+from router.network.clock import ManualClock, settle
+from router.readout.trace import read_trace, render_trace
+from router.routing.table import load_table
 from tests.helpers import receipt_for, running
 from tests.test_simulation import START, cable, network
 

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 from router import Cable, Classification, Precedence, parse_cable
-from router.addressee import looks_collective
-from router.bus import MemoryBroker
-from router.replay import ReplayError, Scheduled, publish_schedule, replay_schedule
-from router.routing import RoutingDecision, decide
-from router.table import RoutingTable, load_table, parse_table
-from router.traffic import Generated, TrafficProfile, _Serials, generate, load_profile
+from router.bus.memory import MemoryBroker
+from router.cable.addressee import looks_collective
+from router.routing.decide import RoutingDecision, decide
+from router.routing.table import RoutingTable, load_table, parse_table
+from router.sim.replay import ReplayError, Scheduled, publish_schedule, replay_schedule
+from router.sim.traffic import Generated, TrafficProfile, _Serials, generate, load_profile
 from tests.helpers import receive
 
 if TYPE_CHECKING:

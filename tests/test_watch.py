@@ -6,7 +6,7 @@ from collections import deque
 
 from rich.console import Console
 
-from router.watch import render
+from router.readout.watch import render
 
 
 def test_the_screen_shows_depths_rates_and_events() -> None:

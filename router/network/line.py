@@ -1,0 +1,254 @@
+"""A post's line: its precedence queue, the transmission on it, its channel serials, pre-emption.
+
+Pure: every method takes the time from its caller, so the same decisions come out under the
+network's scaled clock, a test's hand-driven clock, or a benchmark's unthrottled lines.
+
+- Order (ACP 127 §151): higher precedence first, then arrival; FIFO within a precedence, per line.
+- A transmission takes the time its characters need: characters x units per character / baud.
+- Pre-emption (§151, §424): FLASH and ECP bust a lower transmission in progress; IMMEDIATE busts
+  one only when finishing it would take longer than sending the IMMEDIATE; PRIORITY busts only an
+  extra-long ROUTINE. A busted transmission's channel serial is used up, and the cable goes again
+  whole, later, under a new serial: nothing resumes mid-message.
+- The window: copies sent but not yet acknowledged by the post. A post that stops acknowledging
+  keeps its backlog here, where precedence still orders it, and not at the broker, which has none.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import Literal, NamedTuple
+
+from router.cable.models import Precedence
+
+Cause = Literal["first", "bust", "outage", "zfx", "ack-timeout", "restart", "request"]
+"""Why a transmission is made: the first, or again after a bust, an outage, a gap report (ZFX), a
+missing acknowledgement, or a restart of the router."""
+
+HELD = 32
+"""Waiting deliveries a line keeps in memory: a backlog beyond waits in the journal, so that the
+router's memory does not grow with it (200,000 queued copies would take a few hundred MB)."""
+SERIAL_MODULUS = 10_000
+"""Channel serials are four digits in FL1 (VZCZCHFR0042): 0001 to 9999, then 0001 again."""
+
+
+class Consignment(NamedTuple):
+    """What a line is given to send: a delivery, its cable and its precedence."""
+
+    delivery_id: int
+    cable_id: int
+    precedence: Precedence
+    niact: bool = False
+
+
+EXTRA_LONG = 5 * 20 * 69
+"""ACP 127 leaves "extra long" undefined; this is more than the five text pages of 20 lines of 69
+characters that one transmission should hold (§208, §138f) before a message goes in sections."""
+
+
+@dataclass(frozen=True, slots=True)
+class LineRules:
+    """How every line behaves: the teleprinter code and the pre-emption threshold."""
+
+    units_per_character: float = 7.5
+    """Start, five data units and 1.5 stop units: the 60-words-a-minute teleprinter's 7.5."""
+    extra_long: int = EXTRA_LONG
+    """Characters above which a ROUTINE transmission may be busted by a PRIORITY."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Queued:
+    """A delivery waiting for its line: a reference, the copy itself is made from the journal."""
+
+    order: tuple[int, int]
+    """(minus the precedence rank, arrival number): what the heap sorts by."""
+    delivery_id: int = field(compare=False)
+    cable_id: int = field(compare=False)
+    precedence: Precedence = field(compare=False)
+    size: int = field(compare=False)
+    """Characters of the copy on the line: what its transmission time is made of."""
+    cause: Cause = field(compare=False, default="first")
+    since: float = field(compare=False, default=0.0)
+    """When it was first queued (network time)."""
+    niact: bool = field(compare=False, default=False)
+
+    @property
+    def needs_receipt(self) -> bool:
+        """FLASH and ECP must be receipted by the post, and so must NIACT (DOMAIN, Precedence)."""
+        return self.niact or self.precedence >= Precedence.FLASH
+
+
+@dataclass(frozen=True, slots=True)
+class Transmission:
+    """One attempt to send a delivery down the line, under one channel serial."""
+
+    queued: Queued
+    channel: str
+    serial: int
+    started: float
+    ends: float
+
+    @property
+    def transmission_id(self) -> str:
+        """Channel designator + serial, as FL1 carries it after VZCZC: ``HFR0042``."""
+        return f"{self.channel}{self.serial:04d}"
+
+
+@dataclass(slots=True)
+class Line:
+    """The line from the switch to one post."""
+
+    post: str
+    baud: int
+    """Line speed; 0 is an unthrottled line (a transmission takes no time)."""
+    window: int
+    rules: LineRules = field(default_factory=LineRules)
+    serial: int = 0
+    """The last channel serial used."""
+    up: bool = True
+    waiting: list[Queued] = field(default_factory=list)
+    in_flight: set[int] = field(default_factory=set)
+    """Deliveries on the line or sent and not yet acknowledged."""
+    current: Transmission | None = None
+    arrivals: itertools.count[int] = field(default_factory=itertools.count)
+    held: int = HELD
+    """Waiting deliveries kept in memory; the rest wait in the journal only (`spilled`)."""
+    spilled: Counter[Precedence] = field(default_factory=Counter)
+    """Waiting deliveries left in the journal, by precedence: newer than those held of theirs."""
+
+    @property
+    def channel(self) -> str:
+        """The channel designator: three letters of the post's RI (RUEHFR -> HFR)."""
+        return self.post[-3:].rjust(3, "X")
+
+    def duration(self, size: int) -> float:
+        """Seconds a copy of ``size`` characters takes on this line."""
+        return size * self.rules.units_per_character / self.baud if self.baud else 0.0
+
+    def put(
+        self, consignment: Consignment, size: int, now: float, cause: Cause = "first"
+    ) -> Transmission | None:
+        """Queue a delivery; return the transmission it busts, if it pre-empts the one in progress."""
+        delivery_id, cable_id, precedence, niact = consignment
+        order = (-precedence.rank, next(self.arrivals))
+        queued = Queued(order, delivery_id, cable_id, precedence, size, cause, now, niact)
+        self._hold(queued)
+        current = self.current
+        if current is None or not self._interrupts(queued, current, now):
+            return None
+        self._abandon(current, "bust")
+        return current
+
+    def _hold(self, queued: Queued) -> None:
+        """Keep a waiting delivery in memory, or leave it to the journal (a backlog's tail).
+
+        What is held is always the best of what waits: a delivery joins the spilled ones when
+        older ones of its precedence are spilled (first come, first served), or when memory is
+        full and it is the worst; a better one takes the place of the worst held.
+        """
+        if queued.cause != "first":
+            # A retransmission: its delivery is no longer queued in the journal, so it stays here.
+            heapq.heappush(self.waiting, queued)
+            return
+        if self.spilled[queued.precedence] or (
+            len(self.waiting) >= self.held and not self._evict_for(queued)
+        ):
+            self.spilled[queued.precedence] += 1
+            return
+        heapq.heappush(self.waiting, queued)
+
+    def _evict_for(self, queued: Queued) -> bool:
+        """Make room for ``queued`` by spilling the worst first-time delivery held, if it is worse."""
+        candidates = [q for q in self.waiting if q.cause == "first"]
+        if not candidates:
+            return True  # only retransmissions held: they stay, memory holds one more
+        worst = max(candidates)
+        if worst < queued:
+            return False
+        self.waiting.remove(worst)
+        heapq.heapify(self.waiting)
+        self.spilled[worst.precedence] += 1
+        return True
+
+    def needs_refill(self) -> bool:
+        """Whether deliveries wait in the journal and memory has room for them."""
+        return len(self.waiting) < self.held // 2 and any(self.spilled.values())
+
+    def refill(self, consignments: list[tuple[Consignment, int, float]], *, exhausted: bool) -> None:
+        """Take back deliveries from the journal, best first: (consignment, size, queued at).
+
+        ``exhausted``: the journal had no more; whatever the counts said, nothing is spilled now.
+        """
+        if exhausted:
+            self.spilled.clear()
+        for consignment, size, since in consignments:
+            delivery_id, cable_id, precedence, niact = consignment
+            order = (-precedence.rank, next(self.arrivals))
+            queued = Queued(order, delivery_id, cable_id, precedence, size, "first", since, niact)
+            if self.spilled[precedence]:
+                self.spilled[precedence] -= 1
+            heapq.heappush(self.waiting, queued)
+
+    def start(self, now: float) -> Transmission | None:
+        """Begin the best waiting delivery if the line is up, idle and the window has room."""
+        if self.current is not None or not self.up or not self.waiting or len(self.in_flight) >= self.window:
+            return None
+        queued = heapq.heappop(self.waiting)
+        self.serial = self.serial % (SERIAL_MODULUS - 1) + 1
+        self.current = Transmission(queued, self.channel, self.serial, now, now + self.duration(queued.size))
+        self.in_flight.add(queued.delivery_id)
+        return self.current
+
+    def finish(self, now: float) -> Transmission | None:
+        """The transmission in progress, if its last character has gone by ``now``."""
+        current = self.current
+        if current is None or current.ends > now:
+            return None
+        self.current = None
+        return current
+
+    def due(self) -> float | None:
+        """When the transmission in progress ends: the line's next moment of interest."""
+        return self.current.ends if self.current is not None else None
+
+    def down(self) -> Transmission | None:
+        """Take the line down; the transmission it cuts, if any, goes again when it is back."""
+        self.up = False
+        current = self.current
+        if current is not None:
+            self._abandon(current, "outage")
+        return current
+
+    def acknowledged(self, delivery_id: int) -> bool:
+        """The post acknowledged a copy: its place in the window is free. False if not in flight."""
+        if delivery_id in self.in_flight:
+            self.in_flight.remove(delivery_id)
+            return True
+        return False
+
+    def depths(self) -> dict[str, int]:
+        """Waiting deliveries by precedence (held and spilled), and how many are in flight."""
+        waiting = Counter(q.precedence.value for q in self.waiting)
+        waiting.update({p.value: n for p, n in self.spilled.items() if n})
+        return {**waiting, "in_flight": len(self.in_flight)}
+
+    def _interrupts(self, arriving: Queued, current: Transmission, now: float) -> bool:
+        held = current.queued.precedence
+        if arriving.precedence <= held:
+            return False
+        if arriving.precedence >= Precedence.FLASH:
+            return True
+        remaining = current.ends - now
+        own = self.duration(arriving.size)
+        if arriving.precedence is Precedence.IMMEDIATE:
+            return remaining > own
+        # PRIORITY: only an extra-long ROUTINE, and only while busting it still saves time.
+        return held is Precedence.ROUTINE and current.queued.size > self.rules.extra_long and remaining > own
+
+    def _abandon(self, transmission: Transmission, cause: Cause) -> None:
+        """Stop a transmission: its serial stays used, its delivery waits again in its old place."""
+        self.current = None
+        self.in_flight.discard(transmission.queued.delivery_id)
+        heapq.heappush(self.waiting, replace(transmission.queued, cause=cause))

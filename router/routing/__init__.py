@@ -1,0 +1,1 @@
+"""Routing decisions: the routing table and who gets each cable, at what precedence (pure)."""

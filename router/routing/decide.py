@@ -1,0 +1,224 @@
+"""Routing decisions, pure: who gets a cable, at what precedence, and what cannot be delivered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Literal, NamedTuple
+
+from router.cable.addressee import looks_collective
+from router.cable.models import Addressee, Cable, Classification, Exemption, Precedence
+
+if TYPE_CHECKING:
+    from router.routing.table import Post, RoutingTable
+
+Role = Literal["action", "info"]
+InterceptReason = Literal[
+    "unknown-addressee",
+    "unknown-collective",
+    "not-cleared",
+    "caveat-barred",
+    "no-addressees",
+]
+DIRECT = "direct"
+
+
+class Delivery(NamedTuple):
+    """One copy of a cable for one post (a named tuple: immutable, and cheap to make by the million)."""
+
+    post: str
+    """The post's routing indicator: its output topic is built from this alone."""
+    precedence: Precedence
+    role: Role
+    niact: bool
+    via: str
+    """``direct``, the collective's name, or ``relay <PREFIX>`` for an RI known only by its relay."""
+    lines: tuple[int, ...]
+    """The addressee lines of the cable that reach this post."""
+
+
+@dataclass(frozen=True, slots=True)
+class Intercept:
+    """An addressee the switch cannot deliver to, held for an operator with the reason."""
+
+    addressee: str
+    reason: InterceptReason
+    lines: tuple[int, ...]
+    """The addressee lines concerned (several when a post not cleared was reached several ways)."""
+    post: str | None = None
+    """The post concerned, where there is one (a post not cleared for the cable)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingDecision:
+    """Everything the switch does with one cable: deliveries, intercepts, and lines set aside."""
+
+    deliveries: tuple[Delivery, ...]
+    intercepts: tuple[Intercept, ...]
+    zen: tuple[Addressee, ...]
+    """``ZEN/`` addressees: already delivered by other means (§206b); not delivered, not failures."""
+    pouched: tuple[Addressee, ...]
+    """``POUCH`` addressees: they get the cable by diplomatic pouch, so not over the network either."""
+    exempted: tuple[str, ...]
+    """Collective members left out because an XMT line exempts them (§205)."""
+    exempted_lines: tuple[int, ...] = ()
+    """Collective lines all of whose members were exempted: nothing left to deliver."""
+
+    def accounted_lines(self) -> frozenset[int]:
+        """Every addressee line this decision says something about."""
+        lines = {a.line for a in (*self.zen, *self.pouched)}
+        lines.update(*(d.lines for d in self.deliveries), *(i.lines for i in self.intercepts))
+        lines.update(self.exempted_lines)
+        return frozenset(lines)
+
+
+class _Resolution(NamedTuple):
+    posts: tuple[Post, ...]
+    ris: tuple[str, ...]
+    via: str
+    collective: bool = False
+
+
+def decide(cable: Cable, table: RoutingTable) -> RoutingDecision:
+    """Route one cable through ``table``: one delivery per post, an intercept per failure."""
+    intercepts: list[Intercept] = []
+    exempted: list[str] = []
+    exempted_lines: list[int] = []
+    zen: tuple[Addressee, ...] = ()
+    pouched: tuple[Addressee, ...] = ()
+    if any(a.zen or a.pouch for a in cable.addressees):
+        zen = tuple(a for a in cable.addressees if a.zen)
+        pouched = tuple(a for a in cable.addressees if a.pouch and not a.zen)
+    # XMT (§205), ZEN (§206b) and POUCH posts are left out of every collective: they are exempted,
+    # already hold the cable, or get it by pouch. So is the originating station: a collective it
+    # belongs to does not send its own cable back to it (it is delivered there only when addressed).
+    other_means = (*zen, *pouched)
+    excluded = _exemptions((*cable.xmt, *other_means), table) if cable.xmt or other_means else frozenset()
+    if cable.station_serial is not None:
+        excluded |= {cable.station_serial.originating_ri}
+    ways: list[_Way] = []
+    roles: tuple[tuple[Role, tuple[Addressee, ...]], ...] = (("action", cable.to), ("info", cable.info))
+    for role, addressees in roles:
+        for addressee in addressees:
+            if addressee.zen or addressee.pouch:
+                continue
+            resolution = _resolve(addressee, table)
+            if resolution is None or not resolution.posts:
+                # A collective with no known membership and no RI cannot be expanded.
+                reason: InterceptReason = (
+                    "unknown-collective"
+                    if resolution is not None or looks_collective(addressee.name)
+                    else "unknown-addressee"
+                )
+                intercepts.append(Intercept(_as_written(addressee), reason, (addressee.line,)))
+                continue
+            members, ris = resolution.posts, resolution.ris
+            if resolution.collective and excluded and not excluded.isdisjoint(ris):
+                members = tuple(p for p in members if p.ri not in excluded)
+                ris = tuple(p.ri for p in members)
+                exempted.extend(ri for ri in resolution.ris if ri in excluded)
+                if not members:
+                    exempted_lines.append(addressee.line)
+            ways.append(_Way(addressee, role, resolution.via, members, ris))
+    if not cable.to and not cable.info:
+        intercepts.append(Intercept("", "no-addressees", ()))
+
+    # ACP 127 §222: a post reached several ways gets one copy, at the highest precedence,
+    # action over info. Taking the ways best first, the first way to reach a post decides its
+    # copy; the later ones only add their lines (and a NIACT).
+    ways.sort(key=_best_first)
+    claimed: set[str] = set()
+    also: dict[str, list[int]] = {}  # lines after the first that reach a post: few
+    won: list[tuple[_Way, tuple[Post, ...]]] = []
+    for way in ways:
+        taken = claimed.intersection(way.ris)
+        for ri in taken:
+            also.setdefault(ri, []).append(way.addressee.line)
+        won.append((way, tuple(p for p in way.posts if p.ri not in taken) if taken else way.posts))
+        claimed.update(way.ris)
+    niact = {ri for way in ways if way.addressee.niact for ri in way.ris}
+
+    level = (cable.classification or Classification.UNCLASSIFIED).rank
+    caveats = frozenset(cable.caveats)
+    deliveries = []
+    for way, posts in won:
+        precedence, role, via = way.addressee.precedence, way.role, way.via
+        only = (way.addressee.line,)  # shared by every post this line alone reaches
+        for post in posts:
+            ri = post.ri
+            lines = (*only, *also[ri]) if ri in also else only
+            if level > post.clearance.rank or (caveats and not caveats.isdisjoint(post.barred_caveats)):
+                intercepts.append(Intercept(ri, _barred(post, level), lines, ri))
+            else:
+                deliveries.append(Delivery(ri, precedence, role, ri in niact, via, lines))
+    return RoutingDecision(
+        tuple(deliveries),
+        tuple(intercepts),
+        zen,
+        pouched,
+        tuple(dict.fromkeys(exempted)),
+        tuple(exempted_lines),
+    )
+
+
+class _Way(NamedTuple):
+    """One addressee line and the posts it reaches."""
+
+    addressee: Addressee
+    role: Role
+    via: str
+    posts: tuple[Post, ...]
+    ris: tuple[str, ...]
+
+
+def _best_first(way: _Way) -> tuple[int, bool, int]:
+    """Highest precedence first, then action before info, then the order written."""
+    return (-way.addressee.precedence.rank, way.role != "action", way.addressee.line)
+
+
+def _resolve(addressee: Addressee, table: RoutingTable) -> _Resolution | None:
+    return _resolve_written(table, addressee.ri, addressee.name)
+
+
+@lru_cache(maxsize=32_768)
+def _resolve_written(table: RoutingTable, ri: str | None, name: str) -> _Resolution | None:
+    """By RI when one is written (post, collective, or relay prefix), else by normalised name.
+
+    Cached per table: real traffic writes the same few thousand addressees again and again.
+    """
+    if ri:
+        if (post := table.posts.get(ri)) is not None:
+            return _Resolution((post,), (post.ri,), DIRECT)
+        if (collective := table.collective_with_ri(ri)) is not None:
+            return _Resolution(collective.posts, collective.members, collective.name, collective=True)
+        if (relayed := table.relayed_station(ri)) is not None:
+            relay = table.relay_for(ri)
+            return _Resolution((relayed,), (ri,), f"relay {relay.prefix if relay else ''}")
+    if (post := table.post_named(name)) is not None:
+        return _Resolution((post,), (post.ri,), DIRECT)
+    if (collective := table.collective_named(name)) is not None:
+        return _Resolution(collective.posts, collective.members, collective.name, collective=True)
+    return None
+
+
+def _exemptions(stations: tuple[Exemption | Addressee, ...], table: RoutingTable) -> frozenset[str]:
+    """The posts that XMT lines and ZEN or POUCH addressees name."""
+    exempt = set()
+    for station in stations:
+        post = table.posts.get(station.ri) if station.ri else None
+        post = post or table.post_named(station.name)
+        if post is not None:
+            exempt.add(post.ri)
+    return frozenset(exempt)
+
+
+def _barred(post: Post, level: int) -> InterceptReason:
+    """Why a barred post may not have the cable: its clearance, else one of its barred caveats.
+
+    A switch never sends a message over a channel approved for a lower classification (DOMAIN).
+    """
+    return "not-cleared" if level > post.clearance.rank else "caveat-barred"
+
+
+def _as_written(addressee: Addressee) -> str:
+    return f"{addressee.ri}/{addressee.name}" if addressee.ri else addressee.name

@@ -1,0 +1,219 @@
+"""`router demo`: a scenario's network running by itself, from the broker to the speed-of-service report.
+
+The default scenario (config/scenarios/demo.toml): five posts of the State network on lines of
+different speeds (Nairobi on a 75-baud line, London with an outage), generated traffic in the real
+corpus's mix with a FLASH in the middle, the router between them, every post checking its serials
+and receipting, all on a private broker. At the end (the duration, or Ctrl-C) the report is written
+from the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from router.bus.broker import free_port
+from router.bus.mqtt import MqttBus
+from router.journal.store import Journal
+from router.network.clock import ScaledClock
+from router.readout.plots import write_html
+from router.readout.report import read_report
+from router.settings import Settings
+from router.sim.post import PostStation, serve_post
+from router.sim.traffic import generate
+from router.switch.serve import broker_for
+from router.switch.service import Router
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from router.routing.table import RoutingTable
+    from router.sim.post import Reading
+    from router.sim.scenario import Scenario
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    """One demo run: the scenario and its network, and where the run writes."""
+
+    journal: Path
+    out: Path
+    scenario: Scenario
+    table: RoutingTable
+    time_scale: float = 60.0
+    drain: bool = False
+    """After the traffic, run on until every copy is receipted (posts on lines that are up)."""
+    broker: str | None = None
+
+    @property
+    def posts(self) -> tuple[str, ...]:
+        """The simulated posts: the scenario's, else every post of the network."""
+        return self.scenario.posts or tuple(self.table.posts)
+
+
+@dataclass(slots=True)
+class PostTally:
+    """What one simulated post saw: messages shown (in order), duplicates filed, gaps reported."""
+
+    shown: list[str] = field(default_factory=list)
+    filed: int = 0
+    gaps: int = 0
+    cancelled: int = 0
+
+    def count(self, reading: Reading) -> None:
+        """Account for one reading of the post's channel."""
+        if reading.cable is not None:
+            self.shown.append(reading.cable.message_id)
+        self.filed += reading.duplicate
+        self.cancelled += reading.cancelled
+        self.gaps += reading.report is not None
+
+
+@dataclass(slots=True)
+class DemoResult:
+    """Where the journal and the report are, and what each post saw."""
+
+    journal: Path
+    report: Path
+    published: int = 0
+    tallies: dict[str, PostTally] = field(default_factory=dict)
+    stopped_early: bool = False
+
+
+def default_paths(now: datetime | None = None) -> tuple[Path, Path]:
+    """A fresh directory per run, so that no run overwrites another: demo-runs/<UTC time>/."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+    run = Path("demo-runs") / stamp
+    return run / "journal.sqlite", run / "report"
+
+
+async def run_demo(
+    options: DemoOptions,
+    stop: asyncio.Event,
+    *,
+    on_event: Callable[[dict[str, Any], dict[str, Any] | None], None] | None = None,
+) -> DemoResult:
+    """Run the network until the traffic is over (and drained, if asked) or ``stop`` is set."""
+    table = options.table
+    clock = ScaledClock(options.time_scale)
+    options.journal.parent.mkdir(parents=True, exist_ok=True)
+    journal = Journal(options.journal, clock=clock.now)
+    result = DemoResult(options.journal, options.out / "index.html")
+    result.tallies = {ri: PostTally() for ri in options.posts}
+    settings = Settings(broker=options.broker, embedded_port=free_port())
+    try:
+        async with broker_for(settings) as (address, mqtt5), AsyncExitStack() as stack:
+            router = Router(
+                await stack.enter_async_context(
+                    MqttBus(address, client_id="demo-router", manual_ack=True, mqtt5=mqtt5)
+                ),
+                journal,
+                table,
+                clock=clock,
+                status_every=0.5,
+                log_copies=True,  # a few cables a minute: every copy's events are worth seeing
+            )
+            router_stop = asyncio.Event()
+            tasks = {asyncio.create_task(router.run(router_stop), name="router")}
+            await asyncio.wait_for(router.ready.wait(), 10)
+            for ri in options.posts:
+                bus = await stack.enter_async_context(
+                    MqttBus(address, client_id=f"demo-post-{ri}", manual_ack=True, mqtt5=mqtt5)
+                )
+                await bus.subscribe(f"cables/out/{ri}", qos=1)
+                tasks.add(asyncio.create_task(serve_post(bus, PostStation(ri), result.tallies[ri].count)))
+            if on_event is not None:
+                watcher = await stack.enter_async_context(
+                    MqttBus(address, client_id="demo-watch", mqtt5=mqtt5)
+                )
+                tasks.add(asyncio.create_task(_watch(watcher, on_event)))
+            publisher = await stack.enter_async_context(
+                MqttBus(address, client_id="demo-publisher", mqtt5=mqtt5)
+            )
+            network = _Network(options, clock, publisher, result)
+            finished = asyncio.create_task(network.run(journal))
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({finished, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            result.stopped_early = not finished.done()
+            failure = finished.exception() if finished.done() and not finished.cancelled() else None
+            for task in (finished, stopping):
+                task.cancel()
+            router_stop.set()
+            for task in tasks:
+                if task.get_name() != "router":
+                    task.cancel()
+            await asyncio.wait(tasks, timeout=5)
+    finally:
+        journal.close()
+    if failure is not None:
+        raise failure  # the traffic or a fault failed: the run is not what was asked for
+    write_html(read_report(options.journal), options.out)
+    return result
+
+
+@dataclass(slots=True)
+class _Network:
+    """The scenario's traffic and faults, on the network's clock."""
+
+    options: DemoOptions
+    clock: ScaledClock
+    publisher: MqttBus
+    result: DemoResult
+
+    async def run(self, journal: Journal) -> None:
+        start = self.clock.now()
+        faults = asyncio.create_task(self._faults(start))
+        await self._traffic(start)
+        await self._until(start + self.options.scenario.duration)
+        await faults
+        if self.options.drain:
+            while _unreceipted(journal):  # noqa: ASYNC110 (another task's journal, read in place)
+                await asyncio.sleep(0.1)
+
+    async def _traffic(self, start: float) -> None:
+        scenario = self.options.scenario
+        count = scenario.cable_count()
+        cables = generate(
+            self.options.table,
+            count=count,
+            seed=scenario.seed,
+            start=datetime.fromtimestamp(start, UTC),
+            rate=scenario.rate / 60,
+            posts=self.options.posts,
+            flash_at=sorted({min(count - 1, int(share * count)) for share in scenario.flash_at}),
+        )
+        for cable in cables:
+            await self._until(start + cable.offset)
+            await self.publisher.publish(f"cables/in/{cable.name}", cable.raw, qos=1)
+            self.result.published += 1
+
+    async def _faults(self, start: float) -> None:
+        for fault in self.options.scenario.faults:
+            await self._until(start + fault.at)
+            await self.publisher.publish(f"router/line/{fault.line}", fault.state.encode(), qos=1)
+
+    async def _until(self, moment: float) -> None:
+        await self.clock.sleep(moment - self.clock.now())
+
+
+def _unreceipted(journal: Journal) -> int:
+    counts = journal.counts()
+    return counts.get("deliveries_queued", 0) + counts.get("deliveries_delivered", 0)
+
+
+async def _watch(bus: MqttBus, on_event: Callable[[dict[str, Any], dict[str, Any] | None], None]) -> None:
+    """Feed the live view: each routing-log event with the latest status."""
+    status: dict[str, Any] | None = None
+    await bus.subscribe("router/status", qos=0)
+    await bus.subscribe("router/log", qos=0)
+    async for message in bus.messages():
+        if message.topic == "router/status":
+            status = json.loads(message.payload)
+            on_event({}, status)
+        else:
+            on_event(json.loads(message.payload), status)

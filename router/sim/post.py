@@ -1,0 +1,95 @@
+"""A simulated addressee post: it reads its channel, checks every serial, files duplicates, receipts.
+
+What a receiving station does (ACP 127 §412-§433): each transmission's serial is checked against
+the last; serials skipped are reported at once with ZFX on `cables/svc/<RI>`; a message already
+received is filed, not shown again; every copy is receipted on `cables/ack/<RI>` (``R Z HFR0042``),
+which FLASH and NIACT traffic requires and which frees the post's window at the switch.
+
+`PostStation.read` is pure; `serve_post` is its I/O on a bus.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
+
+from router.cable.parser import parse_cable
+from router.errors import CableParseError
+from router.network.channel import Continuity, NotACopyError, read_copy, receipt, zfx
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from router.bus.memory import Bus
+    from router.cable.models import Cable
+
+
+class Reading(NamedTuple):
+    """What the post makes of one payload on its channel, and what it sends back."""
+
+    transmission_id: str | None
+    cable: Cable | None
+    """The message, when it is new to the post: what an operator would see."""
+    duplicate: bool
+    """A message the post already had: filed, not shown."""
+    cancelled: bool
+    """A busted transmission's cancellation: its serial is accounted for, nothing to read."""
+    receipt: bytes | None
+    report: bytes | None
+    """A ZFX service message, when serials were skipped."""
+    problem: str | None
+    """Why the payload could not be read, if it could not."""
+
+
+@dataclass(slots=True)
+class PostStation:
+    """One post's receiving end: continuity per channel and the message ids it holds."""
+
+    ri: str
+    channels: dict[str, Continuity] = field(default_factory=dict)
+    held: set[str] = field(default_factory=set)
+
+    def read(self, payload: bytes) -> Reading:
+        """Check a payload's serial, read its message, and say what to send back."""
+        try:
+            copy = read_copy(payload)
+        except NotACopyError as error:
+            return Reading(
+                None, None, duplicate=False, cancelled=False, receipt=None, report=None, problem=str(error)
+            )
+        continuity = self.channels.setdefault(copy.channel, Continuity())
+        check = continuity.receive(copy.serial)
+        missing = [f"{copy.channel}{serial:04d}" for serial in check.missing]
+        report = zfx(self.ri, missing) if missing else None
+        tid = copy.transmission_id
+        if copy.cancelled:
+            return Reading(
+                tid, None, duplicate=False, cancelled=True, receipt=None, report=report, problem=None
+            )
+        try:
+            cable = parse_cable(copy.cable)
+        except CableParseError as error:
+            reason = f"{tid}: unreadable copy: {error}"
+            return Reading(
+                tid, None, duplicate=False, cancelled=False, receipt=None, report=report, problem=reason
+            )
+        letter = cable.precedence.letter if cable.precedence else "R"
+        duplicate = check.repeated or cable.message_id in self.held
+        self.held.add(cable.message_id)
+        shown = None if duplicate else cable
+        return Reading(
+            tid, shown, duplicate, cancelled=False, receipt=receipt(letter, tid), report=report, problem=None
+        )
+
+
+async def serve_post(bus: Bus, station: PostStation, on_reading: Callable[[Reading], None]) -> None:
+    """Take the post's copies off the bus until cancelled: receipt each, report gaps."""
+    await bus.subscribe(f"cables/out/{station.ri}", qos=1)
+    async for message in bus.messages():
+        reading = station.read(message.payload)
+        if reading.report is not None:
+            await bus.publish(f"cables/svc/{station.ri}", reading.report, qos=1)
+        if reading.receipt is not None:
+            await bus.publish(f"cables/ack/{station.ri}", reading.receipt, qos=1)
+        await bus.ack(message)
+        on_reading(reading)
