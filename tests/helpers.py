@@ -13,7 +13,7 @@ from router.switch.service import Router
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from router.bus.memory import Bus, Message
+    from router.bus.protocol import Bus, Message
     from router.cable.models import Cable
     from router.journal.store import Journal
     from router.routing.table import RoutingTable

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from router.bus.broker import Mosquitto, free_port
-from router.bus.memory import Bus, BusError, MemoryBroker, topic_matches
+from router.bus.memory import MemoryBroker
 from router.bus.mqtt import BrokerAddress, MqttBus
+from router.bus.protocol import Bus, BusError
+from router.bus.topics import topic_matches
 from tests.helpers import receive
 
 if TYPE_CHECKING:

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from router.bus.memory import Bus, MemoryBroker
+from router.bus.memory import MemoryBroker
 from router.bus.mqtt import BrokerAddress, MqttBus
+from router.bus.protocol import Bus
 from router.journal.store import Journal
 from router.routing.table import RoutingTable, parse_table
 from router.switch.service import Router

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from router.bus.broker import free_port
-from router.bus.memory import Message
 from router.bus.mqtt import BrokerAddress, MqttBus
+from router.bus.protocol import Message
 from router.journal.store import Journal
 from router.network.clock import ScaledClock
 from router.routing.table import RoutingTable, load_table

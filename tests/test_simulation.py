@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
-    from router.bus.memory import Message
+    from router.bus.protocol import Message
     from router.switch.service import Router
 
 TABLE = """

@@ -454,8 +454,8 @@ async def test_publish_schedule_waits_for_each_offset() -> None:
             published.append((clock.now() - 100.0, topic, payload, qos))
 
     items = [Scheduled(offset, f"c{i}", bytes([i])) for i, offset in enumerate((0.0, 0.0, 2.5, 2.5, 7.0))]
-    assert await publish_schedule(Recorder(), items, topic_prefix="replay/", clock=clock) == 5
-    assert published == [(item.offset, f"replay/{item.name}", item.raw, 1) for item in items]
+    assert await publish_schedule(Recorder(), items, clock=clock) == 5
+    assert published == [(item.offset, f"cables/in/{item.name}", item.raw, 1) for item in items]
     assert clock.slept == [2.5, 4.5]
 
 

@@ -1,77 +1,16 @@
-"""The message bus the router sits on: a small protocol, MQTT's topic rules, and an in-memory bus."""
+"""An in-memory bus with MQTT's topic rules: fast tests of the contract the MQTT adapter keeps."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from router.errors import RouterError
+from router.bus.protocol import BusError, Message
+from router.bus.topics import topic_matches, valid_topic
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
-
-
-class BusError(RouterError):
-    """The bus refused or lost something: a broker gone, a publish not acknowledged."""
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One message as a subscriber receives it."""
-
-    topic: str
-    payload: bytes
-    qos: int = 0
-    retain: bool = False
-    mid: int = 0
-    """The broker's packet id, for a manual acknowledgement."""
-
-
-class Bus(Protocol):
-    """What the router needs of a bus; the MQTT adapter and `MemoryBus` both provide it."""
-
-    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
-        """Publish ``payload`` on ``topic``; at QoS 1 return once the broker has it."""
-
-    def send(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> asyncio.Future[None]:
-        """Hand a message to the broker now, in call order; the future completes at its PUBACK.
-
-        Pipelining: many sends, and their acknowledgements awaited together.
-        """
-
-    async def subscribe(self, topic_filter: str, *, qos: int = 1) -> None:
-        """Receive from now on every message whose topic matches ``topic_filter``."""
-
-    def messages(self) -> AsyncIterator[Message]:
-        """The messages received, in arrival order."""
-
-    async def ack(self, message: Message) -> None:
-        """Tell the broker ``message`` is safe with us (manual acknowledgement, QoS 1)."""
-
-
-def topic_level(name: str) -> str:
-    """A name (a cable's file or id) as one MQTT topic level: no wildcards, separators or NUL."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "cable"
-
-
-def topic_matches(topic_filter: str, topic: str) -> bool:
-    """MQTT's matching: ``+`` is one level, ``#`` (last) the rest; ``$`` topics need a literal start."""
-    if topic.startswith("$") and not topic_filter.startswith("$"):
-        return False
-    filter_levels = topic_filter.split("/")
-    topic_levels = topic.split("/")
-    for index, level in enumerate(filter_levels):
-        if level == "#":
-            return True
-        if index >= len(topic_levels) or (level not in ("+", topic_levels[index])):
-            return False
-    return len(filter_levels) == len(topic_levels)
-
-
-def valid_topic(topic: str) -> bool:
-    """A topic a message may be published on: no wildcards, no NUL, not empty, at most 65,535 bytes."""
-    return bool(topic) and not ({"+", "#", "\x00"} & set(topic)) and len(topic.encode()) <= 65_535
 
 
 @dataclass(slots=True)

@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 import aiomqtt
 from paho.mqtt import client as mqtt
 
-from router.bus.memory import BusError, Message, valid_topic
+from router.bus.protocol import BusError, Message
+from router.bus.topics import valid_topic
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from router.bus import topics
 from router.cable.models import Addressee, Cable
 from router.cable.parser import MAX_CABLE_BYTES, parse_cable
 from router.errors import CableParseError, RouterError
@@ -289,14 +290,11 @@ def publish(
     broker: BrokerOption = None,
 ) -> None:
     """Publish cable files (or stdin) to the intake, cables/in/<file name>, at QoS 1."""
-    from router.bus.memory import topic_level  # noqa: PLC0415
     from router.bus.mqtt import MqttBus  # noqa: PLC0415
 
     try:
         cables = [
-            ("stdin", sys.stdin.buffer.read())
-            if name == "-"
-            else (topic_level(Path(name).stem), Path(name).read_bytes())
+            ("stdin", sys.stdin.buffer.read()) if name == "-" else (Path(name).stem, Path(name).read_bytes())
             for name in paths
         ]
     except OSError as exc:
@@ -305,9 +303,10 @@ def publish(
 
     async def main() -> None:
         async with MqttBus(_broker(broker)) as bus:
-            for level, data in cables:
-                await bus.publish(f"cables/in/{level}", data, qos=1)
-                typer.echo(f"published cables/in/{level} ({len(data)} bytes)")
+            for name, data in cables:
+                topic = topics.intake(name)
+                await bus.publish(topic, data, qos=1)
+                typer.echo(f"published {topic} ({len(data)} bytes)")
 
     _run_client("publish", main())
 
@@ -349,11 +348,11 @@ def watch(broker: BrokerOption = None, lines: Annotated[int, typer.Option(min=1,
         events: deque[dict[str, object]] = deque(maxlen=lines)
         status: dict[str, object] | None = None
         async with MqttBus(_broker(broker)) as bus:
-            await bus.subscribe("router/status", qos=0)
-            await bus.subscribe("router/log", qos=0)
+            await bus.subscribe(topics.STATUS, qos=0)
+            await bus.subscribe(topics.LOG, qos=0)
             with Live(render(status, events), refresh_per_second=4) as live:
                 async for message in bus.messages():
-                    if message.topic == "router/status":
+                    if message.topic == topics.STATUS:
                         status = json.loads(message.payload)
                     else:
                         events.append(json.loads(message.payload))

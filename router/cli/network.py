@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from router.bus import topics
 from router.cli.main import BrokerOption, RoutingPath, _broker, _run_client, _settings, _table_or_exit, app
 from router.errors import RouterError
 
@@ -144,7 +145,7 @@ def line(
 
     async def main() -> None:
         async with MqttBus(_broker(broker)) as bus:
-            await bus.publish(f"router/line/{ri}", state.encode(), qos=1)
+            await bus.publish(topics.line_control(ri), state.encode(), qos=1)
             typer.echo(f"line {ri} {state}")
 
     _run_client("line", main())
@@ -169,7 +170,7 @@ def retransmit(
     async def main() -> None:
         async with MqttBus(_broker(broker)) as bus:
             for ri in posts:
-                await bus.publish(f"router/retransmit/{ri}", message_id.encode(), qos=1)
+                await bus.publish(topics.retransmit(ri), message_id.encode(), qos=1)
                 typer.echo(f"asked for {message_id} again to {ri}")
 
     _run_client("retransmit", main())

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from router.bus import topics
 from router.bus.broker import free_port
 from router.bus.mqtt import MqttBus
 from router.journal.store import Journal
@@ -125,7 +126,7 @@ async def run_demo(
                 bus = await stack.enter_async_context(
                     MqttBus(address, client_id=f"demo-post-{ri}", manual_ack=True, mqtt5=mqtt5)
                 )
-                await bus.subscribe(f"cables/out/{ri}", qos=1)
+                await bus.subscribe(topics.copies(ri), qos=1)
                 tasks.add(asyncio.create_task(serve_post(bus, PostStation(ri), result.tallies[ri].count)))
             if on_event is not None:
                 watcher = await stack.enter_async_context(
@@ -189,13 +190,13 @@ class _Network:
         )
         for cable in cables:
             await self._until(start + cable.offset)
-            await self.publisher.publish(f"cables/in/{cable.name}", cable.raw, qos=1)
+            await self.publisher.publish(topics.intake(cable.name), cable.raw, qos=1)
             self.result.published += 1
 
     async def _faults(self, start: float) -> None:
         for fault in self.options.scenario.faults:
             await self._until(start + fault.at)
-            await self.publisher.publish(f"router/line/{fault.line}", fault.state.encode(), qos=1)
+            await self.publisher.publish(topics.line_control(fault.line), fault.state.encode(), qos=1)
 
     async def _until(self, moment: float) -> None:
         await self.clock.sleep(moment - self.clock.now())
@@ -209,10 +210,10 @@ def _unreceipted(journal: Journal) -> int:
 async def _watch(bus: MqttBus, on_event: Callable[[dict[str, Any], dict[str, Any] | None], None]) -> None:
     """Feed the live view: each routing-log event with the latest status."""
     status: dict[str, Any] | None = None
-    await bus.subscribe("router/status", qos=0)
-    await bus.subscribe("router/log", qos=0)
+    await bus.subscribe(topics.STATUS, qos=0)
+    await bus.subscribe(topics.LOG, qos=0)
     async for message in bus.messages():
-        if message.topic == "router/status":
+        if message.topic == topics.STATUS:
             status = json.loads(message.payload)
             on_event({}, status)
         else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
+from router.bus import topics
 from router.cable.parser import parse_cable
 from router.errors import CableParseError
 from router.network.channel import Continuity, NotACopyError, read_copy, receipt, zfx
@@ -20,7 +21,7 @@ from router.network.channel import Continuity, NotACopyError, read_copy, receipt
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from router.bus.memory import Bus
+    from router.bus.protocol import Bus
     from router.cable.models import Cable
 
 
@@ -84,12 +85,12 @@ class PostStation:
 
 async def serve_post(bus: Bus, station: PostStation, on_reading: Callable[[Reading], None]) -> None:
     """Take the post's copies off the bus until cancelled: receipt each, report gaps."""
-    await bus.subscribe(f"cables/out/{station.ri}", qos=1)
+    await bus.subscribe(topics.copies(station.ri), qos=1)
     async for message in bus.messages():
         reading = station.read(message.payload)
         if reading.report is not None:
-            await bus.publish(f"cables/svc/{station.ri}", reading.report, qos=1)
+            await bus.publish(topics.service(station.ri), reading.report, qos=1)
         if reading.receipt is not None:
-            await bus.publish(f"cables/ack/{station.ri}", reading.receipt, qos=1)
+            await bus.publish(topics.receipts(station.ri), reading.receipt, qos=1)
         await bus.ack(message)
         on_reading(reading)

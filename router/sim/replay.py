@@ -11,7 +11,8 @@ import gzip
 import json
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-from router.bus.memory import topic_level
+from router.bus import topics
+from router.bus.topics import topic_level
 from router.cable.parser import parse_cable
 from router.errors import CableParseError, RouterError
 
@@ -110,7 +111,7 @@ def _read_rows(path: Path) -> Iterator[tuple[str, bytes]]:
 
 
 class Publisher(Protocol):
-    """The one thing pacing needs of a bus (router.bus.memory.Bus and the MQTT adapter have it)."""
+    """The one thing pacing needs of a bus (router.bus.protocol.Bus and the MQTT adapter have it)."""
 
     async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
         """Publish ``payload`` on ``topic``; at QoS 1 return once the broker has it."""
@@ -130,10 +131,9 @@ async def publish_schedule(
     bus: Publisher,
     items: Iterable[Generated | Scheduled],
     *,
-    topic_prefix: str = "cables/in/",
     clock: Clock | None = None,
 ) -> int:
-    """Publish each cable at QoS 1 on ``topic_prefix + name`` when its offset has come; return how many.
+    """Publish each cable at QoS 1 on cables/in/<name> when its offset has come; return how many.
 
     Offsets count from the call. Items come in offset order; those whose time has passed (behind a
     slow broker) go at once, one after the other, until the schedule is met again. ``clock``
@@ -146,6 +146,6 @@ async def publish_schedule(
         wait = started + item.offset - clock.now()
         if wait > 0:
             await clock.sleep(wait)
-        await bus.publish(topic_prefix + item.name, item.raw, qos=1)
+        await bus.publish(topics.intake(item.name), item.raw, qos=1)
         published += 1
     return published

@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from router.bus.memory import BusError
+from router.bus import topics
+from router.bus.protocol import BusError
+from router.bus.topics import Kind
 from router.cable.parser import MAX_CABLE_BYTES, parse_cable
 from router.errors import CableParseError
 from router.network.channel import cancellation, heading, message_part, read_acknowledgement, read_zfx
@@ -39,25 +41,12 @@ from router.routing.decide import decide
 from router.switch.memory import give_back_memory
 
 if TYPE_CHECKING:
-    from router.bus.memory import Bus, Message
+    from router.bus.protocol import Bus, Message
     from router.cable.models import Cable
     from router.journal.store import Journal, OpenDelivery
     from router.routing.decide import RoutingDecision
     from router.routing.table import RoutingTable
 
-INTAKE = "cables/in/#"
-ACKS = "cables/ack/+"
-SERVICE = "cables/svc/+"
-"""Service messages from the posts: ZFX, the serials a post never received."""
-LINES = "router/line/+"
-"""Line control: ``down`` or ``up`` on router/line/<RI> (`router line down RUEHFR`)."""
-RETRANSMIT = "router/retransmit/+"
-"""Requests to send a post a message again: its message id on router/retransmit/<RI>."""
-OUT = "cables/out/"
-REJECTED = "cables/rejected"
-INTERCEPTED = "cables/intercept"
-LOG = "router/log"
-STATUS = "router/status"
 STOP_WITHIN = 2.0
 """Seconds the router's tasks have to finish once it is told to stop."""
 BURST = 64
@@ -135,10 +124,10 @@ class Router:
                 self._process(cable_id, topic, raw)
         await self._flush([])
         self._wake.set()  # the switch's first turn sends what the lines hold
-        for topic in (ACKS, SERVICE, LINES, RETRANSMIT, INTAKE):
+        for topic in topics.SUBSCRIBED:
             await self.bus.subscribe(topic, qos=1)
         self.ready.set()
-        self._event("listening", intake=INTAKE, acknowledgements=ACKS)
+        self._event("listening", intake=topics.INTAKE, acknowledgements=topics.RECEIPTS)
         tasks: set[asyncio.Task[object]] = {
             asyncio.create_task(self._read(), name="read"),
             asyncio.create_task(self._switch(), name="switch"),
@@ -294,17 +283,20 @@ class Router:
             self._unconfirmed.popleft().result()
 
     def _handle(self, message: Message) -> None:
-        topic = message.topic
-        if topic.startswith("cables/in/"):
+        read = topics.read_topic(message.topic)
+        if read is None:
+            return
+        kind, post = read
+        if kind is Kind.CABLE:
             self._receive(message)
-        elif topic.startswith("cables/ack/"):
-            self._receipt(message)
-        elif topic.startswith("cables/svc/"):
-            self._service_message(message)
-        elif topic.startswith("router/line/"):
-            self._line_control(message)
-        elif topic.startswith("router/retransmit/"):
-            self._retransmit(message)
+        elif kind is Kind.RECEIPT:
+            self._receipt(post, message)
+        elif kind is Kind.SERVICE:
+            self._service_message(post, message)
+        elif kind is Kind.LINE_CONTROL:
+            self._line_control(post, message)
+        else:
+            self._retransmit(post, message)
 
     # --- cables
 
@@ -329,7 +321,7 @@ class Router:
             if error.field:
                 detail["field"] = error.field
             self.journal.reject(cable_id, detail)
-            self._outbox.append((REJECTED, json.dumps(detail).encode(), 1, False))
+            self._outbox.append((topics.REJECTED, json.dumps(detail).encode(), 1, False))
             self._event("rejected", topic=topic, **detail)
             return
         self._route(cable_id, cable, raw)
@@ -361,7 +353,7 @@ class Router:
                 "reason": intercept.reason,
                 "post": intercept.post,
             }
-            self._outbox.append((INTERCEPTED, json.dumps(record).encode(), 1, False))
+            self._outbox.append((topics.INTERCEPTED, json.dumps(record).encode(), 1, False))
             self._event("intercepted", **record)
         for delivery_id, delivery in zip(ids, decision.deliveries, strict=True):
             self._queue(
@@ -421,7 +413,7 @@ class Router:
         fields = {"post": post, "delivery": queued.delivery_id, "transmission": tid}
         if outcome == "busted":
             # The post saw the transmission begin: the cancellation accounts for its serial.
-            self._outbox.append((OUT + post, cancellation(tid), 1, False))
+            self._outbox.append((topics.copies(post), cancellation(tid), 1, False))
         self.journal.transmitted(row, queued.delivery_id, "busted" if outcome == "busted" else "cut", now)
         self._event(outcome, precedence=queued.precedence.value, **fields)
 
@@ -430,7 +422,9 @@ class Router:
         queued = transmission.queued
         tid = transmission.transmission_id
         part, message_id = self._cable(queued.cable_id)
-        self._outbox.append((OUT + post, heading(tid, post, queued.precedence.letter * 2) + part, 1, False))
+        self._outbox.append(
+            (topics.copies(post), heading(tid, post, queued.precedence.letter * 2) + part, 1, False)
+        )
         if queued.needs_receipt:
             heapq.heappush(self._awaiting, (now + self.ack_timeout, queued.delivery_id, post))
         if self.log_copies:
@@ -458,8 +452,7 @@ class Router:
 
     # --- what the posts send
 
-    def _receipt(self, message: Message) -> None:
-        post = message.topic.rsplit("/", 1)[1]
+    def _receipt(self, post: str, message: Message) -> None:
         transmission = read_acknowledgement(message.payload)
         found = self.journal.transmission(post, *transmission) if transmission else None
         if found is None:
@@ -476,9 +469,8 @@ class Router:
             # A second copy of a delivery already receipted: the post filed it (ZFD), not shown.
             self._event("duplicate-filed", post=post, delivery=delivery_id, transmission=tid)
 
-    def _service_message(self, message: Message) -> None:
+    def _service_message(self, post: str, message: Message) -> None:
         """A post reports serials it never received (ZFX): answer each from the journal."""
-        post = message.topic.rsplit("/", 1)[1]
         missing = read_zfx(message.payload)
         self._event("gap", post=post, serials=[f"{channel}{serial:04d}" for channel, serial in missing])
         for channel, serial in missing:
@@ -490,15 +482,14 @@ class Router:
             delivery_id, outcome = found
             if outcome != "delivered":
                 # Busted or cut: that serial carried no message, which went (or goes) again anyway.
-                self._outbox.append((OUT + post, cancellation(tid), 1, False))
+                self._outbox.append((topics.copies(post), cancellation(tid), 1, False))
                 self._event("gap-cancelled", post=post, transmission=tid)
                 continue
             self._event("retransmitted", post=post, delivery=delivery_id, cause="zfx")
             self._queue(post, self.journal.consignment(delivery_id), "zfx")
 
-    def _line_control(self, message: Message) -> None:
+    def _line_control(self, post: str, message: Message) -> None:
         """``down`` or ``up`` on router/line/<RI>: an outage begins or ends."""
-        post = message.topic.rsplit("/", 1)[1]
         command = message.payload.decode("ascii", "replace").strip().lower()
         line = self._line(post)
         if command == "down" and line.up:
@@ -513,13 +504,12 @@ class Router:
         elif command not in {"up", "down"}:
             self._event("bad-line-command", post=post, command=command[:20])
 
-    def _retransmit(self, message: Message) -> None:
+    def _retransmit(self, post: str, message: Message) -> None:
         """A message id on router/retransmit/<RI>: the post's copy goes again, from the journal.
 
         The switch's journal copy is there for this (DOMAIN: any message can be retransmitted on
         request). A post that has the message already files the new copy as a duplicate.
         """
-        post = message.topic.rsplit("/", 1)[1]
         message_id = message.payload.decode("ascii", "replace").strip()
         delivery_id = self.journal.copy_of(message_id, post)
         if delivery_id is None:
@@ -544,7 +534,7 @@ class Router:
                 "totals": dict(now),
             }
             with suppress(BusError):  # a lost broker is the switch's to report
-                await self.bus.publish(STATUS, json.dumps(status).encode(), qos=0, retain=True)
+                await self.bus.publish(topics.STATUS, json.dumps(status).encode(), qos=0, retain=True)
             give_back_memory()
             await asyncio.sleep(self.status_every)  # a timer of the host, not of the network
 
@@ -572,7 +562,7 @@ class Router:
         self.journal.log(event, entry)
         self._log.info(event, **fields)
         if self.publish_log:
-            self._outbox.append((LOG, entry.encode(), 0, False))
+            self._outbox.append((topics.LOG, entry.encode(), 0, False))
 
 
 def _set_aside(cable: Cable, decision: RoutingDecision) -> tuple[tuple[str, str], ...]:

@@ -1,0 +1,50 @@
+"""The bus the router sits on, as a protocol: what it needs of the MQTT adapter and the in-memory bus."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from router.errors import RouterError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+
+class BusError(RouterError):
+    """The bus refused or lost something: a broker gone, a publish not acknowledged."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message as a subscriber receives it."""
+
+    topic: str
+    payload: bytes
+    qos: int = 0
+    retain: bool = False
+    mid: int = 0
+    """The broker's packet id, for a manual acknowledgement."""
+
+
+class Bus(Protocol):
+    """What the router needs of a bus; the MQTT adapter and `MemoryBus` both provide it."""
+
+    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        """Publish ``payload`` on ``topic``; at QoS 1 return once the broker has it."""
+
+    def send(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> asyncio.Future[None]:
+        """Hand a message to the broker now, in call order; the future completes at its PUBACK.
+
+        Pipelining: many sends, and their acknowledgements awaited together.
+        """
+
+    async def subscribe(self, topic_filter: str, *, qos: int = 1) -> None:
+        """Receive from now on every message whose topic matches ``topic_filter``."""
+
+    def messages(self) -> AsyncIterator[Message]:
+        """The messages received, in arrival order."""
+
+    async def ack(self, message: Message) -> None:
+        """Tell the broker ``message`` is safe with us (manual acknowledgement, QoS 1)."""

@@ -1,0 +1,102 @@
+"""Every topic the network uses, in one place: their names, how they are built and how they are read.
+
+The switch subscribes to the filters; posts, publishers and operators build the topics with the
+functions; nothing else spells a topic out. The last level of a per-post topic is the post's RI.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+INTAKE = "cables/in/#"
+"""Cables for the switch, one level (or more) below ``cables/in``: ``router publish`` names it."""
+RECEIPTS = "cables/ack/+"
+"""Receipts from the posts (``R Z HFR0042``) on cables/ack/<RI>."""
+SERVICE = "cables/svc/+"
+"""Service messages from the posts: ZFX, the serials a post never received, on cables/svc/<RI>."""
+LINE_CONTROL = "router/line/+"
+"""Line control: ``down`` or ``up`` on router/line/<RI> (`router line down RUEHFR`)."""
+RETRANSMIT = "router/retransmit/+"
+"""Requests to send a post a message again: its message id on router/retransmit/<RI>."""
+REJECTED = "cables/rejected"
+INTERCEPTED = "cables/intercept"
+LOG = "router/log"
+STATUS = "router/status"
+
+SUBSCRIBED = (RECEIPTS, SERVICE, LINE_CONTROL, RETRANSMIT, INTAKE)
+"""What the switch listens to; the intake last, so that receipts are heard before new traffic."""
+
+
+class Kind(StrEnum):
+    """What a message the switch receives is, by its topic."""
+
+    CABLE = "cables/in/"
+    RECEIPT = "cables/ack/"
+    SERVICE = "cables/svc/"
+    LINE_CONTROL = "router/line/"
+    RETRANSMIT = "router/retransmit/"
+
+
+def read_topic(topic: str) -> tuple[Kind, str] | None:
+    """The kind of a topic the switch receives and its last level (the post's RI, or a cable's name).
+
+    None for a topic that is none of the switch's.
+    """
+    for kind in Kind:
+        if topic.startswith(kind.value):
+            return kind, topic.rsplit("/", 1)[1]
+    return None
+
+
+def intake(name: str) -> str:
+    """The topic a cable named ``name`` (its file or id) is published on."""
+    return Kind.CABLE.value + topic_level(name)
+
+
+def copies(ri: str) -> str:
+    """Where the post ``ri`` reads its copies."""
+    return f"cables/out/{ri}"
+
+
+def receipts(ri: str) -> str:
+    """Where the post ``ri`` sends its receipts."""
+    return Kind.RECEIPT.value + ri
+
+
+def service(ri: str) -> str:
+    """Where the post ``ri`` sends its service messages."""
+    return Kind.SERVICE.value + ri
+
+
+def line_control(ri: str) -> str:
+    """Where an operator takes the line to ``ri`` down or up."""
+    return Kind.LINE_CONTROL.value + ri
+
+
+def retransmit(ri: str) -> str:
+    """Where an operator asks for a message to ``ri`` again."""
+    return Kind.RETRANSMIT.value + ri
+
+
+def topic_level(name: str) -> str:
+    """A name (a cable's file or id) as one MQTT topic level: no wildcards, separators or NUL."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "cable"
+
+
+def topic_matches(topic_filter: str, topic: str) -> bool:
+    """MQTT's matching: ``+`` is one level, ``#`` (last) the rest; ``$`` topics need a literal start."""
+    if topic.startswith("$") and not topic_filter.startswith("$"):
+        return False
+    filter_levels = topic_filter.split("/")
+    topic_levels = topic.split("/")
+    for index, level in enumerate(filter_levels):
+        if level == "#":
+            return True
+        if index >= len(topic_levels) or (level not in ("+", topic_levels[index])):
+            return False
+    return len(filter_levels) == len(topic_levels)
+
+
+def valid_topic(topic: str) -> bool:
+    """A topic a message may be published on: no wildcards, no NUL, not empty, at most 65,535 bytes."""
+    return bool(topic) and not ({"+", "#", "\x00"} & set(topic)) and len(topic.encode()) <= 65_535
