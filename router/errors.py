@@ -29,3 +29,7 @@ class CableParseError(RouterError):
 
 def _rebuild_parse_error(reason: str, line: int, column: int, field: str | None) -> CableParseError:
     return CableParseError(reason, line=line, column=column, field=field)
+
+
+class JournalError(RouterError):
+    """The journal cannot give what was asked: a record it does not hold, or a database it cannot use."""
