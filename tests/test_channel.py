@@ -8,12 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from router import parse_cable
+from router import Precedence, parse_cable
 from router.errors import CableParseError
 from router.network.channel import (
     Continuity,
     NotACopyError,
     cancellation,
+    copy_size,
+    message_part,
     read_acknowledgement,
     read_copy,
     read_zfx,
@@ -61,6 +63,15 @@ def test_every_corpus_cable_keeps_its_identity_through_a_copy(corpus_dir: Path) 
         if parse_cable(read_copy(single_call(raw, "ABC0001", "RUEHC", "RR")).cable).message_id != original:
             changed.append(path.name)
     assert changed == []
+
+
+@pytest.mark.parametrize("serial", ["HFR0001", "HFR9999"])
+@pytest.mark.parametrize("precedence", list(Precedence))
+def test_a_copy_s_size_is_worked_out_without_building_it(serial: str, precedence: Precedence) -> None:
+    """The size a line is given for a copy is the length of the copy sent, whatever the serial."""
+    raw = (SAMPLES / "flash-collective.txt").read_bytes()
+    sent = single_call(raw, serial, "RUEHFR", precedence.letter * 2)
+    assert copy_size("RUEHFR", precedence, message_part(raw)) == len(sent)
 
 
 def test_a_cancellation_uses_the_serial_and_carries_no_message() -> None:

@@ -62,6 +62,11 @@ class Precedence(_Ranked):
         return cls(_LETTER_PRECEDENCES[letter])
 
 
+def needs_receipt(precedence: Precedence, *, niact: bool) -> bool:
+    """FLASH and ECP must be receipted by the post, and so must NIACT (DOMAIN, Precedence)."""
+    return niact or precedence >= Precedence.FLASH
+
+
 class Classification(_Ranked):
     """Security level of a cable: UNCLASSIFIED < CONFIDENTIAL < SECRET < TOP SECRET."""
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from router.cable.models import Precedence
+from router.cable.models import Precedence, needs_receipt
 from router.network.line import Consignment
 
 if TYPE_CHECKING:
@@ -140,11 +140,6 @@ def _transmission_row(post: str, transmission: Transmission) -> tuple[object, ..
     )
 
 
-def needs_acknowledgement(precedence: Precedence, *, niact: bool) -> bool:
-    """FLASH and ECP must be acknowledged by the post, and so must NIACT (DOMAIN, Precedence)."""
-    return niact or precedence >= Precedence.FLASH
-
-
 class Journal:
     """The router's SQLite journal. One writer (the service); readers may watch it live (WAL)."""
 
@@ -230,7 +225,7 @@ class Journal:
                         delivery.role,
                         int(delivery.niact),
                         delivery.via,
-                        int(needs_acknowledgement(delivery.precedence, niact=delivery.niact)),
+                        int(needs_receipt(delivery.precedence, niact=delivery.niact)),
                         now,
                     )
                     for delivery in deliveries

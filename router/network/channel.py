@@ -16,13 +16,18 @@ import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from router.network.line import SERIAL_MODULUS
+from router.cable.models import Precedence
+from router.network.line import SERIAL_MODULUS, following
 
 _FL1 = re.compile(rb"^VZCZC([A-Z]{3})(\d{4})[ \t]*$")
 _FL2 = re.compile(rb"^[A-Z]{1,2}[ \t]+[A-Z]")
 _DE = re.compile(rb"^[ \t]*DE[ \t]")
 _TRANSMISSION_ID = re.compile(r"\b([A-Z]{3})(\d{4})\b")
 _RECEIPT = re.compile(r"R [A-Z] ([A-Z]{3})(\d{4})")
+_TRANSMISSION_ID_WIDTH = 7
+"""A channel designator and its serial in four digits (``HFR0042``)."""
+_HEADING_FRAME = len("VZCZC\n \n")
+"""What `heading` adds around the transmission id, the prosign and the post."""
 _HEADER_LINES = 12
 """FL1 is looked for this far down: junk lines may precede it in real traffic."""
 
@@ -35,6 +40,15 @@ ZFX = "ZFX"
 def single_call(raw: bytes, transmission_id: str, post: str, prosign: str) -> bytes:
     """The copy of ``raw`` for one post: its FL1 and FL2 in place of the cable's own (or in front)."""
     return heading(transmission_id, post, prosign) + message_part(raw)
+
+
+def copy_size(post: str, precedence: Precedence, part: bytes) -> int:
+    """Characters of a post's copy on the line: its heading (as `heading` makes it) and ``part``.
+
+    No heading is built: its width is fixed, the transmission id being three letters and four
+    digits whatever the serial, and the prosign the precedence letter twice.
+    """
+    return _HEADING_FRAME + _TRANSMISSION_ID_WIDTH + 2 * len(precedence.letter) + len(post) + len(part)
 
 
 def heading(transmission_id: str, post: str, prosign: str) -> bytes:
@@ -123,11 +137,6 @@ def read_acknowledgement(payload: bytes) -> tuple[str, int] | None:
     """The transmission a receipt acknowledges (``R Z HFR0042``), or None if the payload is not one."""
     match = _RECEIPT.fullmatch(payload.decode("ascii", "replace").strip())
     return (match[1], int(match[2])) if match else None
-
-
-def following(serial: int) -> int:
-    """The serial after ``serial``: 9999 is followed by 0001."""
-    return serial % (SERIAL_MODULUS - 1) + 1
 
 
 def between(after: int, before: int) -> list[int]:

@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Literal, NamedTuple
 
-from router.cable.models import Precedence
+from router.cable.models import Precedence, needs_receipt
 
 Cause = Literal["first", "bust", "outage", "zfx", "ack-timeout", "restart", "request"]
 """Why a transmission is made: the first, or again after a bust, an outage, a gap report (ZFX), a
@@ -32,6 +32,11 @@ HELD = 32
 router's memory does not grow with it (200,000 queued copies would take a few hundred MB)."""
 SERIAL_MODULUS = 10_000
 """Channel serials are four digits in FL1 (VZCZCHFR0042): 0001 to 9999, then 0001 again."""
+
+
+def following(serial: int) -> int:
+    """The channel serial after ``serial``: 9999 is followed by 0001 (0, none used yet, by 0001)."""
+    return serial % (SERIAL_MODULUS - 1) + 1
 
 
 class Consignment(NamedTuple):
@@ -76,8 +81,8 @@ class Queued:
 
     @property
     def needs_receipt(self) -> bool:
-        """FLASH and ECP must be receipted by the post, and so must NIACT (DOMAIN, Precedence)."""
-        return self.niact or self.precedence >= Precedence.FLASH
+        """Whether the post must receipt this copy (`router.cable.models.needs_receipt`)."""
+        return needs_receipt(self.precedence, niact=self.niact)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +201,7 @@ class Line:
         if self.current is not None or not self.up or not self.waiting or len(self.in_flight) >= self.window:
             return None
         queued = heapq.heappop(self.waiting)
-        self.serial = self.serial % (SERIAL_MODULUS - 1) + 1
+        self.serial = following(self.serial)
         self.current = Transmission(queued, self.channel, self.serial, now, now + self.duration(queued.size))
         self.in_flight.add(queued.delivery_id)
         return self.current

@@ -71,6 +71,21 @@ class RoutingDecision:
         lines.update(self.exempted_lines)
         return frozenset(lines)
 
+    def set_aside(self, cable: Cable) -> tuple[tuple[str, str], ...]:
+        """The addressees this decision does not deliver to, and why: what the journal keeps of them.
+
+        A collective's member left out is exempted by an XMT line, or is the station that filed the
+        cable (a collective does not send a cable back to its originator).
+        """
+        if not (self.zen or self.pouched or self.exempted):
+            return ()
+        originator = cable.station_serial.originating_ri if cable.station_serial else None
+        return (
+            *((a.name, "zen") for a in self.zen),
+            *((a.name, "pouch") for a in self.pouched),
+            *((ri, "originator" if ri == originator else "exempted") for ri in self.exempted),
+        )
+
 
 class _Resolution(NamedTuple):
     posts: tuple[Post, ...]

@@ -34,7 +34,14 @@ from router.bus.protocol import BusError
 from router.bus.topics import Kind
 from router.cable.parser import MAX_CABLE_BYTES, parse_cable
 from router.errors import CableParseError
-from router.network.channel import cancellation, heading, message_part, read_acknowledgement, read_zfx
+from router.network.channel import (
+    cancellation,
+    copy_size,
+    heading,
+    message_part,
+    read_acknowledgement,
+    read_zfx,
+)
 from router.network.clock import Clock, ScaledClock
 from router.network.line import Cause, Consignment, Line, LineRules, Transmission
 from router.routing.decide import decide
@@ -44,7 +51,6 @@ if TYPE_CHECKING:
     from router.bus.protocol import Bus, Message
     from router.cable.models import Cable
     from router.journal.store import Journal, OpenDelivery
-    from router.routing.decide import RoutingDecision
     from router.routing.table import RoutingTable
 
 STOP_WITHIN = 2.0
@@ -198,7 +204,7 @@ class Router:
     def _queue(self, post: str, consignment: Consignment, cause: Cause = "first") -> None:
         """Put a delivery on its post's line; a transmission it busts ends at once."""
         part, _ = self._cable(consignment.cable_id)
-        size = len(heading("XXX0000", post, consignment.precedence.letter * 2)) + len(part)
+        size = copy_size(post, consignment.precedence, part)
         busted = self._line(post).put(consignment, size, self.clock.now(), cause)
         self._active.add(post)
         if busted is not None:
@@ -329,7 +335,7 @@ class Router:
     def _route(self, cable_id: int, cable: Cable, raw: bytes) -> None:
         decision = decide(cable, self.table)
         ids = self.journal.route(
-            cable_id, cable.message_id, decision.deliveries, decision.intercepts, _set_aside(cable, decision)
+            cable_id, cable.message_id, decision.deliveries, decision.intercepts, decision.set_aside(cable)
         )
         if ids is None:
             # A message id already routed (the journal's unique index says so): not sent twice.
@@ -396,8 +402,7 @@ class Router:
         taken = []
         for consignment, since in self.journal.waiting(post, held, room):
             part, _ = self._cable(consignment.cable_id)
-            size = len(heading("XXX0000", post, consignment.precedence.letter * 2)) + len(part)
-            taken.append((consignment, size, since))
+            taken.append((consignment, copy_size(post, consignment.precedence, part), since))
         line.refill(taken, exhausted=len(taken) < room)
 
     def _end(self, post: str, transmission: Transmission, outcome: str) -> None:
@@ -563,19 +568,3 @@ class Router:
         self._log.info(event, **fields)
         if self.publish_log:
             self._outbox.append((topics.LOG, entry.encode(), 0, False))
-
-
-def _set_aside(cable: Cable, decision: RoutingDecision) -> tuple[tuple[str, str], ...]:
-    """The addressees a decision does not deliver to, and why: what the journal keeps of them.
-
-    A collective's member left out is exempted by an XMT line, or is the station that filed the
-    cable (a collective does not send a cable back to its originator).
-    """
-    if not (decision.zen or decision.pouched or decision.exempted):
-        return ()
-    originator = cable.station_serial.originating_ri if cable.station_serial else None
-    return (
-        *((a.name, "zen") for a in decision.zen),
-        *((a.name, "pouch") for a in decision.pouched),
-        *((ri, "originator" if ri == originator else "exempted") for ri in decision.exempted),
-    )
