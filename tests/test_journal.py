@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING
 
 from router import Precedence
 from router.journal.store import Journal
-from router.network.line import Line
+from router.journal.writes import Transmitting
+from router.network.line import Consignment, Line
 from router.routing.decide import Delivery, Intercept
+from router.switch.lines import journal_row
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -43,11 +45,11 @@ def test_open_deliveries_survive_a_reopen_in_order(tmp_path: Path) -> None:
     )
     assert ids is not None
     line = Line("RUEHC", baud=0, window=1)
-    line.put(journal.consignment(ids[0]), 100, now=0.0)
+    line.put(Consignment(*journal.consignment(ids[0])), 100, now=0.0)
     transmission = line.start(now=0.0)
     assert transmission is not None
-    row = journal.transmitting("RUEHC", transmission)
-    journal.transmitted(row, ids[0], "delivered", ended=5.0)
+    journal.apply([journal_row(Transmitting, "RUEHC", transmission)])
+    journal.transmitted("RUEHC", transmission.serial, ids[0], "delivered", ended=5.0)
     assert journal.transmission("RUEHC", "EHC", 1) == (ids[0], "delivered")
     assert journal.last_serials() == {"RUEHC": 1}
     assert journal.consignment(ids[0]).precedence is Precedence.FLASH
@@ -99,10 +101,10 @@ def test_a_transmission_in_progress_at_a_stop_is_cut(tmp_path: Path) -> None:
     assert routed is not None
     (delivery_id,) = routed
     line = Line("RUEHFR", baud=50, window=4)
-    line.put(journal.consignment(delivery_id), 1000, now=100.0)
+    line.put(Consignment(*journal.consignment(delivery_id)), 1000, now=100.0)
     transmission = line.start(now=100.0)
     assert transmission is not None
-    journal.transmitting("RUEHFR", transmission)
+    journal.apply([journal_row(Transmitting, "RUEHFR", transmission)])
     assert journal.interrupted() == 1
     assert journal.transmission("RUEHFR", "HFR", 1) == (delivery_id, "cut")
     assert [d.id for d in journal.open_deliveries()] == [delivery_id]

@@ -1,0 +1,166 @@
+"""The journal's SQLite database: its tables, its connection (WAL) and its transactions (group commit)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS cables (
+    id INTEGER PRIMARY KEY,
+    received_at REAL NOT NULL,
+    topic TEXT NOT NULL,
+    raw BLOB NOT NULL,
+    message_id TEXT,
+    status TEXT NOT NULL,
+    detail TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS cables_routed_message
+    ON cables (message_id) WHERE status = 'routed';
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY,
+    cable_id INTEGER NOT NULL REFERENCES cables (id),
+    post TEXT NOT NULL,
+    precedence TEXT NOT NULL,
+    rank INTEGER NOT NULL DEFAULT 0,
+    role TEXT NOT NULL,
+    niact INTEGER NOT NULL,
+    via TEXT NOT NULL,
+    needs_ack INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    queued_at REAL NOT NULL,
+    delivered_at REAL,
+    acknowledged_at REAL
+);
+CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries (state) WHERE state != 'acknowledged';
+CREATE INDEX IF NOT EXISTS deliveries_waiting ON deliveries (post, rank DESC, id) WHERE state = 'queued';
+CREATE TABLE IF NOT EXISTS transmissions (
+    id INTEGER PRIMARY KEY,
+    delivery_id INTEGER NOT NULL REFERENCES deliveries (id),
+    post TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    serial INTEGER NOT NULL,
+    cause TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    started_at REAL NOT NULL,
+    ended_at REAL,
+    outcome TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS transmissions_serial ON transmissions (post, serial);
+CREATE TABLE IF NOT EXISTS intercepts (
+    id INTEGER PRIMARY KEY,
+    cable_id INTEGER NOT NULL REFERENCES cables (id),
+    addressee TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    post TEXT
+);
+CREATE TABLE IF NOT EXISTS set_aside (
+    id INTEGER PRIMARY KEY,
+    cable_id INTEGER NOT NULL REFERENCES cables (id),
+    addressee TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    event TEXT NOT NULL,
+    fields TEXT NOT NULL
+);
+"""
+"""The journal's tables. Every time is the router's clock: simulated seconds (UNIX time scaled by the
+time factor), so that speed of service is measured in the network's time, not the host's.
+
+- cables: each cable as received; status received | routed | rejected | duplicate.
+- deliveries: one copy for one post; state queued -> delivered (a transmission completed on the
+  post's line) -> acknowledged (the post's receipt). needs_ack: FLASH, ECP or NIACT, which the
+  post must acknowledge and which go again when it does not.
+- transmissions: each attempt to send a delivery down its line, under the line's channel
+  designator and next channel serial. cause: first | bust (sent again after a bust) | outage (after
+  the line went down mid-transmission) | zfx (the post reported the serial missing) | ack-timeout |
+  restart | request (an operator asked for it again: `router retransmit`). outcome: sending |
+  delivered | busted | cut (line down).
+- set_aside: addressees the network does not deliver to, and why: zen (already delivered by
+  other means), pouch (sent them by diplomatic pouch), exempted (an XMT line takes the post out of
+  a collective), originator (a collective does not send the cable back to the station that filed
+  it).
+- events: the routing log (received, routed, queued, busted, delivered, acknowledged, line-down,
+  line-up, gap, retransmitted, duplicate-filed, ...), each with its fields as JSON.
+"""
+
+INSERT_SENT = (
+    "INSERT INTO transmissions (delivery_id, post, channel, serial, cause, bytes, started_at,"
+    " ended_at, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'delivered')"
+)
+MARK_DELIVERED = (
+    "UPDATE deliveries SET state = 'delivered', delivered_at = ? WHERE id = ? AND state = 'queued'"
+)
+
+
+class Database:
+    """The connection, and the rows held back to be written in one go (one writer: the switch)."""
+
+    def __init__(self, path: Path | str, *, clock: Callable[[], float] = time.time) -> None:
+        self.path = str(path)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a commit survives a crash of the process (SIGKILL), and may be
+        # lost only if the machine itself loses power before the next checkpoint.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+        self._now = clock
+        self._depth = 0
+        self._sent: list[tuple[object, ...]] = []
+        self._logged: list[tuple[float, str, str]] = []
+        """Rows written in one go at the end of the transaction (or before anything is read)."""
+
+    def close(self) -> None:
+        """Checkpoint and close."""
+        self._db.close()
+
+    def now(self) -> float:
+        """The journal's clock: the network's time."""
+        return self._now()
+
+    def _write_pending(self) -> None:
+        if self._sent:
+            self._db.executemany(INSERT_SENT, self._sent)
+            self._db.executemany(MARK_DELIVERED, [(row[7], row[0]) for row in self._sent])
+            self._sent.clear()
+        if self._logged:
+            self._db.executemany("INSERT INTO events (at, event, fields) VALUES (?, ?, ?)", self._logged)
+            self._logged.clear()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One commit for everything inside: the router writes a burst of work at once (group commit).
+
+        Nested uses join the outermost one; an error rolls the whole of it back.
+        """
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._db.execute("BEGIN")
+        self._depth = 1
+        try:
+            yield
+            self._write_pending()
+        except BaseException:
+            self._sent.clear()
+            self._logged.clear()
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+        finally:
+            self._depth = 0

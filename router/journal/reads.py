@@ -1,0 +1,172 @@
+"""What the switch reads back from the journal: cables for their copies, deliveries, transmissions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
+
+from router.cable.models import Precedence
+from router.errors import JournalError
+from router.journal.database import Database
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+@dataclass(frozen=True, slots=True)
+class OpenDelivery:
+    """A delivery not yet acknowledged by its post: what a restart puts back in the queues."""
+
+    id: int
+    cable_id: int
+    post: str
+    precedence: Precedence
+    niact: bool
+    queued_at: float
+    delivered: bool
+    """Delivered before the restart: the post may have acknowledged it while the router was down."""
+
+
+class Consigned(NamedTuple):
+    """A delivery's cable and precedence: what queueing it (again) on its post's line needs."""
+
+    delivery_id: int
+    cable_id: int
+    precedence: Precedence
+    niact: bool
+
+
+class Reads(Database):
+    """The switch's reads. Each first writes the rows held back, so that it sees them."""
+
+    def last_ids(self) -> tuple[int, int]:
+        """The last cable id and the last delivery id: the switch numbers the next ones from there."""
+        self._write_pending()
+        cable = self._db.execute("SELECT coalesce(max(id), 0) FROM cables").fetchone()[0]
+        delivery = self._db.execute("SELECT coalesce(max(id), 0) FROM deliveries").fetchone()[0]
+        return int(cable), int(delivery)
+
+    def is_duplicate(self, message_id: str) -> int | None:
+        """The journal id of a cable already routed under ``message_id``, if there is one."""
+        row = self._db.execute(
+            "SELECT id FROM cables WHERE message_id = ? AND status = 'routed'", (message_id,)
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def transmission(self, post: str, channel: str, serial: int) -> tuple[int, str] | None:
+        """The delivery last sent to ``post`` under a channel serial, and how that transmission ended."""
+        self._write_pending()
+        row = self._db.execute(
+            "SELECT delivery_id, outcome FROM transmissions WHERE post = ? AND channel = ? AND serial = ?"
+            " ORDER BY id DESC LIMIT 1",
+            (post, channel, serial),
+        ).fetchone()
+        return (int(row[0]), str(row[1])) if row else None
+
+    def last_serials(self) -> dict[str, int]:
+        """Each post's last channel serial: a restarted router carries on from there."""
+        self._write_pending()
+        rows = self._db.execute(
+            "SELECT post, serial FROM transmissions"
+            " WHERE id IN (SELECT max(id) FROM transmissions GROUP BY post)"
+        )
+        return {str(post): int(serial) for post, serial in rows}
+
+    def open_deliveries(self) -> Iterator[OpenDelivery]:
+        """Every delivery not acknowledged yet, oldest first: the queues after a restart."""
+        self._write_pending()
+        for row in self._db.execute(
+            "SELECT id, cable_id, post, precedence, niact, queued_at, state FROM deliveries"
+            " WHERE state != 'acknowledged' ORDER BY id"
+        ):
+            yield OpenDelivery(
+                int(row[0]),
+                int(row[1]),
+                row[2],
+                Precedence(row[3]),
+                bool(row[4]),
+                float(row[5]),
+                row[6] == "delivered",
+            )
+
+    def backlog(self) -> dict[tuple[str, Precedence], int]:
+        """How many deliveries wait (never delivered), per post and precedence: a restart's queues.
+
+        Counted, not loaded: each line takes its best ones back from the journal as it goes.
+        """
+        self._write_pending()
+        rows = self._db.execute(
+            "SELECT post, precedence, count(*) FROM deliveries WHERE state = 'queued'"
+            " GROUP BY post, precedence"
+        )
+        return {(str(post), Precedence(precedence)): int(count) for post, precedence, count in rows}
+
+    def waiting(self, post: str, besides: set[int], limit: int) -> list[tuple[Consigned, float]]:
+        """Up to ``limit`` deliveries queued for ``post`` besides those given, best first.
+
+        Best: by precedence, then age; each with the time it was queued. What a line takes back.
+        """
+        self._write_pending()
+        rows = self._db.execute(
+            "SELECT id, cable_id, precedence, niact, queued_at FROM deliveries"
+            " WHERE post = ? AND state = 'queued' ORDER BY rank DESC, id LIMIT ?",
+            (post, limit + len(besides)),
+        )
+        found = [
+            (Consigned(int(row[0]), int(row[1]), Precedence(row[2]), bool(row[3])), float(row[4]))
+            for row in rows
+            if row[0] not in besides
+        ]
+        return found[:limit]
+
+    def unfinished(self) -> list[tuple[int, str, bytes]]:
+        """Cables received but neither routed, rejected nor filed as duplicates, oldest first."""
+        rows = self._db.execute("SELECT id, topic, raw FROM cables WHERE status = 'received' ORDER BY id")
+        return [(int(row[0]), str(row[1]), bytes(row[2])) for row in rows]
+
+    def is_open(self, delivery_id: int) -> bool:
+        """Whether a delivery still waits for its post's acknowledgement."""
+        self._write_pending()
+        row = self._db.execute("SELECT state FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+        return row is not None and row[0] != "acknowledged"
+
+    def copy_of(self, message_id: str, post: str) -> int | None:
+        """The delivery that carried ``message_id`` to ``post``, if the message was routed there."""
+        self._write_pending()
+        row = self._db.execute(
+            "SELECT d.id FROM deliveries d JOIN cables c ON c.id = d.cable_id"
+            " WHERE c.message_id = ? AND c.status = 'routed' AND d.post = ?",
+            (message_id, post),
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def consignment(self, delivery_id: int) -> Consigned:
+        """A delivery's cable and precedence: what queueing it again needs."""
+        row = self._db.execute(
+            "SELECT cable_id, precedence, niact FROM deliveries WHERE id = ?", (delivery_id,)
+        ).fetchone()
+        if row is None:
+            raise JournalError(f"no delivery {delivery_id} in {self.path}")
+        return Consigned(delivery_id, int(row[0]), Precedence(row[1]), bool(row[2]))
+
+    def raw(self, cable_id: int) -> bytes:
+        """The cable as it was received."""
+        return self.cable(cable_id)[0]
+
+    def cable(self, cable_id: int) -> tuple[bytes, str | None]:
+        """The cable as it was received, and the message id it was routed under (if it was)."""
+        row = self._db.execute("SELECT raw, message_id FROM cables WHERE id = ?", (cable_id,)).fetchone()
+        if row is None:
+            raise JournalError(f"no cable {cable_id} in {self.path}")
+        return bytes(row[0]), row[1]
+
+    def counts(self) -> dict[str, int]:
+        """Cables by status and deliveries by state: what `router report` starts from."""
+        self._write_pending()
+        counts: dict[str, int] = {}
+        for status, number in self._db.execute("SELECT status, count(*) FROM cables GROUP BY status"):
+            counts[f"cables_{status}"] = int(number)
+        for state, number in self._db.execute("SELECT state, count(*) FROM deliveries GROUP BY state"):
+            counts[f"deliveries_{state}"] = int(number)
+        counts["intercepts"] = int(self._db.execute("SELECT count(*) FROM intercepts").fetchone()[0])
+        return counts

@@ -1,0 +1,295 @@
+"""What the switch writes to the journal: each write a plain value, applied in order by `Writes.apply`.
+
+The switch's core decides, the edge applies: every change the core makes to the journal is one of
+these records, applied in the order it was decided, inside the burst's transaction. Ids are the
+core's (cables, deliveries: see `router.switch.intake`); the journal writes them as given, and a
+transmission row is found again by its post and serial while it is the one being sent.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import TYPE_CHECKING, Literal, NamedTuple
+
+from router.cable.models import needs_receipt
+from router.errors import JournalError
+from router.journal.database import MARK_DELIVERED, Database
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from router.routing.decide import Delivery, Intercept
+
+Outcome = Literal["delivered", "busted", "cut"]
+
+
+class Received(NamedTuple):
+    """A cable as it came off the intake, committed before anything else happens to it."""
+
+    cable_id: int
+    topic: str
+    raw: bytes
+
+
+class Rejected(NamedTuple):
+    """A cable that could not be read, and why."""
+
+    cable_id: int
+    detail: dict[str, object]
+
+
+class Duplicate(NamedTuple):
+    """A cable whose message id was routed before (``original``): filed, not delivered twice."""
+
+    cable_id: int
+    message_id: str
+    original: int
+
+
+class Routed(NamedTuple):
+    """A routing decision: the deliveries (ids from ``first_delivery`` on), intercepts and set-asides."""
+
+    cable_id: int
+    message_id: str
+    first_delivery: int
+    deliveries: tuple[Delivery, ...]
+    intercepts: tuple[Intercept, ...]
+    set_aside: tuple[tuple[str, str], ...]
+
+
+class TransmissionRow(NamedTuple):
+    """A transmission's columns, delivery id to ended_at (the end as planned)."""
+
+    delivery_id: int
+    post: str
+    channel: str
+    serial: int
+    cause: str
+    size: int
+    started: float
+    ends: float
+
+
+class Transmitting(TransmissionRow):
+    """A transmission began on a post's line; it is `Transmitted` when it ends."""
+
+    __slots__ = ()
+
+
+class SentAtOnce(TransmissionRow):
+    """A transmission that began and ended at once (an unthrottled line): delivered."""
+
+    __slots__ = ()
+
+
+class Transmitted(NamedTuple):
+    """The transmission being sent under ``serial`` ended: delivered, busted or cut."""
+
+    post: str
+    serial: int
+    delivery_id: int
+    outcome: Outcome
+    ended: float
+
+
+class Acknowledged(NamedTuple):
+    """A post's receipt for a delivery."""
+
+    delivery_id: int
+    post: str
+
+
+class Logged(NamedTuple):
+    """An entry of the routing log: its name and its fields as JSON."""
+
+    event: str
+    entry: str
+
+
+Write = (
+    Received | Rejected | Duplicate | Routed | Transmitting | SentAtOnce | Transmitted | Acknowledged | Logged
+)
+
+
+def _delivery_rows(
+    cable_id: int, deliveries: tuple[Delivery, ...], first: int | None, now: float
+) -> list[tuple[object, ...]]:
+    """The deliveries' rows, numbered on from ``first`` (by the database when None)."""
+    return [
+        (
+            None if first is None else first + number,
+            cable_id,
+            delivery.post,
+            delivery.precedence.value,
+            delivery.precedence.rank,
+            delivery.role,
+            int(delivery.niact),
+            delivery.via,
+            int(needs_receipt(delivery.precedence, niact=delivery.niact)),
+            now,
+        )
+        for number, delivery in enumerate(deliveries)
+    ]
+
+
+class Writes(Database):
+    """The switch's writes: one method per record, and `apply` for a list of them."""
+
+    def apply(self, writes: Iterable[Write]) -> None:
+        """Apply the records in order (hot ones first: a copy sent, a log entry)."""
+        for write in writes:
+            match write:
+                case SentAtOnce():
+                    self.sent_at_once(write)
+                case Logged(event, entry):
+                    self.log(event, entry)
+                case Received(cable_id, topic, raw):
+                    self.receive(topic, raw, cable_id)
+                case Routed(cable_id, message_id, first, deliveries, intercepts, set_aside):
+                    if (
+                        self.route(
+                            cable_id,
+                            message_id,
+                            deliveries,
+                            intercepts,
+                            set_aside=set_aside,
+                            first_delivery=first,
+                        )
+                        is None
+                    ):
+                        raise JournalError(f"message {message_id} was routed before")
+                case Transmitting():
+                    self.transmitting(write)
+                case Transmitted(post, serial, delivery_id, outcome, ended):
+                    self.transmitted(post, serial, delivery_id, outcome, ended)
+                case Acknowledged(delivery_id, post):
+                    self.acknowledged(delivery_id, post)
+                case Rejected(cable_id, detail):
+                    self.reject(cable_id, detail)
+                case Duplicate(cable_id, message_id, original):
+                    self.mark_duplicate(cable_id, message_id, original)
+
+    def receive(self, topic: str, raw: bytes, cable_id: int | None = None) -> int:
+        """Commit a cable as received, before anything else happens to it; return its journal id."""
+        cursor = self._db.execute(
+            "INSERT INTO cables (id, received_at, topic, raw, status) VALUES (?, ?, ?, ?, 'received')",
+            (cable_id, self._now(), topic, raw),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def reject(self, cable_id: int, error: dict[str, object]) -> None:
+        """Record why a cable could not be read."""
+        self._db.execute(
+            "UPDATE cables SET status = 'rejected', detail = ? WHERE id = ?", (json.dumps(error), cable_id)
+        )
+
+    def mark_duplicate(self, cable_id: int, message_id: str, original: int) -> None:
+        """Record a cable as a duplicate of one already routed (not delivered twice)."""
+        self._db.execute(
+            "UPDATE cables SET status = 'duplicate', message_id = ?, detail = ? WHERE id = ?",
+            (message_id, json.dumps({"original": original}), cable_id),
+        )
+
+    def route(  # noqa: PLR0913 (the decision's parts, two by name)
+        self,
+        cable_id: int,
+        message_id: str,
+        deliveries: tuple[Delivery, ...],
+        intercepts: tuple[Intercept, ...],
+        *,
+        set_aside: tuple[tuple[str, str], ...] = (),
+        first_delivery: int | None = None,
+    ) -> list[int] | None:
+        """Record a routing decision in one transaction; return the new deliveries' ids in order.
+
+        ``set_aside`` names the addressees not delivered to and why (zen, pouch, exempted, originator).
+        ``first_delivery``: the id of the first delivery, the others following it; the database's
+        next ids when not given.
+
+        None when ``message_id`` was routed before (a duplicate): nothing is recorded then.
+        """
+        now = self._now()
+        ids: list[int] = []
+        with self.transaction():
+            try:
+                self._db.execute(
+                    "UPDATE cables SET status = 'routed', message_id = ? WHERE id = ?", (message_id, cable_id)
+                )
+            except sqlite3.IntegrityError:  # the unique index of routed message ids
+                return None
+            self._db.executemany(
+                "INSERT INTO deliveries (id, cable_id, post, precedence, rank, role, niact, via, needs_ack,"
+                " state, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
+                _delivery_rows(cable_id, deliveries, first_delivery, now),
+            )
+            if deliveries:
+                # One writer, one transaction: the rows just inserted have consecutive ids.
+                last = int(self._db.execute("SELECT last_insert_rowid()").fetchone()[0])
+                ids = list(range(last - len(deliveries) + 1, last + 1))
+            self._db.executemany(
+                "INSERT INTO intercepts (cable_id, addressee, reason, post) VALUES (?, ?, ?, ?)",
+                [(cable_id, i.addressee, i.reason, i.post) for i in intercepts],
+            )
+            if set_aside:
+                self._db.executemany(
+                    "INSERT INTO set_aside (cable_id, addressee, reason) VALUES (?, ?, ?)",
+                    [(cable_id, addressee, reason) for addressee, reason in set_aside],
+                )
+        return ids
+
+    def transmitting(self, row: TransmissionRow) -> None:
+        """A transmission began on the post's line."""
+        self._db.execute(
+            "INSERT INTO transmissions (delivery_id, post, channel, serial, cause, bytes, started_at,"
+            " ended_at, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, 'sending')",
+            row[:-1],
+        )
+
+    def sent_at_once(self, row: TransmissionRow) -> None:
+        """A transmission that began and ended at once (an unthrottled line): delivered.
+
+        Thousands a second on unthrottled lines: inside a transaction they are written together.
+        """
+        self._sent.append(row)
+        if not self._depth:
+            self._write_pending()
+
+    def transmitted(self, post: str, serial: int, delivery_id: int, outcome: Outcome, ended: float) -> None:
+        """The transmission being sent to ``post`` under ``serial`` ended: delivered, busted or cut."""
+        self._write_pending()
+        with self.transaction():
+            # A line sends one transmission at a time: the one 'sending' under its serial.
+            self._db.execute(
+                "UPDATE transmissions SET outcome = ?, ended_at = ?"
+                " WHERE post = ? AND serial = ? AND outcome = 'sending'",
+                (outcome, ended, post, serial),
+            )
+            if outcome == "delivered":
+                # The first complete transmission is the delivery; a repeat (ZFX, timeout) keeps it.
+                self._db.execute(MARK_DELIVERED, (ended, delivery_id))
+
+    def interrupted(self) -> int:
+        """Transmissions in progress when the router stopped: cut, since the line went with it."""
+        self._write_pending()
+        cursor = self._db.execute(
+            "UPDATE transmissions SET outcome = 'cut', ended_at = started_at WHERE outcome = 'sending'"
+        )
+        return cursor.rowcount
+
+    def acknowledged(self, delivery_id: int, post: str) -> bool:
+        """The post acknowledged a delivery; False when the id is not an open delivery of that post."""
+        self._write_pending()
+        cursor = self._db.execute(
+            "UPDATE deliveries SET state = 'acknowledged', acknowledged_at = ?,"
+            " delivered_at = coalesce(delivered_at, ?) WHERE id = ? AND post = ? AND state != 'acknowledged'",
+            (self._now(), self._now(), delivery_id, post),
+        )
+        return cursor.rowcount == 1
+
+    def log(self, event: str, fields: dict[str, object] | str) -> None:
+        """Append an event of the routing log (its fields, or their JSON already made)."""
+        text = fields if isinstance(fields, str) else json.dumps(fields, default=str)
+        self._logged.append((self._now(), event, text))
+        if not self._depth:
+            self._write_pending()

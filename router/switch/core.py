@@ -1,0 +1,120 @@
+"""The switch's core: its state (lines, receipt deadlines, recent cables, counts) and its decisions.
+
+Given a message or the time, it decides and returns what to do (`Actions`): journal writes,
+publishes and log entries. It reads the journal through `JournalReads` and does no I/O: the edge,
+`router.switch.service`, applies the writes right after each call and publishes after the commit.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from router.bus.topics import Kind, read_topic
+from router.network.line import Consignment
+from router.switch.cables import RecentCables
+from router.switch.intake import Intake
+from router.switch.lines import Lines
+from router.switch.posts import Posts
+
+if TYPE_CHECKING:
+    from router.cable.models import Precedence
+    from router.journal.reads import OpenDelivery
+    from router.network.line import Line, LineRules
+    from router.routing.table import RoutingTable
+    from router.switch.actions import Actions, JournalReads
+
+
+class Switch:
+    """One switch's decisions; each method returns the `Actions` it added to (the same object)."""
+
+    def __init__(  # noqa: PLR0913 (keyword-only options)
+        self,
+        table: RoutingTable,
+        journal: JournalReads,
+        actions: Actions,
+        *,
+        rules: LineRules,
+        max_bytes: int,
+        ack_timeout: float,
+        serials: dict[str, int],
+        last_ids: tuple[int, int],
+    ) -> None:
+        self.actions = actions
+        cables = RecentCables(journal)
+        self._journal = journal
+        self.lines = Lines(
+            table, journal, cables, actions, rules=rules, serials=serials, ack_timeout=ack_timeout
+        )
+        self.intake = Intake(
+            table, journal, cables, self.lines, self.actions, max_bytes=max_bytes, last_ids=last_ids
+        )
+        self.posts = Posts(journal, self.lines, self.actions)
+
+    @property
+    def by_post(self) -> dict[str, Line]:
+        """Every post's line that has been used."""
+        return self.lines.lines
+
+    def restore(self, backlog: dict[tuple[str, Precedence], int], delivered: list[OpenDelivery]) -> Actions:
+        """Count a journal's backlog on each line; say what was delivered but not receipted.
+
+        The never delivered are only counted per line, as a backlog left in the journal: each line
+        takes its best ones back as it goes, however long the backlog.
+        """
+        queued = 0
+        for (post, precedence), count in backlog.items():
+            self.lines.line(post).spilled[precedence] += count
+            self.lines.active.add(post)
+            queued += count
+        if queued or delivered:
+            self.actions.event("restored", queued=queued, delivered_unacknowledged=len(delivered))
+        return self.actions
+
+    def resume(self, cable_id: int, topic: str, raw: bytes, now: float) -> Actions:
+        """A cable journalled but not routed when the router stopped: routed now."""
+        self.actions.event("resumed", journal_id=cable_id, topic=topic)
+        self.intake.process(cable_id, topic, raw, now)
+        return self.actions
+
+    def resend(self, delivered: list[OpenDelivery], now: float) -> Actions:
+        """After a restart, the copies delivered before it and still not receipted go again."""
+        again = [d for d in delivered if self._journal.is_open(d.id)]
+        for delivery in again:
+            consignment = Consignment(delivery.id, delivery.cable_id, delivery.precedence, delivery.niact)
+            self.lines.queue(delivery.post, consignment, now, "restart")
+        self.actions.event(
+            "resending", deliveries=len(again), acknowledged_meanwhile=len(delivered) - len(again)
+        )
+        return self.actions
+
+    def handle(self, topic: str, payload: bytes, now: float) -> Actions:
+        """A message off the bus: a cable, a receipt, a service message, line control or a request."""
+        read = read_topic(topic)
+        if read is None:
+            return self.actions
+        kind, post = read
+        if kind is Kind.CABLE:
+            self.intake.receive(topic, payload, now)
+        elif kind is Kind.RECEIPT:
+            self.posts.receipt(post, payload)
+        elif kind is Kind.SERVICE:
+            self.posts.service_message(post, payload, now)
+        elif kind is Kind.LINE_CONTROL:
+            self.posts.line_control(post, payload, now)
+        else:
+            self.posts.retransmit(post, payload, now)
+        return self.actions
+
+    def tick(self, now: float) -> Actions:
+        """The time is ``now``: copies not receipted in time go again, every busy line runs."""
+        self.lines.check_receipts(now)
+        self.lines.run(now)
+        return self.actions
+
+    def due(self) -> float | None:
+        """The next moment the switch has something to do unprompted: a line, or a receipt's deadline."""
+        return self.lines.due()
+
+    def depths(self) -> dict[str, dict[str, object]]:
+        """Per post with traffic: waiting by precedence, in flight, the line's state and serial."""
+        return self.lines.depths()

@@ -1,0 +1,130 @@
+"""Cables off the intake: journalled, then rejected, filed as duplicates, or routed and queued.
+
+The ids are the switch's own: one writer per journal, so the next cable and the next deliveries
+are numbered on from the journal's last ids when the switch starts (`Intake.last_cable`,
+`Intake.last_delivery`), and the journal writes them as given. The core knows a delivery's id
+the moment it decides it, without waiting for the database to hand one back.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from router.bus import topics
+from router.cable.parser import parse_cable
+from router.errors import CableParseError
+from router.journal.writes import Duplicate, Received, Rejected, Routed
+from router.network.line import Consignment
+from router.routing.decide import decide
+
+if TYPE_CHECKING:
+    from router.cable.models import Cable
+    from router.routing.table import RoutingTable
+    from router.switch.actions import Actions, JournalReads
+    from router.switch.cables import RecentCables
+    from router.switch.lines import Lines
+
+
+class Intake:
+    """The switch's handling of each cable, from its arrival to its copies queued on the lines."""
+
+    def __init__(  # noqa: PLR0913 (the switch's parts)
+        self,
+        table: RoutingTable,
+        journal: JournalReads,
+        cables: RecentCables,
+        lines: Lines,
+        actions: Actions,
+        *,
+        max_bytes: int,
+        last_ids: tuple[int, int],
+    ) -> None:
+        self.table = table
+        self.max_bytes = max_bytes
+        self.last_cable, self.last_delivery = last_ids
+        """The last journal ids given to a cable and to a delivery."""
+        self._journal = journal
+        self._cables = cables
+        self._lines = lines
+        self._actions = actions
+
+    def receive(self, topic: str, raw: bytes, now: float) -> None:
+        """A cable off the intake: journalled first, then parsed and routed."""
+        # The journal first; the broker hears of it after the commit: a crash in between makes
+        # the broker deliver the cable again, and the duplicate check keeps it from going twice.
+        self.last_cable += 1
+        cable_id = self.last_cable
+        self._actions.writes.append(Received(cable_id, topic, raw))
+        self._actions.event("received", journal_id=cable_id, topic=topic, size=len(raw))
+        self.process(cable_id, topic, raw, now)
+
+    def process(self, cable_id: int, topic: str, raw: bytes, now: float) -> None:
+        """Parse a journalled cable, then reject it, file it as a duplicate, or route it."""
+        try:
+            cable = parse_cable(raw, max_bytes=self.max_bytes, text_fields=False)
+        except CableParseError as error:
+            detail: dict[str, object] = {
+                "line": error.line,
+                "column": error.column,
+                "reason": error.reason,
+                "journal_id": cable_id,
+            }
+            if error.field:
+                detail["field"] = error.field
+            self._actions.writes.append(Rejected(cable_id, detail))
+            self._actions.send(topics.REJECTED, json.dumps(detail).encode())
+            self._actions.event("rejected", topic=topic, **detail)
+            return
+        self._route(cable_id, cable, raw, now)
+
+    def _route(self, cable_id: int, cable: Cable, raw: bytes, now: float) -> None:
+        actions = self._actions
+        original = self._journal.is_duplicate(cable.message_id)
+        if original is not None:
+            # A message id already routed: filed as a duplicate, not sent twice.
+            actions.writes.append(Duplicate(cable_id, cable.message_id, original))
+            actions.event("duplicate", message_id=cable.message_id, journal_id=cable_id, original=original)
+            return
+        decision = decide(cable, self.table)
+        first = self.last_delivery + 1
+        self.last_delivery += len(decision.deliveries)
+        actions.writes.append(
+            Routed(
+                cable_id,
+                cable.message_id,
+                first,
+                decision.deliveries,
+                decision.intercepts,
+                decision.set_aside(cable),
+            )
+        )
+        self._cables.remember(cable_id, raw, cable.message_id)
+        actions.event(
+            "routed",
+            message_id=cable.message_id,
+            precedence=cable.precedence.value if cable.precedence else None,
+            deliveries=len(decision.deliveries),
+            intercepts=len(decision.intercepts),
+        )
+        for intercept in decision.intercepts:
+            record = {
+                "message_id": cable.message_id,
+                "journal_id": cable_id,
+                "addressee": intercept.addressee,
+                "reason": intercept.reason,
+                "post": intercept.post,
+            }
+            actions.send(topics.INTERCEPTED, json.dumps(record).encode())
+            actions.event("intercepted", **record)
+        for delivery_id, delivery in enumerate(decision.deliveries, start=first):
+            self._lines.queue(
+                delivery.post, Consignment(delivery_id, cable_id, delivery.precedence, delivery.niact), now
+            )
+            actions.event(
+                "queued",
+                message_id=cable.message_id,
+                post=delivery.post,
+                precedence=delivery.precedence.value,
+                delivery=delivery_id,
+            )

@@ -1,0 +1,195 @@
+"""Every post's line as the switch runs it: queueing, transmissions, copies out and receipt deadlines.
+
+`router.network.line` decides what one line sends and when; this module keeps the lines, turns
+what they do into journal rows, copies and log entries (`Actions`), and watches the receipts
+FLASH and NIACT copies wait for.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+from router.bus import topics
+from router.journal.writes import SentAtOnce, Transmitted, Transmitting
+from router.network.channel import cancellation, copy_size, heading
+from router.network.line import Cause, Consignment, Line, LineRules, Transmission
+
+if TYPE_CHECKING:
+    from router.routing.table import RoutingTable
+    from router.switch.actions import Actions, JournalReads
+    from router.switch.cables import RecentCables
+
+Ending = Literal["delivered", "busted", "cut"]
+Row = TypeVar("Row", Transmitting, SentAtOnce)
+
+
+def journal_row(kind: type[Row], post: str, transmission: Transmission) -> Row:
+    """A transmission's journal row: delivery id to ended_at (the end as planned)."""
+    queued = transmission.queued
+    return kind(
+        queued.delivery_id,
+        post,
+        transmission.channel,
+        transmission.serial,
+        queued.cause,
+        queued.size,
+        transmission.started,
+        transmission.ends,
+    )
+
+
+class Lines:
+    """The lines to the posts, the ones with something to do, and the copies awaiting a receipt."""
+
+    def __init__(  # noqa: PLR0913 (the switch's parts)
+        self,
+        table: RoutingTable,
+        journal: JournalReads,
+        cables: RecentCables,
+        actions: Actions,
+        *,
+        rules: LineRules,
+        serials: dict[str, int],
+        ack_timeout: float,
+    ) -> None:
+        self.table = table
+        self.rules = rules
+        self.ack_timeout = ack_timeout
+        """Network seconds a FLASH or NIACT copy waits for its receipt before it goes again."""
+        self.lines: dict[str, Line] = {}
+        self.active: set[str] = set()
+        """Posts whose line may have something to do: a transmission on it, or copies waiting."""
+        self.awaiting: list[tuple[float, int, str]] = []
+        """(deadline, delivery id, post) of FLASH and NIACT copies waiting for their receipt."""
+        self._serials = serials
+        self._journal = journal
+        self._cables = cables
+        self._actions = actions
+
+    def line(self, post: str) -> Line:
+        """The post's line, made on first use from the table (its last serial from the journal)."""
+        line = self.lines.get(post)
+        if line is None:
+            station = self.table.posts.get(post) or self.table.relayed_station(post)
+            profile = station.line if station is not None else self.table.defaults.line
+            line = Line(post, profile.baud, profile.window, self.rules, serial=self._serials.get(post, 0))
+            self.lines[post] = line
+        return line
+
+    def queue(self, post: str, consignment: Consignment, now: float, cause: Cause = "first") -> None:
+        """Put a delivery on its post's line; a transmission it busts ends at once."""
+        part, _ = self._cables.get(consignment.cable_id)
+        size = copy_size(post, consignment.precedence, part)
+        busted = self.line(post).put(consignment, size, now, cause)
+        self.active.add(post)
+        if busted is not None:
+            self._end(post, busted, "busted", now)
+
+    def due(self) -> float | None:
+        """When a line's transmission ends or a receipt is due, whichever is first."""
+        lines = self.lines
+        dues = [due for post in self.active if (due := lines[post].due()) is not None]
+        if self.awaiting:
+            dues.append(self.awaiting[0][0])
+        return min(dues) if dues else None
+
+    def run(self, now: float) -> None:
+        """Every line with something to do: end what has ended, start what may start."""
+        for post in list(self.active):
+            self._run(post, self.lines[post], now)
+
+    def _run(self, post: str, line: Line, now: float) -> None:
+        finished = line.finish(now)
+        if finished is not None:
+            self._end(post, finished, "delivered", now)
+        writes = self._actions.writes
+        while True:
+            if line.needs_refill():
+                self._refill(post, line)
+            transmission = line.start(now)
+            if transmission is None:
+                break
+            if transmission.ends > now:
+                writes.append(journal_row(Transmitting, post, transmission))
+                break
+            line.finish(now)  # an unthrottled line: the last character is already there
+            writes.append(journal_row(SentAtOnce, post, transmission))
+            self._delivered(post, transmission, now)
+        if line.current is None:
+            # Idle, down, or its window full: the next queueing, line-up or receipt wakes it.
+            self.active.discard(post)
+
+    def _refill(self, post: str, line: Line) -> None:
+        """Take a backlog's next deliveries back from the journal into the line's memory."""
+        held = {queued.delivery_id for queued in line.waiting} | line.in_flight
+        room = line.held - len(line.waiting)
+        taken = []
+        for consigned, since in self._journal.waiting(post, held, room):
+            part, _ = self._cables.get(consigned.cable_id)
+            taken.append((Consignment(*consigned), copy_size(post, consigned.precedence, part), since))
+        line.refill(taken, exhausted=len(taken) < room)
+
+    def end(self, post: str, transmission: Transmission, now: float) -> None:
+        """A transmission cut by its line going down: its serial is spent, the copy goes again."""
+        self._end(post, transmission, "cut", now)
+
+    def _end(self, post: str, transmission: Transmission, outcome: Ending, now: float) -> None:
+        """A transmission is over: delivered (the copy goes out), busted or cut (the serial is spent)."""
+        queued = transmission.queued
+        ended = Transmitted(post, transmission.serial, queued.delivery_id, outcome, now)
+        if outcome == "delivered":
+            self._actions.writes.append(ended)
+            self._delivered(post, transmission, now)
+            return
+        tid = transmission.transmission_id
+        if outcome == "busted":
+            # The post saw the transmission begin: the cancellation accounts for its serial.
+            self._actions.send(topics.copies(post), cancellation(tid))
+        self._actions.writes.append(ended)
+        fields = {"post": post, "delivery": queued.delivery_id, "transmission": tid}
+        self._actions.event(outcome, precedence=queued.precedence.value, **fields)
+
+    def _delivered(self, post: str, transmission: Transmission, now: float) -> None:
+        """The copy's last character is at the post: it goes out, and waits for its receipt if it must."""
+        queued = transmission.queued
+        tid = transmission.transmission_id
+        part, message_id = self._cables.get(queued.cable_id)
+        self._actions.send(topics.copies(post), heading(tid, post, queued.precedence.letter * 2) + part)
+        if queued.needs_receipt:
+            heapq.heappush(self.awaiting, (now + self.ack_timeout, queued.delivery_id, post))
+        if self._actions.log_copies:
+            self._actions.event(
+                "delivered",
+                message_id=message_id,
+                post=post,
+                delivery=queued.delivery_id,
+                transmission=tid,
+                precedence=queued.precedence.value,
+                cause=queued.cause,
+                latency_s=round(now - queued.since, 3),
+            )
+        else:
+            self._actions.counts["delivered"] += 1
+
+    def check_receipts(self, now: float) -> None:
+        """FLASH and NIACT copies not receipted in time go again (DOMAIN, Precedence)."""
+        while self.awaiting and self.awaiting[0][0] <= now:
+            _, delivery_id, post = heapq.heappop(self.awaiting)
+            if not self._journal.is_open(delivery_id):
+                continue
+            self._actions.event("retransmitted", post=post, delivery=delivery_id, cause="ack-timeout")
+            self.again(post, delivery_id, now, "ack-timeout")
+
+    def again(self, post: str, delivery_id: int, now: float, cause: Cause) -> None:
+        """Queue a delivery again, as the journal holds it."""
+        self.queue(post, Consignment(*self._journal.consignment(delivery_id)), now, cause)
+
+    def depths(self) -> dict[str, dict[str, object]]:
+        """Per post with traffic: waiting by precedence, in flight, the line's state and serial."""
+        depths: dict[str, dict[str, object]] = {}
+        for post, line in sorted(self.lines.items()):
+            if line.waiting or line.in_flight or not line.up:
+                sending = line.current.transmission_id if line.current else None
+                depths[post] = {**line.depths(), "up": line.up, "sending": sending}
+        return depths
