@@ -5,7 +5,10 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING
 
+import pytest
+
 from router import Precedence
+from router.errors import JournalError
 from router.journal.store import Journal
 from router.journal.writes import Transmitting
 from router.network.line import Consignment, Line
@@ -108,3 +111,12 @@ def test_a_transmission_in_progress_at_a_stop_is_cut(tmp_path: Path) -> None:
     assert journal.interrupted() == 1
     assert journal.transmission("RUEHFR", "HFR", 1) == (delivery_id, "cut")
     assert [d.id for d in journal.open_deliveries()] == [delivery_id]
+
+
+def test_a_cable_or_delivery_the_journal_does_not_hold_is_a_journal_error(tmp_path: Path) -> None:
+    """Asking for a record that is not there is the journal's own error, not a bare KeyError."""
+    journal = Journal(tmp_path / "journal.sqlite")
+    with pytest.raises(JournalError, match="no cable 7"):
+        journal.cable(7)
+    with pytest.raises(JournalError, match="no delivery 9"):
+        journal.consignment(9)

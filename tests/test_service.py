@@ -11,8 +11,13 @@ import pytest
 from router.bus.memory import MemoryBroker
 from router.bus.mqtt import BrokerAddress, MqttBus
 from router.bus.protocol import Bus
+from router.cable.parser import MAX_CABLE_BYTES
 from router.journal.store import Journal
+from router.journal.writes import Logged, Received, Routed, SentAtOnce
+from router.network.line import LineRules
 from router.routing.table import RoutingTable, parse_table
+from router.switch.actions import Actions
+from router.switch.core import Switch
 from router.switch.service import Router
 from tests import helpers
 from tests.helpers import opened, receipt_for, receive
@@ -22,6 +27,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from router.bus.broker import Mosquitto
+    from router.journal.reads import Consigned
 
 TABLE = """
 [defaults]
@@ -252,3 +258,60 @@ async def test_a_cable_journalled_but_not_routed_is_taken_up_after_a_restart(
         (copy,) = await receive(post, 1)
     assert opened(copy)[1].message_id == "RUEHRO-0012-0011200"
     assert Journal(path).counts()["cables_routed"] == 1
+
+
+class _NothingJournalled:
+    """The journal as an empty switch's core reads it: nothing routed, nothing queued."""
+
+    def cable(self, cable_id: int) -> tuple[bytes, str | None]:
+        raise AssertionError(cable_id)
+
+    def is_duplicate(self, message_id: str) -> int | None:  # noqa: ARG002 (nothing routed)
+        return None
+
+    def transmission(self, post: str, channel: str, serial: int) -> tuple[int, str] | None:
+        raise AssertionError((post, channel, serial))
+
+    def is_open(self, delivery_id: int) -> bool:
+        raise AssertionError(delivery_id)
+
+    def consignment(self, delivery_id: int) -> Consigned:
+        raise AssertionError(delivery_id)
+
+    def copy_of(self, message_id: str, post: str) -> int | None:
+        raise AssertionError((message_id, post))
+
+    def waiting(self, post: str, besides: set[int], limit: int) -> list[tuple[Consigned, float]]:
+        raise AssertionError((post, besides, limit))
+
+
+def test_the_core_decides_what_to_write_and_send_without_doing_it(table: RoutingTable) -> None:
+    """A cable handled by the core alone: its journal rows and copies come back as values, in order."""
+    actions = Actions(log_copies=False, publish_log=False)
+    switch = Switch(
+        table,
+        _NothingJournalled(),
+        actions,
+        rules=LineRules(),
+        max_bytes=MAX_CABLE_BYTES,
+        ack_timeout=300.0,
+        serials={"RUEHC": 41},
+        last_ids=(7, 20),
+    )
+    raw = cable(1, to="RUEHC/SECSTATE WASHDC\nINFO AMEMBASSY PARIS")
+    switch.handle("cables/in/rome", raw, now=5.0)
+    switch.tick(now=5.0)
+    received, routed, logged, *sent = actions.writes
+    assert received == Received(8, "cables/in/rome", raw)
+    assert isinstance(routed, Routed)
+    assert (routed.cable_id, routed.first_delivery, len(routed.deliveries)) == (8, 21, 2)
+    assert isinstance(logged, Logged)
+    assert logged.event == "routed"
+    rows = [row for row in sent if isinstance(row, SentAtOnce)]
+    assert len(rows) == len(sent), "no copy's own log entry: copies are only counted"
+    assert [(row.delivery_id, row.post, row.serial) for row in rows] == [(21, "RUEHC", 42), (22, "RUEHFR", 1)]
+    assert [(topic, payload[:12]) for topic, payload, _, _ in actions.sends] == [
+        ("cables/out/RUEHC", b"VZCZCEHC0042"),
+        ("cables/out/RUEHFR", b"VZCZCHFR0001"),
+    ]
+    assert actions.counts["delivered"] == 2
