@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from rich.table import Table
 
 from router.cable.models import Precedence
-from router.errors import RouterError
+from router.errors import JournalReadError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -158,15 +158,6 @@ class Report:
     start: float
     """Earliest time in the journal's traffic: where the plots' time axes begin."""
     end: float
-
-
-class JournalReadError(RouterError):
-    """A journal could not be read: missing, not a journal, or of an older schema."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        self.path = path
-        self.reason = reason
-        super().__init__(f"{path}: {reason}")
 
 
 def nearest_rank(ordered: Sequence[float], percent: int) -> float:

@@ -18,11 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from router.errors import RouterError
-
-
-class TraceError(RouterError):
-    """The journal could not be read, or holds no such cable."""
+from router.errors import JournalReadError
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +92,7 @@ def read_trace(journal: Path | str, key: str) -> list[CableTrace]:
             ids = _cable_ids(db, key)
             return [_cable(db, cable_id) for cable_id in ids]
     except sqlite3.Error as exc:
-        raise TraceError(f"{journal}: {exc}") from exc
+        raise JournalReadError(str(journal), str(exc)) from exc
 
 
 def _cable_ids(db: sqlite3.Connection, key: str) -> list[int]:

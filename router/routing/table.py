@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from router.cable.models import Classification
 from router.cable.names import normalise_name
-from router.tomlfile import FileError, LocatedError, locate, validated
+from router.errors import LocatedError
+from router.errors import TableError as TableError  # noqa: PLC0414 (an alias for router.cli, until it imports router.errors)
+from router.tomlfile import locate, validated
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -30,10 +32,6 @@ _US_NATION_LETTERS = frozenset("UH")
 
 RoutingIndicator = Annotated[str, Field(pattern=RI_PATTERN)]
 Name = Annotated[str, Field(min_length=1, max_length=120)]
-
-
-class TableError(FileError):
-    """The routing table is not valid: which file, line and field, and why."""
 
 
 class _Schema(BaseModel):

@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
 from router.cable.models import Classification, Precedence
+from router.errors import TrafficError
 from router.sim.traffic_mix import PROFILE, Mix, TrafficProfile, draw_text_bytes, load_profile, mix_of
 from router.sim.traffic_network import CollectiveAddress, Network, Pool, Station, network_of
 
@@ -499,12 +500,12 @@ def generate(  # noqa: PLR0913 (the knobs of a traffic run, all keyword-only)
     in 2,390) is kept for the others.
     """
     if count < 0:
-        raise ValueError(f"count must not be negative, not {count}")
+        raise TrafficError(f"count must not be negative, not {count}", field="count")
     if rate <= 0:
-        raise ValueError(f"rate must be positive, not {rate}")
+        raise TrafficError(f"rate must be positive, not {rate}", field="rate")
     forced = frozenset(flash_at)
     if outside := sorted(i for i in forced if not 0 <= i < count):
-        raise ValueError(f"flash_at names cables outside 0-{count - 1}: {outside}")
+        raise TrafficError(f"flash_at names cables outside 0-{count - 1}: {outside}", field="flash_at")
     network = network_of(table, tuple(posts) if posts is not None else None)
     begin = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
     run = _Run(network, mix_of(profile or load_profile()), count, seed, begin, rate, forced)
