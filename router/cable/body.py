@@ -10,14 +10,14 @@ from functools import lru_cache
 from router.cable.models import Declassification
 from router.cable.tags import tags
 from router.cable.textfields import (
-    _CONTINUATION_LINES,
-    _FIELD_START,
-    _LETTER_SPACED,
-    _MARKING,
-    _VOCABULARY,
-    _fields,
-    _lines_after,
-    _rest_of_line,
+    CONTINUATION_LINES,
+    FIELD_START,
+    LETTER_SPACED,
+    MARKING,
+    find_fields,
+    lines_after,
+    rest_of_line,
+    tag_vocabulary,
 )
 
 __all__ = ["declassification", "references", "subject", "tags"]
@@ -32,27 +32,27 @@ _SUBJECT_TAIL = re.compile(
     r"(?<![A-Za-z])(?i:REF(?:S|TELS?|\(S\))?)[ \t]*:|(?<=[A-Z])REF:"
     r"|(?i:CLASSIFIED[ \t]+BY\b)|(?i:SENSITIVE[ \t]+BUT\b)"
 )
-_LEADING_MARKING = re.compile(r"[ \t]*" + _MARKING + r"[ \t]*", re.IGNORECASE)
+_LEADING_MARKING = re.compile(r"[ \t]*" + MARKING + r"[ \t]*", re.IGNORECASE)
 
 
 def subject(text: str, *, clean: bool = True) -> str | None:
     """The SUBJECT line, wrapped lines joined; ``clean`` drops a leading ``(C)``-style marking."""
-    fields = _fields(text)
+    fields = find_fields(text)
     head, start = fields.head, fields.subject
     if start is None:
         return None
-    written = _rest_of_line(head, start).strip()
-    following = _lines_after(head, start)
+    written = rest_of_line(head, start).strip()
+    following = lines_after(head, start)
     if not written:
         # SUBJECT: alone on its line, the subject after a blank line or two.
         written = next((line for line in following if line.strip()), "").strip()
-        if not written or _FIELD_START.match(written):
+        if not written or FIELD_START.match(written):
             return None
     capitals = written == written.upper()
     for count, line in enumerate(following):
-        if _has_tail(written) or count == _CONTINUATION_LINES:
+        if _has_tail(written) or count == CONTINUATION_LINES:
             break
-        if not line.strip() or _FIELD_START.match(line):
+        if not line.strip() or FIELD_START.match(line):
             break
         # An all-capitals subject does not run on into a sentence (This is an action request).
         if capitals and line != line.upper():
@@ -92,11 +92,11 @@ _DATE = re.compile(
 
 def declassification(text: str) -> Declassification | None:
     """The E.O. line: the executive order, and the declassification date or rule (OADR, N/A)."""
-    fields = _fields(text)
+    fields = find_fields(text)
     head, start = fields.head, fields.eo
     if start is None:
         return None
-    rest = _rest_of_line(head, start)
+    rest = rest_of_line(head, start)
     upper = rest.upper()
     if "TAG" in upper or "AGS" in upper or "TAS" in upper or "TGS" in upper or "SUBJ" in upper:
         end = _EO_END.search(rest)
@@ -136,7 +136,7 @@ _REF_BLOCK_END = re.compile(
     r"[ \t]*¶?[ \t]*(?:\d{1,2}[ \t]*\.(?!\d)|CLASSI\w*[ \t]+BY\b|SUMMARY\b|SENSITIVE\b"
     r"|E\.?[ ]?O\.?[ \t]*\d|TAGS?\b"
     # (A), (B), (C) are bullets here: only markings that no bullet looks like end the block.
-    r"|\((?:U|TS|SBU|LOU|FOUO|[CS][ ]?/{1,2}[ ]?[A-Z]+)\)|" + _LETTER_SPACED + r")",
+    r"|\((?:U|TS|SBU|LOU|FOUO|[CS][ ]?/{1,2}[ ]?[A-Z]+)\)|" + LETTER_SPACED + r")",
     re.IGNORECASE,
 )
 # After a blank line a REF block goes on with another bullet or reference, or the rest of an
@@ -176,7 +176,7 @@ def references(text: str, *, year: int | None, reference_id: str | None = None) 
     ``year`` is the citing cable's year, which a reference without one shares; ``reference_id``
     is the citing cable's own id, never a reference of itself (page headings repeat it).
     """
-    start = _fields(text).ref
+    start = find_fields(text).ref
     if start is None:
         return ()
     default_year = None
@@ -240,7 +240,7 @@ def _year(written: str | None) -> int | None:
 @lru_cache(maxsize=4096)
 def _station(written: str) -> str | None:
     """The station the words before a serial name, by its cable-id spelling (or None)."""
-    vocabulary = _VOCABULARY
+    vocabulary = tag_vocabulary()
     if written in vocabulary.stations and written not in _NOT_STATIONS:
         return vocabulary.stations[written]  # the usual case: one word, spelt as in the ids
     words = written.split()
@@ -257,7 +257,7 @@ def _station(written: str) -> str | None:
 
 def _near_station(key: str) -> str | None:
     """The one station a letter dropped, added or changed away (SAO PAUO, TRIPOLII, BISHTEK)."""
-    vocabulary = _VOCABULARY
+    vocabulary = tag_vocabulary()
     if len(key) < 5:
         return None
     candidates = {vocabulary.near.get(key)}
