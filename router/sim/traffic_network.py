@@ -182,7 +182,7 @@ def _station(post: Post, table: RoutingTable) -> Station | None:
 def _collective_address(collective: Collective, table: RoutingTable) -> CollectiveAddress | None:
     """How ``collective`` can be written so that the switch expands it; None when it cannot be."""
     with_ri = plain = None
-    # The switch looks an RI up as a post first, and a name as a post first (routing._resolve_written).
+    # The switch looks an RI up as a post first, and a name as a post first (RoutingTable.resolve).
     ri = collective.ri
     if (
         ri
