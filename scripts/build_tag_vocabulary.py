@@ -12,6 +12,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from router.cable.models import MONTH_NAMES, MONTHS
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
@@ -47,11 +49,7 @@ _ORIGINATOR = re.compile(
 )
 # Words that make an addressee line an instruction, not a post's name.
 _NOT_A_NAME = {"FOR", "ALSO", "PASS", "PLEASE", "POUCH", "INFO", "AND", "TO", "ATTN"}
-_MONTHS = {
-    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "SEPT", "OCT", "NOV", "DEC",
-    "JANUARY", "FEBRUARY", "MARCH", "APRIL", "JUNE", "JULY", "AUGUST", "SEPTEMBER", "OCTOBER",
-    "NOVEMBER", "DECEMBER",
-}  # fmt: skip
+_MONTHS = {*MONTHS, "SEPT", *MONTH_NAMES}
 
 
 def read_corpus(corpus: Path) -> Iterator[tuple[str, str]]:

@@ -7,7 +7,7 @@ import re
 from datetime import date
 from functools import lru_cache
 
-from router.cable.models import Declassification
+from router.cable.models import MONTH_NAMES, MONTHS, Declassification
 from router.cable.tags import tags
 from router.cable.textfields import (
     CONTINUATION_LINES,
@@ -81,11 +81,10 @@ def _has_tail(written: str) -> bool:
 
 _EO_END = re.compile(r"\b(?:TAGS?|TAS|TGS|AGS|SUBJECT|SUBJ)\b[ \t]*[:;]?", re.IGNORECASE)
 _DECL_WORD = re.compile(r"[ \t]*(?:DECL\w*|DEC)\b[ \t]*(?:ON\b)?[ \t.:;]*", re.IGNORECASE)
-_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _DATE = re.compile(
     r"(?<!\d)(?P<m>0?\d{1,2})[/-](?P<d>\d{1,2})[/-](?P<y>\d{4}|\d{2})(?!\d)"
     r"|(?<!\d)(?P<y2>\d{4})[/-](?P<m2>\d{1,2})[/-](?P<d2>\d{1,2})(?!\d)"
-    r"|\b(?P<mon>" + "|".join(_MONTHS) + r")[A-Z]*\.?[ \t]+(?P<d3>\d{1,2}),?[ \t]+(?P<y3>\d{4})\b",
+    r"|\b(?P<mon>" + "|".join(MONTHS) + r")[A-Z]*\.?[ \t]+(?P<d3>\d{1,2}),?[ \t]+(?P<y3>\d{4})\b",
     re.IGNORECASE,
 )
 
@@ -116,7 +115,7 @@ def declassification(text: str) -> Declassification | None:
 def _date(found: re.Match[str]) -> date | None:
     if found.group("mon"):
         year, day = found.group("y3"), found.group("d3")
-        month = _MONTHS.index(found.group("mon").upper()) + 1
+        month = MONTHS.index(found.group("mon").upper()) + 1
     elif found.group("y2"):
         year, month, day = found.group("y2"), int(found.group("m2")), found.group("d2")
     else:
@@ -162,9 +161,8 @@ _CITATION = re.compile(
 # Words before a number in a REF block that name no station: dates, paragraphs, pages.
 _NOT_STATIONS = frozenset(
     {"AND", "PARA", "PARAS", "PARAGRAPH", "PAGE", "NO", "OF", "SECTION", "NOTAL", "SEPT"}
-    | set(_MONTHS)
-    | {"JANUARY", "FEBRUARY", "MARCH", "APRIL", "JUNE", "JULY", "AUGUST", "SEPTEMBER"}
-    | {"OCTOBER", "NOVEMBER", "DECEMBER"}
+    | set(MONTHS)
+    | set(MONTH_NAMES)
 )
 _NOT_LETTERS = str.maketrans("0", "O", "'-")
 _A_DIGIT = re.compile(r"\d")

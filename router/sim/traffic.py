@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
-from router.cable.models import Classification, Precedence
+from router.cable.models import MONTHS, Classification, Precedence
 from router.errors import TrafficError
 from router.sim.traffic_mix import PROFILE, Mix, TrafficProfile, draw_text_bytes, load_profile, mix_of
 from router.sim.traffic_network import CollectiveAddress, Network, Pool, Station, network_of
@@ -39,7 +39,6 @@ _CHANNEL = "XYZ"
 """FL1's channel designator, as in the corpus: the switch gives each copy its own channel's FL1."""
 _SERIALS = 9999
 """Station serials and MCNs have four digits: 0001-9999, then round again."""
-_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _SECURITY_WARNINGS = {
     Classification.UNCLASSIFIED: "ZNR UUUUU ZZH",
     Classification.CONFIDENTIAL: "ZNY CCCCC ZZH",
@@ -310,7 +309,7 @@ def _render(plan: _Plan, rng: random.Random, serials: _Serials, dtg: datetime, c
         "",
         f"DE {plan.originator.ri} #{ssn:04d} {filed.timetuple().tm_yday:03d}{filed:%H%M}",
         _SECURITY_WARNINGS[plan.classification],
-        f"{letters} {dtg:%d%H%M}Z {_MONTHS[dtg.month - 1]} {dtg:%y}",
+        f"{letters} {dtg:%d%H%M}Z {MONTHS[dtg.month - 1]} {dtg:%y}",
         f"FM {plan.originator.name}",
         *_address_block("TO", plan.to, plan.precedence, serials),
         *_address_block("INFO", plan.info, plan.info_precedence, serials),
