@@ -22,7 +22,7 @@ from router.errors import ReplayError, TrafficError
 from router.routing.decide import RoutingDecision, decide
 from router.routing.table import RoutingTable, load_table, parse_table
 from router.sim.replay import Scheduled, publish_schedule, replay_schedule
-from router.sim.traffic import Generated, TrafficProfile, _Serials, generate, load_profile
+from router.sim.traffic import Generated, Serials, TrafficProfile, generate, load_profile
 from tests.helpers import receive
 
 if TYPE_CHECKING:
@@ -141,7 +141,7 @@ def test_message_identities_are_unique(table: RoutingTable) -> None:
 
 def test_a_station_filing_more_than_9999_cables_a_minute_moves_to_the_next_minute() -> None:
     """Four-digit serials cannot name 10,000 cables of one minute: the filing time moves on instead."""
-    serials = _Serials(random.Random(0))
+    serials = Serials(random.Random(0))
     identities = [serials.station_serial("RUEHKO", 1000) for _ in range(25_000)]
     assert len(set(identities)) == len(identities)
     assert {minute for _, minute in identities} == {1000, 1001, 1002}

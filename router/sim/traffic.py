@@ -100,7 +100,7 @@ class _Plan:
 
 
 @dataclass(slots=True)
-class _Serials:
+class Serials:
     """Numbers that run on from cable to cable: station serials per originator, MCNs per addressee.
 
     Where a station's numbers start is drawn from a stream of their own, in the order stations are
@@ -295,7 +295,7 @@ def _exemption(
 # --- writing it
 
 
-def _render(plan: _Plan, rng: random.Random, serials: _Serials, dtg: datetime, channel_serial: int) -> str:
+def _render(plan: _Plan, rng: random.Random, serials: Serials, dtg: datetime, channel_serial: int) -> str:
     """The cable as it comes off the originating station's tape: FL1 to NNNN."""
     minute = int(dtg.timestamp() // 60)
     ssn, filing_minute = serials.station_serial(plan.originator.ri, minute)
@@ -320,7 +320,7 @@ def _render(plan: _Plan, rng: random.Random, serials: _Serials, dtg: datetime, c
 
 
 def _address_block(
-    section: str, lines: tuple[_Line, ...], precedence: Precedence, serials: _Serials
+    section: str, lines: tuple[_Line, ...], precedence: Precedence, serials: Serials
 ) -> list[str]:
     """TO or INFO lines: ``[RI/]NAME [NIACT] [PRECEDENCE] [MCN]``; ROUTINE is never written on a line."""
     word = "" if precedence is Precedence.ROUTINE else f" {precedence.value}"
@@ -526,7 +526,7 @@ class _Run:
     def cables(self) -> Iterator[Generated]:
         """The cables one by one, each drawn from its own stream of the seed's generator."""
         streams = random.Random(self.seed)  # noqa: S311 (a simulation: repeatable, not secret)
-        serials = _Serials(random.Random(streams.getrandbits(64)))  # noqa: S311
+        serials = Serials(random.Random(streams.getrandbits(64)))  # noqa: S311
         with_ri_chance = self.network.with_ri_chance(self.mix.profile)
         for index in range(self.count):
             rng = random.Random(streams.getrandbits(64))  # noqa: S311
