@@ -9,7 +9,6 @@ import os
 import re
 import sys
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -155,17 +154,20 @@ def unique_prefixes(keys: Iterable[tuple[str, str]], lower_words: set[str]) -> d
     }
 
 
-@dataclass
 class _Seen:
-    """What one pass over the corpus counts: TAGS items and names, lower-case words, station names."""
+    """What one pass over the corpus counts: TAGS items and names, lower-case words, station names.
 
-    items: Counter[str] = field(default_factory=Counter)
-    persons: Counter[str] = field(default_factory=Counter)
-    spaced: list[list[str]] = field(default_factory=list)
-    lower_words: Counter[str] = field(default_factory=Counter)
-    station_ids: Counter[str] = field(default_factory=Counter)
-    post_names: Counter[str] = field(default_factory=Counter)
-    originators: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    A plain class, not a dataclass: tests load this script without registering it as a module.
+    """
+
+    def __init__(self) -> None:
+        self.items: Counter[str] = Counter()
+        self.persons: Counter[str] = Counter()
+        self.spaced: list[list[str]] = []
+        self.lower_words: Counter[str] = Counter()
+        self.station_ids: Counter[str] = Counter()
+        self.post_names: Counter[str] = Counter()
+        self.originators: defaultdict[str, Counter[str]] = defaultdict(Counter)
 
 
 def build(corpus: Path) -> list[str]:
