@@ -13,32 +13,9 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from router.errors import RouterError
+from router.errors import FileError, LocatedError
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class FileError(RouterError):
-    """A settings file is not valid: which file, line and field, and why."""
-
-    def __init__(self, reason: str, *, path: Path | str, line: int | None, field: str | None) -> None:
-        self.reason = reason
-        self.path = str(path)
-        self.line = line
-        self.field = field
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        where = self.path + (f":{self.line}" if self.line else "")
-        return f"{where}: {self.field + ': ' if self.field else ''}{self.reason}"
-
-
-class LocatedError(ValueError):
-    """A cross-field error that knows which entry it is about."""
-
-    def __init__(self, loc: tuple[str | int, ...], reason: str) -> None:
-        self.loc = loc
-        super().__init__(reason)
 
 
 def read_validated(path: Path, model: type[M], *, error: type[FileError] = FileError) -> tuple[M, str]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from router import Classification, RouterError, parse_cable
 from router.cable.addressee import looks_collective
+from router.cable.models import MONTHS
 from router.cable.names import normalise_name
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ _BLANKS = re.compile(r"\s+")
 # the month of Bogota's MCN headings (`AMEMBASSY LA PAZ DEC 9085`, `... MAY LIMA 1905`), office symbols
 # after one slash in plain names (`DIA WASHDC/DOR-2B`). None of it is part of the station's name.
 _MCN_TAIL = re.compile(r"(?:\s+\d+)+$")
-_MONTH_TAIL = re.compile(r"(?<=\S)\s+(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)(?:\s.*)?$")
+_MONTH_TAIL = re.compile(r"(?<=\S)\s+(?:" + "|".join(MONTHS) + r")(?:\s.*)?$")
 
 # ACP 117 (2010) gives RUEHDIR to Nagoya and RUEHNAG to the Iran regional presence office in Dubai;
 # 2008-2010 traffic writes RUEHDIR/IRAN RPO DUBAI and RPO DUBAI, so the book swapped the two rows.

@@ -11,8 +11,9 @@ import pytest
 from router.bus.broker import Mosquitto, free_port
 from router.bus.memory import MemoryBroker
 from router.bus.mqtt import BrokerAddress, MqttBus
-from router.bus.protocol import Bus, BusError
+from router.bus.protocol import Bus
 from router.bus.topics import topic_matches
+from router.errors import BusError
 from tests.helpers import receive
 
 if TYPE_CHECKING:

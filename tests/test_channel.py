@@ -9,10 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from router import Precedence, parse_cable
-from router.errors import CableParseError
+from router.errors import CableParseError, NotACopyError
 from router.network.channel import (
     Continuity,
-    NotACopyError,
     cancellation,
     copy_size,
     message_part,

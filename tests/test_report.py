@@ -17,14 +17,13 @@ from typer.testing import CliRunner
 
 from router.cable.models import Precedence
 from router.cli.main import app
+from router.errors import JournalReadError
+from router.journal.queries import DeliveryRow, TransmissionRow
 from router.journal.store import Journal
 from router.readout.plots import write_html
 from router.readout.report import (
     BustSeries,
-    DeliveryRow,
-    JournalReadError,
     QueueDepth,
-    TransmissionRow,
     nearest_rank,
     read_report,
     render_terminal,

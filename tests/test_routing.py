@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from router import CableParseError, Precedence, parse_cable
-from router.routing.decide import DIRECT, decide
-from router.routing.table import RoutingTable, is_routing_indicator, parse_table
+from router.routing.decide import decide
+from router.routing.table import DIRECT, RoutingTable, is_routing_indicator, parse_table
 
 TABLE = """
 [defaults]

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from router.sim.scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario
+from router.errors import ScenarioError
+from router.sim.scenario import DEFAULT_SCENARIO, load_scenario
 
 if TYPE_CHECKING:
     from pathlib import Path

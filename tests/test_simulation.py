@@ -14,6 +14,7 @@ import pytest
 
 from router.bus.memory import MemoryBroker, MemoryBus
 from router.cable.models import Precedence
+from router.journal import queries
 from router.journal.store import Journal
 from router.network.channel import read_copy
 from router.network.clock import ManualClock, settle
@@ -75,14 +76,16 @@ class Network:
 
     def transmissions(self) -> list[tuple[int, str, str]]:
         """(serial, cause, outcome) of every transmission to Paris, in order."""
-        rows = self.journal._db.execute(
-            "SELECT serial, cause, outcome FROM transmissions WHERE post = 'RUEHFR' ORDER BY id"
-        )
+        with queries.read_only(self.journal.path) as db:
+            rows = db.execute(
+                "SELECT serial, cause, outcome FROM transmissions WHERE post = 'RUEHFR' ORDER BY id"
+            ).fetchall()
         return [(int(serial), str(cause), str(outcome)) for serial, cause, outcome in rows]
 
     def events(self, name: str) -> list[dict[str, object]]:
         """The routing log's entries called ``name``, from the journal."""
-        rows = self.journal._db.execute("SELECT fields FROM events WHERE event = ? ORDER BY id", (name,))
+        with queries.read_only(self.journal.path) as db:
+            rows = db.execute("SELECT fields FROM events WHERE event = ? ORDER BY id", (name,)).fetchall()
         return [json.loads(fields) for (fields,) in rows]
 
 

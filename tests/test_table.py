@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from router.routing.table import TableError, load_table, parse_table
+from router.errors import TableError
+from router.routing.table import load_table, parse_table
 
 GOOD = """[defaults]
 clearance = "SECRET"

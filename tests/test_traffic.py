@@ -18,10 +18,11 @@ import pytest
 from router import Cable, Classification, Precedence, parse_cable
 from router.bus.memory import MemoryBroker
 from router.cable.addressee import looks_collective
+from router.errors import ReplayError, TrafficError
 from router.routing.decide import RoutingDecision, decide
 from router.routing.table import RoutingTable, load_table, parse_table
-from router.sim.replay import ReplayError, Scheduled, publish_schedule, replay_schedule
-from router.sim.traffic import Generated, TrafficProfile, _Serials, generate, load_profile
+from router.sim.replay import Scheduled, publish_schedule, replay_schedule
+from router.sim.traffic import Generated, Serials, TrafficProfile, generate, load_profile
 from tests.helpers import receive
 
 if TYPE_CHECKING:
@@ -140,7 +141,7 @@ def test_message_identities_are_unique(table: RoutingTable) -> None:
 
 def test_a_station_filing_more_than_9999_cables_a_minute_moves_to_the_next_minute() -> None:
     """Four-digit serials cannot name 10,000 cables of one minute: the filing time moves on instead."""
-    serials = _Serials(random.Random(0))
+    serials = Serials(random.Random(0))
     identities = [serials.station_serial("RUEHKO", 1000) for _ in range(25_000)]
     assert len(set(identities)) == len(identities)
     assert {minute for _, minute in identities} == {1000, 1001, 1002}
@@ -242,14 +243,14 @@ def test_flash_at_forces_short_flash_cables_and_changes_no_other(table: RoutingT
 
 
 def test_bad_arguments_are_refused(table: RoutingTable) -> None:
-    """A rate of zero, a FLASH index outside the run, an unknown post or a lone post: ValueError."""
-    with pytest.raises(ValueError, match="rate"):
+    """A rate of zero, a FLASH index outside the run, an unknown post or a lone post: TrafficError."""
+    with pytest.raises(TrafficError, match="rate"):
         generate(table, count=1, seed=1, start=START, rate=0)
-    with pytest.raises(ValueError, match="flash_at"):
+    with pytest.raises(TrafficError, match="flash_at"):
         generate(table, count=3, seed=1, start=START, flash_at=(3,))
-    with pytest.raises(ValueError, match="RUXXX"):
+    with pytest.raises(TrafficError, match="RUXXX"):
         generate(table, count=3, seed=1, start=START, posts=("RUEHC", "RUXXX"))
-    with pytest.raises(ValueError, match="two usable posts"):
+    with pytest.raises(TrafficError, match="two usable posts"):
         generate(table, count=3, seed=1, start=START, posts=("RUEHC",))
 
 
@@ -386,7 +387,7 @@ def test_a_bad_jsonl_row_names_its_file_and_line(tmp_path: Path) -> None:
 
 def test_replay_refuses_a_speedup_of_zero(tmp_path: Path) -> None:
     """Speedup must be positive (or None for as fast as possible)."""
-    with pytest.raises(ValueError, match="speedup"):
+    with pytest.raises(TrafficError, match="speedup"):
         replay_schedule([tmp_path], speedup=0)
 
 

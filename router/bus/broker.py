@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Self
 
-from router.errors import RouterError
+from router.errors import BrokerError
 
 # Mosquitto's defaults drop messages silently (max_queued_messages 1000 per client): a switch
 # must not lose traffic at the broker, so every config the project writes says what it needs.
@@ -32,10 +32,6 @@ log_type error
 log_type warning
 log_type notice
 """
-
-
-class BrokerError(RouterError):
-    """The private broker could not be started."""
 
 
 def mosquitto_binary() -> str | None:

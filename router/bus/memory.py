@@ -6,8 +6,9 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from router.bus.protocol import BusError, Message
+from router.bus.protocol import Message
 from router.bus.topics import topic_matches, valid_topic
+from router.errors import BusError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

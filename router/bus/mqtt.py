@@ -12,8 +12,9 @@ from urllib.parse import urlsplit
 import aiomqtt
 from paho.mqtt import client as mqtt
 
-from router.bus.protocol import BusError, Message
+from router.bus.protocol import Message
 from router.bus.topics import valid_topic
+from router.errors import BusError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

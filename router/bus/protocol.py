@@ -6,14 +6,10 @@ import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from router.errors import RouterError
+from router.errors import BusError as BusError  # noqa: PLC0414 (an alias for router.switch, until it imports router.errors)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
-
-
-class BusError(RouterError):
-    """The bus refused or lost something: a broker gone, a publish not acknowledged."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,17 +7,17 @@ import re
 from datetime import date
 from functools import lru_cache
 
-from router.cable.models import Declassification
+from router.cable.models import MONTH_NAMES, MONTHS, Declassification
 from router.cable.tags import tags
 from router.cable.textfields import (
-    _CONTINUATION_LINES,
-    _FIELD_START,
-    _LETTER_SPACED,
-    _MARKING,
-    _VOCABULARY,
-    _fields,
-    _lines_after,
-    _rest_of_line,
+    CONTINUATION_LINES,
+    FIELD_START,
+    LETTER_SPACED,
+    MARKING,
+    find_fields,
+    lines_after,
+    rest_of_line,
+    tag_vocabulary,
 )
 
 __all__ = ["declassification", "references", "subject", "tags"]
@@ -32,27 +32,27 @@ _SUBJECT_TAIL = re.compile(
     r"(?<![A-Za-z])(?i:REF(?:S|TELS?|\(S\))?)[ \t]*:|(?<=[A-Z])REF:"
     r"|(?i:CLASSIFIED[ \t]+BY\b)|(?i:SENSITIVE[ \t]+BUT\b)"
 )
-_LEADING_MARKING = re.compile(r"[ \t]*" + _MARKING + r"[ \t]*", re.IGNORECASE)
+_LEADING_MARKING = re.compile(r"[ \t]*" + MARKING + r"[ \t]*", re.IGNORECASE)
 
 
 def subject(text: str, *, clean: bool = True) -> str | None:
     """The SUBJECT line, wrapped lines joined; ``clean`` drops a leading ``(C)``-style marking."""
-    fields = _fields(text)
+    fields = find_fields(text)
     head, start = fields.head, fields.subject
     if start is None:
         return None
-    written = _rest_of_line(head, start).strip()
-    following = _lines_after(head, start)
+    written = rest_of_line(head, start).strip()
+    following = lines_after(head, start)
     if not written:
         # SUBJECT: alone on its line, the subject after a blank line or two.
         written = next((line for line in following if line.strip()), "").strip()
-        if not written or _FIELD_START.match(written):
+        if not written or FIELD_START.match(written):
             return None
     capitals = written == written.upper()
     for count, line in enumerate(following):
-        if _has_tail(written) or count == _CONTINUATION_LINES:
+        if _has_tail(written) or count == CONTINUATION_LINES:
             break
-        if not line.strip() or _FIELD_START.match(line):
+        if not line.strip() or FIELD_START.match(line):
             break
         # An all-capitals subject does not run on into a sentence (This is an action request).
         if capitals and line != line.upper():
@@ -81,22 +81,21 @@ def _has_tail(written: str) -> bool:
 
 _EO_END = re.compile(r"\b(?:TAGS?|TAS|TGS|AGS|SUBJECT|SUBJ)\b[ \t]*[:;]?", re.IGNORECASE)
 _DECL_WORD = re.compile(r"[ \t]*(?:DECL\w*|DEC)\b[ \t]*(?:ON\b)?[ \t.:;]*", re.IGNORECASE)
-_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _DATE = re.compile(
     r"(?<!\d)(?P<m>0?\d{1,2})[/-](?P<d>\d{1,2})[/-](?P<y>\d{4}|\d{2})(?!\d)"
     r"|(?<!\d)(?P<y2>\d{4})[/-](?P<m2>\d{1,2})[/-](?P<d2>\d{1,2})(?!\d)"
-    r"|\b(?P<mon>" + "|".join(_MONTHS) + r")[A-Z]*\.?[ \t]+(?P<d3>\d{1,2}),?[ \t]+(?P<y3>\d{4})\b",
+    r"|\b(?P<mon>" + "|".join(MONTHS) + r")[A-Z]*\.?[ \t]+(?P<d3>\d{1,2}),?[ \t]+(?P<y3>\d{4})\b",
     re.IGNORECASE,
 )
 
 
 def declassification(text: str) -> Declassification | None:
     """The E.O. line: the executive order, and the declassification date or rule (OADR, N/A)."""
-    fields = _fields(text)
+    fields = find_fields(text)
     head, start = fields.head, fields.eo
     if start is None:
         return None
-    rest = _rest_of_line(head, start)
+    rest = rest_of_line(head, start)
     upper = rest.upper()
     if "TAG" in upper or "AGS" in upper or "TAS" in upper or "TGS" in upper or "SUBJ" in upper:
         end = _EO_END.search(rest)
@@ -116,7 +115,7 @@ def declassification(text: str) -> Declassification | None:
 def _date(found: re.Match[str]) -> date | None:
     if found.group("mon"):
         year, day = found.group("y3"), found.group("d3")
-        month = _MONTHS.index(found.group("mon").upper()) + 1
+        month = MONTHS.index(found.group("mon").upper()) + 1
     elif found.group("y2"):
         year, month, day = found.group("y2"), int(found.group("m2")), found.group("d2")
     else:
@@ -136,7 +135,7 @@ _REF_BLOCK_END = re.compile(
     r"[ \t]*¶?[ \t]*(?:\d{1,2}[ \t]*\.(?!\d)|CLASSI\w*[ \t]+BY\b|SUMMARY\b|SENSITIVE\b"
     r"|E\.?[ ]?O\.?[ \t]*\d|TAGS?\b"
     # (A), (B), (C) are bullets here: only markings that no bullet looks like end the block.
-    r"|\((?:U|TS|SBU|LOU|FOUO|[CS][ ]?/{1,2}[ ]?[A-Z]+)\)|" + _LETTER_SPACED + r")",
+    r"|\((?:U|TS|SBU|LOU|FOUO|[CS][ ]?/{1,2}[ ]?[A-Z]+)\)|" + LETTER_SPACED + r")",
     re.IGNORECASE,
 )
 # After a blank line a REF block goes on with another bullet or reference, or the rest of an
@@ -162,9 +161,8 @@ _CITATION = re.compile(
 # Words before a number in a REF block that name no station: dates, paragraphs, pages.
 _NOT_STATIONS = frozenset(
     {"AND", "PARA", "PARAS", "PARAGRAPH", "PAGE", "NO", "OF", "SECTION", "NOTAL", "SEPT"}
-    | set(_MONTHS)
-    | {"JANUARY", "FEBRUARY", "MARCH", "APRIL", "JUNE", "JULY", "AUGUST", "SEPTEMBER"}
-    | {"OCTOBER", "NOVEMBER", "DECEMBER"}
+    | set(MONTHS)
+    | set(MONTH_NAMES)
 )
 _NOT_LETTERS = str.maketrans("0", "O", "'-")
 _A_DIGIT = re.compile(r"\d")
@@ -176,7 +174,7 @@ def references(text: str, *, year: int | None, reference_id: str | None = None) 
     ``year`` is the citing cable's year, which a reference without one shares; ``reference_id``
     is the citing cable's own id, never a reference of itself (page headings repeat it).
     """
-    start = _fields(text).ref
+    start = find_fields(text).ref
     if start is None:
         return ()
     default_year = None
@@ -240,7 +238,7 @@ def _year(written: str | None) -> int | None:
 @lru_cache(maxsize=4096)
 def _station(written: str) -> str | None:
     """The station the words before a serial name, by its cable-id spelling (or None)."""
-    vocabulary = _VOCABULARY
+    vocabulary = tag_vocabulary()
     if written in vocabulary.stations and written not in _NOT_STATIONS:
         return vocabulary.stations[written]  # the usual case: one word, spelt as in the ids
     words = written.split()
@@ -257,7 +255,7 @@ def _station(written: str) -> str | None:
 
 def _near_station(key: str) -> str | None:
     """The one station a letter dropped, added or changed away (SAO PAUO, TRIPOLII, BISHTEK)."""
-    vocabulary = _VOCABULARY
+    vocabulary = tag_vocabulary()
     if len(key) < 5:
         return None
     candidates = {vocabulary.near.get(key)}

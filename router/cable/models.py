@@ -8,6 +8,14 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict
 
+MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+"""The months as a date-time group writes them (ACP 121: ``DDHHMMZ MON YY``), January first."""
+MONTH_NAMES = (
+    "JANUARY", "FEBRUARY", "MARCH", "APRIL", "MAY", "JUNE",
+    "JULY", "AUGUST", "SEPTEMBER", "OCTOBER", "NOVEMBER", "DECEMBER",
+)  # fmt: skip
+"""The months written out, January first, as a cable's text may name them."""
+
 
 class _Ranked(enum.Enum):
     """An enum whose members compare by their rank (declaration order), not by their value."""

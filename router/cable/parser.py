@@ -11,6 +11,7 @@ from typing import NoReturn
 from router.cable import body
 from router.cable.addressee import AddresseeLine, looks_collective, parse_addressee_line
 from router.cable.models import (
+    MONTHS,
     Cable,
     Classification,
     Family,
@@ -62,12 +63,7 @@ _UNUSUAL = re.compile(
 # Lines that can only belong to the text: where they appear the header has ended.
 _TEXT_START = re.compile(r"(?:SIPDIS|E\.\s?O\.|EO\s+\d|TAGS?\b|SUBJ|REF\b|BT\s*$)", re.IGNORECASE)
 _TEXT_FIELDS = re.compile(r"^[ \t]*(?:E\.[ \t]?O\.|EO[ \t]+\d|TAGS?\b|SUBJ)", re.IGNORECASE | re.MULTILINE)
-_MONTHS = {
-    m: i
-    for i, m in enumerate(
-        ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1
-    )
-}
+_MONTH_NUMBERS = {month: number for number, month in enumerate(MONTHS, 1)}
 # Mojibake of a UTF-8 byte-order mark read as Latin-1 (04STATE137635), and the mark itself.
 _BOM_PREFIXES = ("\ufeff", "\u00ef\u00bb\u00bf")
 
@@ -276,7 +272,7 @@ def _read_dtg(match: re.Match[str], line: str, index: int, header: _Header) -> N
     elif header.relay_precedence is not None:
         # A DTG without its letter (78KABUL3619): FL2's prosign is the next best witness.
         header.precedence = header.info_precedence = header.relay_precedence
-    month_number = _MONTHS.get(month.upper())
+    month_number = _MONTH_NUMBERS.get(month.upper())
     if month_number is None:
         raise CableParseError(
             f"unknown month {month!r} in the date-time group",

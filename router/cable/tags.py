@@ -6,13 +6,13 @@ import re
 from functools import lru_cache
 
 from router.cable.textfields import (
-    _CONTINUATION_LINES,
-    _FIELD_START,
-    _PAGE_HEADING,
-    _VOCABULARY,
-    _fields,
-    _lines_after,
-    _rest_of_line,
+    CONTINUATION_LINES,
+    FIELD_START,
+    PAGE_HEADING,
+    find_fields,
+    lines_after,
+    rest_of_line,
+    tag_vocabulary,
 )
 
 # --- TAGS
@@ -36,13 +36,13 @@ def tags(text: str, *, canonicalize: bool = True) -> tuple[str, ...]:
     default also splits run-together codes (``PHUMBA``), groups keywords and names, and fixes
     one-letter typos of known tags, all by the vocabulary of the corpus's own TAGS lines.
     """
-    fields = _fields(text)
+    fields = find_fields(text)
     head, start = fields.head, fields.tags
     if start is None:
         return ()
-    parts = [_unlink(_rest_of_line(head, start))]
-    for count, line in enumerate(_lines_after(head, start)):
-        if count == _CONTINUATION_LINES or not _continues_tags(" ".join(parts), _unlink(line)):
+    parts = [_unlink(rest_of_line(head, start))]
+    for count, line in enumerate(lines_after(head, start)):
+        if count == CONTINUATION_LINES or not _continues_tags(" ".join(parts), _unlink(line)):
             break
         parts.append(_unlink(line))
     written = " ".join(parts).upper()
@@ -50,10 +50,10 @@ def tags(text: str, *, canonicalize: bool = True) -> tuple[str, ...]:
         stop = _TAGS_END.search(written)
         written = written[: stop.start()] if stop else written
     if "PAGE" in written or " OF " in written:
-        stop = _PAGE_HEADING.search(written)
+        stop = PAGE_HEADING.search(written)
         written = written[: stop.start()] if stop else written
     words = _SEPARATORS.split(written.strip(" \t,"))
-    if canonicalize and _VOCABULARY.codes.issuperset(words):
+    if canonicalize and tag_vocabulary().codes.issuperset(words):
         return tuple(dict.fromkeys(words))  # the usual line: codes only, nothing to work out
     if not canonicalize:
         found = [word.strip(_WORD_EDGE) for word in words]
@@ -69,7 +69,7 @@ def _unlink(line: str) -> str:
 
 def _continues_tags(previous: str, line: str) -> bool:
     """Whether ``line`` carries on a TAGS field that ``previous`` wrapped (no field of its own)."""
-    if not line.strip() or _FIELD_START.match(line):
+    if not line.strip() or FIELD_START.match(line):
         return False
     if previous.rstrip().endswith(",") or previous.count("(") > previous.count(")"):
         return True
@@ -77,7 +77,7 @@ def _continues_tags(previous: str, line: str) -> bool:
     stop = _TAGS_END.search(line) if "SUBJ" in line or "E." in line else None
     words = [w.strip(_WORD_EDGE) for w in _SEPARATORS.split(line[: stop.start() if stop else None])]
     words = [w for w in words if w]
-    vocabulary = _VOCABULARY
+    vocabulary = tag_vocabulary()
     known = sum(w in vocabulary.codes or w in vocabulary.words for w in words)
     if words and 2 * known >= len(words) and all(_CODE_SHAPE.fullmatch(w) for w in words):
         return True
@@ -92,7 +92,7 @@ def _continues_tags(previous: str, line: str) -> bool:
 
 def _plain_items(written: str) -> list[str] | None:
     """The tags when every comma item is a known code, word or keyword as it stands, else None."""
-    vocabulary = _VOCABULARY
+    vocabulary = tag_vocabulary()
     if "(" in written:
         return None
     found: list[str] = []
@@ -167,7 +167,7 @@ def _name_list(group: str) -> list[str]:
 
 def _item_tags(words: list[str], head: str) -> list[str]:
     """Tags of one item: codes stand alone, the free words between them form keywords."""
-    codes = _VOCABULARY.codes
+    codes = tag_vocabulary().codes
     anchors = [w in codes or _split_fused(w) is not None for w in words]
     # A country code between two free words is an English word inside a keyword (TIP IN TURKEY).
     written = anchors.copy()
@@ -201,8 +201,9 @@ def _split_fused(word: str) -> tuple[str, ...] | None:
     Only words of five letters or more that are no code or plain word themselves, and only
     when one of the parts is a 4-letter subject code: pairs of country codes spell English.
     """
-    codes = _VOCABULARY.codes
-    if len(word) < 5 or word in codes or word in _VOCABULARY.plain or not _ALPHA.fullmatch(word):
+    vocabulary = tag_vocabulary()
+    codes = vocabulary.codes
+    if len(word) < 5 or word in codes or word in vocabulary.plain or not _ALPHA.fullmatch(word):
         return None
     # best[i]: the fewest codes that spell word[:i], and whether one is a subject code.
     best: dict[int, tuple[int, bool, tuple[str, ...]]] = {0: (0, False, ())}
@@ -222,7 +223,7 @@ def _split_fused(word: str) -> tuple[str, ...] | None:
 
 def _person(last: str, first: str, head: str) -> str:
     """``LAST, FIRST`` as a tag names a person, with the middle initial when it is known."""
-    known = _VOCABULARY.persons.get(f"{last}|{first}")
+    known = tag_vocabulary().persons.get(f"{last}|{first}")
     if known:
         return known
     # The cable itself often spells the name out: VISIT OF PRESIDENT GEORGE W. BUSH.
@@ -236,10 +237,11 @@ def _free_run(run: list[str]) -> list[str]:
         return [_fix_typo(word) for word in run]
     # fewest[i]: the fewest known units (keyword, name, word) that cover run[:i].
     fewest: dict[int, list[str]] = {0: []}
+    longest = max(3, tag_vocabulary().longest_phrase)
     for i in range(len(run)):
         if i not in fewest:
             continue
-        for j in range(i + 1, min(len(run), i + max(3, _VOCABULARY.longest_phrase)) + 1):
+        for j in range(i + 1, min(len(run), i + longest) + 1):
             unit = _unit(run[i:j])
             if unit and (j not in fewest or len(fewest[i]) + 1 < len(fewest[j])):
                 fewest[j] = [*fewest[i], unit]
@@ -248,7 +250,7 @@ def _free_run(run: list[str]) -> list[str]:
 
 def _unit(span: list[str]) -> str | None:
     """A known keyword (one word or several), a known name, or a word typed with blanks."""
-    vocabulary = _VOCABULARY
+    vocabulary = tag_vocabulary()
     if len(span) == 1:
         word = span[0]
         return word if word in vocabulary.words and not _split_fused(word) else None
@@ -263,7 +265,7 @@ def _unit(span: list[str]) -> str | None:
 
 def _fix_typo(word: str) -> str:
     """A word one stray letter away from a known tag (MOPPS, UNDESCO) is that tag."""
-    vocabulary = _VOCABULARY
+    vocabulary = tag_vocabulary()
     if (
         len(word) < 5
         or word in vocabulary.codes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
@@ -13,13 +14,15 @@ if TYPE_CHECKING:
 # The fields sit right after the banner: in the corpus 99.9 % of TAGS, SUBJECT and E.O. lines
 # start within 1.3 KB of it, so a 4 KB head bounds the work on any input, however long.
 _HEAD = 4096
-_CONTINUATION_LINES = 8
+CONTINUATION_LINES = 8
 
 # --- the vocabulary: router/data/tags.txt, built from the corpus by scripts/build_tag_vocabulary.py
 
 
 @dataclass(frozen=True, slots=True)
-class _Vocabulary:
+class Vocabulary:
+    """What the corpus's TAGS lines and REF blocks are made of: codes, keywords, names and stations."""
+
     codes: frozenset[str] = frozenset()
     """2- and 4-letter tags: subject (PREL), country (JA) and a few organisation tags (NATO)."""
     words: frozenset[str] = frozenset()
@@ -39,11 +42,13 @@ class _Vocabulary:
     longest_phrase: int = 0
 
 
-def _load_vocabulary() -> _Vocabulary:
+@cache
+def tag_vocabulary() -> Vocabulary:
+    """router/data/tags.txt, read on first use: not at import, so that `import router` stays cheap."""
     try:
         data = resources.files("router").joinpath("data/tags.txt").read_text(encoding="utf-8")
     except OSError:  # a checkout without the generated file still reads cables, less well
-        return _Vocabulary()
+        return Vocabulary()
     tables: dict[str, dict[str, str]] = {}
     for line in data.splitlines():
         kind, _, rest = line.partition("\t")
@@ -62,7 +67,7 @@ def _load_vocabulary() -> _Vocabulary:
             shorter = key[:i] + key[i + 1 :]
             near[shorter] = station if near.get(shorter, station) == station else ""
     phrases = frozenset(tables.get("phrase", {}))
-    return _Vocabulary(
+    return Vocabulary(
         codes=frozenset(tables.get("code", {})),
         words=frozenset(tables.get("word", {})),
         phrases=phrases,
@@ -75,26 +80,24 @@ def _load_vocabulary() -> _Vocabulary:
     )
 
 
-_VOCABULARY = _load_vocabulary()
-
 # --- finding a field; lines that end one
 
 # Print-format page headings (``UNCLASSIFIED  PAGE 02  VATICA 00283 01 OF 05 241033Z``) and the
 # newer ``PRETORIA 00000954 001.2 OF 004`` ones interrupt a field wherever the page broke.
-_PAGE_HEADING = re.compile(
+PAGE_HEADING = re.compile(
     r"(?:\b(?:UNCLASSIFIED|UNCLAS|CONFIDENTIAL|SECRET|LIMITED OFFICIAL USE)[ \t]+)?"
     r"\bPAGE[ \t]+\d{1,3}[ \t]+[A-Z]|\b[A-Z][A-Z ]{0,20}[ \t]\d{8}[ \t]+\d{3}\.\d[ \t]+OF[ \t]"
 )
-_LETTER_SPACED = r"[A-Z](?:[ ]{1,3}[A-Z]){5}"  # C O N F I D E N T I A L, C O R R E C T E D
-_MARKING = r"\((?:U|C|S|TS|SBU|LOU|FOUO)(?:[ ]?/{1,2}[ ]?[A-Z]{1,10})*\)"
+LETTER_SPACED = r"[A-Z](?:[ ]{1,3}[A-Z]){5}"  # C O N F I D E N T I A L, C O R R E C T E D
+MARKING = r"\((?:U|C|S|TS|SBU|LOU|FOUO)(?:[ ]?/{1,2}[ ]?[A-Z]{1,10})*\)"
 # Lines that start another field or the body: a wrapped field ends before them.
-_FIELD_START = re.compile(
+FIELD_START = re.compile(
     r"[ \t]*(?:SUBJ(?:ECT)?\b|UBJECT:|REF(?:S|TELS?|\(S\))?(?![A-Z])|CLASSI\w*[ \t]+BY\b"
     r"|E\.?[ ]?[O0]\.?[ \t]*\d|TAGS?\b|SIPDIS|NOFORN|SENSITIVE\b|SUMMARY[ \t]*(?:[:.-]|$)"
     r"|¶|\d{1,2}[ \t]*\.(?!\d)|"
-    + _MARKING
+    + MARKING
     + r"|PAGE[ \t]+\d|[-=*_]{3}|"
-    + _LETTER_SPACED
+    + LETTER_SPACED
     + r"|[A-Z][A-Z ]{0,20}[ \t]\d{8}[ \t]+\d{3}\.\d)",
     re.IGNORECASE,
 )
@@ -110,7 +113,7 @@ _USUAL = re.compile(
 
 
 @dataclass(frozen=True, slots=True)
-class _Fields:
+class Fields:
     """Where the text of each field starts, right after its name (None: no such field)."""
 
     head: str
@@ -123,10 +126,10 @@ class _Fields:
 
 
 # The four fields of a cable are read in turn from the same text: the last one found is kept.
-_LAST: list[tuple[str, _Fields]] = []
+_LAST: list[tuple[str, Fields]] = []
 
 
-def _fields(text: str) -> _Fields:
+def find_fields(text: str) -> Fields:
     """Find the four fields of ``text``, or return them if ``text`` is the one read last."""
     last = _LAST[0] if _LAST else None
     if last is not None and last[0] is text:
@@ -156,7 +159,7 @@ def _fields(text: str) -> _Fields:
             starts[kind] = found.end(kind) if found.re is _USUAL else found.end()
             if kind == "eo":
                 order = found.group("order" if found.re is _USUAL else 1)
-    fields = _Fields(
+    fields = Fields(
         head, starts.get("tags"), starts.get("subject"), starts.get("eo"), order, starts.get("ref")
     )
     _LAST[:] = [(text, fields)]
@@ -187,7 +190,7 @@ def _first(
     return None
 
 
-def _lines_after(head: str, end: int) -> Iterator[str]:
+def lines_after(head: str, end: int) -> Iterator[str]:
     """The lines after the one that holds ``end``, trailing escape backslashes removed."""
     start = head.find("\n", end)
     while start >= 0:
@@ -196,7 +199,8 @@ def _lines_after(head: str, end: int) -> Iterator[str]:
         start = stop
 
 
-def _rest_of_line(head: str, start: int) -> str:
+def rest_of_line(head: str, start: int) -> str:
+    """The rest of the line from ``start``, a trailing escape backslash removed."""
     end = head.find("\n", start)
     return (head[start:] if end < 0 else head[start:end]).rstrip().removesuffix("\\")
 
@@ -229,7 +233,7 @@ _REF_FIELD = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _REF_NEEDLES = re.compile(r"REF")
-# What each field is called, where to look for it, and how it reads (used by _fields).
+# What each field is called, where to look for it, and how it reads (used by find_fields).
 _KINDS = {
     "tags": (("TAG", "TAS", "TGS", "TAB", "AGS"), _TAGS_NEEDLES, _TAGS_FIELD),
     "subject": (("SUBJ", "UBJECT"), _SUBJECT_NEEDLES, _SUBJECT_FIELD),

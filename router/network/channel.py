@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from router.cable.models import Precedence
+from router.errors import NotACopyError
 from router.network.line import SERIAL_MODULUS, following
 
 _FL1 = re.compile(rb"^VZCZC([A-Z]{3})(\d{4})[ \t]*$")
@@ -89,10 +90,6 @@ class Copy(NamedTuple):
     def transmission_id(self) -> str:
         """``HFR0042``: what the post acknowledges and reports missing."""
         return f"{self.channel}{self.serial:04d}"
-
-
-class NotACopyError(ValueError):
-    """The payload does not start with a transmission identification (FL1)."""
 
 
 def read_copy(payload: bytes) -> Copy:

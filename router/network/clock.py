@@ -14,6 +14,8 @@ import itertools
 import time
 from typing import Protocol
 
+from router.errors import ClockError
+
 
 class Clock(Protocol):
     """Simulated time: ``now()`` in seconds since the UNIX epoch, ``sleep()`` in simulated seconds."""
@@ -32,8 +34,7 @@ class ScaledClock:
 
     def __init__(self, scale: float = 1.0) -> None:
         if scale <= 0:
-            msg = f"time scale must be positive, not {scale}"
-            raise ValueError(msg)
+            raise ClockError(f"time scale must be positive, not {scale}", scale=scale)
         self.scale = scale
         self._epoch = time.time()
         self._start = time.monotonic()

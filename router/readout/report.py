@@ -1,30 +1,32 @@
 """Speed of service from the journal: the figures, a terminal table, one JSON object and an HTML page.
 
 The figures are computed by a pure core from plain rows (`speed_of_service`), so they can be checked
-by hand; `read_report` only runs the SQL. Every time is the router's clock: simulated seconds.
+by hand; `read_report` only reads the rows, through `router.journal.queries`. Every time is the
+router's clock: simulated seconds.
 """
 
 from __future__ import annotations
 
 import bisect
-import json
 import math
 import sqlite3
 from collections import Counter, defaultdict
-from contextlib import closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
 from router.cable.models import Precedence
-from router.errors import RouterError
+from router.errors import JournalReadError
+from router.journal import queries
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
     from rich.console import Console
+
+    from router.journal.queries import DeliveryRow, EventRow, TransmissionRow
 
 OBJECTIVE_S = {
     Precedence.ECP: 600.0,
@@ -43,37 +45,6 @@ every objective is a bound, so a bar is either wholly within its objective or wh
 _BUCKET_LADDER_S = (1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 10800, 21600, 43200, 86400)
 _MOST_BUST_BUCKETS = 40
 _RETRANSMISSION_CAUSES = frozenset({"zfx", "ack-timeout", "request"})
-
-
-class DeliveryRow(NamedTuple):
-    """One delivery joined to its cable: what its speed of service is made of."""
-
-    post: str
-    precedence: str
-    state: str
-    received_at: float
-    """When the cable reached the switch (cables.received_at): the writer's end."""
-    queued_at: float
-    delivered_at: float | None
-    """When a transmission of it completed on the post's line: the reader's end."""
-    acknowledged_at: float | None
-
-
-class TransmissionRow(NamedTuple):
-    """One attempt to send a delivery down its post's line."""
-
-    post: str
-    cause: str
-    outcome: str
-    started_at: float
-    ended_at: float | None
-
-
-class EventRow(NamedTuple):
-    """One entry of the routing log, its JSON fields decoded."""
-
-    event: str
-    fields: Mapping[str, object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,15 +129,6 @@ class Report:
     start: float
     """Earliest time in the journal's traffic: where the plots' time axes begin."""
     end: float
-
-
-class JournalReadError(RouterError):
-    """A journal could not be read: missing, not a journal, or of an older schema."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        self.path = path
-        self.reason = reason
-        super().__init__(f"{path}: {reason}")
 
 
 def nearest_rank(ordered: Sequence[float], percent: int) -> float:
@@ -336,39 +298,17 @@ def _span(deliveries: list[DeliveryRow], transmissions: list[TransmissionRow]) -
 
 def read_report(journal: Path | str) -> Report:
     """The report of a journal, opened read-only: the router may be writing it at the same time (WAL)."""
-    uri = Path(journal).resolve().as_uri() + "?mode=ro"
     try:
-        with closing(sqlite3.connect(uri, uri=True)) as db:
-            return _read(db)
+        with queries.read_only(journal) as db:
+            return speed_of_service(
+                queries.deliveries(db),
+                queries.transmissions(db),
+                queries.reported_events(db),
+                cables=queries.cables_by_status(db),
+                intercepts=queries.intercept_count(db),
+            )
     except (sqlite3.Error, ValueError) as exc:  # ValueError: a precedence this router never writes
         raise JournalReadError(str(journal), str(exc)) from exc
-
-
-def _read(db: sqlite3.Connection) -> Report:
-    deliveries = db.execute(
-        "SELECT d.post, d.precedence, d.state, c.received_at, d.queued_at, d.delivered_at, d.acknowledged_at"
-        " FROM deliveries d JOIN cables c ON c.id = d.cable_id ORDER BY d.id"
-    )
-    transmissions = db.execute("SELECT post, cause, outcome, started_at, ended_at FROM transmissions")
-    events = db.execute(
-        "SELECT event, fields FROM events WHERE event IN ('duplicate-filed', 'gap', 'gap-cancelled')"
-    )
-    cables = db.execute("SELECT status, count(*) FROM cables GROUP BY status")
-    return speed_of_service(
-        map(DeliveryRow._make, deliveries.fetchall()),
-        map(TransmissionRow._make, transmissions.fetchall()),
-        [EventRow(str(event), _fields(text)) for event, text in events.fetchall()],
-        cables={str(status): int(number) for status, number in cables.fetchall()},
-        intercepts=int(db.execute("SELECT count(*) FROM intercepts").fetchone()[0]),
-    )
-
-
-def _fields(text: str) -> Mapping[str, object]:
-    try:
-        fields = json.loads(text)
-    except ValueError:
-        return {}
-    return fields if isinstance(fields, dict) else {}
 
 
 def to_json(report: Report) -> dict[str, Any]:

@@ -10,19 +10,14 @@ Read-only: the router may be writing the journal meanwhile.
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from router.errors import RouterError
-
-
-class TraceError(RouterError):
-    """The journal could not be read, or holds no such cable."""
+from router.errors import JournalReadError
+from router.journal import queries
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,79 +85,49 @@ class CableTrace:
 
 def read_trace(journal: Path | str, key: str) -> list[CableTrace]:
     """Every arrival of the cable ``key`` names: a message id, or a journal id (digits)."""
-    uri = Path(journal).resolve().as_uri() + "?mode=ro"
     try:
-        with closing(sqlite3.connect(uri, uri=True)) as db:
-            ids = _cable_ids(db, key)
-            return [_cable(db, cable_id) for cable_id in ids]
+        with queries.read_only(journal) as db:
+            return [_cable(db, cable_id) for cable_id in queries.cable_ids(db, key)]
     except sqlite3.Error as exc:
-        raise TraceError(f"{journal}: {exc}") from exc
-
-
-def _cable_ids(db: sqlite3.Connection, key: str) -> list[int]:
-    if key.isdigit():
-        rows = db.execute("SELECT id FROM cables WHERE id = ?", (int(key),))
-    else:
-        rows = db.execute("SELECT id FROM cables WHERE message_id = ? ORDER BY id", (key,))
-    return [int(cable_id) for (cable_id,) in rows]
+        raise JournalReadError(str(journal), str(exc)) from exc
 
 
 def _cable(db: sqlite3.Connection, cable_id: int) -> CableTrace:
-    message_id, topic, received_at, status, detail = db.execute(
-        "SELECT message_id, topic, received_at, status, detail FROM cables WHERE id = ?", (cable_id,)
-    ).fetchone()
-    copies = db.execute(
-        "SELECT id, post, precedence, role, niact, via, state, queued_at, delivered_at, acknowledged_at"
-        " FROM deliveries WHERE cable_id = ? ORDER BY rank DESC, post",
-        (cable_id,),
-    ).fetchall()
-    intercepts = db.execute(
-        "SELECT addressee, reason, post FROM intercepts WHERE cable_id = ? ORDER BY id", (cable_id,)
-    ).fetchall()
-    set_aside = (
-        db.execute(
-            "SELECT addressee, reason FROM set_aside WHERE cable_id = ? ORDER BY id", (cable_id,)
-        ).fetchall()
-        if _has_table(db, "set_aside")  # a journal written before the table was
-        else []
-    )
+    cable = queries.cable(db, cable_id)
+    copies = queries.copies(db, cable_id)
+    intercepts = queries.intercepts(db, cable_id)
+    set_aside = queries.set_aside(db, cable_id)
     return CableTrace(
         journal_id=cable_id,
-        message_id=message_id,
-        topic=topic,
-        received_at=received_at,
-        status=status,
-        detail=json.loads(detail) if detail else None,
-        copies=tuple(_copy(db, row) for row in copies),
+        message_id=cable.message_id,
+        topic=cable.topic,
+        received_at=cable.received_at,
+        status=cable.status,
+        detail=cable.detail,
+        copies=tuple(_copy(db, copy) for copy in copies),
         intercepts=tuple(InterceptTrace(*row) for row in intercepts),
         set_aside=tuple(SetAsideTrace(*row) for row in set_aside),
     )
 
 
-def _copy(db: sqlite3.Connection, row: tuple[Any, ...]) -> CopyTrace:
-    delivery_id, post, precedence, role, niact, via, state, queued, delivered, acknowledged = row
-    transmissions = _sent(db, delivery_id)
+def _copy(db: sqlite3.Connection, copy: queries.CopyRow) -> CopyTrace:
+    transmissions = tuple(
+        TransmissionTrace(
+            f"{s.channel}{s.serial:04d}", s.cause, s.outcome, s.started_at, s.ended_at, s.characters
+        )
+        for s in queries.sent(db, copy.id)
+    )
     return CopyTrace(
-        post, precedence, role, bool(niact), via, state, queued, delivered, acknowledged, transmissions
-    )
-
-
-def _has_table(db: sqlite3.Connection, name: str) -> bool:
-    return (
-        db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
-        is not None
-    )
-
-
-def _sent(db: sqlite3.Connection, delivery_id: int) -> tuple[TransmissionTrace, ...]:
-    rows = db.execute(
-        "SELECT channel, serial, cause, outcome, started_at, ended_at, bytes FROM transmissions"
-        " WHERE delivery_id = ? ORDER BY id",
-        (delivery_id,),
-    )
-    return tuple(
-        TransmissionTrace(f"{channel}{serial:04d}", cause, outcome, started, ended, size)
-        for channel, serial, cause, outcome, started, ended, size in rows
+        copy.post,
+        copy.precedence,
+        copy.role,
+        copy.niact,
+        copy.via,
+        copy.state,
+        copy.queued_at,
+        copy.delivered_at,
+        copy.acknowledged_at,
+        transmissions,
     )
 
 

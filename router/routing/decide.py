@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from router.cable.addressee import looks_collective
@@ -20,7 +19,6 @@ InterceptReason = Literal[
     "caveat-barred",
     "no-addressees",
 ]
-DIRECT = "direct"
 
 
 class Delivery(NamedTuple):
@@ -87,13 +85,6 @@ class RoutingDecision:
         )
 
 
-class _Resolution(NamedTuple):
-    posts: tuple[Post, ...]
-    ris: tuple[str, ...]
-    via: str
-    collective: bool = False
-
-
 def decide(cable: Cable, table: RoutingTable) -> RoutingDecision:
     """Route one cable through ``table``: one delivery per post, an intercept per failure."""
     intercepts: list[Intercept] = []
@@ -117,7 +108,7 @@ def decide(cable: Cable, table: RoutingTable) -> RoutingDecision:
         for addressee in addressees:
             if addressee.zen or addressee.pouch:
                 continue
-            resolution = _resolve(addressee, table)
+            resolution = table.resolve(addressee.ri, addressee.name)
             if resolution is None or not resolution.posts:
                 # A collective with no known membership and no RI cannot be expanded.
                 reason: InterceptReason = (
@@ -189,31 +180,6 @@ class _Way(NamedTuple):
 def _best_first(way: _Way) -> tuple[int, bool, int]:
     """Highest precedence first, then action before info, then the order written."""
     return (-way.addressee.precedence.rank, way.role != "action", way.addressee.line)
-
-
-def _resolve(addressee: Addressee, table: RoutingTable) -> _Resolution | None:
-    return _resolve_written(table, addressee.ri, addressee.name)
-
-
-@lru_cache(maxsize=32_768)
-def _resolve_written(table: RoutingTable, ri: str | None, name: str) -> _Resolution | None:
-    """By RI when one is written (post, collective, or relay prefix), else by normalised name.
-
-    Cached per table: real traffic writes the same few thousand addressees again and again.
-    """
-    if ri:
-        if (post := table.posts.get(ri)) is not None:
-            return _Resolution((post,), (post.ri,), DIRECT)
-        if (collective := table.collective_with_ri(ri)) is not None:
-            return _Resolution(collective.posts, collective.members, collective.name, collective=True)
-        if (relayed := table.relayed_station(ri)) is not None:
-            relay = table.relay_for(ri)
-            return _Resolution((relayed,), (ri,), f"relay {relay.prefix if relay else ''}")
-    if (post := table.post_named(name)) is not None:
-        return _Resolution((post,), (post.ri,), DIRECT)
-    if (collective := table.collective_named(name)) is not None:
-        return _Resolution(collective.posts, collective.members, collective.name, collective=True)
-    return None
 
 
 def _exemptions(stations: tuple[Exemption | Addressee, ...], table: RoutingTable) -> frozenset[str]:

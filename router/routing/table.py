@@ -6,13 +6,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from router.cable.models import Classification
 from router.cable.names import normalise_name
-from router.tomlfile import FileError, LocatedError, locate, validated
+from router.errors import LocatedError
+from router.errors import TableError as TableError  # noqa: PLC0414 (an alias for router.cli, until it imports router.errors)
+from router.tomlfile import locate, validated
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -25,15 +27,15 @@ RI_PATTERN = r"^[A-Z]{4,7}$"
 """A routing indicator (ACP 117): four to seven letters. Topics are built only from these."""
 _RI = re.compile(RI_PATTERN)
 _NEAR_MEMO_SIZE = 10_000
+_RESOLVED_SIZE = 32_768
 # ACP 117: the RI's second letter is the nation; U (and H, DoD's Pacific and CONUS areas) are US.
 _US_NATION_LETTERS = frozenset("UH")
 
+DIRECT = "direct"
+"""How a post addressed by its own RI or name is reached: not through a collective or a relay."""
+
 RoutingIndicator = Annotated[str, Field(pattern=RI_PATTERN)]
 Name = Annotated[str, Field(min_length=1, max_length=120)]
-
-
-class TableError(FileError):
-    """The routing table is not valid: which file, line and field, and why."""
 
 
 class _Schema(BaseModel):
@@ -123,11 +125,21 @@ class Collective:
     """The member posts themselves, resolved once when the table is loaded."""
 
 
+class Resolution(NamedTuple):
+    """What one written addressee stands for: the posts it reaches, their RIs, and the way."""
+
+    posts: tuple[Post, ...]
+    ris: tuple[str, ...]
+    via: str
+    """``direct``, the collective's name, or ``relay <PREFIX>`` for an RI known only by its relay."""
+    collective: bool = False
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class RoutingTable:
     """The table, indexed: posts by RI and by normalised name, collectives, relays by prefix.
 
-    Compared and hashed by identity: decisions are cached per table.
+    Compared and hashed by identity: what is derived from a table is remembered per table.
     """
 
     posts: Mapping[str, Post]
@@ -142,6 +154,42 @@ class RoutingTable:
     _collective_ris: Mapping[str, Collective] = field(default_factory=dict, repr=False)
     _near_names: Mapping[str, str] = field(default_factory=dict, repr=False)
     _near_memo: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
+    _resolved: dict[tuple[str | None, str], Resolution | None] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def resolve(self, ri: str | None, name: str) -> Resolution | None:
+        """What an addressee written ``ri``/``name`` stands for, or None when the table does not know it.
+
+        Remembered (bounded, as `post_named`'s slips are): real traffic writes the same few
+        thousand addressees again and again, so a routing decision is a dictionary look-up each.
+        """
+        key = (ri, name)
+        try:
+            return self._resolved[key]
+        except KeyError:
+            pass
+        resolution = self._resolve(ri, name)
+        if len(self._resolved) >= _RESOLVED_SIZE:
+            self._resolved.clear()
+        self._resolved[key] = resolution
+        return resolution
+
+    def _resolve(self, ri: str | None, name: str) -> Resolution | None:
+        """By RI when one is written (post, collective, or relay prefix), else by normalised name."""
+        if ri:
+            if (post := self.posts.get(ri)) is not None:
+                return Resolution((post,), (post.ri,), DIRECT)
+            if (collective := self.collective_with_ri(ri)) is not None:
+                return Resolution(collective.posts, collective.members, collective.name, collective=True)
+            if (relayed := self.relayed_station(ri)) is not None:
+                relay = self.relay_for(ri)
+                return Resolution((relayed,), (ri,), f"relay {relay.prefix if relay else ''}")
+        if (post := self.post_named(name)) is not None:
+            return Resolution((post,), (post.ri,), DIRECT)
+        if (collective := self.collective_named(name)) is not None:
+            return Resolution(collective.posts, collective.members, collective.name, collective=True)
+        return None
 
     def post_named(self, name: str) -> Post | None:
         """The post a plain-language address names, allowing one slip of the hand."""

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from router.bus import topics
 from router.cable.parser import parse_cable
-from router.errors import CableParseError
-from router.network.channel import Continuity, NotACopyError, read_copy, receipt, zfx
+from router.errors import CableParseError, NotACopyError
+from router.network.channel import Continuity, read_copy, receipt, zfx
 
 if TYPE_CHECKING:
     from collections.abc import Callable

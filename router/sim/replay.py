@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 from router.bus import topics
 from router.bus.topics import topic_level
 from router.cable.parser import parse_cable
-from router.errors import CableParseError, RouterError
+from router.errors import CableParseError, ReplayError, TrafficError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -36,16 +36,6 @@ class Scheduled(NamedTuple):
     raw: bytes
 
 
-class ReplayError(RouterError):
-    """A replay source could not be read: which file and line, and why."""
-
-    def __init__(self, reason: str, *, path: Path, line: int | None = None) -> None:
-        self.reason = reason
-        self.path = path
-        self.line = line
-        super().__init__(f"{path}{f':{line}' if line else ''}: {reason}")
-
-
 def replay_schedule(sources: Iterable[Path], *, speedup: float | None) -> list[Scheduled]:
     """Real cables in the order of their DTGs, offset by their DTG distance divided by ``speedup``.
 
@@ -56,7 +46,7 @@ def replay_schedule(sources: Iterable[Path], *, speedup: float | None) -> list[S
     part of what a replay exercises). ``speedup=None`` puts every cable at 0: as fast as possible.
     """
     if speedup is not None and speedup <= 0:
-        raise ValueError(f"speedup must be positive, not {speedup}")
+        raise TrafficError(f"speedup must be positive, not {speedup}", field="speedup")
     undated: list[Scheduled] = []
     dated: list[tuple[datetime, str, bytes]] = []
     for name, raw in _read_sources(sources):

@@ -17,7 +17,8 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
-from router.cable.models import Classification, Precedence
+from router.cable.models import MONTHS, Classification, Precedence
+from router.errors import TrafficError
 from router.sim.traffic_mix import PROFILE, Mix, TrafficProfile, draw_text_bytes, load_profile, mix_of
 from router.sim.traffic_network import CollectiveAddress, Network, Pool, Station, network_of
 
@@ -38,7 +39,6 @@ _CHANNEL = "XYZ"
 """FL1's channel designator, as in the corpus: the switch gives each copy its own channel's FL1."""
 _SERIALS = 9999
 """Station serials and MCNs have four digits: 0001-9999, then round again."""
-_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _SECURITY_WARNINGS = {
     Classification.UNCLASSIFIED: "ZNR UUUUU ZZH",
     Classification.CONFIDENTIAL: "ZNY CCCCC ZZH",
@@ -100,7 +100,7 @@ class _Plan:
 
 
 @dataclass(slots=True)
-class _Serials:
+class Serials:
     """Numbers that run on from cable to cable: station serials per originator, MCNs per addressee.
 
     Where a station's numbers start is drawn from a stream of their own, in the order stations are
@@ -295,7 +295,7 @@ def _exemption(
 # --- writing it
 
 
-def _render(plan: _Plan, rng: random.Random, serials: _Serials, dtg: datetime, channel_serial: int) -> str:
+def _render(plan: _Plan, rng: random.Random, serials: Serials, dtg: datetime, channel_serial: int) -> str:
     """The cable as it comes off the originating station's tape: FL1 to NNNN."""
     minute = int(dtg.timestamp() // 60)
     ssn, filing_minute = serials.station_serial(plan.originator.ri, minute)
@@ -309,7 +309,7 @@ def _render(plan: _Plan, rng: random.Random, serials: _Serials, dtg: datetime, c
         "",
         f"DE {plan.originator.ri} #{ssn:04d} {filed.timetuple().tm_yday:03d}{filed:%H%M}",
         _SECURITY_WARNINGS[plan.classification],
-        f"{letters} {dtg:%d%H%M}Z {_MONTHS[dtg.month - 1]} {dtg:%y}",
+        f"{letters} {dtg:%d%H%M}Z {MONTHS[dtg.month - 1]} {dtg:%y}",
         f"FM {plan.originator.name}",
         *_address_block("TO", plan.to, plan.precedence, serials),
         *_address_block("INFO", plan.info, plan.info_precedence, serials),
@@ -320,7 +320,7 @@ def _render(plan: _Plan, rng: random.Random, serials: _Serials, dtg: datetime, c
 
 
 def _address_block(
-    section: str, lines: tuple[_Line, ...], precedence: Precedence, serials: _Serials
+    section: str, lines: tuple[_Line, ...], precedence: Precedence, serials: Serials
 ) -> list[str]:
     """TO or INFO lines: ``[RI/]NAME [NIACT] [PRECEDENCE] [MCN]``; ROUTINE is never written on a line."""
     word = "" if precedence is Precedence.ROUTINE else f" {precedence.value}"
@@ -499,12 +499,12 @@ def generate(  # noqa: PLR0913 (the knobs of a traffic run, all keyword-only)
     in 2,390) is kept for the others.
     """
     if count < 0:
-        raise ValueError(f"count must not be negative, not {count}")
+        raise TrafficError(f"count must not be negative, not {count}", field="count")
     if rate <= 0:
-        raise ValueError(f"rate must be positive, not {rate}")
+        raise TrafficError(f"rate must be positive, not {rate}", field="rate")
     forced = frozenset(flash_at)
     if outside := sorted(i for i in forced if not 0 <= i < count):
-        raise ValueError(f"flash_at names cables outside 0-{count - 1}: {outside}")
+        raise TrafficError(f"flash_at names cables outside 0-{count - 1}: {outside}", field="flash_at")
     network = network_of(table, tuple(posts) if posts is not None else None)
     begin = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
     run = _Run(network, mix_of(profile or load_profile()), count, seed, begin, rate, forced)
@@ -526,7 +526,7 @@ class _Run:
     def cables(self) -> Iterator[Generated]:
         """The cables one by one, each drawn from its own stream of the seed's generator."""
         streams = random.Random(self.seed)  # noqa: S311 (a simulation: repeatable, not secret)
-        serials = _Serials(random.Random(streams.getrandbits(64)))  # noqa: S311
+        serials = Serials(random.Random(streams.getrandbits(64)))  # noqa: S311
         with_ri_chance = self.network.with_ri_chance(self.mix.profile)
         for index in range(self.count):
             rng = random.Random(streams.getrandbits(64))  # noqa: S311

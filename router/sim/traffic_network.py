@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from router.cable.models import Classification, Precedence
 from router.cable.parser import parse_cable
-from router.errors import CableParseError
+from router.errors import CableParseError, TrafficError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -149,11 +149,13 @@ def network_of(table: RoutingTable, posts: tuple[str, ...] | None) -> Network:
     if posts is not None:
         unknown = sorted(set(posts) - set(table.posts))
         if unknown:
-            raise ValueError(f"not posts of the routing table: {', '.join(unknown)}")
+            raise TrafficError(f"not posts of the routing table: {', '.join(unknown)}", field="posts")
     chosen = [table.posts[ri] for ri in dict.fromkeys(posts)] if posts is not None else table.posts.values()
     stations = tuple(s for post in chosen if (s := _station(post, table)) is not None)
     if len(stations) < 2:
-        raise ValueError("generated traffic needs at least two usable posts: an originator and an addressee")
+        raise TrafficError(
+            "generated traffic needs at least two usable posts: an originator and an addressee", field="posts"
+        )
     usable = {s.ri for s in stations}
     collectives = tuple(
         address
@@ -180,7 +182,7 @@ def _station(post: Post, table: RoutingTable) -> Station | None:
 def _collective_address(collective: Collective, table: RoutingTable) -> CollectiveAddress | None:
     """How ``collective`` can be written so that the switch expands it; None when it cannot be."""
     with_ri = plain = None
-    # The switch looks an RI up as a post first, and a name as a post first (routing._resolve_written).
+    # The switch looks an RI up as a post first, and a name as a post first (RoutingTable.resolve).
     ri = collective.ri
     if (
         ri

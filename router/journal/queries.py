@@ -1,0 +1,201 @@
+"""The journal's read queries: the SQL that the report and the trace read the journal with, beside it.
+
+Every function takes an open connection and returns plain values (named tuples). `read_only` opens a
+journal for them without writing to it: the router may be writing it at the same time (WAL).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+def read_only(journal: Path | str) -> closing[sqlite3.Connection]:
+    """The journal opened read-only, closed at the end of a ``with`` block."""
+    uri = Path(journal).resolve().as_uri() + "?mode=ro"
+    return closing(sqlite3.connect(uri, uri=True))
+
+
+# --- the whole journal: speed of service
+
+
+class DeliveryRow(NamedTuple):
+    """One delivery joined to its cable: what its speed of service is made of."""
+
+    post: str
+    precedence: str
+    state: str
+    received_at: float
+    """When the cable reached the switch (cables.received_at): the writer's end."""
+    queued_at: float
+    delivered_at: float | None
+    """When a transmission of it completed on the post's line: the reader's end."""
+    acknowledged_at: float | None
+
+
+class TransmissionRow(NamedTuple):
+    """One attempt to send a delivery down its post's line."""
+
+    post: str
+    cause: str
+    outcome: str
+    started_at: float
+    ended_at: float | None
+
+
+class EventRow(NamedTuple):
+    """One entry of the routing log, its JSON fields decoded."""
+
+    event: str
+    fields: Mapping[str, object]
+
+
+def deliveries(db: sqlite3.Connection) -> list[DeliveryRow]:
+    """Every delivery with its cable's arrival, in the order they were made."""
+    rows = db.execute(
+        "SELECT d.post, d.precedence, d.state, c.received_at, d.queued_at, d.delivered_at, d.acknowledged_at"
+        " FROM deliveries d JOIN cables c ON c.id = d.cable_id ORDER BY d.id"
+    )
+    return list(map(DeliveryRow._make, rows.fetchall()))
+
+
+def transmissions(db: sqlite3.Connection) -> list[TransmissionRow]:
+    """Every transmission of every delivery."""
+    rows = db.execute("SELECT post, cause, outcome, started_at, ended_at FROM transmissions")
+    return list(map(TransmissionRow._make, rows.fetchall()))
+
+
+def reported_events(db: sqlite3.Connection) -> list[EventRow]:
+    """The routing log's entries a report counts: copies a post filed as duplicates, and gaps."""
+    rows = db.execute(
+        "SELECT event, fields FROM events WHERE event IN ('duplicate-filed', 'gap', 'gap-cancelled')"
+    )
+    return [EventRow(str(event), _json_object(text)) for event, text in rows.fetchall()]
+
+
+def cables_by_status(db: sqlite3.Connection) -> dict[str, int]:
+    """How many cables have each status: routed, duplicate, rejected, received."""
+    rows = db.execute("SELECT status, count(*) FROM cables GROUP BY status")
+    return {str(status): int(number) for status, number in rows.fetchall()}
+
+
+def intercept_count(db: sqlite3.Connection) -> int:
+    """How many addressees were held for an operator."""
+    return int(db.execute("SELECT count(*) FROM intercepts").fetchone()[0])
+
+
+def _json_object(text: str) -> Mapping[str, object]:
+    """An event's fields: a JSON object, else nothing (a field the router never writes)."""
+    try:
+        fields = json.loads(text)
+    except ValueError:
+        return {}
+    return fields if isinstance(fields, dict) else {}
+
+
+# --- one cable: its trace
+
+
+class CableRow(NamedTuple):
+    """One arrival of a cable at the switch, as the journal filed it."""
+
+    message_id: str | None
+    topic: str
+    received_at: float
+    status: str
+    detail: dict[str, Any] | None
+    """Why it was rejected (line, column, field, reason), or which arrival it duplicates."""
+
+
+class CopyRow(NamedTuple):
+    """One delivery of a cable: a post's copy."""
+
+    id: int
+    post: str
+    precedence: str
+    role: str
+    niact: bool
+    via: str
+    state: str
+    queued_at: float
+    delivered_at: float | None
+    acknowledged_at: float | None
+
+
+class SentRow(NamedTuple):
+    """One transmission of a copy down its post's line."""
+
+    channel: str
+    serial: int
+    cause: str
+    outcome: str
+    started_at: float
+    ended_at: float | None
+    characters: int
+
+
+def cable_ids(db: sqlite3.Connection, key: str) -> list[int]:
+    """The journal ids of the arrivals ``key`` names: a journal id (digits), else a message id."""
+    if key.isdigit():
+        rows = db.execute("SELECT id FROM cables WHERE id = ?", (int(key),))
+    else:
+        rows = db.execute("SELECT id FROM cables WHERE message_id = ? ORDER BY id", (key,))
+    return [int(cable_id) for (cable_id,) in rows]
+
+
+def cable(db: sqlite3.Connection, cable_id: int) -> CableRow:
+    """The arrival filed as ``cable_id``."""
+    message_id, topic, received_at, status, detail = db.execute(
+        "SELECT message_id, topic, received_at, status, detail FROM cables WHERE id = ?", (cable_id,)
+    ).fetchone()
+    return CableRow(message_id, topic, received_at, status, json.loads(detail) if detail else None)
+
+
+def copies(db: sqlite3.Connection, cable_id: int) -> list[CopyRow]:
+    """The cable's copies, highest precedence first, then by post."""
+    rows = db.execute(
+        "SELECT id, post, precedence, role, niact, via, state, queued_at, delivered_at, acknowledged_at"
+        " FROM deliveries WHERE cable_id = ? ORDER BY rank DESC, post",
+        (cable_id,),
+    ).fetchall()
+    return [
+        CopyRow(delivery_id, post, precedence, role, bool(niact), via, state, queued, delivered, acknowledged)
+        for delivery_id, post, precedence, role, niact, via, state, queued, delivered, acknowledged in rows
+    ]
+
+
+def sent(db: sqlite3.Connection, delivery_id: int) -> list[SentRow]:
+    """The transmissions of one copy, in the order they started."""
+    rows = db.execute(
+        "SELECT channel, serial, cause, outcome, started_at, ended_at, bytes FROM transmissions"
+        " WHERE delivery_id = ? ORDER BY id",
+        (delivery_id,),
+    )
+    return list(map(SentRow._make, rows))
+
+
+def intercepts(db: sqlite3.Connection, cable_id: int) -> list[tuple[str, str, str | None]]:
+    """The cable's intercepts: (addressee, reason, post), in the order they were made."""
+    rows = db.execute(
+        "SELECT addressee, reason, post FROM intercepts WHERE cable_id = ? ORDER BY id", (cable_id,)
+    )
+    return [(addressee, reason, post) for addressee, reason, post in rows]
+
+
+def set_aside(db: sqlite3.Connection, cable_id: int) -> list[tuple[str, str]]:
+    """The cable's addressees the network does not deliver to: (addressee, reason)."""
+    if not _has_table(db, "set_aside"):  # a journal written before the table was
+        return []
+    rows = db.execute("SELECT addressee, reason FROM set_aside WHERE cable_id = ? ORDER BY id", (cable_id,))
+    return [(addressee, reason) for addressee, reason in rows]
+
+
+def _has_table(db: sqlite3.Connection, name: str) -> bool:
+    found = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+    return found.fetchone() is not None

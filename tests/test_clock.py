@@ -1,0 +1,36 @@
+"""The network's clock: a scaled host clock and the hand-driven one tests use."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from router.errors import ClockError, RouterError
+from router.network.clock import ManualClock, ScaledClock, settle
+
+
+def test_a_time_scale_that_is_not_positive_is_a_clock_error() -> None:
+    """ScaledClock(0) is refused with a RouterError that names the scale."""
+    with pytest.raises(ClockError, match="time scale must be positive, not 0") as caught:
+        ScaledClock(0)
+    assert isinstance(caught.value, RouterError)
+    assert caught.value.scale == 0
+
+
+async def test_a_manual_clock_wakes_a_sleeper_when_advanced_past_its_deadline() -> None:
+    """A sleeper of 5 s is still asleep after 4 s and awake after 5 s."""
+    clock = ManualClock(start=100.0)
+    woken: list[float] = []
+
+    async def sleeper() -> None:
+        await clock.sleep(5)
+        woken.append(clock.now())
+
+    task = asyncio.create_task(sleeper())
+    await settle()  # the sleeper is asleep from 100.0
+    await clock.advance(4)
+    assert woken == []
+    await clock.advance(1)
+    await task
+    assert woken == [105.0]
