@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -65,6 +66,17 @@ class Settings(BaseSettings):
     ack_timeout: float = Field(
         default=300.0, gt=0, description="network seconds a FLASH or NIACT copy waits for its receipt"
     )
+    status_every: float = Field(
+        default=1.0,
+        gt=0,
+        description="host seconds between retained router/status messages (and memory given back)",
+    )
+    resend_after: float = Field(
+        default=2.0,
+        ge=0,
+        description="host seconds a restarted router waits for receipts before sending copies again",
+    )
+    publish_log: bool = Field(default=True, description="also publish the routing log on router/log")
 
     @property
     def rules(self) -> LineRules:
@@ -89,9 +101,13 @@ class Settings(BaseSettings):
         return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=cls.config_file)
 
 
-def load_settings(**flags: Any) -> Settings:
-    """The effective settings; ``SettingsError`` names the setting that is wrong and where it came from."""
-    given = {name: value for name, value in flags.items() if value is not None}
+def load_settings(*, fixed: Mapping[str, Any] | None = None, **flags: Any) -> Settings:
+    """The effective settings; ``SettingsError`` names the setting that is wrong and where it came from.
+
+    ``flags`` are the command line's: None is a flag not given. ``fixed`` are values a command sets
+    itself (the demo's own broker and client id): they win over the file and the variables, None included.
+    """
+    given = given_flags(flags) | dict(fixed or {})
     try:
         return Settings(**given)
     except ValidationError as exc:
@@ -101,8 +117,18 @@ def load_settings(**flags: Any) -> Settings:
         raise SettingsError(f"setting {name} (from {origin}): {error['msg']}") from None
 
 
-def sources(flags: dict[str, Any]) -> dict[str, str]:
-    """Where each setting's value comes from: the command line, the environment, the file, or default."""
+def given_flags(flags: Mapping[str, Any]) -> dict[str, Any]:
+    """The flags given: a flag left out reaches here as None, and leaves the setting to the layers below."""
+    return {name: value for name, value in flags.items() if value is not None}
+
+
+def sources(flags: Mapping[str, Any]) -> dict[str, str]:
+    """Where each setting's value comes from: the command line, the environment, the file, or default.
+
+    Reads the same layers as `Settings` itself, in the same order: a flag given (not None), a ROUTER_*
+    variable, `config_file`.
+    """
+    flags = given_flags(flags)
     origin = dict.fromkeys(Settings.model_fields, "default")
     file_values = TomlConfigSettingsSource(Settings, toml_file=Settings.config_file)()
     env_values = EnvSettingsSource(Settings)()

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+from typing import TYPE_CHECKING
 
 import pytest
 
 from router.bus import broker
 from router.bus.broker import free_port
+from router.bus.memory import MemoryBroker
 from router.bus.mqtt import MqttBus
+from router.journal.store import Journal
+from router.network.clock import ScaledClock
+from router.routing.table import load_table
 from router.settings import Settings
 from router.switch import serve as app
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+DEFAULT_ROUTING = load_table(Settings().routing)
 
 
 @pytest.mark.parametrize("mosquitto_installed", [True, False], ids=["mosquitto", "amqtt"])
@@ -30,3 +42,49 @@ async def test_a_private_broker_carries_messages(
             async with asyncio.timeout(5):
                 message = await anext(aiter(subscriber.messages()))
     assert message.payload == b"copy"
+
+
+def test_the_switch_is_wired_from_every_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`switch_for` hands the Router each of its options from the settings, none left at its default."""
+    wired: list[dict[str, object]] = []
+    monkeypatch.setattr(app, "Router", lambda *_, **options: wired.append(options))
+    settings = Settings(
+        max_cable_bytes=1000,
+        ack_timeout=30.0,
+        log_copies=True,
+        status_every=0.5,
+        resend_after=0.1,
+        publish_log=False,
+        units_per_character=10,
+    )
+    clock = ScaledClock(60)
+    journal = Journal(tmp_path / "journal.sqlite")
+    try:
+        app.switch_for(MemoryBroker().connect(), settings, journal, DEFAULT_ROUTING, clock)
+    finally:
+        journal.close()
+    assert wired == [
+        {
+            "clock": clock,
+            "rules": settings.rules,
+            "max_bytes": 1000,
+            "ack_timeout": 30.0,
+            "log_copies": True,
+            "status_every": 0.5,
+            "resend_after": 0.1,
+            "publish_log": False,
+        }
+    ]
+
+
+def test_serve_tunes_the_process_and_importing_does_not() -> None:
+    """Importing the router or its command line leaves the collector alone; `tune_process` changes it."""
+    script = (
+        "import gc\n"
+        "before = gc.get_threshold(), gc.get_freeze_count()\n"
+        "import router, router.cli, router.switch.serve\n"
+        "assert (gc.get_threshold(), gc.get_freeze_count()) == before, 'an import changed the collector'\n"
+        "router.switch.serve.tune_process()\n"
+        "assert gc.get_threshold() == (50_000, 50, 100) and gc.get_freeze_count() > 0\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)  # noqa: S603

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from router import parse_cable
 from router.bus.mqtt import BrokerAddress, MqttBus
-from router.cli.main import app
+from router.cli import app
 from tests.helpers import receive
 
 if TYPE_CHECKING:

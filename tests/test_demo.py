@@ -12,9 +12,12 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
+
 from router.readout.report import read_report, to_json
 from router.routing.table import parse_table
-from router.sim.demo import DemoOptions, run_demo
+from router.settings import load_settings
+from router.sim.demo import DemoOptions, fixed_settings, run_demo
 from router.sim.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -129,3 +132,24 @@ def test_router_demo_headless_writes_the_journal_and_the_report(tmp_path: Path) 
         again.stderr.strip()
         == f"router demo: {journal} exists; give a new --journal (each run writes its own)"
     )
+
+
+def test_the_demo_s_own_settings_win_and_the_rest_come_from_the_layers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's broker, client id, status period and copy events are its own; the rest are the layers'."""
+    monkeypatch.setenv("ROUTER_BROKER", "mqtt://elsewhere:1883")
+    monkeypatch.setenv("ROUTER_CLIENT_ID", "someone-else")
+    monkeypatch.setenv("ROUTER_ACK_TIMEOUT", "42")
+    options = DemoOptions(
+        journal=tmp_path / "journal.sqlite",
+        out=tmp_path / "report",
+        scenario=Scenario(network="inline", duration=60, rate=1, seed=1),
+        table=parse_table(TABLE),
+        time_scale=120,
+    )
+    settings = load_settings(fixed=fixed_settings(options))
+    assert (settings.broker, settings.client_id, settings.status_every) == (None, "demo-router", 0.5)
+    assert (settings.log_copies, settings.time_scale, settings.journal) == (True, 120, options.journal)
+    assert settings.log_file == tmp_path / "journal.log"
+    assert settings.ack_timeout == 42

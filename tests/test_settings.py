@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from router.cli import app
 from router.settings import Settings, SettingsError, load_settings, sources
 
-if TYPE_CHECKING:
-    from pathlib import Path
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+runner = CliRunner()
 
 
 @pytest.fixture
@@ -49,3 +52,62 @@ def test_a_bad_value_names_the_setting_and_where_it_came_from(
     monkeypatch.delenv("ROUTER_SESSION_EXPIRY")
     with pytest.raises(SettingsError, match=rf"setting reconnect_max \(from {config_file}\)"):
         load_settings()
+
+
+def test_the_service_timings_are_settings_with_their_defaults(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """status_every, resend_after and publish_log: 1 s, 2 s and on unless set, and their source is told."""
+    settings = load_settings()
+    assert (settings.status_every, settings.resend_after, settings.publish_log) == (1.0, 2.0, True)
+    monkeypatch.setenv("ROUTER_STATUS_EVERY", "0.25")
+    monkeypatch.setenv("ROUTER_PUBLISH_LOG", "false")
+    settings = load_settings()
+    assert (settings.status_every, settings.publish_log) == (0.25, False)
+    origin = sources({})
+    assert (origin["status_every"], origin["publish_log"]) == ("ROUTER_STATUS_EVERY", "ROUTER_PUBLISH_LOG")
+    assert origin["resend_after"] == "default"
+
+
+def test_fixed_values_win_over_every_layer_none_included(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a command fixes (the demo's own broker) is not overridden by a variable or the file."""
+    monkeypatch.setenv("ROUTER_BROKER", "mqtt://elsewhere:1883")
+    settings = load_settings(fixed={"broker": None, "client_id": "demo-router"}, client_id="from-flag")
+    assert (settings.broker, settings.client_id) == (None, "demo-router")
+    assert load_settings().broker == "mqtt://elsewhere:1883"
+
+
+def test_router_config_names_a_variable_as_a_variable(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`router config` lists every setting; a variable is named as its source, a flag as the command line."""
+    monkeypatch.setenv("ROUTER_BROKER", "mqtt://elsewhere:1883")
+    result = runner.invoke(app, ["config"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "broker = mqtt://elsewhere:1883  # ROUTER_BROKER" in lines
+    assert f"client_id = from-file  # {config_file}" in lines
+    assert "status_every = 1.0  # default" in lines
+    assert [line.split(" = ")[0] for line in lines] == list(Settings.model_fields)
+    result = runner.invoke(app, ["config", "--broker", "mqtt://here:1883"])
+    assert "broker = mqtt://here:1883  # command line" in result.output.splitlines()
+
+
+def test_route_and_check_take_their_settings_from_the_file_and_the_variables(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`router route` routes by the file's table; `router check` takes ROUTER_MAX_CABLE_BYTES."""
+    table = tmp_path / "routing.toml"
+    table.write_text('[[posts]]\nri = "RUEHNR"\nnames = ["AMEMBASSY NAIROBI"]\n')
+    config_file.write_text(f"routing = {str(table)!r}\n")
+    result = runner.invoke(app, ["route", "--json", str(SAMPLES / "dual-precedence.txt")])
+    assert result.exit_code == 0, result.output
+    assert [d["post"] for d in json.loads(result.output)["deliveries"]] == ["RUEHNR"]
+    result = runner.invoke(app, ["check"])
+    assert result.output.strip() == f"{table}: 1 posts, 0 collectives, 0 relays"
+    monkeypatch.setenv("ROUTER_MAX_CABLE_BYTES", "10")
+    result = runner.invoke(app, ["check", "--json", str(SAMPLES / "dual-precedence.txt")])
+    assert result.exit_code == 1
+    assert json.loads(result.output)["ok"] is False

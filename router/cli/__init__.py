@@ -1,5 +1,46 @@
-"""The command line: a thin typer layer over the rest."""
+"""The command line: a thin typer layer that reads options into settings, calls the core, sets the exit code.
 
-from router.cli.main import app
+The commands live by job (`cables`: check, route, publish; `service`: run, config, post, watch;
+`demo`; `network`: line, retransmit, report, trace, generate, replay), share `common`, and join the one
+`app` here; no command module imports another. Importing it changes nothing in the process.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from router.cli import cables, demo, network, service
 
 __all__ = ["app"]
+
+app = typer.Typer(
+    name="router",
+    help="A store-and-forward cable switch (AUTODIN, the State telegram network) on MQTT.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main() -> None:
+    """Read, route and deliver diplomatic cables the way a tape-relay switch did."""
+
+
+for command in (
+    cables.check,
+    cables.route,
+    service.run,
+    service.config,
+    cables.publish,
+    service.post,
+    service.watch,
+    demo.demo,
+    network.line,
+    network.retransmit,
+    network.report,
+    network.trace,
+    network.generate,
+    network.replay,
+):
+    app.command()(command)

@@ -1,17 +1,62 @@
-"""`router watch`: the routing log and the queue depths, live in the terminal (rich)."""
+"""`router watch`: the routing log and the queue depths, live in the terminal (rich).
+
+`follow` reads what the router publishes (router/status, router/log), `live_view` shows it; `router
+watch` and `router demo`'s live view are these two together.
+"""
 
 from __future__ import annotations
 
+import json
 from collections import deque
-from typing import Any
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
+from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
+from router.bus import topics
 from router.cable.models import Precedence
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from router.bus.protocol import Bus
+
+    OnUpdate = Callable[[dict[str, Any] | None, dict[str, Any] | None], None]
+    """Called with a routing-log event (None when the status changed) and the latest status."""
+
 _COLUMNS = [p.value for p in sorted(Precedence, reverse=True)]
+EVENTS_SHOWN = 15
+"""Routing-log events on the screen, latest last."""
+
+
+async def follow(bus: Bus, on_update: OnUpdate) -> None:
+    """Feed ``on_update`` every routing-log event and every status the router publishes, until cancelled."""
+    status: dict[str, Any] | None = None
+    await bus.subscribe(topics.STATUS, qos=0)
+    await bus.subscribe(topics.LOG, qos=0)
+    async for message in bus.messages():
+        if message.topic == topics.STATUS:
+            status = json.loads(message.payload)
+            on_update(None, status)
+        else:
+            on_update(json.loads(message.payload), status)
+
+
+@contextmanager
+def live_view(lines: int = EVENTS_SHOWN) -> Iterator[OnUpdate]:
+    """The watch screen in the terminal while the block runs; gives the ``on_update`` that redraws it."""
+    events: deque[dict[str, Any]] = deque(maxlen=lines)
+    with Live(render(None, events), refresh_per_second=4) as live:
+
+        def update(event: dict[str, Any] | None, status: dict[str, Any] | None) -> None:
+            if event is not None:
+                events.append(event)
+            live.update(render(status, events))
+
+        yield update
 
 
 def render(status: dict[str, Any] | None, events: deque[dict[str, Any]]) -> Group:

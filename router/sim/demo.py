@@ -10,7 +10,6 @@ from the journal.
 from __future__ import annotations
 
 import asyncio
-import json
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,18 +23,22 @@ from router.journal.store import Journal
 from router.network.clock import ScaledClock
 from router.readout.plots import write_html
 from router.readout.report import read_report
-from router.settings import Settings
+from router.readout.watch import follow
+from router.settings import Settings, load_settings
 from router.sim.post import PostStation, serve_post
 from router.sim.traffic import generate
-from router.switch.serve import broker_for
-from router.switch.service import Router
+from router.switch.serve import broker_for, switch_for
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Coroutine
 
+    from router.readout.watch import OnUpdate
     from router.routing.table import RoutingTable
     from router.sim.post import Reading
     from router.sim.scenario import Scenario
+
+CLIENT_PREFIX = "demo"
+"""The demo's MQTT client ids: demo-router, demo-post-<RI>, demo-watch, demo-publisher."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,57 +96,72 @@ def default_paths(now: datetime | None = None) -> tuple[Path, Path]:
     return run / "journal.sqlite", run / "report"
 
 
+DEMO_SETTINGS: dict[str, object] = {
+    "client_id": f"{CLIENT_PREFIX}-router",
+    "status_every": 0.5,  # the live view redraws twice a second
+    "log_copies": True,  # a few cables a minute: every copy's events are worth seeing
+}
+"""How the demo's router differs from `router run`'s, beside its own broker, journal and clock."""
+
+
+def fixed_settings(options: DemoOptions) -> dict[str, object]:
+    """What the demo sets itself: `DEMO_SETTINGS` and the run's own broker, journal and time scale.
+
+    These win over config/router.toml and ROUTER_* variables (the demo is a network by itself: a
+    private broker on a free port, a fresh journal and its log); the rest (line rules, receipts, cable
+    size, MQTT version) come from them as for `router run`.
+    """
+    return {
+        **DEMO_SETTINGS,
+        "broker": options.broker,
+        "embedded_port": free_port(),
+        "journal": options.journal,
+        "log_file": options.journal.with_suffix(".log"),
+        "time_scale": options.time_scale,
+    }
+
+
 async def run_demo(
     options: DemoOptions,
     stop: asyncio.Event,
     *,
-    on_event: Callable[[dict[str, Any], dict[str, Any] | None], None] | None = None,
+    on_event: OnUpdate | None = None,
+    settings: Settings | None = None,
 ) -> DemoResult:
-    """Run the network until the traffic is over (and drained, if asked) or ``stop`` is set."""
-    table = options.table
-    clock = ScaledClock(options.time_scale)
+    """Run the network until the traffic is over (and drained, if asked) or ``stop`` is set.
+
+    ``settings`` are the router's (loaded with `fixed_settings` when not given); ``on_event`` is fed what
+    `router watch` shows.
+    """
+    settings = settings or load_settings(fixed=fixed_settings(options))
+    clock = ScaledClock(settings.time_scale)
     options.journal.parent.mkdir(parents=True, exist_ok=True)
-    journal = Journal(options.journal, clock=clock.now)
+    journal = Journal(settings.journal, clock=clock.now)
     result = DemoResult(options.journal, options.out / "index.html")
     result.tallies = {ri: PostTally() for ri in options.posts}
-    settings = Settings(broker=options.broker, embedded_port=free_port())
     try:
         async with broker_for(settings) as (address, mqtt5), AsyncExitStack() as stack:
-            router = Router(
-                await stack.enter_async_context(
-                    MqttBus(address, client_id="demo-router", manual_ack=True, mqtt5=mqtt5)
-                ),
-                journal,
-                table,
-                clock=clock,
-                status_every=0.5,
-                log_copies=True,  # a few cables a minute: every copy's events are worth seeing
+
+            async def connected(client_id: str, *, manual_ack: bool = False) -> MqttBus:
+                bus = MqttBus(address, client_id=client_id, manual_ack=manual_ack, mqtt5=mqtt5)
+                return await stack.enter_async_context(bus)
+
+            router = switch_for(
+                await connected(settings.client_id, manual_ack=True), settings, journal, options.table, clock
             )
             router_stop = asyncio.Event()
             tasks = {asyncio.create_task(router.run(router_stop), name="router")}
             await asyncio.wait_for(router.ready.wait(), 10)
             for ri in options.posts:
-                bus = await stack.enter_async_context(
-                    MqttBus(address, client_id=f"demo-post-{ri}", manual_ack=True, mqtt5=mqtt5)
-                )
+                bus = await connected(f"{CLIENT_PREFIX}-post-{ri}", manual_ack=True)
                 await bus.subscribe(topics.copies(ri), qos=1)
-                tasks.add(asyncio.create_task(serve_post(bus, PostStation(ri), result.tallies[ri].count)))
+                station = PostStation(ri)
+                tasks.add(asyncio.create_task(serve_post(bus, station, result.tallies[ri].count), name=ri))
             if on_event is not None:
-                watcher = await stack.enter_async_context(
-                    MqttBus(address, client_id="demo-watch", mqtt5=mqtt5)
-                )
-                tasks.add(asyncio.create_task(_watch(watcher, on_event)))
-            publisher = await stack.enter_async_context(
-                MqttBus(address, client_id="demo-publisher", mqtt5=mqtt5)
-            )
-            network = _Network(options, clock, publisher, result)
-            finished = asyncio.create_task(network.run(journal))
-            stopping = asyncio.create_task(stop.wait())
-            await asyncio.wait({finished, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            result.stopped_early = not finished.done()
-            failure = finished.exception() if finished.done() and not finished.cancelled() else None
-            for task in (finished, stopping):
-                task.cancel()
+                watcher = await connected(f"{CLIENT_PREFIX}-watch")
+                tasks.add(asyncio.create_task(follow(watcher, on_event), name="watch"))
+            network = _Network(options, clock, await connected(f"{CLIENT_PREFIX}-publisher"), result)
+            failure = await _until_done_or_stopped(network.run(journal), stop, result)
             router_stop.set()
             for task in tasks:
                 if task.get_name() != "router":
@@ -155,6 +173,20 @@ async def run_demo(
         raise failure  # the traffic or a fault failed: the run is not what was asked for
     write_html(read_report(options.journal), options.out)
     return result
+
+
+async def _until_done_or_stopped(
+    traffic: Coroutine[Any, Any, None], stop: asyncio.Event, result: DemoResult
+) -> BaseException | None:
+    """Run the traffic until it is over or ``stop`` is set; what made it fail, if it did."""
+    finished = asyncio.create_task(traffic, name="traffic")
+    stopping = asyncio.create_task(stop.wait(), name="stop")
+    await asyncio.wait({finished, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    result.stopped_early = not finished.done()
+    failure = finished.exception() if finished.done() and not finished.cancelled() else None
+    for task in (finished, stopping):
+        task.cancel()
+    return failure
 
 
 @dataclass(slots=True)
@@ -205,16 +237,3 @@ class _Network:
 def _unreceipted(journal: Journal) -> int:
     counts = journal.counts()
     return counts.get("deliveries_queued", 0) + counts.get("deliveries_delivered", 0)
-
-
-async def _watch(bus: MqttBus, on_event: Callable[[dict[str, Any], dict[str, Any] | None], None]) -> None:
-    """Feed the live view: each routing-log event with the latest status."""
-    status: dict[str, Any] | None = None
-    await bus.subscribe(topics.STATUS, qos=0)
-    await bus.subscribe(topics.LOG, qos=0)
-    async for message in bus.messages():
-        if message.topic == topics.STATUS:
-            status = json.loads(message.payload)
-            on_event({}, status)
-        else:
-            on_event(json.loads(message.payload), status)

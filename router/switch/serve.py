@@ -1,4 +1,8 @@
-"""Running the service: the broker (given, or a private one), reconnection with backoff, clean stop."""
+"""Running the service: the broker (given, or a private one), reconnection with backoff, clean stop.
+
+`switch_for` is the one place a `Router` is built from the settings (`router run` and `router demo`
+both use it); `tune_process` is all the process-wide tuning the service does, once, from `serve`.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +22,15 @@ from router.bus.protocol import BusError
 from router.journal.store import Journal
 from router.network.clock import ScaledClock
 from router.routing.table import load_table
+from router.switch.memory import give_back_memory
 from router.switch.service import Router
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
+    from router.bus.protocol import Bus
+    from router.network.clock import Clock
+    from router.routing.table import RoutingTable
     from router.settings import Settings
 
 log = structlog.get_logger("router")
@@ -62,48 +70,103 @@ async def broker_for(settings: Settings) -> AsyncIterator[tuple[BrokerAddress, b
             await broker.shutdown()
 
 
+def tune_process() -> None:
+    """Tune the interpreter for a long-running switch; `serve` calls it once, nothing else does.
+
+    What it changes, for the whole process:
+
+    - ``gc.freeze()``: what start-up made (the routing table, the parser's indexes) lives as long as
+      the process; frozen, the collector no longer walks it at every collection.
+    - ``gc.set_threshold(50_000, 50, 100)``: a burst of intake makes thousands of short-lived
+      objects; a higher first threshold collects after a burst, not many times during it.
+    """
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+
+
+async def give_back_memory_every(period: float) -> None:
+    """Every ``period`` host seconds, return the allocator's free pages to the system (`give_back_memory`).
+
+    A burst's cables are freed at once, but glibc keeps the pages: without this the resident size
+    would stay at the highest burst for good. The period is the status's (`status_every`).
+    """
+    while True:
+        give_back_memory()
+        await asyncio.sleep(period)
+
+
+def switch_for(bus: Bus, settings: Settings, journal: Journal, table: RoutingTable, clock: Clock) -> Router:
+    """The switch on ``bus``, every option of it from ``settings``: the one place a `Router` is wired."""
+    return Router(
+        bus,
+        journal,
+        table,
+        clock=clock,
+        rules=settings.rules,
+        max_bytes=settings.max_cable_bytes,
+        ack_timeout=settings.ack_timeout,
+        log_copies=settings.log_copies,
+        status_every=settings.status_every,
+        resend_after=settings.resend_after,
+        publish_log=settings.publish_log,
+    )
+
+
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the router until ``stop``: reconnect with backoff whenever the broker goes away."""
     table = load_table(settings.routing)
-    # The table and the parser's indexes live as long as the process: out of the collector's
-    # sight, and a higher first threshold, since a burst makes thousands of short-lived objects.
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
+    tune_process()  # once the table is loaded: it is among what lives as long as the process
     clock = ScaledClock(settings.time_scale)
     journal = Journal(settings.journal, clock=clock.now)
-    delay = 0.5
     async with AsyncExitStack() as stack:
         stack.callback(journal.close)
         address, mqtt5 = await stack.enter_async_context(broker_for(settings))
         log.info("router-started", broker=str(address), journal=str(settings.journal), posts=len(table.posts))
-        while not stop.is_set():
-            try:
-                async with MqttBus(
-                    address,
-                    client_id=settings.client_id,
-                    persistent=True,
-                    session_expiry=settings.session_expiry,
-                    manual_ack=True,
-                    # MQTT 5 only when asked (and the broker speaks it): under 3.1.1 the session
-                    # lasts as the broker's persistent_client_expiration says, not session_expiry.
-                    mqtt5=mqtt5 and settings.mqtt_version == "5",
-                ) as bus:
-                    delay = 0.5
-                    log.info("connected", broker=str(address))
-                    router = Router(
-                        bus,
-                        journal,
-                        table,
-                        clock=clock,
-                        rules=settings.rules,
-                        max_bytes=settings.max_cable_bytes,
-                        ack_timeout=settings.ack_timeout,
-                        log_copies=settings.log_copies,
-                    )
-                    await router.run(stop)
-            except* BusError as group:
-                log.warning("broker-lost", reason=str(group.exceptions[0]), retry_in_s=delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
-                delay = min(delay * 2, settings.reconnect_max)
+        memory = asyncio.create_task(give_back_memory_every(settings.status_every), name="give-back-memory")
+        try:
+            await _reconnecting(
+                settings,
+                address,
+                mqtt5=mqtt5,
+                stop=stop,
+                switch=lambda bus: switch_for(bus, settings, journal, table, clock),
+            )
+        finally:
+            memory.cancel()
+            await asyncio.wait({memory})
     log.info("router-stopped")
+
+
+async def _reconnecting(
+    settings: Settings,
+    address: BrokerAddress,
+    *,
+    mqtt5: bool,
+    stop: asyncio.Event,
+    switch: Callable[[Bus], Router],
+) -> None:
+    """Connect and run the switch until ``stop``; when the broker goes away, wait and connect again.
+
+    The wait is 0.5 s, doubled after each failed attempt up to `reconnect_max`.
+    """
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            async with MqttBus(
+                address,
+                client_id=settings.client_id,
+                persistent=True,
+                session_expiry=settings.session_expiry,
+                manual_ack=True,
+                # MQTT 5 only when asked (and the broker speaks it): under 3.1.1 the session
+                # lasts as the broker's persistent_client_expiration says, not session_expiry.
+                mqtt5=mqtt5 and settings.mqtt_version == "5",
+            ) as bus:
+                delay = 0.5
+                log.info("connected", broker=str(address))
+                await switch(bus).run(stop)
+        except* BusError as group:
+            log.warning("broker-lost", reason=str(group.exceptions[0]), retry_in_s=delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, settings.reconnect_max)

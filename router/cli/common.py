@@ -1,0 +1,123 @@
+"""What every command shares: its options, its settings, and running its work with a one-line error.
+
+A command reads its options into `Settings` (config/router.toml, then ROUTER_* variables, then the
+flags given) with `settings_or_exit`, and runs its async work with `run_client` (or `run_fast`):
+an error the router raises on purpose ends the command with one line on stderr and an exit status,
+never a traceback. The service and the demo run theirs `until_signalled` (SIGINT, SIGTERM).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from router.cable.parser import MAX_CABLE_BYTES
+from router.errors import RouterError
+from router.routing.table import RoutingTable, TableError, load_table
+from router.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Coroutine
+
+    from router.bus.mqtt import BrokerAddress
+
+USAGE = 2
+"""Exit status of a command that cannot start: a bad setting, flag or routing table."""
+FAILED = 1
+"""Exit status of a command that started and failed: a cable that does not parse, a broker away."""
+
+# The settings read the ROUTER_* variables themselves, under the flags (typer's envvar= would make a
+# variable look like a flag to `router config`); the help says which variable, as typer would.
+AsJson = Annotated[bool, typer.Option("--json", help="One JSON object per input on stdout (JSON Lines).")]
+BrokerOption = Annotated[
+    str | None,
+    typer.Option("--broker", help="mqtt://host:port \\[env var: ROUTER_BROKER]", show_default=False),
+]
+MaxBytes = Annotated[
+    int | None,
+    typer.Option(
+        "--max-bytes",
+        min=1,
+        help="Reject a cable larger than this. \\[env var: ROUTER_MAX_CABLE_BYTES]",
+        show_default=str(MAX_CABLE_BYTES),
+    ),
+]
+RoutingPath = Annotated[
+    Path | None,
+    typer.Option("--routing", help="Routing table (TOML). \\[env var: ROUTER_ROUTING]", show_default=False),
+]
+TimeScale = Annotated[
+    float | None,
+    typer.Option(
+        "--time-scale", help="Network seconds per host second (60: a minute in a second).", show_default=False
+    ),
+]
+
+
+def fail(message: str, status: int = FAILED) -> NoReturn:
+    """End the command: ``message`` as one line on stderr, then exit with ``status``."""
+    typer.echo(message, err=True)
+    raise typer.Exit(status)
+
+
+def settings_or_exit(*, fixed: dict[str, Any] | None = None, **flags: Any) -> Settings:
+    """The effective settings with these flags (None: not given); a bad one ends the command (status 2)."""
+    try:
+        return load_settings(fixed=fixed, **flags)
+    except SettingsError as exc:
+        fail(f"router: {exc}", USAGE)
+
+
+def broker_or_exit(flag: str | None) -> BrokerAddress:
+    """The broker a client command talks to: the flag, else the settings', else the private one."""
+    from router.bus.mqtt import BrokerAddress  # noqa: PLC0415 (aiomqtt is not needed by check)
+
+    try:
+        return BrokerAddress.parse(settings_or_exit(broker=flag).broker_url)
+    except RouterError as exc:
+        fail(f"router: {exc}", USAGE)
+
+
+def table_or_exit(path: Path) -> RoutingTable:
+    """The routing table at ``path``; one that does not load ends the command (status 2)."""
+    try:
+        return load_table(path)
+    except TableError as exc:
+        fail(f"routing table: {exc}", USAGE)
+
+
+def run_client(command: str, work: Coroutine[Any, Any, None]) -> None:
+    """Run a client command's work: Ctrl-C ends it quietly, a bus error in one line with status 1."""
+    try:
+        asyncio.run(work)
+    except KeyboardInterrupt:
+        pass
+    except RouterError as exc:
+        fail(f"router {command}: {exc}")
+
+
+async def until_signalled(work: Callable[[asyncio.Event], Awaitable[Any]]) -> None:
+    """Await ``work(stop)``, ``stop`` set by SIGINT or SIGTERM: the clean stop of the service and the demo."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await work(stop)
+
+
+def run_fast(work: Coroutine[Any, Any, None]) -> None:
+    """Run the service on uvloop where it is installed (Linux, macOS): its event loop is in C.
+
+    The loop is this call's own: no event loop policy is installed for the process.
+    """
+    try:
+        import uvloop  # noqa: PLC0415
+    except ImportError:
+        asyncio.run(work)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(work)
