@@ -152,3 +152,7 @@ class TrafficError(RouterError):
         self.reason = reason
         self.field = field
         super().__init__(reason)
+
+
+class SettingsError(RouterError):
+    """A setting has a value the router cannot use."""

@@ -16,15 +16,11 @@ from pydantic_settings import (
 )
 
 from router.cable.parser import MAX_CABLE_BYTES
-from router.errors import RouterError
+from router.errors import SettingsError
 from router.network.line import EXTRA_LONG, LineRules
 from router.routing.table import DEFAULT_TABLE
 
 CONFIG_FILE = Path("config") / "router.toml"
-
-
-class SettingsError(RouterError):
-    """A setting has a value the router cannot use."""
 
 
 class Settings(BaseSettings):

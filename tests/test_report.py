@@ -16,7 +16,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from router.cable.models import Precedence
-from router.cli.main import app
+from router.cli import app
 from router.errors import JournalReadError
 from router.journal.queries import DeliveryRow, TransmissionRow
 from router.journal.store import Journal

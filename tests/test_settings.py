@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from router.cli import app
-from router.settings import Settings, SettingsError, load_settings, sources
+from router.errors import SettingsError
+from router.settings import Settings, load_settings, sources
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 runner = CliRunner()

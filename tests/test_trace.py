@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from router.bus.memory import MemoryBroker
-from router.cli.main import app
+from router.cli import app
 from router.journal.store import Journal
 from router.network.clock import ManualClock, settle
 from router.readout.trace import read_trace, render_trace

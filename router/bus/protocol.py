@@ -6,8 +6,6 @@ import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from router.errors import BusError as BusError  # noqa: PLC0414 (an alias for router.switch, until it imports router.errors)
-
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 

@@ -147,10 +147,7 @@ def _cable_files(paths: list[Path]) -> Iterator[Path]:
 
 def _report_error(path: Path, error: CableParseError, *, as_json: bool) -> None:
     if as_json:
-        detail = {"line": error.line, "column": error.column, "reason": error.reason}
-        if error.field:
-            detail["field"] = error.field
-        typer.echo(json.dumps({"file": str(path), "ok": False, "error": detail}))
+        typer.echo(json.dumps({"file": str(path), "ok": False, "error": error.detail()}))
     else:
         field = f" {error.field}:" if error.field else ""
         typer.echo(f"{path}:{error.line}:{error.column}:{field} {error.reason}", err=True)

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from router.cable.parser import MAX_CABLE_BYTES
-from router.errors import RouterError
-from router.routing.table import RoutingTable, TableError, load_table
-from router.settings import Settings, SettingsError, load_settings
+from router.errors import RouterError, SettingsError, TableError
+from router.routing.table import RoutingTable, load_table
+from router.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine

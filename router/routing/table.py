@@ -12,8 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from router.cable.models import Classification
 from router.cable.names import normalise_name
-from router.errors import LocatedError
-from router.errors import TableError as TableError  # noqa: PLC0414 (an alias for router.cli, until it imports router.errors)
+from router.errors import LocatedError, TableError
 from router.tomlfile import locate, validated
 
 if TYPE_CHECKING:

@@ -64,14 +64,7 @@ class Intake:
         try:
             cable = parse_cable(raw, max_bytes=self.max_bytes, text_fields=False)
         except CableParseError as error:
-            detail: dict[str, object] = {
-                "line": error.line,
-                "column": error.column,
-                "reason": error.reason,
-                "journal_id": cable_id,
-            }
-            if error.field:
-                detail["field"] = error.field
+            detail = {**error.detail(), "journal_id": cable_id}
             self._actions.writes.append(Rejected(cable_id, detail))
             self._actions.send(topics.REJECTED, json.dumps(detail).encode())
             self._actions.event("rejected", topic=topic, **detail)

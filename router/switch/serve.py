@@ -18,7 +18,7 @@ import structlog
 
 from router.bus.broker import Mosquitto, mosquitto_binary
 from router.bus.mqtt import BrokerAddress, MqttBus
-from router.bus.protocol import BusError
+from router.errors import BusError
 from router.journal.store import Journal
 from router.network.clock import ScaledClock
 from router.routing.table import load_table

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING
 import structlog
 
 from router.bus import topics
-from router.bus.protocol import BusError
 from router.cable.parser import MAX_CABLE_BYTES
+from router.errors import BusError
 from router.network.clock import Clock, ScaledClock
 from router.network.line import LineRules
 from router.switch.actions import Actions, Send
