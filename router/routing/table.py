@@ -248,7 +248,7 @@ class RoutingTable:
         """
         if not is_routing_indicator(ri) or self.relay_for(ri) is None:
             return None
-        barred = frozenset() if ri[1] in _US_NATION_LETTERS else frozenset({"NOFORN"})
+        barred = frozenset() if is_us_station(ri) else frozenset({"NOFORN"})
         return Post(ri, (), self.defaults.clearance, barred, self.defaults.line)
 
 
@@ -355,3 +355,8 @@ def _deletions(name: str) -> Iterable[str]:
 def is_routing_indicator(text: str) -> bool:
     """Whether ``text`` is a well-formed RI, safe to build a topic from."""
     return _RI.fullmatch(text) is not None
+
+
+def is_us_station(ri: str) -> bool:
+    """Whether a well-formed RI names a United States station: its nation letter is U or H (ACP 117)."""
+    return ri[1] in _US_NATION_LETTERS
