@@ -11,14 +11,13 @@ parser's cache of address lines is emptied before each round.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import describe
+from timing import cpu_rounds, per_cable, report
 
 from router import parse_cable
 from router.cable.addressee import parse_addressee_line
@@ -35,30 +34,28 @@ def main() -> None:
     cables = [path.read_bytes() for path in sorted(args.corpus.glob("*.txt"))]
     if not cables:
         sys.exit(f"no cables in {args.corpus}")
-    rounds = []
-    for _ in range(args.rounds):
-        # Each round starts cold, as a first pass over the corpus would: only the repetition
-        # within the corpus itself (the same posts addressed again and again) may be cached.
-        parse_addressee_line.cache_clear()
-        start = time.process_time()
-        for data in cables:
-            parse_cable(data)
-        rounds.append(time.process_time() - start)
+    # Each round starts cold, as a first pass over the corpus would: only the repetition
+    # within the corpus itself (the same posts addressed again and again) may be cached.
+    rounds, _ = cpu_rounds(args.rounds, parse_addressee_line.cache_clear, lambda _: _parse_all(cables))
     best = min(rounds)
     result = {
         "benchmark": "parse",
         "cables": len(cables),
         "megabytes": round(sum(map(len, cables)) / 1e6, 1),
-        "cables_per_s": round(len(cables) / best),
-        "us_per_cable": round(best * 1e6 / len(cables), 1),
+        **per_cable(len(cables), best),
         "median_round_cables_per_s": round(len(cables) / sorted(rounds)[len(rounds) // 2]),
         "machine": describe(),
     }
-    print(
+    report(
         f"parsed {result['cables']} cables ({result['megabytes']} MB) in {best:.3f} s of CPU: "
-        f"{result['cables_per_s']} cables/s, {result['us_per_cable']} us/cable (best of {args.rounds})"
+        f"{result['cables_per_s']} cables/s, {result['us_per_cable']} us/cable (best of {args.rounds})",
+        result,
     )
-    print(json.dumps(result))
+
+
+def _parse_all(cables: list[bytes]) -> None:
+    for data in cables:
+        parse_cable(data)
 
 
 if __name__ == "__main__":

@@ -38,15 +38,17 @@ from router.routing.table import parse_table
 from router.sim.traffic import generate, load_profile
 
 PARTS = (
-    ("parsing", ("parse_cable (router/parser.py",)),
-    ("routing decision", ("decide (router/routing.py",)),
-    ("routing log", ("Router._event (router/service.py",)),
-    ("journal", ("router/journal.py",)),
+    ("parsing", ("parse_cable (router/cable/parser.py",)),
+    ("routing decision", ("decide (router/routing/decide.py",)),
+    # The core makes each entry (Actions.event), the edge logs it (structlog, in Router._perform).
+    ("routing log", ("Actions.event (router/switch/actions.py", "(structlog/")),
+    ("journal", ("router/journal/",)),
     ("paho reading packets", ("Client.loop_read (paho/",)),
-    ("handing copies to paho", ("MqttBus.send (router/mqtt.py",)),
+    ("handing copies to paho", ("MqttBus.send (router/bus/mqtt.py",)),
     ("paho writing packets", ("Client.loop_write (paho/",)),
-    ("lines", ("router/line.py", "Router._run_line (", "Router._queue (")),
-    ("rest of the switch", ("router/service.py",)),
+    # The switch's lines (queueing, transmissions, receipt deadlines) and each post's line itself.
+    ("lines", ("router/switch/lines.py", "router/network/line.py")),
+    ("rest of the switch", ("router/switch/",)),
 )
 """Each part and the frames that mark it; a sample counts for the first part its stack shows."""
 

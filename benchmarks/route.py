@@ -9,7 +9,6 @@ best of --rounds rounds. The table's loading time is printed apart (it happens o
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import describe
+from timing import cpu_rounds, per_cable, report
 
 from router import parse_cable
 from router.routing.decide import decide
@@ -38,31 +38,29 @@ def main() -> None:
     cables = [parse_cable(path.read_bytes()) for path in sorted(args.corpus.glob("*.txt"))]
     if not cables:
         sys.exit(f"no cables in {args.corpus}")
-    rounds = []
-    deliveries = 0
-    for _ in range(args.rounds):
-        # A freshly loaded table each round: what it remembers of misspelt names starts empty,
-        # as on a first pass over the corpus.
-        table = load_table(args.routing)
-        start = time.process_time()
-        deliveries = sum(len(decide(cable, table).deliveries) for cable in cables)
-        rounds.append(time.process_time() - start)
+    # A freshly loaded table each round: what it remembers of misspelt names starts empty,
+    # as on a first pass over the corpus.
+    rounds, delivered = cpu_rounds(
+        args.rounds,
+        lambda: load_table(args.routing),
+        lambda table: sum(len(decide(cable, table).deliveries) for cable in cables),
+    )
     best = min(rounds)
+    deliveries = delivered[-1]
     result = {
         "benchmark": "route",
         "cables": len(cables),
         "deliveries": deliveries,
-        "cables_per_s": round(len(cables) / best),
-        "us_per_cable": round(best * 1e6 / len(cables), 1),
+        **per_cable(len(cables), best),
         "table_load_s": round(load_s, 3),
         "posts": len(table.posts),
         "machine": describe(),
     }
-    print(
+    report(
         f"routed {len(cables)} cables into {deliveries} deliveries in {best:.3f} s of CPU: "
-        f"{result['cables_per_s']} cables/s (best of {args.rounds}); table loaded in {load_s:.3f} s"
+        f"{result['cables_per_s']} cables/s (best of {args.rounds}); table loaded in {load_s:.3f} s",
+        result,
     )
-    print(json.dumps(result))
 
 
 if __name__ == "__main__":

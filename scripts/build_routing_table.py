@@ -18,6 +18,7 @@ from router import Classification, RouterError, parse_cable
 from router.cable.addressee import looks_collective
 from router.cable.models import MONTHS
 from router.cable.names import normalise_name
+from router.routing.table import Relay, is_us_station
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -80,8 +81,6 @@ _TOP_SECRET = re.compile(
 # letters are the classification of the gateway (SS secret, UU unclassified), whatever names ride on it.
 _GATEWAY = re.compile(r"^RH[A-Z]{3}(SS|UU)$")
 _GATEWAY_CLEARANCE = {"SS": "SECRET", "UU": "UNCLASSIFIED"}
-# ACP 127: the second letter of an RI is the nation; U (and H for the DoD's own RIs) is the United States.
-_US_NATION_LETTERS = "UH"
 NOFORN = "NOFORN"
 
 ALL_STATE_POSTS = "all-state-posts"
@@ -121,14 +120,6 @@ class Post:
     names: list[str]
     clearance: str = DEFAULT_CLEARANCE
     barred_caveats: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class Relay:
-    """An RI prefix and the relay station that serves it."""
-
-    prefix: str
-    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -459,7 +450,7 @@ class Builder:
     @staticmethod
     def classify(post: Post) -> None:
         """Set what a post may receive: foreign stations never NOFORN, headquarters TOP SECRET."""
-        if post.ri[1] not in _US_NATION_LETTERS:
+        if not is_us_station(post.ri):
             post.barred_caveats = [NOFORN]
         if gateway := _GATEWAY.match(post.ri):
             post.clearance = _GATEWAY_CLEARANCE[gateway.group(1)]

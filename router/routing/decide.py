@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple, TypeAlias
 
 from router.cable.addressee import looks_collective
 from router.cable.models import Addressee, Cable, Classification, Exemption, Precedence
@@ -87,22 +87,72 @@ class RoutingDecision:
 
 def decide(cable: Cable, table: RoutingTable) -> RoutingDecision:
     """Route one cable through ``table``: one delivery per post, an intercept per failure."""
-    intercepts: list[Intercept] = []
-    exempted: list[str] = []
-    exempted_lines: list[int] = []
-    zen: tuple[Addressee, ...] = ()
-    pouched: tuple[Addressee, ...] = ()
-    if any(a.zen or a.pouch for a in cable.addressees):
-        zen = tuple(a for a in cable.addressees if a.zen)
-        pouched = tuple(a for a in cable.addressees if a.pouch and not a.zen)
-    # XMT (§205), ZEN (§206b) and POUCH posts are left out of every collective: they are exempted,
-    # already hold the cable, or get it by pouch. So is the originating station: a collective it
-    # belongs to does not send its own cable back to it (it is delivered there only when addressed).
-    other_means = (*zen, *pouched)
+    zen, pouched = _by_other_means(cable)
+    left_out = _left_out_of_collectives(cable, table, (*zen, *pouched))
+    ways, intercepts, exempted, exempted_lines = _resolve_addressees(cable, table, left_out)
+    if not cable.to and not cable.info:
+        intercepts.append(Intercept("", "no-addressees", ()))
+    deliveries = _deliver_if_cleared(cable, _one_copy_per_post(ways), intercepts)
+    return RoutingDecision(
+        tuple(deliveries),
+        tuple(intercepts),
+        zen,
+        pouched,
+        tuple(dict.fromkeys(exempted)),
+        tuple(exempted_lines),
+    )
+
+
+class _Way(NamedTuple):
+    """One addressee line and the posts it reaches."""
+
+    addressee: Addressee
+    role: Role
+    via: str
+    posts: tuple[Post, ...]
+    ris: tuple[str, ...]
+
+
+_Resolved: TypeAlias = "tuple[list[_Way], list[Intercept], list[str], list[int]]"
+"""The ways to posts, the intercepts, the collective members left out, the lines left with none.
+
+(Plain tuples, not named ones: a routing decision makes these once per cable, and a named
+tuple costs a measurable share of it.)
+"""
+_Copies: TypeAlias = "tuple[list[tuple[_Way, tuple[Post, ...]]], dict[str, list[int]], set[str]]"
+"""Each way with the posts whose copy it decides; the lines after the first that reach a post
+(few); the posts a NIACT line reaches, by whichever way."""
+
+
+def _by_other_means(cable: Cable) -> tuple[tuple[Addressee, ...], tuple[Addressee, ...]]:
+    """The ``ZEN/`` addressees (§206b: they already hold the cable) and the ``POUCH`` ones (by pouch)."""
+    if not any(a.zen or a.pouch for a in cable.addressees):
+        return (), ()
+    zen = tuple(a for a in cable.addressees if a.zen)
+    return zen, tuple(a for a in cable.addressees if a.pouch and not a.zen)
+
+
+def _left_out_of_collectives(
+    cable: Cable, table: RoutingTable, other_means: tuple[Addressee, ...]
+) -> frozenset[str]:
+    """The posts that no collective of this cable reaches.
+
+    XMT (§205), ZEN (§206b) and POUCH posts are left out of every collective: they are exempted,
+    already hold the cable, or get it by pouch. So is the originating station: a collective it
+    belongs to does not send its own cable back to it (it is delivered there only when addressed).
+    """
     excluded = _exemptions((*cable.xmt, *other_means), table) if cable.xmt or other_means else frozenset()
     if cable.station_serial is not None:
         excluded |= {cable.station_serial.originating_ri}
+    return excluded
+
+
+def _resolve_addressees(cable: Cable, table: RoutingTable, excluded: frozenset[str]) -> _Resolved:
+    """Each TO and INFO line resolved to its posts, collectives expanded less the posts ``excluded``."""
     ways: list[_Way] = []
+    intercepts: list[Intercept] = []
+    exempted: list[str] = []
+    exempted_lines: list[int] = []
     roles: tuple[tuple[Role, tuple[Addressee, ...]], ...] = (("action", cable.to), ("info", cable.info))
     for role, addressees in roles:
         for addressee in addressees:
@@ -126,15 +176,18 @@ def decide(cable: Cable, table: RoutingTable) -> RoutingDecision:
                 if not members:
                     exempted_lines.append(addressee.line)
             ways.append(_Way(addressee, role, resolution.via, members, ris))
-    if not cable.to and not cable.info:
-        intercepts.append(Intercept("", "no-addressees", ()))
+    return ways, intercepts, exempted, exempted_lines
 
-    # ACP 127 §222: a post reached several ways gets one copy, at the highest precedence,
-    # action over info. Taking the ways best first, the first way to reach a post decides its
-    # copy; the later ones only add their lines (and a NIACT).
+
+def _one_copy_per_post(ways: list[_Way]) -> _Copies:
+    """ACP 127 §222: a post reached several ways gets one copy, at the highest precedence, action over info.
+
+    Taking the ways best first, the first way to reach a post decides its copy; the later ones
+    only add their lines (and a NIACT).
+    """
     ways.sort(key=_best_first)
     claimed: set[str] = set()
-    also: dict[str, list[int]] = {}  # lines after the first that reach a post: few
+    also: dict[str, list[int]] = {}
     won: list[tuple[_Way, tuple[Post, ...]]] = []
     for way in ways:
         taken = claimed.intersection(way.ris)
@@ -143,9 +196,18 @@ def decide(cable: Cable, table: RoutingTable) -> RoutingDecision:
         won.append((way, tuple(p for p in way.posts if p.ri not in taken) if taken else way.posts))
         claimed.update(way.ris)
     niact = {ri for way in ways if way.addressee.niact for ri in way.ris}
+    return won, also, niact
 
+
+def _deliver_if_cleared(cable: Cable, copies: _Copies, intercepts: list[Intercept]) -> list[Delivery]:
+    """Each post's copy, delivered if the post may have the cable.
+
+    A post not cleared for the cable's classification, or barred one of its caveats, is
+    intercepted instead (added to ``intercepts``).
+    """
     level = (cable.classification or Classification.UNCLASSIFIED).rank
     caveats = frozenset(cable.caveats)
+    won, also, niact = copies
     deliveries = []
     for way, posts in won:
         precedence, role, via = way.addressee.precedence, way.role, way.via
@@ -157,24 +219,7 @@ def decide(cable: Cable, table: RoutingTable) -> RoutingDecision:
                 intercepts.append(Intercept(ri, _barred(post, level), lines, ri))
             else:
                 deliveries.append(Delivery(ri, precedence, role, ri in niact, via, lines))
-    return RoutingDecision(
-        tuple(deliveries),
-        tuple(intercepts),
-        zen,
-        pouched,
-        tuple(dict.fromkeys(exempted)),
-        tuple(exempted_lines),
-    )
-
-
-class _Way(NamedTuple):
-    """One addressee line and the posts it reaches."""
-
-    addressee: Addressee
-    role: Role
-    via: str
-    posts: tuple[Post, ...]
-    ris: tuple[str, ...]
+    return deliveries
 
 
 def _best_first(way: _Way) -> tuple[int, bool, int]:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Annotated, NamedTuple
+from typing import TYPE_CHECKING, Annotated, NamedTuple, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -16,7 +16,7 @@ from router.errors import LocatedError, TableError
 from router.tomlfile import locate, validated
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Hashable, Iterable, Mapping
 
 _SOURCE_TABLE = Path(__file__).resolve().parents[2] / "config" / "routing.toml"
 # The committed table beside the package in a checkout (editable install), else ./config/.
@@ -27,6 +27,9 @@ RI_PATTERN = r"^[A-Z]{4,7}$"
 _RI = re.compile(RI_PATTERN)
 _NEAR_MEMO_SIZE = 10_000
 _RESOLVED_SIZE = 32_768
+_DERIVED_SIZE = 8
+_Derived = TypeVar("_Derived")
+_Argument = TypeVar("_Argument", bound="Hashable")
 # ACP 117: the RI's second letter is the nation; U (and H, DoD's Pacific and CONUS areas) are US.
 _US_NATION_LETTERS = frozenset("UH")
 
@@ -156,6 +159,7 @@ class RoutingTable:
     _resolved: dict[tuple[str | None, str], Resolution | None] = field(
         default_factory=dict, repr=False, compare=False
     )
+    _derived: dict[tuple[object, Hashable], object] = field(default_factory=dict, repr=False, compare=False)
 
     def resolve(self, ri: str | None, name: str) -> Resolution | None:
         """What an addressee written ``ri``/``name`` stands for, or None when the table does not know it.
@@ -173,6 +177,24 @@ class RoutingTable:
             self._resolved.clear()
         self._resolved[key] = resolution
         return resolution
+
+    def derived(self, make: Callable[[RoutingTable, _Argument], _Derived], argument: _Argument) -> _Derived:
+        """``make(self, argument)``, made once and kept with this table (a few of them: bounded).
+
+        For what a higher layer derives from a table at some cost and asks for again (the stations
+        generated traffic may use): it lives as long as the table, not in a process-wide cache.
+        What raises is not kept.
+        """
+        key = (make, argument)
+        try:
+            return cast("_Derived", self._derived[key])
+        except KeyError:
+            pass
+        value = make(self, argument)
+        if len(self._derived) >= _DERIVED_SIZE:
+            self._derived.clear()
+        self._derived[key] = value
+        return value
 
     def _resolve(self, ri: str | None, name: str) -> Resolution | None:
         """By RI when one is written (post, collective, or relay prefix), else by normalised name."""
@@ -226,7 +248,7 @@ class RoutingTable:
         """
         if not is_routing_indicator(ri) or self.relay_for(ri) is None:
             return None
-        barred = frozenset() if ri[1] in _US_NATION_LETTERS else frozenset({"NOFORN"})
+        barred = frozenset() if is_us_station(ri) else frozenset({"NOFORN"})
         return Post(ri, (), self.defaults.clearance, barred, self.defaults.line)
 
 
@@ -333,3 +355,8 @@ def _deletions(name: str) -> Iterable[str]:
 def is_routing_indicator(text: str) -> bool:
     """Whether ``text`` is a well-formed RI, safe to build a topic from."""
     return _RI.fullmatch(text) is not None
+
+
+def is_us_station(ri: str) -> bool:
+    """Whether a well-formed RI names a United States station: its nation letter is U or H (ACP 117)."""
+    return ri[1] in _US_NATION_LETTERS

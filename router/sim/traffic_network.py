@@ -8,7 +8,6 @@ cable cleared for its classification and caveats, so that generated traffic is n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from router.cable.models import Classification, Precedence
@@ -143,9 +142,16 @@ MIN_COLLECTIVE = 3
 """A collective needs two members besides the originator, so that an XMT always leaves one to deliver to."""
 
 
-@lru_cache(maxsize=8)
 def network_of(table: RoutingTable, posts: tuple[str, ...] | None) -> Network:
-    """The usable stations of ``table`` (of ``posts`` only, when given): checked once per table."""
+    """The usable stations of ``table`` (of ``posts`` only, when given): checked once per table.
+
+    Every station is written out and parsed back, which takes a while on a full table: the
+    network is kept with the table (`RoutingTable.derived`), for the next run on it.
+    """
+    return table.derived(_network, posts)
+
+
+def _network(table: RoutingTable, posts: tuple[str, ...] | None) -> Network:
     if posts is not None:
         unknown = sorted(set(posts) - set(table.posts))
         if unknown:
