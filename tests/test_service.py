@@ -12,8 +12,10 @@ from router.bus.memory import MemoryBroker
 from router.bus.mqtt import BrokerAddress, MqttBus
 from router.bus.protocol import Bus
 from router.cable.parser import MAX_CABLE_BYTES
+from router.journal import queries
 from router.journal.store import Journal
 from router.journal.writes import Logged, Received, Routed, SentAtOnce
+from router.network.clock import ManualClock
 from router.network.line import LineRules
 from router.routing.table import RoutingTable, parse_table
 from router.switch.actions import Actions
@@ -64,7 +66,7 @@ def table() -> RoutingTable:
 
 
 def running(
-    bus: Bus, journal: Journal, table: RoutingTable, **options: float
+    bus: Bus, journal: Journal, table: RoutingTable, **options: object
 ) -> AbstractAsyncContextManager[Router]:
     """A router as the shared helper runs it: it resends soon after a restart, logs every copy."""
     return helpers.running(bus, journal, table, **({"resend_after": 0.05, "log_copies": True} | options))
@@ -319,3 +321,33 @@ def test_the_core_decides_what_to_write_and_send_without_doing_it(table: Routing
         ("cables/out/RUEHFR", b"VZCZCHFR0001"),
     ]
     assert actions.counts["delivered"] == 2
+
+
+async def test_a_restart_with_unreceipted_copies_is_one_session_that_resends_them_once(
+    tmp_path: Path, table: RoutingTable
+) -> None:
+    """After a restart the resend is done once and the router keeps running: one session for 30 s."""
+    broker = MemoryBroker()
+    path = tmp_path / "journal.sqlite"
+    clock = ManualClock()
+    post, publisher, log = broker.connect(), broker.connect(), broker.connect()
+    await post.subscribe("cables/out/RUEHFR")
+    async with running(broker.connect(), Journal(path, clock=clock.now), table, clock=clock):
+        await publisher.publish("cables/in/x", cable(13, to="AMEMBASSY PARIS"))
+        (first,) = await receive(post, 1)
+    await log.subscribe("router/log")
+    journal = Journal(path, clock=clock.now)
+    router = Router(broker.connect(), journal, table, clock=clock, resend_after=0.01)
+    stop = asyncio.Event()
+    session = asyncio.create_task(router.run(stop))
+    await events(log, "resending", 1)
+    (again,) = await receive(post, 1)
+    await clock.advance(30)
+    assert not session.done(), "the resend's end did not end the run"
+    stop.set()
+    await asyncio.wait_for(session, 5)
+    with queries.read_only(journal.path) as db:
+        (listening,) = db.execute("SELECT count(*) FROM events WHERE event = 'listening'").fetchone()
+    assert listening == 2, "one session before the restart, one after"
+    assert opened(again)[1].message_id == opened(first)[1].message_id
+    assert post.queue.empty(), "the copy went again once"
