@@ -15,7 +15,7 @@ from router.cable.parser import MAX_CABLE_BYTES
 from router.journal import queries
 from router.journal.store import Journal
 from router.journal.writes import Logged, Received, Routed, SentAtOnce
-from router.network.clock import ManualClock
+from router.network.clock import ManualClock, settle
 from router.network.line import LineRules
 from router.routing.table import RoutingTable, parse_table
 from router.switch.actions import Actions
@@ -286,6 +286,9 @@ class _NothingJournalled:
     def waiting(self, post: str, besides: set[int], limit: int) -> list[tuple[Consigned, float]]:
         raise AssertionError((post, besides, limit))
 
+    def received_before(self, topic: str, raw: bytes) -> int | None:
+        raise AssertionError((topic, raw))
+
 
 def test_the_core_decides_what_to_write_and_send_without_doing_it(table: RoutingTable) -> None:
     """A cable handled by the core alone: its journal rows and copies come back as values, in order."""
@@ -351,3 +354,83 @@ async def test_a_restart_with_unreceipted_copies_is_one_session_that_resends_the
     assert listening == 2, "one session before the restart, one after"
     assert opened(again)[1].message_id == opened(first)[1].message_id
     assert post.queue.empty(), "the copy went again once"
+
+
+async def test_a_cable_published_on_cables_in_itself_is_journalled_and_routed(
+    tmp_path: Path, table: RoutingTable
+) -> None:
+    """``cables/in`` itself (no level below), which ``cables/in/#`` matches too, is an intake topic."""
+    broker = MemoryBroker()
+    journal = Journal(tmp_path / "journal.sqlite")
+    post, publisher = broker.connect(), broker.connect()
+    await post.subscribe("cables/out/RUEHFR")
+    async with running(broker.connect(), journal, table):
+        await publisher.publish("cables/in", cable(14, to="AMEMBASSY PARIS"))
+        (copy,) = await receive(post, 1)
+    assert opened(copy)[1].message_id == "RUEHRO-0014-0011200"
+    assert journal.counts()["cables_routed"] == 1
+
+
+def test_a_message_on_a_topic_the_switch_cannot_place_is_logged(table: RoutingTable) -> None:
+    """A message the switch cannot place is not dropped in silence: it is an entry of the routing log."""
+    actions = Actions(log_copies=False, publish_log=False)
+    switch = Switch(
+        table,
+        _NothingJournalled(),
+        actions,
+        rules=LineRules(),
+        max_bytes=MAX_CABLE_BYTES,
+        ack_timeout=300.0,
+        serials={},
+        last_ids=(0, 0),
+    )
+    switch.handle("cables/ack/RUEHFR/extra", b"R Z HFR0001", now=5.0)
+    switch.handle("somewhere/else", b"?", now=5.0)
+    assert [write.event for write in actions.writes if isinstance(write, Logged)] == [
+        "unplaced-message",
+        "unplaced-message",
+    ]
+
+
+async def test_a_retained_cable_is_journalled_once_and_cleared_at_the_broker(
+    tmp_path: Path, table: RoutingTable
+) -> None:
+    """A cable published retained is taken once: found journalled on the next start, then cleared."""
+    broker = MemoryBroker()
+    path = tmp_path / "journal.sqlite"
+    post, publisher = broker.connect(), broker.connect()
+    await post.subscribe("cables/out/RUEHFR")
+    async with running(broker.connect(), Journal(path), table):
+        await publisher.publish("cables/in/kept", cable(15, to="AMEMBASSY PARIS"), retain=True)
+        (copy,) = await receive(post, 1)
+        await publisher.publish("cables/ack/RUEHFR", receipt_for(copy))
+    assert "cables/in/kept" in broker.retained
+    for _ in range(2):
+        log = broker.connect()
+        await log.subscribe("router/log")
+        async with running(broker.connect(), Journal(path), table):
+            await events(log, "listening", 1)
+            await settle()
+    assert "cables/in/kept" not in broker.retained
+    with queries.read_only(path) as db:
+        (journalled,) = db.execute("SELECT count(*) FROM cables").fetchone()
+        again = db.execute("SELECT count(*) FROM events WHERE event = 'retained-again'").fetchone()[0]
+    assert (journalled, again) == (1, 1)
+    assert post.queue.empty()
+
+
+async def test_a_cable_retained_while_the_router_was_away_is_taken_then_cleared(
+    tmp_path: Path, table: RoutingTable
+) -> None:
+    """Retained intake found at the start is journalled and routed, and the broker keeps it no longer."""
+    broker = MemoryBroker()
+    path = tmp_path / "journal.sqlite"
+    post, publisher = broker.connect(), broker.connect()
+    await post.subscribe("cables/out/RUEHFR")
+    await publisher.publish("cables/in/early", cable(16, to="AMEMBASSY PARIS"), retain=True)
+    async with running(broker.connect(), Journal(path), table):
+        (copy,) = await receive(post, 1)
+        await settle()
+    assert opened(copy)[1].message_id == "RUEHRO-0016-0011200"
+    assert "cables/in/early" not in broker.retained
+    assert Journal(path).counts()["cables_routed"] == 1

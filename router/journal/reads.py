@@ -119,6 +119,18 @@ class Reads(Database):
         ]
         return found[:limit]
 
+    def received_before(self, topic: str, raw: bytes) -> int | None:
+        """The journal id of a cable received before on ``topic`` with exactly these bytes.
+
+        Asked only of retained intake (at a subscription, so after each start): no index serves
+        it, the cables table is scanned, newest first.
+        """
+        self._write_pending()
+        row = self._db.execute(
+            "SELECT id FROM cables WHERE topic = ? AND raw = ? ORDER BY id DESC LIMIT 1", (topic, raw)
+        ).fetchone()
+        return int(row[0]) if row else None
+
     def unfinished(self) -> list[tuple[int, str, bytes]]:
         """Cables received but neither routed, rejected nor filed as duplicates, oldest first."""
         rows = self._db.execute("SELECT id, topic, raw FROM cables WHERE status = 'received' ORDER BY id")

@@ -49,6 +49,9 @@ class JournalReads(Protocol):
     def waiting(self, post: str, besides: set[int], limit: int) -> list[tuple[Consigned, float]]:
         """Up to ``limit`` deliveries queued for ``post`` besides those given, best first."""
 
+    def received_before(self, topic: str, raw: bytes) -> int | None:
+        """The journal id of a cable received before on ``topic`` with exactly these bytes."""
+
 
 class Actions:
     """What the core has decided and the edge has not done yet, and the routing log's counts."""
@@ -71,6 +74,10 @@ class Actions:
     def send(self, topic: str, payload: bytes) -> None:
         """Publish ``payload`` on ``topic`` (QoS 1, not retained) once the burst is committed."""
         self.sends.append((topic, payload, 1, False))
+
+    def clear_retained(self, topic: str) -> None:
+        """Clear the retained message on ``topic`` (an empty retained payload) once the burst is committed."""
+        self.sends.append((topic, b"", 1, True))
 
     def event(self, event: str, **fields: object) -> None:
         """One entry of the routing log: the journal's events, the log and `router/log`.

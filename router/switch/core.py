@@ -87,14 +87,20 @@ class Switch:
         )
         return self.actions
 
-    def handle(self, topic: str, payload: bytes, now: float) -> Actions:
-        """A message off the bus: a cable, a receipt, a service message, line control or a request."""
+    def handle(self, topic: str, payload: bytes, now: float, *, retained: bool = False) -> Actions:
+        """A message off the bus: a cable, a receipt, a service message, line control or a request.
+
+        Whatever it is, it ends journalled, rejected or logged: the broker hears of it only after.
+        ``retained``: the broker kept it and sent it on our subscription (see `_intake`).
+        """
         read = read_topic(topic)
         if read is None:
+            # Not a topic of the switch's, though the broker matched a subscription: logged.
+            self.actions.event("unplaced-message", topic=topic[:80], size=len(payload))
             return self.actions
         kind, post = read
         if kind is Kind.CABLE:
-            self.intake.receive(topic, payload, now)
+            self._intake(topic, payload, now, retained=retained)
         elif kind is Kind.RECEIPT:
             self.posts.receipt(post, payload)
         elif kind is Kind.SERVICE:
@@ -104,6 +110,27 @@ class Switch:
         else:
             self.posts.retransmit(post, payload, now)
         return self.actions
+
+    def _intake(self, topic: str, payload: bytes, now: float, *, retained: bool) -> None:
+        """A cable off the intake; a retained one is taken once, then cleared at the broker.
+
+        A cable published retained comes again on every subscription, so after every restart: the
+        switch takes it once (journalled, or found journalled already) and then clears it (an empty
+        retained payload, sent after the commit), as an operator takes a tape off the reader.
+        The empty payload that clearing sends round (or anyone's) is no cable: logged, not journalled.
+        """
+        if not payload:
+            self.actions.event("empty-intake", topic=topic[:80], retained=retained)
+            return
+        if retained:
+            before = self._journal.received_before(topic, payload)
+            if before is not None:
+                self.actions.event("retained-again", topic=topic[:80], journal_id=before)
+            else:
+                self.intake.receive(topic, payload, now)
+            self.actions.clear_retained(topic)
+            return
+        self.intake.receive(topic, payload, now)
 
     def tick(self, now: float) -> Actions:
         """The time is ``now``: copies not receipted in time go again, every busy line runs."""

@@ -244,7 +244,9 @@ class Router:
             self.counts["bursts"] += 1
             with self.journal.transaction():
                 for message in messages:
-                    self._perform(switch.handle(message.topic, message.payload, clock.now()))
+                    self._perform(
+                        switch.handle(message.topic, message.payload, clock.now(), retained=message.retain)
+                    )
                 self._perform(switch.tick(clock.now()))
             await self._flush(messages)
 

@@ -58,3 +58,7 @@ class JournalView:
     def waiting(self, post: str, besides: set[int], limit: int) -> list[tuple[Consigned, float]]:
         """Up to ``limit`` deliveries queued for ``post`` besides those given, best first."""
         return self._apply().waiting(post, besides, limit)
+
+    def received_before(self, topic: str, raw: bytes) -> int | None:
+        """The journal id of a cable received before on ``topic`` with exactly these bytes."""
+        return self._apply().received_before(topic, raw)
