@@ -11,15 +11,16 @@ import pytest
 from router.bus.memory import MemoryBroker
 from router.bus.mqtt import BrokerAddress, MqttBus
 from router.bus.protocol import Bus
+from router.cable.models import Precedence
 from router.cable.parser import MAX_CABLE_BYTES
 from router.journal import queries
 from router.journal.store import Journal
 from router.journal.writes import Logged, Received, Routed, SentAtOnce
 from router.network.clock import ManualClock, settle
-from router.network.line import LineRules
+from router.network.line import Consignment, LineRules
 from router.routing.table import RoutingTable, parse_table
 from router.switch.actions import Actions
-from router.switch.core import Switch
+from router.switch.core import UNKNOWN_LOGGED, Limits, Switch
 from router.switch.service import Router
 from tests import helpers
 from tests.helpers import opened, receipt_for, receive
@@ -434,3 +435,50 @@ async def test_a_cable_retained_while_the_router_was_away_is_taken_then_cleared(
     assert opened(copy)[1].message_id == "RUEHRO-0016-0011200"
     assert "cables/in/early" not in broker.retained
     assert Journal(path).counts()["cables_routed"] == 1
+
+
+def core(table: RoutingTable, **limits: int) -> tuple[Switch, Actions]:
+    """A switch's core on an empty journal, and what it decides."""
+    actions = Actions(log_copies=False, publish_log=False)
+    switch = Switch(
+        table,
+        _NothingJournalled(),
+        actions,
+        rules=LineRules(),
+        max_bytes=MAX_CABLE_BYTES,
+        ack_timeout=300.0,
+        serials={},
+        last_ids=(0, 0),
+        limits=Limits(**limits),
+    )
+    return switch, actions
+
+
+def test_control_topics_for_unknown_stations_make_no_state_and_are_logged_once(table: RoutingTable) -> None:
+    """Made-up RIs on every per-post topic: no line, no journal row but one log entry per RI, bounded."""
+    switch, actions = core(table)
+    for number in range(3000):
+        ri = f"QXZ{number:04d}"
+        for topic in ("router/line/", "cables/ack/", "cables/svc/", "router/retransmit/"):
+            switch.handle(topic + ri, b"down", now=1.0)
+    switch.handle("router/line/RUEHZZ", b"down", now=1.0)  # behind the RUEH relay, but no line yet
+    assert switch.by_post == {}
+    logged = [write for write in actions.writes if isinstance(write, Logged)]
+    assert [entry.event for entry in logged].count("unknown-station") == UNKNOWN_LOGGED
+    assert [entry.event for entry in logged].count("unknown-stations-not-logged") == 1
+    assert len(logged) == UNKNOWN_LOGGED + 1
+    assert actions.counts["unknown-station"] == 4 * 3000 + 1
+
+
+def test_router_status_lists_the_busiest_lines_and_sums_the_others(table: RoutingTable) -> None:
+    """However many lines have traffic, the status lists `status_lines` of them; the rest are counted."""
+    switch, _ = core(table, status_lines=2)
+    for number, waiting in enumerate([1, 5, 3, 2]):
+        line = switch.lines.line(f"RUEHA{chr(65 + number)}")
+        line.up = False
+        for delivery in range(waiting):
+            line.put(Consignment(100 * number + delivery, 1, Precedence.ROUTINE), 100, now=1.0)
+    status = switch.status_queues()
+    assert isinstance(status["queues"], dict)
+    assert sorted(status["queues"]) == ["RUEHAB", "RUEHAC"]
+    assert status["other_lines"] == {"lines": 2, "waiting_and_in_flight": 3, "down": 2}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -19,6 +20,7 @@ from router.journal.store import Journal
 from router.network.clock import ScaledClock
 from router.routing.table import RoutingTable, load_table
 from router.settings import Settings
+from router.switch.core import Limits
 from router.switch.serve import broker_for
 from tests.helpers import opened, receipt_for, receive, running
 
@@ -74,9 +76,16 @@ async def service(
         # The committed table's lines run at 75 baud: a fast clock lets the tests not wait for them.
         clock = ScaledClock(FAST)
         # At this scale a receipt's round trip through the broker takes hours of network time:
-        # FLASH copies are not sent again for want of one within these tests.
+        # copies are not sent again for want of one within these tests.
         await stack.enter_async_context(
-            running(bus, Journal(journal, clock=clock.now), table, clock=clock, ack_timeout=FAST)
+            running(
+                bus,
+                Journal(journal, clock=clock.now),
+                table,
+                clock=clock,
+                ack_timeout=FAST,
+                limits=Limits(receipt_timeout=FAST),
+            )
         )
         yield client
 
@@ -186,6 +195,8 @@ async def test_sigkill_mid_stream_loses_nothing_and_repeats_nothing_acknowledged
                 "--time-scale",
                 str(FAST),
                 stderr=stderr,
+                # Hours of network time pass in a receipt's round trip: no copy goes again for want of one.
+                env={**os.environ, "ROUTER_RECEIPT_TIMEOUT": str(FAST), "ROUTER_ACK_TIMEOUT": str(FAST)},
             )
         async with asyncio.timeout(10):
             while b'"listening"' not in log.read_bytes()[listening:]:  # noqa: ASYNC110 (another process's file)

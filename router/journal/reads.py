@@ -73,11 +73,11 @@ class Reads(Database):
         return {str(post): int(serial) for post, serial in rows}
 
     def open_deliveries(self) -> Iterator[OpenDelivery]:
-        """Every delivery not acknowledged yet, oldest first: the queues after a restart."""
+        """Every delivery not acknowledged yet nor given up, oldest first: the queues after a restart."""
         self._write_pending()
         for row in self._db.execute(
             "SELECT id, cable_id, post, precedence, niact, queued_at, state FROM deliveries"
-            " WHERE state != 'acknowledged' ORDER BY id"
+            " WHERE state != 'acknowledged' AND state != 'intercepted' ORDER BY id"
         ):
             yield OpenDelivery(
                 int(row[0]),
@@ -137,10 +137,10 @@ class Reads(Database):
         return [(int(row[0]), str(row[1]), bytes(row[2])) for row in rows]
 
     def is_open(self, delivery_id: int) -> bool:
-        """Whether a delivery still waits for its post's acknowledgement."""
+        """Whether a delivery still waits for its post's acknowledgement (not given up: intercepted)."""
         self._write_pending()
         row = self._db.execute("SELECT state FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
-        return row is not None and row[0] != "acknowledged"
+        return row is not None and row[0] not in {"acknowledged", "intercepted"}
 
     def copy_of(self, message_id: str, post: str) -> int | None:
         """The delivery that carried ``message_id`` to ``post``, if the message was routed there."""

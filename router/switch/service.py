@@ -32,7 +32,7 @@ from router.errors import BusError
 from router.network.clock import Clock, ScaledClock
 from router.network.line import LineRules
 from router.switch.actions import Actions, Send
-from router.switch.core import Switch
+from router.switch.core import Limits, Switch
 from router.switch.view import JournalView
 
 if TYPE_CHECKING:
@@ -95,6 +95,7 @@ class Router:
         status_every: float = 1.0,
         resend_after: float = 2.0,
         ack_timeout: float = 300.0,
+        limits: Limits | None = None,
     ) -> None:
         self.bus = bus
         self.journal = journal
@@ -114,6 +115,7 @@ class Router:
             ack_timeout=ack_timeout,
             serials=journal.last_serials(),
             last_ids=journal.last_ids(),
+            limits=limits,
         )
         self._inbox: asyncio.Queue[Message] = asyncio.Queue(BURST * 8)
         self._pipeline = Pipeline(bus)
@@ -298,7 +300,7 @@ class Router:
             before = now
             status = {
                 "at": datetime.fromtimestamp(self.clock.now(), UTC).isoformat(timespec="seconds"),
-                "queues": self.depths(),
+                **self.switch.status_queues(),
                 "rates_per_s": rates,
                 "totals": dict(now),
             }
