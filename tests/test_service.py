@@ -7,12 +7,15 @@ import json
 from typing import TYPE_CHECKING
 
 import pytest
+import structlog
+import structlog.testing
 
-from router.bus.memory import MemoryBroker
+from router.bus.memory import MemoryBroker, MemoryBus
 from router.bus.mqtt import BrokerAddress, MqttBus
-from router.bus.protocol import Bus
+from router.bus.protocol import Bus, Message
 from router.cable.models import Precedence
 from router.cable.parser import MAX_CABLE_BYTES
+from router.errors import BusError
 from router.journal import queries
 from router.journal.store import Journal
 from router.journal.writes import Logged, Received, Routed, SentAtOnce
@@ -26,6 +29,7 @@ from tests import helpers
 from tests.helpers import opened, receipt_for, receive
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
     from contextlib import AbstractAsyncContextManager
     from pathlib import Path
 
@@ -482,3 +486,24 @@ def test_router_status_lists_the_busiest_lines_and_sums_the_others(table: Routin
     assert isinstance(status["queues"], dict)
     assert sorted(status["queues"]) == ["RUEHAB", "RUEHAC"]
     assert status["other_lines"] == {"lines": 2, "waiting_and_in_flight": 3, "down": 2}
+
+
+class _LostBus(MemoryBus):
+    """A bus whose connection is lost once the router reads from it."""
+
+    async def messages(self) -> AsyncIterator[Message]:
+        raise BusError("connection lost")
+        yield  # pragma: no cover (an async generator that fails at once)
+
+
+async def test_a_task_that_fails_ends_the_run_and_is_logged_with_its_reason(
+    tmp_path: Path, table: RoutingTable
+) -> None:
+    """The reader failing ends `run()` with its error, and the log names the task and the reason."""
+    broker = MemoryBroker()
+    bus = _LostBus(broker, asyncio.Queue(10))
+    router = Router(bus, Journal(tmp_path / "journal.sqlite"), table)
+    with structlog.testing.capture_logs() as logs, pytest.raises(BusError, match="connection lost"):
+        await asyncio.wait_for(router.run(asyncio.Event()), 5)
+    (failed,) = [entry for entry in logs if entry["event"] == "task-failed"]
+    assert (failed["task"], failed["reason"]) == ("read", "BusError: connection lost")
