@@ -294,6 +294,9 @@ class _NothingJournalled:
     def received_before(self, topic: str, raw: bytes) -> int | None:
         raise AssertionError((topic, raw))
 
+    def given_up(self, delivery_id: int) -> bool:
+        raise AssertionError(delivery_id)
+
 
 def test_the_core_decides_what_to_write_and_send_without_doing_it(table: RoutingTable) -> None:
     """A cable handled by the core alone: its journal rows and copies come back as values, in order."""

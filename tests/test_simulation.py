@@ -373,6 +373,19 @@ async def test_a_copy_lost_while_the_post_is_away_goes_again_with_zfd_then_to_in
     assert list(net.journal.open_deliveries()) == [], "a restart does not send it again"
 
 
+async def test_a_receipt_for_a_copy_given_up_on_is_logged_as_late(tmp_path: Path) -> None:
+    """A receipt for a copy the switch intercepted already: a `late-receipt`, not a filed duplicate."""
+    async with network(tmp_path, limits=Limits(receipt_timeout=100, max_resends=0)) as net:
+        await net.publish(cable(1, "R"))
+        await net.clock.advance(60)
+        (copy,) = net.received()
+        await net.clock.advance(120)
+        await net.publisher.publish("cables/ack/RUEHFR", receipt_for(copy))
+        await settle()
+    assert [event["delivery"] for event in net.events("late-receipt")] == [1]
+    assert net.events("duplicate-filed") == []
+
+
 async def test_a_line_whose_window_is_full_of_lost_copies_goes_on(tmp_path: Path) -> None:
     """A window of one holding a copy the post never saw: the next goes after its timeout, then its resend."""
     limits = Limits(receipt_timeout=100, max_resends=1)

@@ -142,6 +142,12 @@ class Reads(Database):
         row = self._db.execute("SELECT state FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
         return row is not None and row[0] not in {"acknowledged", "intercepted"}
 
+    def given_up(self, delivery_id: int) -> bool:
+        """Whether the switch gave up on a delivery for want of a receipt (it is ``intercepted``)."""
+        self._write_pending()
+        row = self._db.execute("SELECT state FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+        return row is not None and row[0] == "intercepted"
+
     def copy_of(self, message_id: str, post: str) -> int | None:
         """The delivery that carried ``message_id`` to ``post``, if the message was routed there."""
         self._write_pending()

@@ -43,6 +43,9 @@ class JournalReads(Protocol):
     def consignment(self, delivery_id: int) -> Consigned:
         """A delivery's cable and precedence."""
 
+    def given_up(self, delivery_id: int) -> bool:
+        """Whether the switch gave up on a delivery for want of a receipt (intercepted, no-receipt)."""
+
     def copy_of(self, message_id: str, post: str) -> int | None:
         """The delivery that carried ``message_id`` to ``post``."""
 

@@ -83,6 +83,9 @@ class Posts:
             self._lines.receipted(delivery_id)
             self._actions.writes.append(Acknowledged(delivery_id, post))
             self._actions.event("acknowledged", post=post, delivery=delivery_id, transmission=tid)
+        elif self._journal.given_up(delivery_id):
+            # Intercepted for want of a receipt, and receipted after all: the operator should know.
+            self._actions.event("late-receipt", post=post, delivery=delivery_id, transmission=tid)
         else:
             # A second copy of a delivery already receipted: the post filed it (ZFD), not shown.
             self._actions.event("duplicate-filed", post=post, delivery=delivery_id, transmission=tid)
