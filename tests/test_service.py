@@ -488,7 +488,7 @@ def test_router_status_lists_the_busiest_lines_and_sums_the_others(table: Routin
     status = switch.status_queues()
     assert isinstance(status["queues"], dict)
     assert sorted(status["queues"]) == ["RUEHAB", "RUEHAC"]
-    assert status["other_lines"] == {"lines": 2, "waiting_and_in_flight": 3, "down": 2}
+    assert status["other_lines"] == {"lines": 2, "down": 2, "in_flight": 0, "waiting": {"ROUTINE": 3}}
 
 
 class _LostBus(MemoryBus):

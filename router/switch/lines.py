@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import json
+from collections import Counter
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 from router.bus import topics
@@ -293,10 +294,14 @@ class Lines:
         load = {post: sum(v for v in d.values() if type(v) is int) for post, d in depths.items()}
         ranked = sorted(depths, key=lambda post: (-load[post], post))
         shown, rest = ranked[:limit], ranked[limit:]
+        waiting: Counter[str] = Counter()
+        for post in rest:
+            waiting.update({k: v for k, v in depths[post].items() if type(v) is int and k != "in_flight"})
         other = {
             "lines": len(rest),
-            "waiting_and_in_flight": sum(load[post] for post in rest),
             "down": sum(1 for post in rest if depths[post]["up"] is False),
+            "in_flight": sum(len(self.lines[post].in_flight) for post in rest),
+            "waiting": dict(waiting),
         }
         return {"queues": {post: depths[post] for post in sorted(shown)}, "other_lines": other}
 
