@@ -60,7 +60,29 @@ class Settings(BaseSettings):
         default=EXTRA_LONG, ge=0, description="characters above which PRIORITY may bust a ROUTINE"
     )
     ack_timeout: float = Field(
-        default=300.0, gt=0, description="network seconds a FLASH or NIACT copy waits for its receipt"
+        default=300.0, gt=0, description="network seconds a FLASH, ECP or NIACT copy waits for its receipt"
+    )
+    receipt_timeout: float = Field(
+        default=600.0,
+        gt=0,
+        description="network seconds any other copy waits for its receipt before it goes again (with ZFD)",
+    )
+    max_resends: int = Field(
+        default=3, ge=0, description="resends without a receipt before a copy is intercepted (no-receipt)"
+    )
+    max_gap_serials: int = Field(
+        default=16, ge=1, description="serials one ZFX service message is answered for"
+    )
+    requests_burst: int = Field(
+        default=20, ge=1, description="gap reports and retransmit requests a post may make at once"
+    )
+    requests_per_minute: float = Field(
+        default=30.0, gt=0, description="gap reports and retransmit requests a post may make a network minute"
+    )
+    status_lines: int = Field(
+        default=50,
+        ge=0,
+        description="lines router/status lists one by one (the busiest); the rest summed",
     )
     status_every: float = Field(
         default=1.0,

@@ -18,6 +18,7 @@ from router.network.clock import ScaledClock
 from router.routing.table import load_table
 from router.settings import Settings
 from router.switch import serve as app
+from router.switch.core import Limits
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -56,6 +57,12 @@ def test_the_switch_is_wired_from_every_setting(tmp_path: Path, monkeypatch: pyt
         resend_after=0.1,
         publish_log=False,
         units_per_character=10,
+        receipt_timeout=60.0,
+        max_resends=5,
+        max_gap_serials=8,
+        requests_burst=4,
+        requests_per_minute=2.0,
+        status_lines=9,
     )
     clock = ScaledClock(60)
     journal = Journal(tmp_path / "journal.sqlite")
@@ -73,6 +80,14 @@ def test_the_switch_is_wired_from_every_setting(tmp_path: Path, monkeypatch: pyt
             "status_every": 0.5,
             "resend_after": 0.1,
             "publish_log": False,
+            "limits": Limits(
+                receipt_timeout=60.0,
+                max_resends=5,
+                max_gap_serials=8,
+                requests_burst=4,
+                requests_per_minute=2.0,
+                status_lines=9,
+            ),
         }
     ]
 

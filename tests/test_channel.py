@@ -14,6 +14,7 @@ from router.network.channel import (
     Continuity,
     cancellation,
     copy_size,
+    heading,
     message_part,
     read_acknowledgement,
     read_copy,
@@ -148,3 +149,31 @@ def test_the_post_reports_a_gap_at_once_and_a_cancellation_closes_none() -> None
     gap = station.read(single_call(raw.replace(b"#0311", b"#0312"), "HFR0004", "RUEHFR", "RR"))
     assert gap.report is not None
     assert read_zfx(gap.report) == [("HFR", 3)]
+
+
+@pytest.mark.parametrize("sample", ["flash-collective.txt", "partial-record.txt"])
+def test_a_suspect_copy_carries_zfd_and_reads_back_the_same_cable(sample: str) -> None:
+    """A copy sent again for want of a receipt has the ZFD pilot; the post reads the same cable, suspect."""
+    raw = (SAMPLES / sample).read_bytes()
+    part = message_part(raw)
+    sent = heading("HFR0043", "RUEHFR", "ZZ", suspect=True) + part
+    assert sent.split(b"\n")[2] == b"ZFD"
+    assert copy_size("RUEHFR", Precedence.FLASH, part, suspect=True) == len(sent)
+    read = read_copy(sent)
+    plain = read_copy(heading("HFR0043", "RUEHFR", "ZZ") + part)
+    assert (read.suspect, plain.suspect) == (True, False)
+    assert read.cable.replace(b"ZZ RUEHFR\n", b"") == plain.cable.replace(b"ZZ RUEHFR\n", b"")
+    assert parse_cable(read.cable).message_id == parse_cable(raw).message_id
+
+
+def test_a_post_files_a_zfd_copy_it_holds_and_shows_one_it_does_not() -> None:
+    """ZFD (§427-428): the post that has the message files the copy; one that never got it shows it."""
+    raw = (SAMPLES / "flash-collective.txt").read_bytes()
+    part = message_part(raw)
+    holding, missing = PostStation("RUEHFR"), PostStation("RUEHFR")
+    assert holding.read(heading("HFR0001", "RUEHFR", "ZZ") + part).cable is not None
+    again = heading("HFR0002", "RUEHFR", "ZZ", suspect=True) + part
+    filed, shown = holding.read(again), missing.read(again)
+    assert (filed.duplicate, filed.cable) == (True, None)
+    assert shown.duplicate is False
+    assert shown.cable is not None

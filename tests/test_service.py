@@ -7,22 +7,29 @@ import json
 from typing import TYPE_CHECKING
 
 import pytest
+import structlog
+import structlog.testing
 
-from router.bus.memory import MemoryBroker
+from router.bus.memory import MemoryBroker, MemoryBus
 from router.bus.mqtt import BrokerAddress, MqttBus
-from router.bus.protocol import Bus
+from router.bus.protocol import Bus, Message
+from router.cable.models import Precedence
 from router.cable.parser import MAX_CABLE_BYTES
+from router.errors import BusError
+from router.journal import queries
 from router.journal.store import Journal
 from router.journal.writes import Logged, Received, Routed, SentAtOnce
-from router.network.line import LineRules
+from router.network.clock import ManualClock, settle
+from router.network.line import Consignment, LineRules
 from router.routing.table import RoutingTable, parse_table
 from router.switch.actions import Actions
-from router.switch.core import Switch
+from router.switch.core import UNKNOWN_LOGGED, Limits, Switch
 from router.switch.service import Router
 from tests import helpers
 from tests.helpers import opened, receipt_for, receive
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
     from contextlib import AbstractAsyncContextManager
     from pathlib import Path
 
@@ -64,7 +71,7 @@ def table() -> RoutingTable:
 
 
 def running(
-    bus: Bus, journal: Journal, table: RoutingTable, **options: float
+    bus: Bus, journal: Journal, table: RoutingTable, **options: object
 ) -> AbstractAsyncContextManager[Router]:
     """A router as the shared helper runs it: it resends soon after a restart, logs every copy."""
     return helpers.running(bus, journal, table, **({"resend_after": 0.05, "log_copies": True} | options))
@@ -284,6 +291,12 @@ class _NothingJournalled:
     def waiting(self, post: str, besides: set[int], limit: int) -> list[tuple[Consigned, float]]:
         raise AssertionError((post, besides, limit))
 
+    def received_before(self, topic: str, raw: bytes) -> int | None:
+        raise AssertionError((topic, raw))
+
+    def given_up(self, delivery_id: int) -> bool:
+        raise AssertionError(delivery_id)
+
 
 def test_the_core_decides_what_to_write_and_send_without_doing_it(table: RoutingTable) -> None:
     """A cable handled by the core alone: its journal rows and copies come back as values, in order."""
@@ -319,3 +332,181 @@ def test_the_core_decides_what_to_write_and_send_without_doing_it(table: Routing
         ("cables/out/RUEHFR", b"VZCZCHFR0001"),
     ]
     assert actions.counts["delivered"] == 2
+
+
+async def test_a_restart_with_unreceipted_copies_is_one_session_that_resends_them_once(
+    tmp_path: Path, table: RoutingTable
+) -> None:
+    """After a restart the resend is done once and the router keeps running: one session for 30 s."""
+    broker = MemoryBroker()
+    path = tmp_path / "journal.sqlite"
+    clock = ManualClock()
+    post, publisher, log = broker.connect(), broker.connect(), broker.connect()
+    await post.subscribe("cables/out/RUEHFR")
+    async with running(broker.connect(), Journal(path, clock=clock.now), table, clock=clock):
+        await publisher.publish("cables/in/x", cable(13, to="AMEMBASSY PARIS"))
+        (first,) = await receive(post, 1)
+    await log.subscribe("router/log")
+    journal = Journal(path, clock=clock.now)
+    router = Router(broker.connect(), journal, table, clock=clock, resend_after=0.01)
+    stop = asyncio.Event()
+    session = asyncio.create_task(router.run(stop))
+    await events(log, "resending", 1)
+    (again,) = await receive(post, 1)
+    await clock.advance(30)
+    assert not session.done(), "the resend's end did not end the run"
+    stop.set()
+    await asyncio.wait_for(session, 5)
+    with queries.read_only(journal.path) as db:
+        (listening,) = db.execute("SELECT count(*) FROM events WHERE event = 'listening'").fetchone()
+    assert listening == 2, "one session before the restart, one after"
+    assert opened(again)[1].message_id == opened(first)[1].message_id
+    assert post.queue.empty(), "the copy went again once"
+
+
+async def test_a_cable_published_on_cables_in_itself_is_journalled_and_routed(
+    tmp_path: Path, table: RoutingTable
+) -> None:
+    """``cables/in`` itself (no level below), which ``cables/in/#`` matches too, is an intake topic."""
+    broker = MemoryBroker()
+    journal = Journal(tmp_path / "journal.sqlite")
+    post, publisher = broker.connect(), broker.connect()
+    await post.subscribe("cables/out/RUEHFR")
+    async with running(broker.connect(), journal, table):
+        await publisher.publish("cables/in", cable(14, to="AMEMBASSY PARIS"))
+        (copy,) = await receive(post, 1)
+    assert opened(copy)[1].message_id == "RUEHRO-0014-0011200"
+    assert journal.counts()["cables_routed"] == 1
+
+
+def test_a_message_on_a_topic_the_switch_cannot_place_is_logged(table: RoutingTable) -> None:
+    """A message the switch cannot place is not dropped in silence: it is an entry of the routing log."""
+    actions = Actions(log_copies=False, publish_log=False)
+    switch = Switch(
+        table,
+        _NothingJournalled(),
+        actions,
+        rules=LineRules(),
+        max_bytes=MAX_CABLE_BYTES,
+        ack_timeout=300.0,
+        serials={},
+        last_ids=(0, 0),
+    )
+    switch.handle("cables/ack/RUEHFR/extra", b"R Z HFR0001", now=5.0)
+    switch.handle("somewhere/else", b"?", now=5.0)
+    assert [write.event for write in actions.writes if isinstance(write, Logged)] == [
+        "unplaced-message",
+        "unplaced-message",
+    ]
+
+
+async def test_a_retained_cable_is_journalled_once_and_cleared_at_the_broker(
+    tmp_path: Path, table: RoutingTable
+) -> None:
+    """A cable published retained is taken once: found journalled on the next start, then cleared."""
+    broker = MemoryBroker()
+    path = tmp_path / "journal.sqlite"
+    post, publisher = broker.connect(), broker.connect()
+    await post.subscribe("cables/out/RUEHFR")
+    async with running(broker.connect(), Journal(path), table):
+        await publisher.publish("cables/in/kept", cable(15, to="AMEMBASSY PARIS"), retain=True)
+        (copy,) = await receive(post, 1)
+        await publisher.publish("cables/ack/RUEHFR", receipt_for(copy))
+    assert "cables/in/kept" in broker.retained
+    for _ in range(2):
+        log = broker.connect()
+        await log.subscribe("router/log")
+        async with running(broker.connect(), Journal(path), table):
+            await events(log, "listening", 1)
+            await settle()
+    assert "cables/in/kept" not in broker.retained
+    with queries.read_only(path) as db:
+        (journalled,) = db.execute("SELECT count(*) FROM cables").fetchone()
+        again = db.execute("SELECT count(*) FROM events WHERE event = 'retained-again'").fetchone()[0]
+    assert (journalled, again) == (1, 1)
+    assert post.queue.empty()
+
+
+async def test_a_cable_retained_while_the_router_was_away_is_taken_then_cleared(
+    tmp_path: Path, table: RoutingTable
+) -> None:
+    """Retained intake found at the start is journalled and routed, and the broker keeps it no longer."""
+    broker = MemoryBroker()
+    path = tmp_path / "journal.sqlite"
+    post, publisher = broker.connect(), broker.connect()
+    await post.subscribe("cables/out/RUEHFR")
+    await publisher.publish("cables/in/early", cable(16, to="AMEMBASSY PARIS"), retain=True)
+    async with running(broker.connect(), Journal(path), table):
+        (copy,) = await receive(post, 1)
+        await settle()
+    assert opened(copy)[1].message_id == "RUEHRO-0016-0011200"
+    assert "cables/in/early" not in broker.retained
+    assert Journal(path).counts()["cables_routed"] == 1
+
+
+def core(table: RoutingTable, **limits: int) -> tuple[Switch, Actions]:
+    """A switch's core on an empty journal, and what it decides."""
+    actions = Actions(log_copies=False, publish_log=False)
+    switch = Switch(
+        table,
+        _NothingJournalled(),
+        actions,
+        rules=LineRules(),
+        max_bytes=MAX_CABLE_BYTES,
+        ack_timeout=300.0,
+        serials={},
+        last_ids=(0, 0),
+        limits=Limits(**limits),
+    )
+    return switch, actions
+
+
+def test_control_topics_for_unknown_stations_make_no_state_and_are_logged_once(table: RoutingTable) -> None:
+    """Made-up RIs on every per-post topic: no line, no journal row but one log entry per RI, bounded."""
+    switch, actions = core(table)
+    for number in range(3000):
+        ri = f"QXZ{number:04d}"
+        for topic in ("router/line/", "cables/ack/", "cables/svc/", "router/retransmit/"):
+            switch.handle(topic + ri, b"down", now=1.0)
+    switch.handle("router/line/RUEHZZ", b"down", now=1.0)  # behind the RUEH relay, but no line yet
+    assert switch.by_post == {}
+    logged = [write for write in actions.writes if isinstance(write, Logged)]
+    assert [entry.event for entry in logged].count("unknown-station") == UNKNOWN_LOGGED
+    assert [entry.event for entry in logged].count("unknown-stations-not-logged") == 1
+    assert len(logged) == UNKNOWN_LOGGED + 1
+    assert actions.counts["unknown-station"] == 4 * 3000 + 1
+
+
+def test_router_status_lists_the_busiest_lines_and_sums_the_others(table: RoutingTable) -> None:
+    """However many lines have traffic, the status lists `status_lines` of them; the rest are counted."""
+    switch, _ = core(table, status_lines=2)
+    for number, waiting in enumerate([1, 5, 3, 2]):
+        line = switch.lines.line(f"RUEHA{chr(65 + number)}")
+        line.up = False
+        for delivery in range(waiting):
+            line.put(Consignment(100 * number + delivery, 1, Precedence.ROUTINE), 100, now=1.0)
+    status = switch.status_queues()
+    assert isinstance(status["queues"], dict)
+    assert sorted(status["queues"]) == ["RUEHAB", "RUEHAC"]
+    assert status["other_lines"] == {"lines": 2, "down": 2, "in_flight": 0, "waiting": {"ROUTINE": 3}}
+
+
+class _LostBus(MemoryBus):
+    """A bus whose connection is lost once the router reads from it."""
+
+    async def messages(self) -> AsyncIterator[Message]:
+        raise BusError("connection lost")
+        yield  # pragma: no cover (an async generator that fails at once)
+
+
+async def test_a_task_that_fails_ends_the_run_and_is_logged_with_its_reason(
+    tmp_path: Path, table: RoutingTable
+) -> None:
+    """The reader failing ends `run()` with its error, and the log names the task and the reason."""
+    broker = MemoryBroker()
+    bus = _LostBus(broker, asyncio.Queue(10))
+    router = Router(bus, Journal(tmp_path / "journal.sqlite"), table)
+    with structlog.testing.capture_logs() as logs, pytest.raises(BusError, match="connection lost"):
+        await asyncio.wait_for(router.run(asyncio.Event()), 5)
+    (failed,) = [entry for entry in logs if entry["event"] == "task-failed"]
+    assert (failed["task"], failed["reason"]) == ("read", "BusError: connection lost")

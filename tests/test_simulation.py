@@ -16,10 +16,11 @@ from router.bus.memory import MemoryBroker, MemoryBus
 from router.cable.models import Precedence
 from router.journal import queries
 from router.journal.store import Journal
-from router.network.channel import read_copy
+from router.network.channel import read_copy, zfx
 from router.network.clock import ManualClock, settle
 from router.routing.table import parse_table
 from router.sim.post import PostStation
+from router.switch.core import Limits
 from tests.helpers import opened, receipt_for, running
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ class Network:
 
 
 @asynccontextmanager
-async def network(tmp_path: Path, **options: float) -> AsyncIterator[Network]:
+async def network(tmp_path: Path, **options: object) -> AsyncIterator[Network]:
     broker = MemoryBroker()
     clock = ManualClock(START)
     journal = Journal(tmp_path / "journal.sqlite", clock=clock.now)
@@ -192,7 +193,9 @@ async def test_a_cut_serial_asked_for_is_answered_with_its_cancellation(tmp_path
         station = PostStation("RUEHFR")
         await net.publish(cable(1))
         await net.clock.advance(60)
-        station.read(net.received()[0].payload)
+        (first,) = net.received()
+        station.read(first.payload)
+        await net.publisher.publish("cables/ack/RUEHFR", receipt_for(first))
         await net.publish(cable(2, text=1000))
         await net.clock.advance(10)
         await net.publisher.publish("router/line/RUEHFR", b"down")
@@ -245,20 +248,24 @@ async def test_an_unacknowledged_flash_goes_again_and_the_post_files_the_second_
     assert len(net.events("duplicate-filed")) == 1
 
 
-async def test_a_routine_copy_is_not_sent_again_for_want_of_a_receipt(tmp_path: Path) -> None:
-    """Only FLASH, ECP and NIACT must be receipted: an unreceipted ROUTINE is not retransmitted."""
-    async with network(tmp_path, ack_timeout=120) as net:
+async def test_a_routine_copy_waits_longer_for_its_receipt_than_a_niact(tmp_path: Path) -> None:
+    """FLASH, ECP and NIACT wait `ack_timeout` for a receipt, any other copy the longer `receipt_timeout`."""
+    limits = Limits(receipt_timeout=1000, max_resends=10)
+    async with network(tmp_path, ack_timeout=120, limits=limits) as net:
         await net.publish(cable(1, "R"), cable(2, "O", niact=True))
         await net.clock.advance(200)
         assert len(net.received()) == 3, "ROUTINE once, the NIACT IMMEDIATE twice"
         await net.clock.advance(120)
         assert len(net.received()) == 1, "and again at each timeout until it is receipted"
-    assert [event["delivery"] for event in net.events("retransmitted")] == [2, 2]
+        await net.clock.advance(800)
+        assert {read_copy(m.payload).suspect for m in net.received()} == {True}
+    retransmitted = [event["delivery"] for event in net.events("retransmitted")]
+    assert retransmitted.count(1) == 1, "the ROUTINE went again once its own timeout had passed"
 
 
 async def test_a_backlog_held_in_the_journal_comes_out_in_precedence_order(tmp_path: Path) -> None:
     """Forty cables behind a down line held 4 at a time: released FLASH first, then by arrival."""
-    async with network(tmp_path, ack_timeout=100_000) as net:
+    async with network(tmp_path, ack_timeout=100_000, limits=Limits(receipt_timeout=100_000)) as net:
         await net.publisher.publish("router/line/RUEHFR", b"down")
         await net.publish(cable(1))
         paris = net.router.lines["RUEHFR"]
@@ -336,3 +343,112 @@ async def test_a_post_gets_a_message_again_on_request_under_a_new_serial(tmp_pat
         "post": "RUEHFR",
         "message_id": "RUEHRO-9999-0011200",
     }
+
+
+def given_up(net: Network) -> list[tuple[str, str, str]]:
+    """(post, reason, the delivery's state) of each copy the switch gave up on."""
+    with queries.read_only(net.journal.path) as db:
+        rows = db.execute(
+            "SELECT i.post, i.reason, d.state FROM intercepts i"
+            " JOIN deliveries d ON d.cable_id = i.cable_id AND d.post = i.post ORDER BY i.id"
+        ).fetchall()
+    return [(str(post), str(reason), str(state)) for post, reason, state in rows]
+
+
+async def test_a_copy_lost_while_the_post_is_away_goes_again_with_zfd_then_to_intercept(
+    tmp_path: Path,
+) -> None:
+    """Never receipted: sent again with ZFD `max_resends` times, then intercepted, an alarm logged."""
+    limits = Limits(receipt_timeout=100, max_resends=2)
+    async with network(tmp_path, limits=limits) as net:
+        await net.publish(cable(1, "R"))
+        for _ in range(12):
+            await net.clock.advance(60)
+        sent = [read_copy(message.payload) for message in net.received()]
+    assert [copy.suspect for copy in sent] == [False, True, True]
+    assert [cause for _, cause, _ in net.transmissions()] == ["first", "ack-timeout", "ack-timeout"]
+    assert given_up(net) == [("RUEHFR", "no-receipt", "intercepted")]
+    (alarm,) = net.events("alarm")
+    assert (alarm["alarm"], alarm["post"], alarm["sent"]) == ("no-receipt", "RUEHFR", 3)
+    assert list(net.journal.open_deliveries()) == [], "a restart does not send it again"
+
+
+async def test_a_receipt_for_a_copy_given_up_on_is_logged_as_late(tmp_path: Path) -> None:
+    """A receipt for a copy the switch intercepted already: a `late-receipt`, not a filed duplicate."""
+    async with network(tmp_path, limits=Limits(receipt_timeout=100, max_resends=0)) as net:
+        await net.publish(cable(1, "R"))
+        await net.clock.advance(60)
+        (copy,) = net.received()
+        await net.clock.advance(120)
+        await net.publisher.publish("cables/ack/RUEHFR", receipt_for(copy))
+        await settle()
+    assert [event["delivery"] for event in net.events("late-receipt")] == [1]
+    assert net.events("duplicate-filed") == []
+
+
+async def test_a_line_whose_window_is_full_of_lost_copies_goes_on(tmp_path: Path) -> None:
+    """A window of one holding a copy the post never saw: the next goes after its timeout, then its resend."""
+    limits = Limits(receipt_timeout=100, max_resends=1)
+    async with network(tmp_path, limits=limits) as net:
+        await net.publish(cable(1, "R"))
+        net.router.lines["RUEHFR"].window = 1
+        await net.publish(cable(2, "R"))
+        for _ in range(8):
+            await net.clock.advance(60)
+        seen = [(copy.suspect, copy.cable) for copy in map(read_copy, (m.payload for m in net.received()))]
+    # The resend queues behind the ROUTINE already waiting: with the window freed, that goes first.
+    assert [(suspect, b"CABLE 2" in text) for suspect, text in seen] == [
+        (False, False),
+        (False, True),
+        (True, False),
+        (True, True),
+    ]
+    assert given_up(net) == [("RUEHFR", "no-receipt", "intercepted")] * 2
+
+
+async def test_a_line_back_up_sends_its_unreceipted_copies_again_as_suspect(tmp_path: Path) -> None:
+    """Copies sent before an outage and not receipted go again with ZFD when the line is back."""
+    async with network(tmp_path) as net:
+        await net.publish(cable(1, "R"))
+        await net.clock.advance(60)
+        (before,) = net.received()
+        await net.publisher.publish("router/line/RUEHFR", b"down")
+        await net.publisher.publish("router/line/RUEHFR", b"up")
+        await settle()
+        await net.clock.advance(60)
+        (after,) = net.received()
+    assert (read_copy(before.payload).suspect, read_copy(after.payload).suspect) == (False, True)
+    assert opened(after)[1].message_id == opened(before)[1].message_id
+    assert [cause for _, cause, _ in net.transmissions()] == ["first", "line-up"]
+    assert net.router.lines["RUEHFR"].in_flight == {1}
+
+
+async def test_a_forged_zfx_asking_for_thousands_of_serials_is_answered_for_a_few(tmp_path: Path) -> None:
+    """One ZFX naming 4,000 serials (one of them 2,000 times) costs at most `max_gap_serials` answers."""
+    async with network(tmp_path, limits=Limits(max_gap_serials=4)) as net:
+        await net.publish(cable(1, "R"))
+        await net.clock.advance(60)
+        net.received()
+        forged = zfx("RUEHFR", ["HFR0001"] * 2000 + [f"HFR{n:04d}" for n in range(2, 2002)])
+        await net.publisher.publish("cables/svc/RUEHFR", forged)
+        await settle()
+        await net.clock.advance(60)
+        assert len(net.received()) == 1, "serial 0001 once; the others carried nothing"
+    (gap,) = net.events("gap")
+    assert gap["serials"] == ["HFR0001", "HFR0002", "HFR0003", "HFR0004"]
+    (truncated,) = net.events("gap-truncated")
+    assert (truncated["reported"], truncated["answered"]) == (2001, 4)
+
+
+async def test_gap_reports_and_retransmit_requests_are_rate_limited_per_post(tmp_path: Path) -> None:
+    """Past its burst a post's requests are refused and logged until the bucket refills in network time."""
+    async with network(tmp_path, limits=Limits(requests_burst=3, requests_per_minute=1)) as net:
+        for _ in range(5):
+            await net.publisher.publish("router/retransmit/RUEHFR", b"RUEHRO-0009-0011200")
+        await settle()
+        assert len(net.events("bad-retransmit-request")) == 3
+        assert len(net.events("rate-limited")) == 2
+        await net.clock.advance(60)
+        await net.publisher.publish("cables/svc/RUEHFR", zfx("RUEHFR", ["HFR0009"]))
+        await settle()
+    assert len(net.events("gap")) == 1

@@ -40,11 +40,18 @@ class Kind(StrEnum):
 def read_topic(topic: str) -> tuple[Kind, str] | None:
     """The kind of a topic the switch receives and its last level (the post's RI, or a cable's name).
 
-    None for a topic that is none of the switch's.
+    A cable may come on ``cables/in`` itself as well as below it: MQTT's ``cables/in/#`` matches
+    both. A per-post topic has exactly one level after its kind (its ``+``). None for a topic
+    that is none of the switch's.
     """
+    if topic == Kind.CABLE.value.rstrip("/"):
+        return Kind.CABLE, ""
     for kind in Kind:
         if topic.startswith(kind.value):
-            return kind, topic.rsplit("/", 1)[1]
+            last = topic[len(kind.value) :]
+            if kind is not Kind.CABLE and "/" in last:
+                return None
+            return kind, last.rsplit("/", 1)[-1]
     return None
 
 

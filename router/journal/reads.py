@@ -73,11 +73,11 @@ class Reads(Database):
         return {str(post): int(serial) for post, serial in rows}
 
     def open_deliveries(self) -> Iterator[OpenDelivery]:
-        """Every delivery not acknowledged yet, oldest first: the queues after a restart."""
+        """Every delivery not acknowledged yet nor given up, oldest first: the queues after a restart."""
         self._write_pending()
         for row in self._db.execute(
             "SELECT id, cable_id, post, precedence, niact, queued_at, state FROM deliveries"
-            " WHERE state != 'acknowledged' ORDER BY id"
+            " WHERE state != 'acknowledged' AND state != 'intercepted' ORDER BY id"
         ):
             yield OpenDelivery(
                 int(row[0]),
@@ -119,16 +119,34 @@ class Reads(Database):
         ]
         return found[:limit]
 
+    def received_before(self, topic: str, raw: bytes) -> int | None:
+        """The journal id of a cable received before on ``topic`` with exactly these bytes.
+
+        Asked only of retained intake (at a subscription, so after each start): no index serves
+        it, the cables table is scanned, newest first.
+        """
+        self._write_pending()
+        row = self._db.execute(
+            "SELECT id FROM cables WHERE topic = ? AND raw = ? ORDER BY id DESC LIMIT 1", (topic, raw)
+        ).fetchone()
+        return int(row[0]) if row else None
+
     def unfinished(self) -> list[tuple[int, str, bytes]]:
         """Cables received but neither routed, rejected nor filed as duplicates, oldest first."""
         rows = self._db.execute("SELECT id, topic, raw FROM cables WHERE status = 'received' ORDER BY id")
         return [(int(row[0]), str(row[1]), bytes(row[2])) for row in rows]
 
     def is_open(self, delivery_id: int) -> bool:
-        """Whether a delivery still waits for its post's acknowledgement."""
+        """Whether a delivery still waits for its post's acknowledgement (not given up: intercepted)."""
         self._write_pending()
         row = self._db.execute("SELECT state FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
-        return row is not None and row[0] != "acknowledged"
+        return row is not None and row[0] not in {"acknowledged", "intercepted"}
+
+    def given_up(self, delivery_id: int) -> bool:
+        """Whether the switch gave up on a delivery for want of a receipt (it is ``intercepted``)."""
+        self._write_pending()
+        row = self._db.execute("SELECT state FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+        return row is not None and row[0] == "intercepted"
 
     def copy_of(self, message_id: str, post: str) -> int | None:
         """The delivery that carried ``message_id`` to ``post``, if the message was routed there."""

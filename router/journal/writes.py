@@ -100,6 +100,19 @@ class Acknowledged(NamedTuple):
     post: str
 
 
+class GivenUp(NamedTuple):
+    """A copy sent again and again without a receipt: to the intercept position, with ``reason``.
+
+    The delivery ends ``intercepted`` (no longer open: a restart does not send it again), and the
+    intercepts table holds the post and the reason, as for an addressee the switch could not route.
+    """
+
+    delivery_id: int
+    cable_id: int
+    post: str
+    reason: str
+
+
 class Logged(NamedTuple):
     """An entry of the routing log: its name and its fields as JSON."""
 
@@ -108,7 +121,16 @@ class Logged(NamedTuple):
 
 
 Write = (
-    Received | Rejected | Duplicate | Routed | Transmitting | SentAtOnce | Transmitted | Acknowledged | Logged
+    Received
+    | Rejected
+    | Duplicate
+    | Routed
+    | Transmitting
+    | SentAtOnce
+    | Transmitted
+    | Acknowledged
+    | GivenUp
+    | Logged
 )
 
 
@@ -169,6 +191,8 @@ class Writes(Database):
                     self.reject(cable_id, detail)
                 case Duplicate(cable_id, message_id, original):
                     self.mark_duplicate(cable_id, message_id, original)
+                case GivenUp(delivery_id, cable_id, post, reason):
+                    self.give_up(delivery_id, cable_id, post, reason)
 
     def receive(self, topic: str, raw: bytes, cable_id: int | None = None) -> int:
         """Commit a cable as received, before anything else happens to it; return its journal id."""
@@ -286,6 +310,19 @@ class Writes(Database):
             (self._now(), self._now(), delivery_id, post),
         )
         return cursor.rowcount == 1
+
+    def give_up(self, delivery_id: int, cable_id: int, post: str, reason: str) -> None:
+        """A delivery the switch gives up sending: ``intercepted``, and a row of the intercepts table."""
+        self._write_pending()
+        with self.transaction():
+            self._db.execute(
+                "UPDATE deliveries SET state = 'intercepted' WHERE id = ? AND state != 'acknowledged'",
+                (delivery_id,),
+            )
+            self._db.execute(
+                "INSERT INTO intercepts (cable_id, addressee, reason, post) VALUES (?, ?, ?, ?)",
+                (cable_id, post, reason, post),
+            )
 
     def log(self, event: str, fields: dict[str, object] | str) -> None:
         """Append an event of the routing log (its fields, or their JSON already made)."""

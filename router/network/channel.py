@@ -34,6 +34,8 @@ _HEADER_LINES = 12
 
 CANCEL = b"E E E E E E E E AR"
 """What ends a busted transmission (ACP 127 §424a): disregard it; its serial is used, not open."""
+ZFD = "ZFD"
+"""The suspected-duplicate pilot (§427): this copy may have reached the post before."""
 ZFX = "ZFX"
 """The operating signal reporting channel serials never received (§433: ``ZFX HPA063``)."""
 
@@ -43,18 +45,28 @@ def single_call(raw: bytes, transmission_id: str, post: str, prosign: str) -> by
     return heading(transmission_id, post, prosign) + message_part(raw)
 
 
-def copy_size(post: str, precedence: Precedence, part: bytes) -> int:
+def copy_size(post: str, precedence: Precedence, part: bytes, *, suspect: bool = False) -> int:
     """Characters of a post's copy on the line: its heading (as `heading` makes it) and ``part``.
 
     No heading is built: its width is fixed, the transmission id being three letters and four
-    digits whatever the serial, and the prosign the precedence letter twice.
+    digits whatever the serial, the prosign the precedence letter twice, and a suspect copy's
+    pilot line ``ZFD``.
     """
-    return _HEADING_FRAME + _TRANSMISSION_ID_WIDTH + 2 * len(precedence.letter) + len(post) + len(part)
+    pilot = len(ZFD) + 1 if suspect else 0
+    return (
+        _HEADING_FRAME + _TRANSMISSION_ID_WIDTH + 2 * len(precedence.letter) + len(post) + pilot + len(part)
+    )
 
 
-def heading(transmission_id: str, post: str, prosign: str) -> bytes:
-    """FL1 and FL2 of a single-call copy, each ended by its line feed."""
-    return f"VZCZC{transmission_id}\n{prosign} {post}\n".encode()
+def heading(transmission_id: str, post: str, prosign: str, *, suspect: bool = False) -> bytes:
+    """FL1 and FL2 of a single-call copy, each ended by its line feed; then ``ZFD`` if ``suspect``.
+
+    A copy that may have reached the post before (sent again for want of a receipt, after a
+    restart or an outage) carries the suspected-duplicate pilot (ACP 127 §427) on its own line
+    ahead of the message, which the switch never alters (§303).
+    """
+    pilot = f"{ZFD}\n" if suspect else ""
+    return f"VZCZC{transmission_id}\n{prosign} {post}\n{pilot}".encode()
 
 
 def message_part(raw: bytes) -> bytes:
@@ -85,6 +97,8 @@ class Copy(NamedTuple):
     """A busted or cut transmission: the serial is accounted for, there is no message."""
     cable: bytes
     """The message to parse: the whole copy when it carries FL3, else what follows FL2."""
+    suspect: bool = False
+    """The copy carries the suspected-duplicate pilot ZFD (§427): the post may hold it already."""
 
     @property
     def transmission_id(self) -> str:
@@ -102,9 +116,14 @@ def read_copy(payload: bytes) -> Copy:
     channel, serial = match[1].decode(), int(match[2])
     if rest.startswith(CANCEL):
         return Copy(channel, serial, cancelled=True, cable=b"")
-    _, _, text = rest.partition(b"\n")  # FL2, which names only this post
+    fl2, _, text = rest.partition(b"\n")  # FL2, which names only this post
+    pilot, _, after = text.partition(b"\n")
+    suspect = pilot.rstrip(b"\r") == ZFD.encode()
+    if suspect:
+        text = after  # the pilot is the switch's, not the message's
     body = text.lstrip(b"\n")
-    return Copy(channel, serial, cancelled=False, cable=payload if _DE.match(body) else text)
+    cable = first + b"\n" + fl2 + b"\n" + text if _DE.match(body) else text
+    return Copy(channel, serial, cancelled=False, cable=cable, suspect=suspect)
 
 
 def cancellation(transmission_id: str) -> bytes:

@@ -23,9 +23,13 @@ from typing import Literal, NamedTuple
 
 from router.cable.models import Precedence, needs_receipt
 
-Cause = Literal["first", "bust", "outage", "zfx", "ack-timeout", "restart", "request"]
+Cause = Literal["first", "bust", "outage", "zfx", "ack-timeout", "restart", "request", "line-up"]
 """Why a transmission is made: the first, or again after a bust, an outage, a gap report (ZFX), a
-missing acknowledgement, or a restart of the router."""
+missing acknowledgement, a restart of the router, an operator's request, or the line coming back
+up with the copy sent before it went down still not receipted."""
+SUSPECT: frozenset[Cause] = frozenset({"ack-timeout", "restart", "line-up"})
+"""Causes of a copy that may have reached the post before: it goes with the ZFD pilot (§427).
+A bust or a cut was cancelled and a ZFX names a serial never received: those copies are not suspect."""
 
 HELD = 32
 """Waiting deliveries a line keeps in memory: a backlog beyond waits in the journal, so that the
@@ -232,6 +236,22 @@ class Line:
             self.in_flight.remove(delivery_id)
             return True
         return False
+
+    def holds(self, delivery_id: int) -> bool:
+        """Whether the delivery waits on this line or is on it now (sent again already, say after a ZFX)."""
+        current = self.current
+        if current is not None and current.queued.delivery_id == delivery_id:
+            return True
+        return any(queued.delivery_id == delivery_id for queued in self.waiting)
+
+    def release(self, delivery_id: int) -> None:
+        """A copy given up on (no receipt in time): its place in the window is free for what comes next."""
+        self.in_flight.discard(delivery_id)
+
+    def unreceipted(self) -> list[int]:
+        """Copies sent and not receipted, none on the line now: what a line coming back up sends again."""
+        sending = self.current.queued.delivery_id if self.current is not None else None
+        return sorted(d for d in self.in_flight if d != sending)
 
     def depths(self) -> dict[str, int]:
         """Waiting deliveries by precedence (held and spilled), and how many are in flight."""

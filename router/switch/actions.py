@@ -43,11 +43,17 @@ class JournalReads(Protocol):
     def consignment(self, delivery_id: int) -> Consigned:
         """A delivery's cable and precedence."""
 
+    def given_up(self, delivery_id: int) -> bool:
+        """Whether the switch gave up on a delivery for want of a receipt (intercepted, no-receipt)."""
+
     def copy_of(self, message_id: str, post: str) -> int | None:
         """The delivery that carried ``message_id`` to ``post``."""
 
     def waiting(self, post: str, besides: set[int], limit: int) -> list[tuple[Consigned, float]]:
         """Up to ``limit`` deliveries queued for ``post`` besides those given, best first."""
+
+    def received_before(self, topic: str, raw: bytes) -> int | None:
+        """The journal id of a cable received before on ``topic`` with exactly these bytes."""
 
 
 class Actions:
@@ -71,6 +77,10 @@ class Actions:
     def send(self, topic: str, payload: bytes) -> None:
         """Publish ``payload`` on ``topic`` (QoS 1, not retained) once the burst is committed."""
         self.sends.append((topic, payload, 1, False))
+
+    def clear_retained(self, topic: str) -> None:
+        """Clear the retained message on ``topic`` (an empty retained payload) once the burst is committed."""
+        self.sends.append((topic, b"", 1, True))
 
     def event(self, event: str, **fields: object) -> None:
         """One entry of the routing log: the journal's events, the log and `router/log`.

@@ -7,6 +7,7 @@ publishes and log entries. It reads the journal through `JournalReads` and does 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from router.bus.topics import Kind, read_topic
@@ -24,6 +25,28 @@ if TYPE_CHECKING:
     from router.switch.actions import Actions, JournalReads
 
 
+UNKNOWN_LOGGED = 1024
+"""Unknown RIs logged one by one; beyond, they are counted only: a flood of made-up RIs costs no memory."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on what the posts (or anyone publishing as them) can make the switch do."""
+
+    receipt_timeout: float = 600.0
+    """Network seconds a copy other than FLASH, ECP or NIACT waits for its receipt before it goes again."""
+    max_resends: int = 3
+    """Resends without a receipt before the copy goes to the intercept position (``no-receipt``)."""
+    max_gap_serials: int = 16
+    """Serials one ZFX is answered for."""
+    requests_burst: int = 20
+    """Gap reports and retransmit requests a post may make at once."""
+    requests_per_minute: float = 30.0
+    """... and per network minute after that."""
+    status_lines: int = 50
+    """Lines shown one by one in router/status, the busiest; the others are summed."""
+
+
 class Switch:
     """One switch's decisions; each method returns the `Actions` it added to (the same object)."""
 
@@ -38,17 +61,38 @@ class Switch:
         ack_timeout: float,
         serials: dict[str, int],
         last_ids: tuple[int, int],
+        limits: Limits | None = None,
     ) -> None:
         self.actions = actions
+        self.table = table
+        limits = limits or Limits()
+        self.limits = limits
         cables = RecentCables(journal)
         self._journal = journal
         self.lines = Lines(
-            table, journal, cables, actions, rules=rules, serials=serials, ack_timeout=ack_timeout
+            table,
+            journal,
+            cables,
+            actions,
+            rules=rules,
+            serials=serials,
+            ack_timeout=ack_timeout,
+            receipt_timeout=limits.receipt_timeout,
+            max_resends=limits.max_resends,
         )
         self.intake = Intake(
             table, journal, cables, self.lines, self.actions, max_bytes=max_bytes, last_ids=last_ids
         )
-        self.posts = Posts(journal, self.lines, self.actions)
+        self.posts = Posts(
+            journal,
+            self.lines,
+            self.actions,
+            max_gap_serials=limits.max_gap_serials,
+            requests_burst=limits.requests_burst,
+            requests_per_minute=limits.requests_per_minute,
+        )
+        self._unknown: set[str] = set()
+        """Unknown RIs already logged (up to `UNKNOWN_LOGGED`)."""
 
     @property
     def by_post(self) -> dict[str, Line]:
@@ -87,14 +131,22 @@ class Switch:
         )
         return self.actions
 
-    def handle(self, topic: str, payload: bytes, now: float) -> Actions:
-        """A message off the bus: a cable, a receipt, a service message, line control or a request."""
+    def handle(self, topic: str, payload: bytes, now: float, *, retained: bool = False) -> Actions:
+        """A message off the bus: a cable, a receipt, a service message, line control or a request.
+
+        Whatever it is, it ends journalled, rejected or logged: the broker hears of it only after.
+        ``retained``: the broker kept it and sent it on our subscription (see `_intake`).
+        """
         read = read_topic(topic)
         if read is None:
+            # Not a topic of the switch's, though the broker matched a subscription: logged.
+            self.actions.event("unplaced-message", topic=topic[:80], size=len(payload))
             return self.actions
         kind, post = read
         if kind is Kind.CABLE:
-            self.intake.receive(topic, payload, now)
+            self._intake(topic, payload, now, retained=retained)
+        elif not self._knows(kind, post):
+            self._unknown_station(kind, post)
         elif kind is Kind.RECEIPT:
             self.posts.receipt(post, payload)
         elif kind is Kind.SERVICE:
@@ -104,6 +156,56 @@ class Switch:
         else:
             self.posts.retransmit(post, payload, now)
         return self.actions
+
+    def _intake(self, topic: str, payload: bytes, now: float, *, retained: bool) -> None:
+        """A cable off the intake; a retained one is taken once, then cleared at the broker.
+
+        A cable published retained comes again on every subscription, so after every restart: the
+        switch takes it once (journalled, or found journalled already) and then clears it (an empty
+        retained payload, sent after the commit), as an operator takes a tape off the reader.
+        The empty payload that clearing sends round (or anyone's) is no cable: logged, not journalled.
+        """
+        if not payload:
+            self.actions.event("empty-intake", topic=topic[:80], retained=retained)
+            return
+        if retained:
+            before = self._journal.received_before(topic, payload)
+            if before is not None:
+                self.actions.event("retained-again", topic=topic[:80], journal_id=before)
+            else:
+                self.intake.receive(topic, payload, now)
+            self.actions.clear_retained(topic)
+            return
+        self.intake.receive(topic, payload, now)
+
+    def _knows(self, kind: Kind, ri: str) -> bool:
+        """Whether ``ri`` is a station the routing table knows, as `Lines.line` finds its profile.
+
+        A post of the table, or a station behind a relay of it; for line control a relayed station
+        must also have a line already (traffic went to it), so that commands make no new lines.
+        """
+        if ri in self.table.posts:
+            return True
+        if kind is Kind.LINE_CONTROL and ri not in self.lines.lines:
+            return False
+        return self.table.relayed_station(ri) is not None
+
+    def _unknown_station(self, kind: Kind, ri: str) -> None:
+        """A message keyed by an RI the table does not know: rejected, no state; logged once per RI.
+
+        The RIs logged are remembered up to `UNKNOWN_LOGGED`; past that, the rest are only counted
+        (``unknown-station`` in router/status), after one ``unknown-stations-not-logged``.
+        """
+        if ri in self._unknown:
+            self.actions.counts["unknown-station"] += 1
+            return
+        if len(self._unknown) < UNKNOWN_LOGGED:
+            self._unknown.add(ri)
+            self.actions.event("unknown-station", ri=ri[:20], topic=kind.value + ri[:20])
+            return
+        self.actions.counts["unknown-station"] += 1
+        if not self.actions.counts["unknown-stations-not-logged"]:
+            self.actions.event("unknown-stations-not-logged", after=UNKNOWN_LOGGED)
 
     def tick(self, now: float) -> Actions:
         """The time is ``now``: copies not receipted in time go again, every busy line runs."""
@@ -118,3 +220,7 @@ class Switch:
     def depths(self) -> dict[str, dict[str, object]]:
         """Per post with traffic: waiting by precedence, in flight, the line's state and serial."""
         return self.lines.depths()
+
+    def status_queues(self) -> dict[str, object]:
+        """The status's lines: the `status_lines` busiest (``queues``), the rest summed (``other_lines``)."""
+        return self.lines.busiest(self.limits.status_lines)

@@ -1,7 +1,14 @@
-"""What the posts send the switch: receipts, gap reports (ZFX), line control and retransmit requests."""
+"""What the posts send the switch: receipts, gap reports (ZFX), line control and retransmit requests.
+
+Each is keyed by a name from outside (the topic's RI) and may be forged: the core checks the RI
+against the routing table before anything here runs, a ZFX is answered for at most
+`max_gap_serials` serials, and gap reports and retransmit requests are rate-limited per post
+(`Buckets`, in network time).
+"""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from router.bus import topics
@@ -13,13 +20,51 @@ if TYPE_CHECKING:
     from router.switch.lines import Lines
 
 
+BUCKETS = 4096
+"""Posts whose request rate is tracked at once; the longest idle are forgotten first (their buckets full)."""
+
+
+class Buckets:
+    """A token bucket per post, in network time: ``burst`` requests at once, ``per_minute`` after."""
+
+    __slots__ = ("_buckets", "burst", "per_second")
+
+    def __init__(self, burst: int, per_minute: float) -> None:
+        self.burst = burst
+        self.per_second = per_minute / 60
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        """Post: (tokens, when counted), least recently used first."""
+
+    def take(self, post: str, now: float) -> bool:
+        """Whether ``post`` may make a request now (and it is counted)."""
+        tokens, then = self._buckets.pop(post, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + max(0.0, now - then) * self.per_second)
+        allowed = tokens >= 1
+        self._buckets[post] = (tokens - 1 if allowed else tokens, now)
+        if len(self._buckets) > BUCKETS:
+            self._buckets.popitem(last=False)
+        return allowed
+
+
 class Posts:
     """The switch's answers to its posts, decided from the lines and the journal."""
 
-    def __init__(self, journal: JournalReads, lines: Lines, actions: Actions) -> None:
+    def __init__(  # noqa: PLR0913 (the switch's parts, the limits by name)
+        self,
+        journal: JournalReads,
+        lines: Lines,
+        actions: Actions,
+        *,
+        max_gap_serials: int = 16,
+        requests_burst: int = 20,
+        requests_per_minute: float = 30.0,
+    ) -> None:
         self._journal = journal
         self._lines = lines
         self._actions = actions
+        self.max_gap_serials = max_gap_serials
+        """Serials one ZFX is answered for: a forged one asking for thousands gets the first few."""
+        self._requests = Buckets(requests_burst, requests_per_minute)
 
     def receipt(self, post: str, payload: bytes) -> None:
         """``R Z HFR0042`` on cables/ack/<RI>: the copy is receipted, its place in the window free."""
@@ -35,18 +80,39 @@ class Posts:
             self._lines.active.add(post)
         tid = payload.decode("ascii", "replace")
         if self._journal.is_open(delivery_id):
+            self._lines.receipted(delivery_id)
             self._actions.writes.append(Acknowledged(delivery_id, post))
             self._actions.event("acknowledged", post=post, delivery=delivery_id, transmission=tid)
+        elif self._journal.given_up(delivery_id):
+            # Intercepted for want of a receipt, and receipted after all: the operator should know.
+            self._actions.event("late-receipt", post=post, delivery=delivery_id, transmission=tid)
         else:
             # A second copy of a delivery already receipted: the post filed it (ZFD), not shown.
             self._actions.event("duplicate-filed", post=post, delivery=delivery_id, transmission=tid)
 
+    def _allowed(self, kind: str, post: str, now: float) -> bool:
+        """Whether a gap report or retransmit request from ``post`` is within its rate; logged if not."""
+        if self._requests.take(post, now):
+            return True
+        self._actions.event("rate-limited", post=post, request=kind)
+        return False
+
     def service_message(self, post: str, payload: bytes, now: float) -> None:
-        """A post reports serials it never received (ZFX): answer each from the journal."""
-        missing = read_zfx(payload)
+        """A post reports serials it never received (ZFX): answer each from the journal.
+
+        At most `max_gap_serials` distinct serials are answered (a channel's real gap is a few
+        transmissions); the others are logged, not answered: the post asks again, or its
+        receipt timeout sends the copy again anyway.
+        """
+        if not self._allowed("zfx", post, now):
+            return
+        reported = list(dict.fromkeys(read_zfx(payload)))
+        missing = reported[: self.max_gap_serials]
         self._actions.event(
             "gap", post=post, serials=[f"{channel}{serial:04d}" for channel, serial in missing]
         )
+        if len(reported) > len(missing):
+            self._actions.event("gap-truncated", post=post, reported=len(reported), answered=len(missing))
         for channel, serial in missing:
             tid = f"{channel}{serial:04d}"
             found = self._journal.transmission(post, channel, serial)
@@ -72,9 +138,8 @@ class Posts:
             if cut is not None:
                 self._lines.end(post, cut, now)
         elif command == "up" and not line.up:
-            line.up = True
-            self._lines.active.add(post)
             self._actions.event("line-up", post=post, waiting=len(line.waiting))
+            self._lines.line_up(post, now)
         elif command not in {"up", "down"}:
             self._actions.event("bad-line-command", post=post, command=command[:20])
 
@@ -84,7 +149,9 @@ class Posts:
         The switch's journal copy is there for this (DOMAIN: any message can be retransmitted on
         request). A post that has the message already files the new copy as a duplicate.
         """
-        message_id = payload.decode("ascii", "replace").strip()
+        if not self._allowed("retransmit", post, now):
+            return
+        message_id = payload.decode("ascii", "replace").strip()[:80]
         delivery_id = self._journal.copy_of(message_id, post)
         if delivery_id is None:
             self._actions.event("bad-retransmit-request", post=post, message_id=message_id[:40])

@@ -22,6 +22,7 @@ from router.errors import BusError
 from router.journal.store import Journal
 from router.network.clock import ScaledClock
 from router.routing.table import load_table
+from router.switch.core import Limits
 from router.switch.memory import give_back_memory
 from router.switch.service import Router
 
@@ -105,6 +106,14 @@ def switch_for(bus: Bus, settings: Settings, journal: Journal, table: RoutingTab
         rules=settings.rules,
         max_bytes=settings.max_cable_bytes,
         ack_timeout=settings.ack_timeout,
+        limits=Limits(
+            receipt_timeout=settings.receipt_timeout,
+            max_resends=settings.max_resends,
+            max_gap_serials=settings.max_gap_serials,
+            requests_burst=settings.requests_burst,
+            requests_per_minute=settings.requests_per_minute,
+            status_lines=settings.status_lines,
+        ),
         log_copies=settings.log_copies,
         status_every=settings.status_every,
         resend_after=settings.resend_after,

@@ -32,7 +32,7 @@ from router.errors import BusError
 from router.network.clock import Clock, ScaledClock
 from router.network.line import LineRules
 from router.switch.actions import Actions, Send
-from router.switch.core import Switch
+from router.switch.core import Limits, Switch
 from router.switch.view import JournalView
 
 if TYPE_CHECKING:
@@ -48,6 +48,8 @@ BURST = 64
 """Messages handled in one transaction at most."""
 IN_FLIGHT = 1024
 """QoS 1 publishes awaiting their PUBACK at once; beyond, the switch waits (backpressure)."""
+ONE_OFF_TASKS = frozenset({"resend-after-restart"})
+"""Tasks of a run that end when their work is done; the others last as long as the run."""
 
 
 class Pipeline:
@@ -93,6 +95,7 @@ class Router:
         status_every: float = 1.0,
         resend_after: float = 2.0,
         ack_timeout: float = 300.0,
+        limits: Limits | None = None,
     ) -> None:
         self.bus = bus
         self.journal = journal
@@ -112,6 +115,7 @@ class Router:
             ack_timeout=ack_timeout,
             serials=journal.last_serials(),
             last_ids=journal.last_ids(),
+            limits=limits,
         )
         self._inbox: asyncio.Queue[Message] = asyncio.Queue(BURST * 8)
         self._pipeline = Pipeline(bus)
@@ -155,7 +159,7 @@ class Router:
         if delivered:
             tasks.add(asyncio.create_task(self._resend_later(delivered), name="resend-after-restart"))
         stopping = asyncio.create_task(stop.wait(), name="stop")
-        done, _ = await asyncio.wait({*tasks, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        done = await self._until_stop_or_failure(tasks, stopping)
         # Stop (or a failure): cancel everything. Not a TaskGroup, whose exit waits without end:
         # aiomqtt's message iterator, cancelled while a message is being handed over, may only let
         # go once the connection closes, which the caller does next. What was taken is journalled.
@@ -167,6 +171,37 @@ class Router:
         for task in done - {stopping}:
             if not task.cancelled() and (error := task.exception()) is not None:
                 raise error
+
+    async def _until_stop_or_failure(
+        self, tasks: set[asyncio.Task[object]], stopping: asyncio.Task[bool]
+    ) -> set[asyncio.Task[object]]:
+        """Wait for ``stop``, a task that fails, or a long-lived one that ends; say which did.
+
+        A one-off task (the resend after a restart) that ends normally is done, not a reason to stop:
+        the router goes on with the others. Whatever ends the run is logged with its reason.
+        """
+        pending: set[asyncio.Task[object]] = {*tasks, stopping}
+        while True:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            ending = {task for task in done if task is stopping or self._ends_run(task)}
+            if ending:
+                return done
+            tasks.difference_update(done)
+
+    def _ends_run(self, task: asyncio.Task[object]) -> bool:
+        """Whether a finished task ends the run: a failure, or a long-lived task that stopped."""
+        name = task.get_name()
+        if task.cancelled():
+            self._log.error("task-ended", task=name, reason="cancelled")
+            return True
+        error = task.exception()
+        if error is not None:
+            self._log.error("task-failed", task=name, reason=f"{type(error).__name__}: {error}")
+            return True
+        if name in ONE_OFF_TASKS:
+            return False
+        self._log.error("task-ended", task=name, reason="returned")
+        return True
 
     def _restore(self) -> list[OpenDelivery]:
         """Queue again what was never delivered; hold back what was delivered but not receipted.
@@ -211,7 +246,9 @@ class Router:
             self.counts["bursts"] += 1
             with self.journal.transaction():
                 for message in messages:
-                    self._perform(switch.handle(message.topic, message.payload, clock.now()))
+                    self._perform(
+                        switch.handle(message.topic, message.payload, clock.now(), retained=message.retain)
+                    )
                 self._perform(switch.tick(clock.now()))
             await self._flush(messages)
 
@@ -263,7 +300,7 @@ class Router:
             before = now
             status = {
                 "at": datetime.fromtimestamp(self.clock.now(), UTC).isoformat(timespec="seconds"),
-                "queues": self.depths(),
+                **self.switch.status_queues(),
                 "rates_per_s": rates,
                 "totals": dict(now),
             }

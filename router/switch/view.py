@@ -51,6 +51,10 @@ class JournalView:
         """A delivery's cable and precedence."""
         return self._apply().consignment(delivery_id)
 
+    def given_up(self, delivery_id: int) -> bool:
+        """Whether the switch gave up on a delivery for want of a receipt."""
+        return self._apply().given_up(delivery_id)
+
     def copy_of(self, message_id: str, post: str) -> int | None:
         """The delivery that carried ``message_id`` to ``post``."""
         return self._apply().copy_of(message_id, post)
@@ -58,3 +62,7 @@ class JournalView:
     def waiting(self, post: str, besides: set[int], limit: int) -> list[tuple[Consigned, float]]:
         """Up to ``limit`` deliveries queued for ``post`` besides those given, best first."""
         return self._apply().waiting(post, besides, limit)
+
+    def received_before(self, topic: str, raw: bytes) -> int | None:
+        """The journal id of a cable received before on ``topic`` with exactly these bytes."""
+        return self._apply().received_before(topic, raw)
