@@ -13,6 +13,7 @@ from router.journal.store import Journal
 from router.network.clock import ManualClock, settle
 from router.readout.trace import read_trace, render_trace
 from router.routing.table import load_table
+from router.switch.core import Limits
 from tests.helpers import receipt_for, running
 from tests.test_simulation import START, cable, network
 
@@ -91,3 +92,15 @@ async def test_addressees_not_delivered_to_are_kept_with_the_reason(tmp_path: Pa
         ("RUEHRO", "originator"),
     }
     assert "  -- AMCONSUL NAPLES: ZEN, delivered by other means" in render_trace([arrival])
+
+
+async def test_a_copy_given_up_on_is_traced_as_intercepted(tmp_path: Path) -> None:
+    """A copy never receipted and intercepted (no-receipt) says so, with its transmissions counted."""
+    async with network(tmp_path, limits=Limits(receipt_timeout=100, max_resends=2)) as net:
+        await net.publish(cable(1, "R"))
+        for _ in range(12):
+            await net.clock.advance(60)
+    (arrival,) = read_trace(tmp_path / "journal.sqlite", ROUTINE)
+    (copy,) = arrival.copies
+    assert copy.state == "intercepted"
+    assert "intercepted: no receipt after 3 transmissions" in render_trace([arrival])

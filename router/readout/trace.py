@@ -191,6 +191,9 @@ def _status(trace: CableTrace) -> str:
 
 
 def _outcome(trace: CableTrace, copy: CopyTrace) -> str:
+    if copy.state == "intercepted":
+        # Given up on: no receipt after every resend the switch allows (the intercepts say no-receipt).
+        return f"intercepted: no receipt after {len(copy.transmissions)} transmissions"
     if copy.acknowledged_at is not None:
         return f"receipted {_after(trace, copy.acknowledged_at)}"
     if copy.delivered_at is not None:
