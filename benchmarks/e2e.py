@@ -457,6 +457,7 @@ async def overload(url: str, routine: list[Cable], flashes: list[Cable], seconds
     flash_ms = sorted(1000 * t for t in sampler.latency.get("FLASH", []))
     transmission_ms = max(sizes.values()) * UNITS / SLOW_BAUD * 1000
     backlog = sum(int(depths.get("ROUTINE", 0)) for depths in status.get("queues", {}).values())
+    backlog += int(status.get("other_lines", {}).get("waiting", {}).get("ROUTINE", 0))  # past status_lines
     return {
         "lines": f"{len(SLOW_POSTS)} posts at {SLOW_BAUD} baud",
         "routine_offered_x_capacity": 5,
