@@ -137,6 +137,20 @@ class MqttBus:
                 future.set_result(None)
 
         paho.on_publish = published
+        on_disconnect = paho.on_disconnect
+
+        def disconnected(*args: Any) -> None:
+            # A lost connection fails the sends still waiting for their PUBACK, at once: the broker
+            # may have dropped them (Mosquitto disconnects a client whose message is too large).
+            if on_disconnect is not None:
+                on_disconnect(*args)
+            waiting, self._acks = self._acks, {}
+            for future in waiting.values():
+                if not future.done():
+                    future.set_exception(BusError(f"lost the broker at {self.address} before its PUBACK"))
+                    future.add_done_callback(_retrieved)
+
+        paho.on_disconnect = disconnected
         return self
 
     async def __aexit__(
@@ -246,6 +260,11 @@ async def reconnecting(  # noqa: PLR0913 (keyword-only: what to tell, and when t
             with suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
         delay = min(delay * 2, reconnect_max)
+
+
+def _retrieved(future: asyncio.Future[None]) -> None:
+    """Mark a failed send's error as seen: whoever awaits it raises it; nobody else need hear of it."""
+    future.exception()
 
 
 def _message(message: aiomqtt.Message) -> Message:

@@ -9,16 +9,14 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import tempfile
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
 
 from router.bus import topics
-from router.bus.broker import Mosquitto, mosquitto_binary
+from router.bus.broker import Mosquitto, claim_port, mosquitto_binary
 from router.bus.mqtt import BrokerAddress, LastWill, MqttBus, reconnecting
 from router.journal.store import Journal
 from router.network.clock import ScaledClock
@@ -41,34 +39,41 @@ log = structlog.get_logger("router")
 async def broker_for(settings: Settings) -> AsyncIterator[tuple[BrokerAddress, bool]]:
     """The broker to use and whether it speaks MQTT 5: the configured one, else a private one.
 
-    A private broker is the mosquitto binary when it is installed (generated config, free port),
-    else amqtt in this process (MQTT 3.1.1 only).
+    A private broker is the mosquitto binary when it is installed (generated config, persistence
+    in `broker_directory`, on `embedded_port`: refused if that port is taken), else amqtt in this
+    process (MQTT 3.1.1 only, no persistence).
     """
     if settings.broker:
         yield BrokerAddress.parse(settings.broker), True
         return
-    with tempfile.TemporaryDirectory(prefix="router-broker-") as directory:
-        if mosquitto_binary() is not None:
-            with Mosquitto(Path(directory), port=settings.embedded_port) as mosquitto:
-                log.info("broker-started", kind="mosquitto", url=mosquitto.url)
-                yield BrokerAddress.parse(mosquitto.url), True
-            return
-        from amqtt.broker import Broker  # noqa: PLC0415 (only when mosquitto is absent)
-
-        port = settings.embedded_port
-        broker = Broker(
-            {
-                "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
-                # Only anonymous access: no $SYS reporting (its plugin is deprecated upstream).
-                "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
-            }
+    port = settings.embedded_port
+    if mosquitto_binary() is not None:
+        directory = settings.broker_directory
+        mosquitto = Mosquitto(
+            directory, port=port, persistence=True, max_cable_bytes=settings.max_cable_bytes
         )
-        await broker.start()
-        log.info("broker-started", kind="amqtt", url=f"mqtt://127.0.0.1:{port}")
-        try:
-            yield BrokerAddress("127.0.0.1", port), False
-        finally:
-            await broker.shutdown()
+        with mosquitto:
+            log.info(
+                "broker-started", kind="mosquitto", url=mosquitto.url, pid=mosquitto.pid, state=str(directory)
+            )
+            yield BrokerAddress.parse(mosquitto.url), True
+        return
+    from amqtt.broker import Broker  # noqa: PLC0415 (only when mosquitto is absent)
+
+    claim_port(port)
+    broker = Broker(
+        {
+            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+            # Only anonymous access: no $SYS reporting (its plugin is deprecated upstream).
+            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+        }
+    )
+    await broker.start()
+    log.info("broker-started", kind="amqtt", url=f"mqtt://127.0.0.1:{port}")
+    try:
+        yield BrokerAddress("127.0.0.1", port), False
+    finally:
+        await broker.shutdown()
 
 
 def tune_process() -> None:
