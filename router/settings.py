@@ -78,6 +78,12 @@ class Settings(BaseSettings):
         default=None,
         description="folder of the private broker's config, log and persistence; none: <journal>.broker/",
     )
+    broker_autosave_changes: int = Field(
+        default=1,
+        ge=1,
+        description="the private broker saves its database after this many changes: 1 saves every "
+        "message it acknowledged, and costs the most (benchmarks/broker_durability.py)",
+    )
 
     @property
     def rules(self) -> LineRules:

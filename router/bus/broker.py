@@ -37,8 +37,8 @@ user {user}
 allow_anonymous true
 persistence {persistence}
 persistence_location {directory}/
-autosave_on_changes true
-autosave_interval 1
+autosave_on_changes {autosave_on_changes}
+autosave_interval {autosave_interval}
 message_size_limit {message_size_limit}
 max_queued_messages 0
 max_queued_bytes 0
@@ -121,10 +121,13 @@ class Mosquitto:
         port: int | None = None,
         persistence: bool = False,
         max_cable_bytes: int = MAX_CABLE_BYTES,
+        autosave: tuple[bool, int] = (True, 1),
     ) -> None:
         self.directory = directory
         self.port = port or free_port()
         self.persistence = persistence
+        self.autosave = autosave
+        """`autosave_on_changes` and `autosave_interval`: a save after every change, unless told."""
         self.message_size_limit = message_size_limit(max_cable_bytes)
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -156,6 +159,8 @@ class Mosquitto:
                 directory=self.directory,
                 persistence=str(self.persistence).lower(),
                 message_size_limit=self.message_size_limit,
+                autosave_on_changes=str(self.autosave[0]).lower(),
+                autosave_interval=self.autosave[1],
                 # Started as root, Mosquitto turns itself into user `mosquitto`, which cannot write
                 # our directory: it stays who started it.
                 user=getpass.getuser(),

@@ -50,7 +50,11 @@ async def broker_for(settings: Settings) -> AsyncIterator[tuple[BrokerAddress, b
     if mosquitto_binary() is not None:
         directory = settings.broker_directory
         mosquitto = Mosquitto(
-            directory, port=port, persistence=True, max_cable_bytes=settings.max_cable_bytes
+            directory,
+            port=port,
+            persistence=True,
+            max_cable_bytes=settings.max_cable_bytes,
+            autosave=(True, settings.broker_autosave_changes),
         )
         with mosquitto:
             log.info(
