@@ -7,18 +7,21 @@ import os
 import signal
 import subprocess
 import sys
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 import pytest
 
 from router.bus import topics
 from router.bus.broker import Mosquitto, free_port, mosquitto_binary
-from router.bus.mqtt import BrokerAddress, MqttBus
+from router.bus.mqtt import BrokerAddress, MqttBus, reconnecting
+from router.errors import BusError
 from router.network.channel import single_call
 from router.sim.post import PostStation, Reading, post_connection, serve_post
 from tests.conftest import ROOT
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
     from pathlib import Path
 
 CABLE = (ROOT / "samples" / "routine-unclassified.txt").read_bytes()
@@ -77,3 +80,38 @@ def test_router_post_says_when_the_broker_goes_and_connects_again(tmp_path: Path
         post.stdout.close()
         post.stderr.close()
         broker.stop()
+
+
+async def test_reconnecting_doubles_its_wait_to_the_cap_and_says_each_time() -> None:
+    """Each failed connection is reported with the wait before the next, doubling up to the cap."""
+    attempts = 0
+
+    @asynccontextmanager
+    async def connect() -> AsyncIterator[str]:
+        nonlocal attempts
+        attempts += 1
+        if attempts <= 4:  # four failures, then the broker is back
+            raise BusError(f"cannot connect ({attempts})")
+        yield "bus"
+
+    lost: list[tuple[str, float]] = []
+    worked: list[str] = []
+
+    async def work(bus: str) -> None:
+        worked.append(bus)
+
+    await reconnecting(
+        connect,
+        work,
+        reconnect_max=0.004,
+        first_retry=0.001,
+        on_connected=lambda: worked.append("connected"),
+        on_lost=lambda reason, delay: lost.append((reason, delay)),
+    )
+    assert lost == [
+        ("cannot connect (1)", 0.001),
+        ("cannot connect (2)", 0.002),
+        ("cannot connect (3)", 0.004),
+        ("cannot connect (4)", 0.004),
+    ]
+    assert worked == ["connected", "bus"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from contextlib import AsyncExitStack, suppress
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import urlsplit
 
 import aiomqtt
@@ -24,6 +24,8 @@ DISCONNECT_WITHIN = 5.0
 """Seconds a disconnection may take before the connection is simply dropped."""
 PUBACK_WITHIN = 10.0
 """Seconds `publish` waits for the broker's acknowledgement of a QoS 1 message."""
+Connection = TypeVar("Connection")
+"""What `reconnecting` connects: a bus, or a test's stand-in for one."""
 FIRST_RETRY = 0.5
 """Seconds `reconnecting` waits after the first failed attempt; doubled after each until its cap."""
 
@@ -229,25 +231,26 @@ class MqttBus:
 
 
 async def reconnecting(  # noqa: PLR0913 (keyword-only: what to tell, and when to stop)
-    connect: Callable[[], MqttBus],
-    work: Callable[[MqttBus], Awaitable[None]],
+    connect: Callable[[], AbstractAsyncContextManager[Connection]],
+    work: Callable[[Connection], Awaitable[None]],
     *,
     reconnect_max: float,
     on_connected: Callable[[], None],
     on_lost: Callable[[str, float], None],
     stop: asyncio.Event | None = None,
+    first_retry: float = FIRST_RETRY,
 ) -> None:
     """Connect and run ``work`` on the bus; when the broker goes away (or is not there), wait, connect again.
 
-    The wait is `FIRST_RETRY`, doubled after each failed attempt up to ``reconnect_max``, and reset
+    The wait is ``first_retry``, doubled after each failed attempt up to ``reconnect_max``, and reset
     once connected; ``on_lost`` is told why and how long each wait is. It ends when ``work`` returns
     or ``stop`` is set, never by itself otherwise: a Ctrl-C (cancellation) ends it too.
     """
-    delay = FIRST_RETRY
+    delay = first_retry
     while stop is None or not stop.is_set():
         try:
             async with connect() as bus:
-                delay = FIRST_RETRY
+                delay = first_retry
                 on_connected()
                 await work(bus)
                 return
