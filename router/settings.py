@@ -95,6 +95,17 @@ class Settings(BaseSettings):
         description="host seconds a restarted router waits for receipts before sending copies again",
     )
     publish_log: bool = Field(default=True, description="also publish the routing log on router/log")
+    # --- edges: the private broker's state
+    broker_state: Path | None = Field(
+        default=None,
+        description="folder of the private broker's config, log and persistence; none: <journal>.broker/",
+    )
+    broker_autosave_changes: int = Field(
+        default=1,
+        ge=1,
+        description="the private broker saves its database after this many changes: 1 saves every "
+        "message it acknowledged, and costs the most (benchmarks/broker_durability.py)",
+    )
 
     @property
     def rules(self) -> LineRules:
@@ -117,6 +128,11 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Flags over ROUTER_* variables over the TOML file (first wins)."""
         return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=cls.config_file)
+
+    @property
+    def broker_directory(self) -> Path:
+        """Where the private broker keeps its state: `broker_state`, else beside the journal."""
+        return self.broker_state or self.journal.with_name(self.journal.name + ".broker")
 
 
 def load_settings(*, fixed: Mapping[str, Any] | None = None, **flags: Any) -> Settings:

@@ -67,12 +67,39 @@ async def first_copy(broker: Mosquitto, post: str, *, publish: bytes | None = No
 
 
 def test_router_run_delivers_and_exits_zero_on_sigterm(mosquitto: Mosquitto, tmp_path: Path) -> None:
-    """A cable published to the intake reaches its post; SIGTERM stops the router with status 0."""
+    """A cable reaches its post; SIGTERM stops the router with status 0, its retained status saying so."""
     with router_process(mosquitto, tmp_path / "journal.sqlite") as router:
         message_id = asyncio.run(first_copy(mosquitto, "RUEHC", publish=CABLE))
         assert message_id == "RUEHOT-0311-0421200"
         router.send_signal(signal.SIGTERM)
         assert router.wait(timeout=10) == 0
+    status = asyncio.run(offline_status(mosquitto))
+    assert status["reason"] == "stopped"
+    assert "at" in status
+
+
+def test_a_killed_router_leaves_an_offline_status(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """SIGKILL: the broker publishes the router's Last Will, a retained `router/status` saying offline."""
+    with router_process(mosquitto, tmp_path / "journal.sqlite") as router:
+        router.kill()
+        router.wait()
+        status = asyncio.run(offline_status(mosquitto))
+    assert status == {
+        "state": "offline",
+        "reason": "the router's connection ended without a goodbye (Last Will)",
+    }
+
+
+async def offline_status(broker: Mosquitto) -> dict[str, object]:
+    """The first `router/status` saying offline, the retained one included (fails after 10 s)."""
+    async with MqttBus(BrokerAddress.parse(broker.url), client_id="test-status-reader") as bus:
+        await bus.subscribe("router/status")
+        async with asyncio.timeout(10):
+            async for message in bus.messages():
+                status: dict[str, object] = json.loads(message.payload)
+                if status.get("state") == "offline":
+                    return status
+    raise AssertionError("no status")
 
 
 def test_a_cable_taken_but_not_journalled_is_delivered_again_after_sigkill(

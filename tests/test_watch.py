@@ -10,7 +10,7 @@ from rich.console import Console
 
 from router.bus import topics
 from router.bus.memory import MemoryBroker
-from router.readout.watch import follow, render
+from router.readout.watch import MAX_MESSAGE_BYTES, RETAINED, follow, render, router_state
 
 
 def test_the_screen_shows_depths_rates_and_events() -> None:
@@ -53,4 +53,57 @@ async def test_follow_feeds_each_event_with_the_latest_status() -> None:
         got += [await updates.get(), await updates.get()]
     following.cancel()
     await asyncio.wait({following})
-    assert got == [(None, {"at": "1"}), ({"event": "routed"}, {"at": "1"}), (None, {"at": "2"})]
+    retained = {"at": "1", RETAINED: True}  # kept by the broker from before: it says nothing of now
+    assert got == [(None, retained), ({"event": "routed"}, retained), (None, {"at": "2"})]
+
+
+async def test_unreadable_log_messages_are_shown_as_such() -> None:
+    """A log message not JSON, not an object, or too large becomes an `unreadable` event saying why."""
+    broker = MemoryBroker()
+    watcher, other = broker.connect(), broker.connect()
+    updates: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+    await other.publish(topics.STATUS, b'{"at": "1"}', retain=True)
+    following = asyncio.create_task(follow(watcher, lambda event, _status: updates.put_nowait(event)))
+    async with asyncio.timeout(5):
+        assert await updates.get() is None  # the retained status: the watcher has subscribed
+        for payload in (
+            b"\x1b[2J not json",
+            b"[1, 2]",
+            b'{"event": "x", "pad": "' + b"a" * MAX_MESSAGE_BYTES + b'"}',
+        ):
+            await other.publish(topics.LOG, payload)
+        got = [await updates.get() for _ in range(3)]
+    following.cancel()
+    await asyncio.wait({following})
+    assert [event["event"] if event else None for event in got] == ["unreadable"] * 3
+    reasons = [str(event["reason"]) if event else "" for event in got]
+    assert reasons[0].startswith("not JSON on router/log")
+    assert reasons[1] == "not a JSON object on router/log: list"
+    assert reasons[2].startswith("oversized message on router/log")
+    console = Console(record=True, width=200)
+    console.print(render(None, deque(event for event in got if event)))
+    text = console.export_text()
+    assert "\x1b" not in text
+    assert "'\\x1b[2J not json'" in text  # the excerpt as a Python literal
+
+
+def test_escapes_and_markup_in_events_are_shown_as_text() -> None:
+    """An event's fields reach the screen as text: escapes made visible, rich markup not obeyed."""
+    events = deque([{"event": "rejected", "reason": "[bold red]boom[/] \x1b[31m"}])
+    console = Console(record=True, width=120)
+    console.print(render(None, events))
+    assert "[bold red]boom[/] ^[[31m" in console.export_text()
+
+
+def test_the_router_is_shown_live_stale_or_offline() -> None:
+    """A fresh status is live, a silent or retained one stale, and the Last Will's offline status offline."""
+    status = {"at": "2026-11-27T10:00:00+00:00"}
+    assert router_state(None, None, 3.0) == "no status yet"
+    assert router_state(status, 1.0, 3.0) == "live"
+    assert router_state(status, 4.0, 3.0) == "STALE (no status for 4 s)"
+    assert router_state(status | {RETAINED: True}, None, 3.0) == "STALE (a status from before; none since)"
+    offline = {"state": "offline", "reason": "connection lost"}
+    assert router_state(offline, 0.0, 3.0) == "OFFLINE (connection lost)"
+    console = Console(record=True, width=120)
+    console.print(render(offline, deque(), state=router_state(offline, 0.0, 3.0)))
+    assert "OFFLINE (connection lost)" in console.export_text()

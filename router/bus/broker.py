@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+import ctypes
 import getpass
+import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
+from router.cable.parser import MAX_CABLE_BYTES
 from router.errors import BrokerError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+HEADROOM_BYTES = 64 * 1024
+"""What the broker's message size limit allows above the router's cable limit: a copy is the cable
+with its own heading (FL1, FL2: some 30 bytes), and the router's status and log are messages too."""
 
 # Mosquitto's defaults drop messages silently (max_queued_messages 1000 per client): a switch
 # must not lose traffic at the broker, so every config the project writes says what it needs.
+# Persistence is a snapshot of the broker's memory (sessions, queued and retained messages);
+# `autosave_on_changes true` with `autosave_interval 1` takes one after every change (each
+# message queued for an absent client, each subscription, each retained message), not every
+# 30 minutes: what the broker acknowledged is on disk by the next pass of its loop.
 CONFIG = """\
 # Written by router.bus.broker for a private Mosquitto; not for editing.
 listener {port} 127.0.0.1
@@ -21,6 +37,9 @@ user {user}
 allow_anonymous true
 persistence {persistence}
 persistence_location {directory}/
+autosave_on_changes {autosave_on_changes}
+autosave_interval {autosave_interval}
+message_size_limit {message_size_limit}
 max_queued_messages 0
 max_queued_bytes 0
 max_inflight_messages 256
@@ -32,6 +51,53 @@ log_type error
 log_type warning
 log_type notice
 """
+
+
+def message_size_limit(max_cable_bytes: int = MAX_CABLE_BYTES) -> int:
+    """The broker's `message_size_limit` for a router taking cables of up to ``max_cable_bytes``.
+
+    A larger message is not passed on: Mosquitto 2.0.11 disconnects its publisher, an MQTT 5 one
+    before its PUBACK (the publish fails), a 3.1.1 one after it.
+    """
+    return max_cable_bytes + HEADROOM_BYTES
+
+
+def claim_port(port: int) -> None:
+    """``BrokerError`` unless a broker of ours could listen on 127.0.0.1:``port`` now.
+
+    What answers on a taken port is another process's broker, not ours. Probed as Mosquitto binds
+    (``SO_REUSEADDR``): connections of a stopped broker still closing (TIME_WAIT) do not make the
+    port look taken; a listener on it, on any address, does.
+    """
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise BrokerError(
+                f"port {port} is taken by another process: the private broker needs it free "
+                "(set embedded_port, or --broker to use what listens there)"
+            ) from None
+
+
+def _dies_with_us() -> Callable[[], None] | None:
+    """For `Popen`'s ``preexec_fn``: the child gets SIGTERM when we die, even by SIGKILL (Linux only).
+
+    ``prctl(PR_SET_PDEATHSIG)`` ties the child to the thread that starts it, here the main thread;
+    a parent already gone before the call (a race at start) makes the child exit at once.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)  # loaded here: nothing is loaded after the fork
+    parent = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
 
 
 def mosquitto_binary() -> str | None:
@@ -49,10 +115,21 @@ def free_port() -> int:
 class Mosquitto:
     """A Mosquitto process of our own on a free loopback port: ``with Mosquitto(dir) as broker``."""
 
-    def __init__(self, directory: Path, *, port: int | None = None, persistence: bool = False) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        port: int | None = None,
+        persistence: bool = False,
+        max_cable_bytes: int = MAX_CABLE_BYTES,
+        autosave: tuple[bool, int] = (True, 1),
+    ) -> None:
         self.directory = directory
         self.port = port or free_port()
         self.persistence = persistence
+        self.autosave = autosave
+        """`autosave_on_changes` and `autosave_interval`: a save after every change, unless told."""
+        self.message_size_limit = message_size_limit(max_cable_bytes)
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -66,10 +143,15 @@ class Mosquitto:
         return self._process.pid if self._process is not None else None
 
     def start(self, *, within: float = 10.0) -> None:
-        """Write the config, start the broker, and return once it accepts connections."""
+        """Write the config, start the broker, and return once it accepts connections.
+
+        ``BrokerError`` if the port is taken: what answers there would be another process's broker.
+        The broker dies with this process (`_dies_with_us`), a SIGKILL of it included.
+        """
         binary = mosquitto_binary()
         if binary is None:
             raise BrokerError("mosquitto is not installed (Debian package mosquitto)")
+        claim_port(self.port)
         self.directory.mkdir(parents=True, exist_ok=True)
         config = self.directory / "mosquitto.conf"
         config.write_text(
@@ -77,13 +159,19 @@ class Mosquitto:
                 port=self.port,
                 directory=self.directory,
                 persistence=str(self.persistence).lower(),
+                message_size_limit=self.message_size_limit,
+                autosave_on_changes=str(self.autosave[0]).lower(),
+                autosave_interval=self.autosave[1],
                 # Started as root, Mosquitto turns itself into user `mosquitto`, which cannot write
                 # our directory: it stays who started it.
                 user=getpass.getuser(),
             )
         )
         self._process = subprocess.Popen(  # noqa: S603 (our own binary and config)
-            [binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            [binary, "-c", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            preexec_fn=_dies_with_us(),  # noqa: PLW1509 (no threads of ours run at start-up)
         )
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import urlsplit
 
 import aiomqtt
@@ -17,13 +17,27 @@ from router.bus.topics import valid_topic
 from router.errors import BusError
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable, Callable
     from types import TracebackType
 
 DISCONNECT_WITHIN = 5.0
 """Seconds a disconnection may take before the connection is simply dropped."""
 PUBACK_WITHIN = 10.0
 """Seconds `publish` waits for the broker's acknowledgement of a QoS 1 message."""
+Connection = TypeVar("Connection")
+"""What `reconnecting` connects: a bus, or a test's stand-in for one."""
+FIRST_RETRY = 0.5
+"""Seconds `reconnecting` waits after the first failed attempt; doubled after each until its cap."""
+
+
+@dataclass(frozen=True, slots=True)
+class LastWill:
+    """What the broker publishes for us if our connection ends without a DISCONNECT (a crash, a kill)."""
+
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +75,7 @@ class MqttBus:
         session_expiry: int = 3600,
         manual_ack: bool = False,
         mqtt5: bool = True,
+        will: LastWill | None = None,
     ) -> None:
         self.address = address
         properties = None
@@ -85,15 +100,19 @@ class MqttBus:
             # paho holds back every QoS 1 message past 20 unacknowledged, and scans its outgoing
             # messages at each PUBACK to release the next: the caller bounds what is in flight.
             max_inflight_messages=0,
+            will=None if will is None else aiomqtt.Will(will.topic, will.payload, will.qos, will.retain),
             **session,
         )
         self._acks: dict[int, asyncio.Future[None]] = {}
         """QoS 1 sends awaiting their PUBACK, by packet id."""
+        self._checked: dict[int, str | None] = {}
+        """`publish`'s sends by packet id: the broker's reason for refusing one (MQTT 5), else None."""
         if manual_ack:
             # aiomqtt 2 acknowledges a message as it arrives; paho underneath can wait for us, so
             # that no cable is acknowledged before the journal holds it (the broker redelivers).
             self._client._client.manual_ack_set(True)  # noqa: SLF001, FBT003 (paho's own signature)
         self._stack = AsyncExitStack()
+        self._last_mid = 0
 
     async def __aenter__(self) -> Self:
         try:
@@ -111,6 +130,8 @@ class MqttBus:
         def published(*args: Any) -> None:
             # paho's (client, userdata, mid, reason code, properties): our sends first, then aiomqtt's.
             future = self._acks.pop(args[2], None)
+            if args[2] in self._checked and getattr(args[3], "is_failure", False):
+                self._checked[args[2]] = str(args[3])  # MQTT 5: PUBACK with an error reason code
             if future is None:
                 if on_publish is not None:
                     on_publish(*args)
@@ -118,6 +139,20 @@ class MqttBus:
                 future.set_result(None)
 
         paho.on_publish = published
+        on_disconnect = paho.on_disconnect
+
+        def disconnected(*args: Any) -> None:
+            # A lost connection fails the sends still waiting for their PUBACK, at once: the broker
+            # may have dropped them (Mosquitto disconnects a client whose message is too large).
+            if on_disconnect is not None:
+                on_disconnect(*args)
+            waiting, self._acks = self._acks, {}
+            for future in waiting.values():
+                if not future.done():
+                    future.set_exception(BusError(f"lost the broker at {self.address} before its PUBACK"))
+                    future.add_done_callback(_retrieved)
+
+        paho.on_disconnect = disconnected
         return self
 
     async def __aexit__(
@@ -133,11 +168,22 @@ class MqttBus:
             raise BusError(f"lost the broker at {self.address}: {exc}") from exc
 
     async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
-        """Publish; at QoS 1 this returns once the broker has acknowledged (PUBACK)."""
+        """Publish; at QoS 1 this returns once the broker has acknowledged (PUBACK).
+
+        ``BusError`` when the broker refuses it (MQTT 5 tells: a payload over its
+        ``message_size_limit`` is acknowledged with an error and not passed on).
+        """
+        future = self.send(topic, payload, qos=qos, retain=retain)
+        mid = self._last_mid
+        self._checked[mid] = None
         try:
-            await asyncio.wait_for(self.send(topic, payload, qos=qos, retain=retain), PUBACK_WITHIN)
+            await asyncio.wait_for(future, PUBACK_WITHIN)
         except TimeoutError:
             raise BusError(f"publish on {topic} failed: no PUBACK within {PUBACK_WITHIN:g} s") from None
+        finally:
+            refused = self._checked.pop(mid, None)
+        if refused is not None:
+            raise BusError(f"the broker refused the message on {topic} ({len(payload)} bytes): {refused}")
 
     def send(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> asyncio.Future[None]:
         """Hand a message to the connection now, in call order; the future completes at its PUBACK.
@@ -148,6 +194,7 @@ class MqttBus:
         if not valid_topic(topic):
             raise BusError(f"cannot publish on {topic!r}: not a valid topic")
         info = self._client._client.publish(topic, payload, qos, retain)  # noqa: SLF001
+        self._last_mid = info.mid
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             raise BusError(f"publish on {topic} failed: {mqtt.error_string(info.rc)}")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -181,6 +228,46 @@ class MqttBus:
                     yield _message(arrived.get_nowait())
         except (aiomqtt.MqttError, OSError) as exc:
             raise BusError(f"lost the broker at {self.address}: {exc}") from exc
+
+
+async def reconnecting(  # noqa: PLR0913 (keyword-only: what to tell, and when to stop)
+    connect: Callable[[], AbstractAsyncContextManager[Connection]],
+    work: Callable[[Connection], Awaitable[None]],
+    *,
+    reconnect_max: float,
+    on_connected: Callable[[], None],
+    on_lost: Callable[[str, float], None],
+    stop: asyncio.Event | None = None,
+    first_retry: float = FIRST_RETRY,
+) -> None:
+    """Connect and run ``work`` on the bus; when the broker goes away (or is not there), wait, connect again.
+
+    The wait is ``first_retry``, doubled after each failed attempt up to ``reconnect_max``, and reset
+    once connected; ``on_lost`` is told why and how long each wait is. It ends when ``work`` returns
+    or ``stop`` is set, never by itself otherwise: a Ctrl-C (cancellation) ends it too.
+    """
+    delay = first_retry
+    while stop is None or not stop.is_set():
+        try:
+            async with connect() as bus:
+                delay = first_retry
+                on_connected()
+                await work(bus)
+                return
+        except* BusError as group:
+            reason = str(group.exceptions[0])
+        on_lost(reason, delay)
+        if stop is None:
+            await asyncio.sleep(delay)  # the backoff itself: there is nothing to wait for but time
+        else:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+        delay = min(delay * 2, reconnect_max)
+
+
+def _retrieved(future: asyncio.Future[None]) -> None:
+    """Mark a failed send's error as seen: whoever awaits it raises it; nobody else need hear of it."""
+    future.exception()
 
 
 def _message(message: aiomqtt.Message) -> Message:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from router.readout.terminal import visible
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -83,7 +85,7 @@ def decision_summary(path: Path, cable: Cable, decision: RoutingDecision) -> str
 
 
 def reading_line(reading: Reading) -> str:
-    """One line a copy, as the post's operator sees it."""
+    """One line a copy, as the post's operator sees it; the copy's control characters made visible."""
     tid = reading.transmission_id or "-"
     if reading.problem is not None:
         line = f"{tid}  {reading.problem}"
@@ -95,7 +97,8 @@ def reading_line(reading: Reading) -> str:
         cable = reading.cable
         precedence = cable.precedence.value if cable.precedence else "-"
         line = f"{precedence:<9} {tid}  {cable.message_id}  {cable.subject or ''}"
+    line = visible(line)  # a cable's subject is the writer's text: an escape in it must not reach the screen
     if reading.report is not None:
         missing = reading.report.decode().split("ZFX ", 1)[1].split("\n", 1)[0]
-        line += f"\n{'':9} gap: ZFX {missing} sent"
+        line += f"\n{'':9} gap: ZFX {visible(missing)} sent"
     return line

@@ -61,35 +61,59 @@ def post(
     ri: Annotated[str, typer.Argument(help="The post's routing indicator, e.g. RUEHFR.", show_default=False)],
     broker: BrokerOption = None,
 ) -> None:
-    """A simulated addressee post: check each copy's serial, report gaps, file duplicates, receipt."""
-    from router.bus.mqtt import MqttBus  # noqa: PLC0415
+    """A simulated addressee post: check each copy's serial, report gaps, file duplicates, receipt.
+
+    Its session is persistent (client id post-RI): copies sent while it is away wait at the broker.
+    When the broker goes away it says so and connects again, with backoff, until Ctrl-C.
+    """
+    from router.bus.mqtt import reconnecting  # noqa: PLC0415
     from router.cli.render import reading_line  # noqa: PLC0415
     from router.routing.table import is_routing_indicator  # noqa: PLC0415
-    from router.sim.post import PostStation, serve_post  # noqa: PLC0415
+    from router.sim.post import PostStation, post_connection, serve_post  # noqa: PLC0415
 
     if not is_routing_indicator(ri):
         fail(f"router post: {ri!r} is not a routing indicator (4 to 7 capital letters)", USAGE)
+    settings = settings_or_exit(broker=broker)
     address = broker_or_exit(broker)
+    station = PostStation(ri)  # one for the whole run: its serials carry on across reconnections
 
     async def main() -> None:
-        station = PostStation(ri)
-        async with MqttBus(address, client_id=f"post-{ri}", persistent=True, manual_ack=True) as bus:
-            typer.echo(f"post {ri} listening on {topics.copies(ri)}")
-            await serve_post(bus, station, lambda reading: typer.echo(reading_line(reading)))
+        await reconnecting(
+            lambda: post_connection(address, ri, session_expiry=settings.session_expiry),
+            lambda bus: serve_post(bus, station, lambda reading: typer.echo(reading_line(reading))),
+            reconnect_max=settings.reconnect_max,
+            on_connected=lambda: typer.echo(f"post {ri} listening on {topics.copies(ri)}"),
+            on_lost=lambda reason, delay: say_lost(f"post {ri}", reason, delay),
+        )
 
     run_client("post", main())
 
 
 def watch(broker: BrokerOption = None, lines: Annotated[int, typer.Option(min=1, max=200)] = 15) -> None:
-    """A live view of the routing log and the queue depths (router/log and router/status)."""
-    from router.bus.mqtt import MqttBus  # noqa: PLC0415
+    """A live view of the routing log and the queue depths (router/log and router/status).
+
+    A router whose status stops coming is shown stale, one gone (its Last Will) offline. When the
+    broker goes away it says so and connects again, with backoff, until Ctrl-C.
+    """
+    from router.bus.mqtt import MqttBus, reconnecting  # noqa: PLC0415
     from router.readout.watch import follow, live_view  # noqa: PLC0415
 
+    settings = settings_or_exit(broker=broker)
     address = broker_or_exit(broker)
 
     async def main() -> None:
-        async with MqttBus(address) as bus:
-            with live_view(lines) as show:
-                await follow(bus, show)
+        with live_view(lines, status_every=settings.status_every) as show:
+            await reconnecting(
+                lambda: MqttBus(address),
+                lambda bus: follow(bus, show),
+                reconnect_max=settings.reconnect_max,
+                on_connected=lambda: typer.echo(f"watch: connected to {address}", err=True),
+                on_lost=lambda reason, delay: say_lost("watch", reason, delay),
+            )
 
     run_client("watch", main())
+
+
+def say_lost(who: str, reason: str, delay: float) -> None:
+    """One line on stderr each time a client finds the broker gone: why, and when it tries again."""
+    typer.echo(f"{who}: {reason}; connecting again in {delay:g} s (Ctrl-C to stop)", err=True)

@@ -21,6 +21,7 @@ from router.network.channel import Continuity, read_copy, receipt, zfx
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from router.bus.mqtt import BrokerAddress, MqttBus
     from router.bus.protocol import Bus
     from router.cable.models import Cable
 
@@ -81,6 +82,21 @@ class PostStation:
         return Reading(
             tid, shown, duplicate, cancelled=False, receipt=receipt(letter, tid), report=report, problem=None
         )
+
+
+def post_connection(address: BrokerAddress, ri: str, *, session_expiry: int) -> MqttBus:
+    """The post's connection: one client id a post (``post-<RI>``) and a persistent session.
+
+    While the post is away the broker keeps its subscription and queues its copies (QoS 1), for
+    ``session_expiry`` seconds (MQTT 5; under 3.1.1 the broker's `persistent_client_expiration`)
+    and within the broker's queue limits (`max_queued_messages`, `max_queued_bytes`): the
+    shipped configs set no queue limit. Each copy is acknowledged only once receipted.
+    """
+    from router.bus.mqtt import MqttBus  # noqa: PLC0415 (aiomqtt only for a post on a real broker)
+
+    return MqttBus(
+        address, client_id=f"post-{ri}", persistent=True, session_expiry=session_expiry, manual_ack=True
+    )
 
 
 async def serve_post(bus: Bus, station: PostStation, on_reading: Callable[[Reading], None]) -> None:

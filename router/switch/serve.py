@@ -7,18 +7,17 @@ both use it); `tune_process` is all the process-wide tuning the service does, on
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
-import tempfile
+import json
 from contextlib import AsyncExitStack, asynccontextmanager
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import structlog
 
-from router.bus.broker import Mosquitto, mosquitto_binary
-from router.bus.mqtt import BrokerAddress, MqttBus
-from router.errors import BusError
+from router.bus import topics
+from router.bus.broker import Mosquitto, claim_port, mosquitto_binary
+from router.bus.mqtt import BrokerAddress, LastWill, MqttBus, reconnecting
 from router.journal.store import Journal
 from router.network.clock import ScaledClock
 from router.routing.table import load_table
@@ -41,34 +40,45 @@ log = structlog.get_logger("router")
 async def broker_for(settings: Settings) -> AsyncIterator[tuple[BrokerAddress, bool]]:
     """The broker to use and whether it speaks MQTT 5: the configured one, else a private one.
 
-    A private broker is the mosquitto binary when it is installed (generated config, free port),
-    else amqtt in this process (MQTT 3.1.1 only).
+    A private broker is the mosquitto binary when it is installed (generated config, persistence
+    in `broker_directory`, on `embedded_port`: refused if that port is taken), else amqtt in this
+    process (MQTT 3.1.1 only, no persistence).
     """
     if settings.broker:
         yield BrokerAddress.parse(settings.broker), True
         return
-    with tempfile.TemporaryDirectory(prefix="router-broker-") as directory:
-        if mosquitto_binary() is not None:
-            with Mosquitto(Path(directory), port=settings.embedded_port) as mosquitto:
-                log.info("broker-started", kind="mosquitto", url=mosquitto.url)
-                yield BrokerAddress.parse(mosquitto.url), True
-            return
-        from amqtt.broker import Broker  # noqa: PLC0415 (only when mosquitto is absent)
-
-        port = settings.embedded_port
-        broker = Broker(
-            {
-                "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
-                # Only anonymous access: no $SYS reporting (its plugin is deprecated upstream).
-                "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
-            }
+    port = settings.embedded_port
+    if mosquitto_binary() is not None:
+        directory = settings.broker_directory
+        mosquitto = Mosquitto(
+            directory,
+            port=port,
+            persistence=True,
+            max_cable_bytes=settings.max_cable_bytes,
+            autosave=(True, settings.broker_autosave_changes),
         )
-        await broker.start()
-        log.info("broker-started", kind="amqtt", url=f"mqtt://127.0.0.1:{port}")
-        try:
-            yield BrokerAddress("127.0.0.1", port), False
-        finally:
-            await broker.shutdown()
+        with mosquitto:
+            log.info(
+                "broker-started", kind="mosquitto", url=mosquitto.url, pid=mosquitto.pid, state=str(directory)
+            )
+            yield BrokerAddress.parse(mosquitto.url), True
+        return
+    from amqtt.broker import Broker  # noqa: PLC0415 (only when mosquitto is absent)
+
+    claim_port(port)
+    broker = Broker(
+        {
+            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+            # Only anonymous access: no $SYS reporting (its plugin is deprecated upstream).
+            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+        }
+    )
+    await broker.start()
+    log.info("broker-started", kind="amqtt", url=f"mqtt://127.0.0.1:{port}")
+    try:
+        yield BrokerAddress("127.0.0.1", port), False
+    finally:
+        await broker.shutdown()
 
 
 def tune_process() -> None:
@@ -146,6 +156,21 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     log.info("router-stopped")
 
 
+def offline_status(reason: str, at: float | None = None) -> bytes:
+    """The retained `router/status` that says the router is gone: its Last Will, or its goodbye at a stop.
+
+    ``at`` is the network time of a clean stop; a Last Will is written at connection, so it has none.
+    """
+    status: dict[str, object] = {"state": "offline", "reason": reason}
+    if at is not None:
+        status["at"] = datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
+    return json.dumps(status).encode()
+
+
+WILL_REASON = "the router's connection ended without a goodbye (Last Will)"
+"""What a crashed or killed router's status says: the broker publishes it when the connection drops."""
+
+
 async def _reconnecting(
     settings: Settings,
     address: BrokerAddress,
@@ -156,26 +181,35 @@ async def _reconnecting(
 ) -> None:
     """Connect and run the switch until ``stop``; when the broker goes away, wait and connect again.
 
-    The wait is 0.5 s, doubled after each failed attempt up to `reconnect_max`.
+    The wait is 0.5 s, doubled after each failed attempt up to `reconnect_max`. The connection
+    carries a Last Will: if the router dies, the broker makes `router/status` say it is offline; at
+    a clean stop the router says so itself (a DISCONNECT discards the will).
     """
-    delay = 0.5
-    while not stop.is_set():
-        try:
-            async with MqttBus(
-                address,
-                client_id=settings.client_id,
-                persistent=True,
-                session_expiry=settings.session_expiry,
-                manual_ack=True,
-                # MQTT 5 only when asked (and the broker speaks it): under 3.1.1 the session
-                # lasts as the broker's persistent_client_expiration says, not session_expiry.
-                mqtt5=mqtt5 and settings.mqtt_version == "5",
-            ) as bus:
-                delay = 0.5
-                log.info("connected", broker=str(address))
-                await switch(bus).run(stop)
-        except* BusError as group:
-            log.warning("broker-lost", reason=str(group.exceptions[0]), retry_in_s=delay)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
-            delay = min(delay * 2, settings.reconnect_max)
+
+    def connect() -> MqttBus:
+        return MqttBus(
+            address,
+            client_id=settings.client_id,
+            persistent=True,
+            session_expiry=settings.session_expiry,
+            manual_ack=True,
+            # MQTT 5 only when asked (and the broker speaks it): under 3.1.1 the session
+            # lasts as the broker's persistent_client_expiration says, not session_expiry.
+            mqtt5=mqtt5 and settings.mqtt_version == "5",
+            will=LastWill(topics.STATUS, offline_status(WILL_REASON)),
+        )
+
+    async def work(bus: MqttBus) -> None:
+        router = switch(bus)
+        await router.run(stop)
+        await bus.publish(topics.STATUS, offline_status("stopped", router.clock.now()), retain=True)
+        log.info("status-offline", reason="stopped")
+
+    await reconnecting(
+        connect,
+        work,
+        reconnect_max=settings.reconnect_max,
+        on_connected=lambda: log.info("connected", broker=str(address)),
+        on_lost=lambda reason, delay: log.warning("broker-lost", reason=reason, retry_in_s=delay),
+        stop=stop,
+    )

@@ -1,0 +1,117 @@
+"""`router post` on a real Mosquitto: a persistent session that holds copies, and reconnection."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+import pytest
+
+from router.bus import topics
+from router.bus.broker import Mosquitto, free_port, mosquitto_binary
+from router.bus.mqtt import BrokerAddress, MqttBus, reconnecting
+from router.errors import BusError
+from router.network.channel import single_call
+from router.sim.post import PostStation, Reading, post_connection, serve_post
+from tests.conftest import ROOT
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+CABLE = (ROOT / "samples" / "routine-unclassified.txt").read_bytes()
+
+
+async def test_copies_sent_while_a_post_is_away_wait_for_it(mosquitto: Mosquitto) -> None:
+    """A post connected once, then away while copies go out, receives them all when it is back."""
+    address = BrokerAddress.parse(mosquitto.url)
+    ri = "RUEHAW"
+    async with post_connection(address, ri, session_expiry=600) as bus:
+        await bus.subscribe(topics.copies(ri), qos=1)  # as `serve_post` does, then away
+    async with MqttBus(address, client_id="test-switch") as switch:
+        for serial in (1, 2):
+            await switch.publish(topics.copies(ri), single_call(CABLE, f"HAW{serial:04d}", ri, "RR"))
+    readings: asyncio.Queue[Reading] = asyncio.Queue()
+    async with post_connection(address, ri, session_expiry=600) as bus:
+        task = asyncio.create_task(serve_post(bus, PostStation(ri), readings.put_nowait))
+        async with asyncio.timeout(10):
+            got = [await readings.get(), await readings.get()]
+        task.cancel()
+        await asyncio.wait({task})
+    assert [reading.transmission_id for reading in got] == ["HAW0001", "HAW0002"]
+
+
+def test_router_post_says_when_the_broker_goes_and_connects_again(tmp_path: Path) -> None:
+    """Broker stopped: `router post` says so on stderr and keeps trying; restarted: it listens again."""
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto is not installed")
+    port = free_port()
+    broker = Mosquitto(tmp_path / "broker", port=port)
+    broker.start()
+    post = subprocess.Popen(  # noqa: S603 (our own command)
+        [sys.executable, "-m", "router", "post", "RUEHC", "--broker", broker.url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "ROUTER_RECONNECT_MAX": "0.5"},
+    )
+    assert post.stdout is not None
+    assert post.stderr is not None
+    try:
+        assert post.stdout.readline() == "post RUEHC listening on cables/out/RUEHC\n"
+        broker.stop()
+        lost = post.stderr.readline()
+        assert lost.startswith("post RUEHC: lost the broker at")
+        assert "connecting again in 0.5 s (Ctrl-C to stop)" in lost
+        broker = Mosquitto(tmp_path / "broker", port=port)
+        broker.start()
+        assert post.stdout.readline() == "post RUEHC listening on cables/out/RUEHC\n"
+        post.send_signal(signal.SIGINT)
+        assert post.wait(timeout=10) == 0
+    finally:
+        if post.poll() is None:
+            post.kill()
+            post.wait()
+        post.stdout.close()
+        post.stderr.close()
+        broker.stop()
+
+
+async def test_reconnecting_doubles_its_wait_to_the_cap_and_says_each_time() -> None:
+    """Each failed connection is reported with the wait before the next, doubling up to the cap."""
+    attempts = 0
+
+    @asynccontextmanager
+    async def connect() -> AsyncIterator[str]:
+        nonlocal attempts
+        attempts += 1
+        if attempts <= 4:  # four failures, then the broker is back
+            raise BusError(f"cannot connect ({attempts})")
+        yield "bus"
+
+    lost: list[tuple[str, float]] = []
+    worked: list[str] = []
+
+    async def work(bus: str) -> None:
+        worked.append(bus)
+
+    await reconnecting(
+        connect,
+        work,
+        reconnect_max=0.004,
+        first_retry=0.001,
+        on_connected=lambda: worked.append("connected"),
+        on_lost=lambda reason, delay: lost.append((reason, delay)),
+    )
+    assert lost == [
+        ("cannot connect (1)", 0.001),
+        ("cannot connect (2)", 0.002),
+        ("cannot connect (3)", 0.004),
+        ("cannot connect (4)", 0.004),
+    ]
+    assert worked == ["connected", "bus"]

@@ -1,0 +1,31 @@
+"""What reaches the operator's terminal: text off the bus with its control characters made visible."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from router.cable.parser import parse_cable
+from router.cli.render import reading_line
+from router.readout.terminal import visible
+from router.sim.post import Reading
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+def test_control_characters_are_shown_not_sent() -> None:
+    """ESC, carriage return, bell, DEL and C1's CSI become printable marks; other text stays as it is."""
+    assert visible("A\x1b[2JB\rC\x07D\x7fE\x9bF é") == "A^[[2JB^MC^GD^?E\\x9bF é"
+
+
+def test_a_post_shows_an_escape_in_a_subject_as_text() -> None:
+    """A subject carrying a terminal escape sequence is printed with the escape made visible."""
+    text = (SAMPLES / "dual-precedence.txt").read_text()
+    text = text.replace("SUBJECT: SAMPLE:", "SUBJECT: \x1b]0;PWNED\x07\x1b[2JSAMPLE:")
+    cable = parse_cable(text.encode())
+    reading = Reading(
+        "EHC0001", cable, duplicate=False, cancelled=False, receipt=None, report=None, problem=None
+    )
+    line = reading_line(reading)
+    assert "\x1b" not in line
+    assert "\x07" not in line
+    assert "^[]0;PWNED^G^[[2JSAMPLE:" in line
