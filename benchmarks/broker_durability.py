@@ -1,4 +1,4 @@
-"""What a SIGKILL of Mosquitto loses of what it acknowledged, and what saving after every change costs.
+"""What a SIGKILL of Mosquitto loses of what it acknowledged, and what each autosave setting costs.
 
     python benchmarks/broker_durability.py [--cables N]
 
@@ -30,8 +30,8 @@ CABLE = (Path(__file__).resolve().parent.parent / "samples" / "routine-unclassif
 SETTINGS = {
     "Mosquitto's default: a save every 1800 s": (False, 1800),
     "a save every second": (False, 1),
-    "a save after 100 changes": (True, 100),
-    "the shipped configs: a save after every change": (True, 1),
+    "the shipped configs: a save after 100 changes": (True, 100),
+    "a save after every change": (True, 1),
 }
 IN_FLIGHT = 256
 IDLE = 3.0
