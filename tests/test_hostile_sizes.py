@@ -1,0 +1,145 @@
+"""Hostile sizes: work per cable grows with its size, not its square; what is unknown is intercepted."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from router.cable import parser
+from router.cable.addressee import CACHED_LINE_MAX, looks_collective, parse_addressee_line
+from router.cable.parser import parse_cable
+from router.routing import table as table_module
+from router.routing.decide import RoutingDecision, decide
+from router.routing.table import ADDRESSEE_NAME_MAX, RoutingTable, load_table
+from tests.hostile_cables import EXEMPTED, ORIGIN, long_info_name, megabyte_mix, to_and_xmt
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from router.cable.models import Cable
+
+# Each case took seconds to minutes before; each takes a fraction of a second now. The bound is
+# far above that, for a busy machine: these tests assert behaviour and counted work, not time.
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.fixture
+def table() -> RoutingTable:
+    """A table of its own for each test, its memories empty."""
+    return load_table()
+
+
+def route(text: str, table: RoutingTable) -> tuple[Cable, RoutingDecision]:
+    cable = parse_cable(text.encode(), text_fields=False)
+    return cable, decide(cable, table)
+
+
+def counting(calls: list[str], function: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``function``, noting each argument it is called with in ``calls``."""
+
+    def counted(argument: str) -> Any:
+        calls.append(argument)
+        return function(argument)
+
+    return counted
+
+
+def every_line_accounted(cable: Cable, decision: RoutingDecision) -> None:
+    assert decision.accounted_lines() == {a.line for a in cable.addressees}
+
+
+def test_a_160_kb_info_name_is_intercepted_as_unknown_without_slip_matching(
+    table: RoutingTable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 160 KB addressee name is intercepted as unknown, and no one-letter deletion of it is made."""
+    deletions: list[str] = []
+    monkeypatch.setattr(table_module, "_deletions", counting(deletions, table_module._deletions))
+    cable, decision = route(long_info_name(160 * 1024), table)
+    assert [d.post for d in decision.deliveries] == ["RUEHC"]
+    [intercept] = decision.intercepts
+    assert intercept.reason == "unknown-addressee"
+    assert intercept.lines == (cable.info[0].line,)
+    assert deletions == []
+    every_line_accounted(cable, decision)
+
+
+def test_a_name_just_longer_than_any_station_is_not_remembered(table: RoutingTable) -> None:
+    """Names over the limit are unknown and leave nothing in the table's memories."""
+    name = "AMEMBASSY " + "X" * ADDRESSEE_NAME_MAX
+    assert table.resolve(None, name) is None
+    assert table.post_named(name) is None
+    assert table.collective_named(name) is None
+    assert not any(key[1] == name for key in table._resolved)
+    assert name not in table._near_memo
+
+
+def test_a_slip_is_still_forgiven_in_a_name_of_ordinary_length(table: RoutingTable) -> None:
+    """The bound leaves real names alone: a one-letter slip in a station's name still finds it."""
+    post = table.post_named("AMEMBASSY PAIRS")
+    assert post is not None
+    assert post.ri == "RUEHFR"
+
+
+def test_2500_to_and_2499_xmt_lines_exempt_from_the_collective_above(table: RoutingTable) -> None:
+    """Thousands of TO and XMT lines: XMT exempts from the collective, the unknown are intercepted."""
+    cable, decision = route(to_and_xmt(2_500), table)
+    assert len(cable.to) == 2_500
+    assert len(cable.xmt) == 2_499
+    assert {x.collective for x in cable.xmt} == {"EUROPEAN POLITICAL COLLECTIVE"}
+    exempted = {table.post_named(name).ri for name in EXEMPTED}  # type: ignore[union-attr]
+    assert set(decision.exempted) == exempted | {ORIGIN}
+    members = set(table.collective_with_ri("RUEHZL").members)  # type: ignore[union-attr]
+    assert {d.post for d in decision.deliveries} == members - exempted - {ORIGIN}
+    assert len(decision.intercepts) == 2_499
+    assert {i.reason for i in decision.intercepts} == {"unknown-addressee"}
+    every_line_accounted(cable, decision)
+
+
+def test_xmt_lines_cost_linear_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four times the TO and XMT lines ask at most four times as many collective questions (it was 16)."""
+    asked: list[str] = []
+    monkeypatch.setattr(parser, "looks_collective", counting(asked, looks_collective))
+
+    def questions(count: int) -> int:
+        asked.clear()
+        parse_cable(to_and_xmt(count), text_fields=False)
+        return len(asked)
+
+    small, large = questions(625), questions(2_500)
+    assert small <= 625
+    assert large <= 4 * small + 4
+
+
+@pytest.mark.parametrize(
+    "build",
+    [lambda: to_and_xmt(2_500, width=180), megabyte_mix],
+    ids=["2,500 TO + 2,499 XMT of 1 MB", "1 MB mix"],
+)
+def test_a_megabyte_of_hostile_addressees_is_decided(build: Callable[[], str], table: RoutingTable) -> None:
+    """A 1 MB cable of long names and thousands of TO and XMT lines is decided, every line accounted."""
+    text = build()
+    assert 0.9 * (1 << 20) < len(text.encode()) <= 1 << 20
+    cable, decision = route(text, table)
+    assert {x.collective for x in cable.xmt} == {"EUROPEAN POLITICAL COLLECTIVE"}
+    assert "RUEHZL" not in {d.post for d in decision.deliveries}
+    assert ORIGIN in decision.exempted
+    assert {i.reason for i in decision.intercepts} == {"unknown-addressee"}
+    every_line_accounted(cable, decision)
+
+
+def test_a_megabyte_line_of_repeated_precedence_words_is_read_from_its_end() -> None:
+    """`IMMEDIATE` 100,000 times after a name: the precedence is read, from the line's last words only."""
+    text = long_info_name(0).replace("INFO AMEMBASSY \n", f"INFO AMEMBASSY TOKYO {'IMMEDIATE ' * 100_000}\n")
+    cable = parse_cable(text.encode(), text_fields=False)
+    [info] = cable.info
+    assert info.written_precedence is not None
+    assert info.written_precedence.value == "IMMEDIATE"
+
+
+def test_long_address_lines_are_not_remembered() -> None:
+    """The parser's memory of address lines keeps ordinary lines only: a long one is read and forgotten."""
+    parse_addressee_line.cache_clear()
+    cable = parse_cable(long_info_name(CACHED_LINE_MAX).encode(), text_fields=False)
+    assert cable.info[0].name == "AMEMBASSY " + "X" * CACHED_LINE_MAX
+    assert parse_addressee_line.cache_info().currsize == 2  # FM and TO, not INFO
