@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import sqlite3
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from router.bus.memory import MemoryBroker
 from router.cable import parser
 from router.cable.addressee import CACHED_LINE_MAX, looks_collective, parse_addressee_line
 from router.cable.parser import parse_cable
+from router.journal.store import Journal
 from router.routing import table as table_module
 from router.routing.decide import RoutingDecision, decide
 from router.routing.table import ADDRESSEE_NAME_MAX, RoutingTable, load_table
+from router.switch.intake import OVERSIZE_HEAD
+from tests.helpers import receive, running
 from tests.hostile_cables import EXEMPTED, ORIGIN, long_info_name, megabyte_mix, to_and_xmt
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from router.cable.models import Cable
 
@@ -143,3 +151,41 @@ def test_long_address_lines_are_not_remembered() -> None:
     cable = parse_cable(long_info_name(CACHED_LINE_MAX).encode(), text_fields=False)
     assert cable.info[0].name == "AMEMBASSY " + "X" * CACHED_LINE_MAX
     assert parse_addressee_line.cache_info().currsize == 2  # FM and TO, not INFO
+
+
+async def test_an_oversized_cable_is_rejected_before_its_body_is_journalled(tmp_path: Path) -> None:
+    """Over the size limit: rejected with a one-line reason, journalled as its head, size and digest."""
+    broker = MemoryBroker()
+    journal = Journal(tmp_path / "journal.sqlite")
+    watcher, publisher = broker.connect(), broker.connect()
+    await watcher.subscribe("cables/rejected")
+    oversized = to_and_xmt(400).encode()
+    async with running(broker.connect(), journal, load_table(), max_bytes=10_000):
+        await publisher.publish("cables/in/big", oversized)
+        (rejected,) = await receive(watcher, 1)
+    record = json.loads(rejected.payload)
+    assert record["reason"] == f"cable of {len(oversized)} bytes is over the limit of 10000"
+    assert record["size"] == len(oversized)
+    assert record["sha256"] == hashlib.sha256(oversized).hexdigest()
+    assert journal.raw(record["journal_id"]) == oversized[:OVERSIZE_HEAD]
+    assert journal.counts()["cables_rejected"] == 1
+    with sqlite3.connect(tmp_path / "journal.sqlite") as db:
+        status, detail = db.execute("SELECT status, detail FROM cables").fetchone()
+    assert status == "rejected"
+    assert json.loads(detail) == record
+    assert journal.unfinished() == []
+
+
+async def test_a_cable_at_the_size_limit_is_journalled_whole_and_routed(tmp_path: Path) -> None:
+    """At the limit exactly, nothing changes: the cable is journalled whole and routed."""
+    broker = MemoryBroker()
+    journal = Journal(tmp_path / "journal.sqlite")
+    watcher, publisher = broker.connect(), broker.connect()
+    await watcher.subscribe("cables/intercept")
+    data = long_info_name(100).encode()
+    async with running(broker.connect(), journal, load_table(), max_bytes=len(data)):
+        await publisher.publish("cables/in/ok", data)
+        (intercepted,) = await receive(watcher, 1)  # the INFO line: unknown
+    assert json.loads(intercepted.payload)["reason"] == "unknown-addressee"
+    assert journal.raw(1) == data
+    assert "cables_rejected" not in journal.counts()

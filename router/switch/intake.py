@@ -8,22 +8,29 @@ the moment it decides it, without waiting for the database to hand one back.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import TYPE_CHECKING
 
 from router.bus import topics
 from router.cable.parser import parse_cable
 from router.errors import CableParseError
-from router.journal.writes import Duplicate, Received, Rejected, Routed
+from router.journal.writes import Duplicate, Received, ReceivedOversize, Rejected, Routed
 from router.network.line import Consignment
 from router.routing.decide import decide
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from router.cable.models import Cable
     from router.routing.table import RoutingTable
     from router.switch.actions import Actions, JournalReads
     from router.switch.cables import RecentCables
     from router.switch.lines import Lines
+
+
+OVERSIZE_HEAD = 512
+"""Bytes of a cable over the size limit that the journal keeps: its header, to tell what it was."""
 
 
 class Intake:
@@ -55,9 +62,31 @@ class Intake:
         # the broker deliver the cable again, and the duplicate check keeps it from going twice.
         self.last_cable += 1
         cable_id = self.last_cable
+        if len(raw) > self.max_bytes:
+            self._reject_oversize(cable_id, topic, raw)
+            return
         self._actions.writes.append(Received(cable_id, topic, raw))
         self._actions.event("received", journal_id=cable_id, topic=topic, size=len(raw))
         self.process(cable_id, topic, raw, now)
+
+    def _reject_oversize(self, cable_id: int, topic: str, raw: bytes) -> None:
+        """A cable over the size limit, rejected before its body is journalled: its head and digest are.
+
+        Journalled whole, every oversized cable would cost the journal its size (a 10 MB one, 10 MB)
+        for nothing the switch can use; the head names it, the digest identifies it.
+        """
+        reason = f"cable of {len(raw)} bytes is over the limit of {self.max_bytes}"
+        detail = {
+            **CableParseError(reason).detail(),
+            "size": len(raw),
+            "limit": self.max_bytes,
+            "sha256": hashlib.sha256(raw).hexdigest(),
+            "head": min(len(raw), OVERSIZE_HEAD),
+            "journal_id": cable_id,
+        }
+        self._actions.writes.append(ReceivedOversize(cable_id, topic, raw[:OVERSIZE_HEAD], detail))
+        self._actions.event("received", journal_id=cable_id, topic=topic, size=len(raw))
+        self._rejected(topic, detail)
 
     def process(self, cable_id: int, topic: str, raw: bytes, now: float) -> None:
         """Parse a journalled cable, then reject it, file it as a duplicate, or route it."""
@@ -66,10 +95,14 @@ class Intake:
         except CableParseError as error:
             detail = {**error.detail(), "journal_id": cable_id}
             self._actions.writes.append(Rejected(cable_id, detail))
-            self._actions.send(topics.REJECTED, json.dumps(detail).encode())
-            self._actions.event("rejected", topic=topic, **detail)
+            self._rejected(topic, detail)
             return
         self._route(cable_id, cable, raw, now)
+
+    def _rejected(self, topic: str, detail: Mapping[str, object]) -> None:
+        """Tell of a rejection: on `cables/rejected` and in the routing log."""
+        self._actions.send(topics.REJECTED, json.dumps(detail).encode())
+        self._actions.event("rejected", topic=topic, **detail)
 
     def _route(self, cable_id: int, cable: Cable, raw: bytes, now: float) -> None:
         actions = self._actions
