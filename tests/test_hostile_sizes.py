@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -12,14 +13,20 @@ import pytest
 from router.bus.memory import MemoryBroker
 from router.cable import parser
 from router.cable.addressee import CACHED_LINE_MAX, looks_collective, parse_addressee_line
-from router.cable.parser import parse_cable
+from router.cable.parser import MAX_CABLE_BYTES, parse_cable
 from router.journal.store import Journal
+from router.journal.writes import Routed
+from router.network.channel import message_part
+from router.network.line import Consignment
 from router.routing import table as table_module
 from router.routing.decide import RoutingDecision, decide
 from router.routing.table import ADDRESSEE_NAME_MAX, RoutingTable, load_table
-from router.switch.intake import OVERSIZE_HEAD
+from router.settings import Settings
+from router.switch.actions import Actions
+from router.switch.cables import RECENT_BYTES, RecentCables
+from router.switch.intake import COPY_HEADING_MAX, MAX_FANOUT_BYTES, MAX_FANOUT_TOTAL, OVERSIZE_HEAD, Intake
 from tests.helpers import receive, running
-from tests.hostile_cables import EXEMPTED, ORIGIN, long_info_name, megabyte_mix, to_and_xmt
+from tests.hostile_cables import EXEMPTED, HEAD, ORIGIN, TEXT, long_info_name, megabyte_mix, to_and_xmt
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -189,3 +196,140 @@ async def test_a_cable_at_the_size_limit_is_journalled_whole_and_routed(tmp_path
     assert json.loads(intercepted.payload)["reason"] == "unknown-addressee"
     assert journal.raw(1) == data
     assert "cables_rejected" not in journal.counts()
+
+
+class _Journal:
+    """A journal that has routed nothing and serves the cables it is given."""
+
+    def __init__(self) -> None:
+        self.cables: dict[int, bytes] = {}
+        self.reads = 0
+
+    def is_duplicate(self, message_id: str) -> int | None:  # noqa: ARG002 (a protocol's method)
+        return None
+
+    def cable(self, cable_id: int) -> tuple[bytes, str | None]:
+        self.reads += 1
+        return self.cables[cable_id], None
+
+
+class _Lines:
+    """Lines that only note what is queued on them."""
+
+    def __init__(self) -> None:
+        self.queued: list[tuple[str, Consignment]] = []
+
+    def queue(self, post: str, consignment: Consignment, now: float) -> None:  # noqa: ARG002
+        self.queued.append((post, consignment))
+
+
+def intake(table: RoutingTable, *, recent: RecentCables | None = None, **budgets: int) -> Intake:
+    journal = _Journal()
+    return Intake(
+        table,
+        journal,  # type: ignore[arg-type]
+        recent or RecentCables(journal),  # type: ignore[arg-type]
+        _Lines(),  # type: ignore[arg-type]
+        Actions(log_copies=False, publish_log=False),
+        max_bytes=MAX_CABLE_BYTES,
+        last_ids=(0, 0),
+        **budgets,
+    )
+
+
+def relayed(count: int, table: RoutingTable) -> list[str]:
+    """``count`` well-formed RIs under the State relay that are no post of the table."""
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    ris = (f"RUEH{a}{b}{c}" for a in letters for b in letters for c in letters)
+    return list(islice((ri for ri in ris if ri not in table.posts), count))
+
+
+def to_relayed(ris: list[str], text_bytes: int) -> bytes:
+    addressees = "".join(f"TO {ri}/AMEMBASSY SOMEWHERE\n" for ri in ris)
+    return f"{HEAD}{addressees}{TEXT}{'LOREM IPSUM ' * (text_bytes // 12)}\n".encode()
+
+
+def routed(switch: Intake) -> Routed:
+    [decision] = [w for w in switch._actions.writes if isinstance(w, Routed)]
+    return decision
+
+
+def test_a_cable_to_4990_relayed_ris_is_held_to_its_fanout_budget(table: RoutingTable) -> None:
+    """80 KB to 4,990 relayed RIs: copies within the cable's budget go, the rest are intercepted."""
+    switch = intake(table)
+    raw = to_relayed(relayed(4_990, table), 80_000)
+    switch.receive("cables/in/big", raw, 0.0)
+    decision = routed(switch)
+    copy_bytes = len(message_part(raw)) + COPY_HEADING_MAX
+    assert len(decision.deliveries) * copy_bytes <= MAX_FANOUT_BYTES
+    assert len(decision.deliveries) == MAX_FANOUT_BYTES // copy_bytes
+    over = [i for i in decision.intercepts if i.reason == "fanout-budget"]
+    assert len(decision.deliveries) + len(over) == 4_990
+    assert {i.post for i in over}.isdisjoint(d.post for d in decision.deliveries)
+    assert len(switch._lines.queued) == len(decision.deliveries)  # type: ignore[attr-defined]
+    assert switch._actions.counts["fanout-budget"] == 1
+
+
+def test_the_cables_just_routed_share_a_total_fanout_budget(table: RoutingTable) -> None:
+    """Past the total budget a cable is intercepted; once the heavy cables leave memory, cables go again."""
+    journal = _Journal()
+    recent = RecentCables(journal, max_count=4)  # type: ignore[arg-type]
+    ris = relayed(100, table)
+    raw = to_relayed(ris, 10_000)
+    copy_bytes = len(message_part(raw)) + COPY_HEADING_MAX
+    switch = intake(table, recent=recent, max_fanout_total=150 * copy_bytes)
+    for serial in range(1, 5):
+        switch.receive("cables/in/x", raw.replace(b"#0877", f"#{serial:04d}".encode()), 0.0)
+    decisions = [w for w in switch._actions.writes if isinstance(w, Routed)]
+    assert [len(d.deliveries) for d in decisions] == [100, 50, 0, 0]
+    assert {i.reason for d in decisions for i in d.intercepts} == {"fanout-budget"}
+    assert recent.fanout <= 150 * copy_bytes
+    # Three small cables later, the heavy ones have left memory, and their fan-out with them.
+    for serial in range(5, 9):
+        switch.receive("cables/in/x", long_info_name(10).replace("#0877", f"#{serial:04d}").encode(), 0.0)
+    switch.receive("cables/in/x", raw.replace(b"#0877", b"#0009"), 0.0)
+    assert len([w for w in switch._actions.writes if isinstance(w, Routed)][-1].deliveries) == 100
+
+
+def test_the_recent_cable_cache_is_bounded_in_bytes() -> None:
+    """Many large cables: the cache keeps what fits its bytes, oldest out first, and reads the rest back."""
+    journal = _Journal()
+    recent = RecentCables(journal, max_bytes=10_000_000)  # type: ignore[arg-type]
+    big = b"X" * 3_500_000
+    for cable_id in range(1, 121):
+        journal.cables[cable_id] = big
+        recent.remember(cable_id, big, None)
+        assert recent.held <= 10_000_000
+    assert recent.held == 2 * len(big)
+    assert recent.get(120)[0] == big
+    assert journal.reads == 0
+    assert recent.get(1)[0] == big
+    assert journal.reads == 1
+    assert recent.held <= 10_000_000
+
+
+def test_a_cable_larger_than_the_cache_is_read_from_the_journal_each_time() -> None:
+    """A cable bigger than the cache's bytes is not kept: it would push out everything else."""
+    journal = _Journal()
+    recent = RecentCables(journal, max_bytes=1_000)  # type: ignore[arg-type]
+    journal.cables[1] = b"Y" * 2_000
+    assert recent.get(1)[0] == journal.cables[1]
+    assert recent.get(1)[0] == journal.cables[1]
+    assert (journal.reads, recent.held) == (2, 0)
+
+
+def test_real_traffic_never_meets_the_fanout_budgets(corpus_dir: Path, table: RoutingTable) -> None:
+    """The corpus, in order, through one intake: no copy of a real cable is intercepted for its fan-out."""
+    switch = intake(table)
+    for path in sorted(corpus_dir.glob("*.txt")):
+        switch.receive("cables/in/corpus", path.read_bytes(), 0.0)
+    assert switch._actions.counts["fanout-budget"] == 0
+    assert switch._actions.counts["routed"] > 2_000
+
+
+def test_the_budget_settings_default_to_the_switch_s_own() -> None:
+    """The settings' defaults for the budgets are the switch's own: a switch made without them agrees."""
+    settings = Settings()
+    assert settings.recent_cable_bytes == RECENT_BYTES
+    assert settings.max_fanout_bytes == MAX_FANOUT_BYTES
+    assert settings.max_fanout_total_bytes == MAX_FANOUT_TOTAL
