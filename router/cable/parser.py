@@ -114,7 +114,7 @@ def parse_cable(data: bytes | str, *, max_bytes: int = MAX_CABLE_BYTES, text_fie
 def _decode(data: bytes | str, max_bytes: int) -> str:
     if isinstance(data, bytes):
         if len(data) > max_bytes:
-            raise CableParseError(f"cable is {len(data)} bytes, over the limit of {max_bytes}")
+            raise CableParseError(f"cable of {len(data)} bytes is over the limit of {max_bytes}")
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
