@@ -24,7 +24,15 @@ from router.routing.table import ADDRESSEE_NAME_MAX, RoutingTable, load_table
 from router.settings import Settings
 from router.switch.actions import Actions
 from router.switch.cables import RECENT_BYTES, RecentCables
-from router.switch.intake import COPY_HEADING_MAX, MAX_FANOUT_BYTES, MAX_FANOUT_TOTAL, OVERSIZE_HEAD, Intake
+from router.switch.intake import (
+    COPY_HEADING_MAX,
+    DEFAULT_BUDGETS,
+    MAX_FANOUT_BYTES,
+    MAX_FANOUT_TOTAL,
+    OVERSIZE_HEAD,
+    Budgets,
+    Intake,
+)
 from tests.helpers import receive, running
 from tests.hostile_cables import EXEMPTED, HEAD, ORIGIN, TEXT, long_info_name, megabyte_mix, to_and_xmt
 
@@ -333,3 +341,11 @@ def test_the_budget_settings_default_to_the_switch_s_own() -> None:
     assert settings.recent_cable_bytes == RECENT_BYTES
     assert settings.max_fanout_bytes == MAX_FANOUT_BYTES
     assert settings.max_fanout_total_bytes == MAX_FANOUT_TOTAL
+
+
+def test_the_budgets_a_switch_is_given_are_those_its_intake_keeps(table: RoutingTable) -> None:
+    """`Budgets` carries the three settings to the intake and the recent-cable cache."""
+    budgets = Budgets(recent_bytes=1_000, fanout_bytes=2_000, fanout_total=3_000)
+    switch = intake(table, max_fanout_bytes=budgets.fanout_bytes, max_fanout_total=budgets.fanout_total)
+    assert (switch.max_fanout_bytes, switch.max_fanout_total) == budgets[1:]
+    assert DEFAULT_BUDGETS == (RECENT_BYTES, MAX_FANOUT_BYTES, MAX_FANOUT_TOTAL)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from router.bus import topics
 from router.cable.parser import parse_cable
@@ -19,6 +19,7 @@ from router.errors import CableParseError
 from router.journal.writes import Duplicate, Received, ReceivedOversize, Rejected, Routed
 from router.network.line import Consignment
 from router.routing.decide import Intercept, RoutingDecision, decide
+from router.switch.cables import RECENT_BYTES
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -39,6 +40,17 @@ MAX_FANOUT_TOTAL = 256 * 1024 * 1024
 """Bytes the copies of the cables just routed (those in `RecentCables`) may put on the bus together."""
 COPY_HEADING_MAX = len("VZCZC\n \n") + len("HFR0042") + len("ZZ") + len("RUEHABC")
 """The most a copy's FL1 and FL2 add to its message part (`router.network.channel.copy_size`)."""
+
+
+class Budgets(NamedTuple):
+    """The switch's memory budgets: recent cables held, and bytes of copies per cable and in total."""
+
+    recent_bytes: int = RECENT_BYTES
+    fanout_bytes: int = MAX_FANOUT_BYTES
+    fanout_total: int = MAX_FANOUT_TOTAL
+
+
+DEFAULT_BUDGETS = Budgets()
 
 
 class Intake:
