@@ -56,6 +56,7 @@ def test_the_switch_is_wired_from_every_setting(tmp_path: Path, monkeypatch: pyt
         resend_after=0.1,
         publish_log=False,
         units_per_character=10,
+        journal_retry_max=1.5,
     )
     clock = ScaledClock(60)
     journal = Journal(tmp_path / "journal.sqlite")
@@ -73,6 +74,7 @@ def test_the_switch_is_wired_from_every_setting(tmp_path: Path, monkeypatch: pyt
             "status_every": 0.5,
             "resend_after": 0.1,
             "publish_log": False,
+            "journal_retry_max": 1.5,
         }
     ]
 

@@ -13,22 +13,28 @@ each decision's writes as it comes, commits, and only then acknowledges the mess
 and publishes what the burst produced. A crash before the commit loses nothing (the broker sends
 the messages again); a copy is never out before the journal says so. The publishes are pipelined:
 their PUBACKs are awaited together, not one after another.
+
+A journal that cannot be written (another process holding its lock, a full disk, a read-only file)
+is weather, not death: the switch keeps the burst, takes nothing more, and tries it again until the
+journal takes it (`Router._commit`, which says how).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter, deque
 from contextlib import suppress
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 import structlog
 
 from router.bus import topics
 from router.cable.parser import MAX_CABLE_BYTES
-from router.errors import BusError
+from router.errors import BusError, JournalUnwritableError
 from router.network.clock import Clock, ScaledClock
 from router.network.line import LineRules
 from router.switch.actions import Actions, Send
@@ -48,6 +54,9 @@ BURST = 64
 """Messages handled in one transaction at most."""
 IN_FLIGHT = 1024
 """QoS 1 publishes awaiting their PUBACK at once; beyond, the switch waits (backpressure)."""
+RETRY_FIRST = 0.1
+"""Host seconds the switch first waits for a journal it could not write; doubled each time up to
+``journal_retry_max``."""
 
 
 class Pipeline:
@@ -76,6 +85,35 @@ class Pipeline:
             await asyncio.wait(self._unconfirmed, timeout=within)
 
 
+class JournalFault:
+    """A journal the switch could not write: where, why, since when, and the attempts since."""
+
+    __slots__ = ("attempts", "path", "reason", "since")
+
+    def __init__(self, path: str, reason: str, since: float) -> None:
+        self.path = path
+        self.reason = reason
+        self.since = since
+        """`time.monotonic()` at the first failed attempt."""
+        self.attempts = 1
+
+    def status(self) -> dict[str, object]:
+        """The fault as `router/status` shows it."""
+        return {
+            "writable": False,
+            "path": self.path,
+            "reason": self.reason,
+            "unwritable_s": round(time.monotonic() - self.since, 1),
+            "attempts_failed": self.attempts,
+        }
+
+    def recovered(self) -> dict[str, object]:
+        """The fields of the `journal-writable` event that ends it."""
+        fields = self.status()
+        del fields["writable"]
+        return fields
+
+
 class Router:
     """One switch: ``await Router(bus, journal, table).run(stop)`` until ``stop`` is set."""
 
@@ -93,6 +131,7 @@ class Router:
         status_every: float = 1.0,
         resend_after: float = 2.0,
         ack_timeout: float = 300.0,
+        journal_retry_max: float = 5.0,
     ) -> None:
         self.bus = bus
         self.journal = journal
@@ -102,17 +141,21 @@ class Router:
         """Host seconds a restarted router waits for receipts before sending again."""
         self.ready = asyncio.Event()
         """Set once the router is subscribed and taking cables."""
-        actions = Actions(log_copies=log_copies, publish_log=publish_log)
-        self.switch = Switch(
-            table,
-            JournalView(journal, actions.writes),
-            actions,
-            rules=rules or LineRules(),
-            max_bytes=max_bytes,
-            ack_timeout=ack_timeout,
-            serials=journal.last_serials(),
-            last_ids=journal.last_ids(),
+        self.journal_retry_max = journal_retry_max
+        """Longest wait, host seconds, between two attempts to write a journal that would not be."""
+        self.fault: JournalFault | None = None
+        """The journal fault being waited out, while there is one."""
+        self._actions = partial(Actions, log_copies=log_copies, publish_log=publish_log)
+        self._core = partial(
+            Switch, table, rules=rules or LineRules(), max_bytes=max_bytes, ack_timeout=ack_timeout
         )
+        self.switch = self._switch_from_journal(Counter())
+        self._stale = False
+        """The core decided more than the journal kept (a burst rolled back): rebuilt before going on."""
+        self._generation = 0
+        """How many times the core was rebuilt: a resend scheduled by an older core is dropped."""
+        self._resending: list[OpenDelivery] = []
+        """Delivered copies not receipted after a (re)start, to go again in the next burst."""
         self._inbox: asyncio.Queue[Message] = asyncio.Queue(BURST * 8)
         self._pipeline = Pipeline(bus)
         self._wake = asyncio.Event()
@@ -177,20 +220,44 @@ class Router:
         """
         self.journal.interrupted()
         delivered = [d for d in self.journal.open_deliveries() if d.delivered]
-        self._perform(self.switch.restore(self.journal.backlog(), delivered))
+        self._write(self.switch.restore(self.journal.backlog(), delivered))
         return delivered
 
-    async def _resend_later(self, delivered: list[OpenDelivery]) -> None:
+    async def _resend_later(self, delivered: list[OpenDelivery], generation: int = 0) -> None:
+        """After ``resend_after``, have the switch send again what is still not receipted.
+
+        In the switch's next burst, so in its transaction; unless the core was rebuilt meanwhile
+        (a journal fault), which scheduled its own.
+        """
         await asyncio.sleep(self.resend_after)
-        with self.journal.transaction():
-            self._perform(self.switch.resend(delivered, self.clock.now()))
-        self._wake.set()
+        if generation == self._generation:
+            self._resending = delivered
+            self._wake.set()
+
+    def _switch_from_journal(self, counts: Counter[str]) -> Switch:
+        """A new core, its serials and ids from the journal, carrying on the routing log's ``counts``."""
+        actions = self._actions()
+        actions.counts = counts
+        return self._core(
+            JournalView(self.journal, actions.writes),
+            actions,
+            serials=self.journal.last_serials(),
+            last_ids=self.journal.last_ids(),
+        )
 
     def _perform(self, actions: Actions) -> None:
         """Do what the core decided, but publish: journal writes now, log entries now."""
+        self._write(actions)
+        self._tell(actions)
+
+    def _write(self, actions: Actions) -> None:
+        """The journal writes the core decided, now."""
         if actions.writes:
             self.journal.apply(actions.writes)
             actions.writes.clear()
+
+    def _tell(self, actions: Actions) -> None:
+        """The log entries the core made, to the process's log."""
         if actions.logs:
             for event, fields in actions.logs:
                 self._log.info(event, **fields)
@@ -205,15 +272,107 @@ class Router:
             self._wake.set()
 
     async def _switch(self) -> None:
-        switch, clock = self.switch, self.clock
+        later: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                messages = await self._next()
+                self.counts["bursts"] += 1
+                await self._commit(messages, later)
+                await self._flush(messages)
+        finally:
+            for task in later:
+                task.cancel()
+
+    async def _commit(self, messages: list[Message], later: set[asyncio.Task[None]]) -> None:
+        """Handle the burst in one transaction, committed; while the journal will not take it, wait.
+
+        A journal fault (`JournalUnwritableError`: locked past the busy timeout, disk full,
+        read-only) is weather. The transaction was rolled back, so:
+
+        - Nothing of the burst is acknowledged or published: its messages are kept here and
+          handled again, since the broker does not send an unacknowledged message again on the
+          same connection. Intake stops meanwhile: the switch takes nothing more from the inbox,
+          whose bound then holds the broker back (which keeps the cables: not acknowledged).
+        - The core may have decided more than the journal kept (the fault came after the lock was
+          taken: a full disk at the commit). Its memory (lines, serials, next ids, deadlines) is
+          then ahead of the journal, and undoing decisions one by one would be a second copy of
+          the core's logic. So it is thrown away and rebuilt from the journal as at a start
+          (`_restore`), inside the next attempt's transaction: a transmission in progress is cut and
+          goes again, copies delivered and not receipted go again after ``resend_after`` unless
+          receipted. A lock held by another process fails at ``BEGIN IMMEDIATE``, before the core
+          decided anything: nothing to rebuild.
+        - One `journal-unwritable` event (path, reason) per outage, each attempt counted
+          (``journal-attempts-failed`` in the status); attempts every 0.1 s doubling up to
+          ``journal_retry_max``, for as long as the router runs; `journal-writable` when one commits.
+
+        The lines do not go on meanwhile: no copy goes out before the journal says it was delivered.
+        """
+        delay = RETRY_FIRST
         while True:
-            messages = await self._next()
-            self.counts["bursts"] += 1
+            try:
+                self._attempt(messages, later)
+            except JournalUnwritableError as error:
+                self._unwritable(error)
+            else:
+                self.fault = None
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.journal_retry_max)
+
+    def _attempt(self, messages: list[Message], later: set[asyncio.Task[None]]) -> None:
+        """The burst in one transaction: the messages, the lines' turn, the resends that are due."""
+        counts = Counter(self.counts)
+        began = False
+        try:
             with self.journal.transaction():
+                began = True
+                if self._stale:
+                    self._rebuild(later)
+                switch, clock = self.switch, self.clock
+                if self.fault is not None:
+                    switch.actions.event("journal-writable", **self.fault.recovered())
                 for message in messages:
-                    self._perform(switch.handle(message.topic, message.payload, clock.now()))
-                self._perform(switch.tick(clock.now()))
-            await self._flush(messages)
+                    self._write(switch.handle(message.topic, message.payload, clock.now()))
+                if self._resending:
+                    self._write(switch.resend(self._resending, clock.now()))
+                self._write(switch.tick(clock.now()))
+        except JournalUnwritableError:
+            # What the core decided is not in the journal: none of it is told, sent or counted.
+            actions = self.switch.actions
+            actions.writes.clear()
+            actions.sends.clear()
+            actions.logs.clear()
+            actions.counts = counts
+            self._stale = self._stale or began
+            raise
+        self._resending = []
+        self._stale = False
+
+    def _rebuild(self, later: set[asyncio.Task[None]]) -> None:
+        """Throw the core's memory away and rebuild it from the journal, as at a start."""
+        self._generation += 1
+        self._resending = []
+        self.switch = self._switch_from_journal(self.counts)
+        delivered = self._restore()
+        if delivered:
+            task = asyncio.create_task(
+                self._resend_later(delivered, self._generation), name="resend-after-journal-fault"
+            )
+            later.add(task)
+            task.add_done_callback(later.discard)
+
+    def _unwritable(self, error: JournalUnwritableError) -> None:
+        """Count the failed attempt; the first of an outage is logged and published, once."""
+        self.counts["journal-attempts-failed"] += 1
+        if self.fault is not None:
+            self.fault.attempts += 1
+            return
+        self.fault = JournalFault(error.path, error.reason, time.monotonic())
+        self._log.warning("journal-unwritable", path=error.path, reason=error.reason)
+        if self.switch.actions.publish_log:
+            entry = json.dumps({"event": "journal-unwritable", "path": error.path, "reason": error.reason})
+            with suppress(BusError):  # a lost broker is the switch's to report, at its next flush
+                self.bus.send(topics.LOG, entry.encode(), qos=0)
 
     async def _next(self) -> list[Message]:
         """The messages waiting (at least one), or none when a line or a timeout is due first."""
@@ -246,9 +405,10 @@ class Router:
         The sends are pipelined: handed to the broker in order at once, their PUBACKs awaited
         together; past `IN_FLIGHT` unacknowledged, the switch waits for the oldest (backpressure).
         """
+        actions = self.switch.actions
+        self._tell(actions)
         for message in messages:
             await self.bus.ack(message)
-        actions = self.switch.actions
         outbox, actions.sends = actions.sends, []
         await self._pipeline.send(outbox)
 
@@ -266,6 +426,7 @@ class Router:
                 "queues": self.depths(),
                 "rates_per_s": rates,
                 "totals": dict(now),
+                "journal": {"writable": True} if self.fault is None else self.fault.status(),
             }
             with suppress(BusError):  # a lost broker is the switch's to report
                 await self.bus.publish(topics.STATUS, json.dumps(status).encode(), qos=0, retain=True)
