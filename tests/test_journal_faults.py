@@ -15,7 +15,9 @@ from router.bus.memory import MemoryBroker
 from router.errors import JournalOpenError, JournalUnwritableError
 from router.journal.database import is_weather
 from router.journal.store import Journal
+from router.journal.writes import Received, Write
 from router.routing.table import RoutingTable, parse_table
+from router.switch.service import Router
 from tests.helpers import receipt_for, receive, running
 
 if TYPE_CHECKING:
@@ -34,7 +36,7 @@ baud = 0
 ri = "RUEHC"
 names = ["SECSTATE WASHDC"]
 """
-FAST = {"journal_retry_max": 0.02, "log_copies": True}
+FAST: dict[str, Any] = {"journal_retry_max": 0.02, "log_copies": True}
 """A router that tries a faulty journal again every 20 ms at most, and logs every copy's events."""
 
 
@@ -294,3 +296,82 @@ async def test_a_full_disk_mid_burst_is_rolled_back_retried_and_nothing_goes_twi
     assert len({m.payload for m in copies}) == 3
     assert post.queue.empty(), "no copy went twice"
     assert journalled(path) == {"routed": 4, "all_cables": 4, "deliveries": 4, "delivered": 4}
+
+
+async def test_a_journal_locked_at_the_start_is_waited_for(tmp_path: Path, table: RoutingTable) -> None:
+    """Locked when the router starts: it waits, unwritable once, and listens once the lock is gone."""
+    path = tmp_path / "journal.sqlite"
+    journal = Journal(path, busy_timeout=0.02)
+    broker = MemoryBroker()
+    log = broker.connect()
+    await log.subscribe("router/log")
+    router = Router(broker.connect(), journal, table, **FAST)
+    stop = asyncio.Event()
+    other = hold_lock(journal.path)
+    task = asyncio.create_task(router.run(stop))
+    await event(log, "journal-unwritable")
+    assert not router.ready.is_set()
+    other.execute("ROLLBACK")
+    await event(log, "journal-writable")
+    await asyncio.wait_for(router.ready.wait(), 5)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+
+
+async def test_a_router_told_to_stop_while_the_journal_is_locked_stops(
+    tmp_path: Path, table: RoutingTable
+) -> None:
+    """Stop while the journal cannot be written: the router stops at once, the cable left unacknowledged."""
+    path = tmp_path / "journal.sqlite"
+    journal = Journal(path, busy_timeout=0.02)
+    broker = MemoryBroker()
+    bus = RecordingBus(broker.connect(), path)
+    publisher, log = broker.connect(), broker.connect()
+    await log.subscribe("router/log")
+    async with running(bus, journal, table, **FAST):
+        other = hold_lock(journal.path)
+        await publisher.publish("cables/in/rome", cable(1))
+        await event(log, "journal-unwritable")
+    other.execute("ROLLBACK")
+    bus.close()
+    assert bus.acked == []
+    assert journalled(path)["all_cables"] == 0
+
+
+async def test_every_failed_attempt_is_counted_and_the_outage_logged_once(
+    tmp_path: Path, table: RoutingTable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three writes fail as on a full disk: three attempts counted, one event each way, then all once."""
+    path = tmp_path / "journal.sqlite"
+    journal = Journal(path)
+    failures = 3
+    apply = Journal.apply
+
+    def failing_apply(self: Journal, writes: list[Write]) -> None:
+        nonlocal failures
+        if failures and any(isinstance(write, Received) for write in writes):
+            failures -= 1
+            raise sqlite3.OperationalError("database or disk is full")
+        apply(self, writes)
+
+    monkeypatch.setattr(Journal, "apply", failing_apply)
+    broker = MemoryBroker()
+    bus = RecordingBus(broker.connect(), path)
+    post, publisher, log = broker.connect(), broker.connect(), broker.connect()
+    await post.subscribe("cables/out/#")
+    await log.subscribe("router/log")
+    async with running(bus, journal, table, **FAST) as router:
+        for serial in (1, 2):
+            await publisher.publish("cables/in/rome", cable(serial))
+        await receive(post, 2)
+        assert router.counts["journal-attempts-failed"] == 3
+    bus.close()
+    logged = [json.loads(log.queue.get_nowait().payload) for _ in range(log.queue.qsize())]
+    assert [e["event"] for e in logged if e["event"].startswith("journal-")] == [
+        "journal-unwritable",
+        "journal-writable",
+    ]
+    assert next(e for e in logged if e["event"] == "journal-writable")["attempts_failed"] == 3
+    assert bus.acked_uncommitted == []
+    assert post.queue.empty(), "no copy went twice"
+    assert journalled(path) == {"routed": 2, "all_cables": 2, "deliveries": 2, "delivered": 2}

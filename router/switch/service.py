@@ -16,7 +16,7 @@ their PUBACKs are awaited together, not one after another.
 
 A journal that cannot be written (another process holding its lock, a full disk, a read-only file)
 is weather, not death: the switch keeps the burst, takes nothing more, and tries it again until the
-journal takes it (`Router._commit`, which says how).
+journal takes it (`Router._written`, which says how).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from collections import Counter, deque
 from contextlib import suppress
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import structlog
 
@@ -42,11 +42,15 @@ from router.switch.core import Switch
 from router.switch.view import JournalView
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from router.bus.protocol import Bus, Message
     from router.journal.reads import OpenDelivery
     from router.journal.store import Journal
     from router.network.line import Line
     from router.routing.table import RoutingTable
+
+Done = TypeVar("Done")
 
 STOP_WITHIN = 2.0
 """Seconds the router's tasks have to finish once it is told to stop."""
@@ -156,6 +160,8 @@ class Router:
         """How many times the core was rebuilt: a resend scheduled by an older core is dropped."""
         self._resending: list[OpenDelivery] = []
         """Delivered copies not receipted after a (re)start, to go again in the next burst."""
+        self._later: set[asyncio.Task[None]] = set()
+        """Resends scheduled by a rebuild of the core: cancelled with the switch."""
         self._inbox: asyncio.Queue[Message] = asyncio.Queue(BURST * 8)
         self._pipeline = Pipeline(bus)
         self._wake = asyncio.Event()
@@ -177,12 +183,9 @@ class Router:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Rebuild the lines from the journal, then take cables and receipts until ``stop``."""
-        with self.journal.transaction():
-            delivered = self._restore()
-            # Cables journalled but not yet routed when the router stopped (killed between the
-            # two): the broker may not send them again, so they are taken up from the journal.
-            for cable_id, topic, raw in self.journal.unfinished():
-                self._perform(self.switch.resume(cable_id, topic, raw, self.clock.now()))
+        delivered = await self._written(self._start, stop)
+        if delivered is None:  # stopped while the journal could not be written
+            return
         await self._flush([])
         self._wake.set()  # the switch's first turn sends what the lines hold
         for topic in topics.SUBSCRIBED:
@@ -210,6 +213,15 @@ class Router:
         for task in done - {stopping}:
             if not task.cancelled() and (error := task.exception()) is not None:
                 raise error
+
+    def _start(self, *, rebuilt: bool) -> list[OpenDelivery]:  # noqa: ARG002 (a start restores anyway)
+        """The start's work, in its transaction: the lines from the journal, the cables not yet routed."""
+        delivered = self._restore()
+        # Cables journalled but not yet routed when the router stopped (killed between the
+        # two): the broker may not send them again, so they are taken up from the journal.
+        for cable_id, topic, raw in self.journal.unfinished():
+            self._write(self.switch.resume(cable_id, topic, raw, self.clock.now()))
+        return delivered
 
     def _restore(self) -> list[OpenDelivery]:
         """Queue again what was never delivered; hold back what was delivered but not receipted.
@@ -272,19 +284,37 @@ class Router:
             self._wake.set()
 
     async def _switch(self) -> None:
-        later: set[asyncio.Task[None]] = set()
         try:
             while True:
                 messages = await self._next()
                 self.counts["bursts"] += 1
-                await self._commit(messages, later)
+                await self._written(partial(self._burst, messages))
                 await self._flush(messages)
         finally:
-            for task in later:
+            for task in self._later:
                 task.cancel()
 
-    async def _commit(self, messages: list[Message], later: set[asyncio.Task[None]]) -> None:
-        """Handle the burst in one transaction, committed; while the journal will not take it, wait.
+    def _burst(self, messages: list[Message], *, rebuilt: bool) -> None:
+        """The burst's work, in its transaction: the messages, the resends that are due, the lines' turn."""
+        switch, clock = self.switch, self.clock
+        if rebuilt:
+            self._generation += 1  # a resend scheduled by the core thrown away is not done
+            delivered = self._restore()
+            if delivered:
+                task = asyncio.create_task(
+                    self._resend_later(delivered, self._generation), name="resend-after-journal-fault"
+                )
+                self._later.add(task)
+                task.add_done_callback(self._later.discard)
+        for message in messages:
+            self._write(switch.handle(message.topic, message.payload, clock.now()))
+        if self._resending:
+            self._write(switch.resend(self._resending, clock.now()))
+            self._resending = []
+        self._write(switch.tick(clock.now()))
+
+    async def _written(self, work: Callable[..., Done], stop: asyncio.Event | None = None) -> Done | None:
+        """Do ``work`` in one transaction, committed; while the journal will not take it, wait and again.
 
         A journal fault (`JournalUnwritableError`: locked past the busy timeout, disk full,
         read-only) is weather. The transaction was rolled back, so:
@@ -297,45 +327,49 @@ class Router:
           taken: a full disk at the commit). Its memory (lines, serials, next ids, deadlines) is
           then ahead of the journal, and undoing decisions one by one would be a second copy of
           the core's logic. So it is thrown away and rebuilt from the journal as at a start
-          (`_restore`), inside the next attempt's transaction: a transmission in progress is cut and
-          goes again, copies delivered and not receipted go again after ``resend_after`` unless
-          receipted. A lock held by another process fails at ``BEGIN IMMEDIATE``, before the core
-          decided anything: nothing to rebuild.
+          (``work(rebuilt=True)`` restores), inside the next attempt's transaction: a transmission
+          in progress is cut and goes again, copies delivered and not receipted go again after
+          ``resend_after`` unless receipted meanwhile. A lock held by another process fails at
+          ``BEGIN IMMEDIATE``, before the core decided anything: nothing to rebuild.
         - One `journal-unwritable` event (path, reason) per outage, each attempt counted
-          (``journal-attempts-failed`` in the status); attempts every 0.1 s doubling up to
-          ``journal_retry_max``, for as long as the router runs; `journal-writable` when one commits.
+          (``journal-attempts-failed`` in the status); attempts 0.1 s apart, doubling up to
+          ``journal_retry_max``, for as long as the router runs (or until ``stop``: None then);
+          `journal-writable` in the transaction that commits.
 
         The lines do not go on meanwhile: no copy goes out before the journal says it was delivered.
         """
         delay = RETRY_FIRST
         while True:
             try:
-                self._attempt(messages, later)
+                done = self._attempt(work)
             except JournalUnwritableError as error:
                 self._unwritable(error)
             else:
                 self.fault = None
-                return
-            await asyncio.sleep(delay)
+                return done
+            if stop is None:
+                await asyncio.sleep(delay)
+            else:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                if stop.is_set():
+                    return None
             delay = min(delay * 2, self.journal_retry_max)
 
-    def _attempt(self, messages: list[Message], later: set[asyncio.Task[None]]) -> None:
-        """The burst in one transaction: the messages, the lines' turn, the resends that are due."""
+    def _attempt(self, work: Callable[..., Done]) -> Done:
+        """``work`` in one transaction; the core is rebuilt first if the last attempt left it stale."""
         counts = Counter(self.counts)
         began = False
         try:
             with self.journal.transaction():
                 began = True
-                if self._stale:
-                    self._rebuild(later)
-                switch, clock = self.switch, self.clock
+                rebuilt = self._stale
+                if rebuilt:
+                    self._resending = []
+                    self.switch = self._switch_from_journal(self.counts)
                 if self.fault is not None:
-                    switch.actions.event("journal-writable", **self.fault.recovered())
-                for message in messages:
-                    self._write(switch.handle(message.topic, message.payload, clock.now()))
-                if self._resending:
-                    self._write(switch.resend(self._resending, clock.now()))
-                self._write(switch.tick(clock.now()))
+                    self.switch.actions.event("journal-writable", **self.fault.recovered())
+                done = work(rebuilt=rebuilt)
         except JournalUnwritableError:
             # What the core decided is not in the journal: none of it is told, sent or counted.
             actions = self.switch.actions
@@ -345,21 +379,8 @@ class Router:
             actions.counts = counts
             self._stale = self._stale or began
             raise
-        self._resending = []
         self._stale = False
-
-    def _rebuild(self, later: set[asyncio.Task[None]]) -> None:
-        """Throw the core's memory away and rebuild it from the journal, as at a start."""
-        self._generation += 1
-        self._resending = []
-        self.switch = self._switch_from_journal(self.counts)
-        delivered = self._restore()
-        if delivered:
-            task = asyncio.create_task(
-                self._resend_later(delivered, self._generation), name="resend-after-journal-fault"
-            )
-            later.add(task)
-            task.add_done_callback(later.discard)
+        return done
 
     def _unwritable(self, error: JournalUnwritableError) -> None:
         """Count the failed attempt; the first of an outage is logged and published, once."""
