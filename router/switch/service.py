@@ -299,6 +299,7 @@ class Router:
         switch, clock = self.switch, self.clock
         if rebuilt:
             self._generation += 1  # a resend scheduled by the core thrown away is not done
+            self._resending = []
             delivered = self._restore()
             if delivered:
                 task = asyncio.create_task(
@@ -365,7 +366,6 @@ class Router:
                 began = True
                 rebuilt = self._stale
                 if rebuilt:
-                    self._resending = []
                     self.switch = self._switch_from_journal(self.counts)
                 if self.fault is not None:
                     self.switch.actions.event("journal-writable", **self.fault.recovered())
@@ -387,6 +387,7 @@ class Router:
         self.counts["journal-attempts-failed"] += 1
         if self.fault is not None:
             self.fault.attempts += 1
+            self.fault.reason = error.reason  # the status says the latest
             return
         self.fault = JournalFault(error.path, error.reason, time.monotonic())
         self._log.warning("journal-unwritable", path=error.path, reason=error.reason)
