@@ -236,15 +236,17 @@ class Router:
         return delivered
 
     async def _resend_later(self, delivered: list[OpenDelivery], generation: int = 0) -> None:
-        """After ``resend_after``, have the switch send again what is still not receipted.
+        """After ``resend_after``, send again what is still not receipted, and run the lines at once.
 
-        In the switch's next burst, so in its transaction; unless the core was rebuilt meanwhile
-        (a journal fault), which scheduled its own.
+        A burst of its own, with no messages, written as the switch's are (through a journal
+        fault too); dropped if the core was rebuilt meanwhile (a journal fault), which scheduled
+        its own.
         """
         await asyncio.sleep(self.resend_after)
         if generation == self._generation:
             self._resending = delivered
-            self._wake.set()
+            await self._written(partial(self._burst, []))
+            await self._flush([])
 
     def _switch_from_journal(self, counts: Counter[str]) -> Switch:
         """A new core, its serials and ids from the journal, carrying on the routing log's ``counts``."""
@@ -422,17 +424,18 @@ class Router:
             sleeper.cancel()
 
     async def _flush(self, messages: list[Message]) -> None:
-        """After the commit: acknowledge the burst's messages, then send what it produced.
+        """After the commit: acknowledge the burst's messages, send what it produced, then log it.
 
         The sends are pipelined: handed to the broker in order at once, their PUBACKs awaited
         together; past `IN_FLIGHT` unacknowledged, the switch waits for the oldest (backpressure).
+        The log entries come last, so that writing them does not hold the copies back.
         """
-        actions = self.switch.actions
-        self._tell(actions)
         for message in messages:
             await self.bus.ack(message)
+        actions = self.switch.actions
         outbox, actions.sends = actions.sends, []
         await self._pipeline.send(outbox)
+        self._tell(self.switch.actions)
 
     # --- what the router tells
 
