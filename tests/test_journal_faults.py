@@ -375,3 +375,33 @@ async def test_every_failed_attempt_is_counted_and_the_outage_logged_once(
     assert bus.acked_uncommitted == []
     assert post.queue.empty(), "no copy went twice"
     assert journalled(path) == {"routed": 2, "all_cables": 2, "deliveries": 2, "delivered": 2}
+
+
+async def test_after_a_rebuild_a_copy_receipted_meanwhile_does_not_go_again(
+    tmp_path: Path, table: RoutingTable
+) -> None:
+    """A copy out before a mid-burst fault, receipted during it: the rebuilt core does not send it again."""
+    path = tmp_path / "journal.sqlite"
+    journal = Journal(path)
+    broker = MemoryBroker()
+    post, publisher, log = broker.connect(), broker.connect(), broker.connect()
+    await post.subscribe("cables/out/#")
+    await log.subscribe("router/log")
+    async with running(broker.connect(), journal, table, resend_after=0.5, **FAST):
+        await publisher.publish("cables/in/rome", cable(1))
+        (first,) = await receive(post, 1)
+        pages = journal._db.execute("PRAGMA page_count").fetchone()[0]
+        journal._db.execute(f"PRAGMA max_page_count = {pages}")
+        await publisher.publish("cables/in/rome", cable(2, padding=5000))
+        await event(log, "journal-unwritable")
+        await publisher.publish("cables/ack/RUEHC", receipt_for(first))  # waits in the inbox
+        journal._db.execute("PRAGMA max_page_count = 1073741823")
+        (second,) = await receive(post, 1)
+        restored = await event(log, "restored")
+        resending = await event(log, "resending")
+    assert restored["delivered_unacknowledged"] == 1
+    assert resending["deliveries"] == 0
+    assert resending["acknowledged_meanwhile"] == 1
+    assert b"SUBJECT: CABLE 2" in second.payload
+    assert post.queue.empty(), "the receipted copy did not go again"
+    assert journalled(path) == {"routed": 2, "all_cables": 2, "deliveries": 2, "delivered": 2}
