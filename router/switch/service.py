@@ -158,8 +158,6 @@ class Router:
         """The core decided more than the journal kept (a burst rolled back): rebuilt before going on."""
         self._generation = 0
         """How many times the core was rebuilt: a resend scheduled by an older core is dropped."""
-        self._resending: list[OpenDelivery] = []
-        """Delivered copies not receipted after a (re)start, to go again in the next burst."""
         self._later: set[asyncio.Task[None]] = set()
         """Resends scheduled by a rebuild of the core: cancelled with the switch."""
         self._inbox: asyncio.Queue[Message] = asyncio.Queue(BURST * 8)
@@ -220,7 +218,7 @@ class Router:
         # Cables journalled but not yet routed when the router stopped (killed between the
         # two): the broker may not send them again, so they are taken up from the journal.
         for cable_id, topic, raw in self.journal.unfinished():
-            self._write(self.switch.resume(cable_id, topic, raw, self.clock.now()))
+            self._perform(self.switch.resume(cable_id, topic, raw, self.clock.now()))
         return delivered
 
     def _restore(self) -> list[OpenDelivery]:
@@ -232,21 +230,26 @@ class Router:
         """
         self.journal.interrupted()
         delivered = [d for d in self.journal.open_deliveries() if d.delivered]
-        self._write(self.switch.restore(self.journal.backlog(), delivered))
+        self._perform(self.switch.restore(self.journal.backlog(), delivered))
         return delivered
 
     async def _resend_later(self, delivered: list[OpenDelivery], generation: int = 0) -> None:
-        """After ``resend_after``, send again what is still not receipted, and run the lines at once.
+        """After ``resend_after``, queue again what is still not receipted; the switch sends it.
 
-        A burst of its own, with no messages, written as the switch's are (through a journal
-        fault too); dropped if the core was rebuilt meanwhile (a journal fault), which scheduled
-        its own.
+        Written as the switch's bursts are (through a journal fault too); not done if the core was
+        rebuilt meanwhile (a journal fault), which scheduled its own.
         """
         await asyncio.sleep(self.resend_after)
         if generation == self._generation:
-            self._resending = delivered
-            await self._written(partial(self._burst, []))
-            await self._flush([])
+            await self._written(partial(self._resend, delivered))
+            self._wake.set()
+
+    def _resend(self, delivered: list[OpenDelivery], *, rebuilt: bool) -> None:
+        """The resend's work, in its transaction; a rebuilt core's own resend supersedes it."""
+        if rebuilt:
+            self._restored()  # which schedules the resend of the rebuilt core
+        else:
+            self._perform(self.switch.resend(delivered, self.clock.now()))
 
     def _switch_from_journal(self, counts: Counter[str]) -> Switch:
         """A new core, its serials and ids from the journal, carrying on the routing log's ``counts``."""
@@ -261,17 +264,9 @@ class Router:
 
     def _perform(self, actions: Actions) -> None:
         """Do what the core decided, but publish: journal writes now, log entries now."""
-        self._write(actions)
-        self._tell(actions)
-
-    def _write(self, actions: Actions) -> None:
-        """The journal writes the core decided, now."""
         if actions.writes:
             self.journal.apply(actions.writes)
             actions.writes.clear()
-
-    def _tell(self, actions: Actions) -> None:
-        """The log entries the core made, to the process's log."""
         if actions.logs:
             for event, fields in actions.logs:
                 self._log.info(event, **fields)
@@ -297,24 +292,24 @@ class Router:
                 task.cancel()
 
     def _burst(self, messages: list[Message], *, rebuilt: bool) -> None:
-        """The burst's work, in its transaction: the messages, the resends that are due, the lines' turn."""
-        switch, clock = self.switch, self.clock
+        """The burst's work, in its transaction: the messages, then the lines' turn."""
         if rebuilt:
-            self._generation += 1  # a resend scheduled by the core thrown away is not done
-            self._resending = []
-            delivered = self._restore()
-            if delivered:
-                task = asyncio.create_task(
-                    self._resend_later(delivered, self._generation), name="resend-after-journal-fault"
-                )
-                self._later.add(task)
-                task.add_done_callback(self._later.discard)
+            self._restored()
+        switch, clock = self.switch, self.clock
         for message in messages:
-            self._write(switch.handle(message.topic, message.payload, clock.now()))
-        if self._resending:
-            self._write(switch.resend(self._resending, clock.now()))
-            self._resending = []
-        self._write(switch.tick(clock.now()))
+            self._perform(switch.handle(message.topic, message.payload, clock.now()))
+        self._perform(switch.tick(clock.now()))
+
+    def _restored(self) -> None:
+        """A core rebuilt from the journal takes up its lines as at a start, and schedules its resend."""
+        self._generation += 1  # a resend scheduled by the core thrown away is not done
+        delivered = self._restore()
+        if delivered:
+            task = asyncio.create_task(
+                self._resend_later(delivered, self._generation), name="resend-after-journal-fault"
+            )
+            self._later.add(task)
+            task.add_done_callback(self._later.discard)
 
     async def _written(self, work: Callable[..., Done], stop: asyncio.Event | None = None) -> Done | None:
         """Do ``work`` in one transaction, committed; while the journal will not take it, wait and again.
@@ -373,7 +368,9 @@ class Router:
                     self.switch.actions.event("journal-writable", **self.fault.recovered())
                 done = work(rebuilt=rebuilt)
         except JournalUnwritableError:
-            # What the core decided is not in the journal: none of it is told, sent or counted.
+            # What the core decided is not in the journal: none of it is sent or counted. (Its log
+            # entries went to the process's log as it decided, as they always do: written after
+            # the commit they would stand between it and the sends, where a kill costs copies.)
             actions = self.switch.actions
             actions.writes.clear()
             actions.sends.clear()
@@ -424,18 +421,16 @@ class Router:
             sleeper.cancel()
 
     async def _flush(self, messages: list[Message]) -> None:
-        """After the commit: acknowledge the burst's messages, send what it produced, then log it.
+        """After the commit: acknowledge the burst's messages, then send what it produced.
 
         The sends are pipelined: handed to the broker in order at once, their PUBACKs awaited
         together; past `IN_FLIGHT` unacknowledged, the switch waits for the oldest (backpressure).
-        The log entries come last, so that writing them does not hold the copies back.
         """
         for message in messages:
             await self.bus.ack(message)
         actions = self.switch.actions
         outbox, actions.sends = actions.sends, []
         await self._pipeline.send(outbox)
-        self._tell(self.switch.actions)
 
     # --- what the router tells
 
