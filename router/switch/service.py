@@ -16,41 +16,37 @@ their PUBACKs are awaited together, not one after another.
 
 A journal that cannot be written (another process holding its lock, a full disk, a read-only file)
 is weather, not death: the switch keeps the burst, takes nothing more, and tries it again until the
-journal takes it (`Router._written`, which says how).
+journal takes it (`router.switch.faults.Weather.written`, which says how).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections import Counter, deque
 from contextlib import suppress
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import structlog
 
 from router.bus import topics
 from router.cable.parser import MAX_CABLE_BYTES
-from router.errors import BusError, JournalUnwritableError
+from router.errors import BusError
 from router.network.clock import Clock, ScaledClock
 from router.network.line import LineRules
 from router.switch.actions import Actions, Send
 from router.switch.core import Limits, Switch
-from router.switch.view import JournalView
+from router.switch.faults import Weather
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from router.bus.protocol import Bus, Message
     from router.journal.reads import OpenDelivery
     from router.journal.store import Journal
     from router.network.line import Line
     from router.routing.table import RoutingTable
-
-Done = TypeVar("Done")
+    from router.switch.faults import JournalFault
 
 STOP_WITHIN = 2.0
 """Seconds the router's tasks have to finish once it is told to stop."""
@@ -60,9 +56,6 @@ IN_FLIGHT = 1024
 """QoS 1 publishes awaiting their PUBACK at once; beyond, the switch waits (backpressure)."""
 ONE_OFF_TASKS = frozenset({"resend-after-restart"})
 """Tasks of a run that end when their work is done; the others last as long as the run."""
-RETRY_FIRST = 0.1
-"""Host seconds the switch first waits for a journal it could not write; doubled each time up to
-``journal_retry_max``."""
 
 
 class Pipeline:
@@ -89,35 +82,6 @@ class Pipeline:
         """Give the sends not yet acknowledged ``within`` seconds to be."""
         if self._unconfirmed:
             await asyncio.wait(self._unconfirmed, timeout=within)
-
-
-class JournalFault:
-    """A journal the switch could not write: where, why, since when, and the attempts since."""
-
-    __slots__ = ("attempts", "path", "reason", "since")
-
-    def __init__(self, path: str, reason: str, since: float) -> None:
-        self.path = path
-        self.reason = reason
-        self.since = since
-        """`time.monotonic()` at the first failed attempt."""
-        self.attempts = 1
-
-    def status(self) -> dict[str, object]:
-        """The fault as `router/status` shows it."""
-        return {
-            "writable": False,
-            "path": self.path,
-            "reason": self.reason,
-            "unwritable_s": round(time.monotonic() - self.since, 1),
-            "attempts_failed": self.attempts,
-        }
-
-    def recovered(self) -> dict[str, object]:
-        """The fields of the `journal-writable` event that ends it."""
-        fields = self.status()
-        del fields["writable"]
-        return fields
 
 
 class Router:
@@ -148,22 +112,21 @@ class Router:
         """Host seconds a restarted router waits for receipts before sending again."""
         self.ready = asyncio.Event()
         """Set once the router is subscribed and taking cables."""
-        self.journal_retry_max = journal_retry_max
-        """Longest wait, host seconds, between two attempts to write a journal that would not be."""
-        self.fault: JournalFault | None = None
-        """The journal fault being waited out, while there is one."""
-        self._actions = partial(Actions, log_copies=log_copies, publish_log=publish_log)
-        self._core = partial(
-            Switch,
-            table,
-            rules=rules or LineRules(),
-            max_bytes=max_bytes,
-            ack_timeout=ack_timeout,
-            limits=limits,
+        self.weather = Weather(
+            journal,
+            bus,
+            partial(Actions, log_copies=log_copies, publish_log=publish_log),
+            partial(
+                Switch,
+                table,
+                rules=rules or LineRules(),
+                max_bytes=max_bytes,
+                ack_timeout=ack_timeout,
+                limits=limits,
+            ),
+            retry_max=journal_retry_max,
         )
-        self.switch = self._switch_from_journal(Counter())
-        self._stale = False
-        """The core decided more than the journal kept (a burst rolled back): rebuilt before going on."""
+        """The journal's weather: each unit of work committed, faults waited out, the core rebuilt."""
         self._generation = 0
         """How many times the core was rebuilt: a resend scheduled by an older core is dropped."""
         self._later: set[asyncio.Task[None]] = set()
@@ -172,6 +135,16 @@ class Router:
         self._pipeline = Pipeline(bus)
         self._wake = asyncio.Event()
         self._log = structlog.get_logger("router")
+
+    @property
+    def switch(self) -> Switch:
+        """The switch's core: rebuilt from the journal after a rolled-back burst."""
+        return self.weather.switch
+
+    @property
+    def fault(self) -> JournalFault | None:
+        """The journal fault being waited out, while there is one."""
+        return self.weather.fault
 
     @property
     def lines(self) -> dict[str, Line]:
@@ -189,7 +162,7 @@ class Router:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Rebuild the lines from the journal, then take cables and receipts until ``stop``."""
-        delivered = await self._written(self._start, stop)
+        delivered = await self.weather.written(self._start, stop)
         if delivered is None:  # stopped while the journal could not be written
             return
         await self._flush([])
@@ -280,7 +253,7 @@ class Router:
         """
         await asyncio.sleep(self.resend_after)
         if generation == self._generation:
-            await self._written(partial(self._resend, delivered))
+            await self.weather.written(partial(self._resend, delivered))
             self._wake.set()
 
     def _resend(self, delivered: list[OpenDelivery], *, rebuilt: bool) -> None:
@@ -289,17 +262,6 @@ class Router:
             self._restored()  # which schedules the resend of the rebuilt core
         else:
             self._perform(self.switch.resend(delivered, self.clock.now()))
-
-    def _switch_from_journal(self, counts: Counter[str]) -> Switch:
-        """A new core, its serials and ids from the journal, carrying on the routing log's ``counts``."""
-        actions = self._actions()
-        actions.counts = counts
-        return self._core(
-            JournalView(self.journal, actions.writes),
-            actions,
-            serials=self.journal.last_serials(),
-            last_ids=self.journal.last_ids(),
-        )
 
     def _perform(self, actions: Actions) -> None:
         """Do what the core decided, but publish: journal writes now, log entries now."""
@@ -324,7 +286,7 @@ class Router:
             while True:
                 messages = await self._next()
                 self.counts["bursts"] += 1
-                await self._written(partial(self._burst, messages))
+                await self.weather.written(partial(self._burst, messages))
                 await self._flush(messages)
         finally:
             for task in self._later:
@@ -349,90 +311,6 @@ class Router:
             )
             self._later.add(task)
             task.add_done_callback(self._later.discard)
-
-    async def _written(self, work: Callable[..., Done], stop: asyncio.Event | None = None) -> Done | None:
-        """Do ``work`` in one transaction, committed; while the journal will not take it, wait and again.
-
-        A journal fault (`JournalUnwritableError`: locked past the busy timeout, disk full,
-        read-only) is weather. The transaction was rolled back, so:
-
-        - Nothing of the burst is acknowledged or published: its messages are kept here and
-          handled again, since the broker does not send an unacknowledged message again on the
-          same connection. Intake stops meanwhile: the switch takes nothing more from the inbox,
-          whose bound then holds the broker back (which keeps the cables: not acknowledged).
-        - The core may have decided more than the journal kept (the fault came after the lock was
-          taken: a full disk at the commit). Its memory (lines, serials, next ids, deadlines) is
-          then ahead of the journal, and undoing decisions one by one would be a second copy of
-          the core's logic. So it is thrown away and rebuilt from the journal as at a start
-          (``work(rebuilt=True)`` restores), inside the next attempt's transaction: a transmission
-          in progress is cut and goes again, copies delivered and not receipted go again after
-          ``resend_after`` unless receipted meanwhile. A lock held by another process fails at
-          ``BEGIN IMMEDIATE``, before the core decided anything: nothing to rebuild.
-        - One `journal-unwritable` event (path, reason) per outage, each attempt counted
-          (``journal-attempts-failed`` in the status); attempts 0.1 s apart, doubling up to
-          ``journal_retry_max``, for as long as the router runs (or until ``stop``: None then);
-          `journal-writable` in the transaction that commits.
-
-        The lines do not go on meanwhile: no copy goes out before the journal says it was delivered.
-        """
-        delay = RETRY_FIRST
-        while True:
-            try:
-                done = self._attempt(work)
-            except JournalUnwritableError as error:
-                self._unwritable(error)
-            else:
-                self.fault = None
-                return done
-            if stop is None:
-                await asyncio.sleep(delay)
-            else:
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
-                if stop.is_set():
-                    return None
-            delay = min(delay * 2, self.journal_retry_max)
-
-    def _attempt(self, work: Callable[..., Done]) -> Done:
-        """``work`` in one transaction; the core is rebuilt first if the last attempt left it stale."""
-        counts = Counter(self.counts)
-        began = False
-        try:
-            with self.journal.transaction():
-                began = True
-                rebuilt = self._stale
-                if rebuilt:
-                    self.switch = self._switch_from_journal(self.counts)
-                if self.fault is not None:
-                    self.switch.actions.event("journal-writable", **self.fault.recovered())
-                done = work(rebuilt=rebuilt)
-        except JournalUnwritableError:
-            # What the core decided is not in the journal: none of it is sent or counted. (Its log
-            # entries went to the process's log as it decided, as they always do: written after
-            # the commit they would stand between it and the sends, where a kill costs copies.)
-            actions = self.switch.actions
-            actions.writes.clear()
-            actions.sends.clear()
-            actions.logs.clear()
-            actions.counts = counts
-            self._stale = self._stale or began
-            raise
-        self._stale = False
-        return done
-
-    def _unwritable(self, error: JournalUnwritableError) -> None:
-        """Count the failed attempt; the first of an outage is logged and published, once."""
-        self.counts["journal-attempts-failed"] += 1
-        if self.fault is not None:
-            self.fault.attempts += 1
-            self.fault.reason = error.reason  # the status says the latest
-            return
-        self.fault = JournalFault(error.path, error.reason, time.monotonic())
-        self._log.warning("journal-unwritable", path=error.path, reason=error.reason)
-        if self.switch.actions.publish_log:
-            entry = json.dumps({"event": "journal-unwritable", "path": error.path, "reason": error.reason})
-            with suppress(BusError):  # a lost broker is the switch's to report, at its next flush
-                self.bus.send(topics.LOG, entry.encode(), qos=0)
 
     async def _next(self) -> list[Message]:
         """The messages waiting (at least one), or none when a line or a timeout is due first."""
