@@ -39,10 +39,12 @@ from router.network.line import LineRules
 from router.switch.actions import Actions, Send
 from router.switch.core import Limits, Switch
 from router.switch.faults import Weather
+from router.switch.restart import Restart
 
 if TYPE_CHECKING:
+    from structlog.typing import FilteringBoundLogger
+
     from router.bus.protocol import Bus, Message
-    from router.journal.reads import OpenDelivery
     from router.journal.store import Journal
     from router.network.line import Line
     from router.routing.table import RoutingTable
@@ -84,6 +86,42 @@ class Pipeline:
             await asyncio.wait(self._unconfirmed, timeout=within)
 
 
+# --- the run's tasks: the router stops with the first of them to fail
+
+
+async def _until_stop_or_failure(
+    tasks: set[asyncio.Task[object]], stopping: asyncio.Task[bool], log: FilteringBoundLogger
+) -> set[asyncio.Task[object]]:
+    """Wait for ``stop``, a task that fails, or a long-lived one that ends; say which did.
+
+    A one-off task (the resend after a restart) that ends normally is done, not a reason to stop:
+    the router goes on with the others. Whatever ends the run is logged with its reason.
+    """
+    pending: set[asyncio.Task[object]] = {*tasks, stopping}
+    while True:
+        done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        ending = {task for task in done if task is stopping or _ends_run(task, log)}
+        if ending:
+            return done
+        tasks.difference_update(done)
+
+
+def _ends_run(task: asyncio.Task[object], log: FilteringBoundLogger) -> bool:
+    """Whether a finished task ends the run: a failure, or a long-lived task that stopped."""
+    name = task.get_name()
+    if task.cancelled():
+        log.error("task-ended", task=name, reason="cancelled")
+        return True
+    error = task.exception()
+    if error is not None:
+        log.error("task-failed", task=name, reason=f"{type(error).__name__}: {error}")
+        return True
+    if name in ONE_OFF_TASKS:
+        return False
+    log.error("task-ended", task=name, reason="returned")
+    return True
+
+
 class Router:
     """One switch: ``await Router(bus, journal, table).run(stop)`` until ``stop`` is set."""
 
@@ -108,8 +146,6 @@ class Router:
         self.journal = journal
         self.clock = clock or ScaledClock()
         self.status_every = status_every
-        self.resend_after = resend_after
-        """Host seconds a restarted router waits for receipts before sending again."""
         self.ready = asyncio.Event()
         """Set once the router is subscribed and taking cables."""
         self.weather = Weather(
@@ -127,14 +163,14 @@ class Router:
             retry_max=journal_retry_max,
         )
         """The journal's weather: each unit of work committed, faults waited out, the core rebuilt."""
-        self._generation = 0
-        """How many times the core was rebuilt: a resend scheduled by an older core is dropped."""
-        self._later: set[asyncio.Task[None]] = set()
-        """Resends scheduled by a rebuild of the core: cancelled with the switch."""
         self._inbox: asyncio.Queue[Message] = asyncio.Queue(BURST * 8)
         self._pipeline = Pipeline(bus)
         self._wake = asyncio.Event()
         self._log = structlog.get_logger("router")
+        self.restart = Restart(
+            journal, self.weather, self.clock, self._perform, self._wake, resend_after=resend_after
+        )
+        """What the switch takes up from the journal at a start or in a rebuilt core, and the resend after."""
 
     @property
     def switch(self) -> Switch:
@@ -162,7 +198,7 @@ class Router:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Rebuild the lines from the journal, then take cables and receipts until ``stop``."""
-        delivered = await self.weather.written(self._start, stop)
+        delivered = await self.weather.written(self.restart.start, stop)
         if delivered is None:  # stopped while the journal could not be written
             return
         await self._flush([])
@@ -178,9 +214,9 @@ class Router:
             asyncio.create_task(self._status(), name="status"),
         }
         if delivered:
-            tasks.add(asyncio.create_task(self._resend_later(delivered), name="resend-after-restart"))
+            tasks.add(asyncio.create_task(self.restart.resend_later(delivered), name="resend-after-restart"))
         stopping = asyncio.create_task(stop.wait(), name="stop")
-        done = await self._until_stop_or_failure(tasks, stopping)
+        done = await _until_stop_or_failure(tasks, stopping, self._log)
         # Stop (or a failure): cancel everything. Not a TaskGroup, whose exit waits without end:
         # aiomqtt's message iterator, cancelled while a message is being handed over, may only let
         # go once the connection closes, which the caller does next. What was taken is journalled.
@@ -192,76 +228,6 @@ class Router:
         for task in done - {stopping}:
             if not task.cancelled() and (error := task.exception()) is not None:
                 raise error
-
-    async def _until_stop_or_failure(
-        self, tasks: set[asyncio.Task[object]], stopping: asyncio.Task[bool]
-    ) -> set[asyncio.Task[object]]:
-        """Wait for ``stop``, a task that fails, or a long-lived one that ends; say which did.
-
-        A one-off task (the resend after a restart) that ends normally is done, not a reason to stop:
-        the router goes on with the others. Whatever ends the run is logged with its reason.
-        """
-        pending: set[asyncio.Task[object]] = {*tasks, stopping}
-        while True:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            ending = {task for task in done if task is stopping or self._ends_run(task)}
-            if ending:
-                return done
-            tasks.difference_update(done)
-
-    def _ends_run(self, task: asyncio.Task[object]) -> bool:
-        """Whether a finished task ends the run: a failure, or a long-lived task that stopped."""
-        name = task.get_name()
-        if task.cancelled():
-            self._log.error("task-ended", task=name, reason="cancelled")
-            return True
-        error = task.exception()
-        if error is not None:
-            self._log.error("task-failed", task=name, reason=f"{type(error).__name__}: {error}")
-            return True
-        if name in ONE_OFF_TASKS:
-            return False
-        self._log.error("task-ended", task=name, reason="returned")
-        return True
-
-    def _start(self, *, rebuilt: bool) -> list[OpenDelivery]:  # noqa: ARG002 (a start restores anyway)
-        """The start's work, in its transaction: the lines from the journal, the cables not yet routed."""
-        delivered = self._restore()
-        # Cables journalled but not yet routed when the router stopped (killed between the
-        # two): the broker may not send them again, so they are taken up from the journal.
-        for cable_id, topic, raw in self.journal.unfinished():
-            self._perform(self.switch.resume(cable_id, topic, raw, self.clock.now()))
-        return delivered
-
-    def _restore(self) -> list[OpenDelivery]:
-        """Queue again what was never delivered; hold back what was delivered but not receipted.
-
-        A transmission in progress when the router stopped was cut with it. Receipts sent while
-        the router was down wait at the broker in our session: the copies already delivered go
-        again only if none has come by ``resend_after`` seconds.
-        """
-        self.journal.interrupted()
-        delivered = [d for d in self.journal.open_deliveries() if d.delivered]
-        self._perform(self.switch.restore(self.journal.backlog(), delivered))
-        return delivered
-
-    async def _resend_later(self, delivered: list[OpenDelivery], generation: int = 0) -> None:
-        """After ``resend_after``, queue again what is still not receipted; the switch sends it.
-
-        Written as the switch's bursts are (through a journal fault too); not done if the core was
-        rebuilt meanwhile (a journal fault), which scheduled its own.
-        """
-        await asyncio.sleep(self.resend_after)
-        if generation == self._generation:
-            await self.weather.written(partial(self._resend, delivered))
-            self._wake.set()
-
-    def _resend(self, delivered: list[OpenDelivery], *, rebuilt: bool) -> None:
-        """The resend's work, in its transaction; a rebuilt core's own resend supersedes it."""
-        if rebuilt:
-            self._restored()  # which schedules the resend of the rebuilt core
-        else:
-            self._perform(self.switch.resend(delivered, self.clock.now()))
 
     def _perform(self, actions: Actions) -> None:
         """Do what the core decided, but publish: journal writes now, log entries now."""
@@ -289,28 +255,16 @@ class Router:
                 await self.weather.written(partial(self._burst, messages))
                 await self._flush(messages)
         finally:
-            for task in self._later:
-                task.cancel()
+            self.restart.cancel()
 
     def _burst(self, messages: list[Message], *, rebuilt: bool) -> None:
         """The burst's work, in its transaction: the messages, then the lines' turn."""
         if rebuilt:
-            self._restored()
+            self.restart.restored()
         switch, clock = self.switch, self.clock
         for message in messages:
             self._perform(switch.handle(message.topic, message.payload, clock.now(), retained=message.retain))
         self._perform(switch.tick(clock.now()))
-
-    def _restored(self) -> None:
-        """A core rebuilt from the journal takes up its lines as at a start, and schedules its resend."""
-        self._generation += 1  # a resend scheduled by the core thrown away is not done
-        delivered = self._restore()
-        if delivered:
-            task = asyncio.create_task(
-                self._resend_later(delivered, self._generation), name="resend-after-journal-fault"
-            )
-            self._later.add(task)
-            task.add_done_callback(self._later.discard)
 
     async def _next(self) -> list[Message]:
         """The messages waiting (at least one), or none when a line or a timeout is due first."""
