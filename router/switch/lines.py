@@ -1,23 +1,22 @@
-"""Every post's line as the switch runs it: queueing, transmissions, copies out and receipt deadlines.
+"""Every post's line as the switch runs it: queueing, transmissions, copies out and their resends.
 
-`router.network.line` decides what one line sends and when; this module keeps the lines, turns
-what they do into journal rows, copies and log entries (`Actions`), and watches the receipt every
-copy waits for: not receipted in time, it goes again with the ZFD pilot (ACP 127 §427), and after
-`max_resends` unanswered resends it goes to the intercept position (`no-receipt`) and frees its
-place in the window, so that a lost copy never stalls the line.
+`router.network.line` decides what one line sends and when; this module keeps the lines and turns
+what they do into journal rows, copies and log entries (`Actions`). The receipt every copy out
+waits for is `router.switch.receipts`'s: not receipted in time, the copy goes again here with the
+ZFD pilot (ACP 127 §427), or to the intercept position, which frees its place in the window, so
+that a lost copy never stalls the line.
 """
 
 from __future__ import annotations
 
-import heapq
-import json
 from collections import Counter
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 from router.bus import topics
-from router.journal.writes import GivenUp, SentAtOnce, Transmitted, Transmitting
+from router.journal.writes import SentAtOnce, Transmitted, Transmitting
 from router.network.channel import cancellation, copy_size, heading
 from router.network.line import SUSPECT, Cause, Consignment, Line, LineRules, Transmission
+from router.switch.receipts import Receipts
 
 if TYPE_CHECKING:
     from router.routing.table import RoutingTable
@@ -61,22 +60,18 @@ class Lines:
     ) -> None:
         self.table = table
         self.rules = rules
-        self.ack_timeout = ack_timeout
-        """Network seconds a FLASH, ECP or NIACT copy waits for its receipt before it goes again."""
-        self.receipt_timeout = receipt_timeout
-        """Network seconds any other copy waits for its receipt before it goes again."""
-        self.max_resends = max_resends
-        """Resends for want of a receipt before the copy goes to the intercept position."""
         self.lines: dict[str, Line] = {}
         self.active: set[str] = set()
         """Posts whose line may have something to do: a transmission on it, or copies waiting."""
-        self.awaiting: list[tuple[float, int, str]] = []
-        """(deadline, delivery id, post) of copies waiting for their receipt; an entry whose
-        deadline is no longer the delivery's in `deadlines` is stale (receipted, or sent again)."""
-        self.deadlines: dict[int, float] = {}
-        """Each copy sent and not receipted: its receipt's deadline (at most one per window place)."""
-        self.resends: dict[int, int] = {}
-        """Copies sent again for want of a receipt, and how many times."""
+        self.receipts = Receipts(
+            journal,
+            cables,
+            actions,
+            ack_timeout=ack_timeout,
+            receipt_timeout=receipt_timeout,
+            max_resends=max_resends,
+        )
+        """The copies out awaiting their receipt, and their resends for want of one."""
         self._serials = serials
         self._journal = journal
         self._cables = cables
@@ -105,8 +100,8 @@ class Lines:
         """When a line's transmission ends or a receipt is due, whichever is first."""
         lines = self.lines
         dues = [due for post in self.active if (due := lines[post].due()) is not None]
-        if self.awaiting:
-            dues.append(self.awaiting[0][0])
+        if (receipt := self.receipts.due()) is not None:
+            dues.append(receipt)
         return min(dues) if dues else None
 
     def run(self, now: float) -> None:
@@ -173,11 +168,7 @@ class Lines:
         prosign = queued.precedence.letter * 2
         suspect = queued.cause in SUSPECT
         self._actions.send(topics.copies(post), heading(tid, post, prosign, suspect=suspect) + part)
-        self._await(
-            post,
-            queued.delivery_id,
-            now + (self.ack_timeout if queued.needs_receipt else self.receipt_timeout),
-        )
+        self.receipts.expect(post, queued.delivery_id, now, needs_receipt=queued.needs_receipt)
         if self._actions.log_copies:
             self._actions.event(
                 "delivered",
@@ -192,76 +183,19 @@ class Lines:
         else:
             self._actions.counts["delivered"] += 1
 
-    def _await(self, post: str, delivery_id: int, deadline: float) -> None:
-        """The copy waits for its receipt until ``deadline`` (a later copy of it replaces the wait)."""
-        self.deadlines[delivery_id] = deadline
-        heapq.heappush(self.awaiting, (deadline, delivery_id, post))
-        if len(self.awaiting) > 2 * len(self.deadlines) + 64:
-            # Receipted copies leave stale entries: rebuilt, the heap stays within twice the copies awaited.
-            posts = {d: p for _, d, p in self.awaiting}
-            self.awaiting = [(due, d, posts[d]) for d, due in self.deadlines.items()]
-            heapq.heapify(self.awaiting)
-
-    def receipted(self, delivery_id: int) -> None:
-        """The post receipted a copy: it no longer waits, nor counts its resends."""
-        self.deadlines.pop(delivery_id, None)
-        self.resends.pop(delivery_id, None)
-
     def check_receipts(self, now: float) -> None:
-        """Copies not receipted in time go again with ZFD; too many times, to the intercept position.
-
-        FLASH, ECP and NIACT copies must be receipted (DOMAIN, Precedence) and wait `ack_timeout`;
-        the others wait `receipt_timeout`: the receipt is what frees a place in the post's window,
-        so a copy the post never saw (dropped while the post was away) must not hold it for good.
-        """
-        while self.awaiting and self.awaiting[0][0] <= now:
-            deadline, delivery_id, post = heapq.heappop(self.awaiting)
-            if self.deadlines.get(delivery_id) != deadline:
-                continue  # receipted meanwhile, or sent again under a later deadline
-            del self.deadlines[delivery_id]
+        """Copies not receipted in time go again with ZFD; too many times, to the intercept position."""
+        for delivery_id, post in self.receipts.overdue(now):
             if not self._journal.is_open(delivery_id):
-                self.resends.pop(delivery_id, None)
+                self.receipts.resends.pop(delivery_id, None)
                 continue
             line = self.line(post)
             if line.holds(delivery_id):
                 continue  # going again already (a ZFX asked for it): its own receipt is awaited then
             line.release(delivery_id)  # the resend takes a place again when it starts
             self.active.add(post)
-            resends = self.resends.get(delivery_id, 0)
-            if resends >= self.max_resends:
-                self._give_up(post, delivery_id, resends)
-                continue
-            self.resends[delivery_id] = resends + 1
-            self._actions.event(
-                "retransmitted", post=post, delivery=delivery_id, cause="ack-timeout", resend=resends + 1
-            )
-            self.again(post, delivery_id, now, "ack-timeout")
-
-    def _give_up(self, post: str, delivery_id: int, resends: int) -> None:
-        """A copy sent 1 + ``resends`` times without a receipt: to the intercept position, with an alarm."""
-        self.resends.pop(delivery_id, None)
-        consigned = self._journal.consignment(delivery_id)
-        _, message_id = self._cables.get(consigned.cable_id)
-        record = {
-            "message_id": message_id,
-            "journal_id": consigned.cable_id,
-            "addressee": post,
-            "reason": "no-receipt",
-            "post": post,
-            "delivery": delivery_id,
-        }
-        self._actions.writes.append(GivenUp(delivery_id, consigned.cable_id, post, "no-receipt"))
-        self._actions.send(topics.INTERCEPTED, json.dumps(record).encode())
-        self._actions.event("intercepted", **record)
-        self._actions.event(
-            "alarm",
-            alarm="no-receipt",
-            post=post,
-            delivery=delivery_id,
-            message_id=message_id,
-            sent=resends + 1,
-            precedence=consigned.precedence.value,
-        )
+            if self.receipts.resend(post, delivery_id):
+                self.again(post, delivery_id, now, "ack-timeout")
 
     def line_up(self, post: str, now: float) -> None:
         """The line is back: copies sent before the outage and not receipted go again, with ZFD.
@@ -277,7 +211,7 @@ class Lines:
             if line.holds(delivery_id) or not self._journal.is_open(delivery_id):
                 continue
             line.release(delivery_id)
-            self.deadlines.pop(delivery_id, None)
+            self.receipts.forget(delivery_id)
             self._actions.event("retransmitted", post=post, delivery=delivery_id, cause="line-up")
             self.again(post, delivery_id, now, "line-up")
 

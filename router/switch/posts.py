@@ -80,7 +80,7 @@ class Posts:
             self._lines.active.add(post)
         tid = payload.decode("ascii", "replace")
         if self._journal.is_open(delivery_id):
-            self._lines.receipted(delivery_id)
+            self._lines.receipts.receipted(delivery_id)
             self._actions.writes.append(Acknowledged(delivery_id, post))
             self._actions.event("acknowledged", post=post, delivery=delivery_id, transmission=tid)
         elif self._journal.given_up(delivery_id):
