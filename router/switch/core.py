@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from router.bus.topics import Kind, read_topic
 from router.network.line import Consignment
 from router.switch.cables import RECENT_BYTES, RecentCables
+from router.switch.depths import busiest, lines_depths
 from router.switch.intake import MAX_FANOUT_BYTES, MAX_FANOUT_TOTAL, Intake
 from router.switch.lines import Lines
 from router.switch.posts import Posts
@@ -233,8 +234,8 @@ class Switch:
 
     def depths(self) -> dict[str, dict[str, object]]:
         """Per post with traffic: waiting by precedence, in flight, the line's state and serial."""
-        return self.lines.depths()
+        return lines_depths(self.lines.lines)
 
     def status_queues(self) -> dict[str, object]:
         """The status's lines: the `status_lines` busiest (``queues``), the rest summed (``other_lines``)."""
-        return self.lines.busiest(self.limits.status_lines)
+        return busiest(self.lines.lines, self.limits.status_lines)

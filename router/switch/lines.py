@@ -9,7 +9,6 @@ that a lost copy never stalls the line.
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 from router.bus import topics
@@ -218,32 +217,3 @@ class Lines:
     def again(self, post: str, delivery_id: int, now: float, cause: Cause) -> None:
         """Queue a delivery again, as the journal holds it."""
         self.queue(post, Consignment(*self._journal.consignment(delivery_id)), now, cause)
-
-    def busiest(self, limit: int) -> dict[str, object]:
-        """The ``limit`` lines with most traffic in full (``queues``), the others summed (``other_lines``).
-
-        What router/status carries: its size stays bounded whatever the number of lines.
-        """
-        depths = self.depths()
-        load = {post: sum(v for v in d.values() if type(v) is int) for post, d in depths.items()}
-        ranked = sorted(depths, key=lambda post: (-load[post], post))
-        shown, rest = ranked[:limit], ranked[limit:]
-        waiting: Counter[str] = Counter()
-        for post in rest:
-            waiting.update({k: v for k, v in depths[post].items() if type(v) is int and k != "in_flight"})
-        other = {
-            "lines": len(rest),
-            "down": sum(1 for post in rest if depths[post]["up"] is False),
-            "in_flight": sum(len(self.lines[post].in_flight) for post in rest),
-            "waiting": dict(waiting),
-        }
-        return {"queues": {post: depths[post] for post in sorted(shown)}, "other_lines": other}
-
-    def depths(self) -> dict[str, dict[str, object]]:
-        """Per post with traffic: waiting by precedence, in flight, the line's state and serial."""
-        depths: dict[str, dict[str, object]] = {}
-        for post, line in sorted(self.lines.items()):
-            if line.waiting or line.in_flight or not line.up:
-                sending = line.current.transmission_id if line.current else None
-                depths[post] = {**line.depths(), "up": line.up, "sending": sending}
-        return depths
