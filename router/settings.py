@@ -106,6 +106,23 @@ class Settings(BaseSettings):
         description="the private broker saves its database after this many changes: 1 saves every "
         "message it acknowledged but carries some 150 cables/s (benchmarks/broker_durability.py)",
     )
+    # The switch's own defaults (router.switch.intake, router.switch.cables), written out here: the
+    # settings stand below the switch, which may not be imported from here.
+    recent_cable_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=0,
+        description="bytes of just-routed cables kept in memory for their copies",
+    )
+    max_fanout_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=0,
+        description="bytes the copies of one cable may put on the bus; past them, addressees are intercepted",
+    )
+    max_fanout_total_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=0,
+        description="bytes the copies of the cables just routed may put on the bus together",
+    )
 
     @property
     def rules(self) -> LineRules:

@@ -29,6 +29,15 @@ _PRECEDENCE_WORDS = {
     "ROUTINE": Precedence.ROUTINE,
 }
 _WHITESPACE = re.compile(r"\s+")
+CACHED_LINE_MAX = 256
+"""Address lines up to this long are remembered; on the wire a line holds 69 characters."""
+# The tail (`NIACT IMMEDIATE 1234`, slips and repeats included) is read in the line's last
+# characters only, from a word boundary: reading it word by word from the end of a megabyte
+# line (`IMMEDIATE IMMEDIATE ...`) would cost the line's length at each word.
+_TAIL_WINDOW = 128
+_WORD_BOUNDARY = re.compile(r"[\s/]")
+_LONGEST_PRECEDENCE_WORD = len("IMMEDIATE") + 1
+"""A precedence word with one letter added: no longer word can be one (`one_slip_apart`)."""
 # `ZEN/` written after the post's title instead of before it: `AMCONSUL ZEN/CHENGDU` (03BEIJING16342).
 _ZEN_INSIDE = re.compile(r"(?<=\s)ZEN/(?=[A-Z])")
 # A post that gets its copy by diplomatic pouch, not over the network: `AMCONSUL BELFAST POUCH`,
@@ -57,12 +66,22 @@ class AddresseeLine(NamedTuple):
         return self.name
 
 
-@lru_cache(maxsize=16384)
-def parse_addressee_line(text: str) -> AddresseeLine | None:
+def read_addressee_line(text: str) -> AddresseeLine | None:
     """Read one address line; ``None`` when no name is left once the tail is read.
 
-    Cached: real traffic repeats the same address lines from cable to cable.
+    A line of the usual length is remembered (`parse_addressee_line`); a longer one, which only
+    a hostile cable writes, is read each time: the cache holds short keys only.
     """
+    return parse_addressee_line(text) if len(text) <= CACHED_LINE_MAX else _read_line(text)
+
+
+@lru_cache(maxsize=16384)
+def parse_addressee_line(text: str) -> AddresseeLine | None:
+    """Read one address line, remembered: real traffic repeats the same lines from cable to cable."""
+    return _read_line(text)
+
+
+def _read_line(text: str) -> AddresseeLine | None:
     rest = text.strip().upper()
     prefix = _PREFIX.match(rest)
     zen = ri = None
@@ -129,6 +148,10 @@ def _read_tail(rest: str) -> _Tail:
     Real tails: `IMMEDIATE 4887`, `//PRIORITY7899`, `LONDONIMMEDIATE`, `PIORITY`, `IMMEDAITE`,
     `IMMEDIATE IMMEDIATE`, `7699-` (a range cut short), `PRIORITY 012` (a digit dropped).
     """
+    if len(rest) > _TAIL_WINDOW and (boundary := _WORD_BOUNDARY.search(rest, len(rest) - _TAIL_WINDOW)):
+        cut = boundary.start()
+        tail = _read_tail(rest[cut:])
+        return tail._replace(rest=rest[:cut] + tail.rest)
     mcn = None
     token = _TAIL_TOKEN.search(rest)
     if token and (fused := _FUSED_MCN.fullmatch(token.group(1))):
@@ -182,9 +205,13 @@ def _split_precedence(word: str) -> tuple[Precedence | None, int]:
     return None, 0
 
 
-@lru_cache(maxsize=1024)
 def _precedence_word(word: str) -> Precedence | None:
     """A precedence word as written, allowing one slip (PIORITY, PRIOITY, IMMEDIAT, IMMEDAITE)."""
+    return _slipped_precedence(word) if len(word) <= _LONGEST_PRECEDENCE_WORD else None
+
+
+@lru_cache(maxsize=1024)
+def _slipped_precedence(word: str) -> Precedence | None:
     if exact := _PRECEDENCE_WORDS.get(word):
         return exact
     if len(word) < 6:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import NoReturn
 
 from router.cable import body
-from router.cable.addressee import AddresseeLine, looks_collective, parse_addressee_line
+from router.cable.addressee import AddresseeLine, looks_collective, read_addressee_line
 from router.cable.models import (
     MONTHS,
     Cable,
@@ -86,6 +86,8 @@ class _Header:
     to: list[tuple[int, AddresseeLine]] = field(default_factory=list)
     info: list[tuple[int, AddresseeLine]] = field(default_factory=list)
     xmt: list[tuple[int, AddresseeLine, str | None]] = field(default_factory=list)
+    collectives: dict[str, tuple[int, str | None]] = field(default_factory=dict)
+    """Per list (TO, INFO): how many of its lines were read for collectives, and the last one found."""
     start: int = 0
     """Index of the header's first line (FL1, or the DTG line)."""
     end: int = 0
@@ -112,7 +114,7 @@ def parse_cable(data: bytes | str, *, max_bytes: int = MAX_CABLE_BYTES, text_fie
 def _decode(data: bytes | str, max_bytes: int) -> str:
     if isinstance(data, bytes):
         if len(data) > max_bytes:
-            raise CableParseError(f"cable is {len(data)} bytes, over the limit of {max_bytes}")
+            raise CableParseError(f"cable of {len(data)} bytes is over the limit of {max_bytes}")
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -257,7 +259,7 @@ def _read_fl5_on(lines: list[str], start: int, header: _Header) -> None:
     fm = _FM.match(lines[i].strip()) if i < n else None
     if fm is None:
         _fail(lines, min(i, n - 1), "FL6", "expected FM + originator")
-    header.originator = parse_addressee_line(fm.group(1))
+    header.originator = read_addressee_line(fm.group(1))
     header.end = _read_addresses(lines, i + 1, header)
 
 
@@ -337,7 +339,7 @@ def _read_addresses(lines: list[str], start: int, header: _Header) -> int:
         count += 1
         if count > MAX_ADDRESSEES:
             _fail(lines, i, section, f"more than {MAX_ADDRESSEES} addressee lines")
-        addressee = parse_addressee_line(line)
+        addressee = read_addressee_line(line)
         if addressee is None:
             _fail(lines, i, section, f"cannot read {line[:40]!r} as an addressee")
         if section == "XMT":
@@ -351,11 +353,30 @@ def _read_addresses(lines: list[str], start: int, header: _Header) -> int:
 def _collective_above(header: _Header) -> str | None:
     """The collective an XMT line exempts from: the one named above it (ACP 127 §205).
 
-    Where no addressee above reads as a collective, the nearest addressee is the best witness.
+    INFO's last collective, else TO's (the lists read upwards, INFO first); where no addressee
+    above reads as a collective, the nearest addressee is the best witness.
     """
-    above = [a for _, a in header.info[::-1]] + [a for _, a in header.to[::-1]]
-    nearest = above[0].name if above else None
-    return next((a.name for a in above if looks_collective(a.name)), nearest)
+    collective = _last_collective(header, "INFO", header.info) or _last_collective(header, "TO", header.to)
+    if collective is not None:
+        return collective
+    above = header.info or header.to
+    return above[-1][1].name if above else None
+
+
+def _last_collective(
+    header: _Header, section: str, addressees: list[tuple[int, AddresseeLine]]
+) -> str | None:
+    """The last collective of a list, reading only the lines added since the last XMT line asked.
+
+    Thousands of XMT lines under thousands of addressees would make a search from the top at
+    each XMT line quadratic; this reads each addressee line once.
+    """
+    read, last = header.collectives.get(section, (0, None))
+    for _, addressee in addressees[read:]:
+        if looks_collective(addressee.name):
+            last = addressee.name
+    header.collectives[section] = (len(addressees), last)
+    return last
 
 
 def _header_resumes(lines: list[str], start: int) -> bool:

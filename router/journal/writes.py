@@ -120,6 +120,18 @@ class Logged(NamedTuple):
     entry: str
 
 
+class ReceivedOversize(NamedTuple):
+    """A cable over the size limit: journalled as rejected with its first bytes only, never whole.
+
+    ``detail`` says why, and what the head cannot: the cable's size and its SHA-256 digest.
+    """
+
+    cable_id: int
+    topic: str
+    head: bytes
+    detail: dict[str, object]
+
+
 Write = (
     Received
     | Rejected
@@ -131,6 +143,7 @@ Write = (
     | Acknowledged
     | GivenUp
     | Logged
+    | ReceivedOversize
 )
 
 
@@ -193,6 +206,8 @@ class Writes(Database):
                     self.mark_duplicate(cable_id, message_id, original)
                 case GivenUp(delivery_id, cable_id, post, reason):
                     self.give_up(delivery_id, cable_id, post, reason)
+                case ReceivedOversize(cable_id, topic, head, detail):
+                    self.receive_oversize(cable_id, topic, head, detail)
 
     def receive(self, topic: str, raw: bytes, cable_id: int | None = None) -> int:
         """Commit a cable as received, before anything else happens to it; return its journal id."""
@@ -201,6 +216,14 @@ class Writes(Database):
             (cable_id, self._now(), topic, raw),
         )
         return int(cursor.lastrowid or 0)
+
+    def receive_oversize(self, cable_id: int, topic: str, head: bytes, detail: dict[str, object]) -> None:
+        """Commit a cable over the size limit as received and rejected at once: its head, not its body."""
+        self._db.execute(
+            "INSERT INTO cables (id, received_at, topic, raw, status, detail)"
+            " VALUES (?, ?, ?, ?, 'rejected', ?)",
+            (cable_id, self._now(), topic, head, json.dumps(detail)),
+        )
 
     def reject(self, cable_id: int, error: dict[str, object]) -> None:
         """Record why a cable could not be read."""

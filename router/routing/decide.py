@@ -18,6 +18,7 @@ InterceptReason = Literal[
     "not-cleared",
     "caveat-barred",
     "no-addressees",
+    "fanout-budget",
 ]
 
 

@@ -26,6 +26,13 @@ RI_PATTERN = r"^[A-Z]{4,7}$"
 """A routing indicator (ACP 117): four to seven letters. Topics are built only from these."""
 _RI = re.compile(RI_PATTERN)
 _NEAR_MEMO_SIZE = 10_000
+NAME_MAX = 120
+"""The longest name the table may give a station or collective (the committed table's longest is 80
+characters with its office symbols, the corpus's longest addressee name 51)."""
+ADDRESSEE_NAME_MAX = 2 * NAME_MAX
+"""An addressee name longer than this names no station: it is unknown, without being normalised,
+slip-matched or remembered. Slip-matching a name costs its length squared (each one-letter deletion
+of it is a new string), and a hostile cable may write a name of megabytes."""
 _RESOLVED_SIZE = 32_768
 _DERIVED_SIZE = 8
 _Derived = TypeVar("_Derived")
@@ -37,7 +44,7 @@ DIRECT = "direct"
 """How a post addressed by its own RI or name is reached: not through a collective or a relay."""
 
 RoutingIndicator = Annotated[str, Field(pattern=RI_PATTERN)]
-Name = Annotated[str, Field(min_length=1, max_length=120)]
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX)]
 
 
 class _Schema(BaseModel):
@@ -155,6 +162,8 @@ class RoutingTable:
     _collective_names: Mapping[str, Collective] = field(default_factory=dict, repr=False)
     _collective_ris: Mapping[str, Collective] = field(default_factory=dict, repr=False)
     _near_names: Mapping[str, str] = field(default_factory=dict, repr=False)
+    _longest_key: int = 0
+    """The longest normalised name of the index: a key two letters longer is no slip of any."""
     _near_memo: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
     _resolved: dict[tuple[str | None, str], Resolution | None] = field(
         default_factory=dict, repr=False, compare=False
@@ -166,7 +175,11 @@ class RoutingTable:
 
         Remembered (bounded, as `post_named`'s slips are): real traffic writes the same few
         thousand addressees again and again, so a routing decision is a dictionary look-up each.
+        A name longer than any station's (`ADDRESSEE_NAME_MAX`) is resolved by its RI alone and
+        not remembered: the memory holds short keys only.
         """
+        if len(name) > ADDRESSEE_NAME_MAX:
+            return self._resolve(ri, "")
         key = (ri, name)
         try:
             return self._resolved[key]
@@ -214,9 +227,11 @@ class RoutingTable:
 
     def post_named(self, name: str) -> Post | None:
         """The post a plain-language address names, allowing one slip of the hand."""
+        if not name or len(name) > ADDRESSEE_NAME_MAX:
+            return None
         key = normalise_name(name)
         ri = self._post_names.get(key)
-        if ri is None:
+        if ri is None and len(key) <= self._longest_key + 1:
             # Real traffic repeats its misspellings: what a near look-up found is remembered
             # (bounded, so that hostile input cannot grow it without end).
             if key in self._near_memo:
@@ -230,6 +245,8 @@ class RoutingTable:
 
     def collective_named(self, name: str) -> Collective | None:
         """The collective a name or alias stands for."""
+        if not name or len(name) > ADDRESSEE_NAME_MAX:
+            return None
         return self._collective_names.get(normalise_name(name))
 
     def collective_with_ri(self, ri: str) -> Collective | None:
@@ -326,6 +343,7 @@ def _index(schema: _Table, text: str, source: str) -> RoutingTable:
         _collective_names=MappingProxyType(collective_names),
         _collective_ris=MappingProxyType(collective_ris),
         _near_names=MappingProxyType(_near_index(names)),
+        _longest_key=max(map(len, names), default=0),
     )
 
 

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from router.bus.topics import Kind, read_topic
 from router.network.line import Consignment
-from router.switch.cables import RecentCables
-from router.switch.intake import Intake
+from router.switch.cables import RECENT_BYTES, RecentCables
+from router.switch.intake import MAX_FANOUT_BYTES, MAX_FANOUT_TOTAL, Intake
 from router.switch.lines import Lines
 from router.switch.posts import Posts
 
@@ -45,6 +45,12 @@ class Limits:
     """... and per network minute after that."""
     status_lines: int = 50
     """Lines shown one by one in router/status, the busiest; the others are summed."""
+    recent_cable_bytes: int = RECENT_BYTES
+    """Bytes of the cables just routed kept in memory for their copies."""
+    max_fanout_bytes: int = MAX_FANOUT_BYTES
+    """Bytes the copies of one cable may put on the bus; past them its addressees are intercepted."""
+    max_fanout_total_bytes: int = MAX_FANOUT_TOTAL
+    """Bytes the copies of the cables just routed may put on the bus together."""
 
 
 class Switch:
@@ -67,7 +73,7 @@ class Switch:
         self.table = table
         limits = limits or Limits()
         self.limits = limits
-        cables = RecentCables(journal)
+        self.cables = cables = RecentCables(journal, max_bytes=limits.recent_cable_bytes)
         self._journal = journal
         self.lines = Lines(
             table,
@@ -81,7 +87,15 @@ class Switch:
             max_resends=limits.max_resends,
         )
         self.intake = Intake(
-            table, journal, cables, self.lines, self.actions, max_bytes=max_bytes, last_ids=last_ids
+            table,
+            journal,
+            cables,
+            self.lines,
+            self.actions,
+            max_bytes=max_bytes,
+            last_ids=last_ids,
+            max_fanout_bytes=limits.max_fanout_bytes,
+            max_fanout_total=limits.max_fanout_total_bytes,
         )
         self.posts = Posts(
             journal,

@@ -8,22 +8,37 @@ the moment it decides it, without waiting for the database to hand one back.
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from router.bus import topics
 from router.cable.parser import parse_cable
 from router.errors import CableParseError
-from router.journal.writes import Duplicate, Received, Rejected, Routed
+from router.journal.writes import Duplicate, Received, ReceivedOversize, Rejected, Routed
 from router.network.line import Consignment
-from router.routing.decide import decide
+from router.routing.decide import Intercept, RoutingDecision, decide
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from router.cable.models import Cable
     from router.routing.table import RoutingTable
     from router.switch.actions import Actions, JournalReads
     from router.switch.cables import RecentCables
     from router.switch.lines import Lines
+
+
+OVERSIZE_HEAD = 512
+"""Bytes of a cable over the size limit that the journal keeps: its header, to tell what it was."""
+MAX_FANOUT_BYTES = 64 * 1024 * 1024
+"""Bytes the copies of one cable may put on the bus: 2.7 times the corpus's most (00STATE228772,
+267 posts x 90 KB = 24 MB); an 80 KB cable to 4,990 relayed RIs would put 400 MB."""
+MAX_FANOUT_TOTAL = 256 * 1024 * 1024
+"""Bytes the copies of the cables just routed (those in `RecentCables`) may put on the bus together."""
+COPY_HEADING_MAX = len("VZCZC\n \n") + len("HFR0042") + len("ZZ") + len("RUEHABC")
+"""The most a copy's FL1 and FL2 add to its message part (`router.network.channel.copy_size`)."""
 
 
 class Intake:
@@ -39,9 +54,15 @@ class Intake:
         *,
         max_bytes: int,
         last_ids: tuple[int, int],
+        max_fanout_bytes: int = MAX_FANOUT_BYTES,
+        max_fanout_total: int = MAX_FANOUT_TOTAL,
     ) -> None:
         self.table = table
         self.max_bytes = max_bytes
+        self.max_fanout_bytes = max_fanout_bytes
+        """Bytes of copies one cable may have: past them its other addressees are intercepted."""
+        self.max_fanout_total = max_fanout_total
+        """Bytes of copies the cables just routed may have together (`RecentCables.fanout`)."""
         self.last_cable, self.last_delivery = last_ids
         """The last journal ids given to a cable and to a delivery."""
         self._journal = journal
@@ -55,9 +76,31 @@ class Intake:
         # the broker deliver the cable again, and the duplicate check keeps it from going twice.
         self.last_cable += 1
         cable_id = self.last_cable
+        if len(raw) > self.max_bytes:
+            self._reject_oversize(cable_id, topic, raw)
+            return
         self._actions.writes.append(Received(cable_id, topic, raw))
         self._actions.event("received", journal_id=cable_id, topic=topic, size=len(raw))
         self.process(cable_id, topic, raw, now)
+
+    def _reject_oversize(self, cable_id: int, topic: str, raw: bytes) -> None:
+        """A cable over the size limit, rejected before its body is journalled: its head and digest are.
+
+        Journalled whole, every oversized cable would cost the journal its size (a 10 MB one, 10 MB)
+        for nothing the switch can use; the head names it, the digest identifies it.
+        """
+        reason = f"cable of {len(raw)} bytes is over the limit of {self.max_bytes}"
+        detail = {
+            **CableParseError(reason).detail(),
+            "size": len(raw),
+            "limit": self.max_bytes,
+            "sha256": hashlib.sha256(raw).hexdigest(),
+            "head": min(len(raw), OVERSIZE_HEAD),
+            "journal_id": cable_id,
+        }
+        self._actions.writes.append(ReceivedOversize(cable_id, topic, raw[:OVERSIZE_HEAD], detail))
+        self._actions.event("received", journal_id=cable_id, topic=topic, size=len(raw))
+        self._rejected(topic, detail)
 
     def process(self, cable_id: int, topic: str, raw: bytes, now: float) -> None:
         """Parse a journalled cable, then reject it, file it as a duplicate, or route it."""
@@ -66,10 +109,43 @@ class Intake:
         except CableParseError as error:
             detail = {**error.detail(), "journal_id": cable_id}
             self._actions.writes.append(Rejected(cable_id, detail))
-            self._actions.send(topics.REJECTED, json.dumps(detail).encode())
-            self._actions.event("rejected", topic=topic, **detail)
+            self._rejected(topic, detail)
             return
         self._route(cable_id, cable, raw, now)
+
+    def _within_budget(self, cable_id: int, decision: RoutingDecision, copy_bytes: int) -> RoutingDecision:
+        """The decision with its copies held to the fan-out budgets; those past them are intercepted.
+
+        A cable's copies may put at most `max_fanout_bytes` on the bus, and the cables just routed
+        at most `max_fanout_total` together: past that a cable is not amplified. The deliveries come
+        best first (highest precedence, action before info, as written), so those within the budget
+        are kept, and the rest become intercepts (`fanout-budget`) for an operator, like any copy
+        the switch cannot send: the addressees the budget allows still get the cable at once.
+        """
+        cables = self._cables
+        room = max(0, min(self.max_fanout_bytes, self.max_fanout_total - cables.fanout))
+        allowed = room // copy_bytes
+        deliveries = decision.deliveries
+        if len(deliveries) <= allowed:
+            cables.charge(cable_id, len(deliveries) * copy_bytes)
+            return decision
+        cables.charge(cable_id, allowed * copy_bytes)
+        over = tuple(Intercept(d.post, "fanout-budget", d.lines, d.post) for d in deliveries[allowed:])
+        self._actions.event(
+            "fanout-budget",
+            journal_id=cable_id,
+            copies=len(deliveries),
+            allowed=allowed,
+            copy_bytes=copy_bytes,
+            budget=self.max_fanout_bytes,
+            held=cables.fanout,
+        )
+        return replace(decision, deliveries=deliveries[:allowed], intercepts=(*decision.intercepts, *over))
+
+    def _rejected(self, topic: str, detail: Mapping[str, object]) -> None:
+        """Tell of a rejection: on `cables/rejected` and in the routing log."""
+        self._actions.send(topics.REJECTED, json.dumps(detail).encode())
+        self._actions.event("rejected", topic=topic, **detail)
 
     def _route(self, cable_id: int, cable: Cable, raw: bytes, now: float) -> None:
         actions = self._actions
@@ -79,7 +155,8 @@ class Intake:
             actions.writes.append(Duplicate(cable_id, cable.message_id, original))
             actions.event("duplicate", message_id=cable.message_id, journal_id=cable_id, original=original)
             return
-        decision = decide(cable, self.table)
+        part, _ = self._cables.remember(cable_id, raw, cable.message_id)
+        decision = self._within_budget(cable_id, decide(cable, self.table), len(part) + COPY_HEADING_MAX)
         first = self.last_delivery + 1
         self.last_delivery += len(decision.deliveries)
         actions.writes.append(
@@ -92,7 +169,6 @@ class Intake:
                 decision.set_aside(cable),
             )
         )
-        self._cables.remember(cable_id, raw, cable.message_id)
         actions.event(
             "routed",
             message_id=cable.message_id,
