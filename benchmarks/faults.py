@@ -46,6 +46,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -82,6 +83,8 @@ WINDOW = 50
 RANK = {"FLASH": 4, "IMMEDIATE": 3, "PRIORITY": 2, "ROUTINE": 1}
 START = datetime(2011, 3, 1, tzinfo=UTC)
 MB = 1024 * 1024
+FS_MB = 128
+"""The journal's own filesystem in the full-disk fault (a tmpfs, where this may mount one)."""
 
 
 def table_text() -> str:
@@ -106,7 +109,16 @@ def cables_of(
 class Router:
     """`router run` in a process of its own, started again on the same journal as often as asked."""
 
-    def __init__(self, url: str, work: Path, *, time_scale: float, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        work: Path,
+        *,
+        time_scale: float,
+        env: dict[str, str] | None = None,
+        journal: Path | None = None,
+    ) -> None:
+        self.journal = journal or work / "journal.sqlite"
         self.command = [
             sys.executable,
             "-m",
@@ -117,11 +129,10 @@ class Router:
             "--routing",
             str(work / "table.toml"),
             "--journal",
-            str(work / "journal.sqlite"),
+            str(self.journal),
             "--time-scale",
             str(time_scale),
         ]
-        self.journal = work / "journal.sqlite"
         self.log = work / "router.log"
         # One client id over every start: the persistent session keeps what came while it was down.
         self.env = {
@@ -374,13 +385,15 @@ def copy_figures(posts: Posts, cables: list[Cable]) -> dict[str, int]:
 
 
 @contextlib.asynccontextmanager
-async def network(work: Path, *, time_scale: float, env: dict[str, str] | None = None) -> Any:
+async def network(
+    work: Path, *, time_scale: float, env: dict[str, str] | None = None, journal: Path | None = None
+) -> Any:
     """A broker with the shipped persistence, the router and the five posts; all stopped at the end."""
     work.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (set-up, before anything runs)
     (work / "table.toml").write_text(table_text(), encoding="utf-8")
     broker = Mosquitto(work / "broker", port=free_port(), persistence=True)
     broker.start()
-    router = Router(broker.url, work, time_scale=time_scale, env=env)
+    router = Router(broker.url, work, time_scale=time_scale, env=env, journal=journal)
     posts = Posts(BrokerAddress.parse(broker.url))
     try:
         await router.start()
@@ -557,73 +570,154 @@ async def post_offline(
         }
 
 
+def mount_tmpfs(where: Path, size_mb: int) -> bool:
+    """A tmpfs of ``size_mb`` at ``where``, if we may mount one (root, and the kernel lets us)."""
+    mount = shutil.which("mount")
+    if os.geteuid() != 0 or mount is None:
+        return False
+    where.mkdir(parents=True, exist_ok=True)
+    run = subprocess.run(  # noqa: S603 (the system's mount, a tmpfs of our own)
+        [mount, "-t", "tmpfs", "-o", f"size={size_mb}m,mode=0700", "tmpfs", str(where)],
+        capture_output=True,
+        check=False,
+        timeout=10,
+    )
+    return run.returncode == 0
+
+
+def unmount(where: Path) -> None:
+    """Unmount what `mount_tmpfs` mounted (lazily if something still holds it)."""
+    umount = shutil.which("umount") or "umount"
+    run = subprocess.run([umount, str(where)], capture_output=True, check=False, timeout=10)  # noqa: S603
+    if run.returncode != 0:
+        subprocess.run([umount, "-l", str(where)], capture_output=True, check=False, timeout=10)  # noqa: S603
+
+
+def fill(filler: Path, limit_mb: int) -> int:
+    """Write ``filler`` until its filesystem is full (ENOSPC), ``limit_mb`` MiB at most: bytes written."""
+    chunk = b"\0" * MB
+    written = 0
+    descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for _ in range(limit_mb):
+            try:
+                written += os.write(descriptor, chunk)
+            except OSError:
+                break
+        # What is left is smaller than a chunk: fill it byte-wise in halving pieces.
+        piece = MB // 2
+        while piece >= 512:
+            try:
+                written += os.write(descriptor, chunk[:piece])
+            except OSError:
+                piece //= 2
+    finally:
+        os.close(descriptor)
+    return written
+
+
 async def journal_faults(  # noqa: PLR0913 (keyword-only sizes)
     work: Path, table: RoutingTable, *, count: int, seconds: float, hold: float, seed: int
 ) -> dict[str, Any]:
-    """A held write lock on the journal, then a full disk (RLIMIT_FSIZE), mid-stream."""
+    """A held write lock on the journal, then a full disk, mid-stream.
+
+    The full disk is real where this may mount a filesystem (root): the journal on a tmpfs of its
+    own, filled by a file to the last byte (ENOSPC: SQLite's "database or disk is full"), the file
+    removed after ``hold`` s. Elsewhere the kernel refuses to grow the journal's files
+    (RLIMIT_FSIZE on the router process, `prlimit`: EFBIG, SQLite's "disk I/O error").
+    """
     cables = cables_of(table, count, seed, "journal")
-    crashes = 0
     fault_log: list[str] = []
-    async with network(work, time_scale=10, env={"ROUTER_JOURNAL_RETRY_MAX": "0.2"}) as (
-        broker,
-        router,
-        posts,
-    ):
-        publisher = Publisher(BrokerAddress.parse(broker.url))
+    filesystem = work / "journal-fs"
+    mounted = mount_tmpfs(filesystem, FS_MB)
+    journal = filesystem / "journal.sqlite" if mounted else None
+    try:
+        async with network(work, time_scale=10, env={"ROUTER_JOURNAL_RETRY_MAX": "0.2"}, journal=journal) as (
+            broker,
+            router,
+            posts,
+        ):
+            publisher = Publisher(BrokerAddress.parse(broker.url))
 
-        async def watch() -> None:
-            nonlocal crashes
-            while True:
-                if not router.alive():
-                    crashes += 1
-                    fault_log.append("router exited; started again")
-                    await router.start()
-                await asyncio.sleep(0.1)
+            async def watch() -> None:
+                # A router that exits is started again (as a supervisor would), and again if it
+                # cannot start yet; the scenario's own time limit bounds this.
+                while True:
+                    if not router.alive():
+                        code = router.exits[-1] if router.exits else "?"
+                        fault_log.append(f"router exited (status {code}); started again")
+                        try:
+                            await router.start()
+                        except RuntimeError:
+                            fault_log.append("router could not start")
+                            router.alive()
+                    await asyncio.sleep(0.1)
 
-        async def faults() -> None:
-            await asyncio.sleep(seconds * 0.25)
-            lock = sqlite3.connect(router.journal, timeout=10, isolation_level=None, check_same_thread=False)
-            try:
-                await asyncio.to_thread(lock.execute, "BEGIN EXCLUSIVE")
-                fault_log.append(f"journal locked for {hold} s")
+            async def lock() -> None:
+                other = sqlite3.connect(
+                    router.journal, timeout=10, isolation_level=None, check_same_thread=False
+                )
+                try:
+                    await asyncio.to_thread(other.execute, "BEGIN EXCLUSIVE")
+                    fault_log.append(f"journal locked (BEGIN EXCLUSIVE) for {hold} s")
+                    await asyncio.sleep(hold)
+                    other.execute("ROLLBACK")
+                finally:
+                    other.close()
+
+            async def full_disk() -> None:
+                if mounted:
+                    filler = filesystem / "filler"
+                    written = await asyncio.to_thread(fill, filler, FS_MB)
+                    fault_log.append(f"journal's tmpfs filled ({written // MB} MiB of filler) for {hold} s")
+                    await asyncio.sleep(hold)
+                    filler.unlink()
+                    return
+                pid = router.pid
+                files = [router.journal, router.journal.with_name(router.journal.name + "-wal")]
+                limit = max(1, max((f.stat().st_size for f in files if f.exists()), default=1))
+                soft, hard = resource.prlimit(pid, resource.RLIMIT_FSIZE)
+                resource.prlimit(pid, resource.RLIMIT_FSIZE, (limit, hard))
+                fault_log.append(f"journal files held to {limit} bytes for {hold} s (RLIMIT_FSIZE)")
                 await asyncio.sleep(hold)
-                lock.execute("ROLLBACK")
-            finally:
-                lock.close()
-            await asyncio.sleep(seconds * 0.25)
-            pid = router.pid
-            files = [router.journal, router.journal.with_name(router.journal.name + "-wal")]
-            limit = max(1, max((f.stat().st_size for f in files if f.exists()), default=1))
-            soft, hard = resource.prlimit(pid, resource.RLIMIT_FSIZE)
-            resource.prlimit(pid, resource.RLIMIT_FSIZE, (limit, hard))
-            fault_log.append(f"journal files held to {limit} bytes for {hold} s (RLIMIT_FSIZE)")
-            await asyncio.sleep(hold)
-            with contextlib.suppress(ProcessLookupError):
-                resource.prlimit(pid, resource.RLIMIT_FSIZE, (soft, hard))
+                with contextlib.suppress(ProcessLookupError):
+                    resource.prlimit(pid, resource.RLIMIT_FSIZE, (soft, hard))
 
-        watcher = asyncio.create_task(watch())
-        try:
-            await asyncio.gather(
-                publisher.publish(
-                    [(f"cables/in/{c.name}", c.raw) for c in cables], rate=count / seconds, within=seconds * 4
-                ),
-                faults(),
-            )
-            await posts.wait_for(cables, within=90)
-        finally:
-            watcher.cancel()
-        router.stop()
-        unwritable = router.events("journal-unwritable")
-        return {
-            "cables": count,
-            "faults": fault_log,
-            "router_exits": crashes,
-            "journal_unwritable_events": len(unwritable),
-            "journal_unwritable_reasons": sorted({str(e.get("reason")) for e in unwritable}),
-            "journal_writable_events": len(router.events("journal-writable")),
-            **copy_figures(posts, cables),
-            **journal_figures(router.journal, cables),
-        }
+            async def faults() -> None:
+                await asyncio.sleep(seconds * 0.2)
+                await lock()
+                await asyncio.sleep(seconds * 0.1)
+                await full_disk()
+
+            watcher = asyncio.create_task(watch())
+            try:
+                await asyncio.gather(
+                    publisher.publish(
+                        [(f"cables/in/{c.name}", c.raw) for c in cables],
+                        rate=count / seconds,
+                        within=seconds * 4,
+                    ),
+                    faults(),
+                )
+                await posts.wait_for(cables, within=90)
+            finally:
+                watcher.cancel()
+            router.stop()
+            unwritable = router.events("journal-unwritable")
+            return {
+                "cables": count,
+                "full_disk": "tmpfs filled (ENOSPC)" if mounted else "RLIMIT_FSIZE (EFBIG)",
+                "faults": fault_log,
+                "router_exits": len(router.exits),
+                "journal_unwritable_events": len(unwritable),
+                "journal_unwritable_reasons": sorted({str(e.get("reason")) for e in unwritable}),
+                "journal_writable_events": len(router.events("journal-writable")),
+                **copy_figures(posts, cables),
+                **journal_figures(router.journal, cables),
+            }
+    finally:
+        if mounted:
+            unmount(filesystem)
 
 
 async def hostile_traffic(
