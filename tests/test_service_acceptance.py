@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from router.bus import topics
 from router.bus.broker import free_port
 from router.bus.mqtt import BrokerAddress, MqttBus
 from router.bus.protocol import Message
@@ -21,6 +22,7 @@ from router.journal.store import Journal
 from router.network.clock import ScaledClock
 from router.routing.table import RoutingTable, load_table
 from router.settings import Settings
+from router.sim.post import PostStation, Reading, post_connection, serve_post
 from router.switch.core import Limits
 from router.switch.serve import broker_for
 from tests.helpers import opened, receipt_for, receive, running
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from router.bus.broker import Mosquitto
+    from router.cable.models import Cable
 
 FAST = 1_000_000.0
 """Network seconds per host second in these tests: a 75-baud line delivers a cable in microseconds."""
@@ -253,3 +256,45 @@ async def test_sigkill_mid_stream_loses_nothing_and_repeats_nothing_acknowledged
     posting.cancel()
     assert len(acknowledged) == 20
     assert again == []
+
+
+async def test_a_post_away_gets_its_backlog_once_and_in_precedence_order_on_return(
+    mosquitto: Mosquitto, table: RoutingTable, tmp_path: Path
+) -> None:
+    """Copies for a post away wait (at the broker in its session, the rest on its line) and arrive once.
+
+    The window's four ROUTINE copies went out while Paris was away: the broker kept them in the
+    post's persistent session, and they come first. What came after waited on the switch's line,
+    where precedence orders it (ACP 127 §151): FLASH, IMMEDIATE, PRIORITY, then ROUTINE.
+    """
+    on_mosquitto = (BrokerAddress.parse(mosquitto.url), True)
+    address = on_mosquitto[0]
+    async with post_connection(address, "RUEHFR", session_expiry=3600) as post:
+        await post.subscribe(topics.copies("RUEHFR"), qos=1)  # the session the broker keeps
+    order = ["R", "R", "R", "R", "R", "P", "O", "Z", "R", "O"]
+    async with service(on_mosquitto, tmp_path / "journal.sqlite", table, "away") as client:
+        await client.subscribe(topics.LOG, qos=0)
+        for serial, precedence in enumerate(order, start=1):
+            await client.publish(topics.intake(f"away{serial}"), cable(serial, precedence))
+        routed = 0
+        async with asyncio.timeout(10):
+            async for message in client.messages():
+                routed += json.loads(message.payload)["event"] == "routed"
+                if routed == len(order):
+                    break
+        shown: list[Cable] = []
+        all_shown = asyncio.Event()
+
+        def show(reading: Reading) -> None:
+            if reading.cable is not None:
+                shown.append(reading.cable)
+            if len(shown) == len(order):
+                all_shown.set()
+
+        async with post_connection(address, "RUEHFR", session_expiry=3600) as post:
+            serving = asyncio.create_task(serve_post(post, PostStation("RUEHFR"), show))
+            await asyncio.wait_for(all_shown.wait(), 10)
+            serving.cancel()
+    precedences = [str(c.precedence.letter if c.precedence else "") for c in shown]
+    assert sorted(c.message_id for c in shown) == sorted(f"RUEHRO-{n:04d}-0011200" for n in range(1, 11))
+    assert precedences == ["R", "R", "R", "R", "Z", "O", "O", "P", "R", "R"]
