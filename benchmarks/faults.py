@@ -92,9 +92,15 @@ FS_MB = 128
 """The journal's own filesystem in the full-disk fault (a tmpfs, where this may mount one)."""
 
 
-def table_text() -> str:
-    """Five posts on unthrottled lines."""
-    posts = "".join(f'[[posts]]\nri = "{ri}"\nnames = ["POST {ri}"]\n\n' for ri in POSTS)
+def table_text(windows: dict[str, int] | None = None) -> str:
+    """Five posts on unthrottled lines; ``windows``: a post's own window, if not the default."""
+    windows = windows or {}
+    posts = "".join(
+        f'[[posts]]\nri = "{ri}"\nnames = ["POST {ri}"]\n'
+        + (f"window = {windows[ri]}\n" if ri in windows else "")
+        + "\n"
+        for ri in POSTS
+    )
     return f"[defaults]\nbaud = 0\nwindow = {WINDOW}\n\n{posts}"
 
 
@@ -395,11 +401,16 @@ def copy_figures(posts: Posts, cables: list[Cable]) -> dict[str, int]:
 
 @contextlib.asynccontextmanager
 async def network(
-    work: Path, *, time_scale: float, env: dict[str, str] | None = None, journal: Path | None = None
+    work: Path,
+    *,
+    time_scale: float,
+    env: dict[str, str] | None = None,
+    journal: Path | None = None,
+    text: str | None = None,
 ) -> Any:
     """A broker with the shipped persistence, the router and the five posts; all stopped at the end."""
     work.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (set-up, before anything runs)
-    (work / "table.toml").write_text(table_text(), encoding="utf-8")
+    (work / "table.toml").write_text(text or table_text(), encoding="utf-8")
     broker = Mosquitto(work / "broker", port=free_port(), persistence=True)
     broker.start()
     router = Router(broker.url, work, time_scale=time_scale, env=env, journal=journal)
@@ -536,17 +547,35 @@ def copy_precedence(cable: Cable, post: str, table: RoutingTable) -> str:
     return "-"
 
 
+OUTAGE_MODES = {
+    "line-down": "the line marked down while the post is away (router line down / up)",
+    "away": "the post's client away, the line up; receipt timeouts longer than the outage (2 h)",
+    "away-default-timeouts": "the post's client away, the line up, the shipped receipt timeouts",
+}
+AWAY_WINDOW = 8
+"""Paris's window in the outage: what may go out to the broker's session before the line holds the rest."""
+
+
 async def post_offline(
-    work: Path, table: RoutingTable, *, count: int, seed: int, line_down: bool
+    work: Path, table: RoutingTable, *, count: int, seed: int, mode: str
 ) -> dict[str, Any]:
-    """Paris away for an hour of network time (a host second at 3600x), traffic for it meanwhile."""
+    """Paris away for an hour of network time (a host second at 3600x), traffic for it meanwhile.
+
+    With the line down nothing goes out, and on its return the whole backlog comes in precedence
+    order. With the line up the first window's copies go out at once and wait in the post's
+    session at the broker (they come first, in their own order); the rest wait on the line and come
+    in precedence order. With the shipped receipt timeouts (300 and 600 network s) the router sends
+    each copy again with ZFD and intercepts it (no-receipt) well within the hour: the figure.
+    """
     away = "RUEHFR"
-    cables = outage_cables(table, seed, f"offline-{line_down}", count)
-    async with network(work, time_scale=3600) as (broker, router, posts):
+    cables = outage_cables(table, seed, f"offline-{mode}", count)
+    env = {"ROUTER_RECEIPT_TIMEOUT": "7200", "ROUTER_ACK_TIMEOUT": "7200"} if mode == "away" else {}
+    text = table_text({away: AWAY_WINDOW})
+    async with network(work, time_scale=3600, env=env, text=text) as (broker, router, posts):
         address = BrokerAddress.parse(broker.url)
         await posts.stop(away)
         async with MqttBus(address, client_id=f"operator-{time.monotonic_ns()}") as operator:
-            if line_down:
+            if mode == "line-down":
                 await operator.publish(f"router/line/{away}", b"down")
             publisher = Publisher(address)
             await publisher.publish([(f"cables/in/{c.name}", c.raw) for c in cables], within=60)
@@ -557,7 +586,7 @@ async def post_offline(
             await posts.wait_for(others, within=30)  # everything taken and routed
             await asyncio.sleep(1.0)  # an hour of network time, all taken before it ends
             posts.start(away)
-            if line_down:
+            if mode == "line-down":
                 await operator.publish(f"router/line/{away}", b"up")
         mine = [Cable(c.name, c.raw, c.message_id, c.precedence, [away]) for c in cables]
         await posts.wait_for(mine, within=30)
@@ -565,14 +594,17 @@ async def post_offline(
         # The copy's precedence is the post's own (an info addressee's may be lower than the cable's).
         precedence = {c.message_id: copy_precedence(c, away, table) for c in cables}
         arrived = [(mid, precedence[mid]) for mid, _ in posts.order[away] if mid in precedence]
-        ranks = [RANK.get(prec, 0) for _, prec in arrived]
+        # Line up: the window's first copies went out before the return, and the session has them.
+        from_session = 0 if mode == "line-down" else AWAY_WINDOW
+        ranks = [RANK.get(prec, 0) for _, prec in arrived[from_session:]]
         journal = journal_figures(router.journal, mine)
         return {
-            "line_down": line_down,
+            "mode": OUTAGE_MODES[mode],
             "cables": len(cables),
             "precedences": dict(Counter(precedence.values())),
             "arrived": len(arrived),
             "arrival_order": "".join(prec[0] for _, prec in arrived),
+            "from_the_broker_session_first": from_session,
             "in_precedence_order": ranks == sorted(ranks, reverse=True),
             **copy_figures(posts, mine),
             "deliveries_intercepted": journal["deliveries_intercepted"],
@@ -854,6 +886,9 @@ def expectations(results: dict[str, Any]) -> Iterator[str]:
     offline = results["post_offline"]
     if not offline["in_precedence_order"] or offline["lost"] or offline["shown_twice"]:
         yield "post offline (line down): backlog not once each in precedence order"
+    line_up = results["post_offline_line_up"]
+    if not line_up["in_precedence_order"] or line_up["lost"] or line_up["shown_twice"]:
+        yield "post offline (line up): backlog past the session's not once each in precedence order"
     faults = results["journal_faults"]
     if faults["router_exits"] or faults["lost"] or faults["never_journalled"] or faults["shown_twice"]:
         yield "journal faults: the router exited, or something was lost or shown twice"
@@ -914,18 +949,23 @@ def main() -> None:
                     seed=seed + 10,
                 ),
             )
-        scenario(
-            "post_offline",
-            lambda: post_offline(
-                work / "offline", table, count=plan.offline_cables, seed=seed + 20, line_down=True
-            ),
-        )
-        scenario(
-            "post_offline_no_line_down",
-            lambda: post_offline(
-                work / "offline-2", table, count=plan.offline_cables, seed=seed + 21, line_down=False
-            ),
-        )
+        for number, (mode, name) in enumerate(
+            [
+                ("line-down", "post_offline"),
+                ("away", "post_offline_line_up"),
+                ("away-default-timeouts", "post_offline_default_timeouts"),
+            ]
+        ):
+            scenario(
+                name,
+                lambda mode=mode, number=number: post_offline(  # type: ignore[misc]
+                    work / f"offline-{mode}",
+                    table,
+                    count=plan.offline_cables,
+                    seed=seed + 20 + number,
+                    mode=mode,
+                ),
+            )
         scenario(
             "journal_faults",
             lambda: journal_faults(
