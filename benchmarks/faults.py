@@ -47,6 +47,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import json
 import os
 import random
@@ -241,6 +242,26 @@ class Router:
         return found
 
 
+@dataclass(slots=True)
+class CountedStation(PostStation):
+    """A post station that tells of each reading as it makes it.
+
+    Counted at the reading, not in `serve_post`'s ``on_reading``: that is called only after the
+    receipt is published and the copy acknowledged, and a connection lost in between (a broker
+    restart) leaves the message held by the station but never handed on: its copy again is then
+    filed as a duplicate, and the message never shown (see the campaign's report).
+    """
+
+    seen: Callable[[str, Reading], None] | None = None
+
+    def read(self, payload: bytes) -> Reading:
+        """The station's reading, told first."""
+        reading = PostStation.read(self, payload)
+        if self.seen is not None:
+            self.seen(self.ri, reading)
+        return reading
+
+
 @dataclass
 class Posts:
     """The posts as MQTT clients with persistent sessions: each copy shown or filed, counted."""
@@ -260,29 +281,29 @@ class Posts:
 
     def start(self, ri: str) -> None:
         """The post's client, connected (and reconnected) until stopped."""
-        station = self.stations.setdefault(ri, PostStation(ri))
+        station = self.stations.setdefault(ri, CountedStation(ri, seen=self._seen))
         self.order.setdefault(ri, [])
         self.tasks[ri] = asyncio.create_task(self._serve(station))
 
-    async def _serve(self, station: PostStation) -> None:
-        def seen(reading: Reading) -> None:
-            if reading.report is not None:
-                self.reports += 1
-            if reading.duplicate:
-                self.filed += 1
-                if reading.transmission_id is not None:
-                    self.filed_ids.append((station.ri, reading.transmission_id))
-            elif reading.cable is not None:
-                message_id = reading.cable.message_id
-                self.shown[station.ri, message_id] += 1
-                precedence = reading.cable.precedence.value if reading.cable.precedence else "-"
-                self.order[station.ri].append((message_id, precedence))
+    def _seen(self, ri: str, reading: Reading) -> None:
+        if reading.report is not None:
+            self.reports += 1
+        if reading.duplicate:
+            self.filed += 1
+            if reading.transmission_id is not None:
+                self.filed_ids.append((ri, reading.transmission_id))
+        elif reading.cable is not None:
+            message_id = reading.cable.message_id
+            self.shown[ri, message_id] += 1
+            precedence = reading.cable.precedence.value if reading.cable.precedence else "-"
+            self.order[ri].append((message_id, precedence))
 
+    async def _serve(self, station: PostStation) -> None:
         while True:
             try:
                 async with post_connection(self.address, station.ri, session_expiry=86_400) as bus:
                     self.connections += 1
-                    await serve_post(bus, station, seen)
+                    await serve_post(bus, station, lambda _: None)
             except BusError:
                 await asyncio.sleep(0.2)
 
@@ -823,13 +844,18 @@ async def hostile(work: Path, table: RoutingTable, *, count: int, seed: int) -> 
         try:
             rss_before = rss_kb(router.pid)[0]
             good_alone = await run(alone)
-            stop = asyncio.Event()
-            rng = random.Random(seed)  # noqa: S311 (seeded: the same run again)
-            attacker = asyncio.create_task(hostile_traffic(address, stop, rng, sent))
-            await asyncio.sleep(0.5)
-            good_attacked = await run(attacked)
-            stop.set()
-            await attacker
+            # The hostile publisher is a process of its own: its work is not the posts' (ours).
+            attacker = subprocess.Popen(  # noqa: S603, ASYNC220 (this interpreter, this script)
+                [sys.executable, __file__, "--hostile-publisher", broker.url, "--seed", str(seed)],
+                stdout=subprocess.PIPE,
+            )
+            try:
+                await asyncio.sleep(0.5)
+                good_attacked = await run(attacked)
+            finally:
+                attacker.terminate()
+                out, _ = attacker.communicate(timeout=30)
+            sent.update(json.loads(out.decode().strip().splitlines()[-1]) if out.strip() else {})
             rss_after = rss_kb(router.pid)[0]
             # Alone again: the journal has grown meanwhile; the two runs alone bracket the attacked one.
             good_after = await run(after)
@@ -901,12 +927,34 @@ def expectations(results: dict[str, Any]) -> Iterator[str]:
         yield "hostile: good copies lost or shown twice, or the router exited"
 
 
+def hostile_publisher(url: str, seed: int) -> None:
+    """The hostile publisher's own process: until SIGTERM (or 10 minutes), then its counts as JSON."""
+    sent: Counter[str] = Counter()
+
+    async def attack() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.set_exception_handler(quiet)
+        rng = random.Random(seed)  # noqa: S311 (seeded: the same run again)
+        with contextlib.suppress(TimeoutError, BusError):
+            async with asyncio.timeout(600):
+                await hostile_traffic(BrokerAddress.parse(url), stop, rng, sent)
+
+    asyncio.run(attack())
+    print(json.dumps(dict(sent)), flush=True)
+
+
 def main() -> None:
     """Run the scenarios and print the figures, the last line as JSON."""
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--quick", action="store_true", help="a smaller run, under 3 minutes")
     options.add_argument("--seed", type=int, default=1)
+    options.add_argument("--hostile-publisher", metavar="URL", help=argparse.SUPPRESS)
     args = options.parse_args()
+    if args.hostile_publisher:
+        hostile_publisher(args.hostile_publisher, args.seed)
+        return
     plan = QUICK if args.quick else FULL
     table = parse_table(table_text())
     results: dict[str, Any] = {"machine": describe(), "quick": args.quick, "seed": args.seed}
@@ -1011,6 +1059,8 @@ def quiet(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
     error = context.get("exception")
     if error is not None and type(error).__module__.startswith("aiomqtt"):
         return
+    if isinstance(error, OSError) and error.errno == errno.EBADF:
+        return  # paho's socket closed under the loop's watch of it, by a dropped connection
     loop.default_exception_handler(context)
 
 
