@@ -133,13 +133,28 @@ class JournalError(RouterError):
     """The journal cannot give what was asked: a record it does not hold, or a database it cannot use."""
 
 
-class JournalReadError(JournalError):
-    """A journal could not be read: missing, not a journal, or of an older schema."""
+class JournalFileError(JournalError):
+    """The journal's file cannot be used as asked: which file, and why (SQLite's reason)."""
 
     def __init__(self, path: str, reason: str) -> None:
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+class JournalReadError(JournalFileError):
+    """A journal could not be read: missing, not a journal, or of an older schema."""
+
+
+class JournalOpenError(JournalFileError):
+    """The journal could not be opened: a directory that is not there, a file that is not a database."""
+
+
+class JournalUnwritableError(JournalFileError):
+    """The journal cannot be written just now: locked by another process, disk full, read-only.
+
+    Weather, not a bug: the switch rolls back, waits and tries again (`router.switch.service`).
+    """
 
 
 # --- simulated traffic

@@ -17,6 +17,7 @@ from pydantic_settings import (
 
 from router.cable.parser import MAX_CABLE_BYTES
 from router.errors import SettingsError
+from router.journal.database import BUSY_TIMEOUT
 from router.network.line import EXTRA_LONG, LineRules
 from router.routing.table import DEFAULT_TABLE
 
@@ -122,6 +123,16 @@ class Settings(BaseSettings):
         default=256 * 1024 * 1024,
         ge=0,
         description="bytes the copies of the cables just routed may put on the bus together",
+    )
+    journal_busy_timeout: float = Field(
+        default=BUSY_TIMEOUT,
+        gt=0,
+        description="seconds SQLite waits for another process's lock on the journal before an attempt fails",
+    )
+    journal_retry_max: float = Field(
+        default=5.0,
+        gt=0,
+        description="longest wait, s, between attempts to write a locked or full journal",
     )
 
     @property

@@ -63,6 +63,7 @@ def test_the_switch_is_wired_from_every_setting(tmp_path: Path, monkeypatch: pyt
         requests_burst=4,
         requests_per_minute=2.0,
         status_lines=9,
+        journal_retry_max=1.5,
     )
     clock = ScaledClock(60)
     journal = Journal(tmp_path / "journal.sqlite")
@@ -88,6 +89,7 @@ def test_the_switch_is_wired_from_every_setting(tmp_path: Path, monkeypatch: pyt
                 requests_per_minute=2.0,
                 status_lines=9,
             ),
+            "journal_retry_max": 1.5,
         }
     ]
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
+
+from router.errors import JournalOpenError, JournalUnwritableError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -101,19 +103,53 @@ MARK_DELIVERED = (
     "UPDATE deliveries SET state = 'delivered', delivered_at = ? WHERE id = ? AND state = 'queued'"
 )
 
+BUSY_TIMEOUT = 1.0
+"""Seconds SQLite waits for another process's lock before a write gives up (Python's default is 5).
+
+The wait blocks the event loop, so it is short: the switch waits longer, without blocking, between
+attempts (`router.switch.service`)."""
+
+WEATHER = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY"})
+"""SQLite's primary result codes that say the journal cannot be written just now, not that it is wrong:
+another process holds the lock, the disk is full, the file or its file system became read-only."""
+WEATHER_REASONS = ("locked", "full", "disk i/o", "readonly", "read-only")
+"""The same, read from the message when an error carries no result code (one made by hand)."""
+
+
+def is_weather(error: sqlite3.Error) -> bool:
+    """Whether ``error`` is a journal that cannot be written just now (see `WEATHER`), not a bug."""
+    name = getattr(error, "sqlite_errorname", None)
+    if name is not None:
+        # Extended codes (SQLITE_IOERR_WRITE, SQLITE_BUSY_SNAPSHOT, ...) by their primary code.
+        return any(name == code or name.startswith(code + "_") for code in WEATHER)
+    reason = str(error).lower()
+    return isinstance(error, sqlite3.OperationalError) and any(word in reason for word in WEATHER_REASONS)
+
 
 class Database:
     """The connection, and the rows held back to be written in one go (one writer: the switch)."""
 
-    def __init__(self, path: Path | str, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, path: Path | str, *, clock: Callable[[], float] = time.time, busy_timeout: float = BUSY_TIMEOUT
+    ) -> None:
+        """Open (or make) the journal at ``path``; `JournalOpenError` says why it cannot be used."""
         self.path = str(path)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode: a commit survives a crash of the process (SIGKILL), and may be
-        # lost only if the machine itself loses power before the next checkpoint.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
+        try:
+            self._db = sqlite3.connect(
+                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise JournalOpenError(self.path, str(exc)) from exc
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a commit survives a crash of the process (SIGKILL), and may be
+            # lost only if the machine itself loses power before the next checkpoint.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise JournalOpenError(self.path, str(exc)) from exc
         self._now = clock
         self._depth = 0
         self._sent: list[tuple[object, ...]] = []
@@ -141,7 +177,10 @@ class Database:
     def transaction(self) -> Iterator[None]:
         """One commit for everything inside: the router writes a burst of work at once (group commit).
 
-        Nested uses join the outermost one; an error rolls the whole of it back.
+        Nested uses join the outermost one; an error rolls the whole of it back. The write lock is
+        taken at the start (``BEGIN IMMEDIATE``): a journal locked by another process fails here,
+        before anything inside has been decided. A journal that cannot be written (locked past the
+        busy timeout, disk full, read-only) raises `JournalUnwritableError`, after the rollback.
         """
         if self._depth:
             self._depth += 1
@@ -150,17 +189,29 @@ class Database:
             finally:
                 self._depth -= 1
             return
-        self._db.execute("BEGIN")
+        self._begin()
         self._depth = 1
         try:
             yield
             self._write_pending()
-        except BaseException:
+            self._db.execute("COMMIT")
+        except BaseException as exc:
             self._sent.clear()
             self._logged.clear()
-            self._db.execute("ROLLBACK")
+            # SQLite may have rolled back already (a full disk, an I/O error): then there is nothing to.
+            if self._db.in_transaction:
+                with suppress(sqlite3.Error):  # the error that got us here is the one to tell
+                    self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error) and is_weather(exc):
+                raise JournalUnwritableError(self.path, str(exc)) from exc
             raise
-        else:
-            self._db.execute("COMMIT")
         finally:
             self._depth = 0
+
+    def _begin(self) -> None:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            if is_weather(exc):
+                raise JournalUnwritableError(self.path, str(exc)) from exc
+            raise

@@ -131,6 +131,7 @@ def switch_for(bus: Bus, settings: Settings, journal: Journal, table: RoutingTab
         status_every=settings.status_every,
         resend_after=settings.resend_after,
         publish_log=settings.publish_log,
+        journal_retry_max=settings.journal_retry_max,
     )
 
 
@@ -139,7 +140,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     table = load_table(settings.routing)
     tune_process()  # once the table is loaded: it is among what lives as long as the process
     clock = ScaledClock(settings.time_scale)
-    journal = Journal(settings.journal, clock=clock.now)
+    journal = Journal(settings.journal, clock=clock.now, busy_timeout=settings.journal_busy_timeout)
     async with AsyncExitStack() as stack:
         stack.callback(journal.close)
         address, mqtt5 = await stack.enter_async_context(broker_for(settings))

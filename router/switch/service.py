@@ -13,22 +13,28 @@ each decision's writes as it comes, commits, and only then acknowledges the mess
 and publishes what the burst produced. A crash before the commit loses nothing (the broker sends
 the messages again); a copy is never out before the journal says so. The publishes are pipelined:
 their PUBACKs are awaited together, not one after another.
+
+A journal that cannot be written (another process holding its lock, a full disk, a read-only file)
+is weather, not death: the switch keeps the burst, takes nothing more, and tries it again until the
+journal takes it (`Router._written`, which says how).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter, deque
 from contextlib import suppress
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, TypeVar
 
 import structlog
 
 from router.bus import topics
 from router.cable.parser import MAX_CABLE_BYTES
-from router.errors import BusError
+from router.errors import BusError, JournalUnwritableError
 from router.network.clock import Clock, ScaledClock
 from router.network.line import LineRules
 from router.switch.actions import Actions, Send
@@ -36,11 +42,15 @@ from router.switch.core import Limits, Switch
 from router.switch.view import JournalView
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from router.bus.protocol import Bus, Message
     from router.journal.reads import OpenDelivery
     from router.journal.store import Journal
     from router.network.line import Line
     from router.routing.table import RoutingTable
+
+Done = TypeVar("Done")
 
 STOP_WITHIN = 2.0
 """Seconds the router's tasks have to finish once it is told to stop."""
@@ -50,6 +60,9 @@ IN_FLIGHT = 1024
 """QoS 1 publishes awaiting their PUBACK at once; beyond, the switch waits (backpressure)."""
 ONE_OFF_TASKS = frozenset({"resend-after-restart"})
 """Tasks of a run that end when their work is done; the others last as long as the run."""
+RETRY_FIRST = 0.1
+"""Host seconds the switch first waits for a journal it could not write; doubled each time up to
+``journal_retry_max``."""
 
 
 class Pipeline:
@@ -78,6 +91,35 @@ class Pipeline:
             await asyncio.wait(self._unconfirmed, timeout=within)
 
 
+class JournalFault:
+    """A journal the switch could not write: where, why, since when, and the attempts since."""
+
+    __slots__ = ("attempts", "path", "reason", "since")
+
+    def __init__(self, path: str, reason: str, since: float) -> None:
+        self.path = path
+        self.reason = reason
+        self.since = since
+        """`time.monotonic()` at the first failed attempt."""
+        self.attempts = 1
+
+    def status(self) -> dict[str, object]:
+        """The fault as `router/status` shows it."""
+        return {
+            "writable": False,
+            "path": self.path,
+            "reason": self.reason,
+            "unwritable_s": round(time.monotonic() - self.since, 1),
+            "attempts_failed": self.attempts,
+        }
+
+    def recovered(self) -> dict[str, object]:
+        """The fields of the `journal-writable` event that ends it."""
+        fields = self.status()
+        del fields["writable"]
+        return fields
+
+
 class Router:
     """One switch: ``await Router(bus, journal, table).run(stop)`` until ``stop`` is set."""
 
@@ -96,6 +138,7 @@ class Router:
         resend_after: float = 2.0,
         ack_timeout: float = 300.0,
         limits: Limits | None = None,
+        journal_retry_max: float = 5.0,
     ) -> None:
         self.bus = bus
         self.journal = journal
@@ -105,18 +148,26 @@ class Router:
         """Host seconds a restarted router waits for receipts before sending again."""
         self.ready = asyncio.Event()
         """Set once the router is subscribed and taking cables."""
-        actions = Actions(log_copies=log_copies, publish_log=publish_log)
-        self.switch = Switch(
+        self.journal_retry_max = journal_retry_max
+        """Longest wait, host seconds, between two attempts to write a journal that would not be."""
+        self.fault: JournalFault | None = None
+        """The journal fault being waited out, while there is one."""
+        self._actions = partial(Actions, log_copies=log_copies, publish_log=publish_log)
+        self._core = partial(
+            Switch,
             table,
-            JournalView(journal, actions.writes),
-            actions,
             rules=rules or LineRules(),
             max_bytes=max_bytes,
             ack_timeout=ack_timeout,
-            serials=journal.last_serials(),
-            last_ids=journal.last_ids(),
             limits=limits,
         )
+        self.switch = self._switch_from_journal(Counter())
+        self._stale = False
+        """The core decided more than the journal kept (a burst rolled back): rebuilt before going on."""
+        self._generation = 0
+        """How many times the core was rebuilt: a resend scheduled by an older core is dropped."""
+        self._later: set[asyncio.Task[None]] = set()
+        """Resends scheduled by a rebuild of the core: cancelled with the switch."""
         self._inbox: asyncio.Queue[Message] = asyncio.Queue(BURST * 8)
         self._pipeline = Pipeline(bus)
         self._wake = asyncio.Event()
@@ -138,12 +189,9 @@ class Router:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Rebuild the lines from the journal, then take cables and receipts until ``stop``."""
-        with self.journal.transaction():
-            delivered = self._restore()
-            # Cables journalled but not yet routed when the router stopped (killed between the
-            # two): the broker may not send them again, so they are taken up from the journal.
-            for cable_id, topic, raw in self.journal.unfinished():
-                self._perform(self.switch.resume(cable_id, topic, raw, self.clock.now()))
+        delivered = await self._written(self._start, stop)
+        if delivered is None:  # stopped while the journal could not be written
+            return
         await self._flush([])
         self._wake.set()  # the switch's first turn sends what the lines hold
         for topic in topics.SUBSCRIBED:
@@ -203,6 +251,15 @@ class Router:
         self._log.error("task-ended", task=name, reason="returned")
         return True
 
+    def _start(self, *, rebuilt: bool) -> list[OpenDelivery]:  # noqa: ARG002 (a start restores anyway)
+        """The start's work, in its transaction: the lines from the journal, the cables not yet routed."""
+        delivered = self._restore()
+        # Cables journalled but not yet routed when the router stopped (killed between the
+        # two): the broker may not send them again, so they are taken up from the journal.
+        for cable_id, topic, raw in self.journal.unfinished():
+            self._perform(self.switch.resume(cable_id, topic, raw, self.clock.now()))
+        return delivered
+
     def _restore(self) -> list[OpenDelivery]:
         """Queue again what was never delivered; hold back what was delivered but not receipted.
 
@@ -215,11 +272,34 @@ class Router:
         self._perform(self.switch.restore(self.journal.backlog(), delivered))
         return delivered
 
-    async def _resend_later(self, delivered: list[OpenDelivery]) -> None:
+    async def _resend_later(self, delivered: list[OpenDelivery], generation: int = 0) -> None:
+        """After ``resend_after``, queue again what is still not receipted; the switch sends it.
+
+        Written as the switch's bursts are (through a journal fault too); not done if the core was
+        rebuilt meanwhile (a journal fault), which scheduled its own.
+        """
         await asyncio.sleep(self.resend_after)
-        with self.journal.transaction():
+        if generation == self._generation:
+            await self._written(partial(self._resend, delivered))
+            self._wake.set()
+
+    def _resend(self, delivered: list[OpenDelivery], *, rebuilt: bool) -> None:
+        """The resend's work, in its transaction; a rebuilt core's own resend supersedes it."""
+        if rebuilt:
+            self._restored()  # which schedules the resend of the rebuilt core
+        else:
             self._perform(self.switch.resend(delivered, self.clock.now()))
-        self._wake.set()
+
+    def _switch_from_journal(self, counts: Counter[str]) -> Switch:
+        """A new core, its serials and ids from the journal, carrying on the routing log's ``counts``."""
+        actions = self._actions()
+        actions.counts = counts
+        return self._core(
+            JournalView(self.journal, actions.writes),
+            actions,
+            serials=self.journal.last_serials(),
+            last_ids=self.journal.last_ids(),
+        )
 
     def _perform(self, actions: Actions) -> None:
         """Do what the core decided, but publish: journal writes now, log entries now."""
@@ -240,17 +320,119 @@ class Router:
             self._wake.set()
 
     async def _switch(self) -> None:
+        try:
+            while True:
+                messages = await self._next()
+                self.counts["bursts"] += 1
+                await self._written(partial(self._burst, messages))
+                await self._flush(messages)
+        finally:
+            for task in self._later:
+                task.cancel()
+
+    def _burst(self, messages: list[Message], *, rebuilt: bool) -> None:
+        """The burst's work, in its transaction: the messages, then the lines' turn."""
+        if rebuilt:
+            self._restored()
         switch, clock = self.switch, self.clock
+        for message in messages:
+            self._perform(switch.handle(message.topic, message.payload, clock.now(), retained=message.retain))
+        self._perform(switch.tick(clock.now()))
+
+    def _restored(self) -> None:
+        """A core rebuilt from the journal takes up its lines as at a start, and schedules its resend."""
+        self._generation += 1  # a resend scheduled by the core thrown away is not done
+        delivered = self._restore()
+        if delivered:
+            task = asyncio.create_task(
+                self._resend_later(delivered, self._generation), name="resend-after-journal-fault"
+            )
+            self._later.add(task)
+            task.add_done_callback(self._later.discard)
+
+    async def _written(self, work: Callable[..., Done], stop: asyncio.Event | None = None) -> Done | None:
+        """Do ``work`` in one transaction, committed; while the journal will not take it, wait and again.
+
+        A journal fault (`JournalUnwritableError`: locked past the busy timeout, disk full,
+        read-only) is weather. The transaction was rolled back, so:
+
+        - Nothing of the burst is acknowledged or published: its messages are kept here and
+          handled again, since the broker does not send an unacknowledged message again on the
+          same connection. Intake stops meanwhile: the switch takes nothing more from the inbox,
+          whose bound then holds the broker back (which keeps the cables: not acknowledged).
+        - The core may have decided more than the journal kept (the fault came after the lock was
+          taken: a full disk at the commit). Its memory (lines, serials, next ids, deadlines) is
+          then ahead of the journal, and undoing decisions one by one would be a second copy of
+          the core's logic. So it is thrown away and rebuilt from the journal as at a start
+          (``work(rebuilt=True)`` restores), inside the next attempt's transaction: a transmission
+          in progress is cut and goes again, copies delivered and not receipted go again after
+          ``resend_after`` unless receipted meanwhile. A lock held by another process fails at
+          ``BEGIN IMMEDIATE``, before the core decided anything: nothing to rebuild.
+        - One `journal-unwritable` event (path, reason) per outage, each attempt counted
+          (``journal-attempts-failed`` in the status); attempts 0.1 s apart, doubling up to
+          ``journal_retry_max``, for as long as the router runs (or until ``stop``: None then);
+          `journal-writable` in the transaction that commits.
+
+        The lines do not go on meanwhile: no copy goes out before the journal says it was delivered.
+        """
+        delay = RETRY_FIRST
         while True:
-            messages = await self._next()
-            self.counts["bursts"] += 1
+            try:
+                done = self._attempt(work)
+            except JournalUnwritableError as error:
+                self._unwritable(error)
+            else:
+                self.fault = None
+                return done
+            if stop is None:
+                await asyncio.sleep(delay)
+            else:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                if stop.is_set():
+                    return None
+            delay = min(delay * 2, self.journal_retry_max)
+
+    def _attempt(self, work: Callable[..., Done]) -> Done:
+        """``work`` in one transaction; the core is rebuilt first if the last attempt left it stale."""
+        counts = Counter(self.counts)
+        began = False
+        try:
             with self.journal.transaction():
-                for message in messages:
-                    self._perform(
-                        switch.handle(message.topic, message.payload, clock.now(), retained=message.retain)
-                    )
-                self._perform(switch.tick(clock.now()))
-            await self._flush(messages)
+                began = True
+                rebuilt = self._stale
+                if rebuilt:
+                    self.switch = self._switch_from_journal(self.counts)
+                if self.fault is not None:
+                    self.switch.actions.event("journal-writable", **self.fault.recovered())
+                done = work(rebuilt=rebuilt)
+        except JournalUnwritableError:
+            # What the core decided is not in the journal: none of it is sent or counted. (Its log
+            # entries went to the process's log as it decided, as they always do: written after
+            # the commit they would stand between it and the sends, where a kill costs copies.)
+            actions = self.switch.actions
+            actions.writes.clear()
+            actions.sends.clear()
+            actions.logs.clear()
+            actions.counts = counts
+            self._stale = self._stale or began
+            raise
+        self._stale = False
+        return done
+
+    def _unwritable(self, error: JournalUnwritableError) -> None:
+        """Count the failed attempt; the first of an outage is logged and published, once."""
+        self.counts["journal-attempts-failed"] += 1
+        if self.fault is not None:
+            self.fault.attempts += 1
+            self.fault.reason = error.reason  # the status says the latest
+            return
+        self.fault = JournalFault(error.path, error.reason, time.monotonic())
+        self._log.warning("journal-unwritable", path=error.path, reason=error.reason)
+        if self.switch.actions.publish_log:
+            entry = json.dumps({"event": "journal-unwritable", "path": error.path, "reason": error.reason})
+            with suppress(BusError):  # a lost broker is the switch's to report, at its next flush
+                self.bus.send(topics.LOG, entry.encode(), qos=0)
 
     async def _next(self) -> list[Message]:
         """The messages waiting (at least one), or none when a line or a timeout is due first."""
@@ -303,6 +485,7 @@ class Router:
                 **self.switch.status_queues(),
                 "rates_per_s": rates,
                 "totals": dict(now),
+                "journal": {"writable": True} if self.fault is None else self.fault.status(),
             }
             with suppress(BusError):  # a lost broker is the switch's to report
                 await self.bus.publish(topics.STATUS, json.dumps(status).encode(), qos=0, retain=True)
