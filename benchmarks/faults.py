@@ -767,6 +767,13 @@ async def journal_faults(  # noqa: PLR0913 (keyword-only sizes)
                 watcher.cancel()
             router.stop()
             unwritable = router.events("journal-unwritable")
+            with closing(sqlite3.connect(f"file:{router.journal}?mode=ro", uri=True)) as db:
+                committed = dict(
+                    db.execute(
+                        "SELECT event, count(*) FROM events"
+                        " WHERE event LIKE 'journal-%writable' GROUP BY event"
+                    ).fetchall()
+                )
             return {
                 "cables": count,
                 "full_disk": "tmpfs filled (ENOSPC)" if mounted else "RLIMIT_FSIZE (EFBIG)",
@@ -774,7 +781,11 @@ async def journal_faults(  # noqa: PLR0913 (keyword-only sizes)
                 "router_exits": len(router.exits),
                 "journal_unwritable_events": len(unwritable),
                 "journal_unwritable_reasons": sorted({str(e.get("reason")) for e in unwritable}),
+                # The process log has an entry for each attempt that got as far as deciding (the
+                # journal's events table only for the one that committed).
                 "journal_writable_events": len(router.events("journal-writable")),
+                "journal_writable_in_journal": int(committed.get("journal-writable", 0)),
+                "paused_s": [e.get("unwritable_s") for e in router.events("journal-writable")][-3:],
                 **copy_figures(posts, cables),
                 **journal_figures(router.journal, cables),
             }
@@ -919,8 +930,8 @@ def expectations(results: dict[str, Any]) -> Iterator[str]:
     faults = results["journal_faults"]
     if faults["router_exits"] or faults["lost"] or faults["never_journalled"] or faults["shown_twice"]:
         yield "journal faults: the router exited, or something was lost or shown twice"
-    if not faults["journal_unwritable_events"]:
-        yield "journal faults: the router never logged journal-unwritable (fault not seen)"
+    if not faults["journal_unwritable_events"] or not faults["journal_writable_in_journal"]:
+        yield "journal faults: the router never logged journal-unwritable, or never journal-writable after it"
     host = results["hostile"]
     if host["hostile_slowdown"] > 0.2:
         yield f"hostile: good traffic slowed by {host['hostile_slowdown']:.0%}, more than 20 %"
