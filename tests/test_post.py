@@ -14,6 +14,7 @@ import pytest
 
 from router.bus import topics
 from router.bus.broker import Mosquitto, free_port, mosquitto_binary
+from router.bus.memory import MemoryBroker
 from router.bus.mqtt import BrokerAddress, MqttBus, reconnecting
 from router.errors import BusError
 from router.network.channel import single_call
@@ -115,3 +116,39 @@ async def test_reconnecting_doubles_its_wait_to_the_cap_and_says_each_time() -> 
         ("cannot connect (4)", 0.004),
     ]
     assert worked == ["connected", "bus"]
+
+
+COPY = (
+    b"VZCZCHFR0001\nRR RUEHFR\nDE RUEHRO #0001 0011200\nZNR UUUUU ZZH\nR 011200Z JAN 09\n"
+    b"FM AMEMBASSY ROME\nTO AMEMBASSY PARIS\n\nUNCLAS ROME 000001\n\nSUBJECT: CABLE 1\n"
+)
+
+
+async def test_a_copy_is_shown_before_its_receipt_so_a_lost_connection_cannot_hide_it() -> None:
+    """The broker lost as the receipt goes: the message was shown already, and its redelivery is filed."""
+    broker = MemoryBroker()
+    sender, post = broker.connect(), broker.connect()
+    station = PostStation("RUEHFR")
+    shown: list[str] = []
+
+    class LosesTheBroker:
+        """The post's connection, gone as it publishes its first receipt."""
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(post, name)
+
+        async def publish(self, topic: str, *_: object, **__: object) -> None:
+            raise BusError(f"lost the broker before the PUBACK of {topic}")
+
+    def show(reading: Reading) -> None:
+        if reading.cable is not None:
+            shown.append(reading.cable.message_id)
+
+    serving = asyncio.create_task(serve_post(LosesTheBroker(), station, show))  # type: ignore[arg-type]
+    await asyncio.sleep(0)  # let it subscribe
+    await sender.publish("cables/out/RUEHFR", COPY)
+    with pytest.raises(BusError):
+        await asyncio.wait_for(serving, 5)
+    assert shown == ["RUEHRO-0001-0011200"]
+    again = station.read(COPY)
+    assert again.duplicate

@@ -104,9 +104,11 @@ async def serve_post(bus: Bus, station: PostStation, on_reading: Callable[[Readi
     await bus.subscribe(topics.copies(station.ri), qos=1)
     async for message in bus.messages():
         reading = station.read(message.payload)
+        # Shown before it is receipted: the station holds the message from now on, and a copy
+        # redelivered after a lost connection is filed as the duplicate it is, not a first sight.
+        on_reading(reading)
         if reading.report is not None:
             await bus.publish(topics.service(station.ri), reading.report, qos=1)
         if reading.receipt is not None:
             await bus.publish(topics.receipts(station.ri), reading.receipt, qos=1)
         await bus.ack(message)
-        on_reading(reading)

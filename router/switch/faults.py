@@ -148,6 +148,7 @@ class Weather:
         """``work`` in one transaction; the core is rebuilt first if the last attempt left it stale."""
         counts = Counter(self.switch.actions.counts)
         began = False
+        recovered: dict[str, object] | None = None
         try:
             with self.journal.transaction():
                 began = True
@@ -155,7 +156,11 @@ class Weather:
                 if rebuilt:
                     self.switch = self._switch_from_journal(self.switch.actions.counts)
                 if self.fault is not None:
-                    self.switch.actions.event("journal-writable", **self.fault.recovered())
+                    recovered = self.fault.recovered()
+                    self.switch.actions.event("journal-writable", **recovered)
+                    # The process log hears of it once the commit has held: a full disk fails each
+                    # retry at its writes or commit, after this was decided.
+                    self.switch.actions.logs.pop()
                 done = work(rebuilt=rebuilt)
         except JournalUnwritableError:
             # What the core decided is not in the journal: none of it is sent or counted. (Its log
@@ -169,6 +174,8 @@ class Weather:
             self._stale = self._stale or began
             raise
         self._stale = False
+        if recovered is not None:
+            self._log.info("journal-writable", **recovered)
         return done
 
     def _unwritable(self, error: JournalUnwritableError) -> None:
