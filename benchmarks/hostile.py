@@ -7,25 +7,75 @@ addressee name, 2,500 TO and 2,499 XMT lines (97 KB, and padded to 1 MB), and a 
 everything at once. Each is parsed as the switch parses (`text_fields=False`) and decided with
 a freshly loaded committed table, in CPU time of this process, best of --rounds rounds. Each
 must take well under a second; before the hostile-sizes work they took 9 s to minutes.
+
+Then what one does to a FLASH behind it: a router in this process (the in-memory bus, a journal
+in a temporary folder, the committed table on unthrottled lines) is given the hostile cable and,
+at once after it, a FLASH for Paris; the FLASH's wait from its publish to its copy at the post, in
+host time, against the same FLASH alone (`flash_behind_ms`, `flash_alone_ms`).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import logging
+import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the cables are the tests'
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import structlog
 from machine import describe
 
 from router import parse_cable
+from router.bus.memory import MemoryBroker
+from router.journal.store import Journal
 from router.routing.decide import decide
-from router.routing.table import load_table
+from router.routing.table import DEFAULT_TABLE, RoutingTable, load_table, parse_table
+from router.switch.service import Router
 from tests.hostile_cables import CASES
+
+FLASH = (
+    b"VZCZCXYZ0002\nZZ RUEHWEB\nDE RUEHRO #0002 0011200\nZNR UUUUU ZZH\nZ 011200Z JAN 09\n"
+    b"FM AMEMBASSY ROME\nTO AMEMBASSY PARIS\n\nUNCLAS ROME 000002\n\nSUBJECT: A FLASH\n"
+)
+
+
+def unthrottled() -> RoutingTable:
+    """The committed table with every line unthrottled and a wide window: only the switch's own time."""
+    text = DEFAULT_TABLE.read_text(encoding="utf-8")
+    return parse_table(re.sub(r"baud = 75\nwindow = 4", "baud = 0\nwindow = 10000", text, count=1))
+
+
+async def flash_wait(table: RoutingTable, before: bytes | None) -> float:
+    """Host seconds from a FLASH's publish to its copy at Paris, with ``before`` published just ahead."""
+    broker = MemoryBroker()
+    post, publisher = broker.connect(), broker.connect()
+    await post.subscribe("cables/out/RUEHFR")
+    with tempfile.TemporaryDirectory() as folder:
+        journal = Journal(Path(folder) / "journal.sqlite")
+        router = Router(broker.connect(max_queued=100_000), journal, table, publish_log=False)
+        stop = asyncio.Event()
+        running = asyncio.create_task(router.run(stop))
+        await router.ready.wait()
+        if before is not None:
+            await publisher.publish("cables/in/hostile", before)
+        sent = time.perf_counter()
+        await publisher.publish("cables/in/flash", FLASH)
+        async with asyncio.timeout(60):
+            async for message in post.messages():
+                if b"SUBJECT: A FLASH" in message.payload:
+                    break
+        waited = time.perf_counter() - sent
+        stop.set()
+        await running
+        journal.close()
+    return waited
 
 
 def main() -> None:
@@ -50,7 +100,17 @@ def main() -> None:
             "intercepts": len(decision.intercepts),
         }
         print(f"{name:32} {len(data):>9} bytes  {best:.4f} s  (best of {args.rounds})")
-    print(json.dumps({"benchmark": "hostile", "cases": cases, "machine": describe()}))
+    # The routing log of thousands of intercepts would time the terminal, not the switch.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    table = unthrottled()
+    alone = min(asyncio.run(flash_wait(table, None)) for _ in range(args.rounds))
+    print(f"{'a FLASH alone':32} {alone * 1000:9.1f} ms from publish to post")
+    for name, build in CASES.items():
+        behind = min(asyncio.run(flash_wait(table, build().encode())) for _ in range(args.rounds))
+        cases[name]["flash_behind_ms"] = round(behind * 1000, 1)
+        print(f"{'a FLASH behind ' + name:32} {behind * 1000:9.1f} ms from publish to post")
+    summary = {"benchmark": "hostile", "flash_alone_ms": round(alone * 1000, 1), "cases": cases}
+    print(json.dumps({**summary, "machine": describe()}))
 
 
 if __name__ == "__main__":
