@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from dataclasses import fields
 from typing import TYPE_CHECKING
 
 import pytest
@@ -105,3 +106,10 @@ def test_serve_tunes_the_process_and_importing_does_not() -> None:
         "assert gc.get_threshold() == (50_000, 50, 100) and gc.get_freeze_count() > 0\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60)  # noqa: S603
+
+
+def test_the_switchs_limits_default_to_the_settings_defaults() -> None:
+    """Each of the switch's `Limits` is a setting of the same name and default (written twice: layers)."""
+    defaults = Settings.model_fields
+    for limit in fields(Limits):
+        assert defaults[limit.name].default == limit.default, limit.name
