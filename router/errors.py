@@ -122,6 +122,13 @@ class BusError(RouterError):
     """The bus refused or lost something: a broker gone, a publish not acknowledged."""
 
 
+class BrokerRefusedError(BusError):
+    """The broker will not have us: a wrong user or password, a certificate not trusted either way.
+
+    Not weather: trying again changes nothing, so a client gives up at once and says why.
+    """
+
+
 class BrokerError(RouterError):
     """The private broker could not be started."""
 

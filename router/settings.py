@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -15,8 +15,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from router.bus.address import BrokerAddress
+from router.bus.broker import Mosquitto
+from router.bus.security import Keyring
 from router.cable.parser import MAX_CABLE_BYTES
-from router.errors import SettingsError
+from router.errors import BusError, SettingsError
 from router.journal.database import BUSY_TIMEOUT
 from router.network.line import EXTRA_LONG, LineRules
 from router.routing.table import DEFAULT_TABLE
@@ -30,7 +33,26 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ROUTER_", extra="forbid", frozen=True)
     config_file: ClassVar[Path] = CONFIG_FILE
 
-    broker: str | None = Field(default=None, description="mqtt://host:port; none starts a private broker")
+    broker: str | None = Field(
+        default=None, description="mqtt[s]://[user@]host:port; none starts a private broker"
+    )
+    # --- who we are to the broker (none: the command's own role, its password from `credentials`)
+    username: str | None = Field(default=None, min_length=1, description="MQTT user name")
+    password: SecretStr | None = Field(
+        default=None, description="MQTT password (ROUTER_PASSWORD; never printed)"
+    )
+    password_file: Path | None = Field(default=None, description="a file whose first line is the password")
+    cafile: Path | None = Field(default=None, description="CA certificate the broker's must be signed by")
+    certfile: Path | None = Field(default=None, description="client certificate (PEM), with keyfile")
+    keyfile: Path | None = Field(default=None, description="the client certificate's key (PEM)")
+    credentials: Path | None = Field(
+        default=None,
+        description="folder of the passwords (and TLS files) the private broker's users are given; "
+        "none: <broker_state>/credentials",
+    )
+    embedded_tls: bool = Field(
+        default=False, description="the private broker speaks MQTT over TLS only, with a CA of its own"
+    )
     routing: Path = Field(default=DEFAULT_TABLE, description="the routing table (TOML)")
     journal: Path = Field(default=Path("router-journal.sqlite"), description="the SQLite journal")
     client_id: str = Field(default="router", min_length=1, max_length=64, description="MQTT client id")
@@ -143,7 +165,39 @@ class Settings(BaseSettings):
     @property
     def broker_url(self) -> str:
         """The broker to talk to: the configured one, else the private one `router run` starts."""
-        return self.broker or f"mqtt://127.0.0.1:{self.embedded_port}"
+        scheme = "mqtts" if self.embedded_tls else "mqtt"
+        return self.broker or f"{scheme}://127.0.0.1:{self.embedded_port}"
+
+    @property
+    def keyring(self) -> Keyring:
+        """The passwords of the private broker's users: `credentials`, else beside its state."""
+        return Keyring(self.credentials or self.broker_directory / "credentials")
+
+    def broker_address(self, user: str) -> BrokerAddress:
+        """The broker, and how to log in to it as ``user`` (the command's role) unless told otherwise.
+
+        The user name: the URL's, else `username`, else ``user``. The password: the URL's, else
+        `password` (ROUTER_PASSWORD), else `password_file`'s, else the keyring's for that user.
+        With TLS, the CA: `cafile`, else the keyring's ``ca.crt`` if it has one (the private
+        broker's), else the system's. ``SettingsError`` for a password file that cannot be read.
+        """
+        try:
+            address = BrokerAddress.parse(self.broker_url)
+        except BusError as exc:
+            raise SettingsError(f"setting broker: {exc}") from None
+        username = address.username or self.username or user
+        password = address.password or (self.password.get_secret_value() if self.password else None)
+        if password is None and self.password_file is not None:
+            password = _first_line(self.password_file)
+        keyring = self.keyring
+        if password is None:
+            password = keyring.password(username)
+        cafile = self.cafile
+        if cafile is None and address.tls and (keyring.folder / "ca.crt").exists():
+            cafile = keyring.folder / "ca.crt"
+        if self.keyfile is not None and self.certfile is None:
+            raise SettingsError("setting keyfile: a key needs its certificate (certfile)")
+        return address.logged_in(username, password).with_files(cafile, self.certfile, self.keyfile)
 
     @classmethod
     def settings_customise_sources(
@@ -161,6 +215,37 @@ class Settings(BaseSettings):
     def broker_directory(self) -> Path:
         """Where the private broker keeps its state: `broker_state`, else beside the journal."""
         return self.broker_state or self.journal.with_name(self.journal.name + ".broker")
+
+
+def private_mosquitto(settings: Settings, posts: Iterable[str]) -> Mosquitto:
+    """The private broker `router run` starts, not yet started: its state, its users, TLS if asked.
+
+    Its users are the roles and ``posts``, their passwords in `Settings.keyring` (made the first
+    time, kept after); with `embedded_tls` it speaks TLS only, with a CA of the keyring's own.
+    """
+    from router.bus.tls import broker_files  # noqa: PLC0415 (cryptography only for a broker with TLS)
+
+    keyring = settings.keyring
+    return Mosquitto(
+        settings.broker_directory,
+        port=settings.embedded_port,
+        persistence=True,
+        max_cable_bytes=settings.max_cable_bytes,
+        autosave=(True, settings.broker_autosave_changes),
+        users=keyring.users(posts),
+        tls=broker_files(keyring.folder) if settings.embedded_tls else None,
+    )
+
+
+def _first_line(path: Path) -> str:
+    """The password in a password file: its first line, without the line's end."""
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"setting password_file: cannot read {path}: {exc}") from None
+    if not lines or not lines[0]:
+        raise SettingsError(f"setting password_file: {path} is empty (the password is its first line)")
+    return lines[0]
 
 
 def load_settings(*, fixed: Mapping[str, Any] | None = None, **flags: Any) -> Settings:

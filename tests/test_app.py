@@ -14,6 +14,7 @@ from router.bus import broker
 from router.bus.broker import free_port
 from router.bus.memory import MemoryBroker
 from router.bus.mqtt import MqttBus
+from router.bus.security import post_user
 from router.journal.store import Journal
 from router.network.clock import ScaledClock
 from router.routing.table import load_table
@@ -29,16 +30,18 @@ DEFAULT_ROUTING = load_table(Settings().routing)
 
 @pytest.mark.parametrize("mosquitto_installed", [True, False], ids=["mosquitto", "amqtt"])
 async def test_a_private_broker_carries_messages(
-    mosquitto_installed: bool, monkeypatch: pytest.MonkeyPatch
+    mosquitto_installed: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """With no broker configured, the private one (either kind) takes a publish and delivers it."""
+    """With no broker configured, the private one (either kind) takes the router's copy to its post."""
     if not mosquitto_installed:
         monkeypatch.setattr(app, "mosquitto_binary", lambda: None)
     elif broker.mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed")
-    async with app.broker_for(Settings(broker=None, embedded_port=free_port())) as (address, mqtt5):
+    settings = Settings(broker=None, embedded_port=free_port(), journal=tmp_path / "journal.sqlite")
+    async with app.broker_for(settings, ["RUEHC"]) as (address, mqtt5):
         assert mqtt5 is mosquitto_installed
-        async with MqttBus(address, mqtt5=mqtt5) as subscriber, MqttBus(address, mqtt5=mqtt5) as publisher:
+        post = settings.broker_address(post_user("RUEHC"))
+        async with MqttBus(post, mqtt5=mqtt5) as subscriber, MqttBus(address, mqtt5=mqtt5) as publisher:
             await subscriber.subscribe("cables/out/RUEHC")
             await publisher.publish("cables/out/RUEHC", b"copy")
             async with asyncio.timeout(5):

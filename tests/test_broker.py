@@ -93,9 +93,9 @@ def test_the_private_broker_dies_with_a_killed_router(tmp_path: Path) -> None:
 async def test_what_the_broker_acknowledged_survives_its_sigkill(tmp_path: Path) -> None:
     """Saving after every change: a cable acknowledged for an absent session outlives a SIGKILL."""
     port = free_port()
-    address = BrokerAddress("127.0.0.1", port)
     broker = Mosquitto(tmp_path, port=port, persistence=True, autosave=(True, 1))
     broker.start()
+    address = broker.address()
     try:
         async with MqttBus(address, client_id="test-durable-router", persistent=True) as router:
             await router.subscribe("cables/in/#")

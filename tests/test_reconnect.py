@@ -47,15 +47,15 @@ async def test_the_router_survives_a_broker_restart(tmp_path: Path) -> None:
     if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed")
     port = free_port()
-    address = BrokerAddress("127.0.0.1", port)
-    settings = Settings(
-        broker=str(address), journal=tmp_path / "journal.sqlite", reconnect_max=0.5, time_scale=1_000_000
-    )
     stop = asyncio.Event()
     # A broker that keeps its sessions on disk, as a deployed one does (docker/mosquitto.conf):
     # what is published while the router reconnects waits in the router's session.
     broker = Mosquitto(tmp_path / "broker", port=port, persistence=True)
     broker.start()
+    address = broker.address()
+    settings = Settings(
+        broker=broker.url, journal=tmp_path / "journal.sqlite", reconnect_max=0.5, time_scale=1_000_000
+    )
     with structlog.testing.capture_logs() as logs:
         service = asyncio.create_task(serve(settings, stop))
         try:

@@ -14,11 +14,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
+from router.bus.address import BrokerAddress
+from router.bus.security import OWNER, OWNER_GRANTS, Keyring, Users, private_folder, write_private
 from router.cable.parser import MAX_CABLE_BYTES
 from router.errors import BrokerError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from router.bus.tls import TlsFiles
 
 HEADROOM_BYTES = 64 * 1024
 """What the broker's message size limit allows above the router's cable limit: a copy is the cable
@@ -30,11 +34,15 @@ with its own heading (FL1, FL2: some 30 bytes), and the router's status and log 
 # `autosave_on_changes true` counts changes (each message queued for an absent client, each
 # subscription, each retained message), not seconds: 100 by default (`broker_autosave_changes`),
 # which keeps thousands of cables a second; 1 saves every one and carries some 150 a second.
+# Nobody gets in without a password, and each user reads and writes only its topics (the ACL is
+# checked at each delivery too: a subscription beyond a user's topics receives nothing).
 CONFIG = """\
 # Written by router.bus.broker for a private Mosquitto; not for editing.
 listener {port} 127.0.0.1
-user {user}
-allow_anonymous true
+{tls}user {user}
+allow_anonymous false
+password_file {directory}/passwd
+acl_file {directory}/acl
 persistence {persistence}
 persistence_location {directory}/
 autosave_on_changes {autosave_on_changes}
@@ -100,6 +108,17 @@ def _dies_with_us() -> Callable[[], None] | None:
     return preexec
 
 
+def tls_lines(files: TlsFiles | None) -> str:
+    """A listener's TLS options: its certificate and key, and the CA a client certificate must be from.
+
+    A client need not present a certificate (the password is its login); one it presents must be
+    signed by ``cafile``, or the handshake fails.
+    """
+    if files is None:
+        return ""
+    return f"cafile {files.cafile}\ncertfile {files.certfile}\nkeyfile {files.keyfile}\n"
+
+
 def mosquitto_binary() -> str | None:
     """The mosquitto executable on PATH or in /usr/sbin (Debian installs it there)."""
     return shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
@@ -113,9 +132,14 @@ def free_port() -> int:
 
 
 class Mosquitto:
-    """A Mosquitto process of our own on a free loopback port: ``with Mosquitto(dir) as broker``."""
+    """A Mosquitto process of our own on a free loopback port: ``with Mosquitto(dir) as broker``.
 
-    def __init__(
+    Nobody gets in anonymously: ``users`` are who may (the roles of `router.bus.security`); without
+    them the broker has one user, `OWNER`, who may do anything, and `url` carries its login (tests
+    and benchmarks connect so). With ``tls`` it speaks MQTT over TLS only.
+    """
+
+    def __init__(  # noqa: PLR0913 (keyword-only: one broker's options)
         self,
         directory: Path,
         *,
@@ -123,6 +147,8 @@ class Mosquitto:
         persistence: bool = False,
         max_cable_bytes: int = MAX_CABLE_BYTES,
         autosave: tuple[bool, int] = (True, 100),
+        users: Users | None = None,
+        tls: TlsFiles | None = None,
     ) -> None:
         self.directory = directory
         self.port = port or free_port()
@@ -130,12 +156,26 @@ class Mosquitto:
         self.autosave = autosave
         """`autosave_on_changes` and `autosave_interval`: a save after 100 changes, unless told."""
         self.message_size_limit = message_size_limit(max_cable_bytes)
+        self.owned = users is None
+        """Whether the broker's only user is `OWNER` (no roles given)."""
+        # The owner's password is kept in the broker's folder: a broker restarted there takes it again.
+        self.users = users or Users(Keyring(directory / "credentials").ensure([OWNER]), OWNER_GRANTS)
+        self.tls = tls
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        """The broker's address, ``mqtt://127.0.0.1:PORT``."""
-        return f"mqtt://127.0.0.1:{self.port}"
+        """The broker's address, ``mqtt://127.0.0.1:PORT`` (``mqtts``: TLS), with `OWNER`'s login if owned."""
+        scheme = "mqtts" if self.tls else "mqtt"
+        login = f"{OWNER}:{self.users.passwords[OWNER]}@" if self.owned else ""
+        return f"{scheme}://{login}127.0.0.1:{self.port}"
+
+    def address(self, user: str | None = None) -> BrokerAddress:
+        """How ``user`` (else `OWNER`) connects to this broker: its login, and the CA with TLS."""
+        user = user or OWNER
+        address = BrokerAddress("127.0.0.1", self.port, tls=self.tls is not None)
+        address = address.logged_in(user, self.users.passwords.get(user))
+        return address.with_files(self.tls.cafile if self.tls else None, None, None)
 
     @property
     def pid(self) -> int | None:
@@ -152,11 +192,14 @@ class Mosquitto:
         if binary is None:
             raise BrokerError("mosquitto is not installed (Debian package mosquitto)")
         claim_port(self.port)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_folder(self.directory)  # the password hashes and the ACL: the router's own
+        write_private(self.directory / "passwd", self.users.password_file())
+        write_private(self.directory / "acl", self.users.acl_file())
         config = self.directory / "mosquitto.conf"
         config.write_text(
             CONFIG.format(
                 port=self.port,
+                tls=tls_lines(self.tls),
                 directory=self.directory,
                 persistence=str(self.persistence).lower(),
                 message_size_limit=self.message_size_limit,

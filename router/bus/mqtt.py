@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self, TypeVar
-from urllib.parse import urlsplit
 
 import aiomqtt
 from paho.mqtt import client as mqtt
 
+from router.bus.address import BrokerAddress
 from router.bus.protocol import Message
 from router.bus.topics import valid_topic
-from router.errors import BusError
+from router.errors import BrokerRefusedError, BusError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,6 +29,11 @@ Connection = TypeVar("Connection")
 """What `reconnecting` connects: a bus, or a test's stand-in for one."""
 FIRST_RETRY = 0.5
 """Seconds `reconnecting` waits after the first failed attempt; doubled after each until its cap."""
+WRONG_LOGIN = "not authorized (a wrong password, or a user it does not know)"
+REFUSED_CODES = {4: WRONG_LOGIN, 5: WRONG_LOGIN, 134: WRONG_LOGIN, 135: WRONG_LOGIN, 138: "banned"}
+"""CONNACK codes (MQTT 3.1.1: 4, 5; MQTT 5: 134 and up) that a second attempt would get again."""
+
+__all__ = ["BrokerAddress", "LastWill", "MqttBus", "reconnecting"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,29 +44,6 @@ class LastWill:
     payload: bytes
     qos: int = 1
     retain: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerAddress:
-    """Where a broker listens, from ``mqtt://host:port``."""
-
-    host: str
-    port: int
-
-    @classmethod
-    def parse(cls, url: str) -> Self:
-        """Read ``mqtt://host[:port]`` (port 1883 when left out); ``BusError`` for anything else."""
-        parts = urlsplit(url if "://" in url else f"mqtt://{url}")
-        if parts.scheme != "mqtt" or not parts.hostname:
-            raise BusError(f"broker address {url!r} is not mqtt://host:port")
-        try:
-            port = parts.port or 1883
-        except ValueError:
-            raise BusError(f"broker address {url!r} has no valid port") from None
-        return cls(parts.hostname, port)
-
-    def __str__(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
 
 
 class MqttBus:
@@ -95,6 +78,9 @@ class MqttBus:
         self._client = aiomqtt.Client(
             address.host,
             address.port,
+            username=address.username,
+            password=address.password,
+            tls_context=address.ssl_context(),
             identifier=client_id,
             protocol=aiomqtt.ProtocolVersion.V5 if mqtt5 else aiomqtt.ProtocolVersion.V311,
             # paho holds back every QoS 1 message past 20 unacknowledged, and scans its outgoing
@@ -118,7 +104,7 @@ class MqttBus:
         try:
             await self._stack.enter_async_context(self._client)
         except (aiomqtt.MqttError, OSError) as exc:
-            raise BusError(f"cannot connect to the broker at {self.address}: {exc}") from exc
+            raise _connect_error(self.address, exc) from exc
         # Nagle's algorithm holds a small packet (a PUBACK) until the last one is acknowledged,
         # and the broker delays its TCP acknowledgements: 40 ms lost on nearly every message.
         paho = self._client._client  # noqa: SLF001 (paho underneath: its socket, its publish callback)
@@ -244,18 +230,26 @@ async def reconnecting(  # noqa: PLR0913 (keyword-only: what to tell, and when t
 
     The wait is ``first_retry``, doubled after each failed attempt up to ``reconnect_max``, and reset
     once connected; ``on_lost`` is told why and how long each wait is. It ends when ``work`` returns
-    or ``stop`` is set, never by itself otherwise: a Ctrl-C (cancellation) ends it too.
+    or ``stop`` is set, never by itself otherwise: a Ctrl-C (cancellation) ends it too, and a login
+    or certificate the broker refuses raises its `BrokerRefusedError` at once.
     """
     delay = first_retry
     while stop is None or not stop.is_set():
+        refused: BrokerRefusedError | None = None
         try:
             async with connect() as bus:
                 delay = first_retry
                 on_connected()
                 await work(bus)
                 return
+        except* BrokerRefusedError as refusals:
+            first = refusals.exceptions[0]
+            refused = first if isinstance(first, BrokerRefusedError) else None
+            reason = str(first)
         except* BusError as group:
             reason = str(group.exceptions[0])
+        if refused is not None:
+            raise refused  # a login refused stays refused: saying so beats trying forever
         on_lost(reason, delay)
         if stop is None:
             await asyncio.sleep(delay)  # the backoff itself: there is nothing to wait for but time
@@ -263,6 +257,20 @@ async def reconnecting(  # noqa: PLR0913 (keyword-only: what to tell, and when t
             with suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
         delay = min(delay * 2, reconnect_max)
+
+
+def _connect_error(address: BrokerAddress, exc: Exception) -> BusError:
+    """Why a connection failed, in one line; `BrokerRefusedError` when trying again cannot help."""
+    if isinstance(exc, ssl.SSLError):
+        # The broker's certificate not signed by our CA (or not naming its host), or ours refused.
+        reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or str(exc)
+        return BrokerRefusedError(f"TLS handshake with the broker at {address} failed: {reason}")
+    code = getattr(exc, "rc", None)
+    code = getattr(code, "value", code)
+    if isinstance(code, int) and code in REFUSED_CODES:
+        who = f"user {address.username!r}" if address.username else "an anonymous client (no --username)"
+        return BrokerRefusedError(f"the broker at {address} refused {who}: {REFUSED_CODES[code]}")
+    return BusError(f"cannot connect to the broker at {address}: {exc}")
 
 
 def _retrieved(future: asyncio.Future[None]) -> None:

@@ -15,10 +15,16 @@ from router.cli.common import (
     FAILED,
     AsJson,
     BrokerOption,
+    CaFile,
+    CertFile,
+    KeyFile,
     MaxBytes,
+    PasswordFile,
     RoutingPath,
+    Username,
     broker_or_exit,
     fail,
+    login_flags,
     run_client,
     settings_or_exit,
     table_or_exit,
@@ -96,14 +102,21 @@ def route(
     raise typer.Exit(FAILED if failures else 0)
 
 
-def publish(
+def publish(  # noqa: PLR0913 (the files, then where and as whom)
     paths: Annotated[
         list[str], typer.Argument(help="Cable files, or - for standard input.", show_default=False)
     ],
+    *,
     broker: BrokerOption = None,
+    username: Username = None,
+    password_file: PasswordFile = None,
+    cafile: CaFile = None,
+    certfile: CertFile = None,
+    keyfile: KeyFile = None,
 ) -> None:
-    """Publish cable files (or stdin) to the intake, cables/in/<file name>, at QoS 1."""
+    """Publish cable files (or stdin) to the intake, cables/in/<file name>, at QoS 1, as the publisher."""
     from router.bus.mqtt import MqttBus  # noqa: PLC0415 (aiomqtt is not needed by check)
+    from router.bus.security import PUBLISHER  # noqa: PLC0415
 
     try:
         cables = [
@@ -112,7 +125,9 @@ def publish(
         ]
     except OSError as exc:
         fail(f"router publish: cannot read {exc.filename}: {exc.strerror}")
-    address = broker_or_exit(broker)
+    address = broker_or_exit(
+        PUBLISHER, login_flags(broker, username, password_file, cafile, certfile, keyfile)
+    )
 
     async def main() -> None:
         async with MqttBus(address) as bus:

@@ -23,7 +23,7 @@ from router.settings import Settings, load_settings
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine
 
-    from router.bus.mqtt import BrokerAddress
+    from router.bus.address import BrokerAddress
 
 USAGE = 2
 """Exit status of a command that cannot start: a bad setting, flag or routing table."""
@@ -35,7 +35,46 @@ FAILED = 1
 AsJson = Annotated[bool, typer.Option("--json", help="One JSON object per input on stdout (JSON Lines).")]
 BrokerOption = Annotated[
     str | None,
-    typer.Option("--broker", help="mqtt://host:port \\[env var: ROUTER_BROKER]", show_default=False),
+    typer.Option(
+        "--broker", help="mqtt[s]://[user@]host:port \\[env var: ROUTER_BROKER]", show_default=False
+    ),
+]
+Username = Annotated[
+    str | None,
+    typer.Option(
+        "--username",
+        help="MQTT user (default: the command's role, e.g. post-RI). \\[env var: ROUTER_USERNAME]",
+        show_default=False,
+    ),
+]
+PasswordFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--password-file",
+        help="File whose first line is the password (or ROUTER_PASSWORD; default: the private broker's "
+        "credentials folder). \\[env var: ROUTER_PASSWORD_FILE]",
+        show_default=False,
+    ),
+]
+CaFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--cafile", help="CA certificate for mqtts://. \\[env var: ROUTER_CAFILE]", show_default=False
+    ),
+]
+CertFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--certfile", help="Client certificate (PEM). \\[env var: ROUTER_CERTFILE]", show_default=False
+    ),
+]
+KeyFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--keyfile",
+        help="The client certificate's key (PEM). \\[env var: ROUTER_KEYFILE]",
+        show_default=False,
+    ),
 ]
 MaxBytes = Annotated[
     int | None,
@@ -72,12 +111,33 @@ def settings_or_exit(*, fixed: dict[str, Any] | None = None, **flags: Any) -> Se
         fail(f"router: {exc}", USAGE)
 
 
-def broker_or_exit(flag: str | None) -> BrokerAddress:
-    """The broker a client command talks to: the flag, else the settings', else the private one."""
-    from router.bus.mqtt import BrokerAddress  # noqa: PLC0415 (aiomqtt is not needed by check)
+def login_flags(  # noqa: PLR0913, PLR0917 (a client command's connection options, passed on as they came)
+    broker: str | None,
+    username: str | None,
+    password_file: Path | None,
+    cafile: Path | None,
+    certfile: Path | None,
+    keyfile: Path | None,
+) -> dict[str, Any]:
+    """A client command's connection flags, as settings (None: not given)."""
+    return {
+        "broker": broker,
+        "username": username,
+        "password_file": password_file,
+        "cafile": cafile,
+        "certfile": certfile,
+        "keyfile": keyfile,
+    }
 
+
+def broker_or_exit(user: str, flags: dict[str, Any]) -> BrokerAddress:
+    """The broker a client command talks to, logged in as ``user`` unless the flags or settings say who.
+
+    The broker: the flag, else the settings', else the private one; the login as
+    `Settings.broker_address` finds it. A bad setting ends the command (status 2).
+    """
     try:
-        return BrokerAddress.parse(settings_or_exit(broker=flag).broker_url)
+        return settings_or_exit(**flags).broker_address(user)
     except RouterError as exc:
         fail(f"router: {exc}", USAGE)
 

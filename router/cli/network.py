@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,9 +13,15 @@ from router.bus import topics
 from router.cli.common import (
     USAGE,
     BrokerOption,
+    CaFile,
+    CertFile,
+    KeyFile,
+    PasswordFile,
     RoutingPath,
+    Username,
     broker_or_exit,
     fail,
+    login_flags,
     run_client,
     settings_or_exit,
     table_or_exit,
@@ -30,18 +36,27 @@ if TYPE_CHECKING:
     from router.sim.traffic import Generated
 
 
-def line(
+def line(  # noqa: PLR0913 (the line, where and as whom)
     state: Annotated[str, typer.Argument(help="down or up.", show_default=False)],
     ri: Annotated[str, typer.Argument(help="The post's routing indicator.", show_default=False)],
+    *,
     broker: BrokerOption = None,
+    username: Username = None,
+    password_file: PasswordFile = None,
+    cafile: CaFile = None,
+    certfile: CertFile = None,
+    keyfile: KeyFile = None,
 ) -> None:
     """Take a post's line down (an outage: traffic waits in precedence order) or bring it up."""
     from router.bus.mqtt import MqttBus  # noqa: PLC0415
+    from router.bus.security import OPERATOR  # noqa: PLC0415
     from router.routing.table import is_routing_indicator  # noqa: PLC0415
 
     if state not in {"down", "up"} or not is_routing_indicator(ri):
         fail(f"router line: expected 'down RI' or 'up RI', not {state!r} {ri!r}", USAGE)
-    address = broker_or_exit(broker)
+    address = broker_or_exit(
+        OPERATOR, login_flags(broker, username, password_file, cafile, certfile, keyfile)
+    )
 
     async def main() -> None:
         async with MqttBus(address) as bus:
@@ -51,20 +66,29 @@ def line(
     run_client("line", main())
 
 
-def retransmit(
+def retransmit(  # noqa: PLR0913 (the message, the posts, where and as whom)
     message_id: Annotated[
         str, typer.Argument(help="The message id (RUEHKO-1571-1610901).", show_default=False)
     ],
     posts: Annotated[list[str], typer.Argument(help="The posts' routing indicators.", show_default=False)],
+    *,
     broker: BrokerOption = None,
+    username: Username = None,
+    password_file: PasswordFile = None,
+    cafile: CaFile = None,
+    certfile: CertFile = None,
+    keyfile: KeyFile = None,
 ) -> None:
-    """Send a message again to posts it was routed to, from the router's journal."""
+    """Send a message again to posts it was routed to, from the router's journal (as the operator)."""
     from router.bus.mqtt import MqttBus  # noqa: PLC0415
+    from router.bus.security import OPERATOR  # noqa: PLC0415
     from router.routing.table import is_routing_indicator  # noqa: PLC0415
 
     if bad := [ri for ri in posts if not is_routing_indicator(ri)]:
         fail(f"router retransmit: not a routing indicator: {bad[0]!r}", USAGE)
-    address = broker_or_exit(broker)
+    address = broker_or_exit(
+        OPERATOR, login_flags(broker, username, password_file, cafile, certfile, keyfile)
+    )
 
     async def main() -> None:
         async with MqttBus(address) as bus:
@@ -131,7 +155,7 @@ def trace(
     typer.echo(json.dumps(trace_json(traces)) if as_json else render_trace(traces))
 
 
-def generate(  # noqa: PLR0913, PLR0917 (the generator's knobs, all options)
+def generate(  # noqa: PLR0913 (the generator's knobs, all options)
     count: Annotated[int, typer.Option(min=1, help="How many cables.")] = 100,
     rate: Annotated[float, typer.Option(min=0.001, help="Cables per second when publishing.")] = 10,
     seed: Annotated[int, typer.Option(help="The same seed gives the same cables.")] = 1,
@@ -140,7 +164,13 @@ def generate(  # noqa: PLR0913, PLR0917 (the generator's knobs, all options)
         typer.Option(help="Write the cables here (*.txt) instead of publishing.", show_default=False),
     ] = None,
     routing: RoutingPath = None,
+    *,
     broker: BrokerOption = None,
+    username: Username = None,
+    password_file: PasswordFile = None,
+    cafile: CaFile = None,
+    certfile: CertFile = None,
+    keyfile: KeyFile = None,
 ) -> None:
     """Synthetic cables in the real corpus's mix, addressed to the routing table's stations."""
     from router.sim.traffic import generate as generated  # noqa: PLC0415
@@ -153,10 +183,12 @@ def generate(  # noqa: PLR0913, PLR0917 (the generator's knobs, all options)
             (out / f"{cable.name}.txt").write_bytes(cable.raw)
         typer.echo(f"wrote {count} cables to {out}")
         return
-    _publish(list(cables), broker, "generate")
+    _publish(
+        list(cables), login_flags(broker, username, password_file, cafile, certfile, keyfile), "generate"
+    )
 
 
-def replay(
+def replay(  # noqa: PLR0913 (the cables, their pace, where and as whom)
     paths: Annotated[
         list[Path],
         typer.Argument(help="Cable files, directories of *.txt, or .jsonl(.gz) files.", show_default=False),
@@ -165,7 +197,13 @@ def replay(
         float | None,
         typer.Option(min=0.000001, help="Compress the DTG gaps by X; none: as fast as possible."),
     ] = None,
+    *,
     broker: BrokerOption = None,
+    username: Username = None,
+    password_file: PasswordFile = None,
+    cafile: CaFile = None,
+    certfile: CertFile = None,
+    keyfile: KeyFile = None,
 ) -> None:
     """Publish real cables in DTG order, keeping their relative timing compressed by --speedup."""
     from router.sim.replay import replay_schedule  # noqa: PLC0415
@@ -174,14 +212,15 @@ def replay(
         schedule = replay_schedule(paths, speedup=speedup)
     except RouterError as exc:
         fail(f"router replay: {exc}")
-    _publish(schedule, broker, "replay")
+    _publish(schedule, login_flags(broker, username, password_file, cafile, certfile, keyfile), "replay")
 
 
-def _publish(items: list[Generated] | list[Scheduled], broker: str | None, command: str) -> None:
+def _publish(items: list[Generated] | list[Scheduled], login: dict[str, Any], command: str) -> None:
     from router.bus.mqtt import MqttBus  # noqa: PLC0415
+    from router.bus.security import PUBLISHER  # noqa: PLC0415
     from router.sim.replay import publish_schedule  # noqa: PLC0415
 
-    address = broker_or_exit(broker)
+    address = broker_or_exit(PUBLISHER, login)
 
     async def main() -> None:
         async with MqttBus(address) as bus:

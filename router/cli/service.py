@@ -8,12 +8,19 @@ from typing import Annotated
 import typer
 
 from router.bus import topics
+from router.bus.address import without_password
 from router.cli.common import (
     USAGE,
     BrokerOption,
+    CaFile,
+    CertFile,
+    KeyFile,
+    PasswordFile,
     TimeScale,
+    Username,
     broker_or_exit,
     fail,
+    login_flags,
     run_client,
     run_fast,
     settings_or_exit,
@@ -23,10 +30,13 @@ from router.errors import RouterError
 from router.settings import given_flags, sources
 
 
-def run(
+def run(  # noqa: PLR0913 (the service's options, and how it logs in to a broker of its own)
+    *,
     broker: Annotated[
         str | None,
-        typer.Option("--broker", help="mqtt://host:port; none starts a private broker", show_default=False),
+        typer.Option(
+            "--broker", help="mqtt[s]://[user@]host:port; none starts a private broker", show_default=False
+        ),
     ] = None,
     routing: Annotated[
         Path | None, typer.Option("--routing", help="Routing table (TOML).", show_default=False)
@@ -35,12 +45,36 @@ def run(
         Path | None, typer.Option("--journal", help="SQLite journal.", show_default=False)
     ] = None,
     time_scale: TimeScale = None,
+    tls: Annotated[
+        bool | None,
+        typer.Option(
+            "--tls/--no-tls",
+            help="The private broker speaks TLS only (mqtts://), with a CA of its own. "
+            "\\[env var: ROUTER_EMBEDDED_TLS]",
+            show_default=False,
+        ),
+    ] = None,
+    username: Username = None,
+    password_file: PasswordFile = None,
+    cafile: CaFile = None,
+    certfile: CertFile = None,
+    keyfile: KeyFile = None,
 ) -> None:
-    """Run the routing service until SIGINT or SIGTERM (then stop intake, persist, exit 0)."""
+    """Run the routing service until SIGINT or SIGTERM (then stop intake, persist, exit 0).
+
+    Without --broker it starts a private broker: its users' passwords (the router, a publisher, an
+    observer, an operator, each post) are made in its credentials folder, where the other commands
+    find them.
+    """
+    from router.bus.security import ROUTER  # noqa: PLC0415
     from router.log import configure_logging  # noqa: PLC0415
     from router.switch.serve import serve  # noqa: PLC0415 (the service's imports are not needed by check)
 
-    settings = settings_or_exit(broker=broker, routing=routing, journal=journal, time_scale=time_scale)
+    login = login_flags(broker, username, password_file, cafile, certfile, keyfile)
+    settings = settings_or_exit(
+        routing=routing, journal=journal, time_scale=time_scale, embedded_tls=tls, **login
+    )
+    broker_or_exit(ROUTER, login)  # a bad address or password file: one line, before anything starts
     configure_logging(settings.log_file)
     try:
         run_fast(until_signalled(lambda stop: serve(settings, stop)))
@@ -48,25 +82,46 @@ def run(
         fail(f"router: {exc}", USAGE)
 
 
-def config(broker: BrokerOption = None) -> None:
-    """Print the effective settings and where each comes from (file, ROUTER_* variable, flag, default)."""
-    flags = given_flags({"broker": broker})
+def config(  # noqa: PLR0913 (the connection options, to see what they make)
+    *,
+    broker: BrokerOption = None,
+    username: Username = None,
+    password_file: PasswordFile = None,
+    cafile: CaFile = None,
+    certfile: CertFile = None,
+    keyfile: KeyFile = None,
+) -> None:
+    """Print the effective settings and where each comes from (file, ROUTER_* variable, flag, default).
+
+    A password is never printed: ``password = **********``.
+    """
+    flags = given_flags(login_flags(broker, username, password_file, cafile, certfile, keyfile))
     settings = settings_or_exit(**flags)
     origin = sources(flags)
     for name, value in settings.model_dump().items():
-        typer.echo(f"{name} = {value!s}  # {origin[name]}")
+        shown = without_password(value) if name == "broker" and value else value  # a SecretStr shows ***
+        typer.echo(f"{name} = {shown!s}  # {origin[name]}")
 
 
-def post(
+def post(  # noqa: PLR0913 (the post, where and as whom)
     ri: Annotated[str, typer.Argument(help="The post's routing indicator, e.g. RUEHFR.", show_default=False)],
+    *,
     broker: BrokerOption = None,
+    username: Username = None,
+    password_file: PasswordFile = None,
+    cafile: CaFile = None,
+    certfile: CertFile = None,
+    keyfile: KeyFile = None,
 ) -> None:
     """A simulated addressee post: check each copy's serial, report gaps, file duplicates, receipt.
+
+    It logs in as post-RI unless told otherwise (--username), and may read only its own copies.
 
     Its session is persistent (client id post-RI): copies sent while it is away wait at the broker.
     When the broker goes away it says so and connects again, with backoff, until Ctrl-C.
     """
     from router.bus.mqtt import reconnecting  # noqa: PLC0415
+    from router.bus.security import post_user  # noqa: PLC0415
     from router.cli.render import reading_line  # noqa: PLC0415
     from router.routing.table import is_routing_indicator  # noqa: PLC0415
     from router.sim.post import PostStation, post_connection, serve_post  # noqa: PLC0415
@@ -74,7 +129,9 @@ def post(
     if not is_routing_indicator(ri):
         fail(f"router post: {ri!r} is not a routing indicator (4 to 7 capital letters)", USAGE)
     settings = settings_or_exit(broker=broker)
-    address = broker_or_exit(broker)
+    address = broker_or_exit(
+        post_user(ri), login_flags(broker, username, password_file, cafile, certfile, keyfile)
+    )
     station = PostStation(ri)  # one for the whole run: its serials carry on across reconnections
 
     async def main() -> None:
@@ -89,17 +146,29 @@ def post(
     run_client("post", main())
 
 
-def watch(broker: BrokerOption = None, lines: Annotated[int, typer.Option(min=1, max=200)] = 15) -> None:
-    """A live view of the routing log and the queue depths (router/log and router/status).
+def watch(  # noqa: PLR0913 (the view's size, where and as whom)
+    *,
+    broker: BrokerOption = None,
+    lines: Annotated[int, typer.Option(min=1, max=200)] = 15,
+    username: Username = None,
+    password_file: PasswordFile = None,
+    cafile: CaFile = None,
+    certfile: CertFile = None,
+    keyfile: KeyFile = None,
+) -> None:
+    """A live view of the routing log and the queue depths (router/log and router/status), as the observer.
 
     A router whose status stops coming is shown stale, one gone (its Last Will) offline. When the
     broker goes away it says so and connects again, with backoff, until Ctrl-C.
     """
     from router.bus.mqtt import MqttBus, reconnecting  # noqa: PLC0415
+    from router.bus.security import OBSERVER  # noqa: PLC0415
     from router.readout.watch import follow, live_view  # noqa: PLC0415
 
     settings = settings_or_exit(broker=broker)
-    address = broker_or_exit(broker)
+    address = broker_or_exit(
+        OBSERVER, login_flags(broker, username, password_file, cafile, certfile, keyfile)
+    )
 
     async def main() -> None:
         with live_view(lines, status_every=settings.status_every) as show:

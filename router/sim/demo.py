@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from router.bus import topics
 from router.bus.broker import free_port
 from router.bus.mqtt import MqttBus
+from router.bus.security import OBSERVER, OPERATOR, PUBLISHER, ROUTER, post_user
 from router.journal.store import Journal
 from router.network.clock import ScaledClock
 from router.readout.plots import write_html
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from router.sim.scenario import Scenario
 
 CLIENT_PREFIX = "demo"
-"""The demo's MQTT client ids: demo-router, demo-post-<RI>, demo-watch, demo-publisher."""
+"""The demo's MQTT client ids: demo-router, demo-post-<RI>, demo-watch, demo-publisher, demo-operator."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,27 +141,39 @@ async def run_demo(
     result = DemoResult(options.journal, options.out / "index.html")
     result.tallies = {ri: PostTally() for ri in options.posts}
     try:
-        async with broker_for(settings) as (address, mqtt5), AsyncExitStack() as stack:
+        async with broker_for(settings, options.posts) as (address, mqtt5), AsyncExitStack() as stack:
 
-            async def connected(client_id: str, *, manual_ack: bool = False) -> MqttBus:
-                bus = MqttBus(address, client_id=client_id, manual_ack=manual_ack, mqtt5=mqtt5)
+            async def connected(client_id: str, user: str, *, manual_ack: bool = False) -> MqttBus:
+                # Each client logs in as its own role: the broker holds the demo to the same rules.
+                login = address if user == ROUTER else settings.broker_address(user)
+                bus = MqttBus(login, client_id=client_id, manual_ack=manual_ack, mqtt5=mqtt5)
                 return await stack.enter_async_context(bus)
 
             router = switch_for(
-                await connected(settings.client_id, manual_ack=True), settings, journal, options.table, clock
+                await connected(settings.client_id, ROUTER, manual_ack=True),
+                settings,
+                journal,
+                options.table,
+                clock,
             )
             router_stop = asyncio.Event()
             tasks = {asyncio.create_task(router.run(router_stop), name="router")}
             await asyncio.wait_for(router.ready.wait(), 10)
             for ri in options.posts:
-                bus = await connected(f"{CLIENT_PREFIX}-post-{ri}", manual_ack=True)
+                bus = await connected(f"{CLIENT_PREFIX}-post-{ri}", post_user(ri), manual_ack=True)
                 await bus.subscribe(topics.copies(ri), qos=1)
                 station = PostStation(ri)
                 tasks.add(asyncio.create_task(serve_post(bus, station, result.tallies[ri].count), name=ri))
             if on_event is not None:
-                watcher = await connected(f"{CLIENT_PREFIX}-watch")
+                watcher = await connected(f"{CLIENT_PREFIX}-watch", OBSERVER)
                 tasks.add(asyncio.create_task(follow(watcher, on_event), name="watch"))
-            network = _Network(options, clock, await connected(f"{CLIENT_PREFIX}-publisher"), result)
+            network = _Network(
+                options,
+                clock,
+                await connected(f"{CLIENT_PREFIX}-publisher", PUBLISHER),
+                await connected(f"{CLIENT_PREFIX}-operator", OPERATOR),
+                result,
+            )
             failure = await _until_done_or_stopped(network.run(journal), stop, result)
             router_stop.set()
             for task in tasks:
@@ -196,6 +209,8 @@ class _Network:
     options: DemoOptions
     clock: ScaledClock
     publisher: MqttBus
+    operator: MqttBus
+    """Takes lines down and up: the faults (the publisher may write only the intake)."""
     result: DemoResult
 
     async def run(self, journal: Journal) -> None:
@@ -228,7 +243,7 @@ class _Network:
     async def _faults(self, start: float) -> None:
         for fault in self.options.scenario.faults:
             await self._until(start + fault.at)
-            await self.publisher.publish(topics.line_control(fault.line), fault.state.encode(), qos=1)
+            await self.operator.publish(topics.line_control(fault.line), fault.state.encode(), qos=1)
 
     async def _until(self, moment: float) -> None:
         await self.clock.sleep(moment - self.clock.now())

@@ -16,17 +16,19 @@ from typing import TYPE_CHECKING
 import structlog
 
 from router.bus import topics
-from router.bus.broker import Mosquitto, claim_port, mosquitto_binary
+from router.bus.broker import claim_port, mosquitto_binary
 from router.bus.mqtt import BrokerAddress, LastWill, MqttBus, reconnecting
+from router.bus.security import ROUTER
 from router.journal.store import Journal
 from router.network.clock import ScaledClock
 from router.routing.table import load_table
+from router.settings import private_mosquitto
 from router.switch.core import Limits
 from router.switch.memory import give_back_memory
 from router.switch.service import Router
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator, Callable, Iterable
 
     from router.bus.protocol import Bus
     from router.network.clock import Clock
@@ -37,31 +39,32 @@ log = structlog.get_logger("router")
 
 
 @asynccontextmanager
-async def broker_for(settings: Settings) -> AsyncIterator[tuple[BrokerAddress, bool]]:
-    """The broker to use and whether it speaks MQTT 5: the configured one, else a private one.
+async def broker_for(
+    settings: Settings, posts: Iterable[str] = ()
+) -> AsyncIterator[tuple[BrokerAddress, bool]]:
+    """The broker, logged in as the router, and whether it speaks MQTT 5: the configured one, else our own.
 
-    A private broker is the mosquitto binary when it is installed (generated config, persistence
-    in `broker_directory`, on `embedded_port`: refused if that port is taken), else amqtt in this
-    process (MQTT 3.1.1 only, no persistence).
+    A private broker is the mosquitto binary when it is installed (`private_mosquitto`: generated
+    config, a user for each role and for each of ``posts``, persistence in `broker_directory`, on
+    `embedded_port`: refused if that port is taken), else amqtt in this process (MQTT 3.1.1 only,
+    no persistence).
     """
     if settings.broker:
-        yield BrokerAddress.parse(settings.broker), True
+        yield settings.broker_address(ROUTER), True
         return
     port = settings.embedded_port
     if mosquitto_binary() is not None:
-        directory = settings.broker_directory
-        mosquitto = Mosquitto(
-            directory,
-            port=port,
-            persistence=True,
-            max_cable_bytes=settings.max_cable_bytes,
-            autosave=(True, settings.broker_autosave_changes),
-        )
+        mosquitto = private_mosquitto(settings, posts)
         with mosquitto:
             log.info(
-                "broker-started", kind="mosquitto", url=mosquitto.url, pid=mosquitto.pid, state=str(directory)
+                "broker-started",
+                kind="mosquitto",
+                url=mosquitto.url,
+                pid=mosquitto.pid,
+                state=str(mosquitto.directory),
+                credentials=str(settings.keyring.folder),
             )
-            yield BrokerAddress.parse(mosquitto.url), True
+            yield mosquitto.address(ROUTER), True
         return
     from amqtt.broker import Broker  # noqa: PLC0415 (only when mosquitto is absent)
 
@@ -143,7 +146,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     journal = Journal(settings.journal, clock=clock.now, busy_timeout=settings.journal_busy_timeout)
     async with AsyncExitStack() as stack:
         stack.callback(journal.close)
-        address, mqtt5 = await stack.enter_async_context(broker_for(settings))
+        address, mqtt5 = await stack.enter_async_context(broker_for(settings, table.posts))
         log.info("router-started", broker=str(address), journal=str(settings.journal), posts=len(table.posts))
         memory = asyncio.create_task(give_back_memory_every(settings.status_every), name="give-back-memory")
         try:

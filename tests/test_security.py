@@ -1,0 +1,223 @@
+"""Nobody reads or forges what is not theirs: each role on a real Mosquitto, asserted by what is delivered.
+
+A message a user may not read is not refused at the subscription: Mosquitto grants it and delivers
+nothing. So "nothing arrives" is asserted by ordering: after the forbidden message, a permitted one
+is sent on the same connection, and it must be the first thing the reader gets.
+"""
+
+from __future__ import annotations
+
+import base64
+import stat
+from typing import TYPE_CHECKING
+
+import pytest
+
+from router.bus import topics
+from router.bus.address import BrokerAddress
+from router.bus.broker import Mosquitto, mosquitto_binary
+from router.bus.mqtt import MqttBus
+from router.bus.security import (
+    OBSERVER,
+    OPERATOR,
+    PUBLISHER,
+    ROUTER,
+    Keyring,
+    hashed,
+    post_user,
+)
+from router.errors import BrokerRefusedError, BusError
+from tests.helpers import receive
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+POSTS = ("RUEHC", "RUEHBJ")
+
+
+@pytest.fixture(scope="module")
+def roles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    """A Mosquitto with the router's roles and two posts, RUEHC and RUEHBJ: no owner, no anonymous."""
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto is not installed (.ci/run installs the Debian package)")
+    folder = tmp_path_factory.mktemp("roles")
+    with Mosquitto(folder / "broker", users=Keyring(folder / "credentials").users(POSTS)) as broker:
+        yield broker
+
+
+async def nothing_but(reader: MqttBus, sender: MqttBus, topic: str) -> None:
+    """The reader's next message is the sentinel ``sender`` now sends on ``topic``: nothing came before."""
+    await sender.publish(topic, b"SENTINEL")
+    (first,) = await receive(reader, 1)
+    assert (first.topic, first.payload) == (topic, b"SENTINEL")
+
+
+async def refused(address: BrokerAddress, topic: str, payload: bytes = b"FORGED") -> None:
+    """A fresh client of ``address`` publishing on ``topic`` is refused (MQTT 5: PUBACK "Not authorized").
+
+    Mosquitto 2.0 also drops the connection of a client that published where it may not: each
+    attempt has its own.
+    """
+    async with MqttBus(address) as forger:
+        with pytest.raises(BusError, match=f"refused the message on {topic} .*Not authorized"):
+            await forger.publish(topic, payload)
+
+
+async def test_an_anonymous_client_is_refused(roles: Mosquitto) -> None:
+    """No user name, no connection: the refusal says so and is not retried."""
+    with pytest.raises(BrokerRefusedError, match="refused an anonymous client"):
+        async with MqttBus(BrokerAddress("127.0.0.1", roles.port)):
+            pass
+
+
+async def test_a_wrong_password_is_refused(roles: Mosquitto) -> None:
+    """A known user with another password is refused, naming the user."""
+    wrong = roles.address(PUBLISHER).logged_in(PUBLISHER, "not-the-password")
+    with pytest.raises(BrokerRefusedError, match="refused user 'publisher': not authorized"):
+        async with MqttBus(wrong):
+            pass
+
+
+async def test_a_post_cannot_read_another_posts_copies(roles: Mosquitto) -> None:
+    """RUEHBJ subscribed to RUEHC's topic (and to every copy) gets nothing of RUEHC's; RUEHC gets it."""
+    async with (
+        MqttBus(roles.address(ROUTER)) as router,
+        MqttBus(roles.address(post_user("RUEHC"))) as ruehc,
+        MqttBus(roles.address(post_user("RUEHBJ"))) as ruehbj,
+    ):
+        await ruehc.subscribe(topics.copies("RUEHC"))
+        await ruehbj.subscribe(topics.copies("RUEHC"))
+        await ruehbj.subscribe("cables/out/#")
+        await router.publish(topics.copies("RUEHC"), b"FOR THE DEPARTMENT ONLY")
+        (copy,) = await receive(ruehc, 1)
+        assert copy.payload == b"FOR THE DEPARTMENT ONLY"
+        await nothing_but(ruehbj, router, topics.copies("RUEHBJ"))
+
+
+async def test_a_post_cannot_write_another_posts_receipts_or_gap_reports(roles: Mosquitto) -> None:
+    """RUEHBJ's receipt and ZFX on RUEHC's topics are refused and never reach the router."""
+    ruehbj = roles.address(post_user("RUEHBJ"))
+    async with (
+        MqttBus(roles.address(ROUTER)) as router,
+        MqttBus(roles.address(post_user("RUEHC"))) as ruehc,
+    ):
+        await router.subscribe(topics.RECEIPTS)
+        await router.subscribe(topics.SERVICE)
+        await refused(ruehbj, topics.receipts("RUEHC"), b"R Z EHC0001")
+        await refused(ruehbj, topics.service("RUEHC"), b"ZFX EHC0001")
+        await ruehc.publish(topics.receipts("RUEHC"), b"R Z EHC0001")
+        (first,) = await receive(router, 1)
+        assert first.topic == topics.receipts("RUEHC")
+        await nothing_but(router, ruehc, topics.service("RUEHC"))
+
+
+@pytest.mark.parametrize("topic", ["cables/out/RUEHC", "router/status", "router/log", "router/line/RUEHC"])
+async def test_the_publisher_writes_the_intake_only(roles: Mosquitto, topic: str) -> None:
+    """The publisher may put cables on cables/in and nothing on cables/out/# or router/#."""
+    reader_user = post_user("RUEHC") if topic.startswith("cables/out/") else OBSERVER
+    async with (
+        MqttBus(roles.address(PUBLISHER)) as publisher,
+        MqttBus(roles.address(reader_user)) as reader,
+        MqttBus(roles.address(ROUTER)) as router,
+    ):
+        await reader.subscribe("#")
+        await refused(roles.address(PUBLISHER), topic)
+        await publisher.publish(topics.intake("rome"), b"A CABLE")  # its own topic: allowed
+        await nothing_but(reader, router, topics.copies("RUEHC") if reader_user != OBSERVER else topics.LOG)
+
+
+async def test_the_observer_reads_the_log_and_status_and_writes_nothing(roles: Mosquitto) -> None:
+    """The observer's publishes on the intake, a line and the status are refused; it reads the log."""
+    async with (
+        MqttBus(roles.address(OBSERVER)) as observer,
+        MqttBus(roles.address(ROUTER)) as router,
+    ):
+        await router.subscribe(topics.INTAKE)
+        await router.subscribe(topics.LINE_CONTROL)
+        await observer.subscribe(topics.LOG)
+        for topic in (topics.intake("forged"), topics.line_control("RUEHC"), topics.STATUS):
+            await refused(roles.address(OBSERVER), topic)
+        await router.publish(topics.LOG, b"{}")
+        (entry,) = await receive(observer, 1)
+        assert entry.topic == topics.LOG
+        async with MqttBus(roles.address(PUBLISHER)) as publisher:
+            await nothing_but(router, publisher, topics.intake("real"))
+
+
+async def test_the_operator_takes_lines_down_but_sends_no_copies(roles: Mosquitto) -> None:
+    """The operator writes line control and retransmit requests, not copies."""
+    async with (
+        MqttBus(roles.address(OPERATOR)) as operator,
+        MqttBus(roles.address(ROUTER)) as router,
+    ):
+        await router.subscribe(topics.LINE_CONTROL)
+        await operator.publish(topics.line_control("RUEHC"), b"down")
+        (control,) = await receive(router, 1)
+        assert control.payload == b"down"
+        await refused(roles.address(OPERATOR), topics.copies("RUEHC"))
+
+
+def test_the_keyring_is_owner_only_and_keeps_each_password(tmp_path: Path) -> None:
+    """Folder 0700, files 0600; a second call keeps the passwords and adds one for a new post."""
+    keyring = Keyring(tmp_path / "credentials")
+    first = keyring.users(["RUEHC"]).passwords
+    assert stat.S_IMODE(keyring.folder.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(path.stat().st_mode) for path in keyring.folder.iterdir()} == {0o600}
+    second = keyring.users(["RUEHC", "RUEHFR"]).passwords
+    assert {user: second[user] for user in first} == first
+    assert set(second) - set(first) == {"post-RUEHFR"}
+    assert keyring.password("post-RUEHFR") == second["post-RUEHFR"]
+
+
+def test_a_password_is_hashed_as_mosquitto_passwd_does() -> None:
+    """The broker's hash is Mosquitto 2.0's $7$: PBKDF2-SHA512, 101 iterations, the salt in base64."""
+    # Made by `mosquitto_passwd -b pw alice secret` (Mosquitto 2.0.11).
+    made = (
+        "$7$101$wR7DUmdiJ6JC3Chl$3f382uW4wuvtvCWbz1CSno4L41+NT5A5qkq4wYwCoj7I5Hrgo9QaFrgY6qt5G8vie"
+        "OyL/C9M/xHH7xEzTPtUpw=="
+    )
+    assert hashed("secret", base64.b64decode("wR7DUmdiJ6JC3Chl")) == made
+
+
+def test_the_acl_grants_a_post_its_own_topics_only(tmp_path: Path) -> None:
+    """The ACL file: a user block per role and post; a post's three topics are its own."""
+    acl = Keyring(tmp_path).users(["RUEHC"]).acl_file()
+    block = acl.split("user post-RUEHC\n", 1)[1].split("\n\n", 1)[0]
+    assert block.splitlines() == [
+        "topic read cables/out/RUEHC",
+        "topic write cables/ack/RUEHC",
+        "topic write cables/svc/RUEHC",
+    ]
+    assert "pattern" not in acl
+    assert acl.count("\nuser ") + acl.startswith("user ") == 5  # router, publisher, observer, operator, post
+
+
+async def test_a_forged_receipt_does_not_stop_a_flash_resend(roles: Mosquitto, tmp_path: Path) -> None:
+    """Another post's receipt for RUEHC's FLASH is refused: the router sends the copy again."""
+    from router.journal.store import Journal  # noqa: PLC0415
+    from router.network.clock import ScaledClock  # noqa: PLC0415
+    from router.routing.table import load_table  # noqa: PLC0415
+    from tests.helpers import opened, running  # noqa: PLC0415
+
+    clock = ScaledClock(1000.0)  # a FLASH waits 300 network seconds for its receipt: 0.3 s here
+    flash = (
+        b"VZCZCXYZ0001\nZZ RUEHWEB\nDE RUEHRO #0001 0011200\nZNR UUUUU ZZH\nZ 011200Z JAN 09\n"
+        b"FM AMEMBASSY ROME\nTO RUEHC/SECSTATE WASHDC FLASH\n\nUNCLAS ROME 000001\n\nSUBJECT: FLASH\n"
+    )
+    async with (
+        MqttBus(roles.address(ROUTER), client_id="test-forgery-router", manual_ack=True) as bus,
+        running(bus, Journal(tmp_path / "journal.sqlite", clock=clock.now), load_table(), clock=clock),
+        MqttBus(roles.address(post_user("RUEHC"))) as ruehc,
+        MqttBus(roles.address(PUBLISHER)) as publisher,
+    ):
+        await ruehc.subscribe(topics.copies("RUEHC"))
+        await publisher.publish(topics.intake("flash"), flash)
+        (first,) = await receive(ruehc, 1)
+        transmission, cable = opened(first)
+        forged = f"R Z {transmission}".encode()
+        for forger in (post_user("RUEHBJ"), PUBLISHER, OBSERVER):
+            await refused(roles.address(forger), topics.receipts("RUEHC"), forged)
+        (again,) = await receive(ruehc, 1, within=20)
+    assert opened(again)[1].message_id == cable.message_id
+    assert b"ZFD" in again.payload  # the resend says it may be a duplicate
