@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import (
@@ -23,6 +23,9 @@ from router.errors import BusError, SettingsError
 from router.journal.database import BUSY_TIMEOUT
 from router.network.line import EXTRA_LONG, LineRules
 from router.routing.table import DEFAULT_TABLE
+
+if TYPE_CHECKING:
+    from router.bus.tls import TlsFiles
 
 CONFIG_FILE = Path("config") / "router.toml"
 
@@ -223,8 +226,6 @@ def private_mosquitto(settings: Settings, posts: Iterable[str]) -> Mosquitto:
     Its users are the roles and ``posts``, their passwords in `Settings.keyring` (made the first
     time, kept after); with `embedded_tls` it speaks TLS only, with a CA of the keyring's own.
     """
-    from router.bus.tls import broker_files  # noqa: PLC0415 (cryptography only for a broker with TLS)
-
     keyring = settings.keyring
     return Mosquitto(
         settings.broker_directory,
@@ -233,8 +234,17 @@ def private_mosquitto(settings: Settings, posts: Iterable[str]) -> Mosquitto:
         max_cable_bytes=settings.max_cable_bytes,
         autosave=(True, settings.broker_autosave_changes),
         users=keyring.users(posts),
-        tls=broker_files(keyring.folder) if settings.embedded_tls else None,
+        tls=private_tls(settings),
     )
+
+
+def private_tls(settings: Settings) -> TlsFiles | None:
+    """The private broker's TLS files (in the keyring: made the first time), if `embedded_tls`."""
+    if not settings.embedded_tls:
+        return None
+    from router.bus.tls import broker_files  # noqa: PLC0415 (cryptography only for a broker with TLS)
+
+    return broker_files(settings.keyring.folder)
 
 
 def _first_line(path: Path) -> str:

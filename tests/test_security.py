@@ -221,3 +221,33 @@ async def test_a_forged_receipt_does_not_stop_a_flash_resend(roles: Mosquitto, t
         (again,) = await receive(ruehc, 1, within=20)
     assert opened(again)[1].message_id == cable.message_id
     assert b"ZFD" in again.payload  # the resend says it may be a duplicate
+
+
+async def test_the_amqtt_fallback_holds_clients_to_the_same_roles(tmp_path: Path) -> None:
+    """Without Mosquitto: no anonymous login, and a post neither reads nor forges another post's traffic."""
+    from router.bus.broker import free_port  # noqa: PLC0415
+    from router.bus.fallback import amqtt_broker  # noqa: PLC0415
+
+    keyring = Keyring(tmp_path)
+    async with amqtt_broker(free_port(), keyring.users(POSTS)) as address:
+
+        def login(user: str) -> BrokerAddress:
+            return address.logged_in(user, keyring.password(user))
+
+        with pytest.raises(BrokerRefusedError, match="anonymous"):
+            async with MqttBus(address, mqtt5=False):
+                pass
+        with pytest.raises(BrokerRefusedError, match="refused user 'router'"):
+            async with MqttBus(address.logged_in(ROUTER, "not-it"), mqtt5=False):
+                pass
+        async with (
+            MqttBus(login(ROUTER), mqtt5=False) as router,
+            MqttBus(login(post_user("RUEHBJ")), mqtt5=False) as ruehbj,
+        ):
+            await router.subscribe(topics.RECEIPTS)
+            await ruehbj.subscribe("cables/out/#")
+            await ruehbj.subscribe(topics.copies("RUEHBJ"))
+            await router.publish(topics.copies("RUEHC"), b"FOR THE DEPARTMENT ONLY")
+            await ruehbj.publish(topics.receipts("RUEHC"), b"R Z EHC0001")  # MQTT 3.1.1: dropped unsaid
+            await nothing_but(ruehbj, router, topics.copies("RUEHBJ"))
+            await nothing_but(router, ruehbj, topics.receipts("RUEHBJ"))

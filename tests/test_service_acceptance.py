@@ -15,16 +15,16 @@ import pytest
 
 from router.bus import topics
 from router.bus.broker import free_port
+from router.bus.fallback import amqtt_broker
 from router.bus.mqtt import BrokerAddress, MqttBus
 from router.bus.protocol import Message
+from router.bus.security import OWNER, OWNER_GRANTS, Users, new_password
 from router.journal import queries
 from router.journal.store import Journal
 from router.network.clock import ScaledClock
 from router.routing.table import RoutingTable, load_table
-from router.settings import Settings
 from router.sim.post import PostStation, Reading, post_connection, serve_post
 from router.switch.core import Limits
-from router.switch.serve import broker_for
 from tests.helpers import opened, receipt_for, receive, running
 
 if TYPE_CHECKING:
@@ -53,17 +53,15 @@ def table() -> RoutingTable:
 
 
 @pytest.fixture(params=["mosquitto", "amqtt"])
-async def broker(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[tuple[BrokerAddress, bool]]:
-    """A real broker: the private Mosquitto of the session, or the embedded amqtt."""
+async def broker(request: pytest.FixtureRequest) -> AsyncIterator[tuple[BrokerAddress, bool]]:
+    """A real broker: the private Mosquitto of the session, or the embedded amqtt, each with its owner."""
     if request.param == "mosquitto":
         mosquitto: Mosquitto = request.getfixturevalue("mosquitto")
         yield BrokerAddress.parse(mosquitto.url), True
         return
-    monkeypatch.setattr("router.switch.serve.mosquitto_binary", lambda: None)
-    async with broker_for(Settings(broker=None, embedded_port=free_port())) as embedded:
-        yield embedded
+    owner = Users({OWNER: new_password()}, OWNER_GRANTS)
+    async with amqtt_broker(free_port(), owner) as address:
+        yield address.logged_in(OWNER, owner.passwords[OWNER]), False
 
 
 @asynccontextmanager

@@ -73,6 +73,9 @@ class BrokerAddress:
             context = ssl.create_default_context(cafile=self.cafile)
             if self.certfile is not None:
                 context.load_cert_chain(self.certfile, self.keyfile)
+                # Under TLS 1.3 a broker refuses a client's certificate after the client's handshake
+                # is over: the refusal would look like a lost connection. Under 1.2 it is a refusal.
+                context.maximum_version = ssl.TLSVersion.TLSv1_2
         except FileNotFoundError as exc:
             raise BusError(f"TLS file {exc.filename}: not found") from None
         except (ssl.SSLError, OSError) as exc:

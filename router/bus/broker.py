@@ -108,15 +108,16 @@ def _dies_with_us() -> Callable[[], None] | None:
     return preexec
 
 
-def tls_lines(files: TlsFiles | None) -> str:
+def tls_lines(files: TlsFiles | None, *, client_certificates: bool = False) -> str:
     """A listener's TLS options: its certificate and key, and the CA a client certificate must be from.
 
-    A client need not present a certificate (the password is its login); one it presents must be
-    signed by ``cafile``, or the handshake fails.
+    With ``client_certificates`` every client must also present a certificate signed by ``cafile``
+    (beside its password); without, Mosquitto asks for none and the password is the login.
     """
     if files is None:
         return ""
-    return f"cafile {files.cafile}\ncertfile {files.certfile}\nkeyfile {files.keyfile}\n"
+    required = "require_certificate true\n" if client_certificates else ""
+    return f"cafile {files.cafile}\ncertfile {files.certfile}\nkeyfile {files.keyfile}\n{required}"
 
 
 def mosquitto_binary() -> str | None:
@@ -149,6 +150,7 @@ class Mosquitto:
         autosave: tuple[bool, int] = (True, 100),
         users: Users | None = None,
         tls: TlsFiles | None = None,
+        client_certificates: bool = False,
     ) -> None:
         self.directory = directory
         self.port = port or free_port()
@@ -161,6 +163,8 @@ class Mosquitto:
         # The owner's password is kept in the broker's folder: a broker restarted there takes it again.
         self.users = users or Users(Keyring(directory / "credentials").ensure([OWNER]), OWNER_GRANTS)
         self.tls = tls
+        self.client_certificates = client_certificates
+        """With ``tls``: every client must present a certificate from the same CA."""
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -199,7 +203,7 @@ class Mosquitto:
         config.write_text(
             CONFIG.format(
                 port=self.port,
-                tls=tls_lines(self.tls),
+                tls=tls_lines(self.tls, client_certificates=self.client_certificates),
                 directory=self.directory,
                 persistence=str(self.persistence).lower(),
                 message_size_limit=self.message_size_limit,

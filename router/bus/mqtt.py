@@ -261,16 +261,34 @@ async def reconnecting(  # noqa: PLR0913 (keyword-only: what to tell, and when t
 
 def _connect_error(address: BrokerAddress, exc: Exception) -> BusError:
     """Why a connection failed, in one line; `BrokerRefusedError` when trying again cannot help."""
-    if isinstance(exc, ssl.SSLError):
+    tls = _tls_error(exc)
+    if tls is not None:
         # The broker's certificate not signed by our CA (or not naming its host), or ours refused.
-        reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or str(exc)
-        return BrokerRefusedError(f"TLS handshake with the broker at {address} failed: {reason}")
+        reason = str(getattr(tls, "reason", None) or tls)
+        if "ALERT" in reason:  # the broker's word: it did not take our certificate
+            return BrokerRefusedError(
+                f"the broker at {address} refused the client certificate {address.certfile}: {reason}"
+            )
+        trusted = f"the CA in {address.cafile}" if address.cafile else "the system's CAs"
+        why = getattr(tls, "verify_message", None) or reason
+        checked = f"its certificate checked against {trusted}"
+        return BrokerRefusedError(f"TLS handshake with the broker at {address} failed: {why} ({checked})")
     code = getattr(exc, "rc", None)
     code = getattr(code, "value", code)
     if isinstance(code, int) and code in REFUSED_CODES:
         who = f"user {address.username!r}" if address.username else "an anonymous client (no --username)"
         return BrokerRefusedError(f"the broker at {address} refused {who}: {REFUSED_CODES[code]}")
     return BusError(f"cannot connect to the broker at {address}: {exc}")
+
+
+def _tls_error(exc: BaseException) -> ssl.SSLError | None:
+    """The TLS error behind ``exc``, if one is: aiomqtt raises its own error ``from None`` over it."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _retrieved(future: asyncio.Future[None]) -> None:

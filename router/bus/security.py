@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -99,9 +100,13 @@ class Users:
     passwords: Mapping[str, str] = field(repr=False)
     grants: Mapping[str, tuple[Grant, ...]]
 
+    def hashes(self) -> dict[str, str]:
+        """Each user's password as the broker keeps it (`hashed`): never in clear."""
+        return {user: hashed(password) for user, password in sorted(self.passwords.items())}
+
     def password_file(self) -> str:
         """Mosquitto's ``password_file``: ``user:$7$iterations$salt$hash``, as mosquitto_passwd does."""
-        return "".join(f"{user}:{hashed(password)}\n" for user, password in sorted(self.passwords.items()))
+        return "".join(f"{user}:{digest}\n" for user, digest in self.hashes().items())
 
     def acl_file(self) -> str:
         """Mosquitto's ``acl_file``: a ``user`` block each, its topics; nothing for anyone else."""
@@ -119,6 +124,20 @@ def hashed(password: str, salt: bytes | None = None) -> str:
     salt = salt if salt is not None else secrets.token_bytes(SALT_BYTES)
     digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, PBKDF2_ITERATIONS, 64)
     return f"$7${PBKDF2_ITERATIONS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def verify(password: str, stored: str) -> bool:
+    """Whether ``password`` is the one `hashed` made ``stored`` from (compared in constant time)."""
+    try:
+        _, kind, iterations, salt, digest = stored.split("$")
+        expected = base64.b64decode(digest)
+        salt_bytes = base64.b64decode(salt)
+    except ValueError:
+        return False
+    if kind != "7" or iterations != str(PBKDF2_ITERATIONS):
+        return False
+    given = hashlib.pbkdf2_hmac("sha512", password.encode(), salt_bytes, PBKDF2_ITERATIONS, len(expected))
+    return hmac.compare_digest(given, expected)
 
 
 def new_password() -> str:

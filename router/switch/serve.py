@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 import structlog
 
 from router.bus import topics
-from router.bus.broker import claim_port, mosquitto_binary
+from router.bus.broker import mosquitto_binary
 from router.bus.mqtt import BrokerAddress, LastWill, MqttBus, reconnecting
 from router.bus.security import ROUTER
 from router.journal.store import Journal
 from router.network.clock import ScaledClock
 from router.routing.table import load_table
-from router.settings import private_mosquitto
+from router.settings import private_mosquitto, private_tls
 from router.switch.core import Limits
 from router.switch.memory import give_back_memory
 from router.switch.service import Router
@@ -47,7 +47,7 @@ async def broker_for(
     A private broker is the mosquitto binary when it is installed (`private_mosquitto`: generated
     config, a user for each role and for each of ``posts``, persistence in `broker_directory`, on
     `embedded_port`: refused if that port is taken), else amqtt in this process (MQTT 3.1.1 only,
-    no persistence).
+    no persistence; the same users and grants, checked by `router.bus.fallback`).
     """
     if settings.broker:
         yield settings.broker_address(ROUTER), True
@@ -66,22 +66,12 @@ async def broker_for(
             )
             yield mosquitto.address(ROUTER), True
         return
-    from amqtt.broker import Broker  # noqa: PLC0415 (only when mosquitto is absent)
+    from router.bus.fallback import amqtt_broker  # noqa: PLC0415 (only when mosquitto is absent)
 
-    claim_port(port)
-    broker = Broker(
-        {
-            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
-            # Only anonymous access: no $SYS reporting (its plugin is deprecated upstream).
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
-        }
-    )
-    await broker.start()
-    log.info("broker-started", kind="amqtt", url=f"mqtt://127.0.0.1:{port}")
-    try:
-        yield BrokerAddress("127.0.0.1", port), False
-    finally:
-        await broker.shutdown()
+    keyring = settings.keyring
+    async with amqtt_broker(port, keyring.users(posts), tls=private_tls(settings)) as address:
+        log.info("broker-started", kind="amqtt", url=str(address), credentials=str(keyring.folder))
+        yield address.logged_in(ROUTER, keyring.password(ROUTER)), False
 
 
 def tune_process() -> None:
