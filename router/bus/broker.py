@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from router.bus.address import BrokerAddress
-from router.bus.security import OWNER, OWNER_GRANTS, Keyring, Users, private_folder, write_private
+from router.bus.security import OWNER, OWNER_GRANTS, Keyring, Users
 from router.cable.parser import MAX_CABLE_BYTES
 from router.errors import BrokerError
 
@@ -196,9 +196,7 @@ class Mosquitto:
         if binary is None:
             raise BrokerError("mosquitto is not installed (Debian package mosquitto)")
         claim_port(self.port)
-        private_folder(self.directory)  # the password hashes and the ACL: the router's own
-        write_private(self.directory / "passwd", self.users.password_file())
-        write_private(self.directory / "acl", self.users.acl_file())
+        self.users.write_broker_files(self.directory)  # the password hashes and the ACL: 0700, 0600
         config = self.directory / "mosquitto.conf"
         config.write_text(
             CONFIG.format(

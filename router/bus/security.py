@@ -108,6 +108,14 @@ class Users:
         """Mosquitto's ``password_file``: ``user:$7$iterations$salt$hash``, as mosquitto_passwd does."""
         return "".join(f"{user}:{digest}\n" for user, digest in self.hashes().items())
 
+    def write_broker_files(self, folder: Path) -> tuple[Path, Path]:
+        """Write Mosquitto's ``passwd`` and ``acl`` into ``folder`` (0700), owner-only (0600)."""
+        private_folder(folder)
+        passwd, acl = folder / "passwd", folder / "acl"
+        write_private(passwd, self.password_file())
+        write_private(acl, self.acl_file())
+        return passwd, acl
+
     def acl_file(self) -> str:
         """Mosquitto's ``acl_file``: a ``user`` block each, its topics; nothing for anyone else."""
         blocks = [

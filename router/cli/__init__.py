@@ -1,15 +1,16 @@
 """The command line: a thin typer layer that reads options into settings, calls the core, sets the exit code.
 
 The commands live by job (`cables`: check, route, publish; `service`: run, config, post, watch;
-`demo`; `network`: line, retransmit, report, trace, generate, replay), share `common`, and join the one
-`app` here; no command module imports another. Importing it changes nothing in the process.
+`access`: credentials; `demo`; `network`: line, retransmit, report, trace, generate, replay), share
+`common`, and join the one `app` here; no command module imports another. Importing it changes
+nothing in the process.
 """
 
 from __future__ import annotations
 
 import typer
 
-from router.cli import cables, demo, network, service
+from router.cli import access, cables, demo, network, service
 
 __all__ = ["app"]
 
@@ -32,6 +33,7 @@ for command in (
     cables.route,
     service.run,
     service.config,
+    access.credentials,
     cables.publish,
     service.post,
     service.watch,

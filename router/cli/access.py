@@ -1,0 +1,69 @@
+"""Who may use the broker: `router credentials` writes the users, their passwords and the broker's files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from router.cli.common import USAGE, RoutingPath, fail, settings_or_exit, table_or_exit
+from router.errors import RouterError
+
+
+def credentials(
+    *,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Folder to write (made 0700). Default: the private broker's credentials folder.",
+            show_default=False,
+        ),
+    ] = None,
+    routing: RoutingPath = None,
+    posts: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--post", help="A post to make a user for (repeat); default: every post of the routing table."
+        ),
+    ] = None,
+    tls: Annotated[
+        bool, typer.Option("--tls", help="Also a CA (ca.crt) and the broker's certificate and key.")
+    ] = False,
+    hosts: Annotated[
+        list[str] | None,
+        typer.Option("--host", help="A name the broker is reached by (repeat), for its certificate."),
+    ] = None,
+) -> None:
+    """Write the broker's users: each one's password file, Mosquitto's passwd and acl, TLS files if asked.
+
+    Each role (router, publisher, observer, operator) and each post (post-RI) gets a password of
+    its own in <user>.password (0600); a password already there is kept, so this adds posts. A
+    Mosquitto of your own takes `passwd` and `acl` (password_file, acl_file); each client is given
+    its own password file (--password-file).
+    """
+    from router.bus.security import Keyring  # noqa: PLC0415
+    from router.routing.table import is_routing_indicator  # noqa: PLC0415
+
+    settings = settings_or_exit(routing=routing, credentials=out)
+    if bad := [ri for ri in posts or [] if not is_routing_indicator(ri)]:
+        fail(f"router credentials: not a routing indicator: {bad[0]!r}", USAGE)
+    stations = posts or list(table_or_exit(settings.routing).posts)
+    keyring = Keyring(out) if out is not None else settings.keyring
+    try:
+        users = keyring.users(stations)
+        passwd, acl = users.write_broker_files(keyring.folder)
+        if tls or hosts:
+            from router.bus.tls import issue  # noqa: PLC0415
+
+            files = issue(keyring.folder, "broker", hosts=hosts or ())
+    except (RouterError, OSError) as exc:
+        fail(f"router credentials: {exc}")
+    typer.echo(
+        f"credentials in {keyring.folder}: {len(users.passwords)} users (router, publisher, observer, "
+        f"operator, {len(stations)} posts), each in <user>.password"
+    )
+    typer.echo(f"broker: password_file {passwd}, acl_file {acl}")
+    if tls or hosts:
+        typer.echo(f"TLS: cafile {files.cafile}, certfile {files.certfile}, keyfile {files.keyfile}")
