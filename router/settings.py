@@ -251,8 +251,10 @@ def _first_line(path: Path) -> str:
     """The password in a password file: its first line, without the line's end."""
     try:
         lines = path.read_text().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"setting password_file: cannot read {path}: {exc}") from None
+    except OSError as exc:
+        raise SettingsError(f"setting password_file: cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"setting password_file: {path} is not text") from None
     if not lines or not lines[0]:
         raise SettingsError(f"setting password_file: {path} is empty (the password is its first line)")
     return lines[0]

@@ -40,7 +40,7 @@ def test_the_shipped_broker_wants_a_user_and_checks_its_topics() -> None:
     """No anonymous clients; the password file and the ACL are where compose puts them."""
     settings = broker_settings()
     assert settings["allow_anonymous"] == "false"
-    assert settings["password_file"] == "/mosquitto/config/passwd"  # noqa: S105 (a path)
+    assert settings["password_file"] == "/mosquitto/config/passwd"
     assert settings["acl_file"] == "/mosquitto/config/acl"
     broker = compose()["services"]["mosquitto"]
     assert "/credentials/passwd /credentials/acl /mosquitto/config/" in " ".join(broker["entrypoint"])

@@ -1,0 +1,202 @@
+"""On by default, with no set-up: `router run` makes its users' passwords, and the client commands find them.
+
+And the ways MQTT users expect to give a login: mqtt[s]://user[:password]@host, --username,
+ROUTER_PASSWORD or --password-file, the same in config/router.toml; `router config` shows no password.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from router.bus.address import BrokerAddress
+from router.bus.broker import free_port, mosquitto_binary
+from router.bus.security import OBSERVER, post_user
+from router.cli import app
+from router.errors import BusError, SettingsError
+from router.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+FLASH = ROOT / "samples" / "flash-collective.txt"
+runner = CliRunner()
+
+
+def environment(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
+    """The variables of a run on a private broker of its own: a journal in ``tmp_path``, a free port."""
+    kept = {name: value for name, value in os.environ.items() if not name.startswith("ROUTER_")}
+    return kept | {
+        "ROUTER_JOURNAL": str(tmp_path / "journal.sqlite"),
+        "ROUTER_EMBEDDED_PORT": str(port),
+        "ROUTER_TIME_SCALE": "100000",
+        **extra,
+    }
+
+
+def router(*arguments: str) -> list[str]:
+    """A `router` command line."""
+    return [sys.executable, "-m", "router", *arguments]
+
+
+@contextmanager
+def started(command: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """A long-running command, stopped (SIGTERM) at the end of the block."""
+    process = subprocess.Popen(  # noqa: S603 (our own command)
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def log_until(process: subprocess.Popen[str], event: str) -> list[dict[str, object]]:
+    """The JSON log lines of ``process``'s stderr up to the first ``event``."""
+    assert process.stderr is not None
+    seen: list[dict[str, object]] = []
+    for line in process.stderr:
+        if line.startswith("{"):
+            seen.append(json.loads(line))
+            if seen[-1]["event"] == event:
+                return seen
+    raise AssertionError(f"exited before {event}: {seen}")
+
+
+def test_router_run_makes_the_credentials_and_every_client_command_finds_them(tmp_path: Path) -> None:
+    """No set-up: run makes owner-only credentials and says where; post, publish, watch and line log in."""
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto is not installed")
+    port = free_port()
+    env = environment(tmp_path, port)
+    with started(router("run"), env) as service:
+        events = {entry["event"]: entry for entry in log_until(service, "connected")}
+        folder = tmp_path / "journal.sqlite.broker" / "credentials"
+        assert events["broker-started"]["credentials"] == str(folder)
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        assert stat.S_IMODE(folder.parent.stat().st_mode) == 0o700
+        private = [path for path in folder.parent.rglob("*") if path.is_file() and path.suffix != ".conf"]
+        assert {stat.S_IMODE(path.stat().st_mode) for path in private} == {0o600}
+        assert (folder / "post-RUEHC.password").exists()
+        with started(router("post", "RUEHC"), env) as post:
+            assert post.stdout is not None
+            assert post.stdout.readline() == "post RUEHC listening on cables/out/RUEHC\n"
+            published = subprocess.run(  # noqa: S603
+                router("publish", str(FLASH)), env=env, cwd=ROOT, capture_output=True, text=True, check=False
+            )
+            assert (published.returncode, published.stderr) == (0, "")
+            assert post.stdout.readline().startswith("FLASH     EHC0001  RUEHRO-0877/01-3130915")
+        line = subprocess.run(  # noqa: S603
+            router("line", "down", "RUEHLO"), env=env, cwd=ROOT, capture_output=True, text=True, check=False
+        )
+        assert (line.returncode, line.stdout) == (0, "line RUEHLO down\n")
+        with started(router("watch"), env) as watch:
+            assert watch.stderr is not None
+            assert watch.stderr.readline() == f"watch: connected to mqtt://127.0.0.1:{port}\n"
+
+
+def test_a_client_without_a_password_is_refused_in_one_line(tmp_path: Path) -> None:
+    """A broker that wants a login, no password anywhere: exit 1, one line saying who was refused."""
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto is not installed")
+    from router.bus.broker import Mosquitto  # noqa: PLC0415
+    from router.bus.security import Keyring  # noqa: PLC0415
+
+    with Mosquitto(tmp_path / "broker", users=Keyring(tmp_path / "theirs").users([])) as broker:
+        env = environment(tmp_path, free_port(), ROUTER_BROKER=f"mqtt://127.0.0.1:{broker.port}")
+        done = subprocess.run(  # noqa: S603
+            router("publish", str(FLASH)), env=env, cwd=ROOT, capture_output=True, text=True, check=False
+        )
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        (
+            f"router publish: the broker at mqtt://127.0.0.1:{broker.port} refused user 'publisher': "
+            "not authorized (a wrong password, or a user it does not know)"
+        )
+    ]
+
+
+def test_a_url_carries_the_scheme_the_user_and_the_password() -> None:
+    """mqtts:// means TLS on 8883 unless told; user and password are read, percent-decoded."""
+    assert BrokerAddress.parse("mqtts://broker.example") == BrokerAddress("broker.example", 8883, tls=True)
+    address = BrokerAddress.parse("mqtt://post-RUEHC:p%40ss@10.0.0.5:1884")
+    assert (address.host, address.port, address.tls) == ("10.0.0.5", 1884, False)
+    assert (address.username, address.password) == ("post-RUEHC", "p@ss")
+    assert "p@ss" not in repr(address)
+    assert str(address) == "mqtt://10.0.0.5:1884"
+    with pytest.raises(BusError, match=r"^broker address 'ws://u:\*\*\*@h' is not mqtt://"):
+        BrokerAddress.parse("ws://u:secret@h")
+
+
+def test_the_login_comes_from_the_url_then_the_settings_then_the_role(tmp_path: Path) -> None:
+    """User: URL, else --username, else the command's role; password: URL, ROUTER_PASSWORD, file, keyring."""
+    keyring = tmp_path / "keys"
+    keyring.mkdir()
+    (keyring / "observer.password").write_text("from-the-keyring\n")
+    (tmp_path / "password").write_text("from-the-file\nsecond line ignored\n")
+    base = Settings(credentials=keyring, broker="mqtt://h")
+    own = base.broker_address(OBSERVER)
+    assert (own.username, own.password) == ("observer", "from-the-keyring")
+    filed = base.model_copy(update={"username": "alice", "password_file": tmp_path / "password"})
+    assert (filed.broker_address(OBSERVER).username, filed.broker_address(OBSERVER).password) == (
+        "alice",
+        "from-the-file",
+    )
+    given = Settings(broker="mqtt://bob:from-the-url@h", password="from-the-variable")
+    assert (given.broker_address(post_user("RUEHC")).username, given.broker_address("x").password) == (
+        "bob",
+        "from-the-url",
+    )
+    variable = Settings(broker="mqtt://h", password="from-the-variable")
+    assert variable.broker_address(OBSERVER).password == "from-the-variable"
+
+
+def test_a_password_file_that_cannot_be_read_stops_a_command_in_one_line(tmp_path: Path) -> None:
+    """`router publish --password-file missing`: exit 2, one line naming the setting and the file."""
+    missing = tmp_path / "missing.password"
+    done = runner.invoke(app, ["publish", "--password-file", str(missing), str(FLASH)])
+    assert done.exit_code == 2
+    assert done.output.splitlines() == [
+        f"router: setting password_file: cannot read {missing}: No such file or directory"
+    ]
+    with pytest.raises(SettingsError, match="keyfile: a key needs its certificate"):
+        Settings(keyfile=tmp_path / "key.pem").broker_address(OBSERVER)
+
+
+def test_router_config_never_prints_a_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ROUTER_PASSWORD and a password in the broker's URL are shown as stars, never in clear."""
+    monkeypatch.setenv("ROUTER_PASSWORD", "variable-secret")
+    done = runner.invoke(app, ["config", "--broker", "mqtts://alice:url-secret@broker.example"])
+    assert done.exit_code == 0
+    assert "secret" not in done.output
+    assert "broker = mqtts://alice:***@broker.example  # command line" in done.output
+    assert "password = **********  # ROUTER_PASSWORD" in done.output
+
+
+def test_the_login_settings_come_from_the_file_and_the_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """username, password_file and the TLS files are settings like any other: file, ROUTER_*, flags."""
+    config = tmp_path / "router.toml"
+    config.write_text('username = "alice"\npassword_file = "/run/secrets/alice"\ncafile = "ca.crt"\n')
+    monkeypatch.setattr(Settings, "config_file", config)
+    monkeypatch.setenv("ROUTER_CERTFILE", "alice.crt")
+    monkeypatch.setenv("ROUTER_KEYFILE", "alice.key")
+    settings = load_settings()
+    assert (settings.username, settings.password_file) == ("alice", Path("/run/secrets/alice"))
+    assert (settings.cafile, settings.certfile, settings.keyfile) == (
+        Path("ca.crt"),
+        Path("alice.crt"),
+        Path("alice.key"),
+    )
