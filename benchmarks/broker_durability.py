@@ -83,9 +83,9 @@ async def with_router_connected(cables: int, autosave: tuple[bool, int], directo
 async def run(cables: int, autosave: tuple[bool, int], directory: Path) -> tuple[int, int, float]:
     """Acknowledged, survived, cables a second."""
     port = free_port()
-    address = BrokerAddress("127.0.0.1", port)
     broker = Mosquitto(directory, port=port, persistence=True, autosave=autosave)
     broker.start()
+    address = broker.address()  # its owner: the same password after the restart, kept in `directory`
     try:
         async with MqttBus(address, client_id="router", persistent=True) as router:
             await router.subscribe("cables/in/#")

@@ -241,6 +241,8 @@ class CopyCounter:
                     "1",
                     "-i",
                     f"counter-{time.monotonic_ns()}",
+                    # the broker's owner (tests and benchmarks): it may read every post's copies
+                    *("-u", address.username or "", "-P", address.password or ""),
                 ),
                 *("-t", "cables/out/+", "-F", "%U"),
             ],

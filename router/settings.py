@@ -267,6 +267,12 @@ def load_settings(*, fixed: Mapping[str, Any] | None = None, **flags: Any) -> Se
     itself (the demo's own broker and client id): they win over the file and the variables, None included.
     """
     given = given_flags(flags) | dict(fixed or {})
+    if "password" in TomlConfigSettingsSource(Settings, toml_file=Settings.config_file)():
+        # The file is read by anyone who reads the project, and often committed: not a password's place.
+        raise SettingsError(
+            f"setting password (from {Settings.config_file}): a password does not belong in the config "
+            "file; give password_file, or ROUTER_PASSWORD"
+        )
     try:
         return Settings(**given)
     except ValidationError as exc:

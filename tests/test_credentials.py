@@ -200,3 +200,12 @@ def test_the_login_settings_come_from_the_file_and_the_variables(
         Path("alice.crt"),
         Path("alice.key"),
     )
+
+
+def test_a_password_in_the_config_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """config/router.toml is read by anyone who reads the project: a password there stops every command."""
+    config = tmp_path / "router.toml"
+    config.write_text('password = "in-the-open"\n')
+    monkeypatch.setattr(Settings, "config_file", config)
+    with pytest.raises(SettingsError, match="a password does not belong in the config file"):
+        load_settings()
