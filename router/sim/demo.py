@@ -149,13 +149,8 @@ async def run_demo(
                 bus = MqttBus(login, client_id=client_id, manual_ack=manual_ack, mqtt5=mqtt5)
                 return await stack.enter_async_context(bus)
 
-            router = switch_for(
-                await connected(settings.client_id, ROUTER, manual_ack=True),
-                settings,
-                journal,
-                options.table,
-                clock,
-            )
+            router_bus = await connected(settings.client_id, ROUTER, manual_ack=True)
+            router = switch_for(router_bus, settings, journal, options.table, clock)
             router_stop = asyncio.Event()
             tasks = {asyncio.create_task(router.run(router_stop), name="router")}
             await asyncio.wait_for(router.ready.wait(), 10)
@@ -167,13 +162,8 @@ async def run_demo(
             if on_event is not None:
                 watcher = await connected(f"{CLIENT_PREFIX}-watch", OBSERVER)
                 tasks.add(asyncio.create_task(follow(watcher, on_event), name="watch"))
-            network = _Network(
-                options,
-                clock,
-                await connected(f"{CLIENT_PREFIX}-publisher", PUBLISHER),
-                await connected(f"{CLIENT_PREFIX}-operator", OPERATOR),
-                result,
-            )
+            publisher, operator = [await connected(f"{CLIENT_PREFIX}-{u}", u) for u in (PUBLISHER, OPERATOR)]
+            network = _Network(options, clock, publisher, operator, result)
             failure = await _until_done_or_stopped(network.run(journal), stop, result)
             router_stop.set()
             for task in tasks:
