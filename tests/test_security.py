@@ -7,6 +7,7 @@ is sent on the same connection, and it must be the first thing the reader gets.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import stat
 from typing import TYPE_CHECKING
@@ -95,8 +96,8 @@ async def test_a_post_cannot_read_another_posts_copies(roles: Mosquitto) -> None
         await nothing_but(ruehbj, router, topics.copies("RUEHBJ"))
 
 
-async def test_a_post_cannot_write_another_posts_receipts_or_gap_reports(roles: Mosquitto) -> None:
-    """RUEHBJ's receipt and ZFX on RUEHC's topics are refused and never reach the router."""
+async def test_a_post_cannot_write_another_posts_receipts_gap_reports_or_copies(roles: Mosquitto) -> None:
+    """RUEHBJ's receipt, ZFX and copy on RUEHC's topics are refused; none reaches the router."""
     ruehbj = roles.address(post_user("RUEHBJ"))
     async with (
         MqttBus(roles.address(ROUTER)) as router,
@@ -106,6 +107,7 @@ async def test_a_post_cannot_write_another_posts_receipts_or_gap_reports(roles: 
         await router.subscribe(topics.SERVICE)
         await refused(ruehbj, topics.receipts("RUEHC"), b"R Z EHC0001")
         await refused(ruehbj, topics.service("RUEHC"), b"ZFX EHC0001")
+        await refused(ruehbj, topics.copies("RUEHC"), b"A FORGED COPY")
         await ruehc.publish(topics.receipts("RUEHC"), b"R Z EHC0001")
         (first,) = await receive(router, 1)
         assert first.topic == topics.receipts("RUEHC")
@@ -164,7 +166,9 @@ def test_the_keyring_is_owner_only_and_keeps_each_password(tmp_path: Path) -> No
     first = keyring.users(["RUEHC"]).passwords
     assert stat.S_IMODE(keyring.folder.stat().st_mode) == 0o700
     assert {stat.S_IMODE(path.stat().st_mode) for path in keyring.folder.iterdir()} == {0o600}
+    keyring.path("router").chmod(0o644)
     second = keyring.users(["RUEHC", "RUEHFR"]).passwords
+    assert stat.S_IMODE(keyring.path("router").stat().st_mode) == 0o600
     assert {user: second[user] for user in first} == first
     assert set(second) - set(first) == {"post-RUEHFR"}
     assert keyring.password("post-RUEHFR") == second["post-RUEHFR"]
@@ -251,3 +255,34 @@ async def test_the_amqtt_fallback_holds_clients_to_the_same_roles(tmp_path: Path
             await ruehbj.publish(topics.receipts("RUEHC"), b"R Z EHC0001")  # MQTT 3.1.1: dropped unsaid
             await nothing_but(ruehbj, router, topics.copies("RUEHBJ"))
             await nothing_but(router, ruehbj, topics.receipts("RUEHBJ"))
+
+
+async def test_the_demo_runs_on_the_amqtt_fallback_each_client_as_its_role(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No Mosquitto: the demo's private amqtt wants its users too, and every post still gets its traffic."""
+    from router.routing.table import load_table  # noqa: PLC0415
+    from router.sim.demo import DemoOptions, run_demo  # noqa: PLC0415
+    from router.sim.scenario import Fault, Scenario  # noqa: PLC0415
+
+    monkeypatch.setattr("router.switch.serve.mosquitto_binary", lambda: None)
+    scenario = Scenario(
+        network="inline",
+        duration=600,
+        rate=2.0,
+        seed=3,
+        posts=("RUEHC", "RUEHFR"),
+        faults=(Fault(at=60, line="RUEHFR", state="down"), Fault(at=120, line="RUEHFR", state="up")),
+    )
+    options = DemoOptions(
+        journal=tmp_path / "journal.sqlite",
+        out=tmp_path / "report",
+        scenario=scenario,
+        table=load_table(),
+        time_scale=2000,
+        drain=True,
+    )
+    result = await asyncio.wait_for(run_demo(options, asyncio.Event()), 60)
+    assert (options.journal.parent / "journal.sqlite.broker" / "credentials" / "post-RUEHC.password").exists()
+    assert result.published == 20
+    assert all(tally.shown for tally in result.tallies.values())

@@ -160,11 +160,14 @@ def write_private(path: Path, text: str | bytes) -> None:
     """
     data = text.encode() if isinstance(text, str) else text
     temporary = path.with_name(path.name + ".new")
-    temporary.unlink(missing_ok=True)
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(data)
-    temporary.replace(path)
+    try:
+        temporary.unlink(missing_ok=True)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+        temporary.replace(path)
+    except OSError as exc:
+        raise BrokerError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def private_folder(folder: Path) -> Path:
@@ -207,6 +210,8 @@ class Keyring:
             if password is None:
                 password = new_password()
                 write_private(self.path(user), password + "\n")
+            elif self.path(user).stat().st_mode & 0o077:
+                self.path(user).chmod(0o600)  # a file opened to others by hand: owner-only again
             passwords[user] = password
         return passwords
 
