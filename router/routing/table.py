@@ -26,6 +26,8 @@ RI_PATTERN = r"^[A-Z]{4,7}$"
 """A routing indicator (ACP 117): four to seven letters. Topics are built only from these."""
 _RI = re.compile(RI_PATTERN)
 _NEAR_MEMO_SIZE = 10_000
+_NOT_MEMOISED = "\0"
+"""What the near-name memory gives for a key it does not hold (no RI is this)."""
 NAME_MAX = 120
 """The longest name the table may give a station or collective (the committed table's longest is 80
 characters with its office symbols, the corpus's longest addressee name 51)."""
@@ -234,9 +236,10 @@ class RoutingTable:
         if ri is None and len(key) <= self._longest_key + 1:
             # Real traffic repeats its misspellings: what a near look-up found is remembered
             # (bounded, so that hostile input cannot grow it without end).
-            if key in self._near_memo:
-                ri = self._near_memo[key]
-            else:
+            # (A look-up, not `in` then `[]`: the switch may decide a big cable on another thread,
+            # and a clear between the two would raise.)
+            ri = self._near_memo.get(key, _NOT_MEMOISED)
+            if ri == _NOT_MEMOISED:
                 ri = next((self._near_names[v] for v in _deletions(key) if v in self._near_names), None)
                 if len(self._near_memo) >= _NEAR_MEMO_SIZE:
                     self._near_memo.clear()
