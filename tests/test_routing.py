@@ -162,7 +162,8 @@ def test_posts_are_never_sent_above_their_clearance_or_against_their_caveats(tab
         ("RUEHMD", "not-cleared"),
         ("RFHHAAA", "caveat-barred"),
     }
-    assert {d.post for d in decision.deliveries} == {"RUEHFR", "RUEHRO", "RUEHVL"}
+    # Rome, the originator (FM), is left out of the collective (§205c).
+    assert {d.post for d in decision.deliveries} == {"RUEHFR", "RUEHVL"}
 
 
 def test_a_cable_without_addressees_is_intercepted_as_such(table: RoutingTable) -> None:
@@ -211,3 +212,28 @@ def test_a_collective_does_not_send_a_cable_back_to_its_originating_station(tabl
     decision = decide(parse_cable(text), table)
     assert {d.post for d in decision.deliveries} == {"RUEHFR", "RUEHMD", "RUEHVL"}
     assert "RUEHRO" in decision.exempted
+    assert decision.set_aside() == (("RUEHRO", "originator"),)
+
+
+def test_the_originator_is_the_fm_line_not_the_de_line(table: RoutingTable) -> None:
+    """§205c: the FM post is left out of the collective when another station (DE) prepared the cable."""
+    text = (
+        "VZCZCXRA0001\nOO RUEHWEB\nDE RUEHVL #0001 0011200\nZNR UUUUU ZZH\nO 011200Z JAN 09\n"
+        "FM AMEMBASSY ROME\nTO EUROPEAN POLITICAL COLLECTIVE\n\nUNCLAS ROME 000001\n"
+    )
+    decision = decide(parse_cable(text), table)
+    # Valletta only put it on the wire (§133: DE is the station that prepared the tape): it gets its copy.
+    assert {d.post for d in decision.deliveries} == {"RUEHFR", "RUEHMD", "RUEHVL"}
+    assert decision.originators == ("RUEHRO",)
+
+
+def test_an_acp126_cable_is_not_sent_back_to_its_originator(table: RoutingTable) -> None:
+    """§205c: a cable with no DE line (ACP 126) still has an originator, on its FM line."""
+    got = route(table, "TO EUROPEAN POLITICAL COLLECTIVE")  # FM AMEMBASSY ROME, DTG and FM only
+    assert set(got) == {"RUEHFR", "RUEHMD", "RUEHVL"}
+
+
+def test_the_originator_still_gets_a_copy_when_addressed_by_name(table: RoutingTable) -> None:
+    """Leaving the originator out of a collective does not undo a line that addresses it itself."""
+    got = route(table, "TO EUROPEAN POLITICAL COLLECTIVE\nINFO AMEMBASSY ROME")
+    assert got["RUEHRO"] == (Precedence.ROUTINE, "info", False, DIRECT)

@@ -62,6 +62,8 @@ class RoutingDecision:
     """Collective members left out because an XMT line exempts them (§205)."""
     exempted_lines: tuple[int, ...] = ()
     """Collective lines all of whose members were exempted: nothing left to deliver."""
+    originators: tuple[str, ...] = ()
+    """The posts the FM line names (§205c): a collective does not send a cable back to them."""
 
     def accounted_lines(self) -> frozenset[int]:
         """Every addressee line this decision says something about."""
@@ -70,26 +72,26 @@ class RoutingDecision:
         lines.update(self.exempted_lines)
         return frozenset(lines)
 
-    def set_aside(self, cable: Cable) -> tuple[tuple[str, str], ...]:
+    def set_aside(self) -> tuple[tuple[str, str], ...]:
         """The addressees this decision does not deliver to, and why: what the journal keeps of them.
 
-        A collective's member left out is exempted by an XMT line, or is the station that filed the
-        cable (a collective does not send a cable back to its originator).
+        A collective's member left out is exempted by an XMT line, or is the originator named on
+        the FM line (a collective does not send a cable back to its originator, §205c).
         """
         if not (self.zen or self.pouched or self.exempted):
             return ()
-        originator = cable.station_serial.originating_ri if cable.station_serial else None
         return (
             *((a.name, "zen") for a in self.zen),
             *((a.name, "pouch") for a in self.pouched),
-            *((ri, "originator" if ri == originator else "exempted") for ri in self.exempted),
+            *((ri, "originator" if ri in self.originators else "exempted") for ri in self.exempted),
         )
 
 
 def decide(cable: Cable, table: RoutingTable) -> RoutingDecision:
     """Route one cable through ``table``: one delivery per post, an intercept per failure."""
     zen, pouched = _by_other_means(cable)
-    left_out = _left_out_of_collectives(cable, table, (*zen, *pouched))
+    originators = _originators(cable, table)
+    left_out = _left_out_of_collectives(cable, table, (*zen, *pouched)) | originators
     ways, intercepts, exempted, exempted_lines = _resolve_addressees(cable, table, left_out)
     if not cable.to and not cable.info:
         intercepts.append(Intercept("", "no-addressees", ()))
@@ -101,6 +103,7 @@ def decide(cable: Cable, table: RoutingTable) -> RoutingDecision:
         pouched,
         tuple(dict.fromkeys(exempted)),
         tuple(exempted_lines),
+        tuple(sorted(originators)),
     )
 
 
@@ -136,16 +139,30 @@ def _by_other_means(cable: Cable) -> tuple[tuple[Addressee, ...], tuple[Addresse
 def _left_out_of_collectives(
     cable: Cable, table: RoutingTable, other_means: tuple[Addressee, ...]
 ) -> frozenset[str]:
-    """The posts that no collective of this cable reaches.
+    """The posts XMT lines (§205), ZEN (§206b) and POUCH addressees leave out of the collectives.
 
-    XMT (§205), ZEN (§206b) and POUCH posts are left out of every collective: they are exempted,
-    already hold the cable, or get it by pouch. So is the originating station: a collective it
-    belongs to does not send its own cable back to it (it is delivered there only when addressed).
+    They are exempted, already hold the cable, or get it by pouch. A name stands for every post
+    that bears it: the collective's own membership says which one it reaches (Annex B FL9).
     """
-    excluded = _exemptions((*cable.xmt, *other_means), table) if cable.xmt or other_means else frozenset()
+    if not (cable.xmt or other_means):
+        return frozenset()
+    stations: tuple[Exemption | Addressee, ...] = (*cable.xmt, *other_means)
+    return frozenset().union(*(table.designated(s.ri, s.name) for s in stations))
+
+
+def _originators(cable: Cable, table: RoutingTable) -> frozenset[str]:
+    """The posts the FM line names: a collective or AIG does not send a cable back to its originator.
+
+    ACP 127 §205c: the originator is the station of format line 6 (FM), whatever station prepared
+    the message for transmission (DE, §133: RUEHFRA for AMEMBASSY PARIS in 07PARIS170); an ACP 126
+    cable has no DE line and still has an originator. Only without an FM line does the DE line's
+    station stand for it.
+    """
+    if cable.originator:
+        return table.designated(cable.originator_ri, cable.originator)
     if cable.station_serial is not None:
-        excluded |= {cable.station_serial.originating_ri}
-    return excluded
+        return frozenset((cable.station_serial.originating_ri,))
+    return frozenset()
 
 
 def _resolve_addressees(cable: Cable, table: RoutingTable, excluded: frozenset[str]) -> _Resolved:
@@ -226,17 +243,6 @@ def _deliver_if_cleared(cable: Cable, copies: _Copies, intercepts: list[Intercep
 def _best_first(way: _Way) -> tuple[int, bool, int]:
     """Highest precedence first, then action before info, then the order written."""
     return (-way.addressee.precedence.rank, way.role != "action", way.addressee.line)
-
-
-def _exemptions(stations: tuple[Exemption | Addressee, ...], table: RoutingTable) -> frozenset[str]:
-    """The posts that XMT lines and ZEN or POUCH addressees name."""
-    exempt = set()
-    for station in stations:
-        post = table.posts.get(station.ri) if station.ri else None
-        post = post or table.post_named(station.name)
-        if post is not None:
-            exempt.add(post.ri)
-    return frozenset(exempt)
 
 
 def _barred(post: Post, level: int) -> InterceptReason:

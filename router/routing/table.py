@@ -159,6 +159,8 @@ class RoutingTable:
     """What a station reached only through a relay is taken to be: default clearance and line."""
     source: str = "<memory>"
     _post_names: Mapping[str, str] = field(default_factory=dict, repr=False)
+    _namesakes: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    """Names that several posts bear (AMCONSUL STRASBOURG: RUEHFRS and RUEHSR), with every RI."""
     _collective_names: Mapping[str, Collective] = field(default_factory=dict, repr=False)
     _collective_ris: Mapping[str, Collective] = field(default_factory=dict, repr=False)
     _near_names: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -243,6 +245,20 @@ class RoutingTable:
                 self._near_memo[key] = ri
         return self.posts[ri] if ri is not None else None
 
+    def designated(self, ri: str | None, name: str) -> frozenset[str]:
+        """Every post a designation that leaves stations out (XMT, ZEN, POUCH, FM) may stand for.
+
+        An RI names one station. A plain name may be borne by several posts (AMCONSUL STRASBOURG is
+        RUEHFRS and RUEHSR): all of them are candidates, and which one is meant is decided by the
+        membership of the collective used (ACP 127 Annex B FL9, §205b), not by the table's order.
+        """
+        if ri:
+            return frozenset((ri,))
+        post = self.post_named(name)
+        if post is None:
+            return frozenset()
+        return frozenset(self._namesakes.get(normalise_name(name), (post.ri,)))
+
     def collective_named(self, name: str) -> Collective | None:
         """The collective a name or alias stands for."""
         if not name or len(name) > ADDRESSEE_NAME_MAX:
@@ -289,6 +305,7 @@ def _index(schema: _Table, text: str, source: str) -> RoutingTable:
     defaults = schema.defaults
     posts: dict[str, Post] = {}
     names: dict[str, str] = {}
+    namesakes: dict[str, list[str]] = {}
     for post in schema.posts:
         posts[post.ri] = Post(
             ri=post.ri,
@@ -301,8 +318,11 @@ def _index(schema: _Table, text: str, source: str) -> RoutingTable:
             ),
         )
         for name in post.names:
-            # One name on several posts: the first in the table answers (the table is sorted).
-            names.setdefault(normalise_name(name), post.ri)
+            # One name on several posts: the first in the table answers (the table is sorted);
+            # the others are kept as its namesakes.
+            key = normalise_name(name)
+            if names.setdefault(key, post.ri) != post.ri:
+                namesakes.setdefault(key, [names[key]]).append(post.ri)
     collective_names: dict[str, Collective] = {}
     collective_ris: dict[str, Collective] = {}
     collectives = []
@@ -340,6 +360,7 @@ def _index(schema: _Table, text: str, source: str) -> RoutingTable:
         ),
         source=source,
         _post_names=MappingProxyType(names),
+        _namesakes=MappingProxyType({key: tuple(dict.fromkeys(ris)) for key, ris in namesakes.items()}),
         _collective_names=MappingProxyType(collective_names),
         _collective_ris=MappingProxyType(collective_ris),
         _near_names=MappingProxyType(_near_index(names)),
