@@ -18,6 +18,7 @@ from router import Classification, RouterError, parse_cable
 from router.cable.addressee import looks_collective
 from router.cable.models import MONTHS
 from router.cable.names import normalise_name
+from router.cable.security import US_ONLY_CAVEATS
 from router.routing.table import Relay, is_us_station
 
 if TYPE_CHECKING:
@@ -81,7 +82,6 @@ _TOP_SECRET = re.compile(
 # letters are the classification of the gateway (SS secret, UU unclassified), whatever names ride on it.
 _GATEWAY = re.compile(r"^RH[A-Z]{3}(SS|UU)$")
 _GATEWAY_CLEARANCE = {"SS": "SECRET", "UU": "UNCLASSIFIED"}
-NOFORN = "NOFORN"
 
 ALL_STATE_POSTS = "all-state-posts"
 # Names that make a RUEH station a State post abroad (for the check of the hand-written country map).
@@ -119,6 +119,7 @@ class Post:
     ri: str
     names: list[str]
     clearance: str = DEFAULT_CLEARANCE
+    foreign: bool = False
     barred_caveats: list[str] = field(default_factory=list)
 
 
@@ -401,13 +402,13 @@ class Builder:
             self.classify(post)
             # Real traffic decides here too: a station that was sent SECRET or NOFORN traffic in
             # the corpus (classified cables to the RHMCSUU gateway, NOFORN to COMUSNAVCENT on a
-            # Bahraini RI) was cleared for it, whatever its RI suggests.
+            # Bahraini RI) was cleared for it, whatever its RI suggests: a US station on a host
+            # nation's RI, not a foreign one.
             seen = self.traffic.highest.get(post.ri)
             if seen is not None and seen > Classification(post.clearance):
                 post.clearance = seen.value
-            post.barred_caveats = [
-                c for c in post.barred_caveats if c not in self.traffic.caveats.get(post.ri, ())
-            ]
+            if post.foreign and not US_ONLY_CAVEATS.isdisjoint(self.traffic.caveats.get(post.ri, ())):
+                post.foreign = False
         return posts
 
     @staticmethod
@@ -449,9 +450,9 @@ class Builder:
 
     @staticmethod
     def classify(post: Post) -> None:
-        """Set what a post may receive: foreign stations never NOFORN, headquarters TOP SECRET."""
+        """Set what a post may receive: foreign stations no US-only caveat, headquarters TOP SECRET."""
         if not is_us_station(post.ri):
-            post.barred_caveats = [NOFORN]
+            post.foreign = True
         if gateway := _GATEWAY.match(post.ri):
             post.clearance = _GATEWAY_CLEARANCE[gateway.group(1)]
         elif any(_TOP_SECRET.search(normalise_name(name)) for name in post.names):
@@ -586,6 +587,8 @@ def render(table: Table) -> str:
         lines += ["", "[[posts]]", f"ri = {_string(post.ri)}", f"names = {_array(post.names)}"]
         if post.clearance != DEFAULT_CLEARANCE:
             lines.append(f"clearance = {_string(post.clearance)}")
+        if post.foreign:
+            lines.append("foreign = true")
         if post.barred_caveats:
             lines.append(f"barred_caveats = {_array(post.barred_caveats)}")
     for collective in table.collectives:

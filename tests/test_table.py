@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from router.cable.security import US_ONLY_CAVEATS
 from router.errors import TableError
 from router.routing.table import load_table, parse_table
 
@@ -57,6 +58,12 @@ def test_a_good_table_is_indexed() -> None:
         (('prefix = "RUEH"', "prefix = 4"), 5, "relays.0.prefix", "valid string"),
         (("[[posts]]\nri", "[[posts]]\nbaud = -1\nri"), 9, "posts.0.baud", "greater than or equal"),
         (('name = "STATE RELAY"', 'name = "STATE RELAY"\nspeed = 3'), 7, "relays.0.speed", "Extra inputs"),
+        (
+            ('names = ["AMEMBASSY PARIS"]', 'names = ["AMEMBASSY PARIS"]\nforeign = "yes"'),
+            15,
+            "posts.1.foreign",
+            "valid boolean",
+        ),
     ],
 )
 def test_a_bad_table_says_file_line_and_field(
@@ -84,3 +91,27 @@ def test_a_missing_table_is_a_table_error(tmp_path: Path) -> None:
     """A table that cannot be read is a TableError, not a traceback."""
     with pytest.raises(TableError, match="cannot read"):
         load_table(tmp_path / "absent.toml")
+
+
+def test_a_foreign_post_is_barred_every_us_only_caveat() -> None:
+    """``foreign = true`` bars NOFORN and State's distribution captions, besides the post's own bars."""
+    foreign = (
+        '[[posts]]\nri = "RFHHAAA"\nnames = ["ALLIED LIAISON"]\nforeign = true\nbarred_caveats = ["ORCON"]\n'
+    )
+    table = parse_table(GOOD + foreign)
+    post = table.posts["RFHHAAA"]
+    assert post.foreign
+    assert post.barred_caveats == US_ONLY_CAVEATS | {"ORCON"}
+    assert {"NOFORN", "NODIS", "EXDIS"} <= US_ONLY_CAVEATS
+    assert not table.posts["RUEHFR"].foreign
+    assert table.posts["RUEHFR"].barred_caveats == frozenset()
+
+
+def test_a_station_known_only_by_a_foreign_relay_is_foreign() -> None:
+    """An RI under a relay whose nation letter is not U or H (ACP 117) is a foreign station."""
+    table = parse_table(GOOD + '\n[[relays]]\nprefix = "RFHH"\nname = "ALLIED RELAY"\n')
+    allied, american = table.relayed_station("RFHHXYZ"), table.relayed_station("RUEHXYZ")
+    assert allied is not None
+    assert american is not None
+    assert (allied.foreign, allied.barred_caveats) == (True, US_ONLY_CAVEATS)
+    assert (american.foreign, american.barred_caveats) == (False, frozenset())

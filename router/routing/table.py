@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from router.cable.models import Classification
 from router.cable.names import normalise_name
+from router.cable.security import US_ONLY_CAVEATS
 from router.errors import LocatedError, TableError
 from router.tomlfile import locate, validated
 
@@ -66,6 +67,7 @@ class _Post(_Schema):
     ri: RoutingIndicator
     names: list[Name] = Field(min_length=1)
     clearance: Classification | None = None
+    foreign: Annotated[bool, Field(strict=True)] = False  # `foreign = "no"` is a mistake, not True
     barred_caveats: list[Annotated[str, Field(pattern=r"^[A-Z]{2,12}$")]] = []
     baud: int | None = Field(default=None, ge=0, le=1_000_000)
     window: int | None = Field(default=None, ge=1, le=10_000)
@@ -111,7 +113,11 @@ class Post:
     names: tuple[str, ...]
     clearance: Classification
     barred_caveats: frozenset[str]
+    """Every caveat the post may not have: the table's own, and the US-only ones of a foreign post."""
     line: LineProfile
+    foreign: bool = False
+    """A station of another nation (``foreign = true`` in the table, or a non-US RI known only by its
+    relay): a cable with a US-only caveat (`US_ONLY_CAVEATS`: NOFORN, NODIS, ...) never goes to it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,12 +283,13 @@ class RoutingTable:
         """A station known only by its relay: well-formed RI, default clearance and line.
 
         A station whose RI does not name the United States (second letter U or H) is a
-        foreign station, and NOFORN traffic is barred from it.
+        foreign station, and US-only traffic (NOFORN, NODIS, ...) is barred from it.
         """
         if not is_routing_indicator(ri) or self.relay_for(ri) is None:
             return None
-        barred = frozenset() if is_us_station(ri) else frozenset({"NOFORN"})
-        return Post(ri, (), self.defaults.clearance, barred, self.defaults.line)
+        foreign = not is_us_station(ri)
+        barred = US_ONLY_CAVEATS if foreign else frozenset()
+        return Post(ri, (), self.defaults.clearance, barred, self.defaults.line, foreign=foreign)
 
 
 def load_table(path: Path | str = DEFAULT_TABLE) -> RoutingTable:
@@ -311,11 +318,13 @@ def _index(schema: _Table, text: str, source: str) -> RoutingTable:
             ri=post.ri,
             names=tuple(post.names),
             clearance=post.clearance or defaults.clearance,
-            barred_caveats=frozenset(post.barred_caveats),
+            barred_caveats=frozenset(post.barred_caveats)
+            | (US_ONLY_CAVEATS if post.foreign else frozenset()),
             line=LineProfile(
                 baud=defaults.baud if post.baud is None else post.baud,
                 window=post.window or defaults.window,
             ),
+            foreign=post.foreign,
         )
         for name in post.names:
             # One name on several posts: the first in the table answers (the table is sorted);
