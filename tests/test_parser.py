@@ -366,7 +366,9 @@ def test_message_id_is_stable_across_line_ends_and_trailing_blanks() -> None:
 @pytest.mark.parametrize(
     ("text", "line", "column", "field"),
     [
-        ("VZCZCXYZ0001\nOO RUEHWEB\nDE RUEHKO 1571 1610901\nZNY CCCCC ZZH\n", 3, 1, "FL3"),
+        ("VZCZCXYZ0001\nOO RUEHWEB\nDE RUEHKO #1571\nZNY CCCCC ZZH\n", 3, 1, "FL3"),
+        ("VZCZCXYZ0001\nOO RUEHWEB\nDE RUEHKO 123 04/1200\nZNY CCCCC ZZH\n", 3, 1, "FL3"),
+        ("VZCZCXYZ0001\nOO RUEHWEB\nDE RUEHKO #1571 1610901\nFM AMEMBASSY TOKYO\n", 4, 1, "FL4"),
         ("VZCZCXYZ0001\nOO RUEHWEB\nDE RUEHKO #1571 1610901\nZNY QQQQQ ZZH\n", 4, 1, "FL4"),
         ("VZCZCXYZ0001\nHELLO\n", 2, 1, "FL2"),
         ("R 311200Z FEB 09\nFM AMEMBASSY PARIS\nTO SECSTATE WASHDC\n", 1, 1, "DTG"),
@@ -421,3 +423,46 @@ def test_without_text_fields_the_header_and_security_read_the_same() -> None:
     assert (quick.subject, quick.tags, quick.references, quick.declassification) == (None, (), (), None)
     unread = {"subject", "tags", "references", "declassification"}
     assert quick.model_dump(exclude=unread) == full.model_dump(exclude=unread)
+
+
+TOKYO_ACP127 = (
+    "VZCZCXYZ0000\nOO RUEHWEB\nDE RUEHKO #1571 1610901\nZNY CCCCC ZZH\nO 090901Z JUN 08\n"
+    "FM AMEMBASSY TOKYO\nTO RUEHC/SECSTATE WASHDC IMMEDIATE 4887\n\n{banner}\n"
+)
+
+
+def test_fl4_may_be_absent_and_the_text_then_says_the_classification() -> None:
+    """§203b(2): without FL4 the message goes over approved channels, handled as its text's banner says."""
+    cable = parse_cable(TOKYO_ACP127.replace("ZNY CCCCC ZZH\n", "").format(banner="S E C R E T TOKYO 001571"))
+    assert (cable.family, cable.security_warning) == ("acp127", None)
+    assert cable.classification is Classification.SECRET
+    assert cable.precedence is Precedence.IMMEDIATE
+    assert [a.ri for a in cable.to] == ["RUEHC"]
+
+
+def test_zny_rrrrr_is_restricted() -> None:
+    """§124b(2): ZNY RRRRR marks a RESTRICTED message, between UNCLASSIFIED and CONFIDENTIAL."""
+    cable = parse_cable(TOKYO_ACP127.replace("ZNY CCCCC", "ZNY RRRRR").format(banner="UNCLAS TOKYO 001571"))
+    assert cable.security_warning is Classification.RESTRICTED
+    assert cable.classification is Classification.RESTRICTED
+    assert Classification.UNCLASSIFIED < Classification.RESTRICTED < Classification.CONFIDENTIAL
+
+
+@pytest.mark.parametrize(
+    ("fl3", "ssn", "filing_time", "message_id"),
+    [
+        ("DE RUEHKO 123 04/1200Z", 123, "04/1200Z", "RUEHKO-0123-04/1200Z"),  # §115-116: RPDLE 123 11/1215Z
+        ("DE RUEHKO 1571 1610901", 1571, "1610901", "RUEHKO-1571-1610901"),  # a Julian date, no # (§221)
+        ("DE RUEHKO #1571 1610901", 1571, "1610901", "RUEHKO-1571-1610901"),  # State's own form
+    ],
+)
+def test_fl3_takes_the_base_form_besides_states(
+    fl3: str, ssn: int, filing_time: str, message_id: str
+) -> None:
+    """§115-116: the station serial with or without #, the filing time as day/time or Julian date."""
+    cable = parse_cable(
+        TOKYO_ACP127.replace("DE RUEHKO #1571 1610901", fl3).format(banner="UNCLAS TOKYO 001571")
+    )
+    assert cable.station_serial is not None
+    assert (cable.station_serial.ssn, cable.station_serial.filing_time) == (ssn, filing_time)
+    assert cable.message_id == message_id

@@ -237,3 +237,21 @@ def test_the_originator_still_gets_a_copy_when_addressed_by_name(table: RoutingT
     """Leaving the originator out of a collective does not undo a line that addresses it itself."""
     got = route(table, "TO EUROPEAN POLITICAL COLLECTIVE\nINFO AMEMBASSY ROME")
     assert got["RUEHRO"] == (Precedence.ROUTINE, "info", False, DIRECT)
+
+
+def test_a_cable_without_fl4_or_banner_goes_over_approved_channels_only() -> None:
+    """§203b(2): no FL4 and no classification in the text: no post on an unclassified channel gets it."""
+    table = parse_table(
+        TABLE + '\n[[posts]]\nri = "RUEHUU"\nnames = ["AMCONSUL OPEN"]\nclearance = "UNCLASSIFIED"\n'
+    )
+    text = (
+        "VZCZCXRA0001\nRR RUEHWEB\nDE RUEHRO 1 01/1200Z\nR 011200Z JAN 09\nFM AMEMBASSY ROME\n"
+        "TO AMCONSUL OPEN\nINFO AMEMBASSY PARIS\n\nNO BANNER AT ALL\n"
+    )
+    cable_ = parse_cable(text)
+    assert (cable_.security_warning, cable_.classification) == (None, None)
+    decision = decide(cable_, table)
+    assert [d.post for d in decision.deliveries] == ["RUEHFR"]
+    assert [(i.post, i.reason) for i in decision.intercepts] == [("RUEHUU", "not-cleared")]
+    with_fl4 = decide(parse_cable(text.replace("R 011200Z", "ZNR UUUUU\nR 011200Z")), table)
+    assert {d.post for d in with_fl4.deliveries} == {"RUEHFR", "RUEHUU"}

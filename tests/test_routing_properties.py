@@ -107,6 +107,7 @@ BANNERS = {
 }
 FL4 = {
     Classification.UNCLASSIFIED: "ZNR UUUUU",
+    Classification.RESTRICTED: "ZNY RRRRR",
     Classification.CONFIDENTIAL: "ZNY CCCCC",
     Classification.SECRET: "ZNY SSSSS",
     Classification.TOP_SECRET: "ZNY TTTTT",

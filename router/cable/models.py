@@ -76,9 +76,14 @@ def needs_receipt(precedence: Precedence, *, niact: bool) -> bool:
 
 
 class Classification(_Ranked):
-    """Security level of a cable: UNCLASSIFIED < CONFIDENTIAL < SECRET < TOP SECRET."""
+    """Security level of a cable: UNCLASSIFIED < RESTRICTED < CONFIDENTIAL < SECRET < TOP SECRET.
+
+    RESTRICTED is the allies' level below CONFIDENTIAL (ACP 127 §124b: ``ZNY RRRRR``); US traffic
+    does not use it, but a US switch relays it, over channels approved for it.
+    """
 
     UNCLASSIFIED = "UNCLASSIFIED"
+    RESTRICTED = "RESTRICTED"
     CONFIDENTIAL = "CONFIDENTIAL"
     SECRET = "SECRET"  # noqa: S105 (a level, not a password)
     TOP_SECRET = "TOP SECRET"  # noqa: S105

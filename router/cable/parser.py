@@ -34,7 +34,9 @@ _BANNER_SEARCH_LINES = 80
 _FL1 = re.compile(r"VZCZC([A-Z0-9]*)")
 _FL2 = re.compile(r"([RPOZY])\1\s*(.*)")
 _RI_LIST = re.compile(r"[A-Z]{4,7}(?:\s+[A-Z]{4,7})*\s*")
-_FL3 = re.compile(r"DE\s+([A-Z]{4,7})\s+#\s*(\d{1,5})(?:/(\d{1,3}))?\s+(\d{7})\b")
+# FL3: DE, the originating RI, the station serial (State writes `#1571`, the base form `123`), its
+# section, and the filing time as a Julian day and time (`1610901`) or a day/time (`04/1200Z`, §115).
+_FL3 = re.compile(r"DE\s+([A-Z]{4,7})\s+(?:#\s*)?(\d{1,5})(?:/(\d{1,3}))?\s+(\d{7}\b|\d{2}/\d{4}Z\b)")
 _FL4 = re.compile(r"ZN[YR]\s+([A-Z])\1{4}\b")
 # FL5: precedence letter(s), then DDHHMMZ MON YY. Partial records write it bare and in mixed case.
 _DTG_PATTERN = (
@@ -213,22 +215,14 @@ def _read_fl1_to_fl4(lines: list[str], start: int, header: _Header) -> None:
         i += 1
     fl3 = _FL3.match(lines[i].strip()) if i < n else None
     if fl3 is None:
-        _fail(lines, min(i, n - 1), "FL3", "expected DE + originating RI + #SSN + filing time")
+        _fail(lines, min(i, n - 1), "FL3", "expected DE + originating RI + station serial + filing time")
     header.station_serial = StationSerial(
         originating_ri=fl3.group(1),
         ssn=int(fl3.group(2)),
         section=int(fl3.group(3)) if fl3.group(3) else None,
         filing_time=fl3.group(4),
     )
-    i += 1
-    fl4 = _FL4.match(lines[i].strip()) if i < n else None
-    if fl4 is None:
-        _fail(lines, min(i, n - 1), "FL4", "expected the security warning ZNY/ZNR with 5 letters")
-    header.security_signal = fl4.group(1)
-    header.security_warning = _SECURITY_SIGNALS.get(fl4.group(1))
-    if header.security_warning is None:
-        _fail(lines, i, "FL4", f"unknown security letter {fl4.group(1)!r}")
-    i += 1
+    i = _read_fl4(lines, i + 1, header)
     while i < n and not lines[i].strip():
         i += 1
     if i >= n or not _DTG.match(lines[i].strip()):
@@ -236,10 +230,31 @@ def _read_fl1_to_fl4(lines: list[str], start: int, header: _Header) -> None:
     _read_fl5_on(lines, i, header)
 
 
-# FL4 (ACP 127 §313): the repeated letter says the security level; E = EFTO (unclassified).
+def _read_fl4(lines: list[str], i: int, header: _Header) -> int:
+    """FL4, the security warning, if there is one; the index of the line after it.
+
+    FL4 may be absent (§203b(2)): the message then goes over approved channels only and is handled
+    as the classification in its text says (`security_warning` stays None). A line that is
+    neither FL4 nor FL5 is an FL4 error.
+    """
+    line = lines[i].strip() if i < len(lines) else ""
+    fl4 = _FL4.match(line)
+    if fl4 is None:
+        if _DTG.match(line):
+            return i
+        _fail(lines, min(i, len(lines) - 1), "FL4", "expected the security warning ZNY/ZNR with 5 letters")
+    header.security_signal = fl4.group(1)
+    header.security_warning = _SECURITY_SIGNALS.get(fl4.group(1))
+    if header.security_warning is None:
+        _fail(lines, i, "FL4", f"unknown security letter {fl4.group(1)!r}")
+    return i + 1
+
+
+# FL4 (ACP 127 §124b, §203a): the repeated letter says the security level; E = EFTO (unclassified).
 _SECURITY_SIGNALS = {
     "U": Classification.UNCLASSIFIED,
     "E": Classification.UNCLASSIFIED,
+    "R": Classification.RESTRICTED,
     "C": Classification.CONFIDENTIAL,
     "S": Classification.SECRET,
     "T": Classification.TOP_SECRET,

@@ -223,7 +223,7 @@ def _deliver_if_cleared(cable: Cable, copies: _Copies, intercepts: list[Intercep
     A post not cleared for the cable's classification, or barred one of its caveats, is
     intercepted instead (added to ``intercepts``).
     """
-    level = (cable.classification or Classification.UNCLASSIFIED).rank
+    level = handling_level(cable).rank
     caveats = frozenset(cable.caveats)
     won, also, niact = copies
     deliveries = []
@@ -238,6 +238,20 @@ def _deliver_if_cleared(cable: Cable, copies: _Copies, intercepts: list[Intercep
             else:
                 deliveries.append(Delivery(ri, precedence, role, ri in niact, via, lines))
     return deliveries
+
+
+def handling_level(cable: Cable) -> Classification:
+    """The level a cable is handled at: its classification; without one, what its header implies.
+
+    An ACP 127 cable without FL4 and without a banner goes over approved channels only (§203b(2)):
+    it is handled as RESTRICTED, the lowest level that needs an approved channel, so that no post
+    on an unclassified channel gets it. Anything else unmarked is handled as UNCLASSIFIED.
+    """
+    if cable.classification is not None:
+        return cable.classification
+    if cable.family == "acp127" and cable.security_warning is None:
+        return Classification.RESTRICTED
+    return Classification.UNCLASSIFIED
 
 
 def _best_first(way: _Way) -> tuple[int, bool, int]:
