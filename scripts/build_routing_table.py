@@ -142,6 +142,8 @@ class Table:
     posts: list[Post]
     collectives: list[Collective]
     cables: int
+    aigs: list[dict[str, Any]] = field(default_factory=list)
+    """Address indicating groups, as collectives.toml writes them."""
 
 
 def clean_table_name(name: str, ri: str) -> str:
@@ -275,6 +277,7 @@ class Source:
         self.groups: dict[str, list[str]] = data["groups"]
         self.collectives: list[dict[str, Any]] = data["collectives"]
         self.missions: list[str] = data["missions"]
+        self.aigs: list[dict[str, Any]] = data.get("aigs", [])
         for group, countries in self.groups.items():
             unknown = [country for country in countries if country not in self.countries]
             if unknown:
@@ -350,9 +353,9 @@ class Builder:
         posts = self.posts(set(collective_ris.values()))
         relays = self.relays(posts)
         collectives = self.collectives(collective_ris, posts)
-        return Table(
-            relays, sorted(posts.values(), key=lambda post: post.ri), collectives, self.traffic.cables
-        )
+        posts_by_ri = sorted(posts.values(), key=lambda post: post.ri)
+        aigs = sorted(self.source.aigs, key=lambda aig: aig["number"])
+        return Table(relays, posts_by_ri, collectives, self.traffic.cables, aigs)
 
     def collective_ris(self) -> dict[int, str]:
         """The RI of each collective: as hand-written, else the one traffic writes most, else the tables'."""
@@ -598,6 +601,12 @@ def render(table: Table) -> str:
         if collective.aliases:
             lines.append(f"aliases = {_array(collective.aliases)}")
         lines += [f"basis = {_string(collective.basis)}", f"members = {_array(collective.members)}"]
+    for aig in table.aigs:
+        lines += ["", "[[aigs]]", f"number = {int(aig['number'])}", f"title = {_string(aig['title'])}"]
+        lines.append(f"basis = {_string(aig['basis'])}")
+        if "originator" in aig:
+            lines.append(f"originator = {_string(aig['originator'])}")
+        lines += [f"{role} = {_array(aig[role])}" for role in ("action", "info") if aig.get(role)]
     return "\n".join(lines) + "\n"
 
 

@@ -466,3 +466,19 @@ def test_fl3_takes_the_base_form_besides_states(
     assert cable.station_serial is not None
     assert (cable.station_serial.ssn, cable.station_serial.filing_time) == (ssn, filing_time)
     assert cable.message_id == message_id
+
+
+def test_an_aig_is_read_as_one_address_without_fm() -> None:
+    """§222a: `TO AIG 205` right after FL5 (the AIG denotes the originator); its number is no MCN."""
+    text = (
+        "VZCZCXYZ0001\nRR RUWSPH RUHPB\nDE RUECW 177 14/1529Z\nZNR UUUUU\nR 141527Z MAR 71\n"
+        "TO AIG 205\nINFO AIG 1234 IMMEDIATE\nAIG4321\n\nUNCLAS WHAT WAS 1500Z POSITION\n"
+    )
+    cable = parse_cable(text)
+    assert cable.originator is None
+    assert [(a.name, a.mcn) for a in cable.addressees] == [
+        ("AIG 205", None),
+        ("AIG 1234", None),
+        ("AIG 4321", None),
+    ]
+    assert cable.info[0].written_precedence is Precedence.IMMEDIATE

@@ -255,3 +255,45 @@ def test_a_cable_without_fl4_or_banner_goes_over_approved_channels_only() -> Non
     assert [(i.post, i.reason) for i in decision.intercepts] == [("RUEHUU", "not-cleared")]
     with_fl4 = decide(parse_cable(text.replace("R 011200Z", "ZNR UUUUU\nR 011200Z")), table)
     assert {d.post for d in with_fl4.deliveries} == {"RUEHFR", "RUEHUU"}
+
+
+AIG_TABLE = (
+    TABLE
+    + """
+[[aigs]]
+number = 205
+title = "MEDITERRANEAN SITUATION REPORTS"
+originator = "RUEHRO"
+action = ["RUEHFR", "RUEHRO", "RUEHMD"]
+info = ["RUEHVL", "RUEHC"]
+"""
+)
+
+
+def test_an_aig_reaches_its_action_and_info_addressees_at_their_precedences() -> None:
+    """§205c, §222a, §152a: TO AIG 205 acts on its action addressees and informs its info ones, lower."""
+    table = parse_table(AIG_TABLE, source="test.toml")
+    got = route(table, "TO AIG 205", dtg="O R")
+    assert got == {
+        "RUEHFR": (Precedence.IMMEDIATE, "action", False, "AIG 205"),
+        "RUEHMD": (Precedence.IMMEDIATE, "action", False, "AIG 205"),
+        "RUEHVL": (Precedence.ROUTINE, "info", False, "AIG 205"),
+        "RUEHC": (Precedence.ROUTINE, "info", False, "AIG 205"),
+    }  # not RUEHRO: the originator the AIG was made for is none of its addressees (§205c(1)(a))
+
+
+def test_an_aig_as_info_addressee_and_its_exemptions() -> None:
+    """An AIG on the INFO line informs all its addressees; XMT exempts from it (§205c(1)(e))."""
+    table = parse_table(AIG_TABLE, source="test.toml")
+    got = route(table, "TO SECSTATE WASHDC\nINFO AIG 205\nXMT AMEMBASSY VALLETTA", dtg="P")
+    assert got == {
+        "RUEHC": (Precedence.PRIORITY, "action", False, DIRECT),
+        "RUEHFR": (Precedence.PRIORITY, "info", False, "AIG 205"),
+        "RUEHMD": (Precedence.PRIORITY, "info", False, "AIG 205"),
+    }
+
+
+def test_an_aig_the_table_does_not_define_is_intercepted() -> None:
+    """An AIG number unknown to the table is held as an unknown collective, with its line."""
+    decision = decide(parse_cable(cable("TO AIG 999")), parse_table(AIG_TABLE))
+    assert [(i.addressee, i.reason) for i in decision.intercepts] == [("AIG 999", "unknown-collective")]

@@ -117,3 +117,21 @@ def test_the_originating_post_is_named_by_the_fm_line(
     members = table.collective_named(collective)
     assert members is not None
     assert set(members.members) - {originator} <= posts | {i.post for i in decision.intercepts}
+
+
+def test_the_committed_table_defines_an_aig_that_routes(table: RoutingTable) -> None:
+    """§222a's `TO AIG 205` on the committed table: its action posts act, its info posts are informed."""
+    text = (
+        "VZCZCXYZ0001\nOO RUEHWEB\nDE RUEHC 177 14/1529Z\nZNR UUUUU\nO R 141527Z MAR 09\n"
+        "TO AIG 205\n\nUNCLAS STATE 000177\n"
+    )
+    decision = decide(parse_cable(text), table)
+    got = {(d.post, d.role, d.precedence.value, d.via) for d in decision.deliveries}
+    assert got == {
+        ("RUEHBJ", "action", "IMMEDIATE", "AIG 205"),
+        ("RUEHKO", "action", "IMMEDIATE", "AIG 205"),
+        ("RUEHUL", "action", "IMMEDIATE", "AIG 205"),
+        ("RHHMUNA", "info", "ROUTINE", "AIG 205"),
+        ("RUEKJCS", "info", "ROUTINE", "AIG 205"),
+    }
+    assert decision.intercepts == ()

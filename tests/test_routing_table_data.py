@@ -24,6 +24,7 @@ SCHEMA = {
     "relays": ({"prefix", "name"}, set()),
     "posts": ({"ri", "names"}, {"clearance", "foreign", "barred_caveats", "baud", "window"}),
     "collectives": ({"name", "basis", "members"}, {"ri", "aliases"}),
+    "aigs": ({"number", "title", "basis"}, {"originator", "action", "info"}),
 }
 CLEARANCES = {"UNCLASSIFIED", "CONFIDENTIAL", "SECRET", "TOP SECRET"}
 # A station line of the RI tables: the RI, or an RI range (cable2graph writes `HRU` for `THRU`).

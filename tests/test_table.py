@@ -115,3 +115,54 @@ def test_a_station_known_only_by_a_foreign_relay_is_foreign() -> None:
     assert american is not None
     assert (allied.foreign, allied.barred_caveats) == (True, US_ONLY_CAVEATS)
     assert (american.foreign, american.barred_caveats) == (False, frozenset())
+
+
+AIGS = (
+    GOOD
+    + """
+[[aigs]]
+number = 205
+title = "EUROPEAN REPORTS"
+originator = "RUEHC"
+action = ["RUEHFR"]
+info = ["RUEHC"]
+"""
+)
+
+
+def test_an_aig_is_indexed_by_number_without_its_originator() -> None:
+    """[[aigs]]: a number, its action and info posts; the originator it is made for is no addressee."""
+    aig = parse_table(AIGS).aigs[205]
+    assert (aig.name, aig.title, aig.originator) == ("AIG 205", "EUROPEAN REPORTS", "RUEHC")
+    assert [p.ri for p in aig.action] == ["RUEHFR"]
+    assert aig.info == ()
+
+
+@pytest.mark.parametrize(
+    ("change", "line", "field", "reason"),
+    [
+        (('action = ["RUEHFR"]', 'action = ["RUEHZZ"]'), 24, "aigs.0.action", "not a post"),
+        (('info = ["RUEHC"]', 'info = ["RUEHFR"]'), 25, "aigs.0.info", "both an action and an info"),
+        (('originator = "RUEHC"', 'originator = "RUEHZZ"'), 23, "aigs.0.originator", "not a post"),
+        (("number = 205", "number = 0"), 21, "aigs.0.number", "greater than or equal"),
+        (('title = "EUROPEAN REPORTS"\n', ""), 20, "aigs.0.title", "Field required"),
+        (('action = ["RUEHFR"]\ninfo = ["RUEHC"]', ""), 20, "aigs.0.action", "no action or info"),
+    ],
+)
+def test_a_bad_aig_says_file_line_and_field(
+    change: tuple[str, str], line: int, field: str, reason: str
+) -> None:
+    """An AIG's mistakes are reported at their line and field, as the rest of the table's."""
+    with pytest.raises(TableError) as caught:
+        parse_table(AIGS.replace(*change, 1), source="routing.toml")
+    assert (caught.value.line, caught.value.field) == (line, field)
+    assert reason in caught.value.reason
+    assert str(caught.value).startswith(f"routing.toml:{line}: {field}: ")
+
+
+def test_an_aig_number_defined_twice_is_refused_at_the_second() -> None:
+    """Two [[aigs]] with one number: the second is refused at its number's line."""
+    twice = AIGS + '\n[[aigs]]\nnumber = 205\ntitle = "AGAIN"\naction = ["RUEHFR"]\n'
+    with pytest.raises(TableError) as caught:
+        parse_table(twice, source="routing.toml")
+    assert (caught.value.line, caught.value.field) == (28, "aigs.1.number")

@@ -215,7 +215,7 @@ def _read_fl1_to_fl4(lines: list[str], start: int, header: _Header) -> None:
         i += 1
     fl3 = _FL3.match(lines[i].strip()) if i < n else None
     if fl3 is None:
-        _fail(lines, min(i, n - 1), "FL3", "expected DE + originating RI + station serial + filing time")
+        _fail(lines, min(i, n - 1), "FL3", "expected DE + originating RI + SSN + filing time")
     header.station_serial = StationSerial(
         originating_ri=fl3.group(1),
         ssn=int(fl3.group(2)),
@@ -273,6 +273,11 @@ def _read_fl5_on(lines: list[str], start: int, header: _Header) -> None:
         i += 1
     fm = _FM.match(lines[i].strip()) if i < n else None
     if fm is None:
+        # FL6 is left out when an AIG denotes the originator and all addressees (§205c(1)(b),
+        # §222a: `TO AIG 205` right after FL5); only under a full routing header, which has FL3.
+        if header.family == "acp127" and i < n and lines[i].lstrip().startswith("TO "):
+            header.end = _read_addresses(lines, i, header)
+            return
         _fail(lines, min(i, n - 1), "FL6", "expected FM + originator")
     header.originator = read_addressee_line(fm.group(1))
     header.end = _read_addresses(lines, i + 1, header)

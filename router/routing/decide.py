@@ -115,6 +115,8 @@ class _Way(NamedTuple):
     via: str
     posts: tuple[Post, ...]
     ris: tuple[str, ...]
+    precedence: Precedence
+    """The line's precedence; for an AIG's information addressees, the cable's info precedence."""
 
 
 _Resolved: TypeAlias = "tuple[list[_Way], list[Intercept], list[str], list[int]]"
@@ -193,8 +195,28 @@ def _resolve_addressees(cable: Cable, table: RoutingTable, excluded: frozenset[s
                 exempted.extend(ri for ri in resolution.ris if ri in excluded)
                 if not members:
                     exempted_lines.append(addressee.line)
-            ways.append(_Way(addressee, role, resolution.via, members, ris))
+            if resolution.informed and role == "action":
+                ways.extend(_aig_ways(cable, addressee, resolution.via, members, resolution.informed))
+            else:
+                ways.append(_Way(addressee, role, resolution.via, members, ris, addressee.precedence))
     return ways, intercepts, exempted, exempted_lines
+
+
+def _aig_ways(
+    cable: Cable, addressee: Addressee, via: str, members: tuple[Post, ...], informed: frozenset[str]
+) -> list[_Way]:
+    """An AIG addressed for action: its action addressees act, its information addressees are informed.
+
+    §152a: a message to a single AIG with action and information addressees may carry two
+    precedences, the lower for the information addressees; they never get more than the line.
+    """
+    acting = tuple(p for p in members if p.ri not in informed)
+    told = tuple(p for p in members if p.ri in informed)
+    lower = min(addressee.precedence, cable.info_precedence or addressee.precedence)
+    return [
+        _Way(addressee, "action", via, acting, tuple(p.ri for p in acting), addressee.precedence),
+        _Way(addressee, "info", via, told, tuple(p.ri for p in told), lower),
+    ]
 
 
 def _one_copy_per_post(ways: list[_Way]) -> _Copies:
@@ -228,7 +250,7 @@ def _deliver_if_cleared(cable: Cable, copies: _Copies, intercepts: list[Intercep
     won, also, niact = copies
     deliveries = []
     for way, posts in won:
-        precedence, role, via = way.addressee.precedence, way.role, way.via
+        precedence, role, via = way.precedence, way.role, way.via
         only = (way.addressee.line,)  # shared by every post this line alone reaches
         for post in posts:
             ri = post.ri
@@ -256,7 +278,7 @@ def handling_level(cable: Cable) -> Classification:
 
 def _best_first(way: _Way) -> tuple[int, bool, int]:
     """Highest precedence first, then action before info, then the order written."""
-    return (-way.addressee.precedence.rank, way.role != "action", way.addressee.line)
+    return (-way.precedence.rank, way.role != "action", way.addressee.line)
 
 
 def _barred(post: Post, level: int) -> InterceptReason:

@@ -6,15 +6,16 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Annotated, NamedTuple, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, NamedTuple, NoReturn, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from router.cable.addressee import aig_number
 from router.cable.models import Classification
 from router.cable.names import normalise_name
 from router.cable.security import US_ONLY_CAVEATS
 from router.errors import LocatedError, TableError
-from router.tomlfile import locate, validated
+from router.tomlfile import dotted, locate, validated
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable, Iterable, Mapping
@@ -81,11 +82,21 @@ class _Collective(_Schema):
     members: list[RoutingIndicator]
 
 
+class _Aig(_Schema):
+    number: int = Field(ge=1, le=99_999)
+    title: Name
+    basis: str = ""
+    originator: RoutingIndicator | None = None
+    action: list[RoutingIndicator] = []
+    info: list[RoutingIndicator] = []
+
+
 class _Table(_Schema):
     defaults: _Defaults = _Defaults()
     relays: list[_Relay] = []
     posts: list[_Post] = []
     collectives: list[_Collective] = []
+    aigs: list[_Aig] = []
 
     @model_validator(mode="after")
     def _no_duplicate_posts(self) -> _Table:
@@ -140,14 +151,35 @@ class Collective:
     """The member posts themselves, resolved once when the table is loaded."""
 
 
+@dataclass(frozen=True, slots=True)
+class Aig:
+    """An address indicating group (ACP 127 §205c, §222): a number for fixed action and info addressees.
+
+    The originator it was made for is listed with it, and is none of its addressees.
+    """
+
+    number: int
+    title: str
+    originator: str | None
+    action: tuple[Post, ...]
+    info: tuple[Post, ...]
+
+    @property
+    def name(self) -> str:
+        """The address as a cable writes it: ``AIG 205``."""
+        return f"AIG {self.number}"
+
+
 class Resolution(NamedTuple):
     """What one written addressee stands for: the posts it reaches, their RIs, and the way."""
 
     posts: tuple[Post, ...]
     ris: tuple[str, ...]
     via: str
-    """``direct``, the collective's name, or ``relay <PREFIX>`` for an RI known only by its relay."""
+    """``direct``, the collective's name, ``AIG <n>``, or ``relay <PREFIX>`` (an RI known by its relay)."""
     collective: bool = False
+    informed: frozenset[str] = frozenset()
+    """Of an AIG's posts, those it lists as information addressees (§152a): they get the info role."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -164,6 +196,8 @@ class RoutingTable:
     defaults: Post
     """What a station reached only through a relay is taken to be: default clearance and line."""
     source: str = "<memory>"
+    aigs: Mapping[int, Aig] = field(default_factory=dict)
+    """Address indicating groups by number."""
     _post_names: Mapping[str, str] = field(default_factory=dict, repr=False)
     _namesakes: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     """Names that several posts bear (AMCONSUL STRASBOURG: RUEHFRS and RUEHSR), with every RI."""
@@ -227,11 +261,22 @@ class RoutingTable:
             if (relayed := self.relayed_station(ri)) is not None:
                 relay = self.relay_for(ri)
                 return Resolution((relayed,), (ri,), f"relay {relay.prefix if relay else ''}")
+        if (number := aig_number(name)) is not None:
+            return self._resolve_aig(number)
         if (post := self.post_named(name)) is not None:
             return Resolution((post,), (post.ri,), DIRECT)
         if (collective := self.collective_named(name)) is not None:
             return Resolution(collective.posts, collective.members, collective.name, collective=True)
         return None
+
+    def _resolve_aig(self, number: int) -> Resolution | None:
+        """An AIG's action and information posts (§152a, §222), or None when the table has no such AIG."""
+        aig = self.aigs.get(number)
+        if aig is None:
+            return None
+        posts = (*aig.action, *aig.info)
+        informed = frozenset(p.ri for p in aig.info)
+        return Resolution(posts, tuple(p.ri for p in posts), aig.name, collective=True, informed=informed)
 
     def post_named(self, name: str) -> Post | None:
         """The post a plain-language address names, allowing one slip of the hand."""
@@ -332,18 +377,38 @@ def _index(schema: _Table, text: str, source: str) -> RoutingTable:
             key = normalise_name(name)
             if names.setdefault(key, post.ri) != post.ri:
                 namesakes.setdefault(key, [names[key]]).append(post.ri)
+    collectives, collective_names, collective_ris = _index_collectives(schema, posts, text, source)
+    return RoutingTable(
+        posts=MappingProxyType(posts),
+        relays=tuple(sorted((Relay(r.prefix, r.name) for r in schema.relays), key=lambda r: -len(r.prefix))),
+        collectives=collectives,
+        defaults=Post(
+            ri="",
+            names=(),
+            clearance=defaults.clearance,
+            barred_caveats=frozenset(),
+            line=LineProfile(defaults.baud, defaults.window),
+        ),
+        source=source,
+        aigs=MappingProxyType(_index_aigs(schema, posts, text, source)),
+        _post_names=MappingProxyType(names),
+        _namesakes=MappingProxyType({key: tuple(dict.fromkeys(ris)) for key, ris in namesakes.items()}),
+        _collective_names=MappingProxyType(collective_names),
+        _collective_ris=MappingProxyType(collective_ris),
+        _near_names=MappingProxyType(_near_index(names)),
+        _longest_key=max(map(len, names), default=0),
+    )
+
+
+def _index_collectives(
+    schema: _Table, posts: Mapping[str, Post], text: str, source: str
+) -> tuple[tuple[Collective, ...], dict[str, Collective], dict[str, Collective]]:
+    """The collectives, by name and alias, and by RI; a member that is no post is a `TableError`."""
     collective_names: dict[str, Collective] = {}
     collective_ris: dict[str, Collective] = {}
     collectives = []
     for index, entry in enumerate(schema.collectives):
-        for member_index, member in enumerate(entry.members):
-            if member not in posts:
-                raise TableError(
-                    f"member {member} of {entry.name} is not a post of the table",
-                    path=source,
-                    line=locate(text, ("collectives", index, "members", member_index)),
-                    field=f"collectives.{index}.members",
-                )
+        _check_posts(entry.members, posts, ("collectives", index, "members"), entry.name, (text, source))
         collective = Collective(
             entry.name,
             entry.ri,
@@ -356,25 +421,55 @@ def _index(schema: _Table, text: str, source: str) -> RoutingTable:
             collective_names.setdefault(normalise_name(name), collective)
         if entry.ri:
             collective_ris.setdefault(entry.ri, collective)
-    return RoutingTable(
-        posts=MappingProxyType(posts),
-        relays=tuple(sorted((Relay(r.prefix, r.name) for r in schema.relays), key=lambda r: -len(r.prefix))),
-        collectives=tuple(collectives),
-        defaults=Post(
-            ri="",
-            names=(),
-            clearance=defaults.clearance,
-            barred_caveats=frozenset(),
-            line=LineProfile(defaults.baud, defaults.window),
-        ),
-        source=source,
-        _post_names=MappingProxyType(names),
-        _namesakes=MappingProxyType({key: tuple(dict.fromkeys(ris)) for key, ris in namesakes.items()}),
-        _collective_names=MappingProxyType(collective_names),
-        _collective_ris=MappingProxyType(collective_ris),
-        _near_names=MappingProxyType(_near_index(names)),
-        _longest_key=max(map(len, names), default=0),
-    )
+    return tuple(collectives), collective_names, collective_ris
+
+
+def _index_aigs(schema: _Table, posts: Mapping[str, Post], text: str, source: str) -> dict[int, Aig]:
+    """The AIGs by number; each RI a post, each post in one role, each number once (file:line errors)."""
+    file = (text, source)
+    aigs: dict[int, Aig] = {}
+    for index, entry in enumerate(schema.aigs):
+        name = f"AIG {entry.number}"
+        if entry.number in aigs:
+            _refuse(f"{name} is defined twice", file, ("aigs", index, "number"))
+        if not entry.action and not entry.info:
+            _refuse(
+                f"{name} has no action or info addressee", file, ("aigs", index, "action"), ("aigs", index)
+            )
+        for role in ("action", "info"):
+            _check_posts(getattr(entry, role), posts, ("aigs", index, role), name, file)
+        for member_index, member in enumerate(entry.info):
+            if member in entry.action:
+                reason = f"{member} is both an action and an info addressee of {name}"
+                _refuse(reason, file, ("aigs", index, "info"), ("aigs", index, "info", member_index))
+        if entry.originator is not None and entry.originator not in posts:
+            _refuse(
+                f"originator {entry.originator} of {name} is not a post", file, ("aigs", index, "originator")
+            )
+        # The originator the AIG was made for is no addressee of it (§205c(1)(a)): never sent its own cable.
+        action = tuple(posts[ri] for ri in entry.action if ri != entry.originator)
+        info = tuple(posts[ri] for ri in entry.info if ri != entry.originator)
+        aigs[entry.number] = Aig(entry.number, entry.title, entry.originator, action, info)
+    return aigs
+
+
+def _check_posts(
+    ris: list[str], posts: Mapping[str, Post], where: tuple[str | int, ...], owner: str, file: tuple[str, str]
+) -> None:
+    """Every RI of a membership list is a post of the table, else a `TableError` at its own line."""
+    for member_index, member in enumerate(ris):
+        if member not in posts:
+            _refuse(
+                f"member {member} of {owner} is not a post of the table", file, where, (*where, member_index)
+            )
+
+
+def _refuse(
+    reason: str, file: tuple[str, str], where: tuple[str | int, ...], at: tuple[str | int, ...] | None = None
+) -> NoReturn:
+    """A `TableError` for the field ``where``, at the line of ``at`` (an item of it) or of the field."""
+    text, source = file
+    raise TableError(reason, path=source, line=locate(text, at or where), field=dotted(where))
 
 
 def _near_index(names: Mapping[str, str]) -> dict[str, str]:
