@@ -482,3 +482,28 @@ def test_an_aig_is_read_as_one_address_without_fm() -> None:
         ("AIG 4321", None),
     ]
     assert cable.info[0].written_precedence is Precedence.IMMEDIATE
+
+
+ACP127_222A = (
+    "VZCZCABC027\nRR RUWSPH RUHPB\nDE RUECW 177C 1661529\nZNR UUUUU\nR 141527Z MAR\nTO AIG 205\nBT\n"
+    "UNCLAS WHAT WAS 1500Z POSITION\nOF USS ESTES\nBT\nC WA 1500Z POSITION\nNNNN\n"
+)
+"""ACP 127 §222a's example, as printed (its machine functions left out)."""
+
+
+def test_the_standards_own_aig_example_parses() -> None:
+    """§222a: no FM (the AIG names the originator), FL5 with no year (§113), a lettered serial (§129)."""
+    cable = parse_cable(ACP127_222A)
+    assert cable.station_serial is not None
+    assert (cable.station_serial.ssn, cable.station_serial.position) == (177, "C")
+    assert cable.message_id == "RUECW-0177C-1661529"
+    assert (cable.precedence, cable.dtg, cable.originator) == (Precedence.ROUTINE, None, None)
+    assert [a.name for a in cable.to] == ["AIG 205"]
+    assert cable.classification is Classification.UNCLASSIFIED
+
+
+def test_a_dtg_without_its_year_is_still_checked() -> None:
+    """Without a year the day and time must still exist: 30 FEB is no date in any year."""
+    with pytest.raises(CableParseError) as caught:
+        parse_cable(ACP127_222A.replace("141527Z MAR", "301527Z FEB"))
+    assert (caught.value.line, caught.value.field) == (5, "DTG")

@@ -135,3 +135,19 @@ def test_the_committed_table_defines_an_aig_that_routes(table: RoutingTable) -> 
         ("RUEKJCS", "info", "ROUTINE", "AIG 205"),
     }
     assert decision.intercepts == ()
+
+
+def test_the_standards_aig_example_routes_on_the_committed_table(table: RoutingTable) -> None:
+    """ACP 127 §222a's own message, TO AIG 205 at ROUTINE, reaches the committed table's AIG 205."""
+    text = (
+        "VZCZCABC027\nRR RUWSPH RUHPB\nDE RUECW 177C 1661529\nZNR UUUUU\nR 141527Z MAR\nTO AIG 205\nBT\n"
+        "UNCLAS WHAT WAS 1500Z POSITION\nOF USS ESTES\nBT\nC WA 1500Z POSITION\nNNNN\n"
+    )
+    decision = decide(parse_cable(text), table)
+    assert sorted((d.post, d.role, d.precedence.value) for d in decision.deliveries) == [
+        ("RHHMUNA", "info", "ROUTINE"),
+        ("RUEHBJ", "action", "ROUTINE"),
+        ("RUEHKO", "action", "ROUTINE"),
+        ("RUEHUL", "action", "ROUTINE"),
+        ("RUEKJCS", "info", "ROUTINE"),
+    ]

@@ -110,6 +110,8 @@ class StationSerial(_Value):
 
     originating_ri: str
     ssn: int
+    position: str | None = None
+    """The letter of the position that allotted the serial, where several do (§129: ``177C``)."""
     section: int | None = None
     filing_time: str
     """Julian day and zulu time as written, DDDHHMM (``1610901`` = day 161, 09:01Z)."""
