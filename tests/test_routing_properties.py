@@ -157,10 +157,12 @@ def marked_tables(draw: st.DrawFn) -> tuple[str, list[str]]:
 
 @st.composite
 def marked_cables(draw: st.DrawFn, pool: list[str], serial: int) -> Sent:
-    """A cable of either family to any of ``pool``, its classification and caveats written as in real ones."""
-    banner_level = draw(st.sampled_from(list(BANNERS)))
-    caveats = frozenset(draw(st.lists(st.sampled_from(sorted(WRITTEN_CAVEATS)), max_size=2, unique=True)))
-    lines = [draw(st.sampled_from(WRITTEN_CAVEATS[caveat])) for caveat in sorted(caveats)]
+    """A cable of either family to any of ``pool``, its classification and caveats written as in real ones.
+
+    ACP 126 (no FL4), ACP 127 with FL4 (the higher of FL4 and the banner rules), ACP 127 without FL4
+    (§203b(2)); and an ACP 127 cable with neither FL4 nor banner, which needs an approved channel:
+    at least RESTRICTED.
+    """
     to = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=4))
     info = draw(st.lists(st.sampled_from(pool), max_size=4))
     xmt = draw(st.lists(st.sampled_from([p for p in pool if "/" not in p]), max_size=1))
@@ -168,16 +170,24 @@ def marked_cables(draw: st.DrawFn, pool: list[str], serial: int) -> Sent:
     address += "\nXMT " + xmt[0] if xmt else ""
     letters = draw(st.sampled_from(["R", "P", "O", "Z", "O R"]))
     heading = f"{letters} 0{serial}1200Z JAN 09\nFM AMEMBASSY ROME\n{address}\n"
-    level = banner_level
-    if draw(st.booleans()):  # ACP 127: FL4 too, the higher of the two marks rules
+    routing = f"VZCZCXYZ000{serial}\n{letters[0] * 2} RUEHWEB\nDE RUEHRO #000{serial} 00{serial}1200\n"
+    form = draw(st.sampled_from(["acp126", "fl4", "no-fl4", "unmarked"]))
+    if form == "unmarked":
+        return Sent(
+            f"{routing}{heading}\nNOTHING SAYS HOW SECRET THIS IS\n", Classification.RESTRICTED, frozenset()
+        )
+    level = draw(st.sampled_from(list(BANNERS)))
+    banner = draw(st.sampled_from(BANNERS[level]))
+    caveats = frozenset(draw(st.lists(st.sampled_from(sorted(WRITTEN_CAVEATS)), max_size=2, unique=True)))
+    lines = [draw(st.sampled_from(WRITTEN_CAVEATS[caveat])) for caveat in sorted(caveats)]
+    if form == "fl4":
         warning = draw(st.sampled_from(list(FL4)))
         level = max(level, warning)
-        routing = f"VZCZCXYZ000{serial}\n{letters[0] * 2} RUEHWEB\nDE RUEHRO #000{serial} 00{serial}1200\n"
         heading = f"{routing}{FL4[warning]}\n{heading}"
-    banner = draw(st.sampled_from(BANNERS[banner_level]))
-    return Sent(
-        f"{heading}\n{banner} ROME 00000{serial}\n" + "\n".join(lines) + "\n\nSUBJECT: TEST\n", level, caveats
-    )
+    elif form == "no-fl4":
+        heading = routing + heading
+    text = f"{heading}\n{banner} ROME 00000{serial}\n" + "\n".join(lines) + "\n\nSUBJECT: TEST\n"
+    return Sent(text, level, caveats)
 
 
 @st.composite
