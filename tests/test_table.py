@@ -166,3 +166,14 @@ def test_an_aig_number_defined_twice_is_refused_at_the_second() -> None:
     with pytest.raises(TableError) as caught:
         parse_table(twice, source="routing.toml")
     assert (caught.value.line, caught.value.field) == (28, "aigs.1.number")
+
+
+def test_a_designation_stands_for_every_post_of_its_name_or_for_its_ri() -> None:
+    """XMT, ZEN and FM name stations: by RI when it is a post, else by name, namesakes included."""
+    namesakes = GOOD + '\n[[posts]]\nri = "RUEHSR"\nnames = ["AMEMBASSY PARIS"]\n'
+    table = parse_table(namesakes)
+    assert table.designated(None, "AMEMBASSY PARIS") == {"RUEHFR", "RUEHSR"}
+    assert table.designated("RUEHSR", "AMEMBASSY PARIS") == {"RUEHSR"}
+    assert table.designated("RUEHQQ", "AMEMBASSY PARIS") == {"RUEHFR", "RUEHSR"}  # an RI no post has
+    assert table.designated("RUEHQQ", "NOWHERE") == {"RUEHQQ"}
+    assert table.designated(None, "NOWHERE") == frozenset()

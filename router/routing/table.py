@@ -303,11 +303,11 @@ class RoutingTable:
         RUEHFRS and RUEHSR): all of them are candidates, and which one is meant is decided by the
         membership of the collective used (ACP 127 Annex B FL9, §205b), not by the table's order.
         """
-        if ri:
+        if ri and ri in self.posts:
             return frozenset((ri,))
         post = self.post_named(name)
-        if post is None:
-            return frozenset()
+        if post is None:  # an RI the table does not know as a post, or nothing at all
+            return frozenset((ri,)) if ri else frozenset()
         return frozenset(self._namesakes.get(normalise_name(name), (post.ri,)))
 
     def collective_named(self, name: str) -> Collective | None:
