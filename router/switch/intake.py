@@ -237,7 +237,7 @@ class Intake:
                 first,
                 decision.deliveries,
                 decision.intercepts,
-                decision.set_aside(cable),
+                decision.set_aside(),
             )
         )
         actions.event(
