@@ -103,7 +103,8 @@ class Broker:
             BROKER_CONFIG.format(port=self.port, user=user, directory=self.directory), encoding="utf-8"
         )
         mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        self.process = subprocess.Popen([mosquitto, "-c", str(config)])  # noqa: S603
+        output = (self.directory / "mosquitto.out").open("wb")  # its warnings (run as root, ...)
+        self.process = subprocess.Popen([mosquitto, "-c", str(config)], stdout=output, stderr=output)  # noqa: S603
         deadline = time.monotonic() + 10
         while not _answers(self.port):
             if time.monotonic() > deadline or self.process.poll() is not None:
