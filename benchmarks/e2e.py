@@ -223,7 +223,7 @@ class Router:
 class CopyCounter:
     """Every copy, counted by `mosquitto_sub` (C: a Python sink would take the core it measures)."""
 
-    def __init__(self, url: str, expected: int) -> None:
+    def __init__(self, url: str, expected: int, topic: str = "cables/out/+") -> None:
         address = BrokerAddress.parse(url)
         self.expected = expected
         self.count = 0
@@ -244,7 +244,7 @@ class CopyCounter:
                     # the broker's owner (tests and benchmarks): it may read every post's copies
                     *("-u", address.username or "", "-P", address.password or ""),
                 ),
-                *("-t", "cables/out/+", "-F", "%U"),
+                *("-t", topic, "-F", "%U"),
             ],
             stdout=subprocess.PIPE,
         )

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from router.network.line import Line, LineRules
     from router.routing.table import RoutingTable
     from router.switch.actions import Actions, JournalReads
+    from router.switch.intake import Prepared
 
 
 UNKNOWN_LOGGED = 1024
@@ -146,11 +147,20 @@ class Switch:
         )
         return self.actions
 
-    def handle(self, topic: str, payload: bytes, now: float, *, retained: bool = False) -> Actions:
+    def handle(
+        self,
+        topic: str,
+        payload: bytes,
+        now: float,
+        *,
+        retained: bool = False,
+        prepared: Prepared | None = None,
+    ) -> Actions:
         """A message off the bus: a cable, a receipt, a service message, line control or a request.
 
         Whatever it is, it ends journalled, rejected or logged: the broker hears of it only after.
-        ``retained``: the broker kept it and sent it on our subscription (see `_intake`).
+        ``retained``: the broker kept it and sent it on our subscription (see `_intake`);
+        ``prepared``: a cable the edge has already read and decided (`router.switch.intake.prepare`).
         """
         read = read_topic(topic)
         if read is None:
@@ -159,7 +169,7 @@ class Switch:
             return self.actions
         kind, post = read
         if kind is Kind.CABLE:
-            self._intake(topic, payload, now, retained=retained)
+            self._intake(topic, payload, now, retained=retained, prepared=prepared)
         elif not self._knows(kind, post):
             self._unknown_station(kind, post)
         elif kind is Kind.RECEIPT:
@@ -172,7 +182,9 @@ class Switch:
             self.posts.retransmit(post, payload, now)
         return self.actions
 
-    def _intake(self, topic: str, payload: bytes, now: float, *, retained: bool) -> None:
+    def _intake(
+        self, topic: str, payload: bytes, now: float, *, retained: bool, prepared: Prepared | None
+    ) -> None:
         """A cable off the intake; a retained one is taken once, then cleared at the broker.
 
         A cable published retained comes again on every subscription, so after every restart: the
@@ -188,10 +200,10 @@ class Switch:
             if before is not None:
                 self.actions.event("retained-again", topic=topic[:80], journal_id=before)
             else:
-                self.intake.receive(topic, payload, now)
+                self.intake.receive(topic, payload, now, prepared)
             self.actions.clear_retained(topic)
             return
-        self.intake.receive(topic, payload, now)
+        self.intake.receive(topic, payload, now, prepared)
 
     def _knows(self, kind: Kind, ri: str) -> bool:
         """Whether ``ri`` is a station the routing table knows, as `Lines.line` finds its profile.
