@@ -241,8 +241,8 @@ class CopyCounter:
                     "1",
                     "-i",
                     f"counter-{time.monotonic_ns()}",
-                    # the broker's owner (tests and benchmarks): it may read every post's copies
-                    *("-u", address.username or "", "-P", address.password or ""),
+                    # the broker's owner (our Mosquitto's url carries it): it may read every copy
+                    *(("-u", address.username, "-P", address.password or "") if address.username else ()),
                 ),
                 *("-t", topic, "-F", "%U"),
             ],
