@@ -209,3 +209,38 @@ def test_a_password_in_the_config_file_is_refused(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(Settings, "config_file", config)
     with pytest.raises(SettingsError, match="a password does not belong in the config file"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("command", "status"), [(["post", "RUEHC"], 1), (["watch"], 1), (["run", "--time-scale", "1000"], 2)]
+)
+def test_a_refused_login_ends_a_reconnecting_command_at_once_in_one_line(
+    tmp_path: Path, command: list[str], status: int
+) -> None:
+    """post, watch and run try again when the broker is away, not when it refuses them: one line, an exit."""
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto is not installed")
+    from router.bus.broker import Mosquitto  # noqa: PLC0415
+    from router.bus.security import Keyring  # noqa: PLC0415
+
+    wrong = tmp_path / "wrong.password"
+    wrong.write_text("not-it\n")
+    with Mosquitto(tmp_path / "broker", users=Keyring(tmp_path / "theirs").users(["RUEHC"])) as broker:
+        env = environment(tmp_path, free_port(), ROUTER_BROKER=f"mqtt://127.0.0.1:{broker.port}")
+        done = subprocess.run(  # noqa: S603
+            router(*command, "--password-file", str(wrong)),
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == status
+    last = done.stderr.splitlines()[-1]
+    assert last.endswith(
+        f"the broker at mqtt://127.0.0.1:{broker.port} refused user "
+        f"'{ {'post': 'post-RUEHC', 'watch': 'observer', 'run': 'router'}[command[0]] }': "
+        "not authorized (a wrong password, or a user it does not know)"
+    )
+    assert "Traceback" not in done.stderr
