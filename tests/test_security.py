@@ -286,3 +286,15 @@ async def test_the_demo_runs_on_the_amqtt_fallback_each_client_as_its_role(
     assert (options.journal.parent / "journal.sqlite.broker" / "credentials" / "post-RUEHC.password").exists()
     assert result.published == 20
     assert all(tally.shown for tally in result.tallies.values())
+
+
+def test_each_role_may_read_what_its_command_subscribes_to() -> None:
+    """The router reads every filter the switch subscribes to; the observer what `router watch` does."""
+    from router.bus.security import ROLE_GRANTS  # noqa: PLC0415
+
+    def reads(user: str) -> set[str]:
+        return {topic for access, topic in ROLE_GRANTS[user] if access in {"read", "readwrite"}}
+
+    assert set(topics.SUBSCRIBED) <= reads(ROUTER)
+    assert reads(OBSERVER) == {topics.LOG, topics.STATUS}
+    assert {topic for _, topic in ROLE_GRANTS[PUBLISHER]} == {topics.INTAKE}

@@ -202,3 +202,30 @@ def test_a_client_certificate_from_another_ca_is_refused_in_one_line(
             f"{stranger.certfile}: TLSV1_ALERT_UNKNOWN_CA"
         )
     ]
+
+
+def test_router_credentials_makes_a_ca_the_brokers_certificate_and_a_clients(tmp_path: Path) -> None:
+    """`--tls --host --client-cert`: ca.crt signs broker.crt (for the host) and USER.crt; keys 0600."""
+    out = tmp_path / "credentials"
+    done = subprocess.run(  # noqa: S603 (our own command)
+        [
+            *(sys.executable, "-m", "router", "credentials", "--out", str(out), "--post", "RUEHC"),
+            *("--tls", "--host", "broker.example", "--client-cert", "post-RUEHC"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.splitlines()[-1] == (
+        f"client certificate: --certfile {out}/post-RUEHC.crt --keyfile {out}/post-RUEHC.key"
+    )
+    authority = x509.load_pem_x509_certificate((out / "ca.crt").read_bytes())
+    for name in ("broker", "post-RUEHC"):
+        x509.load_pem_x509_certificate((out / f"{name}.crt").read_bytes()).verify_directly_issued_by(
+            authority
+        )
+        assert stat.S_IMODE((out / f"{name}.key").stat().st_mode) == 0o600
+    broker = x509.load_pem_x509_certificate((out / "broker.crt").read_bytes())
+    names = broker.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "broker.example" in names.get_values_for_type(x509.DNSName)

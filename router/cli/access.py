@@ -11,7 +11,7 @@ from router.cli.common import USAGE, RoutingPath, fail, settings_or_exit, table_
 from router.errors import RouterError
 
 
-def credentials(
+def credentials(  # noqa: PLR0913 (the folder, who, and the TLS files to make)
     *,
     out: Annotated[
         Path | None,
@@ -35,13 +35,20 @@ def credentials(
         list[str] | None,
         typer.Option("--host", help="A name the broker is reached by (repeat), for its certificate."),
     ] = None,
+    client_certificates: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--client-cert",
+            help="A user to make a client certificate for (repeat): <user>.crt and <user>.key, same CA.",
+        ),
+    ] = None,
 ) -> None:
     """Write the broker's users: each one's password file, Mosquitto's passwd and acl, TLS files if asked.
 
     Each role (router, publisher, observer, operator) and each post (post-RI) gets a password of
     its own in <user>.password (0600); a password already there is kept, so this adds posts. A
     Mosquitto of your own takes `passwd` and `acl` (password_file, acl_file); each client is given
-    its own password file (--password-file).
+    its own password file (--password-file), and with --client-cert its own certificate.
     """
     from router.bus.security import Keyring  # noqa: PLC0415
     from router.routing.table import is_routing_indicator  # noqa: PLC0415
@@ -54,16 +61,19 @@ def credentials(
     try:
         users = keyring.users(stations)
         passwd, acl = users.write_broker_files(keyring.folder)
-        if tls or hosts:
-            from router.bus.tls import issue  # noqa: PLC0415
+        if tls or hosts or client_certificates:
+            from router.bus.tls import broker_files, issue  # noqa: PLC0415
 
-            files = issue(keyring.folder, "broker", hosts=hosts or ())
+            files = broker_files(keyring.folder, hosts=hosts or ())
+            clients = [issue(keyring.folder, user, server=False) for user in client_certificates or ()]
     except (RouterError, OSError) as exc:
         fail(f"router credentials: {exc}")
     typer.echo(
         f"credentials in {keyring.folder}: {len(users.passwords)} users (router, publisher, observer, "
-        f"operator, {len(stations)} posts), each in <user>.password"
+        f"operator, {len(stations)} post{'s' if len(stations) != 1 else ''}), each in <user>.password"
     )
     typer.echo(f"broker: password_file {passwd}, acl_file {acl}")
-    if tls or hosts:
+    if tls or hosts or client_certificates:
         typer.echo(f"TLS: cafile {files.cafile}, certfile {files.certfile}, keyfile {files.keyfile}")
+        for client in clients:
+            typer.echo(f"client certificate: --certfile {client.certfile} --keyfile {client.keyfile}")
