@@ -106,6 +106,31 @@ def test_router_run_makes_the_credentials_and_every_client_command_finds_them(tm
             assert watch.stderr.readline() == f"watch: connected to mqtt://127.0.0.1:{port}\n"
 
 
+def test_router_run_tls_and_its_clients_on_mqtts_with_nothing_else_given(tmp_path: Path) -> None:
+    """`router run --tls`: post and publish on mqtts:// find the CA and their passwords by themselves."""
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto is not installed")
+    port = free_port()
+    env = environment(tmp_path, port)
+    with started(router("run", "--tls"), env) as service:
+        events = {entry["event"]: entry for entry in log_until(service, "connected")}
+        assert events["connected"]["broker"] == f"mqtts://127.0.0.1:{port}"
+        tls = env | {"ROUTER_BROKER": f"mqtts://127.0.0.1:{port}"}
+        with started(router("post", "RUEHC"), tls) as post:
+            assert post.stdout is not None
+            assert post.stdout.readline() == "post RUEHC listening on cables/out/RUEHC\n"
+            published = subprocess.run(  # noqa: S603
+                router("publish", str(FLASH)), env=tls, cwd=ROOT, capture_output=True, text=True, check=False
+            )
+            assert (published.returncode, published.stderr) == (0, "")
+            assert post.stdout.readline().startswith("FLASH     EHC0001  RUEHRO-0877/01-3130915")
+        plain = subprocess.run(  # noqa: S603
+            router("publish", str(FLASH)), env=env, cwd=ROOT, capture_output=True, text=True, check=False
+        )
+        assert plain.returncode == 1, "the TLS broker does not speak plain MQTT"
+        assert len(plain.stderr.splitlines()) == 1, plain.stderr
+
+
 def test_a_client_without_a_password_is_refused_in_one_line(tmp_path: Path) -> None:
     """A broker that wants a login, no password anywhere: exit 1, one line saying who was refused."""
     if mosquitto_binary() is None:
