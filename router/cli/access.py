@@ -45,10 +45,9 @@ def credentials(  # noqa: PLR0913 (the folder, who, and the TLS files to make)
 ) -> None:
     """Write the broker's users: each one's password file, Mosquitto's passwd and acl, TLS files if asked.
 
-    Each role (router, publisher, observer, operator) and each post (post-RI) gets a password of
-    its own in <user>.password (0600); a password already there is kept, so this adds posts. A
-    Mosquitto of your own takes `passwd` and `acl` (password_file, acl_file); each client is given
-    its own password file (--password-file), and with --client-cert its own certificate.
+    Each role (router, publisher, observer, operator) and each post (post-RI) gets a password in
+    <user>.password (0600); one already there is kept, so this adds posts. A Mosquitto of your own
+    takes `passwd` and `acl`; each client is given its own password file (--password-file).
     """
     from router.bus.security import Keyring  # noqa: PLC0415
     from router.routing.table import is_routing_indicator  # noqa: PLC0415
@@ -58,14 +57,11 @@ def credentials(  # noqa: PLR0913 (the folder, who, and the TLS files to make)
         fail(f"router credentials: not a routing indicator: {bad[0]!r}", USAGE)
     stations = posts or list(table_or_exit(settings.routing).posts)
     keyring = Keyring(out) if out is not None else settings.keyring
+    tls = tls or bool(hosts) or bool(client_certificates)  # either asks for the CA and its certificates
     try:
         users = keyring.users(stations)
         passwd, acl = users.write_broker_files(keyring.folder)
-        if tls or hosts or client_certificates:
-            from router.bus.tls import broker_files, issue  # noqa: PLC0415
-
-            files = broker_files(keyring.folder, hosts=hosts or ())
-            clients = [issue(keyring.folder, user, server=False) for user in client_certificates or ()]
+        made = _tls_files(keyring.folder, hosts or [], client_certificates or []) if tls else []
     except (RouterError, OSError) as exc:
         fail(f"router credentials: {exc}")
     typer.echo(
@@ -73,7 +69,17 @@ def credentials(  # noqa: PLR0913 (the folder, who, and the TLS files to make)
         f"operator, {len(stations)} post{'s' if len(stations) != 1 else ''}), each in <user>.password"
     )
     typer.echo(f"broker: password_file {passwd}, acl_file {acl}")
-    if tls or hosts or client_certificates:
-        typer.echo(f"TLS: cafile {files.cafile}, certfile {files.certfile}, keyfile {files.keyfile}")
-        for client in clients:
-            typer.echo(f"client certificate: --certfile {client.certfile} --keyfile {client.keyfile}")
+    for line in made:
+        typer.echo(line)
+
+
+def _tls_files(folder: Path, hosts: list[str], clients: list[str]) -> list[str]:
+    """The CA, the broker's certificate (for ``hosts`` too) and the clients' in ``folder``: what was made."""
+    from router.bus.tls import broker_files, issue  # noqa: PLC0415 (cryptography only when asked)
+
+    files = broker_files(folder, hosts=hosts)
+    made = [f"TLS: cafile {files.cafile}, certfile {files.certfile}, keyfile {files.keyfile}"]
+    for user in clients:
+        client = issue(folder, user, server=False)
+        made.append(f"client certificate: --certfile {client.certfile} --keyfile {client.keyfile}")
+    return made
