@@ -273,6 +273,9 @@ class _NothingJournalled:
     def cable(self, cable_id: int) -> tuple[bytes, str | None]:
         raise AssertionError(cable_id)
 
+    def identification(self, cable_id: int) -> tuple[bytes, str] | None:
+        raise AssertionError(cable_id)
+
     def is_duplicate(self, message_id: str) -> int | None:  # noqa: ARG002 (nothing routed)
         return None
 

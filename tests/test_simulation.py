@@ -187,8 +187,14 @@ async def test_a_gap_reported_by_the_post_is_repaired_from_the_journal(tmp_path:
     assert net.events("gap")[0]["serials"] == ["HFR0002"]
 
 
-async def test_a_cut_serial_asked_for_is_answered_with_its_cancellation(tmp_path: Path) -> None:
-    """A line that goes down mid-transmission leaves a gap; the ZFX for it is answered: cancelled."""
+async def test_a_transmission_cut_by_an_outage_is_cancelled_by_zfr_as_the_line_returns(
+    tmp_path: Path,
+) -> None:
+    """§424d: cut HFR0002 is cancelled by service message ZFR under HFR0003, at once, ahead of the copy.
+
+    The post never sees a gap (no ZFX), the message goes whole under HFR0004, and the cancelled
+    number never appears on the channel again (§424b), even when a post asks for it later.
+    """
     async with network(tmp_path) as net:
         station = PostStation("RUEHFR")
         await net.publish(cable(1))
@@ -203,14 +209,31 @@ async def test_a_cut_serial_asked_for_is_answered_with_its_cancellation(tmp_path
         await net.publisher.publish("router/line/RUEHFR", b"up")
         await settle()
         await net.clock.advance(200)
-        (again,) = net.received()
-        reading = station.read(again.payload)
-        assert reading.report is not None
-        await net.publisher.publish("cables/svc/RUEHFR", reading.report)
+        zfr, again = net.received()
+        readings = [station.read(zfr.payload), station.read(again.payload)]
+        await net.publisher.publish("cables/svc/RUEHFR", zfx("RUEHFR", ["HFR0002"]))  # asked for all the same
         await settle()
-        (answer,) = copies(net.received())
-    assert answer == ("HFR0002", "cancelled")
-    assert net.transmissions() == [(1, "first", "delivered"), (2, "first", "cut"), (3, "outage", "delivered")]
+        await net.clock.advance(1)
+        (answer,) = net.received()
+    # Filed at the line-up, 70 s after START (2001-09-09 01:46:40Z): Julian day 252, 0147.
+    assert zfr.payload == (
+        b"VZCZCHFR0003\nRR RUEHFR\nDE RUEHWEB 2520147\nZNR UUUUU\nBT\nUNCLAS SVC ZFR HFR0002\nBT\nNNNN\n"
+    )
+    assert [r.transmission_id for r in readings] == ["HFR0003", "HFR0004"]
+    assert [r.report for r in readings] == [None, None], "no open number: HFR0002 is cancelled"
+    assert readings[1].cable is not None
+    assert readings[1].cable.message_id == "RUEHRO-0002-0011200"
+    assert read_copy(answer.payload).transmission_id == "HFR0005"
+    assert read_copy(answer.payload).cancels == [("HFR", 2)]
+    sent = [read_copy(m.payload).transmission_id for m in (zfr, again, answer)]
+    assert "HFR0002" not in sent
+    assert net.transmissions() == [
+        (1, "first", "delivered"),
+        (2, "first", "cut"),
+        (3, "zfr", "service"),
+        (4, "outage", "delivered"),
+        (5, "zfr", "service"),
+    ]
 
 
 async def test_an_outage_holds_traffic_and_releases_it_in_precedence_order(tmp_path: Path) -> None:
@@ -324,18 +347,31 @@ async def test_a_backlog_left_at_a_stop_goes_out_after_the_restart_best_first(tm
 
 
 async def test_a_post_gets_a_message_again_on_request_under_a_new_serial(tmp_path: Path) -> None:
-    """Asked for RUEHRO-0001 again, the router sends it under HFR0002 (cause request); a wrong id, nothing."""
+    """Asked for RUEHRO-0001 again, the router sends it under HFR0002 (cause request); a wrong id, nothing.
+
+    The retransmission answers a tracer: a duplicate with ZFG in FL5, which the post delivers though
+    it holds the message (§438b): the person who asked for it sees it.
+    """
     async with network(tmp_path) as net:
+        station = PostStation("RUEHFR")
         await net.publish(cable(1))
         await net.clock.advance(60)
-        first = copies(net.received())
+        received = net.received()
+        first = copies(received)
+        station.read(received[0].payload)
         await net.publisher.publish("router/retransmit/RUEHFR", b"RUEHRO-0001-0011200")
         await net.publisher.publish("router/retransmit/RUEHFR", b"RUEHRO-9999-0011200")
         await settle()
         await net.clock.advance(60)
-        again = copies(net.received())
+        received = net.received()
+        again = copies(received)
+        shown = station.read(received[0].payload)
     assert first == [("HFR0001", "RUEHRO-0001-0011200")]
     assert again == [("HFR0002", "RUEHRO-0001-0011200")]
+    assert b"\nR 011200Z JAN 09 ZFG\n" in received[0].payload
+    assert read_copy(received[0].payload).tracer
+    assert shown.cable is not None, "a message bearing ZFG is always delivered"
+    assert (shown.duplicate, shown.cable.message_id) == (False, "RUEHRO-0001-0011200")
     assert net.transmissions() == [(1, "first", "delivered"), (2, "request", "delivered")]
     (refused,) = net.events("bad-retransmit-request")
     assert refused == {
@@ -343,6 +379,32 @@ async def test_a_post_gets_a_message_again_on_request_under_a_new_serial(tmp_pat
         "post": "RUEHFR",
         "message_id": "RUEHRO-9999-0011200",
     }
+
+
+async def test_a_cable_without_fl3_is_retransmitted_by_the_identification_the_switch_gave(
+    tmp_path: Path,
+) -> None:
+    """An ACP 126 cable goes as ``DE RUEHWEB #0001 …`` (§116); that id is journalled and answers a tracer."""
+    acp126 = (
+        b"R 011200Z JAN 09\nFM AMEMBASSY ROME\nTO AMEMBASSY PARIS\n\nUNCLAS ROME 000001\n\nSUBJECT: OLD\n"
+    )
+    async with network(tmp_path) as net:
+        await net.publish(acp126)
+        await net.clock.advance(60)
+        (copy,) = net.received()
+        wire = read_copy(copy.payload)
+        assert wire.message_id is not None
+        await net.publisher.publish("router/retransmit/RUEHFR", wire.message_id.encode())
+        await settle()
+        await net.clock.advance(60)
+        (again,) = net.received()
+    assert wire.message_id == "RUEHWEB-0001-2520146", "journal id 1, filed 2001-09-09 01:46Z"
+    assert copy.payload.startswith(b"VZCZCHFR0001\nRR RUEHFR\nDE RUEHWEB #0001 2520146\nZNR UUUUU\nR 011200Z")
+    assert copy.payload.endswith(b"SUBJECT: OLD\nBT\nNNNN\n")
+    assert read_copy(again.payload).message_id == wire.message_id
+    assert read_copy(again.payload).tracer
+    with queries.read_only(net.journal.path) as db:
+        assert queries.cable_ids(db, wire.message_id) == [1]
 
 
 def given_up(net: Network) -> list[tuple[str, str, str]]:

@@ -68,6 +68,12 @@ CREATE TABLE IF NOT EXISTS set_aside (
     addressee TEXT NOT NULL,
     reason TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS identities (
+    cable_id INTEGER PRIMARY KEY REFERENCES cables (id),
+    message_id TEXT NOT NULL,
+    heading BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS identities_message ON identities (message_id);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
     at REAL NOT NULL,
@@ -85,12 +91,16 @@ time factor), so that speed of service is measured in the network's time, not th
 - transmissions: each attempt to send a delivery down its line, under the line's channel
   designator and next channel serial. cause: first | bust (sent again after a bust) | outage (after
   the line went down mid-transmission) | zfx (the post reported the serial missing) | ack-timeout |
-  restart | request (an operator asked for it again: `router retransmit`). outcome: sending |
-  delivered | busted | cut (line down).
+  restart | request (an operator asked for it again: `router retransmit`) | zfr (the service
+  message cancelling a cut transmission, §424d, under a serial of its own, kept with the copy it
+  cancels). outcome: sending | delivered | busted | cut (line down) | service (a service message).
 - set_aside: addressees the network does not deliver to, and why: zen (already delivered by
   other means), pouch (sent them by diplomatic pouch), exempted (an XMT line takes the post out of
   a collective), originator (a collective does not send the cable back to the station that filed
   it).
+- identities: the message identification the switch gave a cable that had none (ACP 126 cables,
+  partial records: §116), and the FL3 and FL4 lines its copies carry; quotable in `router trace`
+  and `router retransmit`.
 - events: the routing log (received, routed, queued, busted, delivered, acknowledged, line-down,
   line-up, gap, retransmitted, duplicate-filed, ...), each with its fields as JSON.
 """

@@ -144,6 +144,13 @@ def cable_ids(db: sqlite3.Connection, key: str) -> list[int]:
     """The journal ids of the arrivals ``key`` names: a journal id (digits), else a message id."""
     if key.isdigit():
         rows = db.execute("SELECT id FROM cables WHERE id = ?", (int(key),))
+    elif _has_table(db, "identities"):
+        # A message id, or the identification the switch gave a cable that had none (§116).
+        rows = db.execute(
+            "SELECT id FROM cables WHERE message_id = ?"
+            " UNION SELECT cable_id FROM identities WHERE message_id = ? ORDER BY 1",
+            (key, key),
+        )
     else:
         rows = db.execute("SELECT id FROM cables WHERE message_id = ? ORDER BY id", (key,))
     return [int(cable_id) for (cable_id,) in rows]

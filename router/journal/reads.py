@@ -151,10 +151,13 @@ class Reads(Database):
     def copy_of(self, message_id: str, post: str) -> int | None:
         """The delivery that carried ``message_id`` to ``post``, if the message was routed there."""
         self._write_pending()
+        # By the id it was routed under, or by the one the switch gave it (§116): both are quoted.
         row = self._db.execute(
             "SELECT d.id FROM deliveries d JOIN cables c ON c.id = d.cable_id"
-            " WHERE c.message_id = ? AND c.status = 'routed' AND d.post = ?",
-            (message_id, post),
+            " WHERE c.message_id = ? AND c.status = 'routed' AND d.post = ?"
+            " UNION ALL SELECT d.id FROM deliveries d JOIN identities i ON i.cable_id = d.cable_id"
+            " WHERE i.message_id = ? AND d.post = ? LIMIT 1",
+            (message_id, post, message_id, post),
         ).fetchone()
         return int(row[0]) if row else None
 
@@ -177,6 +180,14 @@ class Reads(Database):
         if row is None:
             raise JournalError(f"no cable {cable_id} in {self.path}")
         return bytes(row[0]), row[1]
+
+    def identification(self, cable_id: int) -> tuple[bytes, str] | None:
+        """The FL3/FL4 lines and message id the switch gave a cable without FL3, if it gave it one."""
+        self._write_pending()
+        row = self._db.execute(
+            "SELECT heading, message_id FROM identities WHERE cable_id = ?", (cable_id,)
+        ).fetchone()
+        return (bytes(row[0]), str(row[1])) if row else None
 
     def counts(self) -> dict[str, int]:
         """Cables by status and deliveries by state: what `router report` starts from."""

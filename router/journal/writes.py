@@ -113,6 +113,30 @@ class GivenUp(NamedTuple):
     reason: str
 
 
+class Identified(NamedTuple):
+    """The message identification the switch gave a cable without FL3 (§116), and its FL3/FL4 lines."""
+
+    cable_id: int
+    message_id: str
+    heading: bytes
+
+
+class ServiceSent(NamedTuple):
+    """A service message of the switch's sent on a post's line under a serial of its own (§424d ZFR).
+
+    Kept as a transmission of the copy it concerns (``delivery_id``), outcome ``service``: its serial
+    is accounted for, and the copy's trace shows its cancellation.
+    """
+
+    delivery_id: int
+    post: str
+    channel: str
+    serial: int
+    cause: str
+    size: int
+    at: float
+
+
 class Logged(NamedTuple):
     """An entry of the routing log: its name and its fields as JSON."""
 
@@ -142,6 +166,8 @@ Write = (
     | Transmitted
     | Acknowledged
     | GivenUp
+    | Identified
+    | ServiceSent
     | Logged
     | ReceivedOversize
 )
@@ -208,6 +234,17 @@ class Writes(Database):
                     self.give_up(delivery_id, cable_id, post, reason)
                 case ReceivedOversize(cable_id, topic, head, detail):
                     self.receive_oversize(cable_id, topic, head, detail)
+                case Identified(cable_id, message_id, heading):
+                    self._db.execute(
+                        "INSERT OR IGNORE INTO identities (cable_id, message_id, heading) VALUES (?, ?, ?)",
+                        (cable_id, message_id, heading),
+                    )
+                case ServiceSent(delivery_id, post, channel, serial, cause, size, at):
+                    self._db.execute(
+                        "INSERT INTO transmissions (delivery_id, post, channel, serial, cause, bytes,"
+                        " started_at, ended_at, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'service')",
+                        (delivery_id, post, channel, serial, cause, size, at, at),
+                    )
 
     def receive(self, topic: str, raw: bytes, cable_id: int | None = None) -> int:
         """Commit a cable as received, before anything else happens to it; return its journal id."""

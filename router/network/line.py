@@ -210,6 +210,17 @@ class Line:
         self.in_flight.add(queued.delivery_id)
         return self.current
 
+    def number(self) -> str | None:
+        """The next channel serial for a service message, if the line is up and idle; else None.
+
+        A service message goes between transmissions, never inside one, and takes a number of
+        its own: a number is never used twice (§424b).
+        """
+        if self.current is not None or not self.up:
+            return None
+        self.serial = following(self.serial)
+        return f"{self.channel}{self.serial:04d}"
+
     def finish(self, now: float) -> Transmission | None:
         """The transmission in progress, if its last character has gone by ``now``."""
         current = self.current

@@ -41,6 +41,14 @@ class Reading(NamedTuple):
     """A ZFX service message, when serials were skipped."""
     problem: str | None
     """Why the payload could not be read, if it could not."""
+    bell: bool = False
+    """The copy came with the bell signal (a FLASH, §151b): rung, not printed."""
+    service: str | None = None
+    """A service message from the switch (``UNCLAS SVC ZFR HFR0002``): for the operator, not a cable."""
+
+
+def _unreadable(tid: str | None, problem: str, report: bytes | None = None) -> Reading:
+    return Reading(tid, None, duplicate=False, cancelled=False, receipt=None, report=report, problem=problem)
 
 
 @dataclass(slots=True)
@@ -56,31 +64,48 @@ class PostStation:
         try:
             copy = read_copy(payload)
         except NotACopyError as error:
-            return Reading(
-                None, None, duplicate=False, cancelled=False, receipt=None, report=None, problem=str(error)
-            )
+            return _unreadable(None, str(error))
         continuity = self.channels.setdefault(copy.channel, Continuity())
         check = continuity.receive(copy.serial)
-        missing = [f"{copy.channel}{serial:04d}" for serial in check.missing]
+        # A ZFR closes the numbers it quotes (§424b, §424d): they are cancelled, not open.
+        closed = {serial for channel, serial in copy.cancels if channel == copy.channel}
+        continuity.missing -= closed
+        missing = [f"{copy.channel}{serial:04d}" for serial in check.missing if serial not in closed]
         report = zfx(self.ri, missing) if missing else None
         tid = copy.transmission_id
-        if copy.cancelled:
+        if copy.cancelled or copy.service is not None:
             return Reading(
-                tid, None, duplicate=False, cancelled=True, receipt=None, report=report, problem=None
+                tid,
+                None,
+                duplicate=False,
+                cancelled=copy.cancelled,
+                receipt=None,
+                report=report,
+                problem=None,
+                service=copy.service,
             )
         try:
             cable = parse_cable(copy.cable)
         except CableParseError as error:
-            reason = f"{tid}: unreadable copy: {error}"
-            return Reading(
-                tid, None, duplicate=False, cancelled=False, receipt=None, report=report, problem=reason
-            )
+            return _unreadable(tid, f"{tid}: unreadable copy: {error}", report)
+        if copy.message_id is not None:
+            # The identification the switch gave a message that had none (§116) names it from now on.
+            cable = cable.model_copy(update={"message_id": copy.message_id})
         letter = cable.precedence.letter if cable.precedence else "R"
-        duplicate = check.repeated or cable.message_id in self.held
+        # Held already, or under a number seen before: filed (§427c(1), §428a); but a message
+        # bearing ZFG answers a tracer and is always delivered (§438b).
+        duplicate = (check.repeated or cable.message_id in self.held) and not copy.tracer
         self.held.add(cable.message_id)
         shown = None if duplicate else cable
         return Reading(
-            tid, shown, duplicate, cancelled=False, receipt=receipt(letter, tid), report=report, problem=None
+            tid,
+            shown,
+            duplicate,
+            cancelled=False,
+            receipt=receipt(letter, tid),
+            report=report,
+            problem=None,
+            bell=copy.bell,
         )
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from router.network.channel import message_part
+from router.journal.writes import Identified
+from router.network.channel import identify, message_part
 
 if TYPE_CHECKING:
-    from router.switch.actions import JournalReads
+    from router.switch.actions import Actions, JournalReads
 
 RECENT_CABLES = 512
 """Cables kept in memory for their copies: those just routed. The rest are read from the journal."""
@@ -24,12 +25,30 @@ class RecentCables:
     the intake holds to a budget (`fanout`).
     """
 
-    __slots__ = ("_fanout", "_held", "_journal", "_recent", "fanout", "max_bytes", "max_count")
+    __slots__ = (
+        "_actions",
+        "_fanout",
+        "_held",
+        "_journal",
+        "_recent",
+        "fanout",
+        "max_bytes",
+        "max_count",
+        "now",
+    )
 
     def __init__(
-        self, journal: JournalReads, *, max_count: int = RECENT_CABLES, max_bytes: int = RECENT_BYTES
+        self,
+        journal: JournalReads,
+        actions: Actions | None = None,
+        *,
+        max_count: int = RECENT_CABLES,
+        max_bytes: int = RECENT_BYTES,
     ) -> None:
         self._journal = journal
+        self._actions = actions
+        self.now = 0.0
+        """The time of what the switch is handling: a cable without FL3 is filed then (§115)."""
         self.max_count = max_count
         self.max_bytes = max_bytes
         self._recent: dict[int, tuple[bytes, str | None]] = {}
@@ -52,8 +71,13 @@ class RecentCables:
         return recent
 
     def remember(self, cable_id: int, raw: bytes, message_id: str | None) -> tuple[bytes, str | None]:
-        """Keep a cable's message part (the oldest kept go when the count or the bytes are full)."""
-        part = message_part(raw)
+        """Keep a cable's message part (the oldest kept go when the count or the bytes are full).
+
+        The message id returned is the one its copies carry: for a cable that had no FL3, the
+        identification the switch gave it (`identify`), journalled the first time.
+        """
+        identification, message_id = self._identification(cable_id, raw, message_id)
+        part = message_part(raw, identification)
         recent = (part, message_id)
         if len(part) > self.max_bytes or cable_id in self._recent:
             return recent
@@ -64,6 +88,20 @@ class RecentCables:
         self._recent[cable_id] = recent
         self._held += len(part)
         return recent
+
+    def _identification(self, cable_id: int, raw: bytes, message_id: str | None) -> tuple[bytes, str | None]:
+        """The FL3 (and FL4) the switch gives a cable without FL3, and its message id; none if it has FL3."""
+        if message_id is None or not message_id.startswith("X-"):
+            return b"", message_id  # identified by its FL3 (the parser's ids without one are digests)
+        found = self._journal.identification(cable_id)
+        if found is not None:
+            return found
+        heading = identify(raw, cable_id, self.now)
+        ri, ssn, filed = heading.split(b"\n", 1)[0].decode().split()[1:4]
+        given = f"{ri}-{ssn.lstrip('#')}-{filed}"
+        if self._actions is not None:
+            self._actions.writes.append(Identified(cable_id, given, heading))
+        return heading, given
 
     def charge(self, cable_id: int, size: int) -> None:
         """Count ``size`` bytes of copies against a cable held; released when it leaves memory."""

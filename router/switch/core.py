@@ -74,7 +74,7 @@ class Switch:
         self.table = table
         limits = limits or Limits()
         self.limits = limits
-        self.cables = cables = RecentCables(journal, max_bytes=limits.recent_cable_bytes)
+        self.cables = cables = RecentCables(journal, actions, max_bytes=limits.recent_cable_bytes)
         self._journal = journal
         self.lines = Lines(
             table,
@@ -132,6 +132,7 @@ class Switch:
     def resume(self, cable_id: int, topic: str, raw: bytes, now: float) -> Actions:
         """A cable journalled but not routed when the router stopped: routed now."""
         self.actions.event("resumed", journal_id=cable_id, topic=topic)
+        self.cables.now = now
         self.intake.process(cable_id, topic, raw, now)
         return self.actions
 
@@ -152,6 +153,7 @@ class Switch:
         Whatever it is, it ends journalled, rejected or logged: the broker hears of it only after.
         ``retained``: the broker kept it and sent it on our subscription (see `_intake`).
         """
+        self.cables.now = now
         read = read_topic(topic)
         if read is None:
             # Not a topic of the switch's, though the broker matched a subscription: logged.
@@ -224,6 +226,7 @@ class Switch:
 
     def tick(self, now: float) -> Actions:
         """The time is ``now``: copies not receipted in time go again, every busy line runs."""
+        self.cables.now = now
         self.lines.check_receipts(now)
         self.lines.run(now)
         return self.actions

@@ -12,8 +12,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 from router.bus import topics
-from router.journal.writes import SentAtOnce, Transmitted, Transmitting
-from router.network.channel import cancellation, copy_size, heading
+from router.journal.writes import SentAtOnce, ServiceSent, Transmitted, Transmitting
+from router.network.channel import (
+    ZFG,
+    ZFR,
+    cancellation,
+    copy_size,
+    heading,
+    service_message,
+    with_tracer_instruction,
+)
 from router.network.line import SUSPECT, Cause, Consignment, Line, LineRules, Transmission
 from router.switch.receipts import Receipts
 
@@ -71,6 +79,10 @@ class Lines:
             max_resends=max_resends,
         )
         """The copies out awaiting their receipt, and their resends for want of one."""
+        self.services: dict[str, list[tuple[str, int]]] = {}
+        """Service messages waiting for their post's line to be up and idle: text, delivery concerned."""
+        self.cut: dict[str, list[tuple[str, int]]] = {}
+        """Transmissions cut by a line going down, per post: cancelled by ZFR when it is back (§424d)."""
         self._serials = serials
         self._journal = journal
         self._cables = cables
@@ -90,6 +102,7 @@ class Lines:
         """Put a delivery on its post's line; a transmission it busts ends at once."""
         part, _ = self._cables.get(consignment.cable_id)
         size = copy_size(post, consignment.precedence, part, suspect=cause in SUSPECT)
+        size += len(f" {ZFG}") if cause == "request" else 0
         busted = self.line(post).put(consignment, size, now, cause)
         self.active.add(post)
         if busted is not None:
@@ -113,6 +126,8 @@ class Lines:
         if finished is not None:
             self._end(post, finished, "delivered", now)
         writes = self._actions.writes
+        if self.services.get(post):
+            self._send_services(post, line, now)
         while True:
             if line.needs_refill():
                 self._refill(post, line)
@@ -140,8 +155,35 @@ class Lines:
         line.refill(taken, exhausted=len(taken) < room)
 
     def end(self, post: str, transmission: Transmission, now: float) -> None:
-        """A transmission cut by its line going down: its serial is spent, the copy goes again."""
+        """A transmission cut by its line going down: its serial is spent, the copy goes again.
+
+        It could not be cancelled before the next transmission (the line was gone): it is cancelled
+        by a ZFR service message as soon as the line is back (§424d).
+        """
         self._end(post, transmission, "cut", now)
+        self.cut.setdefault(post, []).append((transmission.transmission_id, transmission.queued.delivery_id))
+
+    def service(self, post: str, text: str, delivery_id: int) -> None:
+        """Send a service message to ``post`` ahead of its traffic, once its line is up and idle."""
+        self.services.setdefault(post, []).append((text, delivery_id))
+        self.active.add(post)
+
+    def _send_services(self, post: str, line: Line, now: float) -> None:
+        """The service messages waiting for the line, each under a number of its own, before any copy.
+
+        Sent between transmissions and taking no line time: a few dozen characters (a
+        simplification of the line's timing, not of its numbering).
+        """
+        waiting = self.services[post]
+        while waiting and (tid := line.number()) is not None:
+            text, delivery_id = waiting.pop(0)
+            payload = service_message(tid, post, text, now)
+            self._actions.send(topics.copies(post), payload)
+            cause = text.split(" ", 1)[0].lower()
+            self._actions.writes.append(
+                ServiceSent(delivery_id, post, line.channel, line.serial, cause, len(payload), now)
+            )
+            self._actions.event("service-message", post=post, transmission=tid, text=text)
 
     def _end(self, post: str, transmission: Transmission, outcome: Ending, now: float) -> None:
         """A transmission is over: delivered (the copy goes out), busted or cut (the serial is spent)."""
@@ -164,6 +206,8 @@ class Lines:
         queued = transmission.queued
         tid = transmission.transmission_id
         part, message_id = self._cables.get(queued.cable_id)
+        if queued.cause == "request":
+            part = with_tracer_instruction(part)  # a duplicate answering a tracer (§438b)
         prosign = queued.precedence.letter * 2
         suspect = queued.cause in SUSPECT
         self._actions.send(topics.copies(post), heading(tid, post, prosign, suspect=suspect) + part)
@@ -206,6 +250,8 @@ class Lines:
         line = self.line(post)
         line.up = True
         self.active.add(post)
+        for tid, cut in self.cut.pop(post, []):
+            self.service(post, f"{ZFR} {tid}", cut)  # at once, ahead of the traffic (§424d)
         for delivery_id in line.unreceipted():
             if line.holds(delivery_id) or not self._journal.is_open(delivery_id):
                 continue
