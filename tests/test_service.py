@@ -195,7 +195,10 @@ async def test_a_duplicate_is_recognised_and_not_delivered_twice(tmp_path: Path,
         (duplicate,) = await events(log, "duplicate", 1)
     assert duplicate["message_id"] == "RUEHRO-0007-0011200"
     assert journal.counts()["cables_duplicate"] == 1
-    assert post.queue.empty()
+    # Nothing more for Paris; Rome, whose FL3 it bears, is told by service message (§428a).
+    (notice,) = [post.queue.get_nowait() for _ in range(post.queue.qsize())]
+    assert notice.topic == "cables/out/RUEHRO"
+    assert b"\nUNCLAS SVC RUEHRO 0007 0011200 EXACT DUPLICATE RECEIVED AND FILED\n" in notice.payload
 
 
 async def test_unacknowledged_deliveries_go_out_again_after_a_restart(

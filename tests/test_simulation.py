@@ -16,7 +16,7 @@ from router.bus.memory import MemoryBroker, MemoryBus
 from router.cable.models import Precedence
 from router.journal import queries
 from router.journal.store import Journal
-from router.network.channel import read_copy, zfx
+from router.network.channel import duplicate_notice, read_copy, suspected_duplicate, zfx
 from router.network.clock import ManualClock, settle
 from router.routing.table import parse_table
 from router.sim.post import PostStation
@@ -39,6 +39,10 @@ window = 10
 ri = "RUEHFR"
 names = ["AMEMBASSY PARIS"]
 baud = 75
+
+[[posts]]
+ri = "RUEHRO"
+names = ["AMEMBASSY ROME"]
 """
 START = 1_000_000_000.0
 
@@ -70,9 +74,14 @@ class Network:
 
     def received(self) -> list[Message]:
         """What Paris's channel carried since the last look."""
+        return self.received_by(self.paris)
+
+    @staticmethod
+    def received_by(bus: MemoryBus) -> list[Message]:
+        """What a connection's subscriptions carried since the last look."""
         got = []
-        while not self.paris.queue.empty():
-            got.append(self.paris.queue.get_nowait())
+        while not bus.queue.empty():
+            got.append(bus.queue.get_nowait())
         return got
 
     def transmissions(self) -> list[tuple[int, str, str]]:
@@ -227,13 +236,11 @@ async def test_a_transmission_cut_by_an_outage_is_cancelled_by_zfr_as_the_line_r
     assert read_copy(answer.payload).cancels == [("HFR", 2)]
     sent = [read_copy(m.payload).transmission_id for m in (zfr, again, answer)]
     assert "HFR0002" not in sent
-    assert net.transmissions() == [
-        (1, "first", "delivered"),
-        (2, "first", "cut"),
-        (3, "zfr", "service"),
-        (4, "outage", "delivered"),
-        (5, "zfr", "service"),
-    ]
+    assert net.transmissions() == [(1, "first", "delivered"), (2, "first", "cut"), (4, "outage", "delivered")]
+    with queries.read_only(net.journal.path) as db:
+        services = db.execute("SELECT serial, cause, text FROM services ORDER BY id").fetchall()
+    assert services == [(3, "zfr", "ZFR HFR0002"), (5, "zfr", "ZFR HFR0002")]
+    assert net.journal.last_serials() == {"RUEHFR": 5}, "a restart numbers on after the service message"
 
 
 async def test_an_outage_holds_traffic_and_releases_it_in_precedence_order(tmp_path: Path) -> None:
@@ -405,6 +412,39 @@ async def test_a_cable_without_fl3_is_retransmitted_by_the_identification_the_sw
     assert read_copy(again.payload).tracer
     with queries.read_only(net.journal.path) as db:
         assert queries.cable_ids(db, wire.message_id) == [1]
+
+
+async def test_an_exact_duplicate_is_filed_and_the_station_it_came_from_is_told(tmp_path: Path) -> None:
+    """§428a: Rome's cable again, unpiloted: filed, not sent twice, and a service message goes to Rome."""
+    async with network(tmp_path) as net:
+        rome = net.publisher  # the same broker: Rome listens on its own channel
+        await rome.subscribe("cables/out/RUEHRO")
+        await net.publish(cable(1), cable(1))
+        await net.clock.advance(60)
+        paris = copies(net.received())
+        (notice,) = [message for message in net.received_by(rome) if message.topic == "cables/out/RUEHRO"]
+    assert paris == [("HFR0001", "RUEHRO-0001-0011200")], "filed, not delivered twice"
+    read = read_copy(notice.payload)
+    assert (read.transmission_id, read.service) == (
+        "HRO0001",
+        "UNCLAS SVC RUEHRO 0001 0011200 EXACT DUPLICATE RECEIVED AND FILED",
+    )
+    assert notice.payload.endswith(b"\nBT\nNNNN\n")
+    (reported,) = net.events("duplicate-reported")
+    assert (reported["station"], reported["message_id"]) == ("RUEHRO", "RUEHRO-0001-0011200")
+    assert len(net.events("duplicate")) == 1
+
+
+def test_a_duplicate_of_a_message_without_fl3_names_no_station() -> None:
+    """No FL3, no station to tell (§428a needs one); a ZFD pilot marks a suspected duplicate (§427a)."""
+    assert (
+        duplicate_notice("RUEHRO-0877/01-3130915")
+        == "RUEHRO 0877/01 3130915 EXACT DUPLICATE RECEIVED AND FILED"
+    )
+    assert duplicate_notice("X-9C1BE56B0A74F9422B23") is None
+    assert duplicate_notice("RUEHWEB-0042-3381630") is None, "the switch's own identification"
+    assert suspected_duplicate(b"VZCZCXYZ0001\nRR RUEHWEB\nZFD RUEHRO\nDE RUEHRO #0001 0011200\n")
+    assert not suspected_duplicate(cable(1))
 
 
 def given_up(net: Network) -> list[tuple[str, str, str]]:

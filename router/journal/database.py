@@ -68,6 +68,17 @@ CREATE TABLE IF NOT EXISTS set_aside (
     addressee TEXT NOT NULL,
     reason TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS services (
+    id INTEGER PRIMARY KEY,
+    post TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    serial INTEGER NOT NULL,
+    cause TEXT NOT NULL,
+    text TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    sent_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS services_serial ON services (post, serial);
 CREATE TABLE IF NOT EXISTS identities (
     cable_id INTEGER PRIMARY KEY REFERENCES cables (id),
     message_id TEXT NOT NULL,
@@ -91,9 +102,11 @@ time factor), so that speed of service is measured in the network's time, not th
 - transmissions: each attempt to send a delivery down its line, under the line's channel
   designator and next channel serial. cause: first | bust (sent again after a bust) | outage (after
   the line went down mid-transmission) | zfx (the post reported the serial missing) | ack-timeout |
-  restart | request (an operator asked for it again: `router retransmit`) | zfr (the service
-  message cancelling a cut transmission, §424d, under a serial of its own, kept with the copy it
-  cancels). outcome: sending | delivered | busted | cut (line down) | service (a service message).
+  restart | request (an operator asked for it again: `router retransmit`). outcome: sending |
+  delivered | busted | cut (line down).
+- services: the switch's service messages on a post's line, each under a channel serial of its
+  own: zfr (cancelling a cut or open number, §424d), duplicate (an exact duplicate received and
+  filed, §428a); their text.
 - set_aside: addressees the network does not deliver to, and why: zen (already delivered by
   other means), pouch (sent them by diplomatic pouch), exempted (an XMT line takes the post out of
   a collective), originator (a collective does not send the cable back to the station that filed

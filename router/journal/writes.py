@@ -124,15 +124,15 @@ class Identified(NamedTuple):
 class ServiceSent(NamedTuple):
     """A service message of the switch's sent on a post's line under a serial of its own (§424d ZFR).
 
-    Kept as a transmission of the copy it concerns (``delivery_id``), outcome ``service``: its serial
-    is accounted for, and the copy's trace shows its cancellation.
+    Journalled so that its serial is accounted for: a ZFX naming it is answered, and a restarted
+    switch numbers on after it.
     """
 
-    delivery_id: int
     post: str
     channel: str
     serial: int
     cause: str
+    text: str
     size: int
     at: float
 
@@ -239,11 +239,11 @@ class Writes(Database):
                         "INSERT OR IGNORE INTO identities (cable_id, message_id, heading) VALUES (?, ?, ?)",
                         (cable_id, message_id, heading),
                     )
-                case ServiceSent(delivery_id, post, channel, serial, cause, size, at):
+                case ServiceSent(post, channel, serial, cause, text, size, at):
                     self._db.execute(
-                        "INSERT INTO transmissions (delivery_id, post, channel, serial, cause, bytes,"
-                        " started_at, ended_at, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'service')",
-                        (delivery_id, post, channel, serial, cause, size, at, at),
+                        "INSERT INTO services (post, channel, serial, cause, text, bytes, sent_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (post, channel, serial, cause, text, size, at),
                     )
 
     def receive(self, topic: str, raw: bytes, cable_id: int | None = None) -> int:

@@ -27,6 +27,9 @@ _FL2 = re.compile(rb"^[A-Z]{1,2}[ \t]+[A-Z]")
 _DE = re.compile(rb"^[ \t]*DE[ \t]")
 _FL4 = re.compile(rb"^ZN[RY] ([A-Z])\1{4}\b")
 _FL5 = re.compile(rb"^(?:[ZOPRY](?: [ZOPRY])? )?\d{6}Z\b")
+_ZFD_PILOT = re.compile(rb"^ZFD\b", re.MULTILINE)
+_PILOT_SEARCH = 512
+"""Bytes searched for a pilot: it sits right after FL2, in the cable's first lines."""
 _TRANSMISSION_ID = re.compile(r"\b([A-Z]{3})(\d{4})\b")
 _RECEIPT = re.compile(r"R [A-Z] ([A-Z]{3})(\d{4})")
 _TRANSMISSION_ID_WIDTH = 7
@@ -261,6 +264,23 @@ def with_tracer_instruction(part: bytes) -> bytes:
             lines[number] = line.rstrip() + b" " + ZFG.encode()
             return b"\n".join(lines)
     return ZFG.encode() + b"\n" + part
+
+
+def suspected_duplicate(raw: bytes) -> bool:
+    """Whether a cable carries the suspected-duplicate pilot (§427a: a ``ZFD`` line in its heading)."""
+    return _ZFD_PILOT.search(raw, 0, _PILOT_SEARCH) is not None
+
+
+def duplicate_notice(message_id: str) -> str | None:
+    """The service message's text telling a station its message came again (§428a); None without FL3.
+
+    It quotes the message identification as §116 writes it (``RUEHRO 0877/01 3130915``): a
+    message the switch identified itself (no FL3) came from no station it could name.
+    """
+    parts = message_id.split("-")
+    if len(parts) != len(("RI", "SSN", "filing time")) or message_id.startswith(("X-", f"{SWITCH_RI}-")):
+        return None
+    return f"{' '.join(parts)} EXACT DUPLICATE RECEIVED AND FILED"
 
 
 def cancellation(transmission_id: str) -> bytes:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from router.bus.topics import Kind, read_topic
+from router.journal.writes import Duplicate
+from router.network.channel import duplicate_notice, suspected_duplicate
 from router.network.line import Consignment
 from router.switch.cables import RECENT_BYTES, RecentCables
 from router.switch.depths import busiest, lines_depths
@@ -190,10 +192,28 @@ class Switch:
             if before is not None:
                 self.actions.event("retained-again", topic=topic[:80], journal_id=before)
             else:
-                self.intake.receive(topic, payload, now)
+                self._receive(topic, payload, now)
             self.actions.clear_retained(topic)
             return
+        self._receive(topic, payload, now)
+
+    def _receive(self, topic: str, payload: bytes, now: float) -> None:
+        """A cable to the intake; an exact duplicate it files is reported to the station it came from.
+
+        ACP 127 §428a: a duplicate not piloted as a suspected duplicate (ZFD) is filed, and a
+        service message goes to the station from which it was received, since a duplicate may mean
+        mishandling elsewhere. That station is the one its FL3 names, when it is on a line of ours.
+        """
+        since = len(self.actions.writes)
         self.intake.receive(topic, payload, now)
+        for write in self.actions.writes[since:]:
+            if not isinstance(write, Duplicate) or suspected_duplicate(payload):
+                continue
+            notice = duplicate_notice(write.message_id)
+            station = write.message_id.split("-", 1)[0]
+            if notice is not None and self._knows(Kind.SERVICE, station):
+                self.lines.service(station, notice)
+                self.actions.event("duplicate-reported", station=station, message_id=write.message_id)
 
     def _knows(self, kind: Kind, ri: str) -> bool:
         """Whether ``ri`` is a station the routing table knows, as `Lines.line` finds its profile.

@@ -79,9 +79,9 @@ class Lines:
             max_resends=max_resends,
         )
         """The copies out awaiting their receipt, and their resends for want of one."""
-        self.services: dict[str, list[tuple[str, int]]] = {}
-        """Service messages waiting for their post's line to be up and idle: text, delivery concerned."""
-        self.cut: dict[str, list[tuple[str, int]]] = {}
+        self.services: dict[str, list[str]] = {}
+        """Service messages waiting for their post's line to be up and idle: their text."""
+        self.cut: dict[str, list[str]] = {}
         """Transmissions cut by a line going down, per post: cancelled by ZFR when it is back (§424d)."""
         self._serials = serials
         self._journal = journal
@@ -161,11 +161,12 @@ class Lines:
         by a ZFR service message as soon as the line is back (§424d).
         """
         self._end(post, transmission, "cut", now)
-        self.cut.setdefault(post, []).append((transmission.transmission_id, transmission.queued.delivery_id))
+        self.cut.setdefault(post, []).append(transmission.transmission_id)
 
-    def service(self, post: str, text: str, delivery_id: int) -> None:
+    def service(self, post: str, text: str) -> None:
         """Send a service message to ``post`` ahead of its traffic, once its line is up and idle."""
-        self.services.setdefault(post, []).append((text, delivery_id))
+        self.line(post)
+        self.services.setdefault(post, []).append(text)
         self.active.add(post)
 
     def _send_services(self, post: str, line: Line, now: float) -> None:
@@ -176,12 +177,12 @@ class Lines:
         """
         waiting = self.services[post]
         while waiting and (tid := line.number()) is not None:
-            text, delivery_id = waiting.pop(0)
+            text = waiting.pop(0)
             payload = service_message(tid, post, text, now)
             self._actions.send(topics.copies(post), payload)
-            cause = text.split(" ", 1)[0].lower()
+            cause = "zfr" if text.startswith(ZFR) else "duplicate"
             self._actions.writes.append(
-                ServiceSent(delivery_id, post, line.channel, line.serial, cause, len(payload), now)
+                ServiceSent(post, line.channel, line.serial, cause, text, len(payload), now)
             )
             self._actions.event("service-message", post=post, transmission=tid, text=text)
 
@@ -250,8 +251,8 @@ class Lines:
         line = self.line(post)
         line.up = True
         self.active.add(post)
-        for tid, cut in self.cut.pop(post, []):
-            self.service(post, f"{ZFR} {tid}", cut)  # at once, ahead of the traffic (§424d)
+        for tid in self.cut.pop(post, []):
+            self.service(post, f"{ZFR} {tid}")  # at once, ahead of the traffic (§424d)
         for delivery_id in line.unreceipted():
             if line.holds(delivery_id) or not self._journal.is_open(delivery_id):
                 continue

@@ -123,7 +123,7 @@ class Posts:
                 # Busted, cut or a service message: that number carried no message, which went (or
                 # goes) again anyway. It is cancelled by service message under a new number: a
                 # cancelled number never appears again (§424b, §424d, §433b).
-                self._lines.service(post, f"{ZFR} {tid}", delivery_id)
+                self._lines.service(post, f"{ZFR} {tid}")
                 self._actions.event("gap-cancelled", post=post, transmission=tid)
                 continue
             self._actions.event("retransmitted", post=post, delivery=delivery_id, cause="zfx")
