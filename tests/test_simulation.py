@@ -120,19 +120,44 @@ def copies(messages: list[Message]) -> list[tuple[str, str]]:
     return seen
 
 
+def ita2_characters(payload: bytes) -> int:
+    """What an ITA2 line sends for a copy, counted by hand, one character at a time.
+
+    Its characters, 2CR 1LF a line end (§138b), a FIGS or LTRS at each change of case (§137a),
+    and each transmission's framing: five spaces after the TI (§138a), 2CR 8LF before NNNN and
+    12 LTRS after it (§138d).
+    """
+    sent, case = 0, "letters"
+    for character in payload.decode():
+        if character == "\n":
+            sent += 3
+            continue
+        sent += 1
+        if character == " ":
+            continue
+        wanted = "figures" if character.isdigit() or character in "-?:().,'=/+" else "letters"
+        sent += wanted != case
+        case = wanted
+    return sent + 5 + 7 + 12
+
+
 async def test_a_copy_arrives_when_its_last_character_has_crossed_the_line(tmp_path: Path) -> None:
-    """About 300 characters at 75 baud: nothing after 20 s, the copy by 40 s of network time."""
+    """About 400 line characters at 75 baud, 7.5 units each (ITA2): the copy arrives after about 40 s.
+
+    The time counts what the line sends, not the bytes on the bus: line ends, case shifts and the
+    transmission's framing (§137a, §138).
+    """
     async with network(tmp_path) as net:
         raw = cable(1, text=207)
         await net.publish(raw)
-        await net.clock.advance(20)
+        await net.clock.advance(30)
         assert net.received() == []
         await net.clock.advance(20)
         (copy,) = net.received()
-    size = len(copy.payload)
-    assert size == pytest.approx(len(raw), abs=20)
+    characters = ita2_characters(copy.payload)
+    assert characters > len(copy.payload) + 40, "line ends and shifts are sent too"
     (delivered,) = net.events("delivered")
-    assert delivered["latency_s"] == pytest.approx(size * 7.5 / 75, abs=0.01)
+    assert delivered["latency_s"] == pytest.approx(characters * 7.5 / 75, abs=0.01)
 
 
 async def test_a_flash_busts_the_routine_in_progress_which_arrives_later_whole_with_a_new_serial(
@@ -495,7 +520,7 @@ async def test_a_line_whose_window_is_full_of_lost_copies_goes_on(tmp_path: Path
         await net.publish(cable(1, "R"))
         net.router.lines["RUEHFR"].window = 1
         await net.publish(cable(2, "R"))
-        for _ in range(8):
+        for _ in range(10):  # four copies of some 230 line characters, two receipt timeouts
             await net.clock.advance(60)
         seen = [(copy.suspect, copy.cable) for copy in map(read_copy, (m.payload for m in net.received()))]
     # The resend queues behind the ROUTINE already waiting: with the window freed, that goes first.

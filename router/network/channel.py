@@ -20,7 +20,7 @@ from typing import NamedTuple
 from router.cable.models import Classification, Precedence
 from router.cable.parser import parse_cable
 from router.errors import CableParseError, NotACopyError
-from router.network.line import SERIAL_MODULUS, following
+from router.network.line import SERIAL_MODULUS, LineCode, following
 
 _FL1 = re.compile(rb"^VZCZC([A-Z]{3})(\d{4})[ \t]*$")
 _FL2 = re.compile(rb"^[A-Z]{1,2}[ \t]+[A-Z]")
@@ -77,6 +77,29 @@ def copy_size(post: str, precedence: Precedence, part: bytes, *, suspect: bool =
     bell = len(BELL) if precedence >= Precedence.FLASH else 0
     prosign = 2 * len(precedence.letter)
     return len("VZCZC\n \n") + _TRANSMISSION_ID_WIDTH + bell + prosign + len(post) + pilot + len(part)
+
+
+FRAMING = 5 + 7 + 12
+"""What a transmission sends besides its lines: the five spaces after the TI (§138a), the seven line
+feeds more than a line end's one before NNNN (§138d: 2CR 8LF), and the twelve LTRS after it."""
+_FIGURES = b"0123456789-?:().,'=/+\a"
+"""ITA2's figures case (§140): digits, the punctuation, the bell."""
+_CASES = bytes(ord("F") if byte in _FIGURES else ord("L") for byte in range(256))
+"""Each byte's ITA2 case: figures (F) or letters (L); space and the line-end functions are in both."""
+
+
+def line_characters(text: bytes, code: LineCode) -> int:
+    """Characters a line sends for ``text``: what it prints, and what it does not.
+
+    Each line end is two carriage returns and a line feed (§138b); on an ITA2 line a shift
+    (FIGS or LTRS, §137a, §138g) goes wherever the text passes between letters and figures,
+    the machine starting in letters case (the LTRS that end the transmission before).
+    """
+    sent = len(text) + 2 * text.count(b"\n")
+    if code == "ita2":
+        cases = text.translate(_CASES, b" \r\n\t")
+        sent += cases.count(b"LF") + cases.count(b"FL") + cases.startswith(b"F")
+    return sent
 
 
 def heading(transmission_id: str, post: str, prosign: str, *, suspect: bool = False) -> bytes:

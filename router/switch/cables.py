@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from router.journal.writes import Identified
-from router.network.channel import identify, message_part
+from router.network.channel import identify, line_characters, message_part
 
 if TYPE_CHECKING:
+    from router.network.line import LineCode
     from router.switch.actions import Actions, JournalReads
 
 RECENT_CABLES = 512
@@ -27,6 +28,7 @@ class RecentCables:
 
     __slots__ = (
         "_actions",
+        "_characters",
         "_fanout",
         "_held",
         "_journal",
@@ -47,6 +49,8 @@ class RecentCables:
     ) -> None:
         self._journal = journal
         self._actions = actions
+        self._characters: dict[tuple[int, LineCode], int] = {}
+        """Characters each held cable's message part takes on a line of each code."""
         self.now = 0.0
         """The time of what the switch is handling: a cable without FL3 is filed then (§115)."""
         self.max_count = max_count
@@ -103,6 +107,16 @@ class RecentCables:
             self._actions.writes.append(Identified(cable_id, given, heading))
         return heading, given
 
+    def characters(self, cable_id: int, code: LineCode) -> int:
+        """Characters the cable's message part takes on a line of ``code`` (`line_characters`)."""
+        key = (cable_id, code)
+        found = self._characters.get(key)
+        if found is None:
+            found = line_characters(self.get(cable_id)[0], code)
+            if cable_id in self._recent:
+                self._characters[key] = found
+        return found
+
     def charge(self, cable_id: int, size: int) -> None:
         """Count ``size`` bytes of copies against a cable held; released when it leaves memory."""
         if size and cable_id in self._recent:
@@ -112,4 +126,6 @@ class RecentCables:
     def _forget(self, cable_id: int) -> None:
         part, _ = self._recent.pop(cable_id)
         self._held -= len(part)
+        self._characters.pop((cable_id, "ita2"), None)
+        self._characters.pop((cable_id, "ascii"), None)
         self.fanout -= self._fanout.pop(cable_id, 0)

@@ -14,18 +14,20 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 from router.bus import topics
 from router.journal.writes import SentAtOnce, ServiceSent, Transmitted, Transmitting
 from router.network.channel import (
+    FRAMING,
     ZFG,
     ZFR,
     cancellation,
-    copy_size,
     heading,
+    line_characters,
     service_message,
     with_tracer_instruction,
 )
-from router.network.line import SUSPECT, Cause, Consignment, Line, LineRules, Transmission
+from router.network.line import SUSPECT, Cause, Consignment, Line, LineCode, LineRules, Transmission
 from router.switch.receipts import Receipts
 
 if TYPE_CHECKING:
+    from router.cable.models import Precedence
     from router.routing.table import RoutingTable
     from router.switch.actions import Actions, JournalReads
     from router.switch.cables import RecentCables
@@ -83,6 +85,8 @@ class Lines:
         """Service messages waiting for their post's line to be up and idle: their text."""
         self.cut: dict[str, list[str]] = {}
         """Transmissions cut by a line going down, per post: cancelled by ZFR when it is back (§424d)."""
+        self._headings: dict[tuple[str, Precedence, bool, LineCode], int] = {}
+        """Characters of a copy's heading on a line, by post, precedence, pilot and code."""
         self._serials = serials
         self._journal = journal
         self._cables = cables
@@ -94,19 +98,42 @@ class Lines:
         if line is None:
             station = self.table.posts.get(post) or self.table.relayed_station(post)
             profile = station.line if station is not None else self.table.defaults.line
-            line = Line(post, profile.baud, profile.window, self.rules, serial=self._serials.get(post, 0))
+            line = Line(
+                post,
+                profile.baud,
+                profile.window,
+                self.rules,
+                serial=self._serials.get(post, 0),
+                code=profile.code,
+            )
             self.lines[post] = line
         return line
 
     def queue(self, post: str, consignment: Consignment, now: float, cause: Cause = "first") -> None:
         """Put a delivery on its post's line; a transmission it busts ends at once."""
-        part, _ = self._cables.get(consignment.cable_id)
-        size = copy_size(post, consignment.precedence, part, suspect=cause in SUSPECT)
-        size += len(f" {ZFG}") if cause == "request" else 0
-        busted = self.line(post).put(consignment, size, now, cause)
+        line = self.line(post)
+        size = self._size(post, line, consignment, cause)
+        busted = line.put(consignment, size, now, cause)
         self.active.add(post)
         if busted is not None:
             self._end(post, busted, "busted", now)
+
+    def _size(self, post: str, line: Line, consignment: Consignment, cause: Cause) -> int:
+        """Characters the copy takes on the line: what it sends, framing and line ends included.
+
+        Its heading (FL1, FL2, a pilot), the message part (worked out once per cable and code),
+        ZFG when it answers a tracer, and the framing of every transmission (`FRAMING`).
+        """
+        code = line.line_code
+        suspect = cause in SUSPECT
+        key = (post, consignment.precedence, suspect, code)
+        head = self._headings.get(key)
+        if head is None:
+            prosign = consignment.precedence.letter * 2
+            head = line_characters(heading(f"{line.channel}0000", post, prosign, suspect=suspect), code)
+            self._headings[key] = head
+        tracer = len(f" {ZFG}") if cause == "request" else 0
+        return head + self._cables.characters(consignment.cable_id, code) + tracer + FRAMING
 
     def due(self) -> float | None:
         """When a line's transmission ends or a receipt is due, whichever is first."""
@@ -150,8 +177,8 @@ class Lines:
         room = line.held - len(line.waiting)
         taken = []
         for consigned, since in self._journal.waiting(post, held, room):
-            part, _ = self._cables.get(consigned.cable_id)
-            taken.append((Consignment(*consigned), copy_size(post, consigned.precedence, part), since))
+            consignment = Consignment(*consigned)
+            taken.append((consignment, self._size(post, line, consignment, "first"), since))
         line.refill(taken, exhausted=len(taken) < room)
 
     def end(self, post: str, transmission: Transmission, now: float) -> None:
