@@ -284,7 +284,10 @@ class Sampler:
                 self.latency[self.precedence.get(key, "-")].append(now - self.published_at[key])
             if self.receipts:
                 copy = read_copy(message.payload)
-                letter = message.payload.split(b"\n", 2)[1][:1].decode()
+                if copy.service is not None or copy.cancelled:
+                    continue  # a service message or a cancellation: nothing to receipt
+                # FL2's prosign, after a FLASH's bell signal (ACP 127 §151b).
+                letter = message.payload.split(b"\n", 2)[1].lstrip(b"\a")[:1].decode()
                 await bus.publish(
                     message.topic.replace("/out/", "/ack/"), receipt(letter, copy.transmission_id)
                 )

@@ -268,6 +268,34 @@ async def test_a_transmission_cut_by_an_outage_is_cancelled_by_zfr_as_the_line_r
     assert net.journal.last_serials() == {"RUEHFR": 5}, "a restart numbers on after the service message"
 
 
+async def test_a_transmission_cut_by_a_stop_of_the_router_is_cancelled_by_zfr_at_the_restart(
+    tmp_path: Path,
+) -> None:
+    """Stopped mid-transmission, the router cancels HFR0001 by ZFR at its restart, first (§424d)."""
+    broker = MemoryBroker()
+    clock = ManualClock(START)
+    path = tmp_path / "journal.sqlite"
+    table = parse_table(TABLE)
+    publisher, paris = broker.connect(), broker.connect()
+    await paris.subscribe("cables/out/RUEHFR")
+    async with running(broker.connect(), Journal(path, clock=clock.now), table, clock=clock):
+        await publisher.publish("cables/in/rome", cable(1, text=1000))
+        await settle()
+        await clock.advance(10)  # HFR0001 is on the line when the router stops
+    async with running(broker.connect(), Journal(path, clock=clock.now), table, clock=clock):
+        await settle()
+        await clock.advance(300)
+        station = PostStation("RUEHFR")
+        readings = [station.read(paris.queue.get_nowait().payload) for _ in range(paris.queue.qsize())]
+    assert [(r.transmission_id, r.service) for r in readings] == [
+        ("HFR0002", "UNCLAS SVC ZFR HFR0001"),
+        ("HFR0003", None),
+    ]
+    assert [r.report for r in readings] == [None, None], "HFR0001 cancelled, not open"
+    assert readings[1].cable is not None
+    assert readings[1].cable.message_id == "RUEHRO-0001-0011200"
+
+
 async def test_an_outage_holds_traffic_and_releases_it_in_precedence_order(tmp_path: Path) -> None:
     """Down: nothing goes to Paris. Up: FLASH, IMMEDIATE, then the ROUTINE queued first."""
     async with network(tmp_path) as net:

@@ -353,13 +353,22 @@ class Writes(Database):
                 # The first complete transmission is the delivery; a repeat (ZFX, timeout) keeps it.
                 self._db.execute(MARK_DELIVERED, (ended, delivery_id))
 
-    def interrupted(self) -> int:
-        """Transmissions in progress when the router stopped: cut, since the line went with it."""
+    def interrupted(self) -> list[tuple[str, str]]:
+        """Transmissions in progress when the router stopped: cut, since the line went with it.
+
+        Returns each one's post and transmission id (``HFR0042``): what the switch cancels by ZFR.
+        """
         self._write_pending()
-        cursor = self._db.execute(
+        cut = [
+            (str(post), f"{channel}{int(serial):04d}")
+            for post, channel, serial in self._db.execute(
+                "SELECT post, channel, serial FROM transmissions WHERE outcome = 'sending' ORDER BY id"
+            )
+        ]
+        self._db.execute(
             "UPDATE transmissions SET outcome = 'cut', ended_at = started_at WHERE outcome = 'sending'"
         )
-        return cursor.rowcount
+        return cut
 
     def acknowledged(self, delivery_id: int, post: str) -> bool:
         """The post acknowledged a delivery; False when the id is not an open delivery of that post."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from router.bus.topics import Kind, read_topic
 from router.journal.writes import Duplicate
-from router.network.channel import duplicate_notice, suspected_duplicate
+from router.network.channel import ZFR, duplicate_notice, suspected_duplicate
 from router.network.line import Consignment
 from router.switch.cables import RECENT_BYTES, RecentCables
 from router.switch.depths import busiest, lines_depths
@@ -21,6 +21,8 @@ from router.switch.lines import Lines
 from router.switch.posts import Posts
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from router.cable.models import Precedence
     from router.journal.reads import OpenDelivery
     from router.network.line import Line, LineRules
@@ -116,12 +118,20 @@ class Switch:
         """Every post's line that has been used."""
         return self.lines.lines
 
-    def restore(self, backlog: dict[tuple[str, Precedence], int], delivered: list[OpenDelivery]) -> Actions:
+    def restore(
+        self,
+        backlog: dict[tuple[str, Precedence], int],
+        delivered: list[OpenDelivery],
+        cut: Sequence[tuple[str, str]] = (),
+    ) -> Actions:
         """Count a journal's backlog on each line; say what was delivered but not receipted.
 
         The never delivered are only counted per line, as a backlog left in the journal: each line
-        takes its best ones back as it goes, however long the backlog.
+        takes its best ones back as it goes, however long the backlog. Transmissions ``cut`` by the
+        stop (post, transmission id) are cancelled by ZFR first, the lines being back (§424d).
         """
+        for post, tid in cut:
+            self.lines.service(post, f"{ZFR} {tid}")
         queued = 0
         for (post, precedence), count in backlog.items():
             self.lines.line(post).spilled[precedence] += count
