@@ -156,6 +156,14 @@ def cable_ids(db: sqlite3.Connection, key: str) -> list[int]:
     return [int(cable_id) for (cable_id,) in rows]
 
 
+def identification(db: sqlite3.Connection, cable_id: int) -> str | None:
+    """The message identification the switch gave the cable (it had no FL3, §116), if it gave one."""
+    if not _has_table(db, "identities"):  # a journal written before the table was
+        return None
+    row = db.execute("SELECT message_id FROM identities WHERE cable_id = ?", (cable_id,)).fetchone()
+    return str(row[0]) if row else None
+
+
 def cable(db: sqlite3.Connection, cable_id: int) -> CableRow:
     """The arrival filed as ``cable_id``."""
     message_id, topic, received_at, status, detail = db.execute(
