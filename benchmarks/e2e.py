@@ -224,7 +224,7 @@ class Router:
 class CopyCounter:
     """Every copy, counted by `mosquitto_sub` (C: a Python sink would take the core it measures)."""
 
-    def __init__(self, url: str, expected: int) -> None:
+    def __init__(self, url: str, expected: int, topic: str = "cables/out/+") -> None:
         address = BrokerAddress.parse(url)
         self.expected = expected
         self.count = 0
@@ -243,7 +243,7 @@ class CopyCounter:
                     "-i",
                     f"counter-{time.monotonic_ns()}",
                 ),
-                *("-t", "cables/out/+", "-F", "%U"),
+                *("-t", topic, "-F", "%U"),
             ],
             stdout=subprocess.PIPE,
         )

@@ -18,6 +18,7 @@ from router import Classification, RouterError, parse_cable
 from router.cable.addressee import looks_collective
 from router.cable.models import MONTHS
 from router.cable.names import normalise_name
+from router.cable.security import US_ONLY_CAVEATS
 from router.routing.table import Relay, is_us_station
 
 if TYPE_CHECKING:
@@ -81,7 +82,6 @@ _TOP_SECRET = re.compile(
 # letters are the classification of the gateway (SS secret, UU unclassified), whatever names ride on it.
 _GATEWAY = re.compile(r"^RH[A-Z]{3}(SS|UU)$")
 _GATEWAY_CLEARANCE = {"SS": "SECRET", "UU": "UNCLASSIFIED"}
-NOFORN = "NOFORN"
 
 ALL_STATE_POSTS = "all-state-posts"
 # Names that make a RUEH station a State post abroad (for the check of the hand-written country map).
@@ -119,6 +119,7 @@ class Post:
     ri: str
     names: list[str]
     clearance: str = DEFAULT_CLEARANCE
+    foreign: bool = False
     barred_caveats: list[str] = field(default_factory=list)
 
 
@@ -141,6 +142,8 @@ class Table:
     posts: list[Post]
     collectives: list[Collective]
     cables: int
+    aigs: list[dict[str, Any]] = field(default_factory=list)
+    """Address indicating groups, as collectives.toml writes them."""
 
 
 def clean_table_name(name: str, ri: str) -> str:
@@ -274,6 +277,7 @@ class Source:
         self.groups: dict[str, list[str]] = data["groups"]
         self.collectives: list[dict[str, Any]] = data["collectives"]
         self.missions: list[str] = data["missions"]
+        self.aigs: list[dict[str, Any]] = data.get("aigs", [])
         for group, countries in self.groups.items():
             unknown = [country for country in countries if country not in self.countries]
             if unknown:
@@ -349,9 +353,9 @@ class Builder:
         posts = self.posts(set(collective_ris.values()))
         relays = self.relays(posts)
         collectives = self.collectives(collective_ris, posts)
-        return Table(
-            relays, sorted(posts.values(), key=lambda post: post.ri), collectives, self.traffic.cables
-        )
+        posts_by_ri = sorted(posts.values(), key=lambda post: post.ri)
+        aigs = sorted(self.source.aigs, key=lambda aig: aig["number"])
+        return Table(relays, posts_by_ri, collectives, self.traffic.cables, aigs)
 
     def collective_ris(self) -> dict[int, str]:
         """The RI of each collective: as hand-written, else the one traffic writes most, else the tables'."""
@@ -401,13 +405,13 @@ class Builder:
             self.classify(post)
             # Real traffic decides here too: a station that was sent SECRET or NOFORN traffic in
             # the corpus (classified cables to the RHMCSUU gateway, NOFORN to COMUSNAVCENT on a
-            # Bahraini RI) was cleared for it, whatever its RI suggests.
+            # Bahraini RI) was cleared for it, whatever its RI suggests: a US station on a host
+            # nation's RI, not a foreign one.
             seen = self.traffic.highest.get(post.ri)
             if seen is not None and seen > Classification(post.clearance):
                 post.clearance = seen.value
-            post.barred_caveats = [
-                c for c in post.barred_caveats if c not in self.traffic.caveats.get(post.ri, ())
-            ]
+            if post.foreign and not US_ONLY_CAVEATS.isdisjoint(self.traffic.caveats.get(post.ri, ())):
+                post.foreign = False
         return posts
 
     @staticmethod
@@ -449,9 +453,9 @@ class Builder:
 
     @staticmethod
     def classify(post: Post) -> None:
-        """Set what a post may receive: foreign stations never NOFORN, headquarters TOP SECRET."""
+        """Set what a post may receive: foreign stations no US-only caveat, headquarters TOP SECRET."""
         if not is_us_station(post.ri):
-            post.barred_caveats = [NOFORN]
+            post.foreign = True
         if gateway := _GATEWAY.match(post.ri):
             post.clearance = _GATEWAY_CLEARANCE[gateway.group(1)]
         elif any(_TOP_SECRET.search(normalise_name(name)) for name in post.names):
@@ -586,6 +590,8 @@ def render(table: Table) -> str:
         lines += ["", "[[posts]]", f"ri = {_string(post.ri)}", f"names = {_array(post.names)}"]
         if post.clearance != DEFAULT_CLEARANCE:
             lines.append(f"clearance = {_string(post.clearance)}")
+        if post.foreign:
+            lines.append("foreign = true")
         if post.barred_caveats:
             lines.append(f"barred_caveats = {_array(post.barred_caveats)}")
     for collective in table.collectives:
@@ -595,6 +601,12 @@ def render(table: Table) -> str:
         if collective.aliases:
             lines.append(f"aliases = {_array(collective.aliases)}")
         lines += [f"basis = {_string(collective.basis)}", f"members = {_array(collective.members)}"]
+    for aig in table.aigs:
+        lines += ["", "[[aigs]]", f"number = {int(aig['number'])}", f"title = {_string(aig['title'])}"]
+        lines.append(f"basis = {_string(aig['basis'])}")
+        if "originator" in aig:
+            lines.append(f"originator = {_string(aig['originator'])}")
+        lines += [f"{role} = {_array(aig[role])}" for role in ("action", "info") if aig.get(role)]
     return "\n".join(lines) + "\n"
 
 

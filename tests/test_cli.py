@@ -61,7 +61,7 @@ def test_check_json_has_the_promised_fields() -> None:
 def test_check_reports_a_bad_cable_in_one_line_and_exits_one(tmp_path: Path) -> None:
     """A cable that does not parse gives a positioned error and exit status 1, no traceback."""
     bad = tmp_path / "bad.txt"
-    bad.write_text("VZCZCXYZ0001\nOO RUEHWEB\nDE RUEHKO 1571 1610901\n")
+    bad.write_text("VZCZCXYZ0001\nOO RUEHWEB\nDE RUEHKO #1571\n")
     result = runner.invoke(app, ["check", "--json", str(bad), str(SAMPLES / "partial-record.txt")])
     assert result.exit_code == 1
     records = [json.loads(line) for line in result.output.splitlines()]
@@ -72,7 +72,7 @@ def test_check_reports_a_bad_cable_in_one_line_and_exits_one(tmp_path: Path) -> 
             "line": 3,
             "column": 1,
             "field": "FL3",
-            "reason": "expected DE + originating RI + #SSN + filing time",
+            "reason": "expected DE + originating RI + SSN + filing time",
         },
     }
     assert records[1]["ok"] is True

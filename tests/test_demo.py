@@ -93,8 +93,9 @@ async def test_three_times_a_slow_line_s_capacity_for_an_hour_arrives_once_each_
     figures = to_json(read_report(options.journal))
     flash = figures["precedence"]["FLASH"]
     assert flash["count"] >= 1
-    assert flash["within_objective"] == 1.0, flash
-    assert flash["max_s"] <= 600
+    assert flash["unmeasured"] == 0, "generated traffic is dated on the network's clock"
+    assert flash["writer_to_reader"]["within_target"] == 1.0, flash
+    assert flash["writer_to_reader"]["max_s"] <= 600
     assert figures["totals"]["busts"] >= 1, "the FLASH busted the backlog's transmission"
     page = (options.out / "index.html").read_text(encoding="utf-8")
     assert page.count('class="plot"') == 3

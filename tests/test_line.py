@@ -7,7 +7,7 @@ import pytest
 from router import Precedence
 from router.errors import TableError
 from router.network.channel import line_characters
-from router.network.line import Consignment, Line, LineRules
+from router.network.line import CANCELLATION, Consignment, Line, LineRules
 from router.routing.table import LineProfile, parse_table
 
 R, P, IMMEDIATE, Z, Y = (
@@ -88,21 +88,43 @@ def test_ecp_busts_a_flash_but_a_flash_does_not_bust_a_flash() -> None:
     assert paris.put(Consignment(3, 3, Y), 100, now=2.0) is not None
 
 
-def test_immediate_does_not_bust_a_nearly_finished_transmission() -> None:
-    """IMMEDIATE interrupts only when finishing the transmission would take longer than sending it."""
+def test_immediate_does_not_bust_a_transmission_that_finishes_sooner_than_its_cancellation() -> None:
+    """§151c: IMMEDIATE interrupts unless cancelling (E E E E E E E E AR and NNNN, 4.4 s) takes longer."""
+    assert CANCELLATION == 44  # 18 characters of the signal, 26 of the end-of-message functions
     paris = line()
     paris.put(Consignment(1, 1, R), 1000, now=0.0)  # 100 s
     paris.start(now=0.0)
-    assert paris.put(Consignment(2, 2, IMMEDIATE), 300, now=95.0) is None, "5 s left, the IMMEDIATE needs 30"
+    assert paris.put(Consignment(2, 2, IMMEDIATE), 300, now=96.0) is None, "4 s left, cancelling takes 4.4"
     assert paris.current is not None
     paris.finish(100.0)
     assert paris.start(now=100.0) is not None
     assert paris.current.queued.delivery_id == 2, "then it goes first"
 
-    early = line()
-    early.put(Consignment(1, 1, R), 1000, now=0.0)
-    early.start(now=0.0)
-    assert early.put(Consignment(2, 2, IMMEDIATE), 300, now=10.0) is not None, "90 s left, more than its 30"
+    later = line()
+    later.put(Consignment(1, 1, R), 1000, now=0.0)
+    later.start(now=0.0)
+    assert later.put(Consignment(2, 2, IMMEDIATE), 300, now=95.0) is not None, "5 s left, more than 4.4"
+
+
+def test_a_long_immediate_still_busts_a_routine_with_minutes_left() -> None:
+    """§151c: the IMMEDIATE's own length does not count; at 75 baud 2,000 characters bust 150 s of ROUTINE."""
+    paris = line()
+    paris.put(Consignment(1, 1, R), 2_000, now=0.0)  # 200 s
+    paris.start(now=0.0)
+    busted = paris.put(Consignment(2, 2, IMMEDIATE), 2_000, now=50.0)  # 150 s left; the IMMEDIATE needs 200
+    assert busted is not None
+    assert busted.queued.delivery_id == 1
+    started = paris.start(now=50.0)
+    assert started is not None
+    assert started.queued.delivery_id == 2
+
+
+def test_the_cost_of_cancelling_is_a_rule_of_the_line() -> None:
+    """A slower cancellation (more characters) lets a transmission with more time left finish."""
+    paris = line(cancellation=200)  # 20 s at 75 baud
+    paris.put(Consignment(1, 1, R), 1000, now=0.0)
+    paris.start(now=0.0)
+    assert paris.put(Consignment(2, 2, IMMEDIATE), 10, now=85.0) is None, "15 s left, cancelling takes 20"
 
 
 def test_priority_busts_only_an_extra_long_routine() -> None:

@@ -366,7 +366,9 @@ def test_message_id_is_stable_across_line_ends_and_trailing_blanks() -> None:
 @pytest.mark.parametrize(
     ("text", "line", "column", "field"),
     [
-        ("VZCZCXYZ0001\nOO RUEHWEB\nDE RUEHKO 1571 1610901\nZNY CCCCC ZZH\n", 3, 1, "FL3"),
+        ("VZCZCXYZ0001\nOO RUEHWEB\nDE RUEHKO #1571\nZNY CCCCC ZZH\n", 3, 1, "FL3"),
+        ("VZCZCXYZ0001\nOO RUEHWEB\nDE RUEHKO 123 04/1200\nZNY CCCCC ZZH\n", 3, 1, "FL3"),
+        ("VZCZCXYZ0001\nOO RUEHWEB\nDE RUEHKO #1571 1610901\nFM AMEMBASSY TOKYO\n", 4, 1, "FL4"),
         ("VZCZCXYZ0001\nOO RUEHWEB\nDE RUEHKO #1571 1610901\nZNY QQQQQ ZZH\n", 4, 1, "FL4"),
         ("VZCZCXYZ0001\nHELLO\n", 2, 1, "FL2"),
         ("R 311200Z FEB 09\nFM AMEMBASSY PARIS\nTO SECSTATE WASHDC\n", 1, 1, "DTG"),
@@ -421,3 +423,87 @@ def test_without_text_fields_the_header_and_security_read_the_same() -> None:
     assert (quick.subject, quick.tags, quick.references, quick.declassification) == (None, (), (), None)
     unread = {"subject", "tags", "references", "declassification"}
     assert quick.model_dump(exclude=unread) == full.model_dump(exclude=unread)
+
+
+TOKYO_ACP127 = (
+    "VZCZCXYZ0000\nOO RUEHWEB\nDE RUEHKO #1571 1610901\nZNY CCCCC ZZH\nO 090901Z JUN 08\n"
+    "FM AMEMBASSY TOKYO\nTO RUEHC/SECSTATE WASHDC IMMEDIATE 4887\n\n{banner}\n"
+)
+
+
+def test_fl4_may_be_absent_and_the_text_then_says_the_classification() -> None:
+    """§203b(2): without FL4 the message goes over approved channels, handled as its text's banner says."""
+    cable = parse_cable(TOKYO_ACP127.replace("ZNY CCCCC ZZH\n", "").format(banner="S E C R E T TOKYO 001571"))
+    assert (cable.family, cable.security_warning) == ("acp127", None)
+    assert cable.classification is Classification.SECRET
+    assert cable.precedence is Precedence.IMMEDIATE
+    assert [a.ri for a in cable.to] == ["RUEHC"]
+
+
+def test_zny_rrrrr_is_restricted() -> None:
+    """§124b(2): ZNY RRRRR marks a RESTRICTED message, between UNCLASSIFIED and CONFIDENTIAL."""
+    cable = parse_cable(TOKYO_ACP127.replace("ZNY CCCCC", "ZNY RRRRR").format(banner="UNCLAS TOKYO 001571"))
+    assert cable.security_warning is Classification.RESTRICTED
+    assert cable.classification is Classification.RESTRICTED
+    assert Classification.UNCLASSIFIED < Classification.RESTRICTED < Classification.CONFIDENTIAL
+
+
+@pytest.mark.parametrize(
+    ("fl3", "ssn", "filing_time", "message_id"),
+    [
+        ("DE RUEHKO 123 04/1200Z", 123, "04/1200Z", "RUEHKO-0123-04/1200Z"),  # §115-116: RPDLE 123 11/1215Z
+        ("DE RUEHKO 1571 1610901", 1571, "1610901", "RUEHKO-1571-1610901"),  # a Julian date, no # (§221)
+        ("DE RUEHKO #1571 1610901", 1571, "1610901", "RUEHKO-1571-1610901"),  # State's own form
+    ],
+)
+def test_fl3_takes_the_base_form_besides_states(
+    fl3: str, ssn: int, filing_time: str, message_id: str
+) -> None:
+    """§115-116: the station serial with or without #, the filing time as day/time or Julian date."""
+    cable = parse_cable(
+        TOKYO_ACP127.replace("DE RUEHKO #1571 1610901", fl3).format(banner="UNCLAS TOKYO 001571")
+    )
+    assert cable.station_serial is not None
+    assert (cable.station_serial.ssn, cable.station_serial.filing_time) == (ssn, filing_time)
+    assert cable.message_id == message_id
+
+
+def test_an_aig_is_read_as_one_address_without_fm() -> None:
+    """§222a: `TO AIG 205` right after FL5 (the AIG denotes the originator); its number is no MCN."""
+    text = (
+        "VZCZCXYZ0001\nRR RUWSPH RUHPB\nDE RUECW 177 14/1529Z\nZNR UUUUU\nR 141527Z MAR 71\n"
+        "TO AIG 205\nINFO AIG 1234 IMMEDIATE\nAIG4321\n\nUNCLAS WHAT WAS 1500Z POSITION\n"
+    )
+    cable = parse_cable(text)
+    assert cable.originator is None
+    assert [(a.name, a.mcn) for a in cable.addressees] == [
+        ("AIG 205", None),
+        ("AIG 1234", None),
+        ("AIG 4321", None),
+    ]
+    assert cable.info[0].written_precedence is Precedence.IMMEDIATE
+
+
+ACP127_222A = (
+    "VZCZCABC027\nRR RUWSPH RUHPB\nDE RUECW 177C 1661529\nZNR UUUUU\nR 141527Z MAR\nTO AIG 205\nBT\n"
+    "UNCLAS WHAT WAS 1500Z POSITION\nOF USS ESTES\nBT\nC WA 1500Z POSITION\nNNNN\n"
+)
+"""ACP 127 §222a's example, as printed (its machine functions left out)."""
+
+
+def test_the_standards_own_aig_example_parses() -> None:
+    """§222a: no FM (the AIG names the originator), FL5 with no year (§113), a lettered serial (§129)."""
+    cable = parse_cable(ACP127_222A)
+    assert cable.station_serial is not None
+    assert (cable.station_serial.ssn, cable.station_serial.position) == (177, "C")
+    assert cable.message_id == "RUECW-0177C-1661529"
+    assert (cable.precedence, cable.dtg, cable.originator) == (Precedence.ROUTINE, None, None)
+    assert [a.name for a in cable.to] == ["AIG 205"]
+    assert cable.classification is Classification.UNCLASSIFIED
+
+
+def test_a_dtg_without_its_year_is_still_checked() -> None:
+    """Without a year the day and time must still exist: 30 FEB is no date in any year."""
+    with pytest.raises(CableParseError) as caught:
+        parse_cable(ACP127_222A.replace("141527Z MAR", "301527Z FEB"))
+    assert (caught.value.line, caught.value.field) == (5, "DTG")

@@ -16,9 +16,14 @@ from router.bus import topics
 from router.bus.broker import Mosquitto, free_port, mosquitto_binary
 from router.bus.memory import MemoryBroker
 from router.bus.mqtt import BrokerAddress, MqttBus, reconnecting
+from router.cable.models import Precedence
+from router.cli.render import reading_line
 from router.errors import BusError
+from router.journal.store import Journal
 from router.network.channel import single_call
+from router.routing.table import parse_table
 from router.sim.post import PostStation, Reading, post_connection, serve_post
+from tests import helpers
 from tests.conftest import ROOT
 
 if TYPE_CHECKING:
@@ -152,3 +157,55 @@ async def test_a_copy_is_shown_before_its_receipt_so_a_lost_connection_cannot_hi
     assert shown == ["RUEHRO-0001-0011200"]
     again = station.read(COPY)
     assert again.duplicate
+
+
+DUAL_TABLE = """
+[defaults]
+window = 4
+baud = 0
+
+[[relays]]
+prefix = "RUEH"
+name = "STATE RELAY"
+
+[[posts]]
+ri = "RUEHC"
+names = ["SECSTATE WASHDC"]
+
+[[posts]]
+ri = "RUEHFR"
+names = ["AMEMBASSY PARIS"]
+"""
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "VZCZCXYZ0001\nOO RUEHWEB\nDE RUEHRO #0001 0011200\nZNR UUUUU ZZH\nO R 011200Z JAN 09\n",
+        "O R 011200Z JAN 09\n",  # ACP 126: the copy's FL2 is the switch's alone
+    ],
+)
+async def test_an_info_copy_is_receipted_and_shown_at_its_own_precedence(header: str, tmp_path: Path) -> None:
+    """§152b-d: the info copy of an O R cable goes as RR; the post receipts it R R and shows it ROUTINE."""
+    broker = MemoryBroker()
+    publisher, listener = broker.connect(), broker.connect()
+    await listener.subscribe("cables/out/#")
+    text = f"{header}FM AMEMBASSY ROME\nTO AMEMBASSY PARIS\nINFO SECSTATE WASHDC\n\nUNCLAS ROME 000001\n"
+    async with helpers.running(broker.connect(), Journal(tmp_path / "j.sqlite"), parse_table(DUAL_TABLE)):
+        await publisher.publish("cables/in/rome", text.encode())
+        copies = {m.topic: m.payload for m in await helpers.receive(listener, 2)}
+    department = PostStation("RUEHC").read(copies["cables/out/RUEHC"])
+    paris = PostStation("RUEHFR").read(copies["cables/out/RUEHFR"])
+    assert b"\nRR RUEHC\n" in copies["cables/out/RUEHC"]  # what the switch sent the info addressee
+    assert (department.receipt, department.precedence) == (b"R R EHC0001", Precedence.ROUTINE)
+    assert (paris.receipt, paris.precedence) == (b"R O HFR0001", Precedence.IMMEDIATE)
+    assert reading_line(department).startswith("ROUTINE   EHC0001")
+    assert reading_line(paris).startswith("IMMEDIATE HFR0001")
+
+
+def test_the_copy_precedence_is_read_from_the_routing_line_that_calls_this_post() -> None:
+    """FL2 naming this post gives the precedence, the bell signal before a FLASH's prosign allowed (§151b)."""
+    station = PostStation("RUEHFR")
+    assert station.copy_precedence(b"VZCZCHFR0001\nPP RUEHFR\nDE RUEHRO") is Precedence.PRIORITY
+    assert station.copy_precedence(b"VZCZCHFR0001\n\x07\x07\x07\x07\x07ZZ RUEHFR\nDE X") is Precedence.FLASH
+    assert station.copy_precedence(b"VZCZCHFR0001\nPP RUEHFRA\nDE RUEHRO") is None  # another post's line

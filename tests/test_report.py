@@ -9,6 +9,7 @@ import re
 import sqlite3
 import xml.etree.ElementTree as ET
 from contextlib import closing, contextmanager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pytest
@@ -16,6 +17,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from router.cable.models import Precedence
+from router.cable.parser import parse_cable
 from router.cli import app
 from router.errors import JournalReadError
 from router.journal.queries import DeliveryRow, TransmissionRow
@@ -29,6 +31,8 @@ from router.readout.report import (
     render_terminal,
     speed_of_service,
     to_json,
+    writer_time,
+    written_at,
 )
 
 if TYPE_CHECKING:
@@ -81,6 +85,13 @@ class Traffic:
             (self.cable(), post, precedence, int(acknowledged), state, T0 + 5, delivered_at, acknowledged_at),
         )
         return int(cursor.lastrowid or 0)
+
+    def raw(self, delivery_id: int, text: str) -> None:
+        """The cable of a delivery, as its writer released it."""
+        self.db.execute(
+            "UPDATE cables SET raw = ? WHERE id = (SELECT cable_id FROM deliveries WHERE id = ?)",
+            (text.encode(), delivery_id),
+        )
 
     def transmission(self, delivery_id: int, cause: str, outcome: str, ended_after: float) -> None:
         """A one-second transmission of a delivery that ended ``ended_after`` seconds after T0."""
@@ -155,62 +166,129 @@ def test_nearest_rank_takes_a_real_value_without_interpolating() -> None:
     assert nearest_rank([7.5], 99) == 7.5
 
 
+def _unmeasured(objective: float) -> dict[str, object]:
+    """Writer to reader of copies whose cables carry no writer's time (the journal's raw is x'00')."""
+    return {
+        "target_s": objective,
+        "count": 0,
+        "overdue": 0,
+        "p50_s": None,
+        "p95_s": None,
+        "p99_s": None,
+        "max_s": None,
+        "within_target": None,
+    }
+
+
 def test_figures_per_precedence_match_the_hand_worked_journal(known_journal: Path) -> None:
-    """Counts, nearest-rank percentiles, shares within objective and undelivered copies, highest first."""
+    """Counts, nearest-rank percentiles, shares within the switch's target and undelivered copies."""
     figures = to_json(read_report(known_journal))["precedence"]
     assert list(figures) == ["ECP", "FLASH", "IMMEDIATE", "ROUTINE"], "PRIORITY has no copy, so no row"
     assert figures["ECP"] == {
         "count": 1,
-        "p50_s": 700.0,
-        "p95_s": 700.0,
-        "p99_s": 700.0,
-        "max_s": 700.0,
-        "within_objective": 0.0,
-        "objective_s": 600.0,
         "undelivered": 0,
-        "overdue": 0,
-    }, "ECP is held to FLASH's 10 minutes"
-    assert figures["FLASH"] == {
+        "in_switch": {
+            "target_s": 120.0,
+            "count": 1,
+            "overdue": 0,
+            "p50_s": 700.0,
+            "p95_s": 700.0,
+            "p99_s": 700.0,
+            "max_s": 700.0,
+            "within_target": 0.0,
+        },
+        "writer_to_reader": _unmeasured(600.0),
+        "unmeasured": 1,
+    }, "ECP is held to FLASH's targets"
+    assert figures["FLASH"]["in_switch"] == {
+        "target_s": 120.0,
         "count": 10,
+        "overdue": 0,
         "p50_s": 150.0,
         "p95_s": 900.0,
         "p99_s": 900.0,
         "max_s": 900.0,
-        "within_objective": 0.9,
-        "objective_s": 600.0,
-        "undelivered": 0,
-        "overdue": 0,
-    }
-    assert figures["IMMEDIATE"] == {
+        "within_target": 0.4,
+    }, "30, 60, 90 and 120 s are within the switch's 2 minutes; exactly the target is within it"
+    assert figures["IMMEDIATE"]["in_switch"] == {
+        "target_s": None,
         "count": 20,
+        "overdue": 0,
         "p50_s": 900.0,
         "p95_s": 1710.0,
         "p99_s": 1800.0,
         "max_s": 1800.0,
-        "within_objective": 1.0,
-        "objective_s": 1800.0,
-        "undelivered": 0,
-        "overdue": 0,
-    }, "a copy that takes exactly the objective is within it"
+        "within_target": None,
+    }, "a switch had no target of its own below FLASH"
     assert figures["ROUTINE"] == {
         "count": 2,
-        "p50_s": 3600.0,
-        "p95_s": 25200.0,
-        "p99_s": 25200.0,
-        "max_s": 25200.0,
-        "within_objective": 1 / 3,
-        "objective_s": 21600.0,
         "undelivered": 1,
-        "overdue": 1,
-    }, "the copy never delivered had waited 7 h at the journal's end: it missed its 6 h too"
+        "in_switch": {
+            "target_s": None,
+            "count": 2,
+            "overdue": 0,
+            "p50_s": 3600.0,
+            "p95_s": 25200.0,
+            "p99_s": 25200.0,
+            "max_s": 25200.0,
+            "within_target": None,
+        },
+        "writer_to_reader": _unmeasured(21600.0),
+        "unmeasured": 2,
+    }
 
 
-def test_totals_count_busts_retransmissions_gaps_duplicates_and_rejections(known_journal: Path) -> None:
-    """Each total counts exactly the rows its definition names, and the JSON is one plain object."""
-    data = to_json(read_report(known_journal))
-    assert data["totals"] == EXPECTED_TOTALS
-    assert set(data) == {"precedence", "totals"}
-    assert json.loads(json.dumps(data)) == data
+TOKYO = (
+    "VZCZCXYZ0000\nOO RUEHWEB\nDE RUEHKO #1571 3182210\nZNY CCCCC ZZH\nO {dtg}\nFM AMEMBASSY TOKYO\n"
+    "TO RUEHC/SECSTATE WASHDC IMMEDIATE 4887\nBT\nC O N F I D E N T I A L TOKYO 001571\n\nSUBJECT: A TEST\n"
+)
+"""A cable whose date-time group the test sets: its writer's time."""
+
+
+def test_writer_to_reader_runs_from_the_date_time_group_to_delivery(tmp_path: Path) -> None:
+    """Written 22:10Z, at the switch 200 s later: delivered 300 s after arrival is 500 s writer to reader.
+
+    The objectives are ACP 121's (FLASH 10 min, IMMEDIATE 30 min): 500 s meets FLASH's; a copy of a
+    cable written 29 min before arrival and still queued 2 min after it is late against IMMEDIATE's.
+    A cable dated 2008 arriving in 2023 is replayed history: its copy is not measured writer to reader.
+    """
+    path = tmp_path / "journal.sqlite"
+    with traffic(path) as rows:
+        on_time = rows.copy("FLASH", "RUEHC", 300)
+        waiting = rows.copy("IMMEDIATE", "RUEHC", None)
+        replayed = rows.copy("FLASH", "RUEHFR", 60)
+        rows.copy("ROUTINE", "RUEHFR", 120)  # its cable's raw is x'00': no writer's time
+        rows.raw(on_time, TOKYO.format(dtg="142210Z NOV 23"))
+        rows.raw(waiting, TOKYO.format(dtg="142144Z NOV 23").replace("#1571", "#1572"))
+        rows.raw(replayed, TOKYO.format(dtg="090901Z JUN 08").replace("#1571", "#1573"))
+    figures = to_json(read_report(path))["precedence"]
+    assert figures["FLASH"]["writer_to_reader"] == {
+        "target_s": 600.0,
+        "count": 1,
+        "overdue": 0,
+        "p50_s": 500.0,
+        "p95_s": 500.0,
+        "p99_s": 500.0,
+        "max_s": 500.0,
+        "within_target": 1.0,
+    }
+    assert figures["FLASH"]["unmeasured"] == 1, "the cable of 2008 is not on this clock"
+    assert figures["FLASH"]["in_switch"]["count"] == 2
+    immediate = figures["IMMEDIATE"]["writer_to_reader"]
+    assert (immediate["count"], immediate["overdue"], immediate["within_target"]) == (0, 1, 0.0)
+    assert figures["ROUTINE"]["unmeasured"] == 1
+
+
+def test_a_filing_time_is_the_writer_s_time_when_there_is_no_date_time_group() -> None:
+    """The DE line's filing time (§116: Julian day and zulu time) is taken in the year before the arrival."""
+    seed = parse_cable(TOKYO.format(dtg="142210Z NOV 23").replace("3182210", "3652359").encode())
+    assert seed.dtg is not None
+    assert written_at(seed, T0) == seed.dtg.timestamp(), "the date-time group comes first"
+    undated = seed.model_copy(update={"dtg": None})
+    arrival = datetime(2024, 1, 2, 12, 0, tzinfo=UTC).timestamp()
+    assert written_at(undated, arrival) == datetime(2023, 12, 31, 23, 59, tzinfo=UTC).timestamp()
+    assert written_at(undated.model_copy(update={"station_serial": None}), arrival) is None
+    assert writer_time(b"\x00", arrival) is None, "a cable that cannot be read has no writer's time"
 
 
 def test_latency_histogram_bins_each_delivered_copy_once(known_journal: Path) -> None:
@@ -220,6 +298,9 @@ def test_latency_histogram_bins_each_delivered_copy_once(known_journal: Path) ->
     assert histogram[Precedence.FLASH] == (0, 0, 0, 0, 1, 2, 4, 2, 1, 0, 0, 0, 0, 0, 0)
     assert histogram[Precedence.IMMEDIATE] == (0, 0, 0, 0, 0, 1, 2, 3, 13, 1, 0, 0, 0, 0, 0)
     assert histogram[Precedence.ROUTINE] == (0,) * 10 + (1, 0, 1, 0, 0)
+    assert dict(read_report(known_journal).latency.undelivered)[Precedence.ROUTINE] == 1, (
+        "the copy never delivered has a bar of its own, not left out"
+    )
 
 
 def test_busts_are_bucketed_over_the_journal_span(known_journal: Path) -> None:
@@ -248,7 +329,7 @@ def test_a_copy_acknowledged_without_a_delivery_time_counts_as_delivered_then() 
     rows = [DeliveryRow("RUEHC", "FLASH", "acknowledged", 100.0, 101.0, None, 400.0)]
     report = speed_of_service(rows)
     assert (report.totals.delivered, report.totals.acknowledged) == (1, 1)
-    assert report.precedences[0].max_s == 300.0
+    assert report.precedences[0].in_switch.max_s == 300.0
 
 
 def test_busts_use_the_end_of_the_busted_transmission() -> None:
@@ -265,21 +346,22 @@ def test_busts_use_the_end_of_the_busted_transmission() -> None:
 
 
 def test_the_terminal_table_shows_times_as_people_read_them(known_journal: Path) -> None:
-    """The FLASH row reads: objective 10 min, 10 delivered, p50 2.5 min, p95 15 min, 90 % within."""
+    """The in-switch FLASH row: 10 delivered, p50 2.5 min, p95 15 min, target 2 min, 40 % within."""
     out = io.StringIO()
     render_terminal(read_report(known_journal), Console(file=out, width=160))
     text = out.getvalue()
     flash = next(line for line in text.splitlines() if "FLASH" in line)
     assert re.findall(r"[\d.]+ (?:min|s|h|%)|\b\d+\b", flash) == [
-        "10.0 min",
         "10",
         "2.5 min",
         "15.0 min",
         "15.0 min",
         "15.0 min",
-        "90.0 %",
+        "2.0 min",
+        "40.0 %",
         "0",
     ]
+    assert "ACP 121" in text
     assert "nearest-rank" in text
     assert re.search(r"busts\s*│\s*3\b", text)
 
@@ -309,13 +391,16 @@ def test_the_page_draws_three_plots_with_axes_legends_and_marks(known_journal: P
         legend = next(g for g in svg.iter(f"{SVG}g") if g.attrib.get("class") == "legend")
         assert legend.findall(f"{SVG}text")
     assert "simulated" in page
-    assert len(marks(svgs["latency"])) == 5 + 5 + 2 + 1, "FLASH 5 bins, IMMEDIATE 5, ROUTINE 2, ECP 1"
+    assert len(marks(svgs["latency"])) == 5 + 5 + 2 + 1 + 1, (
+        "FLASH 5 bins, IMMEDIATE 5, ROUTINE 2 and 1 undelivered, ECP 1"
+    )
     assert [m.tag for m in marks(svgs["queue-depth"])] == [f"{SVG}path"] * 3, "RUEHC, RUEHFR, RUEHKO"
     assert len(marks(svgs["busts"])) == 2, "two buckets hold busts"
     for rect in marks(svgs["latency"]) + marks(svgs["busts"]):
         assert float(rect.attrib["width"]) > 0
         assert float(rect.attrib["height"]) > 0
-    assert "<td>FLASH</td><td>10.0 min</td><td>10</td><td>2.5 min</td>" in page
+    assert "<td>FLASH</td><td>10</td><td>2.5 min</td>" in page
+    assert 'id="writer-to-reader"' in page
 
 
 def test_the_page_is_self_contained_and_escapes_what_the_journal_says(tmp_path: Path) -> None:

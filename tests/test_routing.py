@@ -162,7 +162,8 @@ def test_posts_are_never_sent_above_their_clearance_or_against_their_caveats(tab
         ("RUEHMD", "not-cleared"),
         ("RFHHAAA", "caveat-barred"),
     }
-    assert {d.post for d in decision.deliveries} == {"RUEHFR", "RUEHRO", "RUEHVL"}
+    # Rome, the originator (FM), is left out of the collective (§205c).
+    assert {d.post for d in decision.deliveries} == {"RUEHFR", "RUEHVL"}
 
 
 def test_a_cable_without_addressees_is_intercepted_as_such(table: RoutingTable) -> None:
@@ -211,3 +212,88 @@ def test_a_collective_does_not_send_a_cable_back_to_its_originating_station(tabl
     decision = decide(parse_cable(text), table)
     assert {d.post for d in decision.deliveries} == {"RUEHFR", "RUEHMD", "RUEHVL"}
     assert "RUEHRO" in decision.exempted
+    assert decision.set_aside() == (("RUEHRO", "originator"),)
+
+
+def test_the_originator_is_the_fm_line_not_the_de_line(table: RoutingTable) -> None:
+    """§205c: the FM post is left out of the collective when another station (DE) prepared the cable."""
+    text = (
+        "VZCZCXRA0001\nOO RUEHWEB\nDE RUEHVL #0001 0011200\nZNR UUUUU ZZH\nO 011200Z JAN 09\n"
+        "FM AMEMBASSY ROME\nTO EUROPEAN POLITICAL COLLECTIVE\n\nUNCLAS ROME 000001\n"
+    )
+    decision = decide(parse_cable(text), table)
+    # Valletta only put it on the wire (§133: DE is the station that prepared the tape): it gets its copy.
+    assert {d.post for d in decision.deliveries} == {"RUEHFR", "RUEHMD", "RUEHVL"}
+    assert decision.originators == ("RUEHRO",)
+
+
+def test_an_acp126_cable_is_not_sent_back_to_its_originator(table: RoutingTable) -> None:
+    """§205c: a cable with no DE line (ACP 126) still has an originator, on its FM line."""
+    got = route(table, "TO EUROPEAN POLITICAL COLLECTIVE")  # FM AMEMBASSY ROME, DTG and FM only
+    assert set(got) == {"RUEHFR", "RUEHMD", "RUEHVL"}
+
+
+def test_the_originator_still_gets_a_copy_when_addressed_by_name(table: RoutingTable) -> None:
+    """Leaving the originator out of a collective does not undo a line that addresses it itself."""
+    got = route(table, "TO EUROPEAN POLITICAL COLLECTIVE\nINFO AMEMBASSY ROME")
+    assert got["RUEHRO"] == (Precedence.ROUTINE, "info", False, DIRECT)
+
+
+def test_a_cable_without_fl4_or_banner_goes_over_approved_channels_only() -> None:
+    """§203b(2): no FL4 and no classification in the text: no post on an unclassified channel gets it."""
+    table = parse_table(
+        TABLE + '\n[[posts]]\nri = "RUEHUU"\nnames = ["AMCONSUL OPEN"]\nclearance = "UNCLASSIFIED"\n'
+    )
+    text = (
+        "VZCZCXRA0001\nRR RUEHWEB\nDE RUEHRO 1 01/1200Z\nR 011200Z JAN 09\nFM AMEMBASSY ROME\n"
+        "TO AMCONSUL OPEN\nINFO AMEMBASSY PARIS\n\nNO BANNER AT ALL\n"
+    )
+    cable_ = parse_cable(text)
+    assert (cable_.security_warning, cable_.classification) == (None, None)
+    decision = decide(cable_, table)
+    assert [d.post for d in decision.deliveries] == ["RUEHFR"]
+    assert [(i.post, i.reason) for i in decision.intercepts] == [("RUEHUU", "not-cleared")]
+    with_fl4 = decide(parse_cable(text.replace("R 011200Z", "ZNR UUUUU\nR 011200Z")), table)
+    assert {d.post for d in with_fl4.deliveries} == {"RUEHFR", "RUEHUU"}
+
+
+AIG_TABLE = (
+    TABLE
+    + """
+[[aigs]]
+number = 205
+title = "MEDITERRANEAN SITUATION REPORTS"
+originator = "RUEHRO"
+action = ["RUEHFR", "RUEHRO", "RUEHMD"]
+info = ["RUEHVL", "RUEHC"]
+"""
+)
+
+
+def test_an_aig_reaches_its_action_and_info_addressees_at_their_precedences() -> None:
+    """§205c, §222a, §152a: TO AIG 205 acts on its action addressees and informs its info ones, lower."""
+    table = parse_table(AIG_TABLE, source="test.toml")
+    got = route(table, "TO AIG 205", dtg="O R")
+    assert got == {
+        "RUEHFR": (Precedence.IMMEDIATE, "action", False, "AIG 205"),
+        "RUEHMD": (Precedence.IMMEDIATE, "action", False, "AIG 205"),
+        "RUEHVL": (Precedence.ROUTINE, "info", False, "AIG 205"),
+        "RUEHC": (Precedence.ROUTINE, "info", False, "AIG 205"),
+    }  # not RUEHRO: the originator the AIG was made for is none of its addressees (§205c(1)(a))
+
+
+def test_an_aig_as_info_addressee_and_its_exemptions() -> None:
+    """An AIG on the INFO line informs all its addressees; XMT exempts from it (§205c(1)(e))."""
+    table = parse_table(AIG_TABLE, source="test.toml")
+    got = route(table, "TO SECSTATE WASHDC\nINFO AIG 205\nXMT AMEMBASSY VALLETTA", dtg="P")
+    assert got == {
+        "RUEHC": (Precedence.PRIORITY, "action", False, DIRECT),
+        "RUEHFR": (Precedence.PRIORITY, "info", False, "AIG 205"),
+        "RUEHMD": (Precedence.PRIORITY, "info", False, "AIG 205"),
+    }
+
+
+def test_an_aig_the_table_does_not_define_is_intercepted() -> None:
+    """An AIG number unknown to the table is held as an unknown collective, with its line."""
+    decision = decide(parse_cable(cable("TO AIG 999")), parse_table(AIG_TABLE))
+    assert [(i.addressee, i.reason) for i in decision.intercepts] == [("AIG 999", "unknown-collective")]

@@ -22,8 +22,9 @@ SCRIPT = ROOT / "scripts" / "build_routing_table.py"
 
 SCHEMA = {
     "relays": ({"prefix", "name"}, set()),
-    "posts": ({"ri", "names"}, {"clearance", "barred_caveats", "baud", "window"}),
+    "posts": ({"ri", "names"}, {"clearance", "foreign", "barred_caveats", "baud", "window"}),
     "collectives": ({"name", "basis", "members"}, {"ri", "aliases"}),
+    "aigs": ({"number", "title", "basis"}, {"originator", "action", "info"}),
 }
 CLEARANCES = {"UNCLASSIFIED", "CONFIDENTIAL", "SECRET", "TOP SECRET"}
 # A station line of the RI tables: the RI, or an RI range (cable2graph writes `HRU` for `THRU`).
@@ -73,6 +74,7 @@ def test_optional_keys_are_not_empty_or_default(table: dict[str, Any]) -> None:
         assert post.get("clearance", "") != table["defaults"]["clearance"]
         assert post.get("clearance", "SECRET") in CLEARANCES
         assert post.get("barred_caveats", ["NOFORN"])
+        assert post.get("foreign", True) is True
         assert post["names"]
     for collective in table["collectives"]:
         assert collective.get("aliases", ["alias"])
@@ -143,13 +145,13 @@ def test_collectives_are_not_posts(table: dict[str, Any]) -> None:
     assert not [c["ri"] for c in table["collectives"] if c.get("ri") in posts]
 
 
-def test_foreign_stations_are_barred_noforn(table: dict[str, Any]) -> None:
-    """A post whose RI is not a US one is barred NOFORN, unless real traffic sent it NOFORN cables."""
+def test_foreign_stations_are_marked_foreign(table: dict[str, Any]) -> None:
+    """A post whose RI is not a US one is foreign, unless real traffic sent it NOFORN cables."""
     cleared_by_traffic = {"RBDHDZA"}  # COMUSNAVCENT, a US command on a Bahraini RI
     for post in table["posts"]:
         foreign = post["ri"][1] not in "UH" and post["ri"] not in cleared_by_traffic
-        assert ("NOFORN" in post.get("barred_caveats", [])) == foreign, post["ri"]
-    assert sum("NOFORN" in post.get("barred_caveats", []) for post in table["posts"]) > 150
+        assert post.get("foreign", False) == foreign, post["ri"]
+    assert sum(post.get("foreign", False) for post in table["posts"]) > 150
 
 
 @pytest.mark.parametrize("ri", ["RUEKJCS", "RUEAIIA", "RHEHNSC", "RHEFDIA", "RUMIAAA"])

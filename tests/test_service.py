@@ -173,7 +173,7 @@ async def test_unreadable_input_is_rejected_with_where_and_kept(tmp_path: Path, 
     watcher, publisher = broker.connect(), broker.connect()
     await watcher.subscribe("cables/rejected")
     async with running(broker.connect(), journal, table):
-        await publisher.publish("cables/in/x", b"VZCZCXYZ0001\nOO RUEHWEB\nDE RUEHKO 1571 1610901\n")
+        await publisher.publish("cables/in/x", b"VZCZCXYZ0001\nOO RUEHWEB\nDE RUEHKO #1571\n")
         (rejected,) = await receive(watcher, 1)
     record = json.loads(rejected.payload)
     assert (record["line"], record["column"], record["field"]) == (3, 1, "FL3")

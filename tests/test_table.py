@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from router.cable.security import US_ONLY_CAVEATS
 from router.errors import TableError
 from router.routing.table import load_table, parse_table
 
@@ -57,6 +58,12 @@ def test_a_good_table_is_indexed() -> None:
         (('prefix = "RUEH"', "prefix = 4"), 5, "relays.0.prefix", "valid string"),
         (("[[posts]]\nri", "[[posts]]\nbaud = -1\nri"), 9, "posts.0.baud", "greater than or equal"),
         (('name = "STATE RELAY"', 'name = "STATE RELAY"\nspeed = 3'), 7, "relays.0.speed", "Extra inputs"),
+        (
+            ('names = ["AMEMBASSY PARIS"]', 'names = ["AMEMBASSY PARIS"]\nforeign = "yes"'),
+            15,
+            "posts.1.foreign",
+            "valid boolean",
+        ),
     ],
 )
 def test_a_bad_table_says_file_line_and_field(
@@ -84,3 +91,89 @@ def test_a_missing_table_is_a_table_error(tmp_path: Path) -> None:
     """A table that cannot be read is a TableError, not a traceback."""
     with pytest.raises(TableError, match="cannot read"):
         load_table(tmp_path / "absent.toml")
+
+
+def test_a_foreign_post_is_barred_every_us_only_caveat() -> None:
+    """``foreign = true`` bars NOFORN and State's distribution captions, besides the post's own bars."""
+    foreign = (
+        '[[posts]]\nri = "RFHHAAA"\nnames = ["ALLIED LIAISON"]\nforeign = true\nbarred_caveats = ["ORCON"]\n'
+    )
+    table = parse_table(GOOD + foreign)
+    post = table.posts["RFHHAAA"]
+    assert post.foreign
+    assert post.barred_caveats == US_ONLY_CAVEATS | {"ORCON"}
+    assert {"NOFORN", "NODIS", "EXDIS"} <= US_ONLY_CAVEATS
+    assert not table.posts["RUEHFR"].foreign
+    assert table.posts["RUEHFR"].barred_caveats == frozenset()
+
+
+def test_a_station_known_only_by_a_foreign_relay_is_foreign() -> None:
+    """An RI under a relay whose nation letter is not U or H (ACP 117) is a foreign station."""
+    table = parse_table(GOOD + '\n[[relays]]\nprefix = "RFHH"\nname = "ALLIED RELAY"\n')
+    allied, american = table.relayed_station("RFHHXYZ"), table.relayed_station("RUEHXYZ")
+    assert allied is not None
+    assert american is not None
+    assert (allied.foreign, allied.barred_caveats) == (True, US_ONLY_CAVEATS)
+    assert (american.foreign, american.barred_caveats) == (False, frozenset())
+
+
+AIGS = (
+    GOOD
+    + """
+[[aigs]]
+number = 205
+title = "EUROPEAN REPORTS"
+originator = "RUEHC"
+action = ["RUEHFR"]
+info = ["RUEHC"]
+"""
+)
+
+
+def test_an_aig_is_indexed_by_number_without_its_originator() -> None:
+    """[[aigs]]: a number, its action and info posts; the originator it is made for is no addressee."""
+    aig = parse_table(AIGS).aigs[205]
+    assert (aig.name, aig.title, aig.originator) == ("AIG 205", "EUROPEAN REPORTS", "RUEHC")
+    assert [p.ri for p in aig.action] == ["RUEHFR"]
+    assert aig.info == ()
+
+
+@pytest.mark.parametrize(
+    ("change", "line", "field", "reason"),
+    [
+        (('action = ["RUEHFR"]', 'action = ["RUEHZZ"]'), 24, "aigs.0.action", "not a post"),
+        (('info = ["RUEHC"]', 'info = ["RUEHFR"]'), 25, "aigs.0.info", "both an action and an info"),
+        (('originator = "RUEHC"', 'originator = "RUEHZZ"'), 23, "aigs.0.originator", "not a post"),
+        (("number = 205", "number = 0"), 21, "aigs.0.number", "greater than or equal"),
+        (('title = "EUROPEAN REPORTS"\n', ""), 20, "aigs.0.title", "Field required"),
+        (('action = ["RUEHFR"]\ninfo = ["RUEHC"]', ""), 20, "aigs.0.action", "no action or info"),
+    ],
+)
+def test_a_bad_aig_says_file_line_and_field(
+    change: tuple[str, str], line: int, field: str, reason: str
+) -> None:
+    """An AIG's mistakes are reported at their line and field, as the rest of the table's."""
+    with pytest.raises(TableError) as caught:
+        parse_table(AIGS.replace(*change, 1), source="routing.toml")
+    assert (caught.value.line, caught.value.field) == (line, field)
+    assert reason in caught.value.reason
+    assert str(caught.value).startswith(f"routing.toml:{line}: {field}: ")
+
+
+def test_an_aig_number_defined_twice_is_refused_at_the_second() -> None:
+    """Two [[aigs]] with one number: the second is refused at its number's line."""
+    twice = AIGS + '\n[[aigs]]\nnumber = 205\ntitle = "AGAIN"\naction = ["RUEHFR"]\n'
+    with pytest.raises(TableError) as caught:
+        parse_table(twice, source="routing.toml")
+    assert (caught.value.line, caught.value.field) == (28, "aigs.1.number")
+
+
+def test_a_designation_stands_for_every_post_of_its_name_or_for_its_ri() -> None:
+    """XMT, ZEN and FM name stations: by RI when it is a post, else by name, namesakes included."""
+    namesakes = GOOD + '\n[[posts]]\nri = "RUEHSR"\nnames = ["AMEMBASSY PARIS"]\n'
+    table = parse_table(namesakes)
+    assert table.designated(None, "AMEMBASSY PARIS") == {"RUEHFR", "RUEHSR"}
+    assert table.designated("RUEHSR", "AMEMBASSY PARIS") == {"RUEHSR"}
+    assert table.designated("RUEHQQ", "AMEMBASSY PARIS") == {"RUEHFR", "RUEHSR"}  # an RI no post has
+    assert table.designated("RUEHQQ", "NOWHERE") == {"RUEHQQ"}
+    assert table.designated(None, "NOWHERE") == frozenset()

@@ -38,6 +38,8 @@ _TAIL_WINDOW = 128
 _WORD_BOUNDARY = re.compile(r"[\s/]")
 _LONGEST_PRECEDENCE_WORD = len("IMMEDIATE") + 1
 """A precedence word with one letter added: no longer word can be one (`one_slip_apart`)."""
+# An address indicating group written as an address: `AIG 205` (ACP 127 §222a).
+_AIG_ADDRESS = re.compile(r"AIG ?(\d{1,5})(?![\w-])")
 # `ZEN/` written after the post's title instead of before it: `AMCONSUL ZEN/CHENGDU` (03BEIJING16342).
 _ZEN_INSIDE = re.compile(r"(?<=\s)ZEN/(?=[A-Z])")
 # A post that gets its copy by diplomatic pouch, not over the network: `AMCONSUL BELFAST POUCH`,
@@ -90,7 +92,12 @@ def _read_line(text: str) -> AddresseeLine | None:
         rest = rest[prefix.end() :]
     # POUCH stands last, or before the precedence and MCN (`AMEMBASSY AMMAN POUCH PRIORITY`).
     rest, pouch_last = _without_pouch(rest)
-    tail = _read_plain_tail(rest) or _read_tail(rest)
+    if rest.startswith("AIG") and (aig := _AIG_ADDRESS.match(rest)):
+        # `AIG 1234` (§222a): the group's number is its name, not an MCN, whatever its digits.
+        tail = _read_tail(rest[aig.end() :])
+        tail = tail._replace(rest=f"AIG {int(aig.group(1))} {tail.rest}")
+    else:
+        tail = _read_plain_tail(rest) or _read_tail(rest)
     name, _, office = tail.rest.partition("//")
     name, pouch = _without_pouch(_WHITESPACE.sub(" ", name.strip(" /")))
     name, zen_inside = _ZEN_INSIDE.subn("", name)
@@ -225,3 +232,12 @@ def _slipped_precedence(word: str) -> Precedence | None:
 def looks_collective(name: str) -> bool:
     """Whether a plain-language address reads as a collective (many stations), not one station."""
     return _COLLECTIVE.search(name) is not None
+
+
+_AIG = re.compile(r"AIG (\d{1,5})")
+
+
+def aig_number(name: str) -> int | None:
+    """The number of an address indicating group written as an address (``AIG 205``, §222a), or None."""
+    match = _AIG.fullmatch(name) if name.startswith("AIG") else None
+    return int(match.group(1)) if match else None

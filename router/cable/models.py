@@ -76,9 +76,14 @@ def needs_receipt(precedence: Precedence, *, niact: bool) -> bool:
 
 
 class Classification(_Ranked):
-    """Security level of a cable: UNCLASSIFIED < CONFIDENTIAL < SECRET < TOP SECRET."""
+    """Security level of a cable: UNCLASSIFIED < RESTRICTED < CONFIDENTIAL < SECRET < TOP SECRET.
+
+    RESTRICTED is the allies' level below CONFIDENTIAL (ACP 127 §124b: ``ZNY RRRRR``); US traffic
+    does not use it, but a US switch relays it, over channels approved for it.
+    """
 
     UNCLASSIFIED = "UNCLASSIFIED"
+    RESTRICTED = "RESTRICTED"
     CONFIDENTIAL = "CONFIDENTIAL"
     SECRET = "SECRET"  # noqa: S105 (a level, not a password)
     TOP_SECRET = "TOP SECRET"  # noqa: S105
@@ -105,6 +110,8 @@ class StationSerial(_Value):
 
     originating_ri: str
     ssn: int
+    position: str | None = None
+    """The letter of the position that allotted the serial, where several do (§129: ``177C``)."""
     section: int | None = None
     filing_time: str
     """Julian day and zulu time as written, DDDHHMM (``1610901`` = day 161, 09:01Z)."""

@@ -34,7 +34,10 @@ _BANNER_SEARCH_LINES = 80
 _FL1 = re.compile(r"VZCZC([A-Z0-9]*)")
 _FL2 = re.compile(r"([RPOZY])\1\s*(.*)")
 _RI_LIST = re.compile(r"[A-Z]{4,7}(?:\s+[A-Z]{4,7})*\s*")
-_FL3 = re.compile(r"DE\s+([A-Z]{4,7})\s+#\s*(\d{1,5})(?:/(\d{1,3}))?\s+(\d{7})\b")
+# FL3: DE, the originating RI, the station serial (State writes `#1571`, the base form `123`), its
+# section, and the filing time as a Julian day and time (`1610901`) or a day/time (`04/1200Z`, §115).
+# A letter after the serial says which position allotted it (§129: `DE RUECW 177C 1661529`).
+_FL3 = re.compile(r"DE\s+([A-Z]{4,7})\s+(?:#\s*)?(\d{1,5})([A-Z])?(?:/(\d{1,3}))?\s+(\d{7}\b|\d{2}/\d{4}Z\b)")
 _FL4 = re.compile(r"ZN[YR]\s+([A-Z])\1{4}\b")
 # FL5: precedence letter(s), then DDHHMMZ MON YY. Partial records write it bare and in mixed case.
 _DTG_PATTERN = (
@@ -42,6 +45,9 @@ _DTG_PATTERN = (
     r"(\d{2})(\d{2})(\d{2})Z[ \t]+([A-Za-z]{3})[ \t]+(\d{2}|\d{4})(?!\d)"
 )
 _DTG = re.compile(_DTG_PATTERN)
+# Under a full routing header FL5 may leave the year out (§113: it "may be added"; §222a writes
+# `R 141527Z MAR`). Only there: elsewhere a DTG is what marks a header, and a year makes it one.
+_FL5 = re.compile(_DTG_PATTERN.replace(r"[ \t]+(\d{2}|\d{4})(?!\d)", r"(?:[ \t]+(\d{2}|\d{4})(?!\d)|(?!\w))"))
 # Where a header may start: FL1, or a DTG line (ACP 126). Searched over the text in one pass.
 _HEADER_START = re.compile(r"^[ \t]*(?:(VZCZC)|" + _DTG_PATTERN + ")", re.MULTILINE)
 _BARE_DTG = re.compile(r"^[ \t]*" + _DTG_PATTERN + r"[ \t]*$", re.MULTILINE)
@@ -213,33 +219,47 @@ def _read_fl1_to_fl4(lines: list[str], start: int, header: _Header) -> None:
         i += 1
     fl3 = _FL3.match(lines[i].strip()) if i < n else None
     if fl3 is None:
-        _fail(lines, min(i, n - 1), "FL3", "expected DE + originating RI + #SSN + filing time")
+        _fail(lines, min(i, n - 1), "FL3", "expected DE + originating RI + SSN + filing time")
     header.station_serial = StationSerial(
         originating_ri=fl3.group(1),
         ssn=int(fl3.group(2)),
-        section=int(fl3.group(3)) if fl3.group(3) else None,
-        filing_time=fl3.group(4),
+        position=fl3.group(3),
+        section=int(fl3.group(4)) if fl3.group(4) else None,
+        filing_time=fl3.group(5),
     )
-    i += 1
-    fl4 = _FL4.match(lines[i].strip()) if i < n else None
-    if fl4 is None:
-        _fail(lines, min(i, n - 1), "FL4", "expected the security warning ZNY/ZNR with 5 letters")
-    header.security_signal = fl4.group(1)
-    header.security_warning = _SECURITY_SIGNALS.get(fl4.group(1))
-    if header.security_warning is None:
-        _fail(lines, i, "FL4", f"unknown security letter {fl4.group(1)!r}")
-    i += 1
+    i = _read_fl4(lines, i + 1, header)
     while i < n and not lines[i].strip():
         i += 1
-    if i >= n or not _DTG.match(lines[i].strip()):
+    if i >= n or not _FL5.match(lines[i].strip()):
         _fail(lines, min(i, n - 1), "FL5", "expected the precedence and date-time group")
     _read_fl5_on(lines, i, header)
 
 
-# FL4 (ACP 127 §313): the repeated letter says the security level; E = EFTO (unclassified).
+def _read_fl4(lines: list[str], i: int, header: _Header) -> int:
+    """FL4, the security warning, if there is one; the index of the line after it.
+
+    FL4 may be absent (§203b(2)): the message then goes over approved channels only and is handled
+    as the classification in its text says (`security_warning` stays None). A line that is
+    neither FL4 nor FL5 is an FL4 error.
+    """
+    line = lines[i].strip() if i < len(lines) else ""
+    fl4 = _FL4.match(line)
+    if fl4 is None:
+        if _FL5.match(line):
+            return i
+        _fail(lines, min(i, len(lines) - 1), "FL4", "expected the security warning ZNY/ZNR with 5 letters")
+    header.security_signal = fl4.group(1)
+    header.security_warning = _SECURITY_SIGNALS.get(fl4.group(1))
+    if header.security_warning is None:
+        _fail(lines, i, "FL4", f"unknown security letter {fl4.group(1)!r}")
+    return i + 1
+
+
+# FL4 (ACP 127 §124b, §203a): the repeated letter says the security level; E = EFTO (unclassified).
 _SECURITY_SIGNALS = {
     "U": Classification.UNCLASSIFIED,
     "E": Classification.UNCLASSIFIED,
+    "R": Classification.RESTRICTED,
     "C": Classification.CONFIDENTIAL,
     "S": Classification.SECRET,
     "T": Classification.TOP_SECRET,
@@ -249,7 +269,7 @@ _SECURITY_SIGNALS = {
 def _read_fl5_on(lines: list[str], start: int, header: _Header) -> None:
     """FL5 DTG, FL6 FM, then the address lines FL7-FL9 until the text begins."""
     line = lines[start]
-    match = _DTG.match(line.strip())
+    match = _FL5.match(line.strip())
     assert match is not None  # the caller found it
     _read_dtg(match, line, start, header)
     i = start + 1
@@ -258,6 +278,11 @@ def _read_fl5_on(lines: list[str], start: int, header: _Header) -> None:
         i += 1
     fm = _FM.match(lines[i].strip()) if i < n else None
     if fm is None:
+        # FL6 is left out when an AIG denotes the originator and all addressees (§205c(1)(b),
+        # §222a: `TO AIG 205` right after FL5); only under a full routing header, which has FL3.
+        if header.family == "acp127" and i < n and lines[i].lstrip().startswith("TO "):
+            header.end = _read_addresses(lines, i, header)
+            return
         _fail(lines, min(i, n - 1), "FL6", "expected FM + originator")
     header.originator = read_addressee_line(fm.group(1))
     header.end = _read_addresses(lines, i + 1, header)
@@ -283,7 +308,11 @@ def _read_dtg(match: re.Match[str], line: str, index: int, header: _Header) -> N
             field="DTG",
         )
     try:
-        header.dtg = datetime(_full_year(year), month_number, int(day), int(hour), int(minute), tzinfo=UTC)
+        # Without a year (§113) the time is checked in a leap year, and the cable has no DTG as a date.
+        when = datetime(
+            _full_year(year or "2000"), month_number, int(day), int(hour), int(minute), tzinfo=UTC
+        )
+        header.dtg = when if year else None
     except ValueError as exc:
         raise CableParseError(
             f"date-time group {match.group(0).strip()!r} is not a real time: {exc}",
@@ -485,7 +514,9 @@ def _message_id(header: _Header, text: str) -> str:
     serial = header.station_serial
     if serial is not None:
         section = f"/{serial.section:02d}" if serial.section is not None else ""
-        return f"{serial.originating_ri}-{serial.ssn:04d}{section}-{serial.filing_time}"
+        return (
+            f"{serial.originating_ri}-{serial.ssn:04d}{serial.position or ''}{section}-{serial.filing_time}"
+        )
     # Blanks, tabs and line ends are left out of the digest: a copy padded, trimmed or folded at
     # another width in transit (or by another archive) keeps its identity; its words do not change.
     originator = header.originator.display_name if header.originator else ""

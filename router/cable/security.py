@@ -52,6 +52,10 @@ _CAVEAT_WORDS = {
     "ROGER": "ROGER",
     "CHEROKEE": "CHEROKEE",
 }
+US_ONLY_CAVEATS = frozenset({"NOFORN", "NODIS", "EXDIS", "LIMDIS", "STADIS"})
+"""Caveats that keep a cable among US officials: never for a foreign station. NOFORN says it in so
+many words; State's distribution captions (NODIS, EXDIS, LIMDIS, STADIS) limit distribution within
+the Department and its posts (5 FAH-2 H-440), which a foreign station is not."""
 _CAVEATS = re.compile(
     r"\b(" + "|".join(sorted(map(re.escape, _CAVEAT_WORDS), key=len, reverse=True)) + r")\b"
 )

@@ -97,7 +97,9 @@ def reading_line(reading: Reading) -> str:
         line = f"{tid}  duplicate, filed"
     else:
         cable = reading.cable
-        precedence = cable.precedence.value if cable.precedence else "-"
+        # The copy's own precedence (its FL2), not the cable's FL5 letter (§152d).
+        shown = reading.precedence or cable.precedence
+        precedence = shown.value if shown else "-"
         line = f"{precedence:<9} {tid}  {cable.message_id}  {cable.subject or ''}"
     line = visible(line)  # a cable's subject is the writer's text: an escape in it must not reach the screen
     if reading.bell:

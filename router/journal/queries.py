@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
 
 def read_only(journal: Path | str) -> closing[sqlite3.Connection]:
@@ -37,6 +37,8 @@ class DeliveryRow(NamedTuple):
     delivered_at: float | None
     """When a transmission of it completed on the post's line: the reader's end."""
     acknowledged_at: float | None
+    cable_id: int = 0
+    """The cable's journal id: where its writer's time is found."""
 
 
 class TransmissionRow(NamedTuple):
@@ -59,10 +61,20 @@ class EventRow(NamedTuple):
 def deliveries(db: sqlite3.Connection) -> list[DeliveryRow]:
     """Every delivery with its cable's arrival, in the order they were made."""
     rows = db.execute(
-        "SELECT d.post, d.precedence, d.state, c.received_at, d.queued_at, d.delivered_at, d.acknowledged_at"
-        " FROM deliveries d JOIN cables c ON c.id = d.cable_id ORDER BY d.id"
+        "SELECT d.post, d.precedence, d.state, c.received_at, d.queued_at, d.delivered_at, d.acknowledged_at,"
+        " d.cable_id FROM deliveries d JOIN cables c ON c.id = d.cable_id ORDER BY d.id"
     )
     return list(map(DeliveryRow._make, rows.fetchall()))
+
+
+def delivered_cables(db: sqlite3.Connection) -> Iterator[tuple[int, bytes, float]]:
+    """Each cable with copies: journal id, raw bytes and arrival, one at a time (a journal may be large)."""
+    rows = db.execute(
+        "SELECT c.id, c.raw, c.received_at FROM cables c"
+        " WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.cable_id = c.id) ORDER BY c.id"
+    )
+    for cable_id, raw, received_at in rows:
+        yield int(cable_id), bytes(raw), float(received_at)
 
 
 def transmissions(db: sqlite3.Connection) -> list[TransmissionRow]:

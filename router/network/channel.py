@@ -243,12 +243,14 @@ def read_copy(payload: bytes) -> Copy:
 def _switch_given(channel: str, serial: int, body: bytes, *, bell: bool, suspect: bool) -> Copy:
     """A copy whose FL3 is the switch's: a message it identified (§116), or its service message.
 
-    The message under the switch's FL3 (and FL4) is the cable as it came: the post reads that,
-    under the identification the switch gave it.
+    The message under the switch's FL3 (and FL4) is the cable as it came, which the switch closed
+    with BT and NNNN (`message_part`): the post reads it without them, as it came, under the
+    identification the switch gave it.
     """
     fl3, _, message = body.partition(b"\n")
     if _FL4.match(message):
         message = message.partition(b"\n")[2]
+    message = message.removesuffix(b"\n" + BREAK + b"\n" + EOM + b"\n") + b"\n"
     words = fl3.decode("ascii", "replace").split()
     if len(words) < len(("DE", "RI", "#SSN", "filing time")):
         # No station serial number: a service message between directly connected stations (§405b).

@@ -7,7 +7,7 @@ network's scaled clock, a test's hand-driven clock, or a benchmark's unthrottled
 - A transmission takes the time its characters need: characters x units per character / baud,
   the units by the line's code (ITA2 below 110 baud, ASCII from 110, or the post's own).
 - Pre-emption (§151, §424): FLASH and ECP bust a lower transmission in progress; IMMEDIATE busts
-  one only when finishing it would take longer than sending the IMMEDIATE; PRIORITY busts only an
+  one unless cancelling it would take longer than finishing it (§151c); PRIORITY busts only an
   extra-long ROUTINE. A busted transmission's channel serial is used up, and the cable goes again
   whole, later, under a new serial: nothing resumes mid-message.
 - The window: copies sent but not yet acknowledged by the post. A post that stops acknowledging
@@ -83,6 +83,12 @@ def units_per_character(baud: int, code: LineCode) -> float:
     return 11.0 if baud < 150 else 10.0
 
 
+CANCELLATION = len("E E E E E E E E AR") + 2 + 8 + 4 + 12
+"""What interrupting costs the line: the error signal and AR that cancel the transmission (§133,
+§424a), then the end-of-message functions, 2 CR, 8 LF, NNNN and 12 LTRS (§114b, §138d): 44
+characters, 4.4 s at 75 baud. The interrupted transmission's own TI went out when it began."""
+
+
 @dataclass(frozen=True, slots=True)
 class LineRules:
     """How every line behaves: the character code's units (unless by speed) and the pre-emption threshold."""
@@ -91,6 +97,9 @@ class LineRules:
     """Signal units a character takes on every line; None: each line's own, by its code and speed."""
     extra_long: int = EXTRA_LONG
     """Characters above which a ROUTINE transmission may be busted by a PRIORITY."""
+    cancellation: int = CANCELLATION
+    """Characters it takes to cancel a transmission in progress: what an IMMEDIATE weighs against
+    the rest of the transmission it would interrupt (§151c)."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -319,7 +328,10 @@ class Line:
         remaining = current.ends - now
         own = self.duration(arriving.size)
         if arriving.precedence is Precedence.IMMEDIATE:
-            return remaining > own
+            # §151c: lower traffic in progress is interrupted "unless interrupting and cancelling
+            # the lower precedence transmission will take longer than completing it": the cost is
+            # the cancellation, not the IMMEDIATE's own length. At equal times nothing is gained.
+            return remaining > self.duration(self.rules.cancellation)
         # PRIORITY: only an extra-long ROUTINE, and only while busting it still saves time.
         return held is Precedence.ROUTINE and current.queued.size > self.rules.extra_long and remaining > own
 

@@ -12,7 +12,17 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from router.cable.models import Precedence
-from router.readout.report import LATENCY_BINS_S, NOTE, OBJECTIVE_S, TABLE_COLUMNS, table_rows
+from router.readout.report import (
+    LATENCY_BINS_S,
+    NOTE,
+    SWITCH_COLUMNS,
+    SWITCH_TARGET_S,
+    SWITCH_TITLE,
+    WRITER_COLUMNS,
+    WRITER_TITLE,
+    switch_rows,
+    writer_rows,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -22,24 +32,29 @@ if TYPE_CHECKING:
 
 
 def write_html(report: Report, out_dir: Path) -> Path:
-    """Write ``out_dir/index.html``: the table and three plots as inline SVG, with nothing to fetch."""
+    """Write ``out_dir/index.html``: the tables and three plots as inline SVG, with nothing to fetch."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    head = "".join(f"<th>{_e(c)}</th>" for c in TABLE_COLUMNS)
-    rows = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in table_rows(report))
-    rows = rows or f'<tr><td colspan="{len(TABLE_COLUMNS)}">no deliveries in the journal</td></tr>'
     totals = "".join(
         f"<tr><th>{_e(k.replace('_', ' '))}</th><td>{v}</td></tr>" for k, v in asdict(report.totals).items()
     )
     page = _PAGE.format(
         note=_e(NOTE),
-        head=head,
-        rows=rows,
+        switch=_html_table("in-switch", SWITCH_TITLE, SWITCH_COLUMNS, switch_rows(report)),
+        writer=_html_table("writer-to-reader", WRITER_TITLE, WRITER_COLUMNS, writer_rows(report)),
         totals=totals,
         plots="\n".join((_latency_svg(report), _queue_depth_svg(report), _busts_svg(report))),
     )
     path = out_dir / "index.html"
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _html_table(table_id: str, title: str, columns: Sequence[str], rows: list[tuple[str, ...]]) -> str:
+    head = "".join(f"<th>{_e(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    body = body or f'<tr><td colspan="{len(columns)}">no deliveries in the journal</td></tr>'
+    table = f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return f"<h2>{_e(title)}</h2>\n{table}"
 
 
 _PAGE = """<!DOCTYPE html>
@@ -59,7 +74,8 @@ svg.plot {{ display: block; margin: 1em 0; background: #fff; border: 1px solid #
 <body>
 <h1>Speed of service</h1>
 <p>{note}</p>
-<table id="speed-of-service"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>
+{switch}
+{writer}
 <h2>Totals</h2>
 <table id="totals"><tbody>{totals}</tbody></table>
 <h2>Plots</h2>
@@ -101,14 +117,19 @@ class _Scale:
 
 
 def _latency_svg(report: Report) -> str:
-    title, labels = "Writer-to-reader time per precedence", ("time, simulated (bin lower bounds)", "copies")
+    """Copies per bin of time in the switch, per precedence, and a last column for those never delivered."""
+    title = "Time in the switch per precedence: arrival to delivery at the post"
+    labels = ("time, simulated (bin lower bounds); last: not delivered", "copies")
     histogram = report.latency
     if not histogram.counts:
-        return _no_data("latency", title, labels, "no copy delivered")
+        return _no_data("latency", title, labels, "no copy in the journal")
     bins = len(histogram.edges_s)
-    x_ticks = [(float(i), _short(edge)) for i, edge in enumerate(histogram.edges_s)] + [(bins, "more")]
-    y_ticks = _nice_ticks(max(max(c) for _, c in histogram.counts), whole=True)
-    scale = _Scale(bins, y_ticks[-1][0])
+    undelivered = dict(histogram.undelivered)
+    x_ticks = [(float(i), _short(edge)) for i, edge in enumerate(histogram.edges_s)]
+    x_ticks += [(float(bins), "more"), (bins + 0.5, "not delivered")]
+    highest = max(max((*c, undelivered.get(p, 0))) for p, c in histogram.counts)
+    y_ticks = _nice_ticks(highest, whole=True)
+    scale = _Scale(bins + 1, y_ticks[-1][0])
     width = 0.8 / len(histogram.counts)
     marks = [
         _bar(
@@ -122,15 +143,28 @@ def _latency_svg(report: Report) -> str:
         for i, (edge, count) in enumerate(zip(histogram.edges_s, counts, strict=True))
         if count
     ]
-    objectives: defaultdict[float, list[str]] = defaultdict(list)
+    # Copies never delivered are not left out: a run with a backlog must not look healthier than it was.
+    marks += [
+        _bar(
+            scale,
+            (bins + 0.1 + j * width, width),
+            undelivered[p],
+            _PRECEDENCE_COLOURS[p],
+            f"{p.value} not delivered: {undelivered[p]}",
+        )
+        for j, (p, _) in enumerate(histogram.counts)
+        if undelivered.get(p)
+    ]
+    targets: defaultdict[float, list[str]] = defaultdict(list)
     for precedence, _ in histogram.counts:
-        objectives[OBJECTIVE_S[precedence]].append(precedence.value)
-    for objective, names in objectives.items():
-        x = scale.x(LATENCY_BINS_S.index(int(objective)))
+        if precedence in SWITCH_TARGET_S:
+            targets[SWITCH_TARGET_S[precedence]].append(precedence.value)
+    for target, names in targets.items():
+        x = scale.x(LATENCY_BINS_S.index(int(target)))
         marks.append(
             f'<line class="objective" x1="{x}" y1="{_TOP}" x2="{x}" y2="{_BOTTOM}" stroke="#555"'
             f' stroke-dasharray="4 3"/><text font-size="10" transform="translate({x + 3} {_TOP + 4})'
-            f' rotate(90)">{_e("/".join(names))} objective</text>'
+            f' rotate(90)">{_e("/".join(names))} switch target</text>'
         )
     legend = [(_PRECEDENCE_COLOURS[p], p.value) for p, _ in histogram.counts]
     return _svg("latency", title, labels, _axes(scale, x_ticks, y_ticks) + marks, legend)

@@ -1,7 +1,20 @@
 """Speed of service from the journal: the figures, a terminal table, one JSON object and an HTML page.
 
-The figures are computed by a pure core from plain rows (`speed_of_service`), so they can be checked
-by hand; `read_report` only reads the rows, through `router.journal.queries`. Every time is the
+Two measures of each copy, as a network's staff measured them:
+
+- in the switch: from the cable's arrival at the switch to the end of the transmission that
+  delivered it to the post, against the switch's own target (a FLASH within 2 minutes in the
+  station; the other precedences had none of their own);
+- writer to reader: from the time the writer released the cable (its date-time group, else the
+  filing time of its DE line, §116) to its delivery at the post, against the speed-of-service
+  objectives. Those objectives (FLASH 10 minutes, IMMEDIATE 30, PRIORITY 3 hours, ROUTINE 6) are
+  ACP 121's and the US services' manuals', not ACP 127's. Measured only where the writer's time is
+  on the network's clock (replayed traffic from 1966 is not: its copies are counted as unmeasured).
+
+A copy not delivered is not left out: it counts against its target once it is older than it, and
+the latency plot has a bar for it. The figures are computed by a pure core from plain rows
+(`speed_of_service`), so they can be checked by hand; `read_report` only reads the rows, through
+`router.journal.queries`, and the writers' times off each cable's head. Every time is the
 router's clock: simulated seconds.
 """
 
@@ -11,14 +24,16 @@ import bisect
 import math
 import sqlite3
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
 from router.cable.models import Precedence
-from router.errors import JournalReadError
+from router.cable.parser import parse_cable
+from router.errors import CableParseError, JournalReadError
 from router.journal import queries
 
 if TYPE_CHECKING:
@@ -26,6 +41,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
+    from router.cable.models import Cable
     from router.journal.queries import DeliveryRow, EventRow, TransmissionRow
 
 OBJECTIVE_S = {
@@ -35,8 +51,16 @@ OBJECTIVE_S = {
     Precedence.PRIORITY: 10800.0,
     Precedence.ROUTINE: 21600.0,
 }
-"""Speed-of-service objectives, writer to reader. ACP 127 sets none for ECP, which goes ahead of FLASH:
-it is held to FLASH's 10 minutes, the strictest one there is."""
+"""Speed-of-service objectives, writer to reader (ACP 121 and the US services' manuals). None is set
+for ECP, which goes ahead of FLASH: it is held to FLASH's 10 minutes, the strictest there is."""
+SWITCH_TARGET_S = {Precedence.ECP: 120.0, Precedence.FLASH: 120.0}
+"""A switch's own target, arrival to delivery: FLASH out of the station within 2 minutes (ECP held to
+it too). The other precedences had none of their own in the station."""
+WRITER_CLOCK_S = 86400.0
+"""A writer's time more than a day before the cable's arrival is not on the network's clock (replayed
+traffic keeps its historical dates): its copies are not measured writer to reader."""
+WRITER_AHEAD_S = 60.0
+"""... nor one more than a minute after the arrival (a date-time group is to the minute)."""
 
 LATENCY_BINS_S = (0, 1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 10800, 21600, 43200, 86400)
 """Lower bounds of the latency histogram's bins (the last is open-ended): roughly logarithmic, and
@@ -48,23 +72,38 @@ _RETRANSMISSION_CAUSES = frozenset({"zfx", "ack-timeout", "request"})
 
 
 @dataclass(frozen=True, slots=True)
-class SpeedOfService:
-    """Writer-to-reader times of the delivered copies of one precedence (None when none arrived)."""
+class Measure:
+    """One measure of the copies of one precedence (in the switch, or writer to reader)."""
 
-    precedence: Precedence
-    objective_s: float
+    target_s: float | None
+    """What each copy is held to; None where there is none (the switch's target for ROUTINE)."""
     count: int
-    """Copies delivered."""
-    undelivered: int
+    """Copies delivered and measured."""
     overdue: int
-    """Undelivered copies that had already waited longer than the objective at the journal's end."""
+    """Copies not delivered that were already older than the target at the journal's end."""
     p50_s: float | None
     p95_s: float | None
     p99_s: float | None
     max_s: float | None
-    within_objective: float | None
-    """Share (0 to 1) of the copies decided so far that met the objective: delivered within it, out
-    of those delivered and those overdue. A copy still waiting and not yet late is not counted."""
+    within_target: float | None
+    """Share (0 to 1) of the copies decided so far that met the target: delivered within it, out of
+    those measured and those overdue. A copy still waiting and not yet late is not counted."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpeedOfService:
+    """The copies of one precedence: how many arrived, and the two measures of their times."""
+
+    precedence: Precedence
+    count: int
+    """Copies delivered."""
+    undelivered: int
+    in_switch: Measure
+    """From the cable's arrival at the switch to its delivery at the post."""
+    writer_to_reader: Measure
+    """From the cable's date-time group (or filing time) to its delivery at the post."""
+    unmeasured: int
+    """Copies whose cable carries no writer's time on the network's clock: not in `writer_to_reader`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +130,12 @@ class Totals:
 
 @dataclass(frozen=True, slots=True)
 class LatencyHistogram:
-    """Delivered copies per latency bin (`LATENCY_BINS_S`), per precedence."""
+    """Copies per bin of time in the switch (`LATENCY_BINS_S`), and those never delivered, per precedence."""
 
     edges_s: tuple[float, ...]
     counts: tuple[tuple[Precedence, tuple[int, ...]], ...]
+    undelivered: tuple[tuple[Precedence, int], ...] = ()
+    """Copies of each precedence not delivered by the journal's end: a bar of their own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,27 +182,30 @@ def nearest_rank(ordered: Sequence[float], percent: int) -> float:
     return ordered[rank - 1]
 
 
-def speed_of_service(
+def speed_of_service(  # noqa: PLR0913 (the journal's parts, by name)
     deliveries: Iterable[DeliveryRow],
     transmissions: Iterable[TransmissionRow] = (),
     events: Iterable[EventRow] = (),
     *,
     cables: Mapping[str, int] | None = None,
     intercepts: int = 0,
+    written: Mapping[int, float] | None = None,
 ) -> Report:
-    """The report of a journal's rows. ``cables`` counts cables by status.
+    """The report of a journal's rows.
 
-    A copy's writer-to-reader time runs from its cable's arrival to the end of the transmission that
-    delivered it; a copy acknowledged with no delivery time recorded counts as delivered when it was
-    acknowledged (its receipt proves that much). Percentiles are nearest-rank; shares within objective
-    are of delivered copies and overdue ones (undelivered, and older than the objective at the
-    journal's last moment): a backlog that misses its objective shows as such.
+    ``cables`` counts cables by status; ``written`` gives the writer's time of each cable that has
+    one (by journal id). A copy's time in the switch runs from its cable's arrival to the end of
+    the transmission that delivered it; writer to reader, from its cable's writer's time to the
+    same end. A copy acknowledged with no delivery time recorded counts as delivered when it was
+    acknowledged (its receipt proves that much). Percentiles are nearest-rank; shares within a
+    target are of copies measured and overdue ones (undelivered, and older than the target at the
+    journal's last moment): a backlog that misses its target shows as such.
     """
     deliveries = list(deliveries)
     transmissions = list(transmissions)
     start, end = _span(deliveries, transmissions)
     return Report(
-        precedences=tuple(_speeds(deliveries, end)),
+        precedences=tuple(_speeds(deliveries, written or {}, end)),
         totals=_totals(deliveries, transmissions, list(events), cables or {}, intercepts),
         latency=_latency_histogram(deliveries),
         queue_depth=tuple(_queue_depths(deliveries)),
@@ -180,39 +224,63 @@ def _latency(row: DeliveryRow) -> float | None:
     return None if delivered_at is None else delivered_at - row.received_at
 
 
-def _speeds(deliveries: list[DeliveryRow], end: float) -> Iterable[SpeedOfService]:
-    times: defaultdict[Precedence, list[float]] = defaultdict(list)
-    undelivered: Counter[Precedence] = Counter()
-    overdue: Counter[Precedence] = Counter()
+@dataclass
+class _Times:
+    """What one measure gathers of one precedence's copies."""
+
+    taken: list[float] = field(default_factory=list)
+    """Times of the copies delivered."""
+    waiting_since: list[float] = field(default_factory=list)
+    """Start times of the copies not delivered."""
+
+    def measure(self, target: float | None, end: float) -> Measure:
+        ordered = sorted(self.taken)
+        overdue = 0 if target is None else sum(end - since > target for since in self.waiting_since)
+        if not ordered:
+            share = (0.0 if overdue else None) if target is not None else None
+            return Measure(target, 0, overdue, None, None, None, None, share)
+        within = None if target is None else bisect.bisect_right(ordered, target) / (len(ordered) + overdue)
+        p50, p95, p99 = (nearest_rank(ordered, percent) for percent in (50, 95, 99))
+        return Measure(target, len(ordered), overdue, p50, p95, p99, ordered[-1], within)
+
+
+def _speeds(
+    deliveries: list[DeliveryRow], written: Mapping[int, float], end: float
+) -> Iterable[SpeedOfService]:
+    in_switch: defaultdict[Precedence, _Times] = defaultdict(_Times)
+    by_writer: defaultdict[Precedence, _Times] = defaultdict(_Times)
+    unmeasured: Counter[Precedence] = Counter()
     for row in deliveries:
         precedence = Precedence(row.precedence)
-        latency = _latency(row)
-        if latency is None:
-            undelivered[precedence] += 1
-            overdue[precedence] += end - row.received_at > OBJECTIVE_S[precedence]
+        delivered_at = _delivered_at(row)
+        writer = _writer_time(written.get(row.cable_id), row.received_at)
+        if delivered_at is None:
+            in_switch[precedence].waiting_since.append(row.received_at)
+            if writer is not None:
+                by_writer[precedence].waiting_since.append(writer)
+            continue
+        in_switch[precedence].taken.append(delivered_at - row.received_at)
+        if writer is None:
+            unmeasured[precedence] += 1
         else:
-            times[precedence].append(latency)
-    for precedence in sorted(times.keys() | undelivered.keys(), reverse=True):
-        yield _speed(precedence, sorted(times[precedence]), undelivered[precedence], overdue[precedence])
+            by_writer[precedence].taken.append(delivered_at - writer)
+    for precedence in sorted(in_switch, reverse=True):
+        times = in_switch[precedence]
+        yield SpeedOfService(
+            precedence,
+            count=len(times.taken),
+            undelivered=len(times.waiting_since),
+            in_switch=times.measure(SWITCH_TARGET_S.get(precedence), end),
+            writer_to_reader=by_writer[precedence].measure(OBJECTIVE_S[precedence], end),
+            unmeasured=unmeasured[precedence],
+        )
 
 
-def _speed(precedence: Precedence, ordered: list[float], undelivered: int, overdue: int) -> SpeedOfService:
-    objective = OBJECTIVE_S[precedence]
-    if not ordered:
-        share = 0.0 if overdue else None
-        return SpeedOfService(precedence, objective, 0, undelivered, overdue, None, None, None, None, share)
-    return SpeedOfService(
-        precedence,
-        objective,
-        count=len(ordered),
-        undelivered=undelivered,
-        overdue=overdue,
-        p50_s=nearest_rank(ordered, 50),
-        p95_s=nearest_rank(ordered, 95),
-        p99_s=nearest_rank(ordered, 99),
-        max_s=ordered[-1],
-        within_objective=bisect.bisect_right(ordered, objective) / (len(ordered) + overdue),
-    )
+def _writer_time(written: float | None, received_at: float) -> float | None:
+    """The writer's time when it is on the network's clock: within a day before the arrival."""
+    if written is None or not -WRITER_AHEAD_S <= received_at - written <= WRITER_CLOCK_S:
+        return None
+    return min(written, received_at)
 
 
 def _totals(
@@ -246,12 +314,21 @@ def _missing_serials(fields: Mapping[str, object]) -> int:
 
 def _latency_histogram(deliveries: list[DeliveryRow]) -> LatencyHistogram:
     counts: defaultdict[Precedence, list[int]] = defaultdict(lambda: [0] * len(LATENCY_BINS_S))
+    undelivered: Counter[Precedence] = Counter()
     for row in deliveries:
+        precedence = Precedence(row.precedence)
         latency = _latency(row)
-        if latency is not None:
-            counts[Precedence(row.precedence)][_bin(latency)] += 1
+        if latency is None:
+            undelivered[precedence] += 1
+            counts[precedence]  # a precedence with no copy delivered still has its row
+        else:
+            counts[precedence][_bin(latency)] += 1
     ordered = sorted(counts.items(), reverse=True)
-    return LatencyHistogram(tuple(map(float, LATENCY_BINS_S)), tuple((p, tuple(c)) for p, c in ordered))
+    return LatencyHistogram(
+        tuple(map(float, LATENCY_BINS_S)),
+        tuple((p, tuple(c)) for p, c in ordered),
+        tuple((p, undelivered[p]) for p, _ in ordered),
+    )
 
 
 def _bin(latency: float) -> int:
@@ -306,9 +383,62 @@ def read_report(journal: Path | str) -> Report:
                 queries.reported_events(db),
                 cables=queries.cables_by_status(db),
                 intercepts=queries.intercept_count(db),
+                written=writers_times(queries.delivered_cables(db)),
             )
     except (sqlite3.Error, ValueError) as exc:  # ValueError: a precedence this router never writes
         raise JournalReadError(str(journal), str(exc)) from exc
+
+
+def writers_times(cables: Iterable[tuple[int, bytes, float]]) -> dict[int, float]:
+    """The writer's time of each cable (journal id, raw, arrival) that carries one."""
+    written = {}
+    for cable_id, raw, received_at in cables:
+        at = writer_time(raw, received_at)
+        if at is not None:
+            written[cable_id] = at
+    return written
+
+
+def writer_time(raw: bytes, received_at: float) -> float | None:
+    """When the writer released a cable (`written_at`); None when it cannot be read."""
+    try:
+        cable = parse_cable(raw, text_fields=False)
+    except CableParseError:
+        return None
+    return written_at(cable, received_at)
+
+
+def written_at(cable: Cable, received_at: float) -> float | None:
+    """When the writer released a cable: its date-time group, else its DE line's filing time (§116).
+
+    The filing time has a Julian day and no year: it is taken in the year that puts it last before
+    the arrival. None when the cable has neither.
+    """
+    if cable.dtg is not None:
+        return cable.dtg.timestamp()
+    if cable.station_serial is None:
+        return None
+    filed = cable.station_serial.filing_time
+    day, hour, minute = int(filed[:3]), int(filed[3:5]), int(filed[5:7])
+    arrival = datetime.fromtimestamp(received_at, UTC)
+    for year in (arrival.year, arrival.year - 1):
+        at = datetime(year, 1, 1, hour, minute, tzinfo=UTC) + timedelta(days=day - 1)
+        if at.timestamp() <= received_at + WRITER_AHEAD_S:
+            return at.timestamp()
+    return None
+
+
+def _measure_json(measure: Measure) -> dict[str, Any]:
+    return {
+        "target_s": measure.target_s,
+        "count": measure.count,
+        "overdue": measure.overdue,
+        "p50_s": _ms(measure.p50_s),
+        "p95_s": _ms(measure.p95_s),
+        "p99_s": _ms(measure.p99_s),
+        "max_s": _ms(measure.max_s),
+        "within_target": measure.within_target,
+    }
 
 
 def to_json(report: Report) -> dict[str, Any]:
@@ -317,14 +447,10 @@ def to_json(report: Report) -> dict[str, Any]:
         "precedence": {
             s.precedence.value: {
                 "count": s.count,
-                "p50_s": _ms(s.p50_s),
-                "p95_s": _ms(s.p95_s),
-                "p99_s": _ms(s.p99_s),
-                "max_s": _ms(s.max_s),
-                "within_objective": s.within_objective,
-                "objective_s": s.objective_s,
                 "undelivered": s.undelivered,
-                "overdue": s.overdue,
+                "in_switch": _measure_json(s.in_switch),
+                "writer_to_reader": _measure_json(s.writer_to_reader),
+                "unmeasured": s.unmeasured,
             }
             for s in report.precedences
         },
@@ -348,51 +474,105 @@ def duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.2f} h"
 
 
-TABLE_COLUMNS = (
+SWITCH_COLUMNS = (
     "precedence",
-    "objective",
     "delivered",
     "p50",
     "p95",
     "p99",
     "max",
-    "within objective",
+    "target",
+    "within target",
     "undelivered",
 )
+WRITER_COLUMNS = (
+    "precedence",
+    "measured",
+    "p50",
+    "p95",
+    "p99",
+    "max",
+    "objective",
+    "within objective",
+    "unmeasured",
+)
+SWITCH_TITLE = "In the switch: arrival to delivery at the post"
+WRITER_TITLE = "Writer to reader: date-time group (or filing time) to delivery at the post"
 NOTE = (
-    "Simulated time, writer to reader; nearest-rank percentiles; ECP is held to FLASH's objective;"
-    " a copy still undelivered past its objective (late) counts as missing it."
+    "Simulated time; nearest-rank percentiles. The switch's target: FLASH (and ECP) within 2 min of"
+    " arrival. The objectives, writer to reader, are ACP 121's and the US services' manuals' (ECP held"
+    " to FLASH's); measured where the cable's date-time group or filing time is on the network's"
+    " clock (replayed history is not: unmeasured). A copy not delivered and older than its target"
+    " counts as missing it (late)."
 )
 
 
-def table_rows(report: Report) -> list[tuple[str, ...]]:
-    """The speed-of-service table as text, one row per precedence: the terminal and the page share it."""
-    return [
-        (
-            s.precedence.value,
-            duration(s.objective_s),
-            str(s.count),
-            *(duration(t) for t in (s.p50_s, s.p95_s, s.p99_s, s.max_s)),
-            "-" if s.within_objective is None else f"{100 * s.within_objective:.1f} %",
-            f"{s.undelivered} ({s.overdue} late)" if s.overdue else str(s.undelivered),
+def _within(measure: Measure) -> str:
+    return "-" if measure.within_target is None else f"{100 * measure.within_target:.1f} %"
+
+
+def _times(measure: Measure) -> tuple[str, ...]:
+    return tuple(duration(t) for t in (measure.p50_s, measure.p95_s, measure.p99_s, measure.max_s))
+
+
+def switch_rows(report: Report) -> list[tuple[str, ...]]:
+    """The in-switch table as text, one row per precedence: the terminal and the page share it."""
+    rows = []
+    for s in report.precedences:
+        measure = s.in_switch
+        late = f"{s.undelivered} ({measure.overdue} late)" if measure.overdue else str(s.undelivered)
+        rows.append(
+            (
+                s.precedence.value,
+                str(s.count),
+                *_times(measure),
+                duration(measure.target_s),
+                _within(measure),
+                late,
+            )
         )
-        for s in report.precedences
-    ]
+    return rows
+
+
+def writer_rows(report: Report) -> list[tuple[str, ...]]:
+    """The writer-to-reader table as text, one row per precedence."""
+    rows = []
+    for s in report.precedences:
+        measure = s.writer_to_reader
+        measured = f"{measure.count} ({measure.overdue} late)" if measure.overdue else str(measure.count)
+        rows.append(
+            (
+                s.precedence.value,
+                measured,
+                *_times(measure),
+                duration(measure.target_s),
+                _within(measure),
+                str(s.unmeasured),
+            )
+        )
+    return rows
+
+
+def _table(
+    title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]], caption: str | None = None
+) -> Table:
+    table = Table(title=title, caption=caption)
+    for column in columns:
+        table.add_column(column, justify="left" if column == "precedence" else "right")
+    for row in rows:
+        table.add_row(*row)
+    if not rows:
+        table.add_row("no deliveries in the journal", *[""] * (len(columns) - 1))
+    return table
 
 
 def render_terminal(report: Report, console: Console) -> None:
-    """Print the speed-of-service table and the totals."""
-    table = Table(title="Speed of service", caption=NOTE)
-    for column in TABLE_COLUMNS:
-        table.add_column(column, justify="left" if column == "precedence" else "right")
-    for row in table_rows(report):
-        table.add_row(*row)
-    if not report.precedences:
-        table.add_row("no deliveries in the journal", *[""] * (len(TABLE_COLUMNS) - 1))
+    """Print the two speed-of-service tables and the totals."""
+    console.print(_table(SWITCH_TITLE, SWITCH_COLUMNS, switch_rows(report)))
+    console.print(_table(WRITER_TITLE, WRITER_COLUMNS, writer_rows(report), NOTE))
     totals = Table(title="Totals", show_header=False)
     totals.add_column("what")
     totals.add_column("count", justify="right")
     for name, value in asdict(report.totals).items():
         totals.add_row(name.replace("_", " "), str(value))
-    console.print(table)
     console.print(totals)

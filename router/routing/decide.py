@@ -62,6 +62,8 @@ class RoutingDecision:
     """Collective members left out because an XMT line exempts them (§205)."""
     exempted_lines: tuple[int, ...] = ()
     """Collective lines all of whose members were exempted: nothing left to deliver."""
+    originators: tuple[str, ...] = ()
+    """The posts the FM line names (§205c): a collective does not send a cable back to them."""
 
     def accounted_lines(self) -> frozenset[int]:
         """Every addressee line this decision says something about."""
@@ -70,26 +72,26 @@ class RoutingDecision:
         lines.update(self.exempted_lines)
         return frozenset(lines)
 
-    def set_aside(self, cable: Cable) -> tuple[tuple[str, str], ...]:
+    def set_aside(self) -> tuple[tuple[str, str], ...]:
         """The addressees this decision does not deliver to, and why: what the journal keeps of them.
 
-        A collective's member left out is exempted by an XMT line, or is the station that filed the
-        cable (a collective does not send a cable back to its originator).
+        A collective's member left out is exempted by an XMT line, or is the originator named on
+        the FM line (a collective does not send a cable back to its originator, §205c).
         """
         if not (self.zen or self.pouched or self.exempted):
             return ()
-        originator = cable.station_serial.originating_ri if cable.station_serial else None
         return (
             *((a.name, "zen") for a in self.zen),
             *((a.name, "pouch") for a in self.pouched),
-            *((ri, "originator" if ri == originator else "exempted") for ri in self.exempted),
+            *((ri, "originator" if ri in self.originators else "exempted") for ri in self.exempted),
         )
 
 
 def decide(cable: Cable, table: RoutingTable) -> RoutingDecision:
     """Route one cable through ``table``: one delivery per post, an intercept per failure."""
     zen, pouched = _by_other_means(cable)
-    left_out = _left_out_of_collectives(cable, table, (*zen, *pouched))
+    originators = _originators(cable, table)
+    left_out = _left_out_of_collectives(cable, table, (*zen, *pouched)) | originators
     ways, intercepts, exempted, exempted_lines = _resolve_addressees(cable, table, left_out)
     if not cable.to and not cable.info:
         intercepts.append(Intercept("", "no-addressees", ()))
@@ -101,6 +103,7 @@ def decide(cable: Cable, table: RoutingTable) -> RoutingDecision:
         pouched,
         tuple(dict.fromkeys(exempted)),
         tuple(exempted_lines),
+        tuple(sorted(originators)),
     )
 
 
@@ -112,6 +115,8 @@ class _Way(NamedTuple):
     via: str
     posts: tuple[Post, ...]
     ris: tuple[str, ...]
+    precedence: Precedence
+    """The line's precedence; for an AIG's information addressees, the cable's info precedence."""
 
 
 _Resolved: TypeAlias = "tuple[list[_Way], list[Intercept], list[str], list[int]]"
@@ -136,16 +141,30 @@ def _by_other_means(cable: Cable) -> tuple[tuple[Addressee, ...], tuple[Addresse
 def _left_out_of_collectives(
     cable: Cable, table: RoutingTable, other_means: tuple[Addressee, ...]
 ) -> frozenset[str]:
-    """The posts that no collective of this cable reaches.
+    """The posts XMT lines (§205), ZEN (§206b) and POUCH addressees leave out of the collectives.
 
-    XMT (§205), ZEN (§206b) and POUCH posts are left out of every collective: they are exempted,
-    already hold the cable, or get it by pouch. So is the originating station: a collective it
-    belongs to does not send its own cable back to it (it is delivered there only when addressed).
+    They are exempted, already hold the cable, or get it by pouch. A name stands for every post
+    that bears it: the collective's own membership says which one it reaches (Annex B FL9).
     """
-    excluded = _exemptions((*cable.xmt, *other_means), table) if cable.xmt or other_means else frozenset()
+    if not (cable.xmt or other_means):
+        return frozenset()
+    stations: tuple[Exemption | Addressee, ...] = (*cable.xmt, *other_means)
+    return frozenset().union(*(table.designated(s.ri, s.name) for s in stations))
+
+
+def _originators(cable: Cable, table: RoutingTable) -> frozenset[str]:
+    """The posts the FM line names: a collective or AIG does not send a cable back to its originator.
+
+    ACP 127 §205c: the originator is the station of format line 6 (FM), whatever station prepared
+    the message for transmission (DE, §133: RUEHFRA for AMEMBASSY PARIS in 07PARIS170); an ACP 126
+    cable has no DE line and still has an originator. Only without an FM line does the DE line's
+    station stand for it.
+    """
+    if cable.originator:
+        return table.designated(cable.originator_ri, cable.originator)
     if cable.station_serial is not None:
-        excluded |= {cable.station_serial.originating_ri}
-    return excluded
+        return frozenset((cable.station_serial.originating_ri,))
+    return frozenset()
 
 
 def _resolve_addressees(cable: Cable, table: RoutingTable, excluded: frozenset[str]) -> _Resolved:
@@ -176,8 +195,28 @@ def _resolve_addressees(cable: Cable, table: RoutingTable, excluded: frozenset[s
                 exempted.extend(ri for ri in resolution.ris if ri in excluded)
                 if not members:
                     exempted_lines.append(addressee.line)
-            ways.append(_Way(addressee, role, resolution.via, members, ris))
+            if resolution.informed and role == "action":
+                ways.extend(_aig_ways(cable, addressee, resolution.via, members, resolution.informed))
+            else:
+                ways.append(_Way(addressee, role, resolution.via, members, ris, addressee.precedence))
     return ways, intercepts, exempted, exempted_lines
+
+
+def _aig_ways(
+    cable: Cable, addressee: Addressee, via: str, members: tuple[Post, ...], informed: frozenset[str]
+) -> list[_Way]:
+    """An AIG addressed for action: its action addressees act, its information addressees are informed.
+
+    §152a: a message to a single AIG with action and information addressees may carry two
+    precedences, the lower for the information addressees; they never get more than the line.
+    """
+    acting = tuple(p for p in members if p.ri not in informed)
+    told = tuple(p for p in members if p.ri in informed)
+    lower = min(addressee.precedence, cable.info_precedence or addressee.precedence)
+    return [
+        _Way(addressee, "action", via, acting, tuple(p.ri for p in acting), addressee.precedence),
+        _Way(addressee, "info", via, told, tuple(p.ri for p in told), lower),
+    ]
 
 
 def _one_copy_per_post(ways: list[_Way]) -> _Copies:
@@ -206,12 +245,12 @@ def _deliver_if_cleared(cable: Cable, copies: _Copies, intercepts: list[Intercep
     A post not cleared for the cable's classification, or barred one of its caveats, is
     intercepted instead (added to ``intercepts``).
     """
-    level = (cable.classification or Classification.UNCLASSIFIED).rank
+    level = handling_level(cable).rank
     caveats = frozenset(cable.caveats)
     won, also, niact = copies
     deliveries = []
     for way, posts in won:
-        precedence, role, via = way.addressee.precedence, way.role, way.via
+        precedence, role, via = way.precedence, way.role, way.via
         only = (way.addressee.line,)  # shared by every post this line alone reaches
         for post in posts:
             ri = post.ri
@@ -223,20 +262,23 @@ def _deliver_if_cleared(cable: Cable, copies: _Copies, intercepts: list[Intercep
     return deliveries
 
 
+def handling_level(cable: Cable) -> Classification:
+    """The level a cable is handled at: its classification; without one, what its header implies.
+
+    An ACP 127 cable without FL4 and without a banner goes over approved channels only (§203b(2)):
+    it is handled as RESTRICTED, the lowest level that needs an approved channel, so that no post
+    on an unclassified channel gets it. Anything else unmarked is handled as UNCLASSIFIED.
+    """
+    if cable.classification is not None:
+        return cable.classification
+    if cable.family == "acp127" and cable.security_warning is None:
+        return Classification.RESTRICTED
+    return Classification.UNCLASSIFIED
+
+
 def _best_first(way: _Way) -> tuple[int, bool, int]:
     """Highest precedence first, then action before info, then the order written."""
-    return (-way.addressee.precedence.rank, way.role != "action", way.addressee.line)
-
-
-def _exemptions(stations: tuple[Exemption | Addressee, ...], table: RoutingTable) -> frozenset[str]:
-    """The posts that XMT lines and ZEN or POUCH addressees name."""
-    exempt = set()
-    for station in stations:
-        post = table.posts.get(station.ri) if station.ri else None
-        post = post or table.post_named(station.name)
-        if post is not None:
-            exempt.add(post.ri)
-    return frozenset(exempt)
+    return (-way.precedence.rank, way.role != "action", way.addressee.line)
 
 
 def _barred(post: Post, level: int) -> InterceptReason:

@@ -6,14 +6,16 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Annotated, Literal, NamedTuple, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Literal, NamedTuple, NoReturn, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from router.cable.addressee import aig_number
 from router.cable.models import Classification
 from router.cable.names import normalise_name
+from router.cable.security import US_ONLY_CAVEATS
 from router.errors import LocatedError, TableError
-from router.tomlfile import locate, validated
+from router.tomlfile import dotted, locate, validated
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable, Iterable, Mapping
@@ -26,6 +28,8 @@ RI_PATTERN = r"^[A-Z]{4,7}$"
 """A routing indicator (ACP 117): four to seven letters. Topics are built only from these."""
 _RI = re.compile(RI_PATTERN)
 _NEAR_MEMO_SIZE = 10_000
+_NOT_MEMOISED = "\0"
+"""What the near-name memory gives for a key it does not hold (no RI is this)."""
 NAME_MAX = 120
 """The longest name the table may give a station or collective (the committed table's longest is 80
 characters with its office symbols, the corpus's longest addressee name 51)."""
@@ -70,6 +74,7 @@ class _Post(_Schema):
     ri: RoutingIndicator
     names: list[Name] = Field(min_length=1)
     clearance: Classification | None = None
+    foreign: Annotated[bool, Field(strict=True)] = False  # `foreign = "no"` is a mistake, not True
     barred_caveats: list[Annotated[str, Field(pattern=r"^[A-Z]{2,12}$")]] = []
     baud: int | None = Field(default=None, ge=0, le=1_000_000)
     window: int | None = Field(default=None, ge=1, le=10_000)
@@ -84,11 +89,21 @@ class _Collective(_Schema):
     members: list[RoutingIndicator]
 
 
+class _Aig(_Schema):
+    number: int = Field(ge=1, le=99_999)
+    title: Name
+    basis: str = ""
+    originator: RoutingIndicator | None = None
+    action: list[RoutingIndicator] = []
+    info: list[RoutingIndicator] = []
+
+
 class _Table(_Schema):
     defaults: _Defaults = _Defaults()
     relays: list[_Relay] = []
     posts: list[_Post] = []
     collectives: list[_Collective] = []
+    aigs: list[_Aig] = []
 
     @model_validator(mode="after")
     def _no_duplicate_posts(self) -> _Table:
@@ -118,7 +133,11 @@ class Post:
     names: tuple[str, ...]
     clearance: Classification
     barred_caveats: frozenset[str]
+    """Every caveat the post may not have: the table's own, and the US-only ones of a foreign post."""
     line: LineProfile
+    foreign: bool = False
+    """A station of another nation (``foreign = true`` in the table, or a non-US RI known only by its
+    relay): a cable with a US-only caveat (`US_ONLY_CAVEATS`: NOFORN, NODIS, ...) never goes to it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,14 +160,35 @@ class Collective:
     """The member posts themselves, resolved once when the table is loaded."""
 
 
+@dataclass(frozen=True, slots=True)
+class Aig:
+    """An address indicating group (ACP 127 §205c, §222): a number for fixed action and info addressees.
+
+    The originator it was made for is listed with it, and is none of its addressees.
+    """
+
+    number: int
+    title: str
+    originator: str | None
+    action: tuple[Post, ...]
+    info: tuple[Post, ...]
+
+    @property
+    def name(self) -> str:
+        """The address as a cable writes it: ``AIG 205``."""
+        return f"AIG {self.number}"
+
+
 class Resolution(NamedTuple):
     """What one written addressee stands for: the posts it reaches, their RIs, and the way."""
 
     posts: tuple[Post, ...]
     ris: tuple[str, ...]
     via: str
-    """``direct``, the collective's name, or ``relay <PREFIX>`` for an RI known only by its relay."""
+    """``direct``, the collective's name, ``AIG <n>``, or ``relay <PREFIX>`` (an RI known by its relay)."""
     collective: bool = False
+    informed: frozenset[str] = frozenset()
+    """Of an AIG's posts, those it lists as information addressees (§152a): they get the info role."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -165,7 +205,11 @@ class RoutingTable:
     defaults: Post
     """What a station reached only through a relay is taken to be: default clearance and line."""
     source: str = "<memory>"
+    aigs: Mapping[int, Aig] = field(default_factory=dict)
+    """Address indicating groups by number."""
     _post_names: Mapping[str, str] = field(default_factory=dict, repr=False)
+    _namesakes: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    """Names that several posts bear (AMCONSUL STRASBOURG: RUEHFRS and RUEHSR), with every RI."""
     _collective_names: Mapping[str, Collective] = field(default_factory=dict, repr=False)
     _collective_ris: Mapping[str, Collective] = field(default_factory=dict, repr=False)
     _near_names: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -226,11 +270,22 @@ class RoutingTable:
             if (relayed := self.relayed_station(ri)) is not None:
                 relay = self.relay_for(ri)
                 return Resolution((relayed,), (ri,), f"relay {relay.prefix if relay else ''}")
+        if (number := aig_number(name)) is not None:
+            return self._resolve_aig(number)
         if (post := self.post_named(name)) is not None:
             return Resolution((post,), (post.ri,), DIRECT)
         if (collective := self.collective_named(name)) is not None:
             return Resolution(collective.posts, collective.members, collective.name, collective=True)
         return None
+
+    def _resolve_aig(self, number: int) -> Resolution | None:
+        """An AIG's action and information posts (§152a, §222), or None when the table has no such AIG."""
+        aig = self.aigs.get(number)
+        if aig is None:
+            return None
+        posts = (*aig.action, *aig.info)
+        informed = frozenset(p.ri for p in aig.info)
+        return Resolution(posts, tuple(p.ri for p in posts), aig.name, collective=True, informed=informed)
 
     def post_named(self, name: str) -> Post | None:
         """The post a plain-language address names, allowing one slip of the hand."""
@@ -241,14 +296,29 @@ class RoutingTable:
         if ri is None and len(key) <= self._longest_key + 1:
             # Real traffic repeats its misspellings: what a near look-up found is remembered
             # (bounded, so that hostile input cannot grow it without end).
-            if key in self._near_memo:
-                ri = self._near_memo[key]
-            else:
+            # (A look-up, not `in` then `[]`: the switch may decide a big cable on another thread,
+            # and a clear between the two would raise.)
+            ri = self._near_memo.get(key, _NOT_MEMOISED)
+            if ri == _NOT_MEMOISED:
                 ri = next((self._near_names[v] for v in _deletions(key) if v in self._near_names), None)
                 if len(self._near_memo) >= _NEAR_MEMO_SIZE:
                     self._near_memo.clear()
                 self._near_memo[key] = ri
         return self.posts[ri] if ri is not None else None
+
+    def designated(self, ri: str | None, name: str) -> frozenset[str]:
+        """Every post a designation that leaves stations out (XMT, ZEN, POUCH, FM) may stand for.
+
+        An RI names one station. A plain name may be borne by several posts (AMCONSUL STRASBOURG is
+        RUEHFRS and RUEHSR): all of them are candidates, and which one is meant is decided by the
+        membership of the collective used (ACP 127 Annex B FL9, §205b), not by the table's order.
+        """
+        if ri and ri in self.posts:
+            return frozenset((ri,))
+        post = self.post_named(name)
+        if post is None:  # an RI the table does not know as a post, or nothing at all
+            return frozenset((ri,)) if ri else frozenset()
+        return frozenset(self._namesakes.get(normalise_name(name), (post.ri,)))
 
     def collective_named(self, name: str) -> Collective | None:
         """The collective a name or alias stands for."""
@@ -268,12 +338,13 @@ class RoutingTable:
         """A station known only by its relay: well-formed RI, default clearance and line.
 
         A station whose RI does not name the United States (second letter U or H) is a
-        foreign station, and NOFORN traffic is barred from it.
+        foreign station, and US-only traffic (NOFORN, NODIS, ...) is barred from it.
         """
         if not is_routing_indicator(ri) or self.relay_for(ri) is None:
             return None
-        barred = frozenset() if is_us_station(ri) else frozenset({"NOFORN"})
-        return Post(ri, (), self.defaults.clearance, barred, self.defaults.line)
+        foreign = not is_us_station(ri)
+        barred = US_ONLY_CAVEATS if foreign else frozenset()
+        return Post(ri, (), self.defaults.clearance, barred, self.defaults.line, foreign=foreign)
 
 
 def load_table(path: Path | str = DEFAULT_TABLE) -> RoutingTable:
@@ -296,33 +367,59 @@ def _index(schema: _Table, text: str, source: str) -> RoutingTable:
     defaults = schema.defaults
     posts: dict[str, Post] = {}
     names: dict[str, str] = {}
+    namesakes: dict[str, list[str]] = {}
     for post in schema.posts:
         posts[post.ri] = Post(
             ri=post.ri,
             names=tuple(post.names),
             clearance=post.clearance or defaults.clearance,
-            barred_caveats=frozenset(post.barred_caveats),
+            barred_caveats=frozenset(post.barred_caveats)
+            | (US_ONLY_CAVEATS if post.foreign else frozenset()),
             line=LineProfile(
                 baud=defaults.baud if post.baud is None else post.baud,
                 window=post.window or defaults.window,
                 code=post.code or defaults.code,
             ),
+            foreign=post.foreign,
         )
         for name in post.names:
-            # One name on several posts: the first in the table answers (the table is sorted).
-            names.setdefault(normalise_name(name), post.ri)
+            # One name on several posts: the first in the table answers (the table is sorted);
+            # the others are kept as its namesakes.
+            key = normalise_name(name)
+            if names.setdefault(key, post.ri) != post.ri:
+                namesakes.setdefault(key, [names[key]]).append(post.ri)
+    collectives, collective_names, collective_ris = _index_collectives(schema, posts, text, source)
+    return RoutingTable(
+        posts=MappingProxyType(posts),
+        relays=tuple(sorted((Relay(r.prefix, r.name) for r in schema.relays), key=lambda r: -len(r.prefix))),
+        collectives=collectives,
+        defaults=Post(
+            ri="",
+            names=(),
+            clearance=defaults.clearance,
+            barred_caveats=frozenset(),
+            line=LineProfile(defaults.baud, defaults.window, defaults.code),
+        ),
+        source=source,
+        aigs=MappingProxyType(_index_aigs(schema, posts, text, source)),
+        _post_names=MappingProxyType(names),
+        _namesakes=MappingProxyType({key: tuple(dict.fromkeys(ris)) for key, ris in namesakes.items()}),
+        _collective_names=MappingProxyType(collective_names),
+        _collective_ris=MappingProxyType(collective_ris),
+        _near_names=MappingProxyType(_near_index(names)),
+        _longest_key=max(map(len, names), default=0),
+    )
+
+
+def _index_collectives(
+    schema: _Table, posts: Mapping[str, Post], text: str, source: str
+) -> tuple[tuple[Collective, ...], dict[str, Collective], dict[str, Collective]]:
+    """The collectives, by name and alias, and by RI; a member that is no post is a `TableError`."""
     collective_names: dict[str, Collective] = {}
     collective_ris: dict[str, Collective] = {}
     collectives = []
     for index, entry in enumerate(schema.collectives):
-        for member_index, member in enumerate(entry.members):
-            if member not in posts:
-                raise TableError(
-                    f"member {member} of {entry.name} is not a post of the table",
-                    path=source,
-                    line=locate(text, ("collectives", index, "members", member_index)),
-                    field=f"collectives.{index}.members",
-                )
+        _check_posts(entry.members, posts, ("collectives", index, "members"), entry.name, (text, source))
         collective = Collective(
             entry.name,
             entry.ri,
@@ -335,24 +432,55 @@ def _index(schema: _Table, text: str, source: str) -> RoutingTable:
             collective_names.setdefault(normalise_name(name), collective)
         if entry.ri:
             collective_ris.setdefault(entry.ri, collective)
-    return RoutingTable(
-        posts=MappingProxyType(posts),
-        relays=tuple(sorted((Relay(r.prefix, r.name) for r in schema.relays), key=lambda r: -len(r.prefix))),
-        collectives=tuple(collectives),
-        defaults=Post(
-            ri="",
-            names=(),
-            clearance=defaults.clearance,
-            barred_caveats=frozenset(),
-            line=LineProfile(defaults.baud, defaults.window, defaults.code),
-        ),
-        source=source,
-        _post_names=MappingProxyType(names),
-        _collective_names=MappingProxyType(collective_names),
-        _collective_ris=MappingProxyType(collective_ris),
-        _near_names=MappingProxyType(_near_index(names)),
-        _longest_key=max(map(len, names), default=0),
-    )
+    return tuple(collectives), collective_names, collective_ris
+
+
+def _index_aigs(schema: _Table, posts: Mapping[str, Post], text: str, source: str) -> dict[int, Aig]:
+    """The AIGs by number; each RI a post, each post in one role, each number once (file:line errors)."""
+    file = (text, source)
+    aigs: dict[int, Aig] = {}
+    for index, entry in enumerate(schema.aigs):
+        name = f"AIG {entry.number}"
+        if entry.number in aigs:
+            _refuse(f"{name} is defined twice", file, ("aigs", index, "number"))
+        if not entry.action and not entry.info:
+            _refuse(
+                f"{name} has no action or info addressee", file, ("aigs", index, "action"), ("aigs", index)
+            )
+        for role in ("action", "info"):
+            _check_posts(getattr(entry, role), posts, ("aigs", index, role), name, file)
+        for member_index, member in enumerate(entry.info):
+            if member in entry.action:
+                reason = f"{member} is both an action and an info addressee of {name}"
+                _refuse(reason, file, ("aigs", index, "info"), ("aigs", index, "info", member_index))
+        if entry.originator is not None and entry.originator not in posts:
+            _refuse(
+                f"originator {entry.originator} of {name} is not a post", file, ("aigs", index, "originator")
+            )
+        # The originator the AIG was made for is no addressee of it (§205c(1)(a)): never sent its own cable.
+        action = tuple(posts[ri] for ri in entry.action if ri != entry.originator)
+        info = tuple(posts[ri] for ri in entry.info if ri != entry.originator)
+        aigs[entry.number] = Aig(entry.number, entry.title, entry.originator, action, info)
+    return aigs
+
+
+def _check_posts(
+    ris: list[str], posts: Mapping[str, Post], where: tuple[str | int, ...], owner: str, file: tuple[str, str]
+) -> None:
+    """Every RI of a membership list is a post of the table, else a `TableError` at its own line."""
+    for member_index, member in enumerate(ris):
+        if member not in posts:
+            _refuse(
+                f"member {member} of {owner} is not a post of the table", file, where, (*where, member_index)
+            )
+
+
+def _refuse(
+    reason: str, file: tuple[str, str], where: tuple[str | int, ...], at: tuple[str | int, ...] | None = None
+) -> NoReturn:
+    """A `TableError` for the field ``where``, at the line of ``at`` (an item of it) or of the field."""
+    text, source = file
+    raise TableError(reason, path=source, line=locate(text, at or where), field=dotted(where))
 
 
 def _near_index(names: Mapping[str, str]) -> dict[str, str]:

@@ -10,10 +10,13 @@ which FLASH and NIACT traffic requires and which frees the post's window at the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
 from router.bus import topics
+from router.cable.models import Precedence
 from router.cable.parser import parse_cable
 from router.errors import CableParseError, NotACopyError
 from router.network.channel import Continuity, read_copy, receipt, zfx
@@ -41,10 +44,16 @@ class Reading(NamedTuple):
     """A ZFX service message, when serials were skipped."""
     problem: str | None
     """Why the payload could not be read, if it could not."""
+    precedence: Precedence | None = None
+    """The copy's own precedence, its FL2 prosign as sent to this post: what it is receipted and shown at."""
     bell: bool = False
     """The copy came with the bell signal (a FLASH, §151b): rung, not printed."""
     service: str | None = None
     """A service message from the switch (``UNCLAS SVC ZFR HFR0002``): for the operator, not a cable."""
+
+
+_HEADING_LINES = 4
+"""FL2 is looked for this far into a copy (FL1, a bell signal before a FLASH's FL2, FL2)."""
 
 
 def _unreadable(tid: str | None, problem: str, report: bytes | None = None) -> Reading:
@@ -91,7 +100,7 @@ class PostStation:
         if copy.message_id is not None:
             # The identification the switch gave a message that had none (§116) names it from now on.
             cable = cable.model_copy(update={"message_id": copy.message_id})
-        letter = cable.precedence.letter if cable.precedence else "R"
+        precedence = self.copy_precedence(payload) or cable.precedence or Precedence.ROUTINE
         # Held already, or under a number seen before: filed (§427c(1), §428a); but a message
         # bearing ZFG answers a tracer and is always delivered (§438b).
         duplicate = (check.repeated or cable.message_id in self.held) and not copy.tracer
@@ -102,11 +111,32 @@ class PostStation:
             shown,
             duplicate,
             cancelled=False,
-            receipt=receipt(letter, tid),
+            receipt=receipt(precedence.letter, tid),
             report=report,
             problem=None,
+            precedence=precedence,
             bell=copy.bell,
         )
+
+    def copy_precedence(self, payload: bytes) -> Precedence | None:
+        """The precedence of this post's copy: the prosign of the FL2 line that names this post.
+
+        Not the cable's FL5 letter: an ``O R`` cable's info copy goes as ``RR`` (§152d), and the
+        post handles, shows and receipts it as the ROUTINE it was sent as (§151, §152b-d). FL2 is
+        found as the routing line calling this post, wherever the heading puts it (a FLASH's bell
+        signal stands before it, §151b).
+        """
+        fl2 = _routing_line(self.ri)
+        for line in payload.split(b"\n", _HEADING_LINES)[1:_HEADING_LINES]:
+            if match := fl2.search(line):
+                return Precedence.from_letter(match[1].decode())
+        return None
+
+
+@lru_cache(maxsize=64)
+def _routing_line(ri: str) -> re.Pattern[bytes]:
+    """FL2 calling ``ri`` alone: the prosign (the bell signal may stand right before it), the RI."""
+    return re.compile(rb"(?<![A-Z])([RPOZY])\1[ \t]+" + re.escape(ri.encode()) + rb"[ \t\r]*$")
 
 
 def post_connection(address: BrokerAddress, ri: str, *, session_expiry: int) -> MqttBus:

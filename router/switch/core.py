@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from router.network.line import Line, LineRules
     from router.routing.table import RoutingTable
     from router.switch.actions import Actions, JournalReads
+    from router.switch.intake import Prepared
 
 
 UNKNOWN_LOGGED = 1024
@@ -159,11 +160,20 @@ class Switch:
         )
         return self.actions
 
-    def handle(self, topic: str, payload: bytes, now: float, *, retained: bool = False) -> Actions:
+    def handle(
+        self,
+        topic: str,
+        payload: bytes,
+        now: float,
+        *,
+        retained: bool = False,
+        prepared: Prepared | None = None,
+    ) -> Actions:
         """A message off the bus: a cable, a receipt, a service message, line control or a request.
 
         Whatever it is, it ends journalled, rejected or logged: the broker hears of it only after.
-        ``retained``: the broker kept it and sent it on our subscription (see `_intake`).
+        ``retained``: the broker kept it and sent it on our subscription (see `_intake`);
+        ``prepared``: a cable the edge has already read and decided (`router.switch.intake.prepare`).
         """
         self.cables.now = now
         read = read_topic(topic)
@@ -173,7 +183,7 @@ class Switch:
             return self.actions
         kind, post = read
         if kind is Kind.CABLE:
-            self._intake(topic, payload, now, retained=retained)
+            self._intake(topic, payload, now, retained=retained, prepared=prepared)
         elif not self._knows(kind, post):
             self._unknown_station(kind, post)
         elif kind is Kind.RECEIPT:
@@ -186,7 +196,9 @@ class Switch:
             self.posts.retransmit(post, payload, now)
         return self.actions
 
-    def _intake(self, topic: str, payload: bytes, now: float, *, retained: bool) -> None:
+    def _intake(
+        self, topic: str, payload: bytes, now: float, *, retained: bool, prepared: Prepared | None
+    ) -> None:
         """A cable off the intake; a retained one is taken once, then cleared at the broker.
 
         A cable published retained comes again on every subscription, so after every restart: the
@@ -202,12 +214,12 @@ class Switch:
             if before is not None:
                 self.actions.event("retained-again", topic=topic[:80], journal_id=before)
             else:
-                self._receive(topic, payload, now)
+                self._receive(topic, payload, now, prepared)
             self.actions.clear_retained(topic)
             return
-        self._receive(topic, payload, now)
+        self._receive(topic, payload, now, prepared)
 
-    def _receive(self, topic: str, payload: bytes, now: float) -> None:
+    def _receive(self, topic: str, payload: bytes, now: float, prepared: Prepared | None) -> None:
         """A cable to the intake; an exact duplicate it files is reported to the station it came from.
 
         ACP 127 §428a: a duplicate not piloted as a suspected duplicate (ZFD) is filed, and a
@@ -215,7 +227,7 @@ class Switch:
         mishandling elsewhere. That station is the one its FL3 names, when it is on a line of ours.
         """
         since = len(self.actions.writes)
-        self.intake.receive(topic, payload, now)
+        self.intake.receive(topic, payload, now, prepared)
         for write in self.actions.writes[since:]:
             if not isinstance(write, Duplicate) or suspected_duplicate(payload):
                 continue

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import replace
+from collections import Counter
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from router.bus import topics
@@ -37,8 +38,42 @@ MAX_FANOUT_BYTES = 64 * 1024 * 1024
 267 posts x 90 KB = 24 MB); an 80 KB cable to 4,990 relayed RIs would put 400 MB."""
 MAX_FANOUT_TOTAL = 256 * 1024 * 1024
 """Bytes the copies of the cables just routed (those in `RecentCables`) may put on the bus together."""
+INTERCEPTS_TOLD = 128
+"""Intercepts of one cable told one by one (`Intake._tell_intercepts`): more than any real cable has
+(the corpus's most addressee lines, 106)."""
 COPY_HEADING_MAX = len("VZCZC\n \n") + len("HFR0042") + len("ZZ") + len("RUEHABC")
 """The most a copy's FL1 and FL2 add to its message part (`router.network.channel.copy_size`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A cable read, and decided when it could be, ahead of the switch: the pure part of its handling.
+
+    The edge prepares big cables on a thread of their own (`router.switch.service`), so that the
+    switch goes on with the traffic behind them meanwhile: a FLASH does not wait for a megabyte of
+    addressee lines to be read.
+    """
+
+    read: Cable | CableParseError
+    """The cable, or why it could not be read."""
+    decision: RoutingDecision | None = None
+    """Who gets it, decided with the routing table (before the fan-out budgets, which are the switch's)."""
+
+
+def read(raw: bytes, *, max_bytes: int) -> Cable | CableParseError:
+    """The cable, as the switch reads it (no text fields), or why it cannot be read."""
+    try:
+        return parse_cable(raw, max_bytes=max_bytes, text_fields=False)
+    except CableParseError as error:
+        return error
+
+
+def prepare(raw: bytes, table: RoutingTable, *, max_bytes: int) -> Prepared:
+    """Read and decide a cable: pure, so that it can be done on any thread, before the switch takes it."""
+    cable = read(raw, max_bytes=max_bytes)
+    if isinstance(cable, CableParseError):
+        return Prepared(cable)
+    return Prepared(cable, decide(cable, table))
 
 
 class Intake:
@@ -70,8 +105,8 @@ class Intake:
         self._lines = lines
         self._actions = actions
 
-    def receive(self, topic: str, raw: bytes, now: float) -> None:
-        """A cable off the intake: journalled first, then parsed and routed."""
+    def receive(self, topic: str, raw: bytes, now: float, prepared: Prepared | None = None) -> None:
+        """A cable off the intake: journalled first, then parsed and routed (``prepared``: already read)."""
         # The journal first; the broker hears of it after the commit: a crash in between makes
         # the broker deliver the cable again, and the duplicate check keeps it from going twice.
         self.last_cable += 1
@@ -81,7 +116,7 @@ class Intake:
             return
         self._actions.writes.append(Received(cable_id, topic, raw))
         self._actions.event("received", journal_id=cable_id, topic=topic, size=len(raw))
-        self.process(cable_id, topic, raw, now)
+        self.process(cable_id, topic, raw, now, prepared)
 
     def _reject_oversize(self, cable_id: int, topic: str, raw: bytes) -> None:
         """A cable over the size limit, rejected before its body is journalled: its head and digest are.
@@ -102,16 +137,18 @@ class Intake:
         self._actions.event("received", journal_id=cable_id, topic=topic, size=len(raw))
         self._rejected(topic, detail)
 
-    def process(self, cable_id: int, topic: str, raw: bytes, now: float) -> None:
-        """Parse a journalled cable, then reject it, file it as a duplicate, or route it."""
-        try:
-            cable = parse_cable(raw, max_bytes=self.max_bytes, text_fields=False)
-        except CableParseError as error:
-            detail = {**error.detail(), "journal_id": cable_id}
+    def process(
+        self, cable_id: int, topic: str, raw: bytes, now: float, prepared: Prepared | None = None
+    ) -> None:
+        """Read a cable (unless ``prepared``), then reject it, file it as a duplicate, or route it."""
+        if prepared is None:
+            prepared = Prepared(read(raw, max_bytes=self.max_bytes))
+        if isinstance(prepared.read, CableParseError):
+            detail = {**prepared.read.detail(), "journal_id": cable_id}
             self._actions.writes.append(Rejected(cable_id, detail))
             self._rejected(topic, detail)
             return
-        self._route(cable_id, cable, raw, now)
+        self._route(cable_id, prepared.read, raw, now, prepared.decision)
 
     def _within_budget(self, cable_id: int, decision: RoutingDecision, copy_bytes: int) -> RoutingDecision:
         """The decision with its copies held to the fan-out budgets; those past them are intercepted.
@@ -142,12 +179,44 @@ class Intake:
         )
         return replace(decision, deliveries=deliveries[:allowed], intercepts=(*decision.intercepts, *over))
 
+    def _tell_intercepts(self, cable_id: int, message_id: str, intercepts: tuple[Intercept, ...]) -> None:
+        """Each intercept on `cables/intercept` and in the log, up to `INTERCEPTS_TOLD`; the rest summed.
+
+        The journal keeps every one (`Routed`); the bus and the log are told of the first, and of
+        how many more for each reason in one ``intercepts-more``: a cable with thousands of made-up
+        addressees costs the operator's position one message more, not thousands.
+        """
+        actions = self._actions
+        for intercept in intercepts[:INTERCEPTS_TOLD]:
+            record = {
+                "message_id": message_id,
+                "journal_id": cable_id,
+                "addressee": intercept.addressee,
+                "reason": intercept.reason,
+                "post": intercept.post,
+            }
+            actions.send(topics.INTERCEPTED, json.dumps(record).encode())
+            actions.event("intercepted", **record)
+        rest = intercepts[INTERCEPTS_TOLD:]
+        if rest:
+            reasons = Counter(intercept.reason for intercept in rest)
+            more = {
+                "message_id": message_id,
+                "journal_id": cable_id,
+                "more": len(rest),
+                "reasons": dict(reasons),
+            }
+            actions.send(topics.INTERCEPTED, json.dumps(more).encode())
+            actions.event("intercepts-more", **more)
+
     def _rejected(self, topic: str, detail: Mapping[str, object]) -> None:
         """Tell of a rejection: on `cables/rejected` and in the routing log."""
         self._actions.send(topics.REJECTED, json.dumps(detail).encode())
         self._actions.event("rejected", topic=topic, **detail)
 
-    def _route(self, cable_id: int, cable: Cable, raw: bytes, now: float) -> None:
+    def _route(
+        self, cable_id: int, cable: Cable, raw: bytes, now: float, decided: RoutingDecision | None
+    ) -> None:
         actions = self._actions
         original = self._journal.is_duplicate(cable.message_id)
         if original is not None:
@@ -156,7 +225,9 @@ class Intake:
             actions.event("duplicate", message_id=cable.message_id, journal_id=cable_id, original=original)
             return
         part, _ = self._cables.remember(cable_id, raw, cable.message_id)
-        decision = self._within_budget(cable_id, decide(cable, self.table), len(part) + COPY_HEADING_MAX)
+        # Decided after the duplicate check, which spares a duplicate the work, unless decided already.
+        decision = decided or decide(cable, self.table)
+        decision = self._within_budget(cable_id, decision, len(part) + COPY_HEADING_MAX)
         first = self.last_delivery + 1
         self.last_delivery += len(decision.deliveries)
         actions.writes.append(
@@ -166,7 +237,7 @@ class Intake:
                 first,
                 decision.deliveries,
                 decision.intercepts,
-                decision.set_aside(cable),
+                decision.set_aside(),
             )
         )
         actions.event(
@@ -176,16 +247,7 @@ class Intake:
             deliveries=len(decision.deliveries),
             intercepts=len(decision.intercepts),
         )
-        for intercept in decision.intercepts:
-            record = {
-                "message_id": cable.message_id,
-                "journal_id": cable_id,
-                "addressee": intercept.addressee,
-                "reason": intercept.reason,
-                "post": intercept.post,
-            }
-            actions.send(topics.INTERCEPTED, json.dumps(record).encode())
-            actions.event("intercepted", **record)
+        self._tell_intercepts(cable_id, cable.message_id, decision.intercepts)
         for delivery_id, delivery in enumerate(decision.deliveries, start=first):
             self._lines.queue(
                 delivery.post, Consignment(delivery_id, cable_id, delivery.precedence, delivery.niact), now

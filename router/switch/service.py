@@ -37,6 +37,7 @@ from router.errors import BusError
 from router.network.clock import Clock, ScaledClock
 from router.network.line import LineRules
 from router.switch.actions import Actions, Send
+from router.switch.arrivals import Arrivals
 from router.switch.core import Limits, Switch
 from router.switch.faults import Weather
 from router.switch.restart import Restart
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from router.journal.store import Journal
     from router.network.line import Line
     from router.routing.table import RoutingTable
+    from router.switch.arrivals import Taken
     from router.switch.faults import JournalFault
 
 STOP_WITHIN = 2.0
@@ -166,6 +168,8 @@ class Router:
         self._inbox: asyncio.Queue[Message] = asyncio.Queue(BURST * 8)
         self._pipeline = Pipeline(bus)
         self._wake = asyncio.Event()
+        self._arrivals = Arrivals(table, max_bytes=max_bytes, wake=self._wake)
+        """Messages taken and not yet acknowledged; big cables read ahead off the switch's loop."""
         self._log = structlog.get_logger("router")
         self.restart = Restart(
             journal, self.weather, self.clock, self._perform, self._wake, resend_after=resend_after
@@ -224,6 +228,7 @@ class Router:
         for task in tasks:
             task.cancel()
         await asyncio.wait(tasks, timeout=STOP_WITHIN)
+        self._arrivals.close()
         await self._pipeline.drain(STOP_WITHIN)
         for task in done - {stopping}:
             if not task.cancelled() and (error := task.exception()) is not None:
@@ -257,23 +262,33 @@ class Router:
         finally:
             self.restart.cancel()
 
-    def _burst(self, messages: list[Message], *, rebuilt: bool) -> None:
+    def _burst(self, messages: list[Taken], *, rebuilt: bool) -> None:
         """The burst's work, in its transaction: the messages, then the lines' turn."""
         if rebuilt:
             self.restart.restored()
         switch, clock = self.switch, self.clock
-        for message in messages:
-            self._perform(switch.handle(message.topic, message.payload, clock.now(), retained=message.retain))
+        for message, prepared in messages:
+            self._perform(
+                switch.handle(
+                    message.topic, message.payload, clock.now(), retained=message.retain, prepared=prepared
+                )
+            )
         self._perform(switch.tick(clock.now()))
 
-    async def _next(self) -> list[Message]:
-        """The messages waiting (at least one), or none when a line or a timeout is due first."""
+    async def _next(self) -> list[Taken]:
+        """The messages waiting, big cables read ahead first; none when a line or a timeout is due first.
+
+        A big cable is not in the burst it was taken in: it is read off the loop (`Arrivals`) and
+        comes in a later one, the traffic behind it going on meanwhile.
+        """
         if self._inbox.empty() and not self._wake.is_set():
             await self._wait()
         self._wake.clear()
-        messages: list[Message] = []
+        messages = self._arrivals.ready()
         while len(messages) < BURST and not self._inbox.empty():
-            messages.append(self._inbox.get_nowait())
+            taken = self._arrivals.take(self._inbox.get_nowait())
+            if taken is not None:
+                messages.append(taken)
         return messages
 
     async def _wait(self) -> None:
@@ -291,13 +306,13 @@ class Router:
             waker.cancel()
             sleeper.cancel()
 
-    async def _flush(self, messages: list[Message]) -> None:
-        """After the commit: acknowledge the burst's messages, then send what it produced.
+    async def _flush(self, messages: list[Taken]) -> None:
+        """After the commit: acknowledge what is safe, in the order it came, then send what it produced.
 
         The sends are pipelined: handed to the broker in order at once, their PUBACKs awaited
         together; past `IN_FLIGHT` unacknowledged, the switch waits for the oldest (backpressure).
         """
-        for message in messages:
+        for message in self._arrivals.committed(messages):
             await self.bus.ack(message)
         actions = self.switch.actions
         outbox, actions.sends = actions.sends, []
