@@ -255,6 +255,24 @@ def test_the_post_files_a_message_it_already_has_and_receipts_it_anyway() -> Non
     assert first.cable is not None
     assert (first.duplicate, first.receipt) == (False, b"R R HFR0001")
     assert (again.cable, again.duplicate, again.receipt) == (None, True, b"R R HFR0002")
+    # §428a: an exact duplicate, not piloted: filed, and the station it came from is told.
+    assert first.notice is None
+    assert again.notice == (
+        b"RR RUEHWEB\nDE RUEHFR\nZNR UUUUU\nBT\n"
+        b"UNCLAS SVC HFR0002 RUEHOT 0311 0421200 EXACT DUPLICATE RECEIVED AND FILED\nBT\nNNNN\n"
+    )
+
+
+def test_a_duplicate_explained_by_zfd_or_a_number_seen_again_brings_no_notice() -> None:
+    """§428a asks for a notice only when the duplicate is neither piloted ZFD nor explained."""
+    raw = (SAMPLES / "routine-unclassified.txt").read_bytes()
+    station = PostStation("RUEHFR")
+    first = single_call(raw, "HFR0001", "RUEHFR", "RR")
+    station.read(first)
+    redelivered = station.read(first)  # the broker's redelivery: the same transmission
+    piloted = station.read(heading("HFR0002", "RUEHFR", "RR", suspect=True) + message_part(raw))
+    assert (redelivered.duplicate, redelivered.notice) == (True, None)
+    assert (piloted.duplicate, piloted.notice) == (True, None)
 
 
 def test_the_post_reports_a_gap_at_once_and_a_cancellation_closes_none() -> None:

@@ -16,7 +16,7 @@ from router.bus.memory import MemoryBroker, MemoryBus
 from router.cable.models import Precedence
 from router.journal import queries
 from router.journal.store import Journal
-from router.network.channel import duplicate_notice, read_copy, suspected_duplicate, zfx
+from router.network.channel import duplicate_notice, duplicate_report, read_copy, suspected_duplicate, zfx
 from router.network.clock import ManualClock, settle
 from router.routing.table import parse_table
 from router.sim.post import PostStation
@@ -488,6 +488,17 @@ async def test_an_exact_duplicate_is_filed_and_the_station_it_came_from_is_told(
     assert len(net.events("duplicate")) == 1
 
 
+async def test_a_post_s_duplicate_notice_is_logged_by_the_switch(tmp_path: Path) -> None:
+    """§428a-b: a post tells of an exact duplicate it filed; the switch logs it for its operator."""
+    async with network(tmp_path) as net:
+        notice = duplicate_report("RUEHFR", "HFR0002 RUEHRO 0001 0011200 EXACT DUPLICATE RECEIVED AND FILED")
+        await net.publisher.publish("cables/svc/RUEHFR", notice)
+        await settle()
+    (notified,) = net.events("duplicate-notified")
+    assert notified["text"] == "HFR0002 RUEHRO 0001 0011200 EXACT DUPLICATE RECEIVED AND FILED"
+    assert net.events("gap") == [], "not a gap report"
+
+
 def test_a_duplicate_of_a_message_without_fl3_names_no_station() -> None:
     """No FL3, no station to tell (§428a needs one); a ZFD pilot marks a suspected duplicate (§427a)."""
     assert (
@@ -495,7 +506,9 @@ def test_a_duplicate_of_a_message_without_fl3_names_no_station() -> None:
         == "RUEHRO 0877/01 3130915 EXACT DUPLICATE RECEIVED AND FILED"
     )
     assert duplicate_notice("X-9C1BE56B0A74F9422B23") is None
-    assert duplicate_notice("RUEHWEB-0042-3381630") is None, "the switch's own identification"
+    assert duplicate_notice("RUEHWEB-0042-3381630", "HFR0007") == (
+        "HFR0007 RUEHWEB 0042 3381630 EXACT DUPLICATE RECEIVED AND FILED"
+    ), "a post quotes the transmission and the switch's identification"
     assert suspected_duplicate(b"VZCZCXYZ0001\nRR RUEHWEB\nZFD RUEHRO\nDE RUEHRO #0001 0011200\n")
     assert not suspected_duplicate(cable(1))
 

@@ -296,16 +296,25 @@ def suspected_duplicate(raw: bytes) -> bool:
     return _ZFD_PILOT.search(raw, 0, _PILOT_SEARCH) is not None
 
 
-def duplicate_notice(message_id: str) -> str | None:
+DUPLICATE_RECEIVED = "EXACT DUPLICATE RECEIVED AND FILED"
+
+
+def duplicate_notice(message_id: str, transmission_id: str = "") -> str | None:
     """The service message's text telling a station its message came again (§428a); None without FL3.
 
-    It quotes the message identification as §116 writes it (``RUEHRO 0877/01 3130915``): a
-    message the switch identified itself (no FL3) came from no station it could name.
+    It quotes the message identification as §116 writes it (``RUEHRO 0877/01 3130915``), after
+    the transmission it came under when a post tells the switch: a digest names no station.
     """
     parts = message_id.split("-")
-    if len(parts) != len(("RI", "SSN", "filing time")) or message_id.startswith(("X-", f"{SWITCH_RI}-")):
+    if len(parts) != len(("RI", "SSN", "filing time")) or message_id.startswith("X-"):
         return None
-    return f"{' '.join(parts)} EXACT DUPLICATE RECEIVED AND FILED"
+    quoted = f"{transmission_id} " if transmission_id else ""
+    return f"{quoted}{' '.join(parts)} {DUPLICATE_RECEIVED}"
+
+
+def duplicate_report(post: str, text: str) -> bytes:
+    """A post's service message to the switch, the station its copies come from (§428a, §405b)."""
+    return f"RR {SWITCH_RI}\nDE {post}\nZNR UUUUU\nBT\nUNCLAS SVC {text}\nBT\nNNNN\n".encode()
 
 
 def cancellation(transmission_id: str) -> bytes:

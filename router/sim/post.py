@@ -19,7 +19,7 @@ from router.bus import topics
 from router.cable.models import Precedence
 from router.cable.parser import parse_cable
 from router.errors import CableParseError, NotACopyError
-from router.network.channel import Continuity, read_copy, receipt, zfx
+from router.network.channel import Continuity, duplicate_notice, duplicate_report, read_copy, receipt, zfx
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -48,6 +48,8 @@ class Reading(NamedTuple):
     """The copy's own precedence, its FL2 prosign as sent to this post: what it is receipted and shown at."""
     bell: bool = False
     """The copy came with the bell signal (a FLASH, §151b): rung, not printed."""
+    notice: bytes | None = None
+    """A service message to the switch: an exact duplicate, not piloted, received and filed (§428a)."""
     service: str | None = None
     """A service message from the switch (``UNCLAS SVC ZFR HFR0002``): for the operator, not a cable."""
 
@@ -104,6 +106,10 @@ class PostStation:
         # Held already, or under a number seen before: filed (§427c(1), §428a); but a message
         # bearing ZFG answers a tracer and is always delivered (§438b).
         duplicate = (check.repeated or cable.message_id in self.held) and not copy.tracer
+        # An exact duplicate under a new number, neither piloted ZFD nor explained (§428a): the
+        # switch is told, a duplicate may mean mishandling. A number seen again is a redelivery.
+        unexplained = duplicate and not (check.repeated or copy.suspect)
+        text = duplicate_notice(cable.message_id, tid) if unexplained else None
         self.held.add(cable.message_id)
         shown = None if duplicate else cable
         return Reading(
@@ -116,6 +122,7 @@ class PostStation:
             problem=None,
             precedence=precedence,
             bell=copy.bell,
+            notice=duplicate_report(self.ri, text) if text else None,
         )
 
     def copy_precedence(self, payload: bytes) -> Precedence | None:
@@ -162,8 +169,9 @@ async def serve_post(bus: Bus, station: PostStation, on_reading: Callable[[Readi
         # Shown before it is receipted: the station holds the message from now on, and a copy
         # redelivered after a lost connection is filed as the duplicate it is, not a first sight.
         on_reading(reading)
-        if reading.report is not None:
-            await bus.publish(topics.service(station.ri), reading.report, qos=1)
+        for service in (reading.report, reading.notice):
+            if service is not None:
+                await bus.publish(topics.service(station.ri), service, qos=1)
         if reading.receipt is not None:
             await bus.publish(topics.receipts(station.ri), reading.receipt, qos=1)
         await bus.ack(message)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from router.bus.topics import Kind, read_topic
 from router.journal.writes import Duplicate
-from router.network.channel import ZFR, duplicate_notice, suspected_duplicate
+from router.network.channel import SWITCH_RI, ZFR, duplicate_notice, suspected_duplicate
 from router.network.line import Consignment
 from router.switch.cables import RECENT_BYTES, RecentCables
 from router.switch.depths import busiest, lines_depths
@@ -233,7 +233,7 @@ class Switch:
                 continue
             notice = duplicate_notice(write.message_id)
             station = write.message_id.split("-", 1)[0]
-            if notice is not None and self._knows(Kind.SERVICE, station):
+            if notice is not None and station != SWITCH_RI and self._knows(Kind.SERVICE, station):
                 self.lines.service(station, notice)
                 self.actions.event("duplicate-reported", station=station, message_id=write.message_id)
 

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from router.journal.writes import Acknowledged
-from router.network.channel import ZFR, read_acknowledgement, read_zfx
+from router.network.channel import DUPLICATE_RECEIVED, ZFR, read_acknowledgement, read_zfx
 
 if TYPE_CHECKING:
     from router.switch.actions import Actions, JournalReads
@@ -104,6 +104,12 @@ class Posts:
         receipt timeout sends the copy again anyway.
         """
         if not self._allowed("zfx", post, now):
+            return
+        if DUPLICATE_RECEIVED.encode() in payload:
+            # §428a-b: the post filed an exact duplicate of ours. The switch's handling is on
+            # record (journal, trace) for an operator to examine: logged, not answered.
+            text = payload.decode("ascii", "replace").partition("SVC ")[2].split("\n", 1)[0]
+            self._actions.event("duplicate-notified", post=post, text=text[:120])
             return
         reported = list(dict.fromkeys(read_zfx(payload)))
         missing = reported[: self.max_gap_serials]
