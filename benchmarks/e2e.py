@@ -55,7 +55,16 @@ from router import parse_cable
 from router.bus.broker import Mosquitto, free_port
 from router.bus.mqtt import BrokerAddress, MqttBus
 from router.errors import CableParseError
-from router.network.channel import FRAMING, heading, line_characters, message_part, read_copy, receipt
+from router.network.channel import (
+    FRAMING,
+    SWITCH_RI,
+    duplicate_notice,
+    heading,
+    line_characters,
+    message_part,
+    read_copy,
+    receipt,
+)
 from router.network.line import code_for, units_per_character
 from router.routing.decide import decide
 from router.routing.table import DEFAULT_TABLE, RoutingTable, parse_table
@@ -85,6 +94,13 @@ class Cable:
     posts: list[str]
 
 
+def noticed(message_id: str, table: RoutingTable) -> list[str]:
+    """Where the router's service message about a duplicate goes: the station its FL3 names (§428a)."""
+    station = message_id.split("-", 1)[0]
+    known = station in table.posts or table.relayed_station(station) is not None
+    return [station] if duplicate_notice(message_id) and station != SWITCH_RI and known else []
+
+
 def prepare(raws: list[tuple[str, bytes]], table: RoutingTable) -> list[Cable]:
     """What the router will do with each cable, worked out beforehand: who gets a copy."""
     cables, seen = [], set()
@@ -96,7 +112,11 @@ def prepare(raws: list[tuple[str, bytes]], table: RoutingTable) -> list[Cable]:
             continue
         duplicate = parsed.message_id in seen
         seen.add(parsed.message_id)
-        posts = [] if duplicate else [d.post for d in decide(parsed, table).deliveries]
+        posts = (
+            noticed(parsed.message_id, table)
+            if duplicate
+            else [d.post for d in decide(parsed, table).deliveries]
+        )
         precedence = parsed.precedence.value if parsed.precedence else "-"
         cables.append(Cable(name, raw, parsed.message_id, precedence, posts))
     return cables

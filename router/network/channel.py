@@ -62,12 +62,16 @@ ZFX = "ZFX"
 
 
 def single_call(raw: bytes, transmission_id: str, post: str, prosign: str) -> bytes:
-    """The copy of ``raw`` for one post: its FL1 and FL2 in place of the cable's own (or in front)."""
+    """The copy of ``raw`` for one post: its FL1 and FL2 in place of the cable's own (or in front).
+
+    For tools and tests: a cable without FL3 is identified as the switch's cable 1, filed at the
+    epoch (the switch itself identifies each by its journal number and arrival, `identify`).
+    """
     return heading(transmission_id, post, prosign) + message_part(raw, identify(raw, 1, 0.0))
 
 
 def copy_size(post: str, precedence: Precedence, part: bytes, *, suspect: bool = False) -> int:
-    """Characters of a post's copy on the line: its heading (as `heading` makes it) and ``part``.
+    """Bytes of a post's copy on the bus: its heading (as `heading` makes it) and ``part``.
 
     No heading is built: its width is fixed, the transmission id being three letters and four
     digits whatever the serial, the prosign the precedence letter twice (after the bell for a
