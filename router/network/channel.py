@@ -135,9 +135,14 @@ def identify(raw: bytes, cable_id: int, filed: float) -> bytes:
         cable = None
     if cable is not None and cable.station_serial is not None:
         return b""
+    return identification(cable_id, filed, cable.classification if cable else None)
+
+
+def identification(cable_id: int, filed: float, classification: Classification | None) -> bytes:
+    """The FL3 and FL4 `identify` gives a cable without FL3, for a caller that has read the cable."""
     when = datetime.fromtimestamp(filed, UTC)
     fl3 = f"DE {SWITCH_RI} #{cable_id % SERIAL_MODULUS:04d} {when.timetuple().tm_yday:03d}{when:%H%M}\n"
-    return fl3.encode() + _security_warning(cable.classification if cable else None)
+    return fl3.encode() + _security_warning(classification)
 
 
 def _security_warning(classification: Classification | None) -> bytes:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from router.journal.writes import Identified
-from router.network.channel import identify, line_characters, message_part
+from router.network.channel import identification, identify, line_characters, message_part
 
 if TYPE_CHECKING:
+    from router.cable.models import Cable
     from router.network.line import LineCode
     from router.switch.actions import Actions, JournalReads
 
@@ -74,14 +75,17 @@ class RecentCables:
             recent = self.remember(cable_id, *self._journal.cable(cable_id))
         return recent
 
-    def remember(self, cable_id: int, raw: bytes, message_id: str | None) -> tuple[bytes, str | None]:
+    def remember(
+        self, cable_id: int, raw: bytes, message_id: str | None, cable: Cable | None = None
+    ) -> tuple[bytes, str | None]:
         """Keep a cable's message part (the oldest kept go when the count or the bytes are full).
 
         The message id returned is the one its copies carry: for a cable that had no FL3, the
-        identification the switch gave it (`identify`), journalled the first time.
+        identification the switch gave it (`identify`), journalled the first time. ``cable``: the
+        cable as the intake read it, which spares reading it again (a big one, on the switch's loop).
         """
-        identification, message_id = self._identification(cable_id, raw, message_id)
-        part = message_part(raw, identification)
+        given, message_id = self._identification(cable_id, raw, message_id, cable)
+        part = message_part(raw, given)
         recent = (part, message_id)
         if len(part) > self.max_bytes or cable_id in self._recent:
             return recent
@@ -93,14 +97,19 @@ class RecentCables:
         self._held += len(part)
         return recent
 
-    def _identification(self, cable_id: int, raw: bytes, message_id: str | None) -> tuple[bytes, str | None]:
+    def _identification(
+        self, cable_id: int, raw: bytes, message_id: str | None, cable: Cable | None
+    ) -> tuple[bytes, str | None]:
         """The FL3 (and FL4) the switch gives a cable without FL3, and its message id; none if it has FL3."""
         if message_id is None or not message_id.startswith("X-"):
             return b"", message_id  # identified by its FL3 (the parser's ids without one are digests)
         found = self._journal.identification(cable_id)
         if found is not None:
             return found
-        heading = identify(raw, cable_id, self.now)
+        if cable is not None:
+            heading = identification(cable_id, self.now, cable.classification)
+        else:
+            heading = identify(raw, cable_id, self.now)
         ri, ssn, filed = heading.split(b"\n", 1)[0].decode().split()[1:4]
         given = f"{ri}-{ssn.lstrip('#')}-{filed}"
         if self._actions is not None:
