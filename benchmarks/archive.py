@@ -30,7 +30,7 @@ from typing import Self
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from e2e import POOL, Cable, CopyCounter, Router, publish_all, rss_kb, unthrottled_table
+from e2e import POOL, Cable, CopyCounter, Router, noticed, publish_all, rss_kb, unthrottled_table
 from machine import describe
 from peers import Broker
 
@@ -81,6 +81,7 @@ def copies(cables: list[tuple[str, bytes]], count: int, table: RoutingTable) -> 
         except CableParseError:
             continue
         if cable.message_id in seen:
+            total += len(noticed(cable.message_id, table))  # the router tells its station (§428a)
             continue
         seen.add(cable.message_id)
         total += len(decide(cable, table).deliveries)

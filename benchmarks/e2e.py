@@ -55,7 +55,17 @@ from router import parse_cable
 from router.bus.broker import Mosquitto, free_port
 from router.bus.mqtt import BrokerAddress, MqttBus
 from router.errors import CableParseError
-from router.network.channel import read_copy, receipt
+from router.network.channel import (
+    FRAMING,
+    SWITCH_RI,
+    duplicate_notice,
+    heading,
+    line_characters,
+    message_part,
+    read_copy,
+    receipt,
+)
+from router.network.line import code_for, units_per_character
 from router.routing.decide import decide
 from router.routing.table import DEFAULT_TABLE, RoutingTable, parse_table
 from router.sim.replay import replay_schedule
@@ -84,6 +94,13 @@ class Cable:
     posts: list[str]
 
 
+def noticed(message_id: str, table: RoutingTable) -> list[str]:
+    """Where the router's service message about a duplicate goes: the station its FL3 names (§428a)."""
+    station = message_id.split("-", 1)[0]
+    known = station in table.posts or table.relayed_station(station) is not None
+    return [station] if duplicate_notice(message_id) and station != SWITCH_RI and known else []
+
+
 def prepare(raws: list[tuple[str, bytes]], table: RoutingTable) -> list[Cable]:
     """What the router will do with each cable, worked out beforehand: who gets a copy."""
     cables, seen = [], set()
@@ -95,7 +112,11 @@ def prepare(raws: list[tuple[str, bytes]], table: RoutingTable) -> list[Cable]:
             continue
         duplicate = parsed.message_id in seen
         seen.add(parsed.message_id)
-        posts = [] if duplicate else [d.post for d in decide(parsed, table).deliveries]
+        posts = (
+            noticed(parsed.message_id, table)
+            if duplicate
+            else [d.post for d in decide(parsed, table).deliveries]
+        )
         precedence = parsed.precedence.value if parsed.precedence else "-"
         cables.append(Cable(name, raw, parsed.message_id, precedence, posts))
     return cables
@@ -286,7 +307,10 @@ class Sampler:
                 self.latency[self.precedence.get(key, "-")].append(now - self.published_at[key])
             if self.receipts:
                 copy = read_copy(message.payload)
-                letter = message.payload.split(b"\n", 2)[1][:1].decode()
+                if copy.service is not None or copy.cancelled:
+                    continue  # a service message or a cancellation: nothing to receipt
+                # FL2's prosign, after a FLASH's bell signal (ACP 127 §151b).
+                letter = message.payload.split(b"\n", 2)[1].lstrip(b"\a")[:1].decode()
                 await bus.publish(
                     message.topic.replace("/out/", "/ack/"), receipt(letter, copy.transmission_id)
                 )
@@ -409,7 +433,16 @@ def _pid(broker: Mosquitto) -> int:
 
 SLOW_POSTS = ("RUEHFR", "RUEHKO", "RUEHLO", "RUEHRO")
 SLOW_BAUD = 9600
-UNITS = 7.5
+
+
+def line_seconds(raw: bytes, prosign: str) -> float:
+    """Seconds a copy of ``raw`` takes on a slow line, as the router times it.
+
+    What the line sends (line ends, framing) in the code of its speed: ASCII at 9,600 baud, 10 units.
+    """
+    code = code_for(SLOW_BAUD)
+    copy = heading("HFR0000", SLOW_POSTS[0], prosign) + message_part(raw)
+    return (line_characters(copy, code) + FRAMING) * units_per_character(SLOW_BAUD, code) / SLOW_BAUD
 
 
 def slow_table() -> str:
@@ -424,9 +457,10 @@ async def overload(url: str, routine: list[Cable], flashes: list[Cable], seconds
     published_at: dict[str, float] = {}
     precedence = {c.message_id: c.precedence for c in routine + flashes if c.message_id}
     sampler = Sampler(published_at, precedence, receipts=True)
-    sizes = {c.message_id: len(c.raw) for c in flashes if c.message_id}
-    mean_copy = statistics.mean(len(c.raw) for c in routine)
-    capacity = SLOW_BAUD / UNITS / mean_copy  # cables a second one line carries
+    seconds_of = {c.message_id: line_seconds(c.raw, "ZZ") for c in flashes if c.message_id}
+    capacity = 1 / statistics.mean(
+        line_seconds(c.raw, "RR") for c in routine
+    )  # cables a second a line carries
     copies_per_cable = statistics.mean(len(c.posts) for c in routine)
     rate = 5 * capacity * len(SLOW_POSTS) / copies_per_cable
     async with (
@@ -453,11 +487,11 @@ async def overload(url: str, routine: list[Cable], flashes: list[Cable], seconds
                 publisher.send(f"cables/in/{cable.name}", cable.raw)
                 sent_routine += 1
             await asyncio.sleep(0.005)
-        await asyncio.sleep(3 * max(sizes.values()) * UNITS / SLOW_BAUD + 1)
+        await asyncio.sleep(3 * max(seconds_of.values()) + 1)
         receiving.cancel()
         status = await retained(address, "router/status")
     flash_ms = sorted(1000 * t for t in sampler.latency.get("FLASH", []))
-    transmission_ms = max(sizes.values()) * UNITS / SLOW_BAUD * 1000
+    transmission_ms = max(seconds_of.values()) * 1000
     backlog = sum(int(depths.get("ROUTINE", 0)) for depths in status.get("queues", {}).values())
     backlog += int(status.get("other_lines", {}).get("waiting", {}).get("ROUTINE", 0))  # past status_lines
     return {

@@ -79,8 +79,11 @@ class Settings(BaseSettings):
     time_scale: float = Field(
         default=1.0, gt=0, description="network seconds per host second: 60 makes a minute pass in a second"
     )
-    units_per_character: float = Field(
-        default=7.5, gt=0, description="teleprinter units a character takes on a line: 7.5, or 10 for ASCII"
+    units_per_character: float | None = Field(
+        default=None,
+        gt=0,
+        description="signal units a character takes on every line; unset: by each line's code and speed"
+        " (ITA2 7.42-7.5 below 110 baud, ASCII 11 at 110, 10 from 150)",
     )
     extra_long: int = Field(
         default=EXTRA_LONG, ge=0, description="characters above which PRIORITY may bust a ROUTINE"

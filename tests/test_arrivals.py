@@ -11,10 +11,14 @@ import pytest
 
 from router.bus.memory import MemoryBroker, MemoryBus
 from router.bus.protocol import Message
+from router.cable.parser import parse_cable
 from router.journal.store import Journal
+from router.network import channel
 from router.routing.table import DEFAULT_TABLE, RoutingTable, load_table, parse_table
 from router.switch import arrivals
+from router.switch.actions import Actions
 from router.switch.arrivals import BIG_CABLE, Arrivals
+from router.switch.cables import RecentCables
 from router.switch.intake import INTERCEPTS_TOLD
 from tests.helpers import receive, running
 from tests.hostile_cables import HEAD, TEXT, nowhere, to_and_xmt
@@ -145,3 +149,31 @@ async def test_thousands_of_intercepts_are_told_as_128_and_a_count(tmp_path: Pat
         "reasons": {"unknown-addressee": 72},
     }
     assert journal.counts()["intercepts"] == len(unknown)
+
+
+ACP126 = b"O 091500Z NOV 08\nFM AMEMBASSY ROME\nTO SECSTATE WASHDC\nBT\nC O N F I D E N T I A L ROME 000877\n"
+"""An ACP 126 cable: no FL3, so the switch identifies it (§116), with FL4 from its banner (§124b)."""
+
+
+class _NoIdentities:
+    """A journal that has identified no cable yet."""
+
+    def identification(self, cable_id: int) -> None:  # noqa: ARG002 (a protocol's method)
+        return None
+
+
+def test_a_cable_the_intake_has_read_is_not_read_again_to_identify_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The identification takes the classification the intake read: no second parse on the switch's loop."""
+    cable = parse_cable(ACP126, text_fields=False)
+    recent = RecentCables(_NoIdentities(), Actions(log_copies=False, publish_log=False))  # type: ignore[arg-type]
+    recent.now = 1_000_000_000.0  # 2001-09-09 01:46:40Z: Julian day 252
+
+    def unread(*_: object, **__: object) -> None:
+        raise AssertionError("the cable was read again")
+
+    monkeypatch.setattr(channel, "parse_cable", unread)
+    part, message_id = recent.remember(7, ACP126, cable.message_id, cable)
+    assert message_id == "RUEHWEB-0007-2520146"
+    assert part.startswith(b"DE RUEHWEB #0007 2520146\nZNY CCCCC\n")

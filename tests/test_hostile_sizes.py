@@ -219,6 +219,9 @@ class _Journal:
         self.reads += 1
         return self.cables[cable_id], None
 
+    def identification(self, cable_id: int) -> tuple[bytes, str] | None:  # noqa: ARG002 (a protocol's method)
+        return None
+
 
 class _Lines:
     """Lines that only note what is queued on them."""
@@ -303,14 +306,15 @@ def test_the_recent_cable_cache_is_bounded_in_bytes() -> None:
     journal = _Journal()
     recent = RecentCables(journal, max_bytes=10_000_000)  # type: ignore[arg-type]
     big = b"X" * 3_500_000
+    framed = message_part(big)  # what its copies carry: the message, then BT and NNNN (§114)
     for cable_id in range(1, 121):
         journal.cables[cable_id] = big
         recent.remember(cable_id, big, None)
         assert recent.held <= 10_000_000
-    assert recent.held == 2 * len(big)
-    assert recent.get(120)[0] == big
+    assert recent.held == 2 * len(framed)
+    assert recent.get(120)[0] == framed
     assert journal.reads == 0
-    assert recent.get(1)[0] == big
+    assert recent.get(1)[0] == framed
     assert journal.reads == 1
     assert recent.held <= 10_000_000
 
@@ -320,8 +324,8 @@ def test_a_cable_larger_than_the_cache_is_read_from_the_journal_each_time() -> N
     journal = _Journal()
     recent = RecentCables(journal, max_bytes=1_000)  # type: ignore[arg-type]
     journal.cables[1] = b"Y" * 2_000
-    assert recent.get(1)[0] == journal.cables[1]
-    assert recent.get(1)[0] == journal.cables[1]
+    assert recent.get(1)[0] == message_part(journal.cables[1])
+    assert recent.get(1)[0] == message_part(journal.cables[1])
     assert (journal.reads, recent.held) == (2, 0)
 
 

@@ -108,7 +108,7 @@ def test_a_transmission_in_progress_at_a_stop_is_cut(tmp_path: Path) -> None:
     transmission = line.start(now=100.0)
     assert transmission is not None
     journal.apply([journal_row(Transmitting, "RUEHFR", transmission)])
-    assert journal.interrupted() == 1
+    assert journal.interrupted() == [("RUEHFR", "HFR0001")]
     assert journal.transmission("RUEHFR", "HFR", 1) == (delivery_id, "cut")
     assert [d.id for d in journal.open_deliveries()] == [delivery_id]
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 from router import Precedence
+from router.errors import TableError
+from router.network.channel import line_characters
 from router.network.line import CANCELLATION, Consignment, Line, LineRules
+from router.routing.table import LineProfile, parse_table
 
 R, P, IMMEDIATE, Z, Y = (
     Precedence.ROUTINE,
@@ -17,7 +20,7 @@ R, P, IMMEDIATE, Z, Y = (
 
 
 def line(baud: int = 75, window: int = 100, **rules: float) -> Line:
-    """Paris at ``baud``, 7.5 units a character: 10 characters a second at 75 baud."""
+    """Paris at ``baud``, in the code of its speed: at 75 baud ITA2, 7.5 units, 10 characters a second."""
     return Line("RUEHFR", baud, window, LineRules(**rules))  # type: ignore[arg-type]
 
 
@@ -212,3 +215,43 @@ def test_a_retransmission_is_always_held() -> None:
     paris.put(Consignment(1, 1, R), 10, now=0.0)
     paris.put(Consignment(2, 2, R), 10, now=0.0, cause="zfx")
     assert {q.delivery_id for q in paris.waiting} == {1, 2}
+
+
+@pytest.mark.parametrize(
+    ("baud", "units"),
+    [(45, 7.42), (50, 7.5), (75, 7.5), (110, 11.0), (150, 10.0), (1200, 10.0), (2400, 10.0)],
+)
+def test_each_line_runs_the_code_of_its_speed(baud: int, units: float) -> None:
+    """ITA2 7.42-7.5 units at 45.45-75 baud; ASCII 11 at 110 (two stop units), 10 from 150 (DOMAIN)."""
+    subject = line(baud)
+    assert subject.units == units
+    assert subject.line_code == ("ita2" if baud < 110 else "ascii")
+    assert subject.duration(1000) == pytest.approx(1000 * units / baud)
+
+
+def test_a_post_s_own_code_and_a_setting_for_every_line_override_the_speed() -> None:
+    """A 1,200-baud line set to ITA2 in the table takes 7.5 units; `units_per_character` rules all lines."""
+    assert Line("RUEHFR", 1200, 4, LineRules(), code="ita2").units == 7.5
+    assert Line("RUEHFR", 75, 4, LineRules(), code="ascii").units == 11.0
+    assert Line("RUEHFR", 2400, 4, LineRules(units_per_character=7.5)).units == 7.5
+
+
+def test_a_line_counts_what_it_sends_not_what_it_prints() -> None:
+    """2CR 1LF a line end (§138b); on ITA2 a FIGS or LTRS at each change of case (§137a, §138g)."""
+    assert line_characters(b"VZCZCHFR0042\n", "ascii") == 12 + 3
+    assert line_characters(b"VZCZCHFR0042\n", "ita2") == 12 + 3 + 1  # FIGS before 0042
+    assert line_characters(b"DE RUEHKO 1571 1610901\n", "ita2") == 22 + 3 + 1  # FIGS once, before 1571
+    assert line_characters(b"A1B2\n", "ita2") == 4 + 3 + 3
+    assert line_characters(b"123", "ita2") == 3 + 1, "a transmission starts in letters case"
+
+
+def test_a_post_s_line_code_is_read_from_the_routing_table() -> None:
+    """``code`` per post (or in the defaults) is kept on its line profile; any other value is refused."""
+    table = parse_table(
+        '[defaults]\ncode = "ascii"\n[[posts]]\nri = "RUEHFR"\nnames = ["AMEMBASSY PARIS"]\nbaud = 1200\n'
+        'code = "ita2"\n[[posts]]\nri = "RUEHC"\nnames = ["SECSTATE WASHDC"]\n'
+    )
+    assert table.posts["RUEHFR"].line == LineProfile(baud=1200, window=4, code="ita2")
+    assert table.posts["RUEHC"].line.code == "ascii"
+    with pytest.raises(TableError, match="code"):
+        parse_table('[[posts]]\nri = "RUEHFR"\nnames = ["AMEMBASSY PARIS"]\ncode = "morse"\n')

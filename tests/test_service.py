@@ -191,11 +191,15 @@ async def test_a_duplicate_is_recognised_and_not_delivered_twice(tmp_path: Path,
     async with running(broker.connect(), journal, table):
         await publisher.publish("cables/in/x", cable(7, to="AMEMBASSY PARIS"))
         await publisher.publish("cables/in/x", cable(7, to="AMEMBASSY PARIS"))
-        await receive(post, 1)
+        # One copy for Paris; Rome, whose FL3 it bears, is told by service message (§428a).
+        got = {message.topic: message for message in await receive(post, 2)}
         (duplicate,) = await events(log, "duplicate", 1)
     assert duplicate["message_id"] == "RUEHRO-0007-0011200"
     assert journal.counts()["cables_duplicate"] == 1
-    assert post.queue.empty()
+    assert set(got) == {"cables/out/RUEHFR", "cables/out/RUEHRO"}
+    notice = got["cables/out/RUEHRO"].payload
+    assert b"\nUNCLAS SVC RUEHRO 0007 0011200 EXACT DUPLICATE RECEIVED AND FILED\n" in notice
+    assert post.queue.empty(), "nothing more: the duplicate is not delivered twice"
 
 
 async def test_unacknowledged_deliveries_go_out_again_after_a_restart(
@@ -271,6 +275,9 @@ class _NothingJournalled:
     """The journal as an empty switch's core reads it: nothing routed, nothing queued."""
 
     def cable(self, cable_id: int) -> tuple[bytes, str | None]:
+        raise AssertionError(cable_id)
+
+    def identification(self, cable_id: int) -> tuple[bytes, str] | None:
         raise AssertionError(cable_id)
 
     def is_duplicate(self, message_id: str) -> int | None:  # noqa: ARG002 (nothing routed)

@@ -21,6 +21,7 @@ from router.bus.protocol import Message
 from router.bus.security import OWNER, OWNER_GRANTS, Users, new_password
 from router.journal import queries
 from router.journal.store import Journal
+from router.network.channel import read_copy
 from router.network.clock import ScaledClock
 from router.routing.table import RoutingTable, load_table
 from router.sim.post import PostStation, Reading, post_connection, serve_post
@@ -198,11 +199,16 @@ async def test_sigkill_mid_stream_loses_nothing_and_repeats_nothing_acknowledged
     journal = tmp_path / "journal.sqlite"
     acknowledged: set[str] = set()
     again: list[str] = []
+    cancellations: list[bytes] = []
 
     async def post(done: asyncio.Event) -> None:
         async with MqttBus(address, client_id="post-paris-kill", persistent=True) as bus:
             await bus.subscribe("cables/out/RUEHFR")
             async for message in bus.messages():
+                if read_copy(message.payload).service is not None:
+                    # The ZFR cancelling the transmission the kill cut (§424d): no message, no receipt.
+                    cancellations.append(message.payload)
+                    continue
                 message_id = opened(message)[1].message_id
                 if message_id in acknowledged:
                     again.append(message_id)
@@ -254,6 +260,7 @@ async def test_sigkill_mid_stream_loses_nothing_and_repeats_nothing_acknowledged
     posting.cancel()
     assert len(acknowledged) == 20
     assert again == []
+    assert all(b"\nUNCLAS SVC ZFR " in cancelled for cancelled in cancellations)
 
 
 async def test_a_post_away_gets_its_backlog_once_and_in_precedence_order_on_return(

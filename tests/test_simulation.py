@@ -16,7 +16,7 @@ from router.bus.memory import MemoryBroker, MemoryBus
 from router.cable.models import Precedence
 from router.journal import queries
 from router.journal.store import Journal
-from router.network.channel import read_copy, zfx
+from router.network.channel import duplicate_notice, duplicate_report, read_copy, suspected_duplicate, zfx
 from router.network.clock import ManualClock, settle
 from router.routing.table import parse_table
 from router.sim.post import PostStation
@@ -39,6 +39,10 @@ window = 10
 ri = "RUEHFR"
 names = ["AMEMBASSY PARIS"]
 baud = 75
+
+[[posts]]
+ri = "RUEHRO"
+names = ["AMEMBASSY ROME"]
 """
 START = 1_000_000_000.0
 
@@ -70,9 +74,14 @@ class Network:
 
     def received(self) -> list[Message]:
         """What Paris's channel carried since the last look."""
+        return self.received_by(self.paris)
+
+    @staticmethod
+    def received_by(bus: MemoryBus) -> list[Message]:
+        """What a connection's subscriptions carried since the last look."""
         got = []
-        while not self.paris.queue.empty():
-            got.append(self.paris.queue.get_nowait())
+        while not bus.queue.empty():
+            got.append(bus.queue.get_nowait())
         return got
 
     def transmissions(self) -> list[tuple[int, str, str]]:
@@ -111,19 +120,44 @@ def copies(messages: list[Message]) -> list[tuple[str, str]]:
     return seen
 
 
+def ita2_characters(payload: bytes) -> int:
+    """What an ITA2 line sends for a copy, counted by hand, one character at a time.
+
+    Its characters, 2CR 1LF a line end (§138b), a FIGS or LTRS at each change of case (§137a),
+    and each transmission's framing: five spaces after the TI (§138a), 2CR 8LF before NNNN and
+    12 LTRS after it (§138d).
+    """
+    sent, case = 0, "letters"
+    for character in payload.decode():
+        if character == "\n":
+            sent += 3
+            continue
+        sent += 1
+        if character == " ":
+            continue
+        wanted = "figures" if character.isdigit() or character in "-?:().,'=/+" else "letters"
+        sent += wanted != case
+        case = wanted
+    return sent + 5 + 7 + 12
+
+
 async def test_a_copy_arrives_when_its_last_character_has_crossed_the_line(tmp_path: Path) -> None:
-    """About 300 characters at 75 baud: nothing after 20 s, the copy by 40 s of network time."""
+    """About 400 line characters at 75 baud, 7.5 units each (ITA2): the copy arrives after about 40 s.
+
+    The time counts what the line sends, not the bytes on the bus: line ends, case shifts and the
+    transmission's framing (§137a, §138).
+    """
     async with network(tmp_path) as net:
         raw = cable(1, text=207)
         await net.publish(raw)
-        await net.clock.advance(20)
+        await net.clock.advance(30)
         assert net.received() == []
         await net.clock.advance(20)
         (copy,) = net.received()
-    size = len(copy.payload)
-    assert size == pytest.approx(len(raw), abs=20)
+    characters = ita2_characters(copy.payload)
+    assert characters > len(copy.payload) + 40, "line ends and shifts are sent too"
     (delivered,) = net.events("delivered")
-    assert delivered["latency_s"] == pytest.approx(size * 7.5 / 75, abs=0.01)
+    assert delivered["latency_s"] == pytest.approx(characters * 7.5 / 75, abs=0.01)
 
 
 async def test_a_flash_busts_the_routine_in_progress_which_arrives_later_whole_with_a_new_serial(
@@ -187,8 +221,14 @@ async def test_a_gap_reported_by_the_post_is_repaired_from_the_journal(tmp_path:
     assert net.events("gap")[0]["serials"] == ["HFR0002"]
 
 
-async def test_a_cut_serial_asked_for_is_answered_with_its_cancellation(tmp_path: Path) -> None:
-    """A line that goes down mid-transmission leaves a gap; the ZFX for it is answered: cancelled."""
+async def test_a_transmission_cut_by_an_outage_is_cancelled_by_zfr_as_the_line_returns(
+    tmp_path: Path,
+) -> None:
+    """§424d: cut HFR0002 is cancelled by service message ZFR under HFR0003, at once, ahead of the copy.
+
+    The post never sees a gap (no ZFX), the message goes whole under HFR0004, and the cancelled
+    number never appears on the channel again (§424b), even when a post asks for it later.
+    """
     async with network(tmp_path) as net:
         station = PostStation("RUEHFR")
         await net.publish(cable(1))
@@ -203,14 +243,57 @@ async def test_a_cut_serial_asked_for_is_answered_with_its_cancellation(tmp_path
         await net.publisher.publish("router/line/RUEHFR", b"up")
         await settle()
         await net.clock.advance(200)
-        (again,) = net.received()
-        reading = station.read(again.payload)
-        assert reading.report is not None
-        await net.publisher.publish("cables/svc/RUEHFR", reading.report)
+        zfr, again = net.received()
+        readings = [station.read(zfr.payload), station.read(again.payload)]
+        await net.publisher.publish("cables/svc/RUEHFR", zfx("RUEHFR", ["HFR0002"]))  # asked for all the same
         await settle()
-        (answer,) = copies(net.received())
-    assert answer == ("HFR0002", "cancelled")
-    assert net.transmissions() == [(1, "first", "delivered"), (2, "first", "cut"), (3, "outage", "delivered")]
+        await net.clock.advance(1)
+        (answer,) = net.received()
+    # Filed at the line-up, 70 s after START (2001-09-09 01:46:40Z): Julian day 252, 0147.
+    assert zfr.payload == (
+        b"VZCZCHFR0003\nRR RUEHFR\nDE RUEHWEB 2520147\nZNR UUUUU\nBT\nUNCLAS SVC ZFR HFR0002\nBT\nNNNN\n"
+    )
+    assert [r.transmission_id for r in readings] == ["HFR0003", "HFR0004"]
+    assert [r.report for r in readings] == [None, None], "no open number: HFR0002 is cancelled"
+    assert readings[1].cable is not None
+    assert readings[1].cable.message_id == "RUEHRO-0002-0011200"
+    assert read_copy(answer.payload).transmission_id == "HFR0005"
+    assert read_copy(answer.payload).cancels == [("HFR", 2)]
+    sent = [read_copy(m.payload).transmission_id for m in (zfr, again, answer)]
+    assert "HFR0002" not in sent
+    assert net.transmissions() == [(1, "first", "delivered"), (2, "first", "cut"), (4, "outage", "delivered")]
+    with queries.read_only(net.journal.path) as db:
+        services = db.execute("SELECT serial, cause, text FROM services ORDER BY id").fetchall()
+    assert services == [(3, "zfr", "ZFR HFR0002"), (5, "zfr", "ZFR HFR0002")]
+    assert net.journal.last_serials() == {"RUEHFR": 5}, "a restart numbers on after the service message"
+
+
+async def test_a_transmission_cut_by_a_stop_of_the_router_is_cancelled_by_zfr_at_the_restart(
+    tmp_path: Path,
+) -> None:
+    """Stopped mid-transmission, the router cancels HFR0001 by ZFR at its restart, first (§424d)."""
+    broker = MemoryBroker()
+    clock = ManualClock(START)
+    path = tmp_path / "journal.sqlite"
+    table = parse_table(TABLE)
+    publisher, paris = broker.connect(), broker.connect()
+    await paris.subscribe("cables/out/RUEHFR")
+    async with running(broker.connect(), Journal(path, clock=clock.now), table, clock=clock):
+        await publisher.publish("cables/in/rome", cable(1, text=1000))
+        await settle()
+        await clock.advance(10)  # HFR0001 is on the line when the router stops
+    async with running(broker.connect(), Journal(path, clock=clock.now), table, clock=clock):
+        await settle()
+        await clock.advance(300)
+        station = PostStation("RUEHFR")
+        readings = [station.read(paris.queue.get_nowait().payload) for _ in range(paris.queue.qsize())]
+    assert [(r.transmission_id, r.service) for r in readings] == [
+        ("HFR0002", "UNCLAS SVC ZFR HFR0001"),
+        ("HFR0003", None),
+    ]
+    assert [r.report for r in readings] == [None, None], "HFR0001 cancelled, not open"
+    assert readings[1].cable is not None
+    assert readings[1].cable.message_id == "RUEHRO-0001-0011200"
 
 
 async def test_an_outage_holds_traffic_and_releases_it_in_precedence_order(tmp_path: Path) -> None:
@@ -324,18 +407,31 @@ async def test_a_backlog_left_at_a_stop_goes_out_after_the_restart_best_first(tm
 
 
 async def test_a_post_gets_a_message_again_on_request_under_a_new_serial(tmp_path: Path) -> None:
-    """Asked for RUEHRO-0001 again, the router sends it under HFR0002 (cause request); a wrong id, nothing."""
+    """Asked for RUEHRO-0001 again, the router sends it under HFR0002 (cause request); a wrong id, nothing.
+
+    The retransmission answers a tracer: a duplicate with ZFG in FL5, which the post delivers though
+    it holds the message (§438b): the person who asked for it sees it.
+    """
     async with network(tmp_path) as net:
+        station = PostStation("RUEHFR")
         await net.publish(cable(1))
         await net.clock.advance(60)
-        first = copies(net.received())
+        received = net.received()
+        first = copies(received)
+        station.read(received[0].payload)
         await net.publisher.publish("router/retransmit/RUEHFR", b"RUEHRO-0001-0011200")
         await net.publisher.publish("router/retransmit/RUEHFR", b"RUEHRO-9999-0011200")
         await settle()
         await net.clock.advance(60)
-        again = copies(net.received())
+        received = net.received()
+        again = copies(received)
+        shown = station.read(received[0].payload)
     assert first == [("HFR0001", "RUEHRO-0001-0011200")]
     assert again == [("HFR0002", "RUEHRO-0001-0011200")]
+    assert b"\nR 011200Z JAN 09 ZFG\n" in received[0].payload
+    assert read_copy(received[0].payload).tracer
+    assert shown.cable is not None, "a message bearing ZFG is always delivered"
+    assert (shown.duplicate, shown.cable.message_id) == (False, "RUEHRO-0001-0011200")
     assert net.transmissions() == [(1, "first", "delivered"), (2, "request", "delivered")]
     (refused,) = net.events("bad-retransmit-request")
     assert refused == {
@@ -343,6 +439,78 @@ async def test_a_post_gets_a_message_again_on_request_under_a_new_serial(tmp_pat
         "post": "RUEHFR",
         "message_id": "RUEHRO-9999-0011200",
     }
+
+
+async def test_a_cable_without_fl3_is_retransmitted_by_the_identification_the_switch_gave(
+    tmp_path: Path,
+) -> None:
+    """An ACP 126 cable goes as ``DE RUEHWEB #0001 …`` (§116); that id is journalled and answers a tracer."""
+    acp126 = (
+        b"R 011200Z JAN 09\nFM AMEMBASSY ROME\nTO AMEMBASSY PARIS\n\nUNCLAS ROME 000001\n\nSUBJECT: OLD\n"
+    )
+    async with network(tmp_path) as net:
+        await net.publish(acp126)
+        await net.clock.advance(60)
+        (copy,) = net.received()
+        wire = read_copy(copy.payload)
+        assert wire.message_id is not None
+        await net.publisher.publish("router/retransmit/RUEHFR", wire.message_id.encode())
+        await settle()
+        await net.clock.advance(60)
+        (again,) = net.received()
+    assert wire.message_id == "RUEHWEB-0001-2520146", "journal id 1, filed 2001-09-09 01:46Z"
+    assert copy.payload.startswith(b"VZCZCHFR0001\nRR RUEHFR\nDE RUEHWEB #0001 2520146\nZNR UUUUU\nR 011200Z")
+    assert copy.payload.endswith(b"SUBJECT: OLD\nBT\nNNNN\n")
+    assert read_copy(again.payload).message_id == wire.message_id
+    assert read_copy(again.payload).tracer
+    with queries.read_only(net.journal.path) as db:
+        assert queries.cable_ids(db, wire.message_id) == [1]
+
+
+async def test_an_exact_duplicate_is_filed_and_the_station_it_came_from_is_told(tmp_path: Path) -> None:
+    """§428a: Rome's cable again, unpiloted: filed, not sent twice, and a service message goes to Rome."""
+    async with network(tmp_path) as net:
+        rome = net.publisher  # the same broker: Rome listens on its own channel
+        await rome.subscribe("cables/out/RUEHRO")
+        await net.publish(cable(1), cable(1))
+        await net.clock.advance(60)
+        paris = copies(net.received())
+        (notice,) = [message for message in net.received_by(rome) if message.topic == "cables/out/RUEHRO"]
+    assert paris == [("HFR0001", "RUEHRO-0001-0011200")], "filed, not delivered twice"
+    read = read_copy(notice.payload)
+    assert (read.transmission_id, read.service) == (
+        "HRO0001",
+        "UNCLAS SVC RUEHRO 0001 0011200 EXACT DUPLICATE RECEIVED AND FILED",
+    )
+    assert notice.payload.endswith(b"\nBT\nNNNN\n")
+    (reported,) = net.events("duplicate-reported")
+    assert (reported["station"], reported["message_id"]) == ("RUEHRO", "RUEHRO-0001-0011200")
+    assert len(net.events("duplicate")) == 1
+
+
+async def test_a_post_s_duplicate_notice_is_logged_by_the_switch(tmp_path: Path) -> None:
+    """§428a-b: a post tells of an exact duplicate it filed; the switch logs it for its operator."""
+    async with network(tmp_path) as net:
+        notice = duplicate_report("RUEHFR", "HFR0002 RUEHRO 0001 0011200 EXACT DUPLICATE RECEIVED AND FILED")
+        await net.publisher.publish("cables/svc/RUEHFR", notice)
+        await settle()
+    (notified,) = net.events("duplicate-notified")
+    assert notified["text"] == "HFR0002 RUEHRO 0001 0011200 EXACT DUPLICATE RECEIVED AND FILED"
+    assert net.events("gap") == [], "not a gap report"
+
+
+def test_a_duplicate_of_a_message_without_fl3_names_no_station() -> None:
+    """No FL3, no station to tell (§428a needs one); a ZFD pilot marks a suspected duplicate (§427a)."""
+    assert (
+        duplicate_notice("RUEHRO-0877/01-3130915")
+        == "RUEHRO 0877/01 3130915 EXACT DUPLICATE RECEIVED AND FILED"
+    )
+    assert duplicate_notice("X-9C1BE56B0A74F9422B23") is None
+    assert duplicate_notice("RUEHWEB-0042-3381630", "HFR0007") == (
+        "HFR0007 RUEHWEB 0042 3381630 EXACT DUPLICATE RECEIVED AND FILED"
+    ), "a post quotes the transmission and the switch's identification"
+    assert suspected_duplicate(b"VZCZCXYZ0001\nRR RUEHWEB\nZFD RUEHRO\nDE RUEHRO #0001 0011200\n")
+    assert not suspected_duplicate(cable(1))
 
 
 def given_up(net: Network) -> list[tuple[str, str, str]]:
@@ -393,7 +561,7 @@ async def test_a_line_whose_window_is_full_of_lost_copies_goes_on(tmp_path: Path
         await net.publish(cable(1, "R"))
         net.router.lines["RUEHFR"].window = 1
         await net.publish(cable(2, "R"))
-        for _ in range(8):
+        for _ in range(10):  # four copies of some 230 line characters, two receipt timeouts
             await net.clock.advance(60)
         seen = [(copy.suspect, copy.cable) for copy in map(read_copy, (m.payload for m in net.received()))]
     # The resend queues behind the ROUTINE already waiting: with the window freed, that goes first.

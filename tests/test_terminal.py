@@ -29,3 +29,24 @@ def test_a_post_shows_an_escape_in_a_subject_as_text() -> None:
     assert "\x1b" not in line
     assert "\x07" not in line
     assert "^[]0;PWNED^G^[[2JSAMPLE:" in line
+
+
+def test_a_flash_rings_the_bell_once_and_prints_none_of_it() -> None:
+    """§151b's bell reaches the terminal as one BEL ahead of the line, never as text in it."""
+    from router.network.channel import single_call  # noqa: PLC0415 (only this test)
+    from router.sim.post import PostStation  # noqa: PLC0415
+
+    raw = (SAMPLES / "flash-collective.txt").read_bytes()
+    line = reading_line(PostStation("RUEHFR").read(single_call(raw, "HFR0001", "RUEHFR", "ZZ")))
+    assert line.startswith("\x07FLASH     HFR0001  RUEHRO-0877/01-3130915")
+    assert line.count("\x07") == 1
+    assert "^G" not in line
+
+
+def test_a_service_message_from_the_switch_is_shown_as_one() -> None:
+    """A ZFR cancelling a number is shown for what it is, not as a filed duplicate."""
+    from router.network.channel import service_message  # noqa: PLC0415 (only this test)
+    from router.sim.post import PostStation  # noqa: PLC0415
+
+    reading = PostStation("RUEHFR").read(service_message("HFR0003", "RUEHFR", "ZFR HFR0002", 0.0))
+    assert reading_line(reading) == "HFR0003  service message: UNCLAS SVC ZFR HFR0002"

@@ -104,3 +104,22 @@ async def test_a_copy_given_up_on_is_traced_as_intercepted(tmp_path: Path) -> No
     (copy,) = arrival.copies
     assert copy.state == "intercepted"
     assert "intercepted: no receipt after 3 transmissions" in render_trace([arrival])
+
+
+async def test_a_cable_without_fl3_is_traced_by_the_identification_the_switch_gave_it(tmp_path: Path) -> None:
+    """§116: an ACP 126 cable is found by ``RUEHWEB-0001-…`` as by its digest, and the trace names both."""
+    acp126 = (
+        b"R 011200Z JAN 09\nFM AMEMBASSY ROME\nTO AMEMBASSY PARIS\n\nUNCLAS ROME 000001\n\nSUBJECT: OLD\n"
+    )
+    async with network(tmp_path) as net:
+        await net.publish(acp126)
+        await net.clock.advance(60)
+    journal = tmp_path / "journal.sqlite"
+    (by_wire,) = read_trace(journal, "RUEHWEB-0001-2520146")
+    assert by_wire.message_id is not None
+    assert by_wire.message_id.startswith("X-")
+    assert by_wire.identified_as == "RUEHWEB-0001-2520146"
+    assert read_trace(journal, by_wire.message_id) == [by_wire]
+    assert render_trace([by_wire]).startswith(
+        f"{by_wire.message_id}  on the wire RUEHWEB-0001-2520146  journal 1"
+    )

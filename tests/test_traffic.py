@@ -116,14 +116,14 @@ def test_two_posts_make_one_addressee_each(table: RoutingTable) -> None:
 
 
 def test_the_text_is_in_the_teletype_format(table: RoutingTable) -> None:
-    """The text opens with BT and its banner, keeps to 69 characters a line, and ends with NNNN."""
+    """The text opens with BT (FL11), keeps to 69 characters a line, and closes BT, NNNN (§114, Annex B)."""
     for generated in generate(table, count=100, seed=6, start=START):
         cable = parse_cable(generated.raw)
         text = text_of(generated.raw, cable)
         assert text[0] == "BT"
         assert max(len(line) for line in text) <= 69
-        assert text[-2:] == ["NNNN", ""]
-        assert text[-3].isalpha()  # the signer's last name
+        assert text[-3:] == ["BT", "NNNN", ""]
+        assert text[-4].isalpha()  # the signer's last name
         assert text == [line.upper() for line in text]
         assert cable.station_serial is not None
         assert cable.reference is not None

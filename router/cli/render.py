@@ -91,6 +91,8 @@ def reading_line(reading: Reading) -> str:
         line = f"{tid}  {reading.problem}"
     elif reading.cancelled:
         line = f"{tid}  cancelled (busted): serial used, message follows again"
+    elif reading.service is not None:
+        line = f"{tid}  service message: {reading.service}"
     elif reading.cable is None:
         line = f"{tid}  duplicate, filed"
     else:
@@ -100,6 +102,8 @@ def reading_line(reading: Reading) -> str:
         precedence = shown.value if shown else "-"
         line = f"{precedence:<9} {tid}  {cable.message_id}  {cable.subject or ''}"
     line = visible(line)  # a cable's subject is the writer's text: an escape in it must not reach the screen
+    if reading.bell:
+        line = "\a" + line  # the FLASH bell (ACP 127 §151b) rings the operator's terminal, it is not text
     if reading.report is not None:
         missing = reading.report.decode().split("ZFX ", 1)[1].split("\n", 1)[0]
         line += f"\n{'':9} gap: ZFX {visible(missing)} sent"

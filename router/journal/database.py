@@ -68,6 +68,23 @@ CREATE TABLE IF NOT EXISTS set_aside (
     addressee TEXT NOT NULL,
     reason TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS services (
+    id INTEGER PRIMARY KEY,
+    post TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    serial INTEGER NOT NULL,
+    cause TEXT NOT NULL,
+    text TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    sent_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS services_serial ON services (post, serial);
+CREATE TABLE IF NOT EXISTS identities (
+    cable_id INTEGER PRIMARY KEY REFERENCES cables (id),
+    message_id TEXT NOT NULL,
+    heading BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS identities_message ON identities (message_id);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
     at REAL NOT NULL,
@@ -87,10 +104,16 @@ time factor), so that speed of service is measured in the network's time, not th
   the line went down mid-transmission) | zfx (the post reported the serial missing) | ack-timeout |
   restart | request (an operator asked for it again: `router retransmit`). outcome: sending |
   delivered | busted | cut (line down).
+- services: the switch's service messages on a post's line, each under a channel serial of its
+  own: zfr (cancelling a cut or open number, §424d), duplicate (an exact duplicate received and
+  filed, §428a); their text.
 - set_aside: addressees the network does not deliver to, and why: zen (already delivered by
   other means), pouch (sent them by diplomatic pouch), exempted (an XMT line takes the post out of
   a collective), originator (a collective does not send the cable back to the station that filed
   it).
+- identities: the message identification the switch gave a cable that had none (ACP 126 cables,
+  partial records: §116), and the FL3 and FL4 lines its copies carry; quotable in `router trace`
+  and `router retransmit`.
 - events: the routing log (received, routed, queued, busted, delivered, acknowledged, line-down,
   line-up, gap, retransmitted, duplicate-filed, ...), each with its fields as JSON.
 """

@@ -156,9 +156,24 @@ def cable_ids(db: sqlite3.Connection, key: str) -> list[int]:
     """The journal ids of the arrivals ``key`` names: a journal id (digits), else a message id."""
     if key.isdigit():
         rows = db.execute("SELECT id FROM cables WHERE id = ?", (int(key),))
+    elif _has_table(db, "identities"):
+        # A message id, or the identification the switch gave a cable that had none (§116).
+        rows = db.execute(
+            "SELECT id FROM cables WHERE message_id = ?"
+            " UNION SELECT cable_id FROM identities WHERE message_id = ? ORDER BY 1",
+            (key, key),
+        )
     else:
         rows = db.execute("SELECT id FROM cables WHERE message_id = ? ORDER BY id", (key,))
     return [int(cable_id) for (cable_id,) in rows]
+
+
+def identification(db: sqlite3.Connection, cable_id: int) -> str | None:
+    """The message identification the switch gave the cable (it had no FL3, §116), if it gave one."""
+    if not _has_table(db, "identities"):  # a journal written before the table was
+        return None
+    row = db.execute("SELECT message_id FROM identities WHERE cable_id = ?", (cable_id,)).fetchone()
+    return str(row[0]) if row else None
 
 
 def cable(db: sqlite3.Connection, cable_id: int) -> CableRow:

@@ -54,21 +54,36 @@ class Reads(Database):
         return int(row[0]) if row else None
 
     def transmission(self, post: str, channel: str, serial: int) -> tuple[int, str] | None:
-        """The delivery last sent to ``post`` under a channel serial, and how that transmission ended."""
+        """The delivery last sent to ``post`` under a channel serial, and how that transmission ended.
+
+        A service message of the switch's under that serial, if it came later, is ``(0, "service")``:
+        no delivery.
+        """
         self._write_pending()
         row = self._db.execute(
-            "SELECT delivery_id, outcome FROM transmissions WHERE post = ? AND channel = ? AND serial = ?"
-            " ORDER BY id DESC LIMIT 1",
-            (post, channel, serial),
+            "SELECT delivery_id, outcome FROM ("
+            " SELECT delivery_id, outcome, started_at AS at, 0 AS kind, id FROM transmissions"
+            " WHERE post = ? AND channel = ? AND serial = ?"
+            " UNION ALL SELECT 0, 'service', sent_at, 1, id FROM services"
+            " WHERE post = ? AND channel = ? AND serial = ?)"
+            " ORDER BY at DESC, kind, id DESC LIMIT 1",
+            (post, channel, serial, post, channel, serial),
         ).fetchone()
         return (int(row[0]), str(row[1])) if row else None
 
     def last_serials(self) -> dict[str, int]:
-        """Each post's last channel serial: a restarted router carries on from there."""
+        """Each post's last channel serial, a copy's or a service message's: a restart carries on from there.
+
+        A service message goes between transmissions: one sent as a transmission starts came before it.
+        """
         self._write_pending()
         rows = self._db.execute(
-            "SELECT post, serial FROM transmissions"
-            " WHERE id IN (SELECT max(id) FROM transmissions GROUP BY post)"
+            "SELECT post, serial FROM ("
+            " SELECT post, serial, row_number() OVER ("
+            "  PARTITION BY post ORDER BY at DESC, kind, id DESC) AS latest FROM ("
+            "  SELECT post, serial, started_at AS at, 0 AS kind, id FROM transmissions"
+            "  UNION ALL SELECT post, serial, sent_at, 1, id FROM services))"
+            " WHERE latest = 1"
         )
         return {str(post): int(serial) for post, serial in rows}
 
@@ -151,10 +166,13 @@ class Reads(Database):
     def copy_of(self, message_id: str, post: str) -> int | None:
         """The delivery that carried ``message_id`` to ``post``, if the message was routed there."""
         self._write_pending()
+        # By the id it was routed under, or by the one the switch gave it (§116): both are quoted.
         row = self._db.execute(
             "SELECT d.id FROM deliveries d JOIN cables c ON c.id = d.cable_id"
-            " WHERE c.message_id = ? AND c.status = 'routed' AND d.post = ?",
-            (message_id, post),
+            " WHERE c.message_id = ? AND c.status = 'routed' AND d.post = ?"
+            " UNION ALL SELECT d.id FROM deliveries d JOIN identities i ON i.cable_id = d.cable_id"
+            " WHERE i.message_id = ? AND d.post = ? LIMIT 1",
+            (message_id, post, message_id, post),
         ).fetchone()
         return int(row[0]) if row else None
 
@@ -177,6 +195,14 @@ class Reads(Database):
         if row is None:
             raise JournalError(f"no cable {cable_id} in {self.path}")
         return bytes(row[0]), row[1]
+
+    def identification(self, cable_id: int) -> tuple[bytes, str] | None:
+        """The FL3/FL4 lines and message id the switch gave a cable without FL3, if it gave it one."""
+        self._write_pending()
+        row = self._db.execute(
+            "SELECT heading, message_id FROM identities WHERE cable_id = ?", (cable_id,)
+        ).fetchone()
+        return (bytes(row[0]), str(row[1])) if row else None
 
     def counts(self) -> dict[str, int]:
         """Cables by status and deliveries by state: what `router report` starts from."""

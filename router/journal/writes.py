@@ -113,6 +113,30 @@ class GivenUp(NamedTuple):
     reason: str
 
 
+class Identified(NamedTuple):
+    """The message identification the switch gave a cable without FL3 (§116), and its FL3/FL4 lines."""
+
+    cable_id: int
+    message_id: str
+    heading: bytes
+
+
+class ServiceSent(NamedTuple):
+    """A service message of the switch's sent on a post's line under a serial of its own (§424d ZFR).
+
+    Journalled so that its serial is accounted for: a ZFX naming it is answered, and a restarted
+    switch numbers on after it.
+    """
+
+    post: str
+    channel: str
+    serial: int
+    cause: str
+    text: str
+    size: int
+    at: float
+
+
 class Logged(NamedTuple):
     """An entry of the routing log: its name and its fields as JSON."""
 
@@ -142,6 +166,8 @@ Write = (
     | Transmitted
     | Acknowledged
     | GivenUp
+    | Identified
+    | ServiceSent
     | Logged
     | ReceivedOversize
 )
@@ -208,6 +234,17 @@ class Writes(Database):
                     self.give_up(delivery_id, cable_id, post, reason)
                 case ReceivedOversize(cable_id, topic, head, detail):
                     self.receive_oversize(cable_id, topic, head, detail)
+                case Identified(cable_id, message_id, heading):
+                    self._db.execute(
+                        "INSERT OR IGNORE INTO identities (cable_id, message_id, heading) VALUES (?, ?, ?)",
+                        (cable_id, message_id, heading),
+                    )
+                case ServiceSent(post, channel, serial, cause, text, size, at):
+                    self._db.execute(
+                        "INSERT INTO services (post, channel, serial, cause, text, bytes, sent_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (post, channel, serial, cause, text, size, at),
+                    )
 
     def receive(self, topic: str, raw: bytes, cable_id: int | None = None) -> int:
         """Commit a cable as received, before anything else happens to it; return its journal id."""
@@ -316,13 +353,22 @@ class Writes(Database):
                 # The first complete transmission is the delivery; a repeat (ZFX, timeout) keeps it.
                 self._db.execute(MARK_DELIVERED, (ended, delivery_id))
 
-    def interrupted(self) -> int:
-        """Transmissions in progress when the router stopped: cut, since the line went with it."""
+    def interrupted(self) -> list[tuple[str, str]]:
+        """Transmissions in progress when the router stopped: cut, since the line went with it.
+
+        Returns each one's post and transmission id (``HFR0042``): what the switch cancels by ZFR.
+        """
         self._write_pending()
-        cursor = self._db.execute(
+        cut = [
+            (str(post), f"{channel}{int(serial):04d}")
+            for post, channel, serial in self._db.execute(
+                "SELECT post, channel, serial FROM transmissions WHERE outcome = 'sending' ORDER BY id"
+            )
+        ]
+        self._db.execute(
             "UPDATE transmissions SET outcome = 'cut', ended_at = started_at WHERE outcome = 'sending'"
         )
-        return cursor.rowcount
+        return cut
 
     def acknowledged(self, delivery_id: int, post: str) -> bool:
         """The post acknowledged a delivery; False when the id is not an open delivery of that post."""

@@ -4,7 +4,8 @@ Pure: every method takes the time from its caller, so the same decisions come ou
 network's scaled clock, a test's hand-driven clock, or a benchmark's unthrottled lines.
 
 - Order (ACP 127 §151): higher precedence first, then arrival; FIFO within a precedence, per line.
-- A transmission takes the time its characters need: characters x units per character / baud.
+- A transmission takes the time its characters need: characters x units per character / baud,
+  the units by the line's code (ITA2 below 110 baud, ASCII from 110, or the post's own).
 - Pre-emption (§151, §424): FLASH and ECP bust a lower transmission in progress; IMMEDIATE busts
   one unless cancelling it would take longer than finishing it (§151c); PRIORITY busts only an
   extra-long ROUTINE. A busted transmission's channel serial is used up, and the cable goes again
@@ -22,6 +23,9 @@ from dataclasses import dataclass, field, replace
 from typing import Literal, NamedTuple
 
 from router.cable.models import Precedence, needs_receipt
+
+LineCode = Literal["ita2", "ascii"]
+"""A line's character code: ITA2 (five units, start and stop: the teleprinter) or ASCII."""
 
 Cause = Literal["first", "bust", "outage", "zfx", "ack-timeout", "restart", "request", "line-up"]
 """Why a transmission is made: the first, or again after a bust, an outage, a gap report (ZFX), a
@@ -57,6 +61,28 @@ EXTRA_LONG = 5 * 20 * 69
 characters that one transmission should hold (§208, §138f) before a message goes in sections."""
 
 
+ASCII_FROM = 110
+"""Lines from 110 baud up ran ASCII; slower ones the ITA2 teleprinter (DOMAIN, line codes)."""
+
+
+def code_for(baud: int) -> LineCode:
+    """The code a line of ``baud`` ran: ITA2 at 45.45-75 baud, ASCII from 110 (0, unthrottled: ASCII)."""
+    return "ita2" if 0 < baud < ASCII_FROM else "ascii"
+
+
+def units_per_character(baud: int, code: LineCode) -> float:
+    """Signal units a character takes on a line of ``baud`` in ``code``.
+
+    ITA2: a start unit, five data units and the stop: 1.42 units at 45.45 baud (60 words a
+    minute, 7.42 a character), 1.5 at 50 and 75 (7.5). ASCII: a start unit, seven data units, the
+    parity unit and the stop: two stop units at 110 baud (11 a character), one from 150 up (10).
+    """
+    if code == "ita2":
+        # 45.45 baud is written 45 in a table of whole bauds.
+        return 7.42 if baud < 50 else 7.5
+    return 11.0 if baud < 150 else 10.0
+
+
 CANCELLATION = len("E E E E E E E E AR") + 2 + 8 + 4 + 12
 """What interrupting costs the line: the error signal and AR that cancel the transmission (§133,
 §424a), then the end-of-message functions, 2 CR, 8 LF, NNNN and 12 LTRS (§114b, §138d): 44
@@ -65,10 +91,10 @@ characters, 4.4 s at 75 baud. The interrupted transmission's own TI went out whe
 
 @dataclass(frozen=True, slots=True)
 class LineRules:
-    """How every line behaves: the teleprinter code and the pre-emption threshold."""
+    """How every line behaves: the character code's units (unless by speed) and the pre-emption threshold."""
 
-    units_per_character: float = 7.5
-    """Start, five data units and 1.5 stop units: the 60-words-a-minute teleprinter's 7.5."""
+    units_per_character: float | None = None
+    """Signal units a character takes on every line; None: each line's own, by its code and speed."""
     extra_long: int = EXTRA_LONG
     """Characters above which a ROUTINE transmission may be busted by a PRIORITY."""
     cancellation: int = CANCELLATION
@@ -135,6 +161,20 @@ class Line:
     """Waiting deliveries kept in memory; the rest wait in the journal only (`spilled`)."""
     spilled: Counter[Precedence] = field(default_factory=Counter)
     """Waiting deliveries left in the journal, by precedence: newer than those held of theirs."""
+    code: LineCode | None = None
+    """The line's character code; None: by its speed (`code_for`)."""
+
+    @property
+    def line_code(self) -> LineCode:
+        """The code the line runs: its own, else the one its speed ran."""
+        return self.code or code_for(self.baud)
+
+    @property
+    def units(self) -> float:
+        """Signal units a character takes on this line: the rules' for every line, else its code's."""
+        if self.rules.units_per_character is not None:
+            return self.rules.units_per_character
+        return units_per_character(self.baud, self.line_code)
 
     @property
     def channel(self) -> str:
@@ -143,7 +183,7 @@ class Line:
 
     def duration(self, size: int) -> float:
         """Seconds a copy of ``size`` characters takes on this line."""
-        return size * self.rules.units_per_character / self.baud if self.baud else 0.0
+        return size * self.units / self.baud if self.baud else 0.0
 
     def put(
         self, consignment: Consignment, size: int, now: float, cause: Cause = "first"
@@ -218,6 +258,17 @@ class Line:
         self.current = Transmission(queued, self.channel, self.serial, now, now + self.duration(queued.size))
         self.in_flight.add(queued.delivery_id)
         return self.current
+
+    def number(self) -> str | None:
+        """The next channel serial for a service message, if the line is up and idle; else None.
+
+        A service message goes between transmissions, never inside one, and takes a number of
+        its own: a number is never used twice (§424b).
+        """
+        if self.current is not None or not self.up:
+            return None
+        self.serial = following(self.serial)
+        return f"{self.channel}{self.serial:04d}"
 
     def finish(self, now: float) -> Transmission | None:
         """The transmission in progress, if its last character has gone by ``now``."""

@@ -81,6 +81,8 @@ class CableTrace:
     copies: tuple[CopyTrace, ...]
     intercepts: tuple[InterceptTrace, ...]
     set_aside: tuple[SetAsideTrace, ...]
+    identified_as: str | None = None
+    """The message identification the switch gave a cable without FL3, which its copies carry (§116)."""
 
 
 def read_trace(journal: Path | str, key: str) -> list[CableTrace]:
@@ -107,6 +109,7 @@ def _cable(db: sqlite3.Connection, cable_id: int) -> CableTrace:
         copies=tuple(_copy(db, copy) for copy in copies),
         intercepts=tuple(InterceptTrace(*row) for row in intercepts),
         set_aside=tuple(SetAsideTrace(*row) for row in set_aside),
+        identified_as=queries.identification(db, cable_id),
     )
 
 
@@ -140,9 +143,10 @@ def render_trace(traces: list[CableTrace]) -> str:
     """The traces as text: a line for each arrival, copy, transmission and intercept."""
     lines: list[str] = []
     for trace in traces:
+        identified = f"  on the wire {trace.identified_as}" if trace.identified_as else ""
         lines.append(
-            f"{trace.message_id or '(no message id)'}  journal {trace.journal_id}  {_status(trace)}"
-            f"  received {_at(trace.received_at)} on {trace.topic}"
+            f"{trace.message_id or '(no message id)'}{identified}  journal {trace.journal_id}"
+            f"  {_status(trace)}  received {_at(trace.received_at)} on {trace.topic}"
         )
         for copy in trace.copies:
             lines.append(_copy_line(trace, copy))

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Annotated, NamedTuple, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Literal, NamedTuple, NoReturn, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -55,10 +55,14 @@ class _Schema(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+LineCodeName = Literal["ita2", "ascii"]
+
+
 class _Defaults(_Schema):
     clearance: Classification = Classification.SECRET
     baud: int = Field(default=75, ge=0, le=1_000_000)
     window: int = Field(default=4, ge=1, le=10_000)
+    code: LineCodeName | None = None
 
 
 class _Relay(_Schema):
@@ -74,6 +78,7 @@ class _Post(_Schema):
     barred_caveats: list[Annotated[str, Field(pattern=r"^[A-Z]{2,12}$")]] = []
     baud: int | None = Field(default=None, ge=0, le=1_000_000)
     window: int | None = Field(default=None, ge=1, le=10_000)
+    code: LineCodeName | None = None
 
 
 class _Collective(_Schema):
@@ -112,10 +117,12 @@ class _Table(_Schema):
 
 @dataclass(frozen=True, slots=True)
 class LineProfile:
-    """The simulated line to a post: speed in baud (0 = unthrottled) and in-flight window."""
+    """The simulated line to a post: speed in baud (0 = unthrottled), in-flight window, character code."""
 
     baud: int
     window: int
+    code: LineCodeName | None = None
+    """``ita2`` or ``ascii``; None: the code a line of its speed ran (`router.network.line.code_for`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,6 +378,7 @@ def _index(schema: _Table, text: str, source: str) -> RoutingTable:
             line=LineProfile(
                 baud=defaults.baud if post.baud is None else post.baud,
                 window=post.window or defaults.window,
+                code=post.code or defaults.code,
             ),
             foreign=post.foreign,
         )
@@ -390,7 +398,7 @@ def _index(schema: _Table, text: str, source: str) -> RoutingTable:
             names=(),
             clearance=defaults.clearance,
             barred_caveats=frozenset(),
-            line=LineProfile(defaults.baud, defaults.window),
+            line=LineProfile(defaults.baud, defaults.window, defaults.code),
         ),
         source=source,
         aigs=MappingProxyType(_index_aigs(schema, posts, text, source)),

@@ -19,7 +19,7 @@ from router.bus import topics
 from router.cable.models import Precedence
 from router.cable.parser import parse_cable
 from router.errors import CableParseError, NotACopyError
-from router.network.channel import Continuity, read_copy, receipt, zfx
+from router.network.channel import Continuity, duplicate_notice, duplicate_report, read_copy, receipt, zfx
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -46,10 +46,20 @@ class Reading(NamedTuple):
     """Why the payload could not be read, if it could not."""
     precedence: Precedence | None = None
     """The copy's own precedence, its FL2 prosign as sent to this post: what it is receipted and shown at."""
+    bell: bool = False
+    """The copy came with the bell signal (a FLASH, §151b): rung, not printed."""
+    notice: bytes | None = None
+    """A service message to the switch: an exact duplicate, not piloted, received and filed (§428a)."""
+    service: str | None = None
+    """A service message from the switch (``UNCLAS SVC ZFR HFR0002``): for the operator, not a cable."""
 
 
 _HEADING_LINES = 4
 """FL2 is looked for this far into a copy (FL1, a bell signal before a FLASH's FL2, FL2)."""
+
+
+def _unreadable(tid: str | None, problem: str, report: bytes | None = None) -> Reading:
+    return Reading(tid, None, duplicate=False, cancelled=False, receipt=None, report=report, problem=problem)
 
 
 @dataclass(slots=True)
@@ -65,27 +75,41 @@ class PostStation:
         try:
             copy = read_copy(payload)
         except NotACopyError as error:
-            return Reading(
-                None, None, duplicate=False, cancelled=False, receipt=None, report=None, problem=str(error)
-            )
+            return _unreadable(None, str(error))
         continuity = self.channels.setdefault(copy.channel, Continuity())
         check = continuity.receive(copy.serial)
-        missing = [f"{copy.channel}{serial:04d}" for serial in check.missing]
+        # A ZFR closes the numbers it quotes (§424b, §424d): they are cancelled, not open.
+        closed = {serial for channel, serial in copy.cancels if channel == copy.channel}
+        continuity.missing -= closed
+        missing = [f"{copy.channel}{serial:04d}" for serial in check.missing if serial not in closed]
         report = zfx(self.ri, missing) if missing else None
         tid = copy.transmission_id
-        if copy.cancelled:
+        if copy.cancelled or copy.service is not None:
             return Reading(
-                tid, None, duplicate=False, cancelled=True, receipt=None, report=report, problem=None
+                tid,
+                None,
+                duplicate=False,
+                cancelled=copy.cancelled,
+                receipt=None,
+                report=report,
+                problem=None,
+                service=copy.service,
             )
         try:
             cable = parse_cable(copy.cable)
         except CableParseError as error:
-            reason = f"{tid}: unreadable copy: {error}"
-            return Reading(
-                tid, None, duplicate=False, cancelled=False, receipt=None, report=report, problem=reason
-            )
+            return _unreadable(tid, f"{tid}: unreadable copy: {error}", report)
+        if copy.message_id is not None:
+            # The identification the switch gave a message that had none (§116) names it from now on.
+            cable = cable.model_copy(update={"message_id": copy.message_id})
         precedence = self.copy_precedence(payload) or cable.precedence or Precedence.ROUTINE
-        duplicate = check.repeated or cable.message_id in self.held
+        # Held already, or under a number seen before: filed (§427c(1), §428a); but a message
+        # bearing ZFG answers a tracer and is always delivered (§438b).
+        duplicate = (check.repeated or cable.message_id in self.held) and not copy.tracer
+        # An exact duplicate under a new number, neither piloted ZFD nor explained (§428a): the
+        # switch is told, a duplicate may mean mishandling. A number seen again is a redelivery.
+        unexplained = duplicate and not (check.repeated or copy.suspect)
+        text = duplicate_notice(cable.message_id, tid) if unexplained else None
         self.held.add(cable.message_id)
         shown = None if duplicate else cable
         return Reading(
@@ -97,6 +121,8 @@ class PostStation:
             report=report,
             problem=None,
             precedence=precedence,
+            bell=copy.bell,
+            notice=duplicate_report(self.ri, text) if text else None,
         )
 
     def copy_precedence(self, payload: bytes) -> Precedence | None:
@@ -143,8 +169,9 @@ async def serve_post(bus: Bus, station: PostStation, on_reading: Callable[[Readi
         # Shown before it is receipted: the station holds the message from now on, and a copy
         # redelivered after a lost connection is filed as the duplicate it is, not a first sight.
         on_reading(reading)
-        if reading.report is not None:
-            await bus.publish(topics.service(station.ri), reading.report, qos=1)
+        for service in (reading.report, reading.notice):
+            if service is not None:
+                await bus.publish(topics.service(station.ri), service, qos=1)
         if reading.receipt is not None:
             await bus.publish(topics.receipts(station.ri), reading.receipt, qos=1)
         await bus.ack(message)

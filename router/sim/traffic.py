@@ -334,7 +334,7 @@ def _address_block(
 
 
 def _text(plan: _Plan, rng: random.Random, ssn: int, dtg: datetime) -> list[str]:
-    """FL12: banner, captions, E.O., TAGS, SUBJECT, numbered paragraphs, the signer's name."""
+    """FL12 (banner, captions, E.O., TAGS, SUBJECT, numbered paragraphs, the signer's name), FL13, FL16."""
     signer = _signer(plan.originator.ri)
     captions = [caveat for caveat in _CAPTIONS if caveat in plan.caveats]
     fields = [
@@ -348,7 +348,8 @@ def _text(plan: _Plan, rng: random.Random, ssn: int, dtg: datetime) -> list[str]
     ]
     if plan.classification > Classification.UNCLASSIFIED:
         fields += [f"CLASSIFIED BY: AMBASSADOR {signer}, REASONS 1.4 (B) AND (D)", ""]
-    closing = ["", signer, "NNNN"]
+    # FL13 BT after the text, then FL16 NNNN: a whole transmission (ACP 127 §114, §138d, Annex B).
+    closing = ["", signer, "BT", "NNNN"]
     marking = _PARAGRAPH_MARKINGS[plan.classification]
     if plan.flash:
         body = _paragraphs(rng, marking, size=0, lines=_FLASH_LINES)

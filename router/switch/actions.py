@@ -31,6 +31,9 @@ class JournalReads(Protocol):
     def cable(self, cable_id: int) -> tuple[bytes, str | None]:
         """The cable as received, and the message id it was routed under."""
 
+    def identification(self, cable_id: int) -> tuple[bytes, str] | None:
+        """The FL3/FL4 lines and message id the switch gave a cable without FL3 (§116)."""
+
     def is_duplicate(self, message_id: str) -> int | None:
         """The journal id of a cable already routed under ``message_id``."""
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from router.network.channel import message_part
+from router.journal.writes import Identified
+from router.network.channel import identification, identify, line_characters, message_part
 
 if TYPE_CHECKING:
-    from router.switch.actions import JournalReads
+    from router.cable.models import Cable
+    from router.network.line import LineCode
+    from router.switch.actions import Actions, JournalReads
 
 RECENT_CABLES = 512
 """Cables kept in memory for their copies: those just routed. The rest are read from the journal."""
@@ -24,12 +27,33 @@ class RecentCables:
     the intake holds to a budget (`fanout`).
     """
 
-    __slots__ = ("_fanout", "_held", "_journal", "_recent", "fanout", "max_bytes", "max_count")
+    __slots__ = (
+        "_actions",
+        "_characters",
+        "_fanout",
+        "_held",
+        "_journal",
+        "_recent",
+        "fanout",
+        "max_bytes",
+        "max_count",
+        "now",
+    )
 
     def __init__(
-        self, journal: JournalReads, *, max_count: int = RECENT_CABLES, max_bytes: int = RECENT_BYTES
+        self,
+        journal: JournalReads,
+        actions: Actions | None = None,
+        *,
+        max_count: int = RECENT_CABLES,
+        max_bytes: int = RECENT_BYTES,
     ) -> None:
         self._journal = journal
+        self._actions = actions
+        self._characters: dict[tuple[int, LineCode], int] = {}
+        """Characters each held cable's message part takes on a line of each code."""
+        self.now = 0.0
+        """The time of what the switch is handling: a cable without FL3 is filed then (§115)."""
         self.max_count = max_count
         self.max_bytes = max_bytes
         self._recent: dict[int, tuple[bytes, str | None]] = {}
@@ -51,9 +75,17 @@ class RecentCables:
             recent = self.remember(cable_id, *self._journal.cable(cable_id))
         return recent
 
-    def remember(self, cable_id: int, raw: bytes, message_id: str | None) -> tuple[bytes, str | None]:
-        """Keep a cable's message part (the oldest kept go when the count or the bytes are full)."""
-        part = message_part(raw)
+    def remember(
+        self, cable_id: int, raw: bytes, message_id: str | None, cable: Cable | None = None
+    ) -> tuple[bytes, str | None]:
+        """Keep a cable's message part (the oldest kept go when the count or the bytes are full).
+
+        The message id returned is the one its copies carry: for a cable that had no FL3, the
+        identification the switch gave it (`identify`), journalled the first time. ``cable``: the
+        cable as the intake read it, which spares reading it again (a big one, on the switch's loop).
+        """
+        given, message_id = self._identification(cable_id, raw, message_id, cable)
+        part = message_part(raw, given)
         recent = (part, message_id)
         if len(part) > self.max_bytes or cable_id in self._recent:
             return recent
@@ -65,6 +97,35 @@ class RecentCables:
         self._held += len(part)
         return recent
 
+    def _identification(
+        self, cable_id: int, raw: bytes, message_id: str | None, cable: Cable | None
+    ) -> tuple[bytes, str | None]:
+        """The FL3 (and FL4) the switch gives a cable without FL3, and its message id; none if it has FL3."""
+        if message_id is None or not message_id.startswith("X-"):
+            return b"", message_id  # identified by its FL3 (the parser's ids without one are digests)
+        found = self._journal.identification(cable_id)
+        if found is not None:
+            return found
+        if cable is not None:
+            heading = identification(cable_id, self.now, cable.classification)
+        else:
+            heading = identify(raw, cable_id, self.now)
+        ri, ssn, filed = heading.split(b"\n", 1)[0].decode().split()[1:4]
+        given = f"{ri}-{ssn.lstrip('#')}-{filed}"
+        if self._actions is not None:
+            self._actions.writes.append(Identified(cable_id, given, heading))
+        return heading, given
+
+    def characters(self, cable_id: int, code: LineCode) -> int:
+        """Characters the cable's message part takes on a line of ``code`` (`line_characters`)."""
+        key = (cable_id, code)
+        found = self._characters.get(key)
+        if found is None:
+            found = line_characters(self.get(cable_id)[0], code)
+            if cable_id in self._recent:
+                self._characters[key] = found
+        return found
+
     def charge(self, cable_id: int, size: int) -> None:
         """Count ``size`` bytes of copies against a cable held; released when it leaves memory."""
         if size and cable_id in self._recent:
@@ -74,4 +135,6 @@ class RecentCables:
     def _forget(self, cable_id: int) -> None:
         part, _ = self._recent.pop(cable_id)
         self._held -= len(part)
+        self._characters.pop((cable_id, "ita2"), None)
+        self._characters.pop((cable_id, "ascii"), None)
         self.fanout -= self._fanout.pop(cable_id, 0)

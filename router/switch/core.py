@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from router.bus.topics import Kind, read_topic
+from router.journal.writes import Duplicate
+from router.network.channel import SWITCH_RI, ZFR, duplicate_notice, suspected_duplicate
 from router.network.line import Consignment
 from router.switch.cables import RECENT_BYTES, RecentCables
 from router.switch.depths import busiest, lines_depths
@@ -19,6 +21,8 @@ from router.switch.lines import Lines
 from router.switch.posts import Posts
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from router.cable.models import Precedence
     from router.journal.reads import OpenDelivery
     from router.network.line import Line, LineRules
@@ -75,7 +79,7 @@ class Switch:
         self.table = table
         limits = limits or Limits()
         self.limits = limits
-        self.cables = cables = RecentCables(journal, max_bytes=limits.recent_cable_bytes)
+        self.cables = cables = RecentCables(journal, actions, max_bytes=limits.recent_cable_bytes)
         self._journal = journal
         self.lines = Lines(
             table,
@@ -115,12 +119,20 @@ class Switch:
         """Every post's line that has been used."""
         return self.lines.lines
 
-    def restore(self, backlog: dict[tuple[str, Precedence], int], delivered: list[OpenDelivery]) -> Actions:
+    def restore(
+        self,
+        backlog: dict[tuple[str, Precedence], int],
+        delivered: list[OpenDelivery],
+        cut: Sequence[tuple[str, str]] = (),
+    ) -> Actions:
         """Count a journal's backlog on each line; say what was delivered but not receipted.
 
         The never delivered are only counted per line, as a backlog left in the journal: each line
-        takes its best ones back as it goes, however long the backlog.
+        takes its best ones back as it goes, however long the backlog. Transmissions ``cut`` by the
+        stop (post, transmission id) are cancelled by ZFR first, the lines being back (§424d).
         """
+        for post, tid in cut:
+            self.lines.service(post, f"{ZFR} {tid}")
         queued = 0
         for (post, precedence), count in backlog.items():
             self.lines.line(post).spilled[precedence] += count
@@ -133,6 +145,7 @@ class Switch:
     def resume(self, cable_id: int, topic: str, raw: bytes, now: float) -> Actions:
         """A cable journalled but not routed when the router stopped: routed now."""
         self.actions.event("resumed", journal_id=cable_id, topic=topic)
+        self.cables.now = now
         self.intake.process(cable_id, topic, raw, now)
         return self.actions
 
@@ -162,6 +175,7 @@ class Switch:
         ``retained``: the broker kept it and sent it on our subscription (see `_intake`);
         ``prepared``: a cable the edge has already read and decided (`router.switch.intake.prepare`).
         """
+        self.cables.now = now
         read = read_topic(topic)
         if read is None:
             # Not a topic of the switch's, though the broker matched a subscription: logged.
@@ -200,10 +214,28 @@ class Switch:
             if before is not None:
                 self.actions.event("retained-again", topic=topic[:80], journal_id=before)
             else:
-                self.intake.receive(topic, payload, now, prepared)
+                self._receive(topic, payload, now, prepared)
             self.actions.clear_retained(topic)
             return
+        self._receive(topic, payload, now, prepared)
+
+    def _receive(self, topic: str, payload: bytes, now: float, prepared: Prepared | None) -> None:
+        """A cable to the intake; an exact duplicate it files is reported to the station it came from.
+
+        ACP 127 §428a: a duplicate not piloted as a suspected duplicate (ZFD) is filed, and a
+        service message goes to the station from which it was received, since a duplicate may mean
+        mishandling elsewhere. That station is the one its FL3 names, when it is on a line of ours.
+        """
+        since = len(self.actions.writes)
         self.intake.receive(topic, payload, now, prepared)
+        for write in self.actions.writes[since:]:
+            if not isinstance(write, Duplicate) or suspected_duplicate(payload):
+                continue
+            notice = duplicate_notice(write.message_id)
+            station = write.message_id.split("-", 1)[0]
+            if notice is not None and station != SWITCH_RI and self._knows(Kind.SERVICE, station):
+                self.lines.service(station, notice)
+                self.actions.event("duplicate-reported", station=station, message_id=write.message_id)
 
     def _knows(self, kind: Kind, ri: str) -> bool:
         """Whether ``ri`` is a station the routing table knows, as `Lines.line` finds its profile.
@@ -236,6 +268,7 @@ class Switch:
 
     def tick(self, now: float) -> Actions:
         """The time is ``now``: copies not receipted in time go again, every busy line runs."""
+        self.cables.now = now
         self.lines.check_receipts(now)
         self.lines.run(now)
         return self.actions

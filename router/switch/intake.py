@@ -15,9 +15,11 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from router.bus import topics
+from router.cable.models import Precedence
 from router.cable.parser import parse_cable
 from router.errors import CableParseError
 from router.journal.writes import Duplicate, Received, ReceivedOversize, Rejected, Routed
+from router.network.channel import ZFG, copy_size
 from router.network.line import Consignment
 from router.routing.decide import Intercept, RoutingDecision, decide
 
@@ -41,8 +43,9 @@ MAX_FANOUT_TOTAL = 256 * 1024 * 1024
 INTERCEPTS_TOLD = 128
 """Intercepts of one cable told one by one (`Intake._tell_intercepts`): more than any real cable has
 (the corpus's most addressee lines, 106)."""
-COPY_HEADING_MAX = len("VZCZC\n \n") + len("HFR0042") + len("ZZ") + len("RUEHABC")
-"""The most a copy's FL1 and FL2 add to its message part (`router.network.channel.copy_size`)."""
+COPY_HEADING_MAX = copy_size("RUEHABC", Precedence.ECP, b"", suspect=True) + len(f" {ZFG}")
+"""The most a copy adds to its message part: FL1, the bell and FL2 of an ECP to a seven-letter RI,
+the ZFD pilot, and ZFG at the end of FL5 (`router.network.channel.copy_size`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +227,7 @@ class Intake:
             actions.writes.append(Duplicate(cable_id, cable.message_id, original))
             actions.event("duplicate", message_id=cable.message_id, journal_id=cable_id, original=original)
             return
-        part, _ = self._cables.remember(cable_id, raw, cable.message_id)
+        part, _ = self._cables.remember(cable_id, raw, cable.message_id, cable)
         # Decided after the duplicate check, which spares a duplicate the work, unless decided already.
         decision = decided or decide(cable, self.table)
         decision = self._within_budget(cable_id, decision, len(part) + COPY_HEADING_MAX)

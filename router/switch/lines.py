@@ -12,12 +12,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 from router.bus import topics
-from router.journal.writes import SentAtOnce, Transmitted, Transmitting
-from router.network.channel import cancellation, copy_size, heading
-from router.network.line import SUSPECT, Cause, Consignment, Line, LineRules, Transmission
+from router.journal.writes import SentAtOnce, ServiceSent, Transmitted, Transmitting
+from router.network.channel import (
+    FRAMING,
+    ZFG,
+    ZFR,
+    cancellation,
+    heading,
+    line_characters,
+    service_message,
+    with_tracer_instruction,
+)
+from router.network.line import SUSPECT, Cause, Consignment, Line, LineCode, LineRules, Transmission
 from router.switch.receipts import Receipts
 
 if TYPE_CHECKING:
+    from router.cable.models import Precedence
     from router.routing.table import RoutingTable
     from router.switch.actions import Actions, JournalReads
     from router.switch.cables import RecentCables
@@ -71,6 +81,12 @@ class Lines:
             max_resends=max_resends,
         )
         """The copies out awaiting their receipt, and their resends for want of one."""
+        self.services: dict[str, list[str]] = {}
+        """Service messages waiting for their post's line to be up and idle: their text."""
+        self.cut: dict[str, list[str]] = {}
+        """Transmissions cut by a line going down, per post: cancelled by ZFR when it is back (§424d)."""
+        self._headings: dict[tuple[str, Precedence, bool, LineCode], int] = {}
+        """Characters of a copy's heading on a line, by post, precedence, pilot and code."""
         self._serials = serials
         self._journal = journal
         self._cables = cables
@@ -82,18 +98,42 @@ class Lines:
         if line is None:
             station = self.table.posts.get(post) or self.table.relayed_station(post)
             profile = station.line if station is not None else self.table.defaults.line
-            line = Line(post, profile.baud, profile.window, self.rules, serial=self._serials.get(post, 0))
+            line = Line(
+                post,
+                profile.baud,
+                profile.window,
+                self.rules,
+                serial=self._serials.get(post, 0),
+                code=profile.code,
+            )
             self.lines[post] = line
         return line
 
     def queue(self, post: str, consignment: Consignment, now: float, cause: Cause = "first") -> None:
         """Put a delivery on its post's line; a transmission it busts ends at once."""
-        part, _ = self._cables.get(consignment.cable_id)
-        size = copy_size(post, consignment.precedence, part, suspect=cause in SUSPECT)
-        busted = self.line(post).put(consignment, size, now, cause)
+        line = self.line(post)
+        size = self._size(post, line, consignment, cause)
+        busted = line.put(consignment, size, now, cause)
         self.active.add(post)
         if busted is not None:
             self._end(post, busted, "busted", now)
+
+    def _size(self, post: str, line: Line, consignment: Consignment, cause: Cause) -> int:
+        """Characters the copy takes on the line: what it sends, framing and line ends included.
+
+        Its heading (FL1, FL2, a pilot), the message part (worked out once per cable and code),
+        ZFG when it answers a tracer, and the framing of every transmission (`FRAMING`).
+        """
+        code = line.line_code
+        suspect = cause in SUSPECT
+        key = (post, consignment.precedence, suspect, code)
+        head = self._headings.get(key)
+        if head is None:
+            prosign = consignment.precedence.letter * 2
+            head = line_characters(heading(f"{line.channel}0000", post, prosign, suspect=suspect), code)
+            self._headings[key] = head
+        tracer = len(f" {ZFG}") if cause == "request" else 0
+        return head + self._cables.characters(consignment.cable_id, code) + tracer + FRAMING
 
     def due(self) -> float | None:
         """When a line's transmission ends or a receipt is due, whichever is first."""
@@ -113,6 +153,8 @@ class Lines:
         if finished is not None:
             self._end(post, finished, "delivered", now)
         writes = self._actions.writes
+        if self.services.get(post):
+            self._send_services(post, line, now)
         while True:
             if line.needs_refill():
                 self._refill(post, line)
@@ -135,13 +177,41 @@ class Lines:
         room = line.held - len(line.waiting)
         taken = []
         for consigned, since in self._journal.waiting(post, held, room):
-            part, _ = self._cables.get(consigned.cable_id)
-            taken.append((Consignment(*consigned), copy_size(post, consigned.precedence, part), since))
+            consignment = Consignment(*consigned)
+            taken.append((consignment, self._size(post, line, consignment, "first"), since))
         line.refill(taken, exhausted=len(taken) < room)
 
     def end(self, post: str, transmission: Transmission, now: float) -> None:
-        """A transmission cut by its line going down: its serial is spent, the copy goes again."""
+        """A transmission cut by its line going down: its serial is spent, the copy goes again.
+
+        It could not be cancelled before the next transmission (the line was gone): it is cancelled
+        by a ZFR service message as soon as the line is back (§424d).
+        """
         self._end(post, transmission, "cut", now)
+        self.cut.setdefault(post, []).append(transmission.transmission_id)
+
+    def service(self, post: str, text: str) -> None:
+        """Send a service message to ``post`` ahead of its traffic, once its line is up and idle."""
+        self.line(post)
+        self.services.setdefault(post, []).append(text)
+        self.active.add(post)
+
+    def _send_services(self, post: str, line: Line, now: float) -> None:
+        """The service messages waiting for the line, each under a number of its own, before any copy.
+
+        Sent between transmissions and taking no line time: a few dozen characters (a
+        simplification of the line's timing, not of its numbering).
+        """
+        waiting = self.services[post]
+        while waiting and (tid := line.number()) is not None:
+            text = waiting.pop(0)
+            payload = service_message(tid, post, text, now)
+            self._actions.send(topics.copies(post), payload)
+            cause = "zfr" if text.startswith(ZFR) else "duplicate"
+            self._actions.writes.append(
+                ServiceSent(post, line.channel, line.serial, cause, text, len(payload), now)
+            )
+            self._actions.event("service-message", post=post, transmission=tid, text=text)
 
     def _end(self, post: str, transmission: Transmission, outcome: Ending, now: float) -> None:
         """A transmission is over: delivered (the copy goes out), busted or cut (the serial is spent)."""
@@ -164,6 +234,8 @@ class Lines:
         queued = transmission.queued
         tid = transmission.transmission_id
         part, message_id = self._cables.get(queued.cable_id)
+        if queued.cause == "request":
+            part = with_tracer_instruction(part)  # a duplicate answering a tracer (§438b)
         prosign = queued.precedence.letter * 2
         suspect = queued.cause in SUSPECT
         self._actions.send(topics.copies(post), heading(tid, post, prosign, suspect=suspect) + part)
@@ -206,6 +278,8 @@ class Lines:
         line = self.line(post)
         line.up = True
         self.active.add(post)
+        for tid in self.cut.pop(post, []):
+            self.service(post, f"{ZFR} {tid}")  # at once, ahead of the traffic (§424d)
         for delivery_id in line.unreceipted():
             if line.holds(delivery_id) or not self._journal.is_open(delivery_id):
                 continue

@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
-from router.bus import topics
 from router.journal.writes import Acknowledged
-from router.network.channel import cancellation, read_acknowledgement, read_zfx
+from router.network.channel import DUPLICATE_RECEIVED, ZFR, read_acknowledgement, read_zfx
 
 if TYPE_CHECKING:
     from router.switch.actions import Actions, JournalReads
@@ -106,6 +105,12 @@ class Posts:
         """
         if not self._allowed("zfx", post, now):
             return
+        if DUPLICATE_RECEIVED.encode() in payload:
+            # §428a-b: the post filed an exact duplicate of ours. The switch's handling is on
+            # record (journal, trace) for an operator to examine: logged, not answered.
+            text = payload.decode("ascii", "replace").partition("SVC ")[2].split("\n", 1)[0]
+            self._actions.event("duplicate-notified", post=post, text=text[:120])
+            return
         reported = list(dict.fromkeys(read_zfx(payload)))
         missing = reported[: self.max_gap_serials]
         self._actions.event(
@@ -121,8 +126,10 @@ class Posts:
                 continue
             delivery_id, outcome = found
             if outcome != "delivered":
-                # Busted or cut: that serial carried no message, which went (or goes) again anyway.
-                self._actions.send(topics.copies(post), cancellation(tid))
+                # Busted, cut or a service message: that number carried no message, which went (or
+                # goes) again anyway. It is cancelled by service message under a new number: a
+                # cancelled number never appears again (§424b, §424d, §433b).
+                self._lines.service(post, f"{ZFR} {tid}")
                 self._actions.event("gap-cancelled", post=post, transmission=tid)
                 continue
             self._actions.event("retransmitted", post=post, delivery=delivery_id, cause="zfx")

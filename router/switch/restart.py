@@ -58,13 +58,14 @@ class Restart:
     def _restore(self) -> list[OpenDelivery]:
         """Queue again what was never delivered; hold back what was delivered but not receipted.
 
-        A transmission in progress when the router stopped was cut with it. Receipts sent while
+        A transmission in progress when the router stopped was cut with it, and is cancelled by ZFR
+        as its line comes back with the switch (§424d). Receipts sent while
         the router was down wait at the broker in our session: the copies already delivered go
         again only if none has come by ``resend_after`` seconds.
         """
-        self.journal.interrupted()
+        cut = self.journal.interrupted()
         delivered = [d for d in self.journal.open_deliveries() if d.delivered]
-        self._perform(self.weather.switch.restore(self.journal.backlog(), delivered))
+        self._perform(self.weather.switch.restore(self.journal.backlog(), delivered, cut))
         return delivered
 
     async def resend_later(self, delivered: list[OpenDelivery], generation: int = 0) -> None:

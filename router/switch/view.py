@@ -35,6 +35,10 @@ class JournalView:
         """The cable as received, and the message id it was routed under."""
         return self._apply().cable(cable_id)
 
+    def identification(self, cable_id: int) -> tuple[bytes, str] | None:
+        """The FL3/FL4 lines and message id the switch gave a cable without FL3."""
+        return self._apply().identification(cable_id)
+
     def is_duplicate(self, message_id: str) -> int | None:
         """The journal id of a cable already routed under ``message_id``."""
         return self._apply().is_duplicate(message_id)
