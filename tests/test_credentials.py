@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from router.bus.address import BrokerAddress
+from router.bus.address import BrokerAddress, without_password
 from router.bus.broker import free_port, mosquitto_binary
 from router.bus.security import OBSERVER, post_user
 from router.cli import app
@@ -164,6 +164,7 @@ def test_a_url_carries_the_scheme_the_user_and_the_password() -> None:
     assert str(address) == "mqtt://10.0.0.5:1884"
     with pytest.raises(BusError, match=r"^broker address 'ws://u:\*\*\*@h' is not mqtt://"):
         BrokerAddress.parse("ws://u:secret@h")
+    assert without_password("u:secret@h:1883") == "u:***@h:1883"
 
 
 def test_the_login_comes_from_the_url_then_the_settings_then_the_role(tmp_path: Path) -> None:

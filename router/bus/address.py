@@ -89,8 +89,10 @@ class BrokerAddress:
 
 def without_password(url: str) -> str:
     """``url`` with any password in it replaced by ``***``: an error message is no place for one."""
-    parts = urlsplit(url)
+    schemed = "://" in url
+    parts = urlsplit(url if schemed else f"mqtt://{url}")
     if parts.password is None:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
+    hidden = parts._replace(netloc=netloc).geturl()
+    return hidden if schemed else hidden.removeprefix("mqtt://")
