@@ -183,7 +183,8 @@ class Settings(BaseSettings):
         """The broker, and how to log in to it as ``user`` (the command's role) unless told otherwise.
 
         The user name: the URL's, else `username`, else ``user``. The password: the URL's, else
-        `password` (ROUTER_PASSWORD), else `password_file`'s, else the keyring's for that user.
+        `password_file`'s (a flag given beats a variable inherited), else `password`
+        (ROUTER_PASSWORD), else the keyring's for that user.
         With TLS, the CA: `cafile`, else the keyring's ``ca.crt`` if it has one (the private
         broker's), else the system's. ``SettingsError`` for a password file that cannot be read.
         """
@@ -192,9 +193,11 @@ class Settings(BaseSettings):
         except BusError as exc:
             raise SettingsError(f"setting broker: {exc}") from None
         username = address.username or self.username or user
-        password = address.password or (self.password.get_secret_value() if self.password else None)
+        password = address.password
         if password is None and self.password_file is not None:
             password = _first_line(self.password_file)
+        if password is None and self.password is not None:
+            password = self.password.get_secret_value()
         keyring = self.keyring
         if password is None:
             password = keyring.password(username)

@@ -168,7 +168,7 @@ def test_a_url_carries_the_scheme_the_user_and_the_password() -> None:
 
 
 def test_the_login_comes_from_the_url_then_the_settings_then_the_role(tmp_path: Path) -> None:
-    """User: URL, else --username, else the command's role; password: URL, ROUTER_PASSWORD, file, keyring."""
+    """User: URL, else --username, else the command's role; password: URL, file, ROUTER_PASSWORD, keyring."""
     keyring = tmp_path / "keys"
     keyring.mkdir()
     (keyring / "observer.password").write_text("from-the-keyring\n")
@@ -188,6 +188,8 @@ def test_the_login_comes_from_the_url_then_the_settings_then_the_role(tmp_path: 
     )
     variable = Settings(broker="mqtt://h", password="from-the-variable")
     assert variable.broker_address(OBSERVER).password == "from-the-variable"
+    both = variable.model_copy(update={"password_file": tmp_path / "password"})
+    assert both.broker_address(OBSERVER).password == "from-the-file"
 
 
 def test_a_password_file_that_cannot_be_read_stops_a_command_in_one_line(tmp_path: Path) -> None:
