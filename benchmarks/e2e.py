@@ -10,7 +10,7 @@ fast as QoS 1 allows. Four phases:
 1. throughput: generated traffic with the real fan-out (median 6 copies a cable), then the 12,985
    cables of ../shared/corpus/pool.jsonl.gz (when ../shared is there): cables/s and copies/s from
    the first publish to the last copy at the sink, latency per precedence, the router's peak RSS;
-2. baseline: the same generated traffic through benchmarks/relay.py, a bare aiomqtt relay sending
+2. baseline: the same generated traffic through benchmarks/relay.py, a bare relay on gmqtt sending
    the same copies with no parsing, journal or queues; the ratio router / relay;
 3. latency under load: posts on 9,600-baud lines (time scale 1) offered ROUTINE traffic at 5x their
    capacity and a FLASH every second: FLASH publish-to-post p99, against one FLASH transmission on

@@ -979,8 +979,8 @@ def main() -> None:
     options.add_argument("--seed", type=int, default=1)
     options.add_argument("--hostile-publisher", metavar="URL", help=argparse.SUPPRESS)
     args = options.parse_args()
-    # paho's warnings of connections the faults drop ("failed to receive on socket"): expected here.
-    logging.getLogger("mqtt").setLevel(logging.CRITICAL)
+    # gmqtt's warnings of connections the faults drop ("[EXC: CONN LOST]"): expected here.
+    logging.getLogger("gmqtt").setLevel(logging.CRITICAL)
     if args.hostile_publisher:
         hostile_publisher(args.hostile_publisher, args.seed)
         return
@@ -1083,16 +1083,16 @@ async def bounded(run: Awaitable[dict[str, Any]]) -> dict[str, Any]:
 
 
 def quiet(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    """The loop's handler of errors nobody retrieved: aiomqtt's, of a dropped connection, are expected.
+    """The loop's handler of errors nobody retrieved: gmqtt's, of a dropped connection, are expected.
 
-    A 10 MB payload or a broker restart drops a connection, and aiomqtt leaves the failure of its
+    A 10 MB payload or a broker restart drops a connection, and gmqtt may leave the failure of its
     own futures unretrieved: not worth a traceback here. Anything else is shown.
     """
     error = context.get("exception")
-    if error is not None and type(error).__module__.startswith("aiomqtt"):
+    if error is not None and type(error).__module__.startswith("gmqtt"):
         return
     if isinstance(error, OSError) and error.errno == errno.EBADF:
-        return  # paho's socket closed under the loop's watch of it, by a dropped connection
+        return  # a socket closed under the loop's watch of it, by a dropped connection
     loop.default_exception_handler(context)
 
 

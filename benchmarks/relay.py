@@ -5,8 +5,8 @@
 It takes each cable off `cables/in/#` and republishes it, unchanged, on `cables/out/<RI>` for each
 RI that FANOUT.json lists under the cable's topic level: the same copies the router would send, with
 no parsing, no journal and no queues. It uses what makes the router's own MQTT fast (the adapter
-`router.bus.mqtt`, on aiomqtt and paho: TCP_NODELAY, MQTT 3.1.1, messages taken in bursts, sends
-pipelined through paho), so that the ratio compares the router's work, not its client.
+`router.bus.mqtt`, on gmqtt: TCP_NODELAY, MQTT 3.1.1, messages taken in bursts, sends
+pipelined), so that the ratio compares the router's work, not its client.
 """
 
 from __future__ import annotations

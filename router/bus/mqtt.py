@@ -1,16 +1,20 @@
-"""The MQTT adapter: the one module that imports aiomqtt, turning its errors into `BusError`."""
+"""The MQTT adapter: the one module that imports gmqtt, turning its errors into `BusError`."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import socket
 import ssl
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, suppress
+from collections import deque
+from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
-import aiomqtt
-from paho.mqtt import client as mqtt
+import gmqtt
+from gmqtt.mqtt.constants import MQTTv50, MQTTv311
+from gmqtt.mqtt.handler import MqttPackageHandler
 
 from router.bus.address import BrokerAddress
 from router.bus.protocol import Message
@@ -21,10 +25,14 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
     from types import TracebackType
 
+CONNECT_WITHIN = 10.0
+"""Seconds a connection (TCP, TLS, CONNECT and its CONNACK) may take."""
 DISCONNECT_WITHIN = 5.0
 """Seconds a disconnection may take before the connection is simply dropped."""
 PUBACK_WITHIN = 10.0
-"""Seconds `publish` waits for the broker's acknowledgement of a QoS 1 message."""
+"""Seconds `publish` (and `subscribe`, for its SUBACK) waits for the broker's acknowledgement."""
+KEEPALIVE = 60
+"""Seconds between the pings of an idle connection."""
 Connection = TypeVar("Connection")
 """What `reconnecting` connects: a bus, or a test's stand-in for one."""
 FIRST_RETRY = 0.5
@@ -32,8 +40,26 @@ FIRST_RETRY = 0.5
 WRONG_LOGIN = "not authorized (a wrong password, or a user it does not know)"
 REFUSED_CODES = {4: WRONG_LOGIN, 5: WRONG_LOGIN, 134: WRONG_LOGIN, 135: WRONG_LOGIN, 138: "banned"}
 """CONNACK codes (MQTT 3.1.1: 4, 5; MQTT 5: 134 and up) that a second attempt would get again."""
+MAX_PAYLOAD = 268_435_455 - 2 - 65_535 - 2 - 1
+"""Bytes a PUBLISH may carry beside its longest topic (MQTT §2.2.3: remaining length < 256 MiB)."""
+TOPICS_KEPT = 1024
+"""Topics whose encoding `MqttBus.send` keeps: the router's are a few a post (bounded, whatever arrives)."""
+PUBACK_REASONS = {
+    0x80: "Unspecified error",
+    0x83: "Implementation specific error",
+    0x87: "Not authorized",
+    0x90: "Topic Name invalid",
+    0x91: "Packet Identifier in use",
+    0x97: "Quota exceeded",
+    0x99: "Payload format invalid",
+}
+"""MQTT 5 §3.4.2.1: the reason codes of a PUBACK that refuses a message, by the standard's names."""
 
 __all__ = ["BrokerAddress", "LastWill", "MqttBus", "reconnecting"]
+
+# gmqtt logs a dropped connection as a warning with its traceback: our `BusError` says it in one
+# line, and Python's last-resort handler would print the traceback beside it.
+logging.getLogger("gmqtt").addHandler(logging.NullHandler())
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +70,66 @@ class LastWill:
     payload: bytes
     qos: int = 1
     retain: bool = True
+
+
+class _Link(MqttPackageHandler):  # type: ignore[misc] # gmqtt has no type hints
+    """gmqtt's packet handler, with our own handling of PUBLISH, PUBACK and a lost connection.
+
+    Private methods of gmqtt's, hence `gmqtt==0.8.0` pinned: gmqtt hands a message to its callback
+    without its packet id, acknowledges it at once or after a task per message, and reports no
+    PUBACK (nor its MQTT 5 reason code); and it reconnects by itself after a lost connection,
+    which here is `reconnecting`'s job (bounded, logged, a new session object each time).
+    """
+
+    bus: MqttBus
+
+    def _handle_publish_packet(self, cmd: int, packet: bytes) -> None:
+        # MQTT §3.3: topic (2-byte length), packet id if QoS > 0, MQTT 5 properties, payload.
+        qos = (cmd >> 1) & 0x03
+        at = 2 + int.from_bytes(packet[:2], "big")
+        topic = packet[2:at].decode("utf-8", "replace")
+        mid = 0
+        if qos:
+            mid = int.from_bytes(packet[at : at + 2], "big")
+            at += 2
+        if self._connection_state.protocol_version >= MQTTv50:
+            # Properties skipped: their length, a variable byte integer, then the properties.
+            length = shift = 0
+            while True:
+                byte = packet[at]
+                at += 1
+                length |= (byte & 0x7F) << shift
+                shift += 7
+                if byte < 0x80:  # its continuation bit clear: the last byte
+                    break
+            at += length
+        bus = self.bus
+        if qos == 1 and not bus.manual_ack:
+            self._send_puback(mid)
+        elif qos == 2:  # we subscribe at QoS 1 at most: acknowledged as gmqtt does
+            self._send_pubrec(mid)
+        bus._arrived(Message(topic, packet[at:], qos, bool(cmd & 0x01), mid))  # noqa: SLF001
+
+    def _handle_puback_packet(self, cmd: int, packet: bytes) -> None:  # noqa: ARG002 (gmqtt's signature)
+        mid = int.from_bytes(packet[:2], "big")
+        self.id_generator.free_id(mid)
+        # MQTT 5 §3.4.2.1: a reason code, if any, after the packet id; none means success.
+        self.bus._acknowledged(mid, packet[2] if len(packet) > 2 else 0)  # noqa: SLF001
+
+    def _handle_disconnect_packet(self, cmd: int, packet: bytes) -> None:  # noqa: ARG002
+        # The broker's DISCONNECT (MQTT 5), or gmqtt's own stand-in for a closed socket.
+        self._connection_lost.set()
+        if not self._connack_received.is_set():
+            # `connect` waits for a CONNACK that will not come now: let it go, with this error.
+            self._error = ConnectionResetError("the broker closed the connection before its CONNACK")
+            self._connack_received.set()
+        reason = f" (reason code {packet[0]:#x})" if packet else ""
+        self.bus._lost(BusError(f"lost the broker at {self.bus.address}{reason}"))  # noqa: SLF001
+
+    def _apply_receive_maximum(self) -> None:
+        # MQTT 5 CONNACK's Receive Maximum would cap gmqtt's packet ids (Mosquitto: 256) and fail a
+        # send past it; the broker acknowledges QoS 1 at once, and the caller bounds what is in flight.
+        pass
 
 
 class MqttBus:
@@ -61,97 +147,81 @@ class MqttBus:
         will: LastWill | None = None,
     ) -> None:
         self.address = address
-        properties = None
-        if persistent and mqtt5:
-            # MQTT 5: keep the session (subscriptions, queued QoS 1 messages) while we are away.
-            from paho.mqtt.packettypes import PacketTypes  # noqa: PLC0415 (paho comes with aiomqtt)
-            from paho.mqtt.properties import Properties  # noqa: PLC0415
-
-            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = session_expiry
-        # MQTT 3.1.1 (amqtt) has no clean start nor properties: a persistent session is one not cleaned.
-        session: dict[str, Any] = (
-            {"clean_start": not persistent, "properties": properties}
-            if mqtt5
-            else {"clean_session": not persistent}
+        self.manual_ack = manual_ack
+        """Each QoS 1 message is acknowledged by `ack`, not as it arrives (the broker redelivers it)."""
+        self._mqtt5 = mqtt5
+        # MQTT 5: keep the session (subscriptions, queued QoS 1 messages) while we are away; MQTT
+        # 3.1.1 (amqtt) has no properties: a persistent session is one not cleaned.
+        properties = {"session_expiry_interval": session_expiry} if persistent and mqtt5 else {}
+        self._client = gmqtt.Client(
+            client_id,
+            clean_session=not persistent,
+            will_message=None
+            if will is None
+            else gmqtt.Message(will.topic, will.payload, qos=will.qos, retain=will.retain),
+            **properties,
         )
-        self._client = aiomqtt.Client(
-            address.host,
-            address.port,
-            username=address.username,
-            password=address.password,
-            tls_context=address.ssl_context(),
-            identifier=client_id,
-            protocol=aiomqtt.ProtocolVersion.V5 if mqtt5 else aiomqtt.ProtocolVersion.V311,
-            # paho holds back every QoS 1 message past 20 unacknowledged, and scans its outgoing
-            # messages at each PUBACK to release the next: the caller bounds what is in flight.
-            max_inflight_messages=0,
-            will=None if will is None else aiomqtt.Will(will.topic, will.payload, will.qos, will.retain),
-            **session,
-        )
+        self._client.stop_reconnect()
+        link = self._client._package_handler  # noqa: SLF001 (see `_Link`)
+        link.__class__ = _Link
+        link.bus = self
+        self._link: _Link = link
+        self._client.on_subscribe = self._subscribed
+        if address.username is not None:
+            self._client.set_auth_credentials(address.username, address.password)
         self._acks: dict[int, asyncio.Future[None]] = {}
-        """QoS 1 sends awaiting their PUBACK, by packet id."""
+        """QoS 1 sends (and subscriptions) awaiting their PUBACK (SUBACK), by packet id."""
         self._checked: dict[int, str | None] = {}
         """`publish`'s sends by packet id: the broker's reason for refusing one (MQTT 5), else None."""
-        if manual_ack:
-            # aiomqtt 2 acknowledges a message as it arrives; paho underneath can wait for us, so
-            # that no cable is acknowledged before the journal holds it (the broker redelivers).
-            self._client._client.manual_ack_set(True)  # noqa: SLF001, FBT003 (paho's own signature)
-        self._stack = AsyncExitStack()
+        self._inbox: deque[Message] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._gone: BusError | None = None
+        """Why the connection is over, once it is."""
+        self._headers: dict[str, bytes] = {}
+        """Each topic published on, as a PUBLISH carries it (length, UTF-8): checked and encoded once."""
+        self._outgoing: list[bytes] = []
+        """Packets handed over in this turn of the event loop, written together at its end."""
+        self._transport: asyncio.Transport | None = None
         self._last_mid = 0
 
     async def __aenter__(self) -> Self:
         try:
-            await self._stack.enter_async_context(self._client)
-        except (aiomqtt.MqttError, OSError) as exc:
+            async with asyncio.timeout(CONNECT_WITHIN):
+                await self._client.connect(
+                    self.address.host,
+                    self.address.port,
+                    ssl=self.address.ssl_context() or False,
+                    keepalive=KEEPALIVE,
+                    version=MQTTv50 if self._mqtt5 else MQTTv311,
+                )
+        except (gmqtt.MQTTConnectError, OSError, TimeoutError) as exc:
+            with suppress(Exception):
+                await self._close()
             raise _connect_error(self.address, exc) from exc
         # Nagle's algorithm holds a small packet (a PUBACK) until the last one is acknowledged,
         # and the broker delays its TCP acknowledgements: 40 ms lost on nearly every message.
-        paho = self._client._client  # noqa: SLF001 (paho underneath: its socket, its publish callback)
-        sock = paho.socket()
-        if isinstance(sock, socket.socket):
+        transport = self._client._connection._transport  # noqa: SLF001 (gmqtt gives no other way)
+        self._transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in {socket.AF_INET, socket.AF_INET6}:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        on_publish = paho.on_publish
-
-        def published(*args: Any) -> None:
-            # paho's (client, userdata, mid, reason code, properties): our sends first, then aiomqtt's.
-            future = self._acks.pop(args[2], None)
-            if args[2] in self._checked and getattr(args[3], "is_failure", False):
-                self._checked[args[2]] = str(args[3])  # MQTT 5: PUBACK with an error reason code
-            if future is None:
-                if on_publish is not None:
-                    on_publish(*args)
-            elif not future.done():
-                future.set_result(None)
-
-        paho.on_publish = published
-        on_disconnect = paho.on_disconnect
-
-        def disconnected(*args: Any) -> None:
-            # A lost connection fails the sends still waiting for their PUBACK, at once: the broker
-            # may have dropped them (Mosquitto disconnects a client whose message is too large).
-            if on_disconnect is not None:
-                on_disconnect(*args)
-            waiting, self._acks = self._acks, {}
-            for future in waiting.values():
-                if not future.done():
-                    future.set_exception(BusError(f"lost the broker at {self.address} before its PUBACK"))
-                    future.add_done_callback(_retrieved)
-
-        paho.on_disconnect = disconnected
         return self
 
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         try:
-            # A clean DISCONNECT, but never an unbounded wait for it: a stop must stop.
-            async with asyncio.timeout(DISCONNECT_WITHIN):
-                await self._stack.__aexit__(kind, error, trace)
-        except TimeoutError:
-            return
-        except (aiomqtt.MqttError, OSError) as exc:
+            await self._close()
+        except OSError as exc:
             raise BusError(f"lost the broker at {self.address}: {exc}") from exc
+
+    async def _close(self) -> None:
+        """A clean DISCONNECT, but never an unbounded wait for it: a stop must stop."""
+        self._flush()  # what was handed over goes before the DISCONNECT
+        with suppress(TimeoutError):
+            async with asyncio.timeout(DISCONNECT_WITHIN):
+                await self._client.disconnect()
+        self._lost(BusError(f"disconnected from the broker at {self.address}"))
 
     async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
         """Publish; at QoS 1 this returns once the broker has acknowledged (PUBACK).
@@ -174,46 +244,117 @@ class MqttBus:
     def send(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> asyncio.Future[None]:
         """Hand a message to the connection now, in call order; the future completes at its PUBACK.
 
-        paho itself, not aiomqtt's publish: that one scans every pending call and arms a timeout on
-        each message, which costs more than the message when thousands are in flight.
+        The PUBLISH is encoded here, not by gmqtt's `publish`, which builds a message object, looks
+        its properties up and keeps a copy of each packet for a reconnection we do not let it make;
+        and the packets of one turn of the event loop go out in one write (a system call each
+        cost more than the encoding).
         """
-        if not valid_topic(topic):
-            raise BusError(f"cannot publish on {topic!r}: not a valid topic")
-        info = self._client._client.publish(topic, payload, qos, retain)  # noqa: SLF001
-        self._last_mid = info.mid
-        if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            raise BusError(f"publish on {topic} failed: {mqtt.error_string(info.rc)}")
+        header = self._headers.get(topic)
+        if header is None:
+            header = self._header(topic)
+        if self._gone is not None:
+            raise BusError(f"publish on {topic} failed: {self._gone}")
+        if len(payload) > MAX_PAYLOAD:
+            raise BusError(f"publish on {topic} failed: {len(payload)} bytes is over MQTT's limit")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if qos == 0 or info.is_published():
+        if qos == 0:
             future.set_result(None)
         else:
-            self._acks[info.mid] = future
+            try:
+                mid = self._link.id_generator.next_id()
+            except OverflowError as exc:  # 65,535 sends in flight: the caller bounds them far below
+                raise BusError(f"publish on {topic} failed: {exc}") from exc
+            self._acks[mid] = future
+            self._last_mid = mid
+            header += mid.to_bytes(2, "big")
+        if self._mqtt5:
+            header += b"\x00"  # no properties
+        self._write(_fixed_header(0x30 | qos << 1 | retain, len(header) + len(payload)) + header, payload)
         return future
+
+    def _header(self, topic: str) -> bytes:
+        """The topic as a PUBLISH carries it, once checked; kept for the next message on it."""
+        if not valid_topic(topic):
+            raise BusError(f"cannot publish on {topic!r}: not a valid topic")
+        encoded = topic.encode()
+        header = len(encoded).to_bytes(2, "big") + encoded
+        if len(self._headers) < TOPICS_KEPT:
+            self._headers[topic] = header
+        return header
+
+    def _write(self, *packets: bytes) -> None:
+        if not self._outgoing:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._outgoing.extend(packets)
+
+    def _flush(self) -> None:
+        outgoing, self._outgoing = self._outgoing, []
+        transport = self._transport
+        if outgoing and transport is not None and not transport.is_closing():
+            transport.write(b"".join(outgoing))
 
     async def ack(self, message: Message) -> None:
         """Acknowledge a QoS 1 message received with manual acknowledgement (PUBACK)."""
-        if message.qos > 0:
-            self._client._client.ack(message.mid, message.qos)  # noqa: SLF001
+        if self.manual_ack and message.qos == 1 and self._gone is None:
+            self._write(b"\x40\x02" + message.mid.to_bytes(2, "big"))  # MQTT §3.4: PUBACK, success
 
     async def subscribe(self, topic_filter: str, *, qos: int = 1) -> None:
-        """Subscribe to ``topic_filter`` at ``qos``."""
+        """Subscribe to ``topic_filter`` at ``qos``; returns once the broker has it (SUBACK)."""
+        if self._gone is not None:
+            raise BusError(f"subscribe to {topic_filter} failed: {self._gone}")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._acks[self._client.subscribe(topic_filter, qos=qos)] = future
         try:
-            await self._client.subscribe(topic_filter, qos=qos)
-        except (aiomqtt.MqttError, OSError) as exc:
-            raise BusError(f"subscribe to {topic_filter} failed: {exc}") from exc
+            await asyncio.wait_for(future, PUBACK_WITHIN)
+        except TimeoutError:
+            raise BusError(
+                f"subscribe to {topic_filter} failed: no SUBACK within {PUBACK_WITHIN:g} s"
+            ) from None
 
     async def messages(self) -> AsyncIterator[Message]:
-        """The messages received, in arrival order."""
-        try:
-            async for message in self._client.messages:
-                yield _message(message)
-                # aiomqtt hands over one message per turn of the event loop; what has arrived
-                # meanwhile is taken at once, so that the router handles a burst in one go.
-                arrived = self._client._queue  # noqa: SLF001
-                while not arrived.empty():
-                    yield _message(arrived.get_nowait())
-        except (aiomqtt.MqttError, OSError) as exc:
-            raise BusError(f"lost the broker at {self.address}: {exc}") from exc
+        """The messages received, in arrival order; what arrived meanwhile is handed over at once."""
+        inbox = self._inbox
+        while True:
+            while inbox:
+                yield inbox.popleft()
+            if self._gone is not None:
+                raise self._gone
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+
+    def _arrived(self, message: Message) -> None:
+        self._inbox.append(message)
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _acknowledged(self, mid: int, reason: int) -> None:
+        if reason >= 0x80 and mid in self._checked:  # MQTT 5: 0x80 and up refuse
+            self._checked[mid] = PUBACK_REASONS.get(reason, f"reason code {reason:#x}")
+        future = self._acks.pop(mid, None)
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    def _subscribed(self, _client: Any, mid: int, _granted: Any, _properties: Any) -> None:
+        self._acknowledged(mid, 0)
+
+    def _lost(self, error: BusError) -> None:
+        """The connection is over: fail what waits for an acknowledgement, end `messages`."""
+        if self._gone is None:
+            self._gone = error
+        # The sends still waiting for their PUBACK fail at once: the broker may have dropped them
+        # (Mosquitto disconnects a client whose message is too large).
+        self._outgoing = []
+        waiting, self._acks = self._acks, {}
+        for future in waiting.values():
+            if not future.done():
+                future.set_exception(BusError(f"lost the broker at {self.address} before its PUBACK"))
+                future.add_done_callback(_retrieved)
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
 
 async def reconnecting(  # noqa: PLR0913 (keyword-only: what to tell, and when to stop)
@@ -273,16 +414,22 @@ def _connect_error(address: BrokerAddress, exc: Exception) -> BusError:
         why = getattr(tls, "verify_message", None) or reason
         checked = f"its certificate checked against {trusted}"
         return BrokerRefusedError(f"TLS handshake with the broker at {address} failed: {why} ({checked})")
-    code = getattr(exc, "rc", None)
-    code = getattr(code, "value", code)
+    code = getattr(exc, "_code", None)  # gmqtt's MQTTConnectError: the CONNACK's return code
     if isinstance(code, int) and code in REFUSED_CODES:
         who = f"user {address.username!r}" if address.username else "an anonymous client (no --username)"
         return BrokerRefusedError(f"the broker at {address} refused {who}: {REFUSED_CODES[code]}")
+    if isinstance(exc, TimeoutError):
+        return BusError(f"cannot connect to the broker at {address}: no CONNACK within {CONNECT_WITHIN:g} s")
+    if isinstance(exc, OSError) and exc.errno is not None:
+        # asyncio says "Connect call failed ('127.0.0.1', 1883)": the system's own words say why.
+        return BusError(
+            f"cannot connect to the broker at {address}: [Errno {exc.errno}] {os.strerror(exc.errno)}"
+        )
     return BusError(f"cannot connect to the broker at {address}: {exc}")
 
 
 def _tls_error(exc: BaseException) -> ssl.SSLError | None:
-    """The TLS error behind ``exc``, if one is: aiomqtt raises its own error ``from None`` over it."""
+    """The TLS error behind ``exc``, if one is."""
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, ssl.SSLError):
@@ -291,11 +438,16 @@ def _tls_error(exc: BaseException) -> ssl.SSLError | None:
     return None
 
 
+def _fixed_header(first: int, remaining: int) -> bytes:
+    """MQTT §2.2: a packet's type and flags, then its remaining length as a variable byte integer."""
+    encoded = bytearray((first,))
+    while True:
+        remaining, digit = divmod(remaining, 128)
+        encoded.append(digit | 0x80 if remaining else digit)
+        if not remaining:
+            return bytes(encoded)
+
+
 def _retrieved(future: asyncio.Future[None]) -> None:
     """Mark a failed send's error as seen: whoever awaits it raises it; nobody else need hear of it."""
     future.exception()
-
-
-def _message(message: aiomqtt.Message) -> Message:
-    payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
-    return Message(str(message.topic), payload, int(message.qos), bool(message.retain), int(message.mid))

@@ -9,7 +9,6 @@ never a traceback. The service and the demo run theirs `until_signalled` (SIGINT
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -153,9 +152,6 @@ def table_or_exit(path: Path) -> RoutingTable:
 
 def run_client(command: str, work: Coroutine[Any, Any, None]) -> None:
     """Run a client command's work: Ctrl-C ends it quietly, a bus error in one line with status 1."""
-    # paho reports a socket error through aiomqtt's logger ("mqtt") before the connection fails: with
-    # no handler, Python prints it on stderr, a second line beside the command's own one.
-    logging.getLogger("mqtt").addHandler(logging.NullHandler())
     try:
         asyncio.run(work)
     except KeyboardInterrupt:
