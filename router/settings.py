@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     client_id: str = Field(default="router", min_length=1, max_length=64, description="MQTT client id")
     mqtt_version: Literal["3.1.1", "5"] = Field(
         default="3.1.1",
-        description="the router's MQTT version: 3.1.1 decodes each PUBACK several times faster in paho",
+        description="the router's MQTT version: 3.1.1 packets carry no properties to skip",
     )
     session_expiry: int = Field(
         default=86_400, ge=0, description="MQTT 5: seconds the broker keeps our session and queued cables"

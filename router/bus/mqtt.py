@@ -161,7 +161,9 @@ class MqttBus:
             else gmqtt.Message(will.topic, will.payload, qos=will.qos, retain=will.retain),
             **properties,
         )
-        self._client.stop_reconnect()
+        self._client.stop_reconnect()  # after a refused CONNACK; a lost connection is `_Link`'s
+        # gmqtt builds its handler itself and takes no other: ours is the same object, given our
+        # methods (`_Link` adds methods only, no state of its own but the bus it reports to).
         link = self._client._package_handler  # noqa: SLF001 (see `_Link`)
         link.__class__ = _Link
         link.bus = self
