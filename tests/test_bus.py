@@ -121,3 +121,43 @@ def test_a_bad_broker_address_is_refused(url: str) -> None:
     """Only mqtt://host[:port] is a broker address."""
     with pytest.raises(BusError):
         BrokerAddress.parse(url)
+
+
+@pytest.mark.parametrize("mqtt5", [True, False], ids=["mqtt5", "mqtt3.1.1"])
+async def test_a_message_not_acknowledged_comes_again_and_an_acknowledged_one_does_not(
+    mosquitto: Mosquitto, mqtt5: bool
+) -> None:
+    """With manual acknowledgement, the broker redelivers what was taken but not acked; once acked, never."""
+    address = BrokerAddress.parse(mosquitto.url)
+    name = f"test-manual-{next(_ids)}"
+    topic = f"test/manual/{name}"
+
+    def session() -> MqttBus:
+        return MqttBus(address, client_id=name, persistent=True, manual_ack=True, mqtt5=mqtt5)
+
+    async with session() as reader:
+        await reader.subscribe(topic)
+        async with MqttBus(address, client_id=f"{name}-sender") as sender:
+            await sender.publish(topic, b"FIRST")
+            await sender.publish(topic, b"SECOND")
+        got = await receive(reader, 2)
+        await reader.ack(got[0])
+    assert [m.payload for m in got] == [b"FIRST", b"SECOND"]
+    async with session() as reader:
+        again = await receive(reader, 1)
+        await reader.ack(again[0])
+    assert [m.payload for m in again] == [b"SECOND"]
+
+
+async def test_a_lost_connection_fails_the_sends_awaiting_their_puback(mosquitto: Mosquitto) -> None:
+    """Sends waiting for their PUBACK when the connection goes fail with a BusError; so do later ones."""
+    async with MqttBus(BrokerAddress.parse(mosquitto.url), client_id=f"test-lost-{next(_ids)}") as bus:
+        pending = bus.send("test/lost", b"X")
+        assert bus._transport is not None
+        bus._transport.abort()  # the socket gone under the client, as when the broker dies
+        with pytest.raises(BusError, match="before its PUBACK"):
+            await pending
+        with pytest.raises(BusError, match="publish on test/lost failed"):
+            bus.send("test/lost", b"Y")
+        with pytest.raises(BusError, match="lost the broker"):
+            await receive(bus, 1)
