@@ -128,7 +128,7 @@ def test_the_cost_of_cancelling_is_a_rule_of_the_line() -> None:
 
 
 def test_priority_busts_only_an_extra_long_routine() -> None:
-    """A PRIORITY waits behind an ordinary ROUTINE, and busts one longer than the extra-long threshold."""
+    """§151d: a PRIORITY waits behind an ordinary ROUTINE, and busts one longer than extra-long."""
     ordinary = line(extra_long=6900)
     ordinary.put(Consignment(1, 1, R), 5000, now=0.0)
     ordinary.start(now=0.0)
@@ -138,6 +138,22 @@ def test_priority_busts_only_an_extra_long_routine() -> None:
     long.put(Consignment(1, 1, R), 20_000, now=0.0)
     long.start(now=0.0)
     assert long.put(Consignment(2, 2, P), 100, now=1.0) is not None
+
+    # §151d: the PRIORITY's own length does not count: a PRIORITY longer than what is left of the
+    # extra-long ROUTINE still busts it (before, it waited when it was the longer of the two).
+    longer_priority = line(extra_long=6900)
+    longer_priority.put(Consignment(1, 1, R), 20_000, now=0.0)  # 2,000 s at 75 baud
+    longer_priority.start(now=0.0)
+    busted = longer_priority.put(Consignment(2, 2, P), 30_000, now=1.0)
+    assert busted is not None
+    assert busted.queued.delivery_id == 1
+
+    # Nearly done: 4 s left, cancelling takes 4.4 s (§151c's measure, kept for §151d).
+    for now, busts in [(1996.0, False), (1995.0, True)]:
+        nearly_done = line(extra_long=6900)
+        nearly_done.put(Consignment(1, 1, R), 20_000, now=0.0)
+        nearly_done.start(now=0.0)
+        assert (nearly_done.put(Consignment(2, 2, P), 100, now=now) is not None) is busts, now
 
     immediate_in_progress = line(extra_long=6900)
     immediate_in_progress.put(Consignment(1, 1, IMMEDIATE), 20_000, now=0.0)

@@ -325,15 +325,14 @@ class Line:
             return False
         if arriving.precedence >= Precedence.FLASH:
             return True
-        remaining = current.ends - now
-        own = self.duration(arriving.size)
+        # Interrupting is worth it only while cancelling takes less than finishing (§151c: the cost
+        # is the cancellation, not the arriving message's own length; at equal times nothing is gained).
+        worth_it = current.ends - now > self.duration(self.rules.cancellation)
         if arriving.precedence is Precedence.IMMEDIATE:
-            # §151c: lower traffic in progress is interrupted "unless interrupting and cancelling
-            # the lower precedence transmission will take longer than completing it": the cost is
-            # the cancellation, not the IMMEDIATE's own length. At equal times nothing is gained.
-            return remaining > self.duration(self.rules.cancellation)
-        # PRIORITY: only an extra-long ROUTINE, and only while busting it still saves time.
-        return held is Precedence.ROUTINE and current.queued.size > self.rules.extra_long and remaining > own
+            return worth_it
+        # §151d: PRIORITY interrupts lower traffic in progress "only if extra long", whatever the
+        # PRIORITY's own length; and, as for IMMEDIATE, not when the end is nearer than the cancellation.
+        return held is Precedence.ROUTINE and current.queued.size > self.rules.extra_long and worth_it
 
     def _abandon(self, transmission: Transmission, cause: Cause) -> None:
         """Stop a transmission: its serial stays used, its delivery waits again in its old place."""
