@@ -93,6 +93,8 @@ def reading_line(reading: Reading) -> str:
         line = f"{tid}  cancelled (busted): serial used, message follows again"
     elif reading.service is not None:
         line = f"{tid}  service message: {reading.service}"
+    elif reading.relayed_for is not None:
+        line = f"{tid}  for {reading.relayed_for}: taken for relay (alternative route)"
     elif reading.cable is None:
         line = f"{tid}  duplicate, filed"
     else:

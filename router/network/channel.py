@@ -59,6 +59,10 @@ ZFR = "ZFR"
 """The operating signal cancelling a transmission by service message (§424d: ``ZFR FPA035``)."""
 ZFX = "ZFX"
 """The operating signal reporting channel serials never received (§433: ``ZFX HPA063``)."""
+ZID = "ZID"
+"""The number comparison (§412b: ``ZID PPA113``, the last number; §413b: the day's last, ``AWAITING``)."""
+ZIC = "ZIC"
+"""The answer to a number comparison that finds all well (§412c: ``ZIC PPA113``)."""
 
 
 def single_call(raw: bytes, transmission_id: str, post: str, prosign: str) -> bytes:
@@ -202,6 +206,8 @@ class Copy(NamedTuple):
     """ZFG in FL5: a retransmission answering a tracer, always delivered (§438b)."""
     service: str | None = None
     """The text of a service message from the switch (``UNCLAS SVC ZFR HFR0002``), not a message."""
+    called: tuple[str, ...] = ()
+    """The RIs FL2 calls: the stations that must deliver or relay the message (§303)."""
 
     @property
     def transmission_id(self) -> str:
@@ -230,6 +236,7 @@ def read_copy(payload: bytes) -> Copy:
     fl2, _, text = rest.partition(b"\n")  # FL2, which names only this post
     bell = fl2.startswith(BELL)
     fl2 = fl2.removeprefix(BELL)  # a signal to the operator, not text (§137e)
+    called = tuple(fl2.decode("ascii", "replace").split()[1:])
     pilot, _, after = text.partition(b"\n")
     suspect = pilot.rstrip(b"\r").split(b" ", 1)[0] == ZFD.encode()
     if suspect:
@@ -237,10 +244,17 @@ def read_copy(payload: bytes) -> Copy:
     body = text.lstrip(b"\n")
     own = body.startswith(f"DE {SWITCH_RI} ".encode())
     if own:
-        return _switch_given(channel, serial, body, bell=bell, suspect=suspect)
+        return _switch_given(channel, serial, body, bell=bell, suspect=suspect)._replace(called=called)
     cable = first + b"\n" + fl2 + b"\n" + text if _DE.match(body) else text
     return Copy(
-        channel, serial, cancelled=False, cable=cable, suspect=suspect, bell=bell, tracer=_tracer(body)
+        channel,
+        serial,
+        cancelled=False,
+        cable=cable,
+        suspect=suspect,
+        bell=bell,
+        tracer=_tracer(body),
+        called=called,
     )
 
 
@@ -326,21 +340,38 @@ def cancellation(transmission_id: str) -> bytes:
     return b"VZCZC" + transmission_id.encode() + b"\n" + CANCEL + b"\n" + EOM + b"\n"
 
 
-def service_message(transmission_id: str, post: str, text: str, filed: float) -> bytes:
+def service_message(
+    transmission_id: str, post: str, text: str, filed: float, *, prosign: str = "RR"
+) -> bytes:
     """A service message of the switch's to one post, in the form of §424d's example.
 
     Abbreviated PLAINDRESS between directly connected stations (§405b: FL3 without a station
     serial number), with the BT lines and ``UNCLAS SVC`` of a relayed one (§405c), so that it is a
-    whole transmission like any other (§114).
+    whole transmission like any other (§114). ROUTINE, unless ``prosign`` says (a ZID is ``PP``).
     """
     when = datetime.fromtimestamp(filed, UTC)
     fl3 = f"DE {SWITCH_RI} {when.timetuple().tm_yday:03d}{when:%H%M}"
-    return f"VZCZC{transmission_id}\nRR {post}\n{fl3}\nZNR UUUUU\nBT\nUNCLAS SVC {text}\nBT\nNNNN\n".encode()
+    heading = f"VZCZC{transmission_id}\n{prosign} {post}\n{fl3}\nZNR UUUUU\n"
+    return f"{heading}BT\nUNCLAS SVC {text}\nBT\nNNNN\n".encode()
 
 
 def zfx(post: str, missing: list[str]) -> bytes:
     """A post's service message reporting transmissions it never received (§433, §405b)."""
     return f"OO RUEH\nDE {post}\nZNR UUUUU\n{ZFX} {' '.join(missing)}\nNNNN\n".encode()
+
+
+def post_service(post: str, text: str, prosign: str = "RR") -> bytes:
+    """A post's service message to the switch in §412c's form: FL2, DE without a serial, the signal."""
+    return f"{prosign} {SWITCH_RI}\nDE {post}\nZNR UUUUU\n{text}\nNNNN\n".encode()
+
+
+def read_signal(payload: bytes, signal: str) -> list[str] | None:
+    """The words after ``signal`` on the line of a service message that begins with it; None if none."""
+    for line in payload.decode("ascii", "replace").splitlines():
+        words = line.removeprefix("UNCLAS SVC ").split()
+        if words and words[0] == signal:
+            return words[1:]
+    return None
 
 
 def read_zfx(payload: bytes) -> list[tuple[str, int]]:

@@ -27,10 +27,11 @@ from router.cable.models import Precedence, needs_receipt
 LineCode = Literal["ita2", "ascii"]
 """A line's character code: ITA2 (five units, start and stop: the teleprinter) or ASCII."""
 
-Cause = Literal["first", "bust", "outage", "zfx", "ack-timeout", "restart", "request", "line-up"]
+Cause = Literal["first", "bust", "outage", "zfx", "ack-timeout", "restart", "request", "line-up", "alternate"]
 """Why a transmission is made: the first, or again after a bust, an outage, a gap report (ZFX), a
 missing acknowledgement, a restart of the router, an operator's request, or the line coming back
-up with the copy sent before it went down still not receipted."""
+up with the copy sent before it went down still not receipted; or the first by another post's line,
+the addressee's own having been down too long (§307)."""
 SUSPECT: frozenset[Cause] = frozenset({"ack-timeout", "restart", "line-up"})
 """Causes of a copy that may have reached the post before: it goes with the ZFD pilot (§427).
 A bust or a cut was cancelled and a ZFX names a serial never received: those copies are not suspect."""
@@ -59,6 +60,16 @@ class Consignment(NamedTuple):
 EXTRA_LONG = 5 * 20 * 69
 """ACP 127 leaves "extra long" undefined; this is more than the five text pages of 20 lines of 69
 characters that one transmission should hold (§208, §138f) before a message goes in sections."""
+
+
+DIVERT_AFTER = 300.0
+"""An outage is "extended" (ACP 127 §307: traffic then takes an alternative route) after five
+minutes: half a FLASH's ten minutes writer to reader, and a sixth of an IMMEDIATE's thirty, are
+then gone waiting for the line."""
+
+
+CHECK_AFTER = 30 * 60.0
+"""A channel without traffic this long is checked (§412b: 30 minutes; 60 at the relay's discretion)."""
 
 
 ASCII_FROM = 110
@@ -117,6 +128,14 @@ class Queued:
     since: float = field(compare=False, default=0.0)
     """When it was first queued (network time)."""
     niact: bool = field(compare=False, default=False)
+    addressee: str = field(compare=False, default="")
+    """The post the copy is for when it is not the line's own: it goes by this line as that post's
+    alternative route (§307-308), FL2 calling that post, for the station at the end to relay."""
+
+    @property
+    def consignment(self) -> Consignment:
+        """What the line was given to send, to be given to another (an alternative route, §307)."""
+        return Consignment(self.delivery_id, self.cable_id, self.precedence, self.niact)
 
     @property
     def needs_receipt(self) -> bool:
@@ -186,12 +205,15 @@ class Line:
         return size * self.units / self.baud if self.baud else 0.0
 
     def put(
-        self, consignment: Consignment, size: int, now: float, cause: Cause = "first"
+        self, consignment: Consignment, size: int, now: float, cause: Cause = "first", addressee: str = ""
     ) -> Transmission | None:
-        """Queue a delivery; return the transmission it busts, if it pre-empts the one in progress."""
+        """Queue a delivery; return the transmission it busts, if it pre-empts the one in progress.
+
+        ``addressee``: the post the copy is for, when this line is its alternative route (§307).
+        """
         delivery_id, cable_id, precedence, niact = consignment
         order = (-precedence.rank, next(self.arrivals))
-        queued = Queued(order, delivery_id, cable_id, precedence, size, cause, now, niact)
+        queued = Queued(order, delivery_id, cable_id, precedence, size, cause, now, niact, addressee)
         self._hold(queued)
         current = self.current
         if current is None or not self._interrupts(queued, current, now):
@@ -229,6 +251,18 @@ class Line:
         heapq.heapify(self.waiting)
         self.spilled[worst.precedence] += 1
         return True
+
+    def take(self, lowest: Precedence) -> list[Queued]:
+        """Take the held waiting deliveries of ``lowest`` precedence and above off the line, best first.
+
+        For a line down too long: its FLASH and IMMEDIATE traffic goes by an alternative route
+        (§307), the rest waits here. Deliveries left in the journal (`spilled`) are not taken.
+        """
+        taken = sorted(q for q in self.waiting if q.precedence >= lowest)
+        if taken:
+            self.waiting = [q for q in self.waiting if q.precedence < lowest]
+            heapq.heapify(self.waiting)
+        return taken
 
     def needs_refill(self) -> bool:
         """Whether deliveries wait in the journal and memory has room for them."""

@@ -19,7 +19,19 @@ from router.bus import topics
 from router.cable.models import Precedence
 from router.cable.parser import parse_cable
 from router.errors import CableParseError, NotACopyError
-from router.network.channel import Continuity, duplicate_notice, duplicate_report, read_copy, receipt, zfx
+from router.network.channel import (
+    BELL,
+    ZIC,
+    ZID,
+    Continuity,
+    duplicate_notice,
+    duplicate_report,
+    post_service,
+    read_copy,
+    read_signal,
+    receipt,
+    zfx,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -27,6 +39,7 @@ if TYPE_CHECKING:
     from router.bus.mqtt import BrokerAddress, MqttBus
     from router.bus.protocol import Bus
     from router.cable.models import Cable
+    from router.network.channel import Copy
 
 
 class Reading(NamedTuple):
@@ -49,9 +62,13 @@ class Reading(NamedTuple):
     bell: bool = False
     """The copy came with the bell signal (a FLASH, §151b): rung, not printed."""
     notice: bytes | None = None
-    """A service message to the switch: an exact duplicate, not piloted, received and filed (§428a)."""
+    """A service message to the switch: an exact duplicate, not piloted, received and filed (§428a),
+    or the answer to a channel check (ZIC, §412c)."""
     service: str | None = None
     """A service message from the switch (``UNCLAS SVC ZFR HFR0002``): for the operator, not a cable."""
+    relayed_for: str | None = None
+    """The station FL2 calls, when it is not this post: a copy sent by this post's line as that
+    station's alternative route (§307-308), taken and receipted for relay, not shown as its own."""
 
 
 _HEADING_LINES = 4
@@ -77,6 +94,7 @@ class PostStation:
         except NotACopyError as error:
             return _unreadable(None, str(error))
         continuity = self.channels.setdefault(copy.channel, Continuity())
+        before = continuity.last
         check = continuity.receive(copy.serial)
         # A ZFR closes the numbers it quotes (§424b, §424d): they are cancelled, not open.
         closed = {serial for channel, serial in copy.cancels if channel == copy.channel}
@@ -94,7 +112,10 @@ class PostStation:
                 report=report,
                 problem=None,
                 service=copy.service,
+                notice=self._number_comparison(copy, before),
             )
+        if copy.called and self.ri not in copy.called:
+            return self._relay(copy, payload, report)
         try:
             cable = parse_cable(copy.cable)
         except CableParseError as error:
@@ -123,6 +144,47 @@ class PostStation:
             precedence=precedence,
             bell=copy.bell,
             notice=duplicate_report(self.ri, text) if text else None,
+        )
+
+    def _number_comparison(self, copy: Copy, before: int | None) -> bytes | None:
+        """The answer to the switch's channel check ``ZID HFR0042``: ``ZIC`` and the last number received.
+
+        §412c's answer, quoting the last number this post received before the check: the same as
+        the ZID's when all is well. When it differs, the numbers between are open and the post has
+        reported them by ZFX already (the ZID's own number showed them, §433).
+        """
+        quoted = read_signal(copy.service.encode(), ZID) if copy.service else None
+        if quoted is None:
+            return None
+        last = f"{copy.channel}{before:04d}" if before is not None else "NONE"
+        return post_service(self.ri, f"{ZIC} {last}", prosign="PP")
+
+    def _relay(self, copy: Copy, payload: bytes, report: bytes | None) -> Reading:
+        """A copy for another station, by this post's line as its alternative route (§307-308).
+
+        The post takes it for relay onward (§308c: it came without a pilot, FL2 calling the
+        station) and receipts it at its prosign's precedence; it is not this post's message, so
+        it is neither shown nor held (this post may be an addressee of the same cable itself).
+        The simulation ends there: the relay beyond is not simulated.
+        """
+        tid = copy.transmission_id
+        fl2 = payload.split(b"\n", 2)[1].removeprefix(BELL)  # FL2 follows FL1 (read_copy found both)
+        try:
+            precedence = Precedence.from_letter(fl2[:1].decode("ascii", "replace"))
+        except KeyError:
+            precedence = Precedence.ROUTINE
+        letter = precedence.letter
+        return Reading(
+            tid,
+            None,
+            duplicate=False,
+            cancelled=False,
+            receipt=receipt(letter, tid),
+            report=report,
+            problem=None,
+            precedence=precedence,
+            bell=copy.bell,
+            relayed_for=" ".join(copy.called),
         )
 
     def copy_precedence(self, payload: bytes) -> Precedence | None:

@@ -12,7 +12,14 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from router.journal.writes import Acknowledged
-from router.network.channel import DUPLICATE_RECEIVED, ZFR, read_acknowledgement, read_zfx
+from router.network.channel import (
+    DUPLICATE_RECEIVED,
+    ZFR,
+    ZIC,
+    read_acknowledgement,
+    read_signal,
+    read_zfx,
+)
 
 if TYPE_CHECKING:
     from router.switch.actions import Actions, JournalReads
@@ -80,7 +87,9 @@ class Posts:
         tid = payload.decode("ascii", "replace")
         if self._journal.is_open(delivery_id):
             self._lines.receipts.receipted(delivery_id)
-            self._actions.writes.append(Acknowledged(delivery_id, post))
+            # A copy that went by an alternative route is receipted by the station relaying it (§308).
+            owner = self._lines.diversions.settle(delivery_id, post)
+            self._actions.writes.append(Acknowledged(delivery_id, owner))
             self._actions.event("acknowledged", post=post, delivery=delivery_id, transmission=tid)
         elif self._journal.given_up(delivery_id):
             # Intercepted for want of a receipt, and receipted after all: the operator should know.
@@ -111,6 +120,9 @@ class Posts:
             text = payload.decode("ascii", "replace").partition("SVC ")[2].split("\n", 1)[0]
             self._actions.event("duplicate-notified", post=post, text=text[:120])
             return
+        if (answer := read_signal(payload, ZIC)) is not None:
+            self._compared(post, answer)
+            return
         reported = list(dict.fromkeys(read_zfx(payload)))
         missing = reported[: self.max_gap_serials]
         self._actions.event(
@@ -135,12 +147,25 @@ class Posts:
             self._actions.event("retransmitted", post=post, delivery=delivery_id, cause="zfx")
             self._lines.again(post, delivery_id, now, "zfx")
 
+    def _compared(self, post: str, answer: list[str]) -> None:
+        """A post's ZIC: the last number it received, against the one the switch's ZID quoted (§412c-d).
+
+        Logged, matching or not: when they differ the post has reported the open numbers by ZFX,
+        which the switch answers (§412d: the sending station ascertains the status of traffic).
+        """
+        quoted = self._lines.services.checked.pop(post, None)
+        received = answer[0][:12] if answer else ""
+        self._actions.event(
+            "channel-check", post=post, sent=quoted, received=received, agreed=quoted == received
+        )
+
     def line_control(self, post: str, payload: bytes, now: float) -> None:
         """``down`` or ``up`` on router/line/<RI>: an outage begins or ends."""
         command = payload.decode("ascii", "replace").strip().lower()
         line = self._lines.line(post)
         if command == "down" and line.up:
             cut = line.down()
+            self._lines.diversions.went_down(post, now)
             self._actions.event("line-down", post=post)
             if cut is not None:
                 self._lines.end(post, cut, now)
