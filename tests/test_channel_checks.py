@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from router.network.channel import read_copy
+from router.network.channel import post_service, read_copy, single_call
 from router.sim.post import PostStation
 from tests.wire import cable, network
 
@@ -100,3 +100,108 @@ async def test_no_channel_check_on_a_line_that_is_down_or_busy(tmp_path: Path) -
         paris = [read_copy(m.payload).service for m in net.received("RUEHFR")]
         assert net.received("RUEHLO") == [], "London is still down"
     assert paris == ["UNCLAS SVC ZID HFR0002"]
+
+
+DAY = 86_400.0
+MIDNIGHT = 80_000.0
+"""From START (2001-09-09 01:46:40Z) to the next midnight UTC of the network's clock."""
+
+
+async def test_numbers_start_again_at_midnight_and_the_post_compares_the_day_s_last(tmp_path: Path) -> None:
+    """§413: the first copy after 0000Z goes under HFR0001; Paris reports ZID HFR0003 AWAITING ZDK HFR0002."""
+    async with network(tmp_path, receipt_timeout=10 * DAY, channel_check_after=10 * DAY) as net:
+        paris = PostStation("RUEHFR")
+        for serial in (1, 2, 3):
+            await net.send("cables/in/dept", cable(serial, "R"))
+        await net.clock.advance(1)
+        first, _lost, third = net.received("RUEHFR")
+        assert paris.read(first.payload).summary is None
+        assert paris.read(third.payload).report is not None, "HFR0002 open"
+        await net.clock.advance(MIDNIGHT)
+        await net.send("cables/in/dept", cable(4, "R"))
+        await net.clock.advance(1)
+        (new_day,) = net.received("RUEHFR")
+        reading = paris.read(new_day.payload)
+        assert reading.summary is not None
+        await net.send("cables/svc/RUEHFR", reading.summary)
+    assert reading.transmission_id == "HFR0001"
+    assert reading.cable is not None, "a new series, not a repeat of yesterday's HFR0001"
+    assert reading.summary == b"RR RUEHWEB\nDE RUEHFR\nZNR UUUUU\nZID HFR0003 AWAITING ZDK HFR0002\nNNNN\n"
+    assert net.events("end-of-day") == [
+        {
+            "event": "end-of-day",
+            "post": "RUEHFR",
+            "sent": "HFR0003",
+            "received": "HFR0003",
+            "agreed": True,
+            "awaiting": ["HFR0002"],
+        }
+    ]
+
+
+def copy_of(serial: int, tid: str) -> bytes:
+    """Cable ``serial`` as Paris's copy under ``tid``."""
+    return single_call(cable(serial, "R"), tid, "RUEHFR", "RR")
+
+
+def test_two_messages_under_one_number_are_both_released_and_reported_zfq() -> None:
+    """§429: a second, different message under HFR0005 is shown, and ZFQ names both and the number."""
+    paris = PostStation("RUEHFR")
+    first = paris.read(copy_of(1, "HFR0005"))
+    second = paris.read(copy_of(2, "HFR0005"))
+    again = paris.read(copy_of(2, "HFR0005"))
+    assert first.cable is not None
+    assert second.cable is not None
+    assert second.cable.message_id == "RUEHC-0002-0011200"
+    assert second.notice == b"RR RUEHWEB\nDE RUEHFR\nZNR UUUUU\nZFQ RUEHC 0001 RUEHC 0002 HFR0005\nNNNN\n"
+    assert (again.cable, again.duplicate, again.notice) == (None, True, None), "the same one again: filed"
+
+
+def test_one_message_under_two_numbers_is_recorded_under_the_lower_and_reported_zfu() -> None:
+    """§430: HFR0007 and HFR0008 before one message: shown as HFR0007, HFR0008 blanked, ZFU sent."""
+    paris = PostStation("RUEHFR")
+    paris.read(copy_of(1, "HFR0006"))
+    twice = copy_of(2, "HFR0007").replace(b"VZCZCHFR0007\n", b"VZCZCHFR0007\nVZCZCHFR0008\n", 1)
+    reading = paris.read(twice)
+    after = paris.read(copy_of(3, "HFR0009"))
+    assert reading.cable is not None
+    assert (reading.transmission_id, reading.report) == ("HFR0007", None)
+    assert (
+        reading.notice == b"RR RUEHWEB\nDE RUEHFR\nZNR UUUUU\nZFU HFR0007 HFR0008 RUEHC 0002 0011200\nNNNN\n"
+    )
+    assert after.report is None, "HFR0008 is accounted for (number only), not open"
+
+
+def test_a_message_without_a_number_is_released_and_reported_zft() -> None:
+    """§432: a message whose FL2 comes first is shown, with ZFT naming it and HFR0004, which it followed."""
+    paris = PostStation("RUEHFR")
+    paris.read(copy_of(1, "HFR0004"))
+    unnumbered = copy_of(2, "HFR0005").split(b"\n", 1)[1]
+    reading = paris.read(unnumbered)
+    after = paris.read(copy_of(3, "HFR0005"))
+    assert reading.cable is not None
+    assert (reading.transmission_id, reading.receipt) == (None, None)
+    assert reading.notice == b"RR RUEHWEB\nDE RUEHFR\nZNR UUUUU\nZFT RUEHC 0002 0011200 HFR0004\nNNNN\n"
+    assert after.report is None
+
+
+async def test_the_switch_logs_discrepancies_and_resends_what_went_under_a_blanked_number(
+    tmp_path: Path,
+) -> None:
+    """ZFQ and ZFU are logged (§429b, §430c); the copy sent under ZFU's blanked HFR0002 goes again (§430d)."""
+    async with network(tmp_path, receipt_timeout=PATIENT) as net:
+        await net.send("cables/in/dept", cable(1, "R"))
+        await net.send("cables/in/dept", cable(2, "R"))
+        await net.clock.advance(1)
+        net.received("RUEHFR")
+        for text in ("ZFQ RUEHC 0001 RUEHC 0002 HFR0001", "ZFU HFR0001 HFR0002 RUEHC 0001 0011200"):
+            await net.send("cables/svc/RUEHFR", post_service("RUEHFR", text))
+        await net.clock.advance(1)
+        (resent,) = net.received("RUEHFR")
+    assert [(e["signal"], e["text"]) for e in net.events("discrepancy")] == [
+        ("ZFQ", "RUEHC 0001 RUEHC 0002 HFR0001"),
+        ("ZFU", "HFR0001 HFR0002 RUEHC 0001 0011200"),
+    ]
+    assert net.events("gap") == [], "not taken for a ZFX"
+    assert read_copy(resent.payload).transmission_id == "HFR0003"
+    assert b"SUBJECT: CABLE 2" in resent.payload

@@ -271,3 +271,16 @@ def test_a_post_s_line_code_is_read_from_the_routing_table() -> None:
     assert table.posts["RUEHC"].line.code == "ascii"
     with pytest.raises(TableError, match="code"):
         parse_table('[[posts]]\nri = "RUEHFR"\nnames = ["AMEMBASSY PARIS"]\ncode = "morse"\n')
+
+
+def test_channel_numbers_start_again_at_0001_on_a_new_day() -> None:
+    """§413a: the first number after midnight UTC (network clock) is 0001; the day's last is kept."""
+    paris = line(baud=0)
+    before_midnight = 86_400.0 * 11_000 - 10
+    for delivery in (1, 2):
+        paris.put(Consignment(delivery, delivery, R), 100, now=before_midnight)
+    assert [serial for _, serial, _ in drain(paris, now=before_midnight)] == [1, 2]
+    assert paris.number(before_midnight + 5) == "HFR0003", "a service message takes the day's next"
+    paris.put(Consignment(3, 3, R), 100, now=before_midnight + 20)
+    assert [serial for _, serial, _ in drain(paris, now=before_midnight + 20)] == [1]
+    assert paris.last_of_series == 3

@@ -59,6 +59,12 @@ ZFR = "ZFR"
 """The operating signal cancelling a transmission by service message (§424d: ``ZFR FPA035``)."""
 ZFX = "ZFX"
 """The operating signal reporting channel serials never received (§433: ``ZFX HPA063``)."""
+ZFQ = "ZFQ"
+"""Two different messages under one channel number (§429b: ``ZFQ RUCDSQ 149A RUEAFF 167C WFA145``)."""
+ZFU = "ZFU"
+"""One message under two consecutive numbers (§430c: ``ZFU FPA116 FPA117 RXFBDY 107 23/1745Z``)."""
+ZFT = "ZFT"
+"""A message received without a channel number (§432b: ``ZFT RBDAC 148C 17/1712Z DPA125``)."""
 ZID = "ZID"
 """The number comparison (§412b: ``ZID PPA113``, the last number; §413b: the day's last, ``AWAITING``)."""
 ZIC = "ZIC"
@@ -208,6 +214,8 @@ class Copy(NamedTuple):
     """The text of a service message from the switch (``UNCLAS SVC ZFR HFR0002``), not a message."""
     called: tuple[str, ...] = ()
     """The RIs FL2 calls: the stations that must deliver or relay the message (§303)."""
+    blanked: int | None = None
+    """A second, consecutive number of the same channel before the message (§430): "number only"."""
 
     @property
     def transmission_id(self) -> str:
@@ -224,13 +232,34 @@ class Copy(NamedTuple):
 
 
 def read_copy(payload: bytes) -> Copy:
-    """Split a payload of ``cables/out/<RI>`` into its transmission id, its pilots and its message."""
+    """Split a payload of ``cables/out/<RI>`` into its transmission id, its pilots and its message.
+
+    A message whose FL2 comes first, without FL1, has no channel number (§432): its channel is
+    empty and its serial 0. A second TI of the same channel, the next number, right after the first
+    is one message under two numbers (§430): the higher is ``blanked``.
+    """
     first, _, rest = payload.partition(b"\n")
     match = _FL1.match(first.rstrip(b"\r"))
     if match is None:
-        reason = f"no transmission identification: {first[:30]!r}"
-        raise NotACopyError(reason)
-    channel, serial = match[1].decode(), int(match[2])
+        if not _FL2.match(first.removeprefix(BELL)):
+            reason = f"no transmission identification: {first[:30]!r}"
+            raise NotACopyError(reason)
+        # The start-of-message indicator alone (§202c) heads it for the parser, which reads an
+        # ACP 127 heading from FL1 on: there is no channel designator or number to give it.
+        first, rest = b"VZCZC", payload
+        channel, serial = "", 0
+    else:
+        channel, serial = match[1].decode(), int(match[2])
+    second, _, after_second = rest.partition(b"\n")
+    again = _FL1.match(second.rstrip(b"\r"))
+    blanked = None
+    if again and again[1].decode() == channel and int(again[2]) == following(serial):
+        blanked, rest = int(again[2]), after_second
+    return _read_rest(channel, serial, first, rest)._replace(blanked=blanked)
+
+
+def _read_rest(channel: str, serial: int, first: bytes, rest: bytes) -> Copy:
+    """The copy after its FL1: a cancellation, or FL2, a pilot and the message."""
     if rest.startswith(CANCEL):
         return Copy(channel, serial, cancelled=True, cable=b"")
     fl2, _, text = rest.partition(b"\n")  # FL2, which names only this post
@@ -360,6 +389,19 @@ def zfx(post: str, missing: list[str]) -> bytes:
     return f"OO RUEH\nDE {post}\nZNR UUUUU\n{ZFX} {' '.join(missing)}\nNNNN\n".encode()
 
 
+def end_of_series(channel: str, ended: tuple[int, list[int]]) -> str:
+    """The receiving station's end-of-day comparison (§413b): the last number, and those awaited.
+
+    ``ZID HFR0164``, or ``ZID HFR0164 AWAITING ZDK HFR0137`` when numbers are still open: a
+    summary, not a new request for the reruns asked for already.
+    """
+    last, open_numbers = ended
+    text = f"{ZID} {channel}{last:04d}"
+    if open_numbers:
+        text += " AWAITING ZDK " + " ".join(f"{channel}{serial:04d}" for serial in open_numbers)
+    return text
+
+
 def post_service(post: str, text: str, prosign: str = "RR") -> bytes:
     """A post's service message to the switch in §412c's form: FL2, DE without a serial, the signal."""
     return f"{prosign} {SWITCH_RI}\nDE {post}\nZNR UUUUU\n{text}\nNNNN\n".encode()
@@ -410,6 +452,9 @@ class Receipt(NamedTuple):
     """Serials skipped before this one: to be asked for with ZFX."""
     repeated: bool
     """This serial was seen before: a suspected duplicate (ZFD), filed, not shown again."""
+    ended: tuple[int, list[int]] | None = None
+    """When this serial (0001) begins a new series: the previous series' last number and its
+    numbers still open, for the end-of-day comparison (§413b)."""
 
 
 @dataclass(slots=True)
@@ -421,13 +466,21 @@ class Continuity:
     """Serials reported missing and not received since."""
 
     def receive(self, serial: int) -> Receipt:
-        """Account for ``serial``; say which serials it shows missing, or that it is a repeat."""
+        """Account for ``serial``; say which serials it shows missing, or that it is a repeat.
+
+        0001 after any other number begins a new series (§413a: daily, or when the numbers have
+        run round): the previous series ends there, its open numbers with it.
+        """
         if serial in self.missing:
             self.missing.discard(serial)
             return Receipt([], repeated=False)
         if self.last is None:
             self.last = serial
             return Receipt([], repeated=False)
+        if serial == 1 and self.last != 1:
+            ended = (self.last, sorted(self.missing))
+            self.last, self.missing = serial, set()
+            return Receipt([], repeated=False, ended=ended)
         if serial == self.last or self._behind(serial):
             return Receipt([], repeated=True)
         skipped = between(self.last, serial)

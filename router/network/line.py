@@ -41,6 +41,8 @@ HELD = 32
 router's memory does not grow with it (200,000 queued copies would take a few hundred MB)."""
 SERIAL_MODULUS = 10_000
 """Channel serials are four digits in FL1 (VZCZCHFR0042): 0001 to 9999, then 0001 again."""
+DAY = 86_400.0
+"""A day of the network's clock: channel numbers start again at 0001 at midnight UTC (§413a)."""
 
 
 def following(serial: int) -> int:
@@ -182,6 +184,12 @@ class Line:
     """Waiting deliveries left in the journal, by precedence: newer than those held of theirs."""
     code: LineCode | None = None
     """The line's character code; None: by its speed (`code_for`)."""
+    series_day: int | None = None
+    """The day (UTC, of the network's clock) the serials in use were begun on; None: not known
+    (a line just made, or taken up from the journal after a restart): the series runs on."""
+    last_of_series: int = 0
+    """The last serial of the series before this one (0: none): what a post's end-of-day
+    comparison should quote (§413b)."""
 
     @property
     def line_code(self) -> LineCode:
@@ -288,12 +296,12 @@ class Line:
         if self.current is not None or not self.up or not self.waiting or len(self.in_flight) >= self.window:
             return None
         queued = heapq.heappop(self.waiting)
-        self.serial = following(self.serial)
+        self._next_serial(now)
         self.current = Transmission(queued, self.channel, self.serial, now, now + self.duration(queued.size))
         self.in_flight.add(queued.delivery_id)
         return self.current
 
-    def number(self) -> str | None:
+    def number(self, now: float) -> str | None:
         """The next channel serial for a service message, if the line is up and idle; else None.
 
         A service message goes between transmissions, never inside one, and takes a number of
@@ -301,8 +309,16 @@ class Line:
         """
         if self.current is not None or not self.up:
             return None
-        self.serial = following(self.serial)
+        self._next_serial(now)
         return f"{self.channel}{self.serial:04d}"
+
+    def _next_serial(self, now: float) -> None:
+        """Take the next serial: 0001 again on a new day (the daily number change, §413a)."""
+        day = int(now // DAY)
+        if self.series_day is not None and day > self.series_day and self.serial:
+            self.last_of_series, self.serial = self.serial, 0
+        self.series_day = day
+        self.serial = following(self.serial)
 
     def finish(self, now: float) -> Transmission | None:
         """The transmission in progress, if its last character has gone by ``now``."""

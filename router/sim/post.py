@@ -21,11 +21,15 @@ from router.cable.parser import parse_cable
 from router.errors import CableParseError, NotACopyError
 from router.network.channel import (
     BELL,
+    ZFQ,
+    ZFT,
+    ZFU,
     ZIC,
     ZID,
     Continuity,
     duplicate_notice,
     duplicate_report,
+    end_of_series,
     post_service,
     read_copy,
     read_signal,
@@ -66,11 +70,16 @@ class Reading(NamedTuple):
     or the answer to a channel check (ZIC, §412c)."""
     service: str | None = None
     """A service message from the switch (``UNCLAS SVC ZFR HFR0002``): for the operator, not a cable."""
+    summary: bytes | None = None
+    """The end-of-day comparison sent when a new series of numbers begins (§413b): ``ZID HFR0164``."""
     relayed_for: str | None = None
     """The station FL2 calls, when it is not this post: a copy sent by this post's line as that
     station's alternative route (§307-308), taken and receipted for relay, not shown as its own."""
 
 
+NUMBERED = 4096
+"""Transmission ids whose message the post remembers, to tell a repeat from two messages under one
+number (§429)."""
 _HEADING_LINES = 4
 """FL2 is looked for this far into a copy (FL1, a bell signal before a FLASH's FL2, FL2)."""
 
@@ -86,6 +95,10 @@ class PostStation:
     ri: str
     channels: dict[str, Continuity] = field(default_factory=dict)
     held: set[str] = field(default_factory=set)
+    last_numbered: str | None = None
+    """The last transmission id received: what a message without a number followed (§432b)."""
+    numbered: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """The messages each recent transmission id carried (``HFR0042``: message ids), oldest first."""
 
     def read(self, payload: bytes) -> Reading:
         """Check a payload's serial, read its message, and say what to send back."""
@@ -93,14 +106,40 @@ class PostStation:
             copy = read_copy(payload)
         except NotACopyError as error:
             return _unreadable(None, str(error))
+        if not copy.channel:
+            return self._unnumbered(copy, payload)
         continuity = self.channels.setdefault(copy.channel, Continuity())
         before = continuity.last
         check = continuity.receive(copy.serial)
+        if copy.blanked is not None:
+            continuity.receive(copy.blanked)  # recorded as "number only" (§430b): not open
+        self.last_numbered = copy.transmission_id
         # A ZFR closes the numbers it quotes (§424b, §424d): they are cancelled, not open.
         closed = {serial for channel, serial in copy.cancels if channel == copy.channel}
         continuity.missing -= closed
         missing = [f"{copy.channel}{serial:04d}" for serial in check.missing if serial not in closed]
         report = zfx(self.ri, missing) if missing else None
+        reading = self._read(copy, payload, (before, check.repeated), report)
+        if copy.blanked is not None and reading.cable is not None:
+            # §430: recorded under the lower number and released; the sender is told.
+            blanked = f"{copy.channel}{copy.blanked:04d}"
+            quoted = " ".join(reading.cable.message_id.split("-"))
+            reading = reading._replace(
+                notice=post_service(self.ri, f"{ZFU} {reading.transmission_id} {blanked} {quoted}")
+            )
+        if check.ended is not None:
+            summary = post_service(self.ri, end_of_series(copy.channel, check.ended))
+            return reading._replace(summary=summary)
+        return reading
+
+    def _read(
+        self, copy: Copy, payload: bytes, number: tuple[int | None, bool], report: bytes | None
+    ) -> Reading:
+        """What the copy is, its number accounted for: a message, a service message or a cancellation.
+
+        ``number``: the last serial received before it, and whether its own was received before.
+        """
+        before, repeated = number
         tid = copy.transmission_id
         if copy.cancelled or copy.service is not None:
             return Reading(
@@ -126,11 +165,16 @@ class PostStation:
         precedence = self.copy_precedence(payload) or cable.precedence or Precedence.ROUTINE
         # Held already, or under a number seen before: filed (§427c(1), §428a); but a message
         # bearing ZFG answers a tracer and is always delivered (§438b).
-        duplicate = (check.repeated or cable.message_id in self.held) and not copy.tracer
+        notice = None
+        if copy.channel:  # numbered (§432: a message without a number has none to compare)
+            repeated, notice = self._same_number(tid, cable.message_id, repeated=repeated)
+        duplicate = (repeated or cable.message_id in self.held) and not copy.tracer
         # An exact duplicate under a new number, neither piloted ZFD nor explained (§428a): the
         # switch is told, a duplicate may mean mishandling. A number seen again is a redelivery.
-        unexplained = duplicate and not (check.repeated or copy.suspect)
+        unexplained = duplicate and not (repeated or copy.suspect)
         text = duplicate_notice(cable.message_id, tid) if unexplained else None
+        if text is not None:
+            notice = duplicate_report(self.ri, text)
         self.held.add(cable.message_id)
         shown = None if duplicate else cable
         return Reading(
@@ -143,8 +187,39 @@ class PostStation:
             problem=None,
             precedence=precedence,
             bell=copy.bell,
-            notice=duplicate_report(self.ri, text) if text else None,
+            notice=notice,
         )
+
+    def _unnumbered(self, copy: Copy, payload: bytes) -> Reading:
+        """A message without a channel number: released if otherwise correct, and reported (§432).
+
+        The service message names it and the numbered transmission it followed (§432b:
+        ``ZFT RBDAC 148C 17/1712Z DPA125``); without a number it cannot be receipted.
+        """
+        reading = self._read(copy, payload, (None, False), None)
+        if reading.cable is None:
+            return reading
+        quoted = " ".join(reading.cable.message_id.split("-"))
+        text = f"{ZFT} {quoted} {self.last_numbered or 'NONE'}"
+        return reading._replace(transmission_id=None, receipt=None, notice=post_service(self.ri, text))
+
+    def _same_number(self, tid: str, message_id: str, *, repeated: bool) -> tuple[bool, bytes | None]:
+        """Whether the copy repeats its number's message, and the ZFQ when it is another one (§429).
+
+        Two different messages under one number are both released (§429a), and the station they
+        came from is told (§429b: ``ZFQ RUCDSQ 149A RUEAFF 167C WFA145``, both messages by their
+        originating RI and serial, then the number). The post remembers the message each of the
+        last `NUMBERED` numbers carried (§429c: the notation in the station's records).
+        """
+        # A number new to the post (or begun again in a new series, §413a) is this message's alone.
+        earlier = self.numbered.pop(tid, ()) if repeated else ()
+        self.numbered[tid] = earlier if message_id in earlier else (*earlier, message_id)
+        if len(self.numbered) > NUMBERED:
+            del self.numbered[next(iter(self.numbered))]
+        if not earlier or message_id in earlier:
+            return repeated, None
+        quoted = " ".join(" ".join(m.split("-")[:2]) for m in (earlier[0], message_id))
+        return False, post_service(self.ri, f"{ZFQ} {quoted} {tid}")
 
     def _number_comparison(self, copy: Copy, before: int | None) -> bytes | None:
         """The answer to the switch's channel check ``ZID HFR0042``: ``ZIC`` and the last number received.
@@ -231,7 +306,7 @@ async def serve_post(bus: Bus, station: PostStation, on_reading: Callable[[Readi
         # Shown before it is receipted: the station holds the message from now on, and a copy
         # redelivered after a lost connection is filed as the duplicate it is, not a first sight.
         on_reading(reading)
-        for service in (reading.report, reading.notice):
+        for service in (reading.report, reading.notice, reading.summary):
             if service is not None:
                 await bus.publish(topics.service(station.ri), service, qos=1)
         if reading.receipt is not None:

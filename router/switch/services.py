@@ -68,7 +68,7 @@ class Services:
         simplification of the line's timing, not of its numbering). A ZID goes PRIORITY (§412b).
         """
         waiting = self.waiting[post]
-        while waiting and (tid := line.number()) is not None:
+        while waiting and (tid := line.number(now)) is not None:
             text = waiting.pop(0)
             cause = _cause(text)
             prosign = "PP" if cause == "zid" else "RR"
