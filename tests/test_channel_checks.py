@@ -205,3 +205,38 @@ async def test_the_switch_logs_discrepancies_and_resends_what_went_under_a_blank
     assert net.events("gap") == [], "not taken for a ZFX"
     assert read_copy(resent.payload).transmission_id == "HFR0003"
     assert b"SUBJECT: CABLE 2" in resent.payload
+
+
+def state_cable(station: str, ssn: int, to: str) -> bytes:
+    """A cable of ``station`` to Paris, its TO line ``to`` (where the MCN stands)."""
+    return (
+        f"VZCZCXYZ{ssn:04d}\nRR RUEHWEB\nDE {station} #{ssn:04d} 0011200\nZNR UUUUU\n"
+        f"R 011200Z JAN 09\nFM SECSTATE WASHDC\nTO {to}\nBT\nUNCLAS STATE {ssn:06d}\n\nSUBJECT: CABLE {ssn}\n"
+    ).encode()
+
+
+def test_a_post_checks_each_originator_s_mcn_series_and_logs_a_gap() -> None:
+    """5 FAH-2 H-321.7: 0041 then 0043 from RUEHC: 0042 missing; 0042 late fills it; RUEHKO runs apart."""
+    paris = PostStation("RUEHFR")
+    serials = iter(range(1, 100))
+
+    def read(station: str, ssn: int, to: str) -> tuple[str, ...]:
+        reading = paris.read(
+            single_call(state_cable(station, ssn, to), f"HFR{next(serials):04d}", "RUEHFR", "RR")
+        )
+        assert reading.cable is not None
+        return reading.mcn_gaps
+
+    assert read("RUEHC", 1, "RUEHFR/AMEMBASSY PARIS PRIORITY 0041") == ()
+    assert read("RUEHKO", 1, "RUEHFR/AMEMBASSY PARIS 0007") == (), "Tokyo's series is its own"
+    assert read("RUEHC", 2, "RUEHFR/AMEMBASSY PARIS IMMEDIATE 0043") == ("RUEHC 0042",)
+    assert read("RUEHC", 3, "RUEHFR/AMEMBASSY PARIS 0042") == (), "late, not lost: the gap is filled"
+    assert paris.mcns["RUEHC"].missing == set()
+    assert read("RUEHKO", 2, "RUEHFR/AMEMBASSY PARIS 0010") == ("RUEHKO 0008", "RUEHKO 0009")
+    assert read("RUEHC", 4, "AMEMBASSY PARIS 0047") == (), "a line without the post's RI is not checked"
+    assert read("RUEHC", 5, "RUEHFR/AMEMBASSY PARIS 0044-0045") == ()
+    assert paris.mcns["RUEHC"].last == 45
+    again = paris.read(
+        single_call(state_cable("RUEHC", 2, "RUEHFR/AMEMBASSY PARIS 0043"), "HFR0099", "RUEHFR", "RR")
+    )
+    assert (again.duplicate, again.mcn_gaps) == (True, ()), "a duplicate filed is no new number"

@@ -109,4 +109,6 @@ def reading_line(reading: Reading) -> str:
     if reading.report is not None:
         missing = reading.report.decode().split("ZFX ", 1)[1].split("\n", 1)[0]
         line += f"\n{'':9} gap: ZFX {visible(missing)} sent"
+    if reading.mcn_gaps:
+        line += f"\n{'':9} MCN gap: {visible(', '.join(reading.mcn_gaps))} not received (not reported)"
     return line

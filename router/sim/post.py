@@ -72,11 +72,16 @@ class Reading(NamedTuple):
     """A service message from the switch (``UNCLAS SVC ZFR HFR0002``): for the operator, not a cable."""
     summary: bytes | None = None
     """The end-of-day comparison sent when a new series of numbers begins (§413b): ``ZID HFR0164``."""
+    mcn_gaps: tuple[str, ...] = ()
+    """MCNs this message shows missing from its originator's series to this post (5 FAH-2
+    H-321.7): ``RUEHKO 4886``. Logged by the post for its operator, not sent anywhere."""
     relayed_for: str | None = None
     """The station FL2 calls, when it is not this post: a copy sent by this post's line as that
     station's alternative route (§307-308), taken and receipted for relay, not shown as its own."""
 
 
+MCN_RANGE = 16
+"""MCNs of one range on an address line that are checked: a real range spans a few sections."""
 NUMBERED = 4096
 """Transmission ids whose message the post remembers, to tell a repeat from two messages under one
 number (§429)."""
@@ -97,6 +102,8 @@ class PostStation:
     held: set[str] = field(default_factory=set)
     last_numbered: str | None = None
     """The last transmission id received: what a message without a number followed (§432b)."""
+    mcns: dict[str, Continuity] = field(default_factory=dict)
+    """Each originator's MCN series to this post (5 FAH-2 H-321.7), checked as channel numbers are."""
     numbered: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """The messages each recent transmission id carried (``HFR0042``: message ids), oldest first."""
 
@@ -177,6 +184,7 @@ class PostStation:
             notice = duplicate_report(self.ri, text)
         self.held.add(cable.message_id)
         shown = None if duplicate else cable
+        mcn_gaps = self._continuity_numbers(cable) if shown is not None else ()
         return Reading(
             tid,
             shown,
@@ -188,7 +196,31 @@ class PostStation:
             precedence=precedence,
             bell=copy.bell,
             notice=notice,
+            mcn_gaps=mcn_gaps,
         )
+
+    def _continuity_numbers(self, cable: Cable) -> tuple[str, ...]:
+        """Check the MCN on this post's TO or INFO line against its originator's series (5 FAH-2 H-321.7).
+
+        State numbers each originator's cables to an addressee consecutively: the number after
+        the addressee (``RUEHC/SECSTATE WASHDC IMMEDIATE 4887``). A number past the next shows
+        the ones between missing; one of those arriving later (a higher precedence overtakes a
+        lower on the way) fills its gap. The series is the FL3 station's (else the FM line's) to
+        this post, found by its RI on the line: a line naming the post only by name is not checked.
+        """
+        originator = cable.message_id.split("-")[0] if cable.station_serial else cable.originator
+        gaps: list[str] = []
+        for addressee in cable.addressees:
+            if addressee.ri != self.ri or not addressee.mcn or originator is None:
+                continue
+            first, _, last = addressee.mcn.partition("-")  # a range (08STATE103511: 2276-2279)
+            if not first.isdigit() or not (last or first).isdigit():
+                continue
+            numbers = range(int(first), int(last or first) + 1)
+            series = self.mcns.setdefault(originator, Continuity())
+            for number in numbers[:MCN_RANGE]:
+                gaps.extend(f"{originator} {missing:04d}" for missing in series.receive(number).missing)
+        return tuple(gaps)
 
     def _unnumbered(self, copy: Copy, payload: bytes) -> Reading:
         """A message without a channel number: released if otherwise correct, and reported (§432).
