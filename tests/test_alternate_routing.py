@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from router.journal import queries
+from router.network.channel import read_copy
 from router.readout.trace import read_trace, render_trace
 from router.sim.post import PostStation
 from tests.wire import DIVERT_AFTER, cable, called, network
@@ -107,3 +108,24 @@ async def test_no_alternate_or_the_alternate_down_means_the_traffic_waits(tmp_pa
         assert [called(m)[0] for m in net.received("RUEHLO")] == ["HLO0001"]
         assert [called(m)[0] for m in net.received("RUEHFR")] == ["HFR0001"]
     assert net.events("diverted") == []
+
+
+async def test_a_copy_gone_round_and_never_receipted_goes_again_that_way_then_to_intercept(
+    tmp_path: Path,
+) -> None:
+    """No receipt from Rome: the FLASH goes again by Rome's line with ZFD (§427), then intercepted."""
+    async with network(tmp_path, max_resends=1) as net:
+        await net.send("router/line/RUEHFR", b"down")
+        await net.send("cables/in/dept", cable(1, "Z"))
+        await net.clock.advance(DIVERT_AFTER)
+        first = [called(m) for m in net.received("RUEHRO")]
+        await net.clock.advance(300)  # the FLASH's receipt timeout
+        (again,) = net.received("RUEHRO")
+        await net.clock.advance(300)
+        assert net.received("RUEHRO") == []
+    assert first == [("HRO0001", "ZZ", ("RUEHFR",))]
+    assert called(again) == ("HRO0002", "ZZ", ("RUEHFR",))
+    assert read_copy(again.payload).suspect
+    with queries.read_only(net.journal.path) as db:
+        intercepts = db.execute("SELECT addressee, reason, post FROM intercepts").fetchall()
+    assert intercepts == [("RUEHFR", "no-receipt", "RUEHFR")]

@@ -89,6 +89,10 @@ class Diversions:
         """A copy for ``post`` was put on its alternate's line."""
         self.diverted[delivery_id] = post
 
+    def owner(self, delivery_id: int, line_post: str) -> str:
+        """The post a delivery is for: the post of the line it went by, unless it went round."""
+        return self.diverted.get(delivery_id, line_post)
+
     def settle(self, delivery_id: int, line_post: str) -> str:
         """The post a delivery is for (the line's, unless it went round); it is out that way no more."""
         return self.diverted.pop(delivery_id, line_post)

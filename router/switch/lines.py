@@ -268,8 +268,11 @@ class Lines:
                 continue  # going again already (a ZFX asked for it): its own receipt is awaited then
             line.release(delivery_id)  # the resend takes a place again when it starts
             self.active.add(post)
-            if self.receipts.resend(post, delivery_id):
+            owner = self.diversions.owner(delivery_id, post)  # the post it is for (§307)
+            if self.receipts.resend(owner, delivery_id):
                 self.again(post, delivery_id, now, "ack-timeout")
+            else:
+                self.diversions.settle(delivery_id, post)  # intercepted: out that way no more
 
     def line_up(self, post: str, now: float) -> None:
         """The line is back: copies sent before the outage and not receipted go again, with ZFD.
