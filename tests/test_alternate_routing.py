@@ -41,7 +41,7 @@ async def test_flash_and_immediate_go_by_the_alternate_after_the_line_is_down_lo
     # §308c: no pilot; FL2 calls the station to deliver to, under Rome's channel and serials.
     assert round_ == [("HRO0001", "ZZ", ("RUEHFR",)), ("HRO0002", "OO", ("RUEHFR",))]
     assert later == [("HRO0003", "OO", ("RUEHFR",))]
-    assert [e["post"] for e in net.events("alternate-route")] == ["RUEHFR"]
+    assert [(e["post"], e["usable"]) for e in net.events("alternate-route")] == [("RUEHFR", True)]
     assert [(e["post"], e["via"]) for e in net.events("diverted")] == [("RUEHFR", "RUEHRO")] * 3
 
 
@@ -108,6 +108,7 @@ async def test_no_alternate_or_the_alternate_down_means_the_traffic_waits(tmp_pa
         assert [called(m)[0] for m in net.received("RUEHLO")] == ["HLO0001"]
         assert [called(m)[0] for m in net.received("RUEHFR")] == ["HFR0001"]
     assert net.events("diverted") == []
+    assert [(e["post"], e["usable"]) for e in net.events("alternate-route")] == [("RUEHFR", False)]
 
 
 async def test_a_copy_gone_round_and_never_receipted_goes_again_that_way_then_to_intercept(

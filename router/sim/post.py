@@ -3,7 +3,11 @@
 What a receiving station does (ACP 127 §412-§433): each transmission's serial is checked against
 the last; serials skipped are reported at once with ZFX on `cables/svc/<RI>`; a message already
 received is filed, not shown again; every copy is receipted on `cables/ack/<RI>` (``R Z HFR0042``),
-which FLASH and NIACT traffic requires and which frees the post's window at the switch.
+which FLASH and NIACT traffic requires and which frees the post's window at the switch. It answers
+the switch's channel check (ZIC, §412c), compares a day's last number when a new series begins
+(ZID, §413b), reports two messages under one number (ZFQ, §429), one under two (ZFU, §430) and one
+without (ZFT, §432), takes for relay what comes by its line for another station (§307-308), and
+checks each originator's MCN series to it (5 FAH-2 H-321.7).
 
 `PostStation.read` is pure; `serve_post` is its I/O on a bus.
 """
@@ -67,7 +71,7 @@ class Reading(NamedTuple):
     """The copy came with the bell signal (a FLASH, §151b): rung, not printed."""
     notice: bytes | None = None
     """A service message to the switch: an exact duplicate, not piloted, received and filed (§428a),
-    or the answer to a channel check (ZIC, §412c)."""
+    the answer to a channel check (ZIC, §412c), or a discrepancy in numbering (ZFQ, ZFU, ZFT)."""
     service: str | None = None
     """A service message from the switch (``UNCLAS SVC ZFR HFR0002``): for the operator, not a cable."""
     summary: bytes | None = None

@@ -286,11 +286,13 @@ class Switch:
         """Lines down `divert_after` or more: their waiting FLASH and IMMEDIATE go by the alternate (§307).
 
         Each goes round if it can (`Lines.queue`), else back to wait for its line, as PRIORITY and
-        ROUTINE do.
+        ROUTINE do: the alternate's own line may be down too (``usable`` false in the log).
         """
         diversions = self.lines.diversions
         for post, down in diversions.begin(now):
-            self.actions.event("alternate-route", post=post, via=diversions.alternate(post), down_s=down)
+            via = diversions.alternate(post)
+            usable = via is not None and self.lines.line(via).up
+            self.actions.event("alternate-route", post=post, via=via, down_s=down, usable=usable)
             for queued in self.lines.line(post).take(Precedence.IMMEDIATE):
                 self.lines.queue(post, queued.consignment, now, queued.cause)
 

@@ -67,11 +67,13 @@ class Diversions:
         return False
 
     def begin(self, now: float) -> list[tuple[str, float]]:
-        """Posts whose line has just been down `divert_after`: (post, seconds down), now diverting."""
+        """Posts with an alternate whose line has just been down `divert_after`: (post, seconds down)."""
         begun = [
             (post, round(now - since, 3))
             for post, since in self.down_since.items()
-            if post not in self.diverting and since + self.divert_after <= now
+            if post not in self.diverting
+            and since + self.divert_after <= now
+            and self.alternate(post) is not None
         ]
         self.diverting.update(post for post, _ in begun)
         return begun
