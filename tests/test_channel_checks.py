@@ -236,6 +236,8 @@ def test_a_post_checks_each_originator_s_mcn_series_and_logs_a_gap() -> None:
     assert read("RUEHC", 4, "AMEMBASSY PARIS 0047") == (), "a line without the post's RI is not checked"
     assert read("RUEHC", 5, "RUEHFR/AMEMBASSY PARIS 0044-0045") == ()
     assert paris.mcns["RUEHC"].last == 45
+    assert read("RUEHC", 6, "RUEHFR/AMEMBASSY PARIS 5000") == ("RUEHC 0046-4999",), "a jump: one range"
+    assert paris.mcns["RUEHC"].missing == set()
     again = paris.read(
         single_call(state_cable("RUEHC", 2, "RUEHFR/AMEMBASSY PARIS 0043"), "HFR0099", "RUEHFR", "RR")
     )

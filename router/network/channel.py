@@ -407,9 +407,16 @@ def post_service(post: str, text: str, prosign: str = "RR") -> bytes:
     return f"{prosign} {SWITCH_RI}\nDE {post}\nZNR UUUUU\n{text}\nNNNN\n".encode()
 
 
+_SERVICE_HEAD = 4096
+"""Bytes of a post's service message read for its operating signal: a real one is a few lines."""
+
+
 def read_signal(payload: bytes, signal: str) -> list[str] | None:
-    """The words after ``signal`` on the line of a service message that begins with it; None if none."""
-    for line in payload.decode("ascii", "replace").splitlines():
+    """The words after ``signal`` on the line of a service message that begins with it; None if none.
+
+    Only the message's first `_SERVICE_HEAD` bytes are read: the topic is anyone's to publish on.
+    """
+    for line in payload[:_SERVICE_HEAD].decode("ascii", "replace").splitlines():
         words = line.removeprefix("UNCLAS SVC ").split()
         if words and words[0] == signal:
             return words[1:]

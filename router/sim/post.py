@@ -86,6 +86,8 @@ class Reading(NamedTuple):
 
 MCN_RANGE = 16
 """MCNs of one range on an address line that are checked: a real range spans a few sections."""
+MCN_GAP = 16
+"""MCNs missing at once past which a gap is a jump in the series, reported as one range."""
 NUMBERED = 4096
 """Transmission ids whose message the post remembers, to tell a repeat from two messages under one
 number (§429)."""
@@ -223,7 +225,13 @@ class PostStation:
             numbers = range(int(first), int(last or first) + 1)
             series = self.mcns.setdefault(originator, Continuity())
             for number in numbers[:MCN_RANGE]:
-                gaps.extend(f"{originator} {missing:04d}" for missing in series.receive(number).missing)
+                missing = series.receive(number).missing
+                if len(missing) > MCN_GAP:
+                    # A jump, not a few lost cables: said as one range, and not awaited one by one.
+                    series.missing.difference_update(missing)
+                    gaps.append(f"{originator} {missing[0]:04d}-{missing[-1]:04d}")
+                    continue
+                gaps.extend(f"{originator} {serial:04d}" for serial in missing)
         return tuple(gaps)
 
     def _unnumbered(self, copy: Copy, payload: bytes) -> Reading:
