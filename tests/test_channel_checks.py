@@ -231,13 +231,13 @@ def test_a_post_checks_each_originator_s_mcn_series_and_logs_a_gap() -> None:
     assert read("RUEHKO", 1, "RUEHFR/AMEMBASSY PARIS 0007") == (), "Tokyo's series is its own"
     assert read("RUEHC", 2, "RUEHFR/AMEMBASSY PARIS IMMEDIATE 0043") == ("RUEHC 0042",)
     assert read("RUEHC", 3, "RUEHFR/AMEMBASSY PARIS 0042") == (), "late, not lost: the gap is filled"
-    assert paris.mcns["RUEHC"].missing == set()
+    assert paris.mcns.series["RUEHC"].missing == set()
     assert read("RUEHKO", 2, "RUEHFR/AMEMBASSY PARIS 0010") == ("RUEHKO 0008", "RUEHKO 0009")
     assert read("RUEHC", 4, "AMEMBASSY PARIS 0047") == (), "a line without the post's RI is not checked"
     assert read("RUEHC", 5, "RUEHFR/AMEMBASSY PARIS 0044-0045") == ()
-    assert paris.mcns["RUEHC"].last == 45
+    assert paris.mcns.series["RUEHC"].last == 45
     assert read("RUEHC", 6, "RUEHFR/AMEMBASSY PARIS 5000") == ("RUEHC 0046-4999",), "a jump: one range"
-    assert paris.mcns["RUEHC"].missing == set()
+    assert paris.mcns.series["RUEHC"].missing == set()
     again = paris.read(
         single_call(state_cable("RUEHC", 2, "RUEHFR/AMEMBASSY PARIS 0043"), "HFR0099", "RUEHFR", "RR")
     )

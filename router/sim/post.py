@@ -25,7 +25,6 @@ from router.cable.parser import parse_cable
 from router.errors import CableParseError, NotACopyError
 from router.network.channel import (
     BELL,
-    ZFQ,
     ZFT,
     ZFU,
     ZIC,
@@ -40,6 +39,7 @@ from router.network.channel import (
     receipt,
     zfx,
 )
+from router.sim.numbers import McnSeries, NumberLog
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -84,13 +84,6 @@ class Reading(NamedTuple):
     station's alternative route (§307-308), taken and receipted for relay, not shown as its own."""
 
 
-MCN_RANGE = 16
-"""MCNs of one range on an address line that are checked: a real range spans a few sections."""
-MCN_GAP = 16
-"""MCNs missing at once past which a gap is a jump in the series, reported as one range."""
-NUMBERED = 4096
-"""Transmission ids whose message the post remembers, to tell a repeat from two messages under one
-number (§429)."""
 _HEADING_LINES = 4
 """FL2 is looked for this far into a copy (FL1, a bell signal before a FLASH's FL2, FL2)."""
 
@@ -108,10 +101,10 @@ class PostStation:
     held: set[str] = field(default_factory=set)
     last_numbered: str | None = None
     """The last transmission id received: what a message without a number followed (§432b)."""
-    mcns: dict[str, Continuity] = field(default_factory=dict)
-    """Each originator's MCN series to this post (5 FAH-2 H-321.7), checked as channel numbers are."""
-    numbered: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    """The messages each recent transmission id carried (``HFR0042``: message ids), oldest first."""
+    mcns: McnSeries = field(default_factory=McnSeries)
+    """Each originator's MCN series to this post (5 FAH-2 H-321.7)."""
+    numbered: NumberLog = field(default_factory=NumberLog)
+    """The messages each recent channel number carried (§429c)."""
 
     def read(self, payload: bytes) -> Reading:
         """Check a payload's serial, read its message, and say what to send back."""
@@ -180,7 +173,8 @@ class PostStation:
         # bearing ZFG answers a tracer and is always delivered (§438b).
         notice = None
         if copy.channel:  # numbered (§432: a message without a number has none to compare)
-            repeated, notice = self._same_number(tid, cable.message_id, repeated=repeated)
+            repeated, zfq = self.numbered.same_number(tid, cable.message_id, repeated=repeated)
+            notice = post_service(self.ri, zfq) if zfq else None
         duplicate = (repeated or cable.message_id in self.held) and not copy.tracer
         # An exact duplicate under a new number, neither piloted ZFD nor explained (§428a): the
         # switch is told, a duplicate may mean mishandling. A number seen again is a redelivery.
@@ -190,7 +184,7 @@ class PostStation:
             notice = duplicate_report(self.ri, text)
         self.held.add(cable.message_id)
         shown = None if duplicate else cable
-        mcn_gaps = self._continuity_numbers(cable) if shown is not None else ()
+        mcn_gaps = self.mcns.check(cable, self.ri) if shown is not None else ()
         return Reading(
             tid,
             shown,
@@ -205,35 +199,6 @@ class PostStation:
             mcn_gaps=mcn_gaps,
         )
 
-    def _continuity_numbers(self, cable: Cable) -> tuple[str, ...]:
-        """Check the MCN on this post's TO or INFO line against its originator's series (5 FAH-2 H-321.7).
-
-        State numbers each originator's cables to an addressee consecutively: the number after
-        the addressee (``RUEHC/SECSTATE WASHDC IMMEDIATE 4887``). A number past the next shows
-        the ones between missing; one of those arriving later (a higher precedence overtakes a
-        lower on the way) fills its gap. The series is the FL3 station's (else the FM line's) to
-        this post, found by its RI on the line: a line naming the post only by name is not checked.
-        """
-        originator = cable.message_id.split("-")[0] if cable.station_serial else cable.originator
-        gaps: list[str] = []
-        for addressee in cable.addressees:
-            if addressee.ri != self.ri or not addressee.mcn or originator is None:
-                continue
-            first, _, last = addressee.mcn.partition("-")  # a range (08STATE103511: 2276-2279)
-            if not first.isdigit() or not (last or first).isdigit():
-                continue
-            numbers = range(int(first), int(last or first) + 1)
-            series = self.mcns.setdefault(originator, Continuity())
-            for number in numbers[:MCN_RANGE]:
-                missing = series.receive(number).missing
-                if len(missing) > MCN_GAP:
-                    # A jump, not a few lost cables: said as one range, and not awaited one by one.
-                    series.missing.difference_update(missing)
-                    gaps.append(f"{originator} {missing[0]:04d}-{missing[-1]:04d}")
-                    continue
-                gaps.extend(f"{originator} {serial:04d}" for serial in missing)
-        return tuple(gaps)
-
     def _unnumbered(self, copy: Copy, payload: bytes) -> Reading:
         """A message without a channel number: released if otherwise correct, and reported (§432).
 
@@ -246,24 +211,6 @@ class PostStation:
         quoted = " ".join(reading.cable.message_id.split("-"))
         text = f"{ZFT} {quoted} {self.last_numbered or 'NONE'}"
         return reading._replace(transmission_id=None, receipt=None, notice=post_service(self.ri, text))
-
-    def _same_number(self, tid: str, message_id: str, *, repeated: bool) -> tuple[bool, bytes | None]:
-        """Whether the copy repeats its number's message, and the ZFQ when it is another one (§429).
-
-        Two different messages under one number are both released (§429a), and the station they
-        came from is told (§429b: ``ZFQ RUCDSQ 149A RUEAFF 167C WFA145``, both messages by their
-        originating RI and serial, then the number). The post remembers the message each of the
-        last `NUMBERED` numbers carried (§429c: the notation in the station's records).
-        """
-        # A number new to the post (or begun again in a new series, §413a) is this message's alone.
-        earlier = self.numbered.pop(tid, ()) if repeated else ()
-        self.numbered[tid] = earlier if message_id in earlier else (*earlier, message_id)
-        if len(self.numbered) > NUMBERED:
-            del self.numbered[next(iter(self.numbered))]
-        if not earlier or message_id in earlier:
-            return repeated, None
-        quoted = " ".join(" ".join(m.split("-")[:2]) for m in (earlier[0], message_id))
-        return False, post_service(self.ri, f"{ZFQ} {quoted} {tid}")
 
     def _number_comparison(self, copy: Copy, before: int | None) -> bytes | None:
         """The answer to the switch's channel check ``ZID HFR0042``: ``ZIC`` and the last number received.
