@@ -21,7 +21,7 @@ from router.bus.security import Keyring
 from router.cable.parser import MAX_CABLE_BYTES
 from router.errors import BusError, SettingsError
 from router.journal.database import BUSY_TIMEOUT
-from router.network.line import EXTRA_LONG, LineRules
+from router.network.line import CHECK_AFTER, DIVERT_AFTER, EXTRA_LONG, LineRules
 from router.routing.table import DEFAULT_TABLE
 
 if TYPE_CHECKING:
@@ -98,6 +98,17 @@ class Settings(BaseSettings):
     )
     max_resends: int = Field(
         default=3, ge=0, description="resends without a receipt before a copy is intercepted (no-receipt)"
+    )
+    channel_check_after: float = Field(
+        default=CHECK_AFTER,
+        gt=0,
+        description="network seconds a line carries nothing before the switch checks it with ZID (§412b)",
+    )
+    divert_after: float = Field(
+        default=DIVERT_AFTER,
+        ge=0,
+        description="network seconds a post's line is down before its FLASH and IMMEDIATE go by its"
+        " alternate route (ACP 127 §307; `alternate` in the routing table)",
     )
     max_gap_serials: int = Field(
         default=16, ge=1, description="serials one ZFX service message is answered for"

@@ -68,6 +68,8 @@ def test_the_switch_is_wired_from_every_setting(tmp_path: Path, monkeypatch: pyt
         requests_per_minute=2.0,
         status_lines=9,
         journal_retry_max=1.5,
+        divert_after=120.0,
+        channel_check_after=900.0,
     )
     clock = ScaledClock(60)
     journal = Journal(tmp_path / "journal.sqlite")
@@ -92,6 +94,8 @@ def test_the_switch_is_wired_from_every_setting(tmp_path: Path, monkeypatch: pyt
                 requests_burst=4,
                 requests_per_minute=2.0,
                 status_lines=9,
+                divert_after=120.0,
+                channel_check_after=900.0,
             ),
             "journal_retry_max": 1.5,
         }

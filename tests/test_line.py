@@ -128,7 +128,7 @@ def test_the_cost_of_cancelling_is_a_rule_of_the_line() -> None:
 
 
 def test_priority_busts_only_an_extra_long_routine() -> None:
-    """A PRIORITY waits behind an ordinary ROUTINE, and busts one longer than the extra-long threshold."""
+    """§151d: a PRIORITY waits behind an ordinary ROUTINE, and busts one longer than extra-long."""
     ordinary = line(extra_long=6900)
     ordinary.put(Consignment(1, 1, R), 5000, now=0.0)
     ordinary.start(now=0.0)
@@ -138,6 +138,22 @@ def test_priority_busts_only_an_extra_long_routine() -> None:
     long.put(Consignment(1, 1, R), 20_000, now=0.0)
     long.start(now=0.0)
     assert long.put(Consignment(2, 2, P), 100, now=1.0) is not None
+
+    # §151d: the PRIORITY's own length does not count: a PRIORITY longer than what is left of the
+    # extra-long ROUTINE still busts it (before, it waited when it was the longer of the two).
+    longer_priority = line(extra_long=6900)
+    longer_priority.put(Consignment(1, 1, R), 20_000, now=0.0)  # 2,000 s at 75 baud
+    longer_priority.start(now=0.0)
+    busted = longer_priority.put(Consignment(2, 2, P), 30_000, now=1.0)
+    assert busted is not None
+    assert busted.queued.delivery_id == 1
+
+    # Nearly done: 4 s left, cancelling takes 4.4 s (§151c's measure, kept for §151d).
+    for now, busts in [(1996.0, False), (1995.0, True)]:
+        nearly_done = line(extra_long=6900)
+        nearly_done.put(Consignment(1, 1, R), 20_000, now=0.0)
+        nearly_done.start(now=0.0)
+        assert (nearly_done.put(Consignment(2, 2, P), 100, now=now) is not None) is busts, now
 
     immediate_in_progress = line(extra_long=6900)
     immediate_in_progress.put(Consignment(1, 1, IMMEDIATE), 20_000, now=0.0)
@@ -255,3 +271,16 @@ def test_a_post_s_line_code_is_read_from_the_routing_table() -> None:
     assert table.posts["RUEHC"].line.code == "ascii"
     with pytest.raises(TableError, match="code"):
         parse_table('[[posts]]\nri = "RUEHFR"\nnames = ["AMEMBASSY PARIS"]\ncode = "morse"\n')
+
+
+def test_channel_numbers_start_again_at_0001_on_a_new_day() -> None:
+    """§413a: the first number after midnight UTC (network clock) is 0001; the day's last is kept."""
+    paris = line(baud=0)
+    before_midnight = 86_400.0 * 11_000 - 10
+    for delivery in (1, 2):
+        paris.put(Consignment(delivery, delivery, R), 100, now=before_midnight)
+    assert [serial for _, serial, _ in drain(paris, now=before_midnight)] == [1, 2]
+    assert paris.number(before_midnight + 5) == "HFR0003", "a service message takes the day's next"
+    paris.put(Consignment(3, 3, R), 100, now=before_midnight + 20)
+    assert [serial for _, serial, _ in drain(paris, now=before_midnight + 20)] == [1]
+    assert paris.last_of_series == 3

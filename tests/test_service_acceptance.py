@@ -87,7 +87,8 @@ async def service(
                 table,
                 clock=clock,
                 ack_timeout=FAST,
-                limits=Limits(receipt_timeout=FAST),
+                # Nor does a line fall silent long enough for a channel check (§412b).
+                limits=Limits(receipt_timeout=FAST, channel_check_after=FAST),
             )
         )
         yield client
@@ -235,8 +236,14 @@ async def test_sigkill_mid_stream_loses_nothing_and_repeats_nothing_acknowledged
                 "--time-scale",
                 str(FAST),
                 stderr=stderr,
-                # Hours of network time pass in a receipt's round trip: no copy goes again for want of one.
-                env={**os.environ, "ROUTER_RECEIPT_TIMEOUT": str(FAST), "ROUTER_ACK_TIMEOUT": str(FAST)},
+                # Hours of network time pass in a receipt's round trip: no copy goes again for want of
+                # one, and no line is silent long enough for a channel check (ZID, §412b).
+                env={
+                    **os.environ,
+                    "ROUTER_RECEIPT_TIMEOUT": str(FAST),
+                    "ROUTER_ACK_TIMEOUT": str(FAST),
+                    "ROUTER_CHANNEL_CHECK_AFTER": str(FAST),
+                },
             )
         async with asyncio.timeout(10):
             while b'"listening"' not in log.read_bytes()[listening:]:  # noqa: ASYNC110 (another process's file)

@@ -77,6 +77,32 @@ def test_a_bad_table_says_file_line_and_field(
     assert str(caught.value).startswith(f"routing.toml:{line}: {field}: ")
 
 
+@pytest.mark.parametrize(
+    ("alternate", "reason"),
+    [
+        ('"RUEHZZ"', "alternate RUEHZZ of post RUEHFR is not a post of the table"),
+        ('"RUEHFR"', "post RUEHFR cannot be its own alternate route"),
+        ('"RUEH/C"', "should match pattern"),
+    ],
+)
+def test_a_bad_alternate_route_says_file_line_and_field(alternate: str, reason: str) -> None:
+    """An alternate route (§302, §307) that is no other post of the table is refused at its own line."""
+    change = ('names = ["AMEMBASSY PARIS"]', f'names = ["AMEMBASSY PARIS"]\nalternate = {alternate}')
+    with pytest.raises(TableError) as caught:
+        parse_table(GOOD.replace(*change, 1), source="routing.toml")
+    assert (caught.value.line, caught.value.field) == (15, "posts.1.alternate")
+    assert reason in caught.value.reason
+
+
+def test_an_alternate_route_is_kept_with_its_post() -> None:
+    """``alternate = "RUEHC"``: Paris's traffic may go by the Department's line; the Department has none."""
+    table = parse_table(
+        GOOD.replace('names = ["AMEMBASSY PARIS"]', 'names = ["AMEMBASSY PARIS"]\nalternate = "RUEHC"')
+    )
+    assert table.posts["RUEHFR"].alternate == "RUEHC"
+    assert table.posts["RUEHC"].alternate is None
+
+
 def test_toml_syntax_errors_carry_their_line(tmp_path: Path) -> None:
     """A TOML syntax error is reported with the file and the line of the error."""
     path = tmp_path / "routing.toml"

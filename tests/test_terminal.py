@@ -50,3 +50,20 @@ def test_a_service_message_from_the_switch_is_shown_as_one() -> None:
 
     reading = PostStation("RUEHFR").read(service_message("HFR0003", "RUEHFR", "ZFR HFR0002", 0.0))
     assert reading_line(reading) == "HFR0003  service message: UNCLAS SVC ZFR HFR0002"
+
+
+def test_what_a_post_tells_the_switch_and_what_it_relays_are_shown() -> None:
+    """A ZID's ZIC answer is printed under it (§412c); a copy for another station is shown as relayed."""
+    from router.network.channel import service_message, single_call  # noqa: PLC0415 (only this test)
+    from router.sim.post import PostStation  # noqa: PLC0415
+
+    paris = PostStation("RUEHFR")
+    raw = (SAMPLES / "flash-collective.txt").read_bytes()
+    paris.read(single_call(raw, "HFR0001", "RUEHFR", "ZZ"))
+    check = paris.read(service_message("HFR0002", "RUEHFR", "ZID HFR0001", 0.0, prosign="PP"))
+    assert reading_line(check).splitlines() == [
+        "HFR0002  service message: UNCLAS SVC ZID HFR0001",
+        "          sent: ZIC HFR0001",
+    ]
+    relayed = paris.read(single_call(raw, "HFR0003", "RUEHLO", "OO"))
+    assert reading_line(relayed) == "HFR0003  for RUEHLO: taken for relay (alternative route)"

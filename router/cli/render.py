@@ -84,6 +84,10 @@ def decision_summary(path: Path, cable: Cable, decision: RoutingDecision) -> str
     return "\n".join(lines)
 
 
+_FRAME = frozenset({"BT", "NNNN"})
+"""Lines of a service message that frame its text."""
+
+
 def reading_line(reading: Reading) -> str:
     """One line a copy, as the post's operator sees it; the copy's control characters made visible."""
     tid = reading.transmission_id or "-"
@@ -93,6 +97,8 @@ def reading_line(reading: Reading) -> str:
         line = f"{tid}  cancelled (busted): serial used, message follows again"
     elif reading.service is not None:
         line = f"{tid}  service message: {reading.service}"
+    elif reading.relayed_for is not None:
+        line = f"{tid}  for {reading.relayed_for}: taken for relay (alternative route)"
     elif reading.cable is None:
         line = f"{tid}  duplicate, filed"
     else:
@@ -107,4 +113,11 @@ def reading_line(reading: Reading) -> str:
     if reading.report is not None:
         missing = reading.report.decode().split("ZFX ", 1)[1].split("\n", 1)[0]
         line += f"\n{'':9} gap: ZFX {visible(missing)} sent"
+    for sent in (reading.notice, reading.summary):
+        if sent is not None:
+            # The service message's signal line: what the post told the switch (ZIC, ZFQ, ZID, ...).
+            said = [text for text in sent.decode("ascii", "replace").splitlines() if text not in _FRAME]
+            line += f"\n{'':9} sent: {visible(said[-1] if said else '')}"
+    if reading.mcn_gaps:
+        line += f"\n{'':9} MCN gap: {visible(', '.join(reading.mcn_gaps))} not received (not reported)"
     return line

@@ -102,11 +102,12 @@ time factor), so that speed of service is measured in the network's time, not th
 - transmissions: each attempt to send a delivery down its line, under the line's channel
   designator and next channel serial. cause: first | bust (sent again after a bust) | outage (after
   the line went down mid-transmission) | zfx (the post reported the serial missing) | ack-timeout |
-  restart | request (an operator asked for it again: `router retransmit`). outcome: sending |
+  restart | request (an operator asked for it again: `router retransmit`) | alternate (the first,
+  by another post's line: an alternative route, §307; its post is that line's). outcome: sending |
   delivered | busted | cut (line down).
 - services: the switch's service messages on a post's line, each under a channel serial of its
   own: zfr (cancelling a cut or open number, §424d), duplicate (an exact duplicate received and
-  filed, §428a); their text.
+  filed, §428a), zid (a channel check of a silent line, §412b); their text.
 - set_aside: addressees the network does not deliver to, and why: zen (already delivered by
   other means), pouch (sent them by diplomatic pouch), exempted (an XMT line takes the post out of
   a collective), originator (a collective does not send the cable back to the station that filed

@@ -150,6 +150,8 @@ class SentRow(NamedTuple):
     started_at: float
     ended_at: float | None
     characters: int
+    line: str = ""
+    """The post whose line carried it: the copy's own, or its alternate's (an alternative route, §307)."""
 
 
 def cable_ids(db: sqlite3.Connection, key: str) -> list[int]:
@@ -200,7 +202,7 @@ def copies(db: sqlite3.Connection, cable_id: int) -> list[CopyRow]:
 def sent(db: sqlite3.Connection, delivery_id: int) -> list[SentRow]:
     """The transmissions of one copy, in the order they started."""
     rows = db.execute(
-        "SELECT channel, serial, cause, outcome, started_at, ended_at, bytes FROM transmissions"
+        "SELECT channel, serial, cause, outcome, started_at, ended_at, bytes, post FROM transmissions"
         " WHERE delivery_id = ? ORDER BY id",
         (delivery_id,),
     )

@@ -59,6 +59,16 @@ ZFR = "ZFR"
 """The operating signal cancelling a transmission by service message (§424d: ``ZFR FPA035``)."""
 ZFX = "ZFX"
 """The operating signal reporting channel serials never received (§433: ``ZFX HPA063``)."""
+ZFQ = "ZFQ"
+"""Two different messages under one channel number (§429b: ``ZFQ RUCDSQ 149A RUEAFF 167C WFA145``)."""
+ZFU = "ZFU"
+"""One message under two consecutive numbers (§430c: ``ZFU FPA116 FPA117 RXFBDY 107 23/1745Z``)."""
+ZFT = "ZFT"
+"""A message received without a channel number (§432b: ``ZFT RBDAC 148C 17/1712Z DPA125``)."""
+ZID = "ZID"
+"""The number comparison (§412b: ``ZID PPA113``, the last number; §413b: the day's last, ``AWAITING``)."""
+ZIC = "ZIC"
+"""The answer to a number comparison that finds all well (§412c: ``ZIC PPA113``)."""
 
 
 def single_call(raw: bytes, transmission_id: str, post: str, prosign: str) -> bytes:
@@ -207,6 +217,10 @@ class Copy(NamedTuple):
     """ZFG in FL5: a retransmission answering a tracer, always delivered (§438b)."""
     service: str | None = None
     """The text of a service message from the switch (``UNCLAS SVC ZFR HFR0002``), not a message."""
+    called: tuple[str, ...] = ()
+    """The RIs FL2 calls: the stations that must deliver or relay the message (§303)."""
+    blanked: int | None = None
+    """A second, consecutive number of the same channel before the message (§430): "number only"."""
 
     @property
     def transmission_id(self) -> str:
@@ -223,18 +237,40 @@ class Copy(NamedTuple):
 
 
 def read_copy(payload: bytes) -> Copy:
-    """Split a payload of ``cables/out/<RI>`` into its transmission id, its pilots and its message."""
+    """Split a payload of ``cables/out/<RI>`` into its transmission id, its pilots and its message.
+
+    A message whose FL2 comes first, without FL1, has no channel number (§432): its channel is
+    empty and its serial 0. A second TI of the same channel, the next number, right after the first
+    is one message under two numbers (§430): the higher is ``blanked``.
+    """
     first, _, rest = payload.partition(b"\n")
     match = _FL1.match(first.rstrip(b"\r"))
     if match is None:
-        reason = f"no transmission identification: {first[:30]!r}"
-        raise NotACopyError(reason)
-    channel, serial = match[1].decode(), int(match[2])
+        if not _FL2.match(first.removeprefix(BELL)):
+            reason = f"no transmission identification: {first[:30]!r}"
+            raise NotACopyError(reason)
+        # The start-of-message indicator alone (§202c) heads it for the parser, which reads an
+        # ACP 127 heading from FL1 on: there is no channel designator or number to give it.
+        first, rest = b"VZCZC", payload
+        channel, serial = "", 0
+    else:
+        channel, serial = match[1].decode(), int(match[2])
+    second, _, after_second = rest.partition(b"\n")
+    again = _FL1.match(second.rstrip(b"\r"))
+    blanked = None
+    if again and again[1].decode() == channel and int(again[2]) == following(serial):
+        blanked, rest = int(again[2]), after_second
+    return _read_rest(channel, serial, first, rest)._replace(blanked=blanked)
+
+
+def _read_rest(channel: str, serial: int, first: bytes, rest: bytes) -> Copy:
+    """The copy after its FL1: a cancellation, or FL2, a pilot and the message."""
     if rest.startswith(CANCEL):
         return Copy(channel, serial, cancelled=True, cable=b"")
     fl2, _, text = rest.partition(b"\n")  # FL2, which names only this post
     bell = fl2.startswith(BELL)
     fl2 = fl2.removeprefix(BELL)  # a signal to the operator, not text (§137e)
+    called = tuple(fl2.decode("ascii", "replace").split()[1:])
     pilot, _, after = text.partition(b"\n")
     suspect = pilot.rstrip(b"\r").split(b" ", 1)[0] == ZFD.encode()
     if suspect:
@@ -242,10 +278,17 @@ def read_copy(payload: bytes) -> Copy:
     body = text.lstrip(b"\n")
     own = body.startswith(f"DE {SWITCH_RI} ".encode())
     if own:
-        return _switch_given(channel, serial, body, bell=bell, suspect=suspect)
+        return _switch_given(channel, serial, body, bell=bell, suspect=suspect)._replace(called=called)
     cable = first + b"\n" + fl2 + b"\n" + text if _DE.match(body) else text
     return Copy(
-        channel, serial, cancelled=False, cable=cable, suspect=suspect, bell=bell, tracer=_tracer(body)
+        channel,
+        serial,
+        cancelled=False,
+        cable=cable,
+        suspect=suspect,
+        bell=bell,
+        tracer=_tracer(body),
+        called=called,
     )
 
 
@@ -331,21 +374,58 @@ def cancellation(transmission_id: str) -> bytes:
     return b"VZCZC" + transmission_id.encode() + b"\n" + CANCEL + b"\n" + EOM + b"\n"
 
 
-def service_message(transmission_id: str, post: str, text: str, filed: float) -> bytes:
+def service_message(
+    transmission_id: str, post: str, text: str, filed: float, *, prosign: str = "RR"
+) -> bytes:
     """A service message of the switch's to one post, in the form of §424d's example.
 
     Abbreviated PLAINDRESS between directly connected stations (§405b: FL3 without a station
     serial number), with the BT lines and ``UNCLAS SVC`` of a relayed one (§405c), so that it is a
-    whole transmission like any other (§114).
+    whole transmission like any other (§114). ROUTINE, unless ``prosign`` says (a ZID is ``PP``).
     """
     when = datetime.fromtimestamp(filed, UTC)
     fl3 = f"DE {SWITCH_RI} {when.timetuple().tm_yday:03d}{when:%H%M}"
-    return f"VZCZC{transmission_id}\nRR {post}\n{fl3}\nZNR UUUUU\nBT\nUNCLAS SVC {text}\nBT\nNNNN\n".encode()
+    heading = f"VZCZC{transmission_id}\n{prosign} {post}\n{fl3}\nZNR UUUUU\n"
+    return f"{heading}BT\nUNCLAS SVC {text}\nBT\nNNNN\n".encode()
 
 
 def zfx(post: str, missing: list[str]) -> bytes:
     """A post's service message reporting transmissions it never received (§433, §405b)."""
     return f"OO RUEH\nDE {post}\nZNR UUUUU\n{ZFX} {' '.join(missing)}\nNNNN\n".encode()
+
+
+def end_of_series(channel: str, ended: tuple[int, list[int]]) -> str:
+    """The receiving station's end-of-day comparison (§413b): the last number, and those awaited.
+
+    ``ZID HFR0164``, or ``ZID HFR0164 AWAITING ZDK HFR0137`` when numbers are still open: a
+    summary, not a new request for the reruns asked for already.
+    """
+    last, open_numbers = ended
+    text = f"{ZID} {channel}{last:04d}"
+    if open_numbers:
+        text += " AWAITING ZDK " + " ".join(f"{channel}{serial:04d}" for serial in open_numbers)
+    return text
+
+
+def post_service(post: str, text: str, prosign: str = "RR") -> bytes:
+    """A post's service message to the switch in §412c's form: FL2, DE without a serial, the signal."""
+    return f"{prosign} {SWITCH_RI}\nDE {post}\nZNR UUUUU\n{text}\nNNNN\n".encode()
+
+
+_SERVICE_HEAD = 4096
+"""Bytes of a post's service message read for its operating signal: a real one is a few lines."""
+
+
+def read_signal(payload: bytes, signal: str) -> list[str] | None:
+    """The words after ``signal`` on the line of a service message that begins with it; None if none.
+
+    Only the message's first `_SERVICE_HEAD` bytes are read: the topic is anyone's to publish on.
+    """
+    for line in payload[:_SERVICE_HEAD].decode("ascii", "replace").splitlines():
+        words = line.removeprefix("UNCLAS SVC ").split()
+        if words and words[0] == signal:
+            return words[1:]
+    return None
 
 
 def read_zfx(payload: bytes) -> list[tuple[str, int]]:
@@ -384,6 +464,9 @@ class Receipt(NamedTuple):
     """Serials skipped before this one: to be asked for with ZFX."""
     repeated: bool
     """This serial was seen before: a suspected duplicate (ZFD), filed, not shown again."""
+    ended: tuple[int, list[int]] | None = None
+    """When this serial (0001) begins a new series: the previous series' last number and its
+    numbers still open, for the end-of-day comparison (§413b)."""
 
 
 @dataclass(slots=True)
@@ -395,13 +478,21 @@ class Continuity:
     """Serials reported missing and not received since."""
 
     def receive(self, serial: int) -> Receipt:
-        """Account for ``serial``; say which serials it shows missing, or that it is a repeat."""
+        """Account for ``serial``; say which serials it shows missing, or that it is a repeat.
+
+        0001 after any other number begins a new series (§413a: daily, or when the numbers have
+        run round): the previous series ends there, its open numbers with it.
+        """
         if serial in self.missing:
             self.missing.discard(serial)
             return Receipt([], repeated=False)
         if self.last is None:
             self.last = serial
             return Receipt([], repeated=False)
+        if serial == 1 and self.last != 1:
+            ended = (self.last, sorted(self.missing))
+            self.last, self.missing = serial, set()
+            return Receipt([], repeated=False, ended=ended)
         if serial == self.last or self._behind(serial):
             return Receipt([], repeated=True)
         skipped = between(self.last, serial)

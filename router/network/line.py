@@ -27,10 +27,11 @@ from router.cable.models import Precedence, needs_receipt
 LineCode = Literal["ita2", "ascii"]
 """A line's character code: ITA2 (five units, start and stop: the teleprinter) or ASCII."""
 
-Cause = Literal["first", "bust", "outage", "zfx", "ack-timeout", "restart", "request", "line-up"]
+Cause = Literal["first", "bust", "outage", "zfx", "ack-timeout", "restart", "request", "line-up", "alternate"]
 """Why a transmission is made: the first, or again after a bust, an outage, a gap report (ZFX), a
 missing acknowledgement, a restart of the router, an operator's request, or the line coming back
-up with the copy sent before it went down still not receipted."""
+up with the copy sent before it went down still not receipted; or the first by another post's line,
+the addressee's own having been down too long (§307)."""
 SUSPECT: frozenset[Cause] = frozenset({"ack-timeout", "restart", "line-up"})
 """Causes of a copy that may have reached the post before: it goes with the ZFD pilot (§427).
 A bust or a cut was cancelled and a ZFX names a serial never received: those copies are not suspect."""
@@ -40,6 +41,8 @@ HELD = 32
 router's memory does not grow with it (200,000 queued copies would take a few hundred MB)."""
 SERIAL_MODULUS = 10_000
 """Channel serials are four digits in FL1 (VZCZCHFR0042): 0001 to 9999, then 0001 again."""
+DAY = 86_400.0
+"""A day of the network's clock: channel numbers start again at 0001 at midnight UTC (§413a)."""
 
 
 def following(serial: int) -> int:
@@ -59,6 +62,16 @@ class Consignment(NamedTuple):
 EXTRA_LONG = 5 * 20 * 69
 """ACP 127 leaves "extra long" undefined; this is more than the five text pages of 20 lines of 69
 characters that one transmission should hold (§208, §138f) before a message goes in sections."""
+
+
+DIVERT_AFTER = 300.0
+"""An outage is "extended" (ACP 127 §307: traffic then takes an alternative route) after five
+minutes: half a FLASH's ten minutes writer to reader, and a sixth of an IMMEDIATE's thirty, are
+then gone waiting for the line."""
+
+
+CHECK_AFTER = 30 * 60.0
+"""A channel without traffic this long is checked (§412b: 30 minutes; 60 at the relay's discretion)."""
 
 
 ASCII_FROM = 110
@@ -117,6 +130,14 @@ class Queued:
     since: float = field(compare=False, default=0.0)
     """When it was first queued (network time)."""
     niact: bool = field(compare=False, default=False)
+    addressee: str = field(compare=False, default="")
+    """The post the copy is for when it is not the line's own: it goes by this line as that post's
+    alternative route (§307-308), FL2 calling that post, for the station at the end to relay."""
+
+    @property
+    def consignment(self) -> Consignment:
+        """What the line was given to send, to be given to another (an alternative route, §307)."""
+        return Consignment(self.delivery_id, self.cable_id, self.precedence, self.niact)
 
     @property
     def needs_receipt(self) -> bool:
@@ -163,6 +184,12 @@ class Line:
     """Waiting deliveries left in the journal, by precedence: newer than those held of theirs."""
     code: LineCode | None = None
     """The line's character code; None: by its speed (`code_for`)."""
+    series_day: int | None = None
+    """The day (UTC, of the network's clock) the serials in use were begun on; None: not known
+    (a line just made, or taken up from the journal after a restart): the series runs on."""
+    last_of_series: int = 0
+    """The last serial of the series before this one (0: none): what a post's end-of-day
+    comparison should quote (§413b)."""
 
     @property
     def line_code(self) -> LineCode:
@@ -186,12 +213,15 @@ class Line:
         return size * self.units / self.baud if self.baud else 0.0
 
     def put(
-        self, consignment: Consignment, size: int, now: float, cause: Cause = "first"
+        self, consignment: Consignment, size: int, now: float, cause: Cause = "first", addressee: str = ""
     ) -> Transmission | None:
-        """Queue a delivery; return the transmission it busts, if it pre-empts the one in progress."""
+        """Queue a delivery; return the transmission it busts, if it pre-empts the one in progress.
+
+        ``addressee``: the post the copy is for, when this line is its alternative route (§307).
+        """
         delivery_id, cable_id, precedence, niact = consignment
         order = (-precedence.rank, next(self.arrivals))
-        queued = Queued(order, delivery_id, cable_id, precedence, size, cause, now, niact)
+        queued = Queued(order, delivery_id, cable_id, precedence, size, cause, now, niact, addressee)
         self._hold(queued)
         current = self.current
         if current is None or not self._interrupts(queued, current, now):
@@ -230,6 +260,18 @@ class Line:
         self.spilled[worst.precedence] += 1
         return True
 
+    def take(self, lowest: Precedence) -> list[Queued]:
+        """Take the held waiting deliveries of ``lowest`` precedence and above off the line, best first.
+
+        For a line down too long: its FLASH and IMMEDIATE traffic goes by an alternative route
+        (§307), the rest waits here. Deliveries left in the journal (`spilled`) are not taken.
+        """
+        taken = sorted(q for q in self.waiting if q.precedence >= lowest)
+        if taken:
+            self.waiting = [q for q in self.waiting if q.precedence < lowest]
+            heapq.heapify(self.waiting)
+        return taken
+
     def needs_refill(self) -> bool:
         """Whether deliveries wait in the journal and memory has room for them."""
         return len(self.waiting) < self.held // 2 and any(self.spilled.values())
@@ -254,12 +296,12 @@ class Line:
         if self.current is not None or not self.up or not self.waiting or len(self.in_flight) >= self.window:
             return None
         queued = heapq.heappop(self.waiting)
-        self.serial = following(self.serial)
+        self._next_serial(now)
         self.current = Transmission(queued, self.channel, self.serial, now, now + self.duration(queued.size))
         self.in_flight.add(queued.delivery_id)
         return self.current
 
-    def number(self) -> str | None:
+    def number(self, now: float) -> str | None:
         """The next channel serial for a service message, if the line is up and idle; else None.
 
         A service message goes between transmissions, never inside one, and takes a number of
@@ -267,8 +309,16 @@ class Line:
         """
         if self.current is not None or not self.up:
             return None
-        self.serial = following(self.serial)
+        self._next_serial(now)
         return f"{self.channel}{self.serial:04d}"
+
+    def _next_serial(self, now: float) -> None:
+        """Take the next serial: 0001 again on a new day (the daily number change, §413a)."""
+        day = int(now // DAY)
+        if self.series_day is not None and day > self.series_day and self.serial:
+            self.last_of_series, self.serial = self.serial, 0
+        self.series_day = day
+        self.serial = following(self.serial)
 
     def finish(self, now: float) -> Transmission | None:
         """The transmission in progress, if its last character has gone by ``now``."""
@@ -325,15 +375,14 @@ class Line:
             return False
         if arriving.precedence >= Precedence.FLASH:
             return True
-        remaining = current.ends - now
-        own = self.duration(arriving.size)
+        # Interrupting is worth it only while cancelling takes less than finishing (§151c: the cost
+        # is the cancellation, not the arriving message's own length; at equal times nothing is gained).
+        worth_it = current.ends - now > self.duration(self.rules.cancellation)
         if arriving.precedence is Precedence.IMMEDIATE:
-            # §151c: lower traffic in progress is interrupted "unless interrupting and cancelling
-            # the lower precedence transmission will take longer than completing it": the cost is
-            # the cancellation, not the IMMEDIATE's own length. At equal times nothing is gained.
-            return remaining > self.duration(self.rules.cancellation)
-        # PRIORITY: only an extra-long ROUTINE, and only while busting it still saves time.
-        return held is Precedence.ROUTINE and current.queued.size > self.rules.extra_long and remaining > own
+            return worth_it
+        # §151d: PRIORITY interrupts lower traffic in progress "only if extra long", whatever the
+        # PRIORITY's own length; and, as for IMMEDIATE, not when the end is nearer than the cancellation.
+        return held is Precedence.ROUTINE and current.queued.size > self.rules.extra_long and worth_it
 
     def _abandon(self, transmission: Transmission, cause: Cause) -> None:
         """Stop a transmission: its serial stays used, its delivery waits again in its old place."""

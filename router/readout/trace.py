@@ -31,6 +31,8 @@ class TransmissionTrace:
     started_at: float
     ended_at: float | None
     characters: int
+    via: str | None = None
+    """The post whose line carried it when not the copy's own: its alternative route (§307)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +118,13 @@ def _cable(db: sqlite3.Connection, cable_id: int) -> CableTrace:
 def _copy(db: sqlite3.Connection, copy: queries.CopyRow) -> CopyTrace:
     transmissions = tuple(
         TransmissionTrace(
-            f"{s.channel}{s.serial:04d}", s.cause, s.outcome, s.started_at, s.ended_at, s.characters
+            f"{s.channel}{s.serial:04d}",
+            s.cause,
+            s.outcome,
+            s.started_at,
+            s.ended_at,
+            s.characters,
+            s.line if s.line != copy.post else None,
         )
         for s in queries.sent(db, copy.id)
     )
@@ -175,9 +183,10 @@ def _copy_line(trace: CableTrace, copy: CopyTrace) -> str:
 
 def _transmission_line(sent: TransmissionTrace) -> str:
     ended = _at(sent.ended_at) if sent.ended_at is not None else "..."
+    via = f"  by {sent.via}'s line (alternative route)" if sent.via else ""
     return (
         f"      {sent.transmission}  {sent.cause:<11} {sent.outcome:<9}"
-        f" {_at(sent.started_at)} -> {ended}  {sent.characters} characters"
+        f" {_at(sent.started_at)} -> {ended}  {sent.characters} characters{via}"
     )
 
 

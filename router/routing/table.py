@@ -79,6 +79,7 @@ class _Post(_Schema):
     baud: int | None = Field(default=None, ge=0, le=1_000_000)
     window: int | None = Field(default=None, ge=1, le=10_000)
     code: LineCodeName | None = None
+    alternate: RoutingIndicator | None = None
 
 
 class _Collective(_Schema):
@@ -138,6 +139,10 @@ class Post:
     foreign: bool = False
     """A station of another nation (``foreign = true`` in the table, or a non-US RI known only by its
     relay): a cable with a US-only caveat (`US_ONLY_CAVEATS`: NOFORN, NODIS, ...) never goes to it."""
+    alternate: str | None = None
+    """The post whose line is this post's alternative route (ACP 127 §302, §307): FLASH and
+    IMMEDIATE traffic goes that way when this post's own line has been down too long. The
+    arrangement is the table's, made beforehand (§308a allows it "by direct supervisory contact")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,6 +386,7 @@ def _index(schema: _Table, text: str, source: str) -> RoutingTable:
                 code=post.code or defaults.code,
             ),
             foreign=post.foreign,
+            alternate=post.alternate,
         )
         for name in post.names:
             # One name on several posts: the first in the table answers (the table is sorted);
@@ -388,6 +394,7 @@ def _index(schema: _Table, text: str, source: str) -> RoutingTable:
             key = normalise_name(name)
             if names.setdefault(key, post.ri) != post.ri:
                 namesakes.setdefault(key, [names[key]]).append(post.ri)
+    _check_alternates(schema, posts, (text, source))
     collectives, collective_names, collective_ris = _index_collectives(schema, posts, text, source)
     return RoutingTable(
         posts=MappingProxyType(posts),
@@ -462,6 +469,16 @@ def _index_aigs(schema: _Table, posts: Mapping[str, Post], text: str, source: st
         info = tuple(posts[ri] for ri in entry.info if ri != entry.originator)
         aigs[entry.number] = Aig(entry.number, entry.title, entry.originator, action, info)
     return aigs
+
+
+def _check_alternates(schema: _Table, posts: Mapping[str, Post], file: tuple[str, str]) -> None:
+    """Each post's alternate route is another post of the table (file:line errors)."""
+    for index, entry in enumerate(schema.posts):
+        where = ("posts", index, "alternate")
+        if entry.alternate == entry.ri:
+            _refuse(f"post {entry.ri} cannot be its own alternate route", file, where)
+        if entry.alternate is not None and entry.alternate not in posts:
+            _refuse(f"alternate {entry.alternate} of post {entry.ri} is not a post of the table", file, where)
 
 
 def _check_posts(

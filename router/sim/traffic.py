@@ -101,7 +101,7 @@ class _Plan:
 
 @dataclass(slots=True)
 class Serials:
-    """Numbers that run on from cable to cable: station serials per originator, MCNs per addressee.
+    """Numbers that run on from cable to cable: station serials per originator, MCNs per pair.
 
     Where a station's numbers start is drawn from a stream of their own, in the order stations are
     first used: a cable whose text changes (one forced to FLASH) leaves every later number as it was.
@@ -111,7 +111,8 @@ class Serials:
     ssn: dict[str, int] = field(default_factory=dict)
     filing: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Per originator: the filing minute of its last cable, and how many cables it filed in it."""
-    mcn: dict[str, int] = field(default_factory=dict)
+    mcn: dict[tuple[str, str], int] = field(default_factory=dict)
+    """The last MCN per originating station and addressee."""
 
     def station_serial(self, ri: str, minute: int) -> tuple[int, int]:
         """The next SSN of ``ri`` and its filing minute, so that RI + SSN + filing time is unique (§116).
@@ -129,10 +130,16 @@ class Serials:
         self.ssn[ri] = ssn
         return ssn, last
 
-    def next_mcn(self, ri: str) -> int:
-        """State's message continuity number (5 FAH-2 H-321.7), consecutive per addressee."""
-        mcn = self.mcn[ri] % _SERIALS + 1 if ri in self.mcn else self.starts.randint(1, _SERIALS)
-        self.mcn[ri] = mcn
+    def next_mcn(self, originator: str, ri: str) -> int:
+        """State's message continuity number (5 FAH-2 H-321.7): consecutive per originator and addressee.
+
+        Each series is the originating station's to one addressee, so that the addressee can tell
+        a cable of it lost: the number after its last from that station (see `router.sim.post`).
+        """
+        series = (originator, ri)
+        last = self.mcn.get(series)
+        mcn = last % _SERIALS + 1 if last is not None else self.starts.randint(1, _SERIALS)
+        self.mcn[series] = mcn
         return mcn
 
 
@@ -311,8 +318,8 @@ def _render(plan: _Plan, rng: random.Random, serials: Serials, dtg: datetime, ch
         _SECURITY_WARNINGS[plan.classification],
         f"{letters} {dtg:%d%H%M}Z {MONTHS[dtg.month - 1]} {dtg:%y}",
         f"FM {plan.originator.name}",
-        *_address_block("TO", plan.to, plan.precedence, serials),
-        *_address_block("INFO", plan.info, plan.info_precedence, serials),
+        *_address_block("TO", plan.to, plan.precedence, (serials, plan.originator.ri)),
+        *_address_block("INFO", plan.info, plan.info_precedence, (serials, plan.originator.ri)),
         *([f"XMT {plan.xmt}"] if plan.xmt else []),
         "BT",
     ]
@@ -320,14 +327,18 @@ def _render(plan: _Plan, rng: random.Random, serials: Serials, dtg: datetime, ch
 
 
 def _address_block(
-    section: str, lines: tuple[_Line, ...], precedence: Precedence, serials: Serials
+    section: str, lines: tuple[_Line, ...], precedence: Precedence, numbers: tuple[Serials, str]
 ) -> list[str]:
-    """TO or INFO lines: ``[RI/]NAME [NIACT] [PRECEDENCE] [MCN]``; ROUTINE is never written on a line."""
+    """TO or INFO lines: ``[RI/]NAME [NIACT] [PRECEDENCE] [MCN]``; ROUTINE is never written on a line.
+
+    ``numbers``: the serials and the originating station, whose series to each addressee the MCN runs.
+    """
+    serials, originator = numbers
     word = "" if precedence is Precedence.ROUTINE else f" {precedence.value}"
     written = []
     for index, line in enumerate(lines):
         tail = " NIACT IMMEDIATE" if line.niact else word
-        mcn = f" {serials.next_mcn(line.mcn_ri):04d}" if line.mcn_ri else ""
+        mcn = f" {serials.next_mcn(originator, line.mcn_ri):04d}" if line.mcn_ri else ""
         prefix = f"{section} " if index == 0 else ""
         written.append(f"{prefix}{line.address}{tail}{mcn}")
     return written

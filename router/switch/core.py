@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from router.bus.topics import Kind, read_topic
+from router.cable.models import Precedence
 from router.journal.writes import Duplicate
 from router.network.channel import SWITCH_RI, ZFR, duplicate_notice, suspected_duplicate
-from router.network.line import Consignment
+from router.network.line import CHECK_AFTER, DIVERT_AFTER, Consignment
 from router.switch.cables import RECENT_BYTES, RecentCables
 from router.switch.depths import busiest, lines_depths
 from router.switch.intake import MAX_FANOUT_BYTES, MAX_FANOUT_TOTAL, Intake
@@ -23,7 +24,6 @@ from router.switch.posts import Posts
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from router.cable.models import Precedence
     from router.journal.reads import OpenDelivery
     from router.network.line import Line, LineRules
     from router.routing.table import RoutingTable
@@ -57,6 +57,10 @@ class Limits:
     """Bytes the copies of one cable may put on the bus; past them its addressees are intercepted."""
     max_fanout_total_bytes: int = MAX_FANOUT_TOTAL
     """Bytes the copies of the cables just routed may put on the bus together."""
+    channel_check_after: float = CHECK_AFTER
+    """Network seconds without traffic after which a line gets a channel check, ZID (§412b)."""
+    divert_after: float = DIVERT_AFTER
+    """Network seconds a post's line is down before its FLASH and IMMEDIATE go by its alternate (§307)."""
 
 
 class Switch:
@@ -91,6 +95,8 @@ class Switch:
             ack_timeout=ack_timeout,
             receipt_timeout=limits.receipt_timeout,
             max_resends=limits.max_resends,
+            divert_after=limits.divert_after,
+            check_after=limits.channel_check_after,
         )
         self.intake = Intake(
             table,
@@ -270,8 +276,25 @@ class Switch:
         """The time is ``now``: copies not receipted in time go again, every busy line runs."""
         self.cables.now = now
         self.lines.check_receipts(now)
+        self._divert(now)
+        # Lines silent 30 minutes get a PRIORITY ZID quoting the last number sent (§412b).
+        self.lines.active.update(self.lines.services.check(now, self.lines.lines))
         self.lines.run(now)
         return self.actions
+
+    def _divert(self, now: float) -> None:
+        """Lines down `divert_after` or more: their waiting FLASH and IMMEDIATE go by the alternate (§307).
+
+        Each goes round if it can (`Lines.queue`), else back to wait for its line, as PRIORITY and
+        ROUTINE do: the alternate's own line may be down too (``usable`` false in the log).
+        """
+        diversions = self.lines.diversions
+        for post, down in diversions.begin(now):
+            via = diversions.alternate(post)
+            usable = via is not None and self.lines.line(via).up
+            self.actions.event("alternate-route", post=post, via=via, down_s=down, usable=usable)
+            for queued in self.lines.line(post).take(Precedence.IMMEDIATE):
+                self.lines.queue(post, queued.consignment, now, queued.cause)
 
     def due(self) -> float | None:
         """The next moment the switch has something to do unprompted: a line, or a receipt's deadline."""

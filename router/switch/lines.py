@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 from router.bus import topics
-from router.journal.writes import SentAtOnce, ServiceSent, Transmitted, Transmitting
+from router.cable.models import Precedence
+from router.journal.writes import SentAtOnce, Transmitted, Transmitting
 from router.network.channel import (
     FRAMING,
     ZFG,
@@ -20,14 +21,14 @@ from router.network.channel import (
     cancellation,
     heading,
     line_characters,
-    service_message,
     with_tracer_instruction,
 )
 from router.network.line import SUSPECT, Cause, Consignment, Line, LineCode, LineRules, Transmission
+from router.switch.diversions import Diversions
 from router.switch.receipts import Receipts
+from router.switch.services import Services
 
 if TYPE_CHECKING:
-    from router.cable.models import Precedence
     from router.routing.table import RoutingTable
     from router.switch.actions import Actions, JournalReads
     from router.switch.cables import RecentCables
@@ -66,6 +67,8 @@ class Lines:
         ack_timeout: float,
         receipt_timeout: float,
         max_resends: int,
+        divert_after: float,
+        check_after: float,
     ) -> None:
         self.table = table
         self.rules = rules
@@ -81,10 +84,10 @@ class Lines:
             max_resends=max_resends,
         )
         """The copies out awaiting their receipt, and their resends for want of one."""
-        self.services: dict[str, list[str]] = {}
-        """Service messages waiting for their post's line to be up and idle: their text."""
-        self.cut: dict[str, list[str]] = {}
-        """Transmissions cut by a line going down, per post: cancelled by ZFR when it is back (§424d)."""
+        self.services = Services(actions, check_after)
+        """Service messages waiting for their lines, and each line's silence (§412, §424d)."""
+        self.diversions = Diversions(table, divert_after)
+        """Lines down, and the urgent traffic going by an alternative route meanwhile (§307)."""
         self._headings: dict[tuple[str, Precedence, bool, LineCode], int] = {}
         """Characters of a copy's heading on a line, by post, precedence, pilot and code."""
         self._serials = serials
@@ -110,13 +113,24 @@ class Lines:
         return line
 
     def queue(self, post: str, consignment: Consignment, now: float, cause: Cause = "first") -> None:
-        """Put a delivery on its post's line; a transmission it busts ends at once."""
-        line = self.line(post)
+        """Put a delivery on its post's line, or its alternative route (§307); what it busts ends at once."""
+        alternate = self.diversions.wanted(post, consignment.precedence, self.lines)
+        if alternate is None:
+            self._put(post, post, consignment, now, cause)
+            return
+        # It takes its place there by precedence and arrival like the alternate's own traffic (§308d).
+        self._put(alternate, post, consignment, now, "alternate" if cause == "first" else cause)
+        self.diversions.went(delivery := consignment.delivery_id, post)
+        self._actions.event("diverted", post=post, via=alternate, delivery=delivery)
+
+    def _put(self, by: str, post: str, consignment: Consignment, now: float, cause: Cause) -> None:
+        """Queue a copy for ``post`` on ``by``'s line: FL2 calls ``post`` either way (§308c: no pilot)."""
+        line = self.line(by)
         size = self._size(post, line, consignment, cause)
-        busted = line.put(consignment, size, now, cause)
-        self.active.add(post)
+        busted = line.put(consignment, size, now, cause, addressee="" if by == post else post)
+        self.active.add(by)
         if busted is not None:
-            self._end(post, busted, "busted", now)
+            self._end(by, busted, "busted", now)
 
     def _size(self, post: str, line: Line, consignment: Consignment, cause: Cause) -> int:
         """Characters the copy takes on the line: what it sends, framing and line ends included.
@@ -141,6 +155,7 @@ class Lines:
         dues = [due for post in self.active if (due := lines[post].due()) is not None]
         if (receipt := self.receipts.due()) is not None:
             dues.append(receipt)
+        dues.extend(due for due in (self.diversions.due(), self.services.due()) if due is not None)
         return min(dues) if dues else None
 
     def run(self, now: float) -> None:
@@ -153,14 +168,15 @@ class Lines:
         if finished is not None:
             self._end(post, finished, "delivered", now)
         writes = self._actions.writes
-        if self.services.get(post):
-            self._send_services(post, line, now)
+        if self.services.pending(post):
+            self.services.send(post, line, now)
         while True:
             if line.needs_refill():
                 self._refill(post, line)
             transmission = line.start(now)
             if transmission is None:
                 break
+            self.services.heard(post, now)
             if transmission.ends > now:
                 writes.append(journal_row(Transmitting, post, transmission))
                 break
@@ -174,6 +190,7 @@ class Lines:
     def _refill(self, post: str, line: Line) -> None:
         """Take a backlog's next deliveries back from the journal into the line's memory."""
         held = {queued.delivery_id for queued in line.waiting} | line.in_flight
+        held |= self.diversions.gone_round(post)  # out by an alternative route (§307)
         room = line.held - len(line.waiting)
         taken = []
         for consigned, since in self._journal.waiting(post, held, room):
@@ -188,35 +205,19 @@ class Lines:
         by a ZFR service message as soon as the line is back (§424d).
         """
         self._end(post, transmission, "cut", now)
-        self.cut.setdefault(post, []).append(transmission.transmission_id)
+        self.services.cut.setdefault(post, []).append(transmission.transmission_id)
 
     def service(self, post: str, text: str) -> None:
         """Send a service message to ``post`` ahead of its traffic, once its line is up and idle."""
         self.line(post)
-        self.services.setdefault(post, []).append(text)
+        self.services.add(post, text)
         self.active.add(post)
-
-    def _send_services(self, post: str, line: Line, now: float) -> None:
-        """The service messages waiting for the line, each under a number of its own, before any copy.
-
-        Sent between transmissions and taking no line time: a few dozen characters (a
-        simplification of the line's timing, not of its numbering).
-        """
-        waiting = self.services[post]
-        while waiting and (tid := line.number()) is not None:
-            text = waiting.pop(0)
-            payload = service_message(tid, post, text, now)
-            self._actions.send(topics.copies(post), payload)
-            cause = "zfr" if text.startswith(ZFR) else "duplicate"
-            self._actions.writes.append(
-                ServiceSent(post, line.channel, line.serial, cause, text, len(payload), now)
-            )
-            self._actions.event("service-message", post=post, transmission=tid, text=text)
 
     def _end(self, post: str, transmission: Transmission, outcome: Ending, now: float) -> None:
         """A transmission is over: delivered (the copy goes out), busted or cut (the serial is spent)."""
         queued = transmission.queued
         ended = Transmitted(post, transmission.serial, queued.delivery_id, outcome, now)
+        self.services.heard(post, now)
         if outcome == "delivered":
             self._actions.writes.append(ended)
             self._delivered(post, transmission, now)
@@ -238,7 +239,9 @@ class Lines:
             part = with_tracer_instruction(part)  # a duplicate answering a tracer (§438b)
         prosign = queued.precedence.letter * 2
         suspect = queued.cause in SUSPECT
-        self._actions.send(topics.copies(post), heading(tid, post, prosign, suspect=suspect) + part)
+        # FL2 calls the post the copy is for, also on an alternative route: that station relays it (§308c).
+        called = queued.addressee or post
+        self._actions.send(topics.copies(post), heading(tid, called, prosign, suspect=suspect) + part)
         self.receipts.expect(post, queued.delivery_id, now, needs_receipt=queued.needs_receipt)
         if self._actions.log_copies:
             self._actions.event(
@@ -265,8 +268,11 @@ class Lines:
                 continue  # going again already (a ZFX asked for it): its own receipt is awaited then
             line.release(delivery_id)  # the resend takes a place again when it starts
             self.active.add(post)
-            if self.receipts.resend(post, delivery_id):
+            owner = self.diversions.owner(delivery_id, post)  # the post it is for (§307)
+            if self.receipts.resend(owner, delivery_id):
                 self.again(post, delivery_id, now, "ack-timeout")
+            else:
+                self.diversions.settle(delivery_id, post)  # intercepted: out that way no more
 
     def line_up(self, post: str, now: float) -> None:
         """The line is back: copies sent before the outage and not receipted go again, with ZFD.
@@ -278,7 +284,9 @@ class Lines:
         line = self.line(post)
         line.up = True
         self.active.add(post)
-        for tid in self.cut.pop(post, []):
+        if self.diversions.came_up(post):  # §309: the alternative route is no longer required
+            self._actions.event("alternate-route-ended", post=post, via=self.diversions.alternate(post))
+        for tid in self.services.cut.pop(post, []):
             self.service(post, f"{ZFR} {tid}")  # at once, ahead of the traffic (§424d)
         for delivery_id in line.unreceipted():
             if line.holds(delivery_id) or not self._journal.is_open(delivery_id):
@@ -289,5 +297,6 @@ class Lines:
             self.again(post, delivery_id, now, "line-up")
 
     def again(self, post: str, delivery_id: int, now: float, cause: Cause) -> None:
-        """Queue a delivery again, as the journal holds it."""
+        """Queue a delivery again, as the journal holds it: for its own post, whichever line it went by."""
+        post = self.diversions.settle(delivery_id, post)
         self.queue(post, Consignment(*self._journal.consignment(delivery_id)), now, cause)

@@ -12,7 +12,18 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from router.journal.writes import Acknowledged
-from router.network.channel import DUPLICATE_RECEIVED, ZFR, read_acknowledgement, read_zfx
+from router.network.channel import (
+    DUPLICATE_RECEIVED,
+    ZFQ,
+    ZFR,
+    ZFT,
+    ZFU,
+    ZIC,
+    ZID,
+    read_acknowledgement,
+    read_signal,
+    read_zfx,
+)
 
 if TYPE_CHECKING:
     from router.switch.actions import Actions, JournalReads
@@ -80,7 +91,9 @@ class Posts:
         tid = payload.decode("ascii", "replace")
         if self._journal.is_open(delivery_id):
             self._lines.receipts.receipted(delivery_id)
-            self._actions.writes.append(Acknowledged(delivery_id, post))
+            # A copy that went by an alternative route is receipted by the station relaying it (§308).
+            owner = self._lines.diversions.settle(delivery_id, post)
+            self._actions.writes.append(Acknowledged(delivery_id, owner))
             self._actions.event("acknowledged", post=post, delivery=delivery_id, transmission=tid)
         elif self._journal.given_up(delivery_id):
             # Intercepted for want of a receipt, and receipted after all: the operator should know.
@@ -111,6 +124,8 @@ class Posts:
             text = payload.decode("ascii", "replace").partition("SVC ")[2].split("\n", 1)[0]
             self._actions.event("duplicate-notified", post=post, text=text[:120])
             return
+        if self._housekeeping(post, payload, now):
+            return
         reported = list(dict.fromkeys(read_zfx(payload)))
         missing = reported[: self.max_gap_serials]
         self._actions.event(
@@ -135,12 +150,62 @@ class Posts:
             self._actions.event("retransmitted", post=post, delivery=delivery_id, cause="zfx")
             self._lines.again(post, delivery_id, now, "zfx")
 
+    def _housekeeping(self, post: str, payload: bytes, now: float) -> bool:
+        """A post's number comparison or discrepancy report (§412-§432); False if it is none of them.
+
+        ZIC answers the switch's channel check; ZID is a post's end-of-day comparison (§413b); ZFQ,
+        ZFU and ZFT report two messages under one number, one under two, one without (§429-§432):
+        logged for the record each asks the station to make. For a ZFU the switch also sees whether
+        it sent anything under the higher number, and sends that again under a new one (§430d).
+        """
+        if (answer := read_signal(payload, ZIC)) is not None:
+            self._compared(post, answer)
+            return True
+        if (summary := read_signal(payload, ZID)) is not None:
+            line = self._lines.line(post)
+            sent = f"{line.channel}{line.last_of_series:04d}" if line.last_of_series else None
+            received = summary[0][:12] if summary else ""
+            awaiting = [word[:12] for word in summary[3:19]] if summary[1:3] == ["AWAITING", "ZDK"] else []
+            agreed = sent == received
+            self._actions.event(
+                "end-of-day", post=post, sent=sent, received=received, agreed=agreed, awaiting=awaiting
+            )
+            return True
+        for signal in (ZFQ, ZFU, ZFT):
+            if (words := read_signal(payload, signal)) is not None:
+                self._actions.event("discrepancy", post=post, signal=signal, text=" ".join(words)[:120])
+                if signal == ZFU and len(words) > 1:
+                    self._blanked(post, words[1], now)
+                return True
+        return False
+
+    def _blanked(self, post: str, tid: str, now: float) -> None:
+        """The higher number of a ZFU: a copy sent under it was lost, and goes again (§430d)."""
+        channel, serial = tid[:3], tid[3:]
+        found = self._journal.transmission(post, channel, int(serial)) if serial.isdigit() else None
+        if found is not None and found[1] == "delivered":
+            self._actions.event("retransmitted", post=post, delivery=found[0], cause="zfx")
+            self._lines.again(post, found[0], now, "zfx")
+
+    def _compared(self, post: str, answer: list[str]) -> None:
+        """A post's ZIC: the last number it received, against the one the switch's ZID quoted (§412c-d).
+
+        Logged, matching or not: when they differ the post has reported the open numbers by ZFX,
+        which the switch answers (§412d: the sending station ascertains the status of traffic).
+        """
+        quoted = self._lines.services.checked.pop(post, None)
+        received = answer[0][:12] if answer else ""
+        self._actions.event(
+            "channel-check", post=post, sent=quoted, received=received, agreed=quoted == received
+        )
+
     def line_control(self, post: str, payload: bytes, now: float) -> None:
         """``down`` or ``up`` on router/line/<RI>: an outage begins or ends."""
         command = payload.decode("ascii", "replace").strip().lower()
         line = self._lines.line(post)
         if command == "down" and line.up:
             cut = line.down()
+            self._lines.diversions.went_down(post, now)
             self._actions.event("line-down", post=post)
             if cut is not None:
                 self._lines.end(post, cut, now)

@@ -112,6 +112,8 @@ def switch_for(bus: Bus, settings: Settings, journal: Journal, table: RoutingTab
         limits=Limits(
             receipt_timeout=settings.receipt_timeout,
             max_resends=settings.max_resends,
+            divert_after=settings.divert_after,
+            channel_check_after=settings.channel_check_after,
             max_gap_serials=settings.max_gap_serials,
             requests_burst=settings.requests_burst,
             requests_per_minute=settings.requests_per_minute,
