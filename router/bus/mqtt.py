@@ -212,15 +212,16 @@ class MqttBus:
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
-        try:
-            await self._close()
-        except OSError as exc:
-            raise BusError(f"lost the broker at {self.address}: {exc}") from exc
+        await self._close()
 
     async def _close(self) -> None:
-        """A clean DISCONNECT, but never an unbounded wait for it: a stop must stop."""
+        """A clean DISCONNECT, but never an unbounded wait for it: a stop must stop.
+
+        The connection is over whatever its closing says: a TLS broker may send data after its
+        close_notify (``APPLICATION_DATA_AFTER_CLOSE_NOTIFY``), one gone resets the socket.
+        """
         self._flush()  # what was handed over goes before the DISCONNECT
-        with suppress(TimeoutError):
+        with suppress(TimeoutError, OSError):
             async with asyncio.timeout(DISCONNECT_WITHIN):
                 await self._client.disconnect()
         self._lost(BusError(f"disconnected from the broker at {self.address}"))
