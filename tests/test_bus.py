@@ -153,8 +153,8 @@ async def test_a_lost_connection_fails_the_sends_awaiting_their_puback(mosquitto
     """Sends waiting for their PUBACK when the connection goes fail with a BusError; so do later ones."""
     async with MqttBus(BrokerAddress.parse(mosquitto.url), client_id=f"test-lost-{next(_ids)}") as bus:
         pending = bus.send("test/lost", b"X")
-        assert bus._transport is not None
-        bus._transport.abort()  # the socket gone under the client, as when the broker dies
+        assert bus._writer.transport is not None
+        bus._writer.transport.abort()  # the socket gone under the client, as when the broker dies
         with pytest.raises(BusError, match="before its PUBACK"):
             await pending
         with pytest.raises(BusError, match="publish on test/lost failed"):

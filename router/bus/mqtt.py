@@ -10,7 +10,7 @@ import ssl
 from collections import deque
 from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Self, TypeVar
 
 import gmqtt
 from gmqtt.mqtt.constants import MQTTv50, MQTTv311
@@ -132,6 +132,49 @@ class _Link(MqttPackageHandler):  # type: ignore[misc] # gmqtt has no type hints
         pass
 
 
+class _Writer:
+    """What the adapter sends: packets of one turn of the event loop, written together at its end.
+
+    One write a turn, not one a packet: a system call costs more than encoding a PUBLISH.
+    """
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self._headers: dict[str, bytes] = {}
+        """Each topic published on, as a PUBLISH carries it (length, UTF-8): checked and encoded once."""
+        self._outgoing: list[bytes] = []
+
+    def header(self, topic: str) -> bytes:
+        """The topic as a PUBLISH carries it, once checked; kept for the next message on it."""
+        header = self._headers.get(topic)
+        if header is not None:
+            return header
+        if not valid_topic(topic):
+            raise BusError(f"cannot publish on {topic!r}: not a valid topic")
+        encoded = topic.encode()
+        header = len(encoded).to_bytes(2, "big") + encoded
+        if len(self._headers) < TOPICS_KEPT:
+            self._headers[topic] = header
+        return header
+
+    def write(self, *packets: bytes) -> None:
+        """Hand ``packets`` over, after those handed over before: written at the end of this turn."""
+        if not self._outgoing:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._outgoing.extend(packets)
+
+    def flush(self) -> None:
+        """Write what was handed over, unless the connection is closing (then it is lost anyway)."""
+        outgoing, self._outgoing = self._outgoing, []
+        transport = self.transport
+        if outgoing and transport is not None and not transport.is_closing():
+            transport.write(b"".join(outgoing))
+
+    def drop(self) -> None:
+        """Forget what was not written: the connection is over."""
+        self._outgoing = []
+
+
 class MqttBus:
     """A `Bus` on a real MQTT broker, used as ``async with MqttBus(address, ...) as bus``."""
 
@@ -168,7 +211,7 @@ class MqttBus:
         link.__class__ = _Link
         link.bus = self
         self._link: _Link = link
-        self._client.on_subscribe = self._subscribed
+        self._client.on_subscribe = lambda _client, mid, *_: self._acknowledged(mid, 0)  # SUBACK
         if address.username is not None:
             self._client.set_auth_credentials(address.username, address.password)
         self._acks: dict[int, asyncio.Future[None]] = {}
@@ -179,11 +222,7 @@ class MqttBus:
         self._waiter: asyncio.Future[None] | None = None
         self._gone: BusError | None = None
         """Why the connection is over, once it is."""
-        self._headers: dict[str, bytes] = {}
-        """Each topic published on, as a PUBLISH carries it (length, UTF-8): checked and encoded once."""
-        self._outgoing: list[bytes] = []
-        """Packets handed over in this turn of the event loop, written together at its end."""
-        self._transport: asyncio.Transport | None = None
+        self._writer = _Writer()
         self._last_mid = 0
 
     async def __aenter__(self) -> Self:
@@ -203,7 +242,7 @@ class MqttBus:
         # Nagle's algorithm holds a small packet (a PUBACK) until the last one is acknowledged,
         # and the broker delays its TCP acknowledgements: 40 ms lost on nearly every message.
         transport = self._client._connection._transport  # noqa: SLF001 (gmqtt gives no other way)
-        self._transport = transport
+        self._writer.transport = transport
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in {socket.AF_INET, socket.AF_INET6}:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -220,7 +259,7 @@ class MqttBus:
         The connection is over whatever its closing says: a TLS broker may send data after its
         close_notify (``APPLICATION_DATA_AFTER_CLOSE_NOTIFY``), one gone resets the socket.
         """
-        self._flush()  # what was handed over goes before the DISCONNECT
+        self._writer.flush()  # what was handed over goes before the DISCONNECT
         with suppress(TimeoutError, OSError):
             async with asyncio.timeout(DISCONNECT_WITHIN):
                 await self._client.disconnect()
@@ -252,9 +291,7 @@ class MqttBus:
         and the packets of one turn of the event loop go out in one write (a system call each
         cost more than the encoding).
         """
-        header = self._headers.get(topic)
-        if header is None:
-            header = self._header(topic)
+        header = self._writer.header(topic)
         if self._gone is not None:
             raise BusError(f"publish on {topic} failed: {self._gone}")
         if len(payload) > MAX_PAYLOAD:
@@ -272,34 +309,15 @@ class MqttBus:
             header += mid.to_bytes(2, "big")
         if self._mqtt5:
             header += b"\x00"  # no properties
-        self._write(_fixed_header(0x30 | qos << 1 | retain, len(header) + len(payload)) + header, payload)
+        self._writer.write(
+            _fixed_header(0x30 | qos << 1 | retain, len(header) + len(payload)) + header, payload
+        )
         return future
-
-    def _header(self, topic: str) -> bytes:
-        """The topic as a PUBLISH carries it, once checked; kept for the next message on it."""
-        if not valid_topic(topic):
-            raise BusError(f"cannot publish on {topic!r}: not a valid topic")
-        encoded = topic.encode()
-        header = len(encoded).to_bytes(2, "big") + encoded
-        if len(self._headers) < TOPICS_KEPT:
-            self._headers[topic] = header
-        return header
-
-    def _write(self, *packets: bytes) -> None:
-        if not self._outgoing:
-            asyncio.get_running_loop().call_soon(self._flush)
-        self._outgoing.extend(packets)
-
-    def _flush(self) -> None:
-        outgoing, self._outgoing = self._outgoing, []
-        transport = self._transport
-        if outgoing and transport is not None and not transport.is_closing():
-            transport.write(b"".join(outgoing))
 
     async def ack(self, message: Message) -> None:
         """Acknowledge a QoS 1 message received with manual acknowledgement (PUBACK)."""
         if self.manual_ack and message.qos == 1 and self._gone is None:
-            self._write(b"\x40\x02" + message.mid.to_bytes(2, "big"))  # MQTT §3.4: PUBACK, success
+            self._writer.write(b"\x40\x02" + message.mid.to_bytes(2, "big"))  # MQTT §3.4: PUBACK, success
 
     async def subscribe(self, topic_filter: str, *, qos: int = 1) -> None:
         """Subscribe to ``topic_filter`` at ``qos``; returns once the broker has it (SUBACK)."""
@@ -340,16 +358,13 @@ class MqttBus:
         if future is not None and not future.done():
             future.set_result(None)
 
-    def _subscribed(self, _client: Any, mid: int, _granted: Any, _properties: Any) -> None:
-        self._acknowledged(mid, 0)
-
     def _lost(self, error: BusError) -> None:
         """The connection is over: fail what waits for an acknowledgement, end `messages`."""
         if self._gone is None:
             self._gone = error
         # The sends still waiting for their PUBACK fail at once: the broker may have dropped them
         # (Mosquitto disconnects a client whose message is too large).
-        self._outgoing = []
+        self._writer.drop()
         waiting, self._acks = self._acks, {}
         for future in waiting.values():
             if not future.done():
