@@ -34,3 +34,13 @@ async def test_a_manual_clock_wakes_a_sleeper_when_advanced_past_its_deadline() 
     await clock.advance(1)
     await task
     assert woken == [105.0]
+
+
+def test_a_scaled_clock_never_runs_behind_a_moment_it_is_told_of() -> None:
+    """A restart resumes from the journal's last moment when its host clock would start behind it."""
+    clock = ScaledClock(10)
+    ahead = clock.now() + 3600
+    clock.not_before(ahead)
+    assert ahead <= clock.now() < ahead + 60
+    clock.not_before(ahead - 7200)  # a moment already passed moves nothing
+    assert ahead <= clock.now() < ahead + 60

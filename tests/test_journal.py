@@ -120,3 +120,15 @@ def test_a_cable_or_delivery_the_journal_does_not_hold_is_a_journal_error(tmp_pa
         journal.cable(7)
     with pytest.raises(JournalError, match="no delivery 9"):
         journal.consignment(9)
+
+
+def test_the_latest_time_is_the_last_moment_the_journal_holds(tmp_path: Path) -> None:
+    """Where a restarted router's clock resumes: the latest arrival, transmission, service or event."""
+    moments = iter([100.0, 5000.0, 300.0])
+    journal = Journal(tmp_path / "journal.sqlite", clock=lambda: next(moments))
+    assert journal.latest_time() is None
+    journal.receive("cables/in/a", b"RAW")
+    journal.receive("cables/in/b", b"RAW")
+    journal.receive("cables/in/c", b"RAW")
+    assert journal.latest_time() == 5000.0, "not the last written: the latest in network time"
+    journal.close()

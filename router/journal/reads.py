@@ -46,6 +46,19 @@ class Reads(Database):
         delivery = self._db.execute("SELECT coalesce(max(id), 0) FROM deliveries").fetchone()[0]
         return int(cable), int(delivery)
 
+    def latest_time(self) -> float | None:
+        """The latest network time the journal holds (None when it holds none): where a restart resumes."""
+        self._write_pending()
+        row = self._db.execute(
+            "SELECT max(at) FROM ("
+            " SELECT max(received_at) AS at FROM cables"
+            " UNION ALL SELECT max(max(started_at, coalesce(ended_at, started_at))) FROM transmissions"
+            " UNION ALL SELECT max(sent_at) FROM services"
+            " UNION ALL SELECT max(coalesce(acknowledged_at, delivered_at, queued_at)) FROM deliveries"
+            " UNION ALL SELECT max(at) FROM events)"
+        ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
     def is_duplicate(self, message_id: str) -> int | None:
         """The journal id of a cable already routed under ``message_id``, if there is one."""
         row = self._db.execute(

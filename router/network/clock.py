@@ -43,6 +43,18 @@ class ScaledClock:
         """Simulated seconds: the start's time of day plus the host's elapsed time, scaled."""
         return self._epoch + (time.monotonic() - self._start) * self.scale
 
+    def not_before(self, at: float) -> None:
+        """Run on from ``at`` if the clock is behind it: network time never goes back.
+
+        A router restarted on its journal after running faster than the host's clock would start
+        again at the host's time of day, behind its own last transmissions: receipts would be
+        overdue by minus minutes, and what came last would sort first (`last_serials`, which a
+        restart numbers on from).
+        """
+        behind = at - self.now()
+        if behind > 0:
+            self._epoch += behind
+
     async def sleep(self, seconds: float) -> None:
         """Sleep the host's share of ``seconds``."""
         await asyncio.sleep(max(0.0, seconds) / self.scale)

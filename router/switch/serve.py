@@ -136,6 +136,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     tune_process()  # once the table is loaded: it is among what lives as long as the process
     clock = ScaledClock(settings.time_scale)
     journal = Journal(settings.journal, clock=clock.now, busy_timeout=settings.journal_busy_timeout)
+    if (latest := journal.latest_time()) is not None:
+        clock.not_before(latest)  # a restart resumes where the journal left off, never behind it
     async with AsyncExitStack() as stack:
         stack.callback(journal.close)
         address, mqtt5 = await stack.enter_async_context(broker_for(settings, table.posts))
