@@ -10,6 +10,7 @@ import structlog
 
 from router.bus.broker import Mosquitto, free_port, mosquitto_binary
 from router.bus.mqtt import BrokerAddress, MqttBus
+from router.network.channel import read_copy
 from router.settings import Settings
 from router.switch.serve import serve
 from tests.helpers import opened
@@ -38,7 +39,9 @@ async def one_copy(address: BrokerAddress, n: int) -> str:
         await post.publish("cables/in/x", CABLE.format(n=n).encode())
         async with asyncio.timeout(15):
             async for message in post.messages():
-                return opened(message)[1].message_id
+                # A transmission cut when the broker went comes first as its ZFR (§424d): not a copy.
+                if read_copy(message.payload).service is None:
+                    return opened(message)[1].message_id
     raise AssertionError("no copy")
 
 
