@@ -152,6 +152,7 @@ def main() -> None:
             counter = CopyCounter(broker.url, expected)
             with Memory(router.pid) as memory:
                 first = asyncio.run(publish(broker.url, cables, args.cables))
+                print(f"published in {time.time() - first:.0f} s; waiting for the copies", flush=True)
                 counter.done.wait(1800)
             counter.stop()
             journal_mb = (work / "run" / "journal.sqlite").stat().st_size / 1e6
