@@ -115,7 +115,7 @@ def publish(  # noqa: PLR0913 (the files, then where and as whom)
     keyfile: KeyFile = None,
 ) -> None:
     """Publish cable files (or stdin) to the intake, cables/in/<file name>, at QoS 1, as the publisher."""
-    from router.bus.mqtt import MqttBus  # noqa: PLC0415 (aiomqtt is not needed by check)
+    from router.bus.mqtt import MqttBus  # noqa: PLC0415 (the MQTT client is not needed by check)
     from router.bus.security import PUBLISHER  # noqa: PLC0415
 
     try:

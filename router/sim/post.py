@@ -282,7 +282,7 @@ def post_connection(address: BrokerAddress, ri: str, *, session_expiry: int) -> 
     and within the broker's queue limits (`max_queued_messages`, `max_queued_bytes`): the
     shipped configs set no queue limit. Each copy is acknowledged only once receipted.
     """
-    from router.bus.mqtt import MqttBus  # noqa: PLC0415 (aiomqtt only for a post on a real broker)
+    from router.bus.mqtt import MqttBus  # noqa: PLC0415 (the MQTT client only for a post on a real broker)
 
     return MqttBus(
         address, client_id=f"post-{ri}", persistent=True, session_expiry=session_expiry, manual_ack=True

@@ -221,9 +221,10 @@ class Router:
             tasks.add(asyncio.create_task(self.restart.resend_later(delivered), name="resend-after-restart"))
         stopping = asyncio.create_task(stop.wait(), name="stop")
         done = await _until_stop_or_failure(tasks, stopping, self._log)
-        # Stop (or a failure): cancel everything. Not a TaskGroup, whose exit waits without end:
-        # aiomqtt's message iterator, cancelled while a message is being handed over, may only let
-        # go once the connection closes, which the caller does next. What was taken is journalled.
+        # Stop (or a failure): cancel everything, each task given STOP_WITHIN to go. Not a TaskGroup,
+        # whose exit waits without end for a task that does not let go (a bus's message iterator
+        # may only end when its connection closes, which the caller does next). What was taken is
+        # journalled.
         stopping.cancel()
         for task in tasks:
             task.cancel()
