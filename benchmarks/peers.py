@@ -35,6 +35,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -86,14 +87,35 @@ log_dest file {directory}/mosquitto.log
 """
 
 
-class Broker:
+class _Child:
+    """A process the benchmark starts: stopped (SIGTERM, then waited for) at the end of its block."""
+
+    stop_within = 10.0
+    """Seconds the process has to end after SIGTERM."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __exit__(self, *_: object) -> None:
+        assert self.process is not None
+        self.process.terminate()
+        self.process.wait(self.stop_within)
+
+    @property
+    def pid(self) -> int:
+        """The process id."""
+        assert self.process is not None
+        return self.process.pid
+
+
+class Broker(_Child):
     """A private Mosquitto for the run: ``with Broker(folder) as broker``."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.port = free_port()
         self.url = f"mqtt://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
+        super().__init__()
 
     def __enter__(self) -> Self:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -112,21 +134,8 @@ class Broker:
             time.sleep(0.05)
         return self
 
-    def __exit__(self, *_: object) -> None:
-        assert self.process is not None
-        self.process.terminate()
-        self.process.wait(10)
-
-    @property
-    def pid(self) -> int:
-        """The broker's process id."""
-        assert self.process is not None
-        return self.process.pid
-
 
 def _answers(port: int) -> bool:
-    import socket  # noqa: PLC0415
-
     with socket.socket() as probe:
         probe.settimeout(0.2)
         return probe.connect_ex(("127.0.0.1", port)) == 0
@@ -174,13 +183,15 @@ def nodered_copies(raw: bytes) -> int:
 # --- the relaying processes
 
 
-class NodeRed:
+class NodeRed(_Child):
     """Node-RED 4 running the peer's flow on ``url``: ``with NodeRed(url, folder) as flow``."""
 
+    stop_within = 30.0
+
     def __init__(self, url: str, work: Path) -> None:
+        super().__init__()
         self.url = url
         self.work = work
-        self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Self:
         port = BrokerAddress.parse(self.url).port
@@ -198,19 +209,8 @@ class NodeRed:
             raise SystemExit(f"Node-RED did not start relaying; see {self.work / 'node-red.log'}")
         return self
 
-    def __exit__(self, *_: object) -> None:
-        assert self.process is not None
-        self.process.terminate()
-        self.process.wait(30)
 
-    @property
-    def pid(self) -> int:
-        """Node's process id."""
-        assert self.process is not None
-        return self.process.pid
-
-
-class Relay:
+class Relay(_Child):
     """`benchmarks/relay.py` with the copies the router would make: ``with Relay(url, cables, folder)``."""
 
     def __init__(self, url: str, cables: list[Cable], work: Path) -> None:
@@ -218,7 +218,7 @@ class Relay:
         work.mkdir(parents=True, exist_ok=True)
         self.fanout = work / "fanout.json"
         self.fanout.write_text(json.dumps({c.name: c.posts for c in cables}), encoding="utf-8")
-        self.process: subprocess.Popen[bytes] | None = None
+        super().__init__()
 
     def __enter__(self) -> Self:
         command = [sys.executable, str(ROOT / "benchmarks" / "relay.py"), self.url, str(self.fanout)]
@@ -226,17 +226,6 @@ class Relay:
         assert self.process.stdout is not None
         self.process.stdout.readline()  # "listening"
         return self
-
-    def __exit__(self, *_: object) -> None:
-        assert self.process is not None
-        self.process.terminate()
-        self.process.wait(10)
-
-    @property
-    def pid(self) -> int:
-        """The relay's process id."""
-        assert self.process is not None
-        return self.process.pid
 
 
 def _relays(url: str, topic: str, *, within: float) -> bool:
@@ -275,64 +264,45 @@ async def _publish_one(url: str, topic: str, payload: bytes) -> None:
 
 
 def push(
-    url: str, cables: list[Cable], pids: tuple[int, int], *, topic: str, expected: int
+    url: str, cables: list[Cable], pids: tuple[int, int], *, topic: str, expected: int | None
 ) -> dict[str, Any]:
-    """Publish ``cables`` and count ``expected`` copies on ``topic``: the figures of one run."""
+    """Publish ``cables`` and count the copies on ``topic``: the figures of one run.
+
+    ``expected``: the copies to wait for; None for a relay whose number of copies is not known
+    beforehand (Node-RED on the pool), counted until 3 s pass with none more.
+    """
     meter = CpuMeter(*pids)
-    counter = CopyCounter(url, expected, topic)
+    counter = CopyCounter(url, sys.maxsize if expected is None else expected, topic)
 
     async def publish() -> float:
         address = BrokerAddress.parse(url)
         async with MqttBus(address, client_id=f"publisher-{time.monotonic_ns()}") as publisher:
             meter.begin()
             first = await publish_all(publisher, cables, {})
-            await asyncio.to_thread(counter.done.wait, 120)
+            if expected is not None:
+                await asyncio.to_thread(counter.done.wait, 120)
             return first
 
     try:
         first = asyncio.run(publish())
+        seen = -1
+        while expected is None and seen != counter.count:
+            seen = counter.count
+            time.sleep(3)
     finally:
         counter_seconds = counter.stop()
     elapsed = max(counter.last - first, 1e-9)
     cpu = meter.end(len(cables), counter_seconds)
-    return {
-        "cables": len(cables),
-        "copies": counter.count,
-        "expected_copies": expected,
-        "lost": max(0, expected - counter.count),
+    figures: dict[str, Any] = {"cables": len(cables), "copies": counter.count}
+    if expected is not None:
+        figures |= {"expected_copies": expected, "lost": max(0, expected - counter.count)}
+    return figures | {
         "seconds": round(elapsed, 3),
         "cables_per_s": round(len(cables) / elapsed),
         "copies_per_s": round(counter.count / elapsed),
         "cpu_ms_per_cable": cpu["cpu_ms_per_cable"]["worker"],
         "broker_cpu_ms_per_cable": cpu["cpu_ms_per_cable"]["broker"],
         "machine_busy": cpu["machine_busy"],
-    }
-
-
-def push_until_quiet(url: str, cables: list[Cable], pids: tuple[int, int], *, topic: str) -> dict[str, Any]:
-    """As `push`, for a relay whose number of copies is not known beforehand."""
-    counter = CopyCounter(url, sys.maxsize, topic)
-    meter = CpuMeter(*pids)
-
-    async def publish() -> float:
-        async with MqttBus(BrokerAddress.parse(url), client_id=f"publisher-{time.monotonic_ns()}") as bus:
-            meter.begin()
-            return await publish_all(bus, cables, {})
-
-    try:
-        first = asyncio.run(publish())
-        seen = -1
-        while seen != counter.count:
-            seen = counter.count
-            time.sleep(3)
-    finally:
-        counter_seconds = counter.stop()
-    elapsed = max(counter.last - first, 1e-9)
-    return {
-        "cables": len(cables),
-        "copies": counter.count,
-        "seconds": round(elapsed, 3),
-        "cpu_ms_per_cable": meter.end(len(cables), counter_seconds)["cpu_ms_per_cable"]["worker"],
     }
 
 
@@ -445,8 +415,8 @@ def main() -> None:
             print(f"pool     router   {json.dumps(real['router'])}", flush=True)
             if with_nodered:
                 with NodeRed(broker.url, bench.folder("nodered-pool")) as flow:
-                    real["nodered"] = push_until_quiet(
-                        broker.url, pool, (flow.pid, broker.pid), topic="peer/out/+"
+                    real["nodered"] = push(
+                        broker.url, pool, (flow.pid, broker.pid), topic="peer/out/+", expected=None
                     )
                 real["nodered"]["cables_with_no_copy"] = sum(1 for c in pool if not nodered_copies(c.raw))
                 print(f"pool     nodered  {json.dumps(real['nodered'])}", flush=True)
