@@ -307,14 +307,17 @@ class Writes(Database):
                 " state, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
                 _delivery_rows(cable_id, deliveries, first_delivery, now),
             )
-            if deliveries:
+            if first_delivery is not None:
+                ids = list(range(first_delivery, first_delivery + len(deliveries)))
+            elif deliveries:
                 # One writer, one transaction: the rows just inserted have consecutive ids.
                 last = int(self._db.execute("SELECT last_insert_rowid()").fetchone()[0])
                 ids = list(range(last - len(deliveries) + 1, last + 1))
-            self._db.executemany(
-                "INSERT INTO intercepts (cable_id, addressee, reason, post) VALUES (?, ?, ?, ?)",
-                [(cable_id, i.addressee, i.reason, i.post) for i in intercepts],
-            )
+            if intercepts:
+                self._db.executemany(
+                    "INSERT INTO intercepts (cable_id, addressee, reason, post) VALUES (?, ?, ?, ?)",
+                    [(cable_id, i.addressee, i.reason, i.post) for i in intercepts],
+                )
             if set_aside:
                 self._db.executemany(
                     "INSERT INTO set_aside (cable_id, addressee, reason) VALUES (?, ?, ?)",

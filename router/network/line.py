@@ -36,9 +36,10 @@ SUSPECT: frozenset[Cause] = frozenset({"ack-timeout", "restart", "line-up"})
 """Causes of a copy that may have reached the post before: it goes with the ZFD pilot (§427).
 A bust or a cut was cancelled and a ZFX names a serial never received: those copies are not suspect."""
 
-HELD = 32
+HELD = 128
 """Waiting deliveries a line keeps in memory: a backlog beyond waits in the journal, so that the
-router's memory does not grow with it (200,000 queued copies would take a few hundred MB)."""
+router's memory does not grow with it (200,000 queued copies would take a few hundred MB). Twice a
+burst of the switch's (64 messages): a burst for one post is not spilled and read back at once."""
 SERIAL_MODULUS = 10_000
 """Channel serials are four digits in FL1 (VZCZCHFR0042): 0001 to 9999, then 0001 again."""
 DAY = 86_400.0

@@ -251,14 +251,16 @@ class Intake:
             intercepts=len(decision.intercepts),
         )
         self._tell_intercepts(cable_id, cable.message_id, decision.intercepts)
+        queue = self._lines.queue
         for delivery_id, delivery in enumerate(decision.deliveries, start=first):
-            self._lines.queue(
-                delivery.post, Consignment(delivery_id, cable_id, delivery.precedence, delivery.niact), now
-            )
-            actions.event(
-                "queued",
-                message_id=cable.message_id,
-                post=delivery.post,
-                precedence=delivery.precedence.value,
-                delivery=delivery_id,
-            )
+            queue(delivery.post, Consignment(delivery_id, cable_id, delivery.precedence, delivery.niact), now)
+            if actions.log_copies:
+                actions.event(
+                    "queued",
+                    message_id=cable.message_id,
+                    post=delivery.post,
+                    precedence=delivery.precedence.value,
+                    delivery=delivery_id,
+                )
+        if not actions.log_copies:
+            actions.counts["queued"] += len(decision.deliveries)  # the deliveries table has each one
