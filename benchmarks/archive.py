@@ -4,7 +4,11 @@
 
 It starts everything itself and stops by itself: the private broker of `benchmarks/peers.py`,
 `router run` on the committed routing table with unthrottled lines, `mosquitto_sub` counting every
-copy. The cables are the 12,985 of `../shared/corpus/pool.jsonl.gz` over and over, each pass with
+copy, and the posts receipting every copy they get (a process of their own, `--posts`): a post's
+window holds 10,000 copies not yet receipted, and the pool sends a quarter of a million to the
+Department alone, so posts that never receipt would stop their lines.
+
+The cables are the 12,985 of `../shared/corpus/pool.jsonl.gz` over and over, each pass with
 new message identities (the DE line's filing day moved on one day a pass; a cable with no DE line,
 identified by a digest of its text, gets a last line naming the pass), so that the router routes
 them all rather than filing them as duplicates; the copies each should make are worked out
@@ -20,11 +24,14 @@ import argparse
 import asyncio
 import json
 import re
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Self
 
@@ -37,6 +44,7 @@ from peers import Broker
 from router import parse_cable
 from router.bus.mqtt import BrokerAddress, MqttBus
 from router.errors import CableParseError
+from router.network.channel import BELL, read_copy, receipt
 from router.routing.decide import decide
 from router.routing.table import RoutingTable, parse_table
 from router.sim.replay import replay_schedule
@@ -46,6 +54,8 @@ _FILING_DAY = re.compile(
 )
 RSS_EVERY = 10.0
 """Seconds between two readings of the router's resident memory."""
+RECEIPTS_IN_FLIGHT = 4096
+"""Receipts the posts have sent without the broker's PUBACK, at most."""
 
 
 def pool() -> list[tuple[str, bytes]]:
@@ -114,6 +124,46 @@ class Memory:
                 return
 
 
+async def receipt_every_copy(url: str) -> None:
+    """Be every post: receipt each copy as it comes (§151b: ``R`` + FL2's prosign letter + FL1's serial).
+
+    A service message or a cancellation is not receipted (`router.network.channel.read_copy`).
+    Runs until killed; prints how many it receipted each 10 s.
+    """
+    async with MqttBus(BrokerAddress.parse(url), client_id=f"posts-{time.monotonic_ns()}") as bus:
+        await bus.subscribe("cables/out/+", qos=1)
+        pending: deque[asyncio.Future[None]] = deque()
+        receipted, told = 0, time.monotonic()
+        async for message in bus.messages():
+            copy = read_copy(message.payload)
+            if copy.service is not None or copy.cancelled:
+                continue
+            letter = message.payload.split(b"\n", 2)[1].lstrip(BELL)[:1].decode()
+            ack = message.topic.replace("/out/", "/ack/")
+            pending.append(bus.send(ack, receipt(letter, copy.transmission_id)))
+            if len(pending) > RECEIPTS_IN_FLIGHT:
+                await pending.popleft()
+            receipted += 1
+            if time.monotonic() - told > RSS_EVERY:
+                print(f"posts: {receipted:,} copies receipted", flush=True)
+                told = time.monotonic()
+
+
+class Posts:
+    """`receipt_every_copy` in a process of its own (this script with ``--posts URL``)."""
+
+    def __init__(self, url: str) -> None:
+        self.process = subprocess.Popen([sys.executable, __file__, "--posts", url])  # noqa: S603
+
+    def __enter__(self) -> Self:
+        time.sleep(1.0)  # subscribed before anything is published
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
 async def publish(url: str, cables: list[tuple[str, bytes]], count: int) -> float:
     """Publish the archive a pass at a time (a pass in memory at once); the time of the first publish."""
     first = None
@@ -136,7 +186,12 @@ def main() -> None:
     """Push the archive through the router; print the figures, the last line as JSON."""
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--cables", type=int, default=250_000, help="cables to push (default 250,000)")
+    options.add_argument("--posts", metavar="URL", help=argparse.SUPPRESS)  # the receipting posts
     args = options.parse_args()
+    if args.posts:
+        with suppress(KeyboardInterrupt):
+            asyncio.run(receipt_every_copy(args.posts))
+        return
     if not POOL.exists():
         raise SystemExit(f"{POOL} is missing: the archive is made of its cables")
     cables = pool()
@@ -148,7 +203,11 @@ def main() -> None:
         expected = copies(cables, args.cables, parse_table(table_path.read_text(encoding="utf-8")))
         print(f"{args.cables:,} cables, {expected:,} copies expected", flush=True)
         (work / "run").mkdir()
-        with Broker(work / "broker") as broker, Router(broker.url, table_path, work / "run") as router:
+        with (
+            Broker(work / "broker") as broker,
+            Router(broker.url, table_path, work / "run") as router,
+            Posts(broker.url),
+        ):
             counter = CopyCounter(broker.url, expected)
             with Memory(router.pid) as memory:
                 first = asyncio.run(publish(broker.url, cables, args.cables))

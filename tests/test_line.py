@@ -194,6 +194,41 @@ def test_the_window_holds_back_until_a_receipt() -> None:
     assert paris.start(now=0.0) is not None
 
 
+def test_a_receipt_s_serial_names_the_copy_in_flight_until_it_leaves_the_window() -> None:
+    """§151b: a receipt quotes the channel serial; the line knows which copy in flight it was.
+
+    A copy sent again takes a new serial; one receipted or given up names nothing in memory (the
+    journal answers for it then); a serial taken by a service message no longer names the copy
+    sent under it a series before.
+    """
+    paris = line(0)
+    for delivery in (1, 2):
+        paris.put(Consignment(delivery, delivery, R), 10, now=0.0)
+    first = paris.start(0.0)
+    assert first is not None
+    assert paris.finish(0.0) == first
+    second = paris.start(0.0)
+    assert second is not None
+    assert paris.finish(0.0) == second
+    assert paris.in_flight_under("HFR", first.serial) == 1
+    assert paris.in_flight_under("HFR", second.serial) == 2
+    assert paris.in_flight_under("HFX", first.serial) is None, "another channel's serial"
+    assert paris.acknowledged(1)
+    assert paris.in_flight_under("HFR", first.serial) is None
+    paris.release(2)  # no receipt in time: sent again, under the next serial
+    paris.put(Consignment(2, 2, R), 10, now=1.0, cause="ack-timeout")
+    again = paris.start(1.0)
+    assert again is not None
+    assert paris.finish(1.0) == again
+    assert paris.in_flight_under("HFR", again.serial) == 2
+    assert paris.in_flight_under("HFR", second.serial) is None
+    assert paris.sent_under == {again.serial: 2}, "memory holds the copies in flight, no more"
+    paris.serial = again.serial - 1  # the numbers come round: a service message takes that serial
+    assert paris.number(2.0) == f"HFR{again.serial:04d}"
+    assert paris.in_flight_under("HFR", again.serial) is None
+    assert paris.in_flight.keys() == {2}, "still in flight: its receipt is the journal's to find"
+
+
 def test_serials_run_from_0001_to_9999_and_round_again() -> None:
     """Four digits in FL1: after 9999 comes 0001."""
     paris = line(baud=0)

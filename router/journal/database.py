@@ -126,6 +126,10 @@ INSERT_SENT = (
 MARK_DELIVERED = (
     "UPDATE deliveries SET state = 'delivered', delivered_at = ? WHERE id = ? AND state = 'queued'"
 )
+MARK_RECEIPTED = (
+    "UPDATE deliveries SET state = 'acknowledged', acknowledged_at = ?,"
+    " delivered_at = coalesce(delivered_at, ?) WHERE id = ? AND post = ? AND state != 'acknowledged'"
+)
 
 BUSY_TIMEOUT = 1.0
 """Seconds SQLite waits for another process's lock before a write gives up (Python's default is 5).
@@ -178,6 +182,7 @@ class Database:
         self._depth = 0
         self._sent: list[tuple[object, ...]] = []
         self._logged: list[tuple[float, str, str]] = []
+        self._receipted: list[tuple[float, float, int, str]] = []
         """Rows written in one go at the end of the transaction (or before anything is read)."""
 
     def close(self) -> None:
@@ -193,6 +198,9 @@ class Database:
             self._db.executemany(INSERT_SENT, self._sent)
             self._db.executemany(MARK_DELIVERED, [(row[7], row[0]) for row in self._sent])
             self._sent.clear()
+        if self._receipted:  # after the copies' own rows: a copy is receipted after it is sent
+            self._db.executemany(MARK_RECEIPTED, self._receipted)
+            self._receipted.clear()
         if self._logged:
             self._db.executemany("INSERT INTO events (at, event, fields) VALUES (?, ?, ?)", self._logged)
             self._logged.clear()
@@ -221,6 +229,7 @@ class Database:
             self._db.execute("COMMIT")
         except BaseException as exc:
             self._sent.clear()
+            self._receipted.clear()
             self._logged.clear()
             # SQLite may have rolled back already (a full disk, an I/O error): then there is nothing to.
             if self._db.in_transaction:

@@ -175,8 +175,12 @@ class Line:
     """The last channel serial used."""
     up: bool = True
     waiting: list[Queued] = field(default_factory=list)
-    in_flight: set[int] = field(default_factory=set)
-    """Deliveries on the line or sent and not yet acknowledged."""
+    in_flight: dict[int, int] = field(default_factory=dict)
+    """Deliveries on the line or sent and not yet acknowledged, each with its last transmission's serial."""
+    sent_under: dict[int, int] = field(default_factory=dict)
+    """The other way round: the delivery in flight last sent under each serial. A receipt names
+    the serial (§151b): its copy is found here, without asking the journal; one not here (sent
+    before a restart, receipted or given up meanwhile) is the journal's to find."""
     current: Transmission | None = None
     arrivals: itertools.count[int] = field(default_factory=itertools.count)
     held: int = HELD
@@ -299,7 +303,9 @@ class Line:
         queued = heapq.heappop(self.waiting)
         self._next_serial(now)
         self.current = Transmission(queued, self.channel, self.serial, now, now + self.duration(queued.size))
-        self.in_flight.add(queued.delivery_id)
+        self._leave(queued.delivery_id)  # sent before (a resend): the new serial names it now
+        self.in_flight[queued.delivery_id] = self.serial
+        self.sent_under[self.serial] = queued.delivery_id
         return self.current
 
     def number(self, now: float) -> str | None:
@@ -311,6 +317,7 @@ class Line:
         if self.current is not None or not self.up:
             return None
         self._next_serial(now)
+        self._forget_serial(self.serial)  # a copy sent under it a series ago is not what it names now
         return f"{self.channel}{self.serial:04d}"
 
     def _next_serial(self, now: float) -> None:
@@ -343,10 +350,24 @@ class Line:
 
     def acknowledged(self, delivery_id: int) -> bool:
         """The post acknowledged a copy: its place in the window is free. False if not in flight."""
-        if delivery_id in self.in_flight:
-            self.in_flight.remove(delivery_id)
-            return True
-        return False
+        return self._leave(delivery_id)
+
+    def in_flight_under(self, channel: str, serial: int) -> int | None:
+        """The delivery in flight last sent under ``channel`` + ``serial``; None: ask the journal."""
+        return self.sent_under.get(serial) if channel == self.channel else None
+
+    def _leave(self, delivery_id: int) -> bool:
+        """The delivery is no longer in flight (whether it was)."""
+        serial = self.in_flight.pop(delivery_id, None)
+        if serial is None:
+            return False
+        self._forget_serial(serial, delivery_id)
+        return True
+
+    def _forget_serial(self, serial: int, delivery_id: int | None = None) -> None:
+        """``serial`` names no delivery in flight (or not ``delivery_id`` any more, if given)."""
+        if delivery_id is None or self.sent_under.get(serial) == delivery_id:
+            self.sent_under.pop(serial, None)
 
     def holds(self, delivery_id: int) -> bool:
         """Whether the delivery waits on this line or is on it now (sent again already, say after a ZFX)."""
@@ -357,7 +378,7 @@ class Line:
 
     def release(self, delivery_id: int) -> None:
         """A copy given up on (no receipt in time): its place in the window is free for what comes next."""
-        self.in_flight.discard(delivery_id)
+        self._leave(delivery_id)
 
     def unreceipted(self) -> list[int]:
         """Copies sent and not receipted, none on the line now: what a line coming back up sends again."""
@@ -388,5 +409,5 @@ class Line:
     def _abandon(self, transmission: Transmission, cause: Cause) -> None:
         """Stop a transmission: its serial stays used, its delivery waits again in its old place."""
         self.current = None
-        self.in_flight.discard(transmission.queued.delivery_id)
+        self._leave(transmission.queued.delivery_id)
         heapq.heappush(self.waiting, replace(transmission.queued, cause=cause))

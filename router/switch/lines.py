@@ -189,7 +189,7 @@ class Lines:
 
     def _refill(self, post: str, line: Line) -> None:
         """Take a backlog's next deliveries back from the journal into the line's memory."""
-        held = {queued.delivery_id for queued in line.waiting} | line.in_flight
+        held = {queued.delivery_id for queued in line.waiting} | line.in_flight.keys()
         held |= self.diversions.gone_round(post)  # out by an alternative route (§307)
         room = line.held - len(line.waiting)
         taken = []

@@ -79,17 +79,22 @@ class Posts:
     def receipt(self, post: str, payload: bytes) -> None:
         """``R Z HFR0042`` on cables/ack/<RI>: the copy is receipted, its place in the window free."""
         transmission = read_acknowledgement(payload)
-        found = self._journal.transmission(post, *transmission) if transmission else None
-        if found is None:
+        line = self._lines.lines.get(post)
+        # A copy in flight is found in its line's memory, and is open; any other, in the journal.
+        in_flight = line.in_flight_under(*transmission) if line is not None and transmission else None
+        if in_flight is not None:
+            delivery_id = in_flight
+        elif transmission and (found := self._journal.transmission(post, *transmission)) is not None:
+            delivery_id = found[0]
+        else:
             self._actions.event(
                 "bad-acknowledgement", post=post, payload=payload[:40].decode("utf-8", "replace")
             )
             return
-        delivery_id, _ = found
         if self._lines.line(post).acknowledged(delivery_id):
             self._lines.active.add(post)
         tid = payload.decode("ascii", "replace")
-        if self._journal.is_open(delivery_id):
+        if in_flight is not None or self._journal.is_open(delivery_id):
             self._lines.receipts.receipted(delivery_id)
             # A copy that went by an alternative route is receipted by the station relaying it (§308).
             owner = self._lines.diversions.settle(delivery_id, post)
