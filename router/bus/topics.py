@@ -37,6 +37,11 @@ class Kind(StrEnum):
     RETRANSMIT = "router/retransmit/"
 
 
+_PREFIXES = tuple((kind.value, kind) for kind in Kind)
+"""Each kind's prefix, as a plain string: every message the switch takes is read with them."""
+_BARE_INTAKE = Kind.CABLE.value.rstrip("/")
+
+
 def read_topic(topic: str) -> tuple[Kind, str] | None:
     """The kind of a topic the switch receives and its last level (the post's RI, or a cable's name).
 
@@ -44,11 +49,11 @@ def read_topic(topic: str) -> tuple[Kind, str] | None:
     both. A per-post topic has exactly one level after its kind (its ``+``). None for a topic
     that is none of the switch's.
     """
-    if topic == Kind.CABLE.value.rstrip("/"):
+    if topic == _BARE_INTAKE:
         return Kind.CABLE, ""
-    for kind in Kind:
-        if topic.startswith(kind.value):
-            last = topic[len(kind.value) :]
+    for prefix, kind in _PREFIXES:
+        if topic.startswith(prefix):
+            last = topic[len(prefix) :]
             if kind is not Kind.CABLE and "/" in last:
                 return None
             return kind, last.rsplit("/", 1)[-1]
