@@ -348,6 +348,9 @@ _W_RUE = 'prefixes = ["RUEH", "RUE", "RUC"]\nprimary = "DETRICK"\nalternate = "T
             "doctrine.8.alternate",
             "not joined to WAHIAWA",
         ),
+        # A centre relays on FL2 alone, by its own doctrine (§303a(3), §308c(2)): a copy sent
+        # round in a circle would go round for ever, so the doctrine is refused at the step
+        # that closes the circle, with all trunks up and with any one out.
         (
             [(_B_RUW, _B_RUW_BY_DETRICK), (_D_RUW, _D_RUW_BY_BELTSVILLE)],
             'centre = "DETRICK"\nprefixes = ["RUW"]>>primary',

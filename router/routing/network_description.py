@@ -77,7 +77,7 @@ class _Network(_Schema):
         server = _check_centres(self.centres)
         _check_trunks(self)
         _check_doctrine(self, server)
-        _check_loops(self, to_network(self))
+        _check_loops(self, _to_network(self))
         return self
 
 
@@ -94,10 +94,10 @@ def load_network(path: Path | str = DEFAULT_NETWORK) -> Network:
 
 def parse_network(text: str, *, source: str = "<memory>") -> Network:
     """Validate and index a network description given as TOML text."""
-    return to_network(validated(text, _Network, source=source, error=TableError), source)
+    return _to_network(validated(text, _Network, source=source, error=TableError), source)
 
 
-def to_network(schema: _Network, source: str = "<memory>") -> Network:
+def _to_network(schema: _Network, source: str = "<memory>") -> Network:
     """The validated description as a `Network`."""
     return Network.of(
         (Centre(c.name, tuple(c.serves), c.title) for c in schema.centres),
