@@ -19,7 +19,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 from router.cable.models import Precedence, needs_receipt
@@ -116,22 +116,26 @@ class LineRules:
     the rest of the transmission it would interrupt (§151c)."""
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Queued:
-    """A delivery waiting for its line: a reference, the copy itself is made from the journal."""
+class Queued(NamedTuple):
+    """A delivery waiting for its line: a reference, the copy itself is made from the journal.
+
+    A named tuple: the lines' heaps compare these a few times for every copy, and a tuple's
+    comparison is the interpreter's own. ``order`` comes first and is never the same for two
+    (an arrival number each), so it alone decides.
+    """
 
     order: tuple[int, int]
     """(minus the precedence rank, arrival number): what the heap sorts by."""
-    delivery_id: int = field(compare=False)
-    cable_id: int = field(compare=False)
-    precedence: Precedence = field(compare=False)
-    size: int = field(compare=False)
+    delivery_id: int
+    cable_id: int
+    precedence: Precedence
+    size: int
     """Characters of the copy on the line: what its transmission time is made of."""
-    cause: Cause = field(compare=False, default="first")
-    since: float = field(compare=False, default=0.0)
+    cause: Cause = "first"
+    since: float = 0.0
     """When it was first queued (network time)."""
-    niact: bool = field(compare=False, default=False)
-    addressee: str = field(compare=False, default="")
+    niact: bool = False
+    addressee: str = ""
     """The post the copy is for when it is not the line's own: it goes by this line as that post's
     alternative route (§307-308), FL2 calling that post, for the station at the end to relay."""
 
@@ -410,4 +414,4 @@ class Line:
         """Stop a transmission: its serial stays used, its delivery waits again in its old place."""
         self.current = None
         self._leave(transmission.queued.delivery_id)
-        heapq.heappush(self.waiting, replace(transmission.queued, cause=cause))
+        heapq.heappush(self.waiting, transmission.queued._replace(cause=cause))
