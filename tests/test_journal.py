@@ -10,7 +10,7 @@ import pytest
 from router import Precedence
 from router.errors import JournalError
 from router.journal.store import Journal
-from router.journal.writes import Transmitting
+from router.journal.writes import SentAtOnce, Transmitting
 from router.network.line import Consignment, Line
 from router.routing.decide import Delivery, Intercept
 from router.switch.lines import journal_row
@@ -132,3 +132,30 @@ def test_the_latest_time_is_the_last_moment_the_journal_holds(tmp_path: Path) ->
     journal.receive("cables/in/c", b"RAW")
     assert journal.latest_time() == 5000.0, "not the last written: the latest in network time"
     journal.close()
+
+
+def test_a_copy_sent_in_the_transaction_that_routed_it_is_written_delivered(tmp_path: Path) -> None:
+    """An unthrottled line sends a copy in the burst that routed it: one row, delivered, no update.
+
+    Another line's copy sent in a later transaction is updated as before; a second transmission of
+    either (a repeat) keeps the first as the delivery; the rows mean the same either way.
+    """
+    path = tmp_path / "journal.sqlite"
+    journal = Journal(path)
+    cable_id = journal.receive("cables/in/x", b"RAW")
+
+    def sent(delivery_id: int, post: str, serial: int, at: float) -> SentAtOnce:
+        return SentAtOnce(delivery_id, post, "EHC", serial, "first", 100, at, at)
+
+    with journal.transaction():
+        journal.route(
+            cable_id, "RUEHKO-1-1610901", (delivery("RUEHC"), delivery("RUEHFR")), (), first_delivery=1
+        )
+        journal.apply([sent(1, "RUEHC", 1, 5.0), sent(1, "RUEHC", 2, 6.0)])
+    with journal.transaction():
+        journal.apply([sent(2, "RUEHFR", 1, 7.0), sent(2, "RUEHFR", 2, 8.0)])
+    other = sqlite3.connect(path)
+    rows = other.execute("SELECT id, state, delivered_at FROM deliveries ORDER BY id").fetchall()
+    assert rows == [(1, "delivered", 5.0), (2, "delivered", 7.0)]
+    assert other.execute("SELECT count(*) FROM transmissions").fetchone() == (4,)
+    assert journal.acknowledged(1, "RUEHC")

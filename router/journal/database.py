@@ -123,6 +123,12 @@ INSERT_SENT = (
     "INSERT INTO transmissions (delivery_id, post, channel, serial, cause, bytes, started_at,"
     " ended_at, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'delivered')"
 )
+INSERT_DELIVERY = (
+    "INSERT INTO deliveries (id, cable_id, post, precedence, rank, role, niact, via, needs_ack,"
+    " queued_at, state, delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+DELIVERY_STATE = 10
+"""Where a delivery's row (`INSERT_DELIVERY`) has its state; its delivery time follows."""
 MARK_DELIVERED = (
     "UPDATE deliveries SET state = 'delivered', delivered_at = ? WHERE id = ? AND state = 'queued'"
 )
@@ -180,7 +186,11 @@ class Database:
             raise JournalOpenError(self.path, str(exc)) from exc
         self._now = clock
         self._depth = 0
+        self._queued: dict[int, tuple[object, ...]] = {}
+        """Deliveries decided in this transaction, by id: a copy sent before they are written is
+        written with them as delivered, one row and no update (unthrottled lines send at once)."""
         self._sent: list[tuple[object, ...]] = []
+        self._delivered: list[tuple[float, int]] = []
         self._logged: list[tuple[float, str, str]] = []
         self._receipted: list[tuple[float, float, int, str]] = []
         """Rows written in one go at the end of the transaction (or before anything is read)."""
@@ -194,10 +204,16 @@ class Database:
         return self._now()
 
     def _write_pending(self) -> None:
+        # In the order the rows refer to each other: a delivery before its transmissions and receipt.
+        if self._queued:
+            self._db.executemany(INSERT_DELIVERY, self._queued.values())
+            self._queued.clear()
         if self._sent:
             self._db.executemany(INSERT_SENT, self._sent)
-            self._db.executemany(MARK_DELIVERED, [(row[7], row[0]) for row in self._sent])
             self._sent.clear()
+        if self._delivered:
+            self._db.executemany(MARK_DELIVERED, self._delivered)
+            self._delivered.clear()
         if self._receipted:  # after the copies' own rows: a copy is receipted after it is sent
             self._db.executemany(MARK_RECEIPTED, self._receipted)
             self._receipted.clear()
@@ -228,9 +244,8 @@ class Database:
             self._write_pending()
             self._db.execute("COMMIT")
         except BaseException as exc:
-            self._sent.clear()
-            self._receipted.clear()
-            self._logged.clear()
+            for pending in (self._queued, self._sent, self._delivered, self._receipted, self._logged):
+                pending.clear()
             # SQLite may have rolled back already (a full disk, an I/O error): then there is nothing to.
             if self._db.in_transaction:
                 with suppress(sqlite3.Error):  # the error that got us here is the one to tell

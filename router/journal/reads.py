@@ -191,6 +191,7 @@ class Reads(Database):
 
     def consignment(self, delivery_id: int) -> Consigned:
         """A delivery's cable and precedence: what queueing it again needs."""
+        self._write_pending()
         row = self._db.execute(
             "SELECT cable_id, precedence, niact FROM deliveries WHERE id = ?", (delivery_id,)
         ).fetchone()

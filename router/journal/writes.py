@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from router.cable.models import needs_receipt
 from router.errors import JournalError
-from router.journal.database import MARK_DELIVERED, MARK_RECEIPTED, Database
+from router.journal.database import DELIVERY_STATE, INSERT_DELIVERY, MARK_DELIVERED, MARK_RECEIPTED, Database
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -176,7 +176,7 @@ Write = (
 def _delivery_rows(
     cable_id: int, deliveries: tuple[Delivery, ...], first: int | None, now: float
 ) -> list[tuple[object, ...]]:
-    """The deliveries' rows, numbered on from ``first`` (by the database when None)."""
+    """The deliveries' rows (`INSERT_DELIVERY`), queued, numbered on from ``first`` (the database's: None)."""
     return [
         (
             None if first is None else first + number,
@@ -189,6 +189,8 @@ def _delivery_rows(
             delivery.via,
             int(needs_receipt(delivery.precedence, niact=delivery.niact)),
             now,
+            "queued",
+            None,
         )
         for number, delivery in enumerate(deliveries)
     ]
@@ -306,14 +308,13 @@ class Writes(Database):
                 )
             except sqlite3.IntegrityError:  # the unique index of routed message ids
                 return None
-            self._db.executemany(
-                "INSERT INTO deliveries (id, cable_id, post, precedence, rank, role, niact, via, needs_ack,"
-                " state, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
-                _delivery_rows(cable_id, deliveries, first_delivery, now),
-            )
+            rows = _delivery_rows(cable_id, deliveries, first_delivery, now)
             if first_delivery is not None:
+                # Numbered by the switch: written with the transaction's other rows (`_write_pending`).
                 ids = list(range(first_delivery, first_delivery + len(deliveries)))
+                self._queued.update(zip(ids, rows, strict=True))
             elif deliveries:
+                self._db.executemany(INSERT_DELIVERY, rows)
                 # One writer, one transaction: the rows just inserted have consecutive ids.
                 last = int(self._db.execute("SELECT last_insert_rowid()").fetchone()[0])
                 ids = list(range(last - len(deliveries) + 1, last + 1))
@@ -331,6 +332,7 @@ class Writes(Database):
 
     def transmitting(self, row: TransmissionRow) -> None:
         """A transmission began on the post's line."""
+        self._write_pending()  # its delivery first
         self._db.execute(
             "INSERT INTO transmissions (delivery_id, post, channel, serial, cause, bytes, started_at,"
             " ended_at, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, 'sending')",
@@ -340,8 +342,15 @@ class Writes(Database):
     def sent_at_once(self, row: TransmissionRow) -> None:
         """A transmission that began and ended at once (an unthrottled line): delivered.
 
-        Thousands a second on unthrottled lines: inside a transaction they are written together.
+        Thousands a second on unthrottled lines: inside a transaction they are written together,
+        and a delivery decided in the same transaction is written as delivered in the first place.
         """
+        delivery_id, ended = row.delivery_id, row.ends
+        queued = self._queued.get(delivery_id)
+        if queued is None:
+            self._delivered.append((ended, delivery_id))
+        elif queued[DELIVERY_STATE] == "queued":  # the first complete transmission is the delivery
+            self._queued[delivery_id] = (*queued[:DELIVERY_STATE], "delivered", ended)
         self._sent.append(row)
         if not self._depth:
             self._write_pending()
