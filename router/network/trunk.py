@@ -124,8 +124,10 @@ def read_transmission(payload: bytes) -> TrunkTransmission:
     index, pilot = 2, None
     continued = True  # RIs alone on a line continue FL2 until the pilot or a blank line
     while True:
-        if index >= min(len(lines), MAX_ROUTING_LINES + 2):
-            _fail(min(index, len(lines)), 1, "FL3", "no DE line (FL3) after the routing line")
+        if index >= len(lines):
+            _fail(len(lines), 1, "FL3", "no DE line (FL3) after the routing line")
+        if index >= MAX_ROUTING_LINES + 2:
+            _fail(index + 1, 1, "FL2", f"the routing line runs past {MAX_ROUTING_LINES} lines")
         words = list(_WORD.finditer(lines[index].rstrip(b"\r")))
         if not words:
             continued = False
