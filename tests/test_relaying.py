@@ -149,6 +149,15 @@ def test_a_flash_with_lower_addressees_is_two_transmissions_and_the_flash_goes_f
     assert set(flash.ris).isdisjoint(immediate.ris)
 
 
+def test_a_post_given_twice_stands_once_at_its_higher_precedence() -> None:
+    """§204c, §222: one RI once in all the routing lines, on the line of its highest precedence."""
+    deliveries, _ = _routed(_seed())
+    again = deliveries[1]._replace(precedence=Precedence.FLASH)
+    flash, immediate = originating_lines((*deliveries, again))
+    assert flash == RoutingLine(Precedence.FLASH, (again.post,))
+    assert immediate.ris == tuple(d.post for d in deliveries if d.post != again.post)
+
+
 def test_with_the_network_the_ris_of_one_centre_stand_together() -> None:
     """§204b: the RIs one relay station serves are grouped in FL2, not intermingled; unserved ones last."""
     deliveries, _ = _routed(_seed())
@@ -346,7 +355,7 @@ def test_an_empty_routing_line_is_not_written() -> None:
 def test_a_malformed_fl1_or_fl2_is_refused_with_where_and_why(
     payload: bytes, line: int, column: int, field: str, reason: str
 ) -> None:
-    """§211a(1): format lines 1 to 4 are not corrected but refused; the error says line, column and field."""
+    """§402c: a garbled FL1 or FL2 is refused, not relayed; the error says line, column and field."""
     with pytest.raises(CableParseError) as caught:
         read_transmission(payload)
     error = caught.value

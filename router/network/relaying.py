@@ -72,11 +72,14 @@ def originating_lines(
     (§204b: the RIs of one relay station "grouped together", "not intermingled indiscriminately");
     without, in the order of the deliveries.
     """
-    by_precedence: dict[Precedence, list[str]] = {}
+    # One delivery per post from `router.routing.decide`; given more, the highest decides (§222).
+    best: dict[str, Precedence] = {}
     for delivery in deliveries:
-        ris = by_precedence.setdefault(delivery.precedence, [])
-        if delivery.post not in ris:
-            ris.append(delivery.post)
+        if delivery.post not in best or delivery.precedence > best[delivery.post]:
+            best[delivery.post] = delivery.precedence
+    by_precedence: dict[Precedence, list[str]] = {}
+    for post, precedence in best.items():
+        by_precedence.setdefault(precedence, []).append(post)
     return tuple(
         RoutingLine(precedence, _grouped(by_precedence[precedence], network))
         for precedence in sorted(by_precedence, reverse=True)

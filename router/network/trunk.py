@@ -108,8 +108,9 @@ def read_transmission(payload: bytes) -> TrunkTransmission:
 
     Between FL2 and the DE line may stand the ZFD pilot and blank lines (DOMAIN.md, 00ATHENS1501).
     An RI written twice is called once (§204c). Anything else is refused with a `CableParseError`
-    naming the line, the column and the format line, as the cable parser does: a station does not
-    correct errors in format lines 1 to 4, it refuses them (§211a(1)).
+    naming the line, the column and the format line, as the cable parser does: a relay makes sure
+    format lines 1 to 4 are free of garbles before it sends a message on (§402c), and a garbled
+    routing line is not guessed at (DOMAIN.md: malformed FL1/FL2 is rejected with a notice).
     """
     lines = payload.split(b"\n", MAX_ROUTING_LINES + 2)
     fl1 = lines[0].rstrip(b"\r")
