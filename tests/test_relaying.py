@@ -416,3 +416,21 @@ def test_a_corpus_cable_reaches_each_post_once_through_the_network_as_today(cabl
     assert len(per_line) == len(set(per_line))
     assert len(flood.hops) <= len(originating_lines(deliveries)) * len(NETWORK.trunks) * 2
     assert message.startswith(b"DE ")
+
+
+@pytest.mark.corpus
+def test_across_the_corpus_every_routed_post_is_reached_once_from_its_own_centre(corpus_dir: Path) -> None:
+    """Every fifth corpus cable: the network delivers exactly the decision's posts, each once (§303a)."""
+    flooded = 0
+    for path in sorted(corpus_dir.glob("*.txt"))[::5]:
+        raw = path.read_bytes()
+        try:
+            deliveries, _, flood = _flood(raw)
+        except CableParseError:
+            continue
+        assert flood.unserved == [], path.name
+        assert set(flood.copies) == {d.post for d in deliveries}, path.name
+        for delivery in deliveries:
+            assert flood.copies[delivery.post].split(b"\n")[1].endswith(f" {delivery.post}".encode())
+        flooded += bool(deliveries)
+    assert flooded > 200
