@@ -1,0 +1,159 @@
+"""The MQTT adapter's reading: packets cut from the bytes as they arrive, however the reads split them."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import TYPE_CHECKING
+
+import pytest
+
+from router.bus.mqtt import BrokerAddress, MqttBus
+from router.errors import BusError
+from tests.helpers import receive
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from router.bus.broker import Mosquitto
+    from router.bus.protocol import Message
+
+_ids = itertools.count()
+EXPIRY_AND_USER = b"\x02\x00\x00\x0e\x10" + b"\x26\x00\x04from\x00\x05tokyo"
+"""MQTT 5 §3.3.2.3: a Message Expiry Interval (3,600 s) and a User Property ("from", "tokyo")."""
+
+
+def _varint(value: int) -> bytes:
+    """MQTT §2.2.3: a variable byte integer, seven bits a byte, least significant first."""
+    encoded = bytearray()
+    while True:
+        value, digit = divmod(value, 128)
+        encoded.append(digit | 0x80 if value else digit)
+        if not value:
+            return bytes(encoded)
+
+
+def _publish(
+    topic: str, payload: bytes, *, qos: int = 0, mid: int = 0, properties: bytes | None = None
+) -> bytes:
+    """A PUBLISH as a broker sends it (MQTT §3.3); ``properties`` (their bytes) for MQTT 5."""
+    body = len(topic.encode()).to_bytes(2, "big") + topic.encode()
+    if qos:
+        body += mid.to_bytes(2, "big")
+    if properties is not None:
+        body += _varint(len(properties)) + properties
+    return bytes([0x30 | qos << 1]) + _varint(len(body) + len(payload)) + body + payload
+
+
+def _feed(bus: MqttBus, *reads: bytes) -> None:
+    """Hand ``reads`` to the connection's protocol, as the transport hands it what each read returns."""
+    protocol = bus._client._connection._protocol
+    for data in reads:
+        protocol.data_received(data)
+
+
+def _arrived(bus: MqttBus) -> list[Message]:
+    """The messages read so far and not yet taken: there at once, with no task to wait for."""
+    got = list(bus._inbox)
+    bus._inbox.clear()
+    return got
+
+
+def _sent_unwritten(bus: MqttBus) -> tuple[int, asyncio.Future[None]]:
+    """A send awaiting its PUBACK whose PUBLISH never leaves: the PUBACK fed here is the only one."""
+    future = bus.send("test/reads/out", b"copy")
+    bus._writer.drop()
+    return bus._last_mid, future
+
+
+@pytest.fixture(params=[True, False], ids=["mqtt5", "mqtt3.1.1"])
+async def bus(request: pytest.FixtureRequest, mosquitto: Mosquitto) -> AsyncIterator[MqttBus]:
+    """A connection to a real Mosquitto that subscribes to nothing: what it reads is what a test feeds it.
+
+    Manual acknowledgement, so that a PUBLISH fed at QoS 1 is not acknowledged to a broker that never sent it.
+    """
+    address = BrokerAddress.parse(mosquitto.url)
+    async with MqttBus(
+        address, client_id=f"test-reads-{next(_ids)}", manual_ack=True, mqtt5=request.param
+    ) as bus:
+        yield bus
+
+
+def _cable_stream(bus: MqttBus, mid: int) -> bytes:
+    """A cable at QoS 1 (a two-byte remaining length; properties under MQTT 5), a QoS 0 one, a PUBACK."""
+    properties = EXPIRY_AND_USER if bus._mqtt5 else None
+    return (
+        _publish("cables/in/a", b"C" * 300, qos=1, mid=7, properties=properties)
+        + _publish("cables/in/b", b"short", properties=b"" if bus._mqtt5 else None)
+        + b"\x40\x02"
+        + mid.to_bytes(2, "big")
+    )
+
+
+async def test_packets_split_at_every_byte_are_read_whole(bus: MqttBus) -> None:
+    """Two PUBLISH and a PUBACK split into two reads at every byte boundary arrive whole, in order."""
+    length = len(_cable_stream(bus, 1))
+    for cut in range(1, length):
+        mid, future = _sent_unwritten(bus)
+        stream = _cable_stream(bus, mid)
+        _feed(bus, stream[:cut], stream[cut:])
+        got = _arrived(bus)
+        assert [(m.topic, m.payload, m.qos, m.mid) for m in got] == [
+            ("cables/in/a", b"C" * 300, 1, 7),
+            ("cables/in/b", b"short", 0, 0),
+        ], f"cut at {cut}"
+        assert future.done(), f"cut at {cut}"
+
+
+async def test_packets_fed_one_byte_a_read_are_read_whole(bus: MqttBus) -> None:
+    """The same packets, one byte a read, arrive whole: a header may come in three pieces."""
+    mid, future = _sent_unwritten(bus)
+    stream = _cable_stream(bus, mid)
+    _feed(bus, *(stream[at : at + 1] for at in range(len(stream))))
+    assert [m.payload for m in _arrived(bus)] == [b"C" * 300, b"short"]
+    assert future.done()
+
+
+async def test_many_packets_in_one_read_are_all_read(bus: MqttBus) -> None:
+    """A hundred PUBACKs and fifty PUBLISH in one read each reach their send or the inbox, in order."""
+    sends = [_sent_unwritten(bus) for _ in range(100)]
+    properties = b"" if bus._mqtt5 else None
+    publishes = [_publish(f"cables/in/{n}", str(n).encode(), properties=properties) for n in range(50)]
+    pubacks = [b"\x40\x02" + mid.to_bytes(2, "big") for mid, _ in sends]
+    _feed(bus, b"".join(itertools.chain.from_iterable(zip(pubacks, publishes * 2, strict=True))))
+    assert [int(m.payload) for m in _arrived(bus)] == [*range(50), *range(50)]
+    assert all(future.done() for _, future in sends)
+
+
+async def test_a_payload_over_two_mebibytes_arrives_whole_across_reads(bus: MqttBus) -> None:
+    """A PUBLISH with a four-byte remaining length, fed in 64 KiB reads, arrives whole and only once whole."""
+    payload = bytes(range(256)) * 9_000  # 2,304,000 bytes
+    stream = _publish("cables/in/big", payload, properties=b"" if bus._mqtt5 else None)
+    assert stream[4] < 0x80 <= stream[3]  # the fourth length byte is the last
+    reads = [stream[at : at + 65_536] for at in range(0, len(stream), 65_536)]
+    _feed(bus, *reads[:-1])
+    assert _arrived(bus) == []
+    _feed(bus, reads[-1])
+    (got,) = _arrived(bus)
+    assert got.payload == payload
+
+
+async def test_a_remaining_length_over_four_bytes_closes_the_connection(bus: MqttBus) -> None:
+    """A malformed remaining length (a fifth byte) closes the connection: the bus says it lost the broker."""
+    _feed(bus, b"\x30\xff\xff\xff\xff\x01")
+    with pytest.raises(BusError, match="lost the broker"):
+        await receive(bus, 1)
+
+
+async def test_a_publish_with_mqtt5_properties_comes_through_the_broker(mosquitto: Mosquitto) -> None:
+    """A message published with properties reaches an MQTT 5 subscriber: properties skipped, payload whole."""
+    address = BrokerAddress.parse(mosquitto.url)
+    async with (
+        MqttBus(address, client_id=f"test-props-{next(_ids)}") as subscriber,
+        MqttBus(address, client_id=f"test-props-{next(_ids)}") as publisher,
+    ):
+        await subscriber.subscribe("test/props/#")
+        # The adapter publishes no properties of its own: this PUBLISH (QoS 0) is written as is.
+        publisher._writer.write(_publish("test/props/a", b"PAYLOAD", properties=EXPIRY_AND_USER))
+        (got,) = await receive(subscriber, 1)
+    assert (got.topic, got.payload) == ("test/props/a", b"PAYLOAD")
