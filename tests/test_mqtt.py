@@ -157,3 +157,27 @@ async def test_a_publish_with_mqtt5_properties_comes_through_the_broker(mosquitt
         publisher._writer.write(_publish("test/props/a", b"PAYLOAD", properties=EXPIRY_AND_USER))
         (got,) = await receive(subscriber, 1)
     assert (got.topic, got.payload) == ("test/props/a", b"PAYLOAD")
+
+
+@pytest.mark.parametrize("mqtt5", [True, False], ids=["mqtt5", "mqtt3.1.1"])
+async def test_a_message_queued_for_an_auto_acknowledging_session_is_acknowledged_once_delivered(
+    mosquitto: Mosquitto, mqtt5: bool
+) -> None:
+    """A message kept for a session away comes at its return (maybe before `connect` ends), and only then."""
+    address = BrokerAddress.parse(mosquitto.url)
+    name = f"test-auto-{next(_ids)}"
+    topic = f"test/auto/{name}"
+
+    def session() -> MqttBus:
+        return MqttBus(address, client_id=name, persistent=True, mqtt5=mqtt5)
+
+    async with session() as reader:
+        await reader.subscribe(topic)
+    async with MqttBus(address, client_id=f"{name}-sender") as sender:
+        await sender.publish(topic, b"QUEUED")
+    async with session() as reader:
+        first = await receive(reader, 1)
+    async with session() as reader, MqttBus(address, client_id=f"{name}-sender") as sender:
+        await sender.publish(topic, b"MARK")
+        then = await receive(reader, 1)
+    assert [m.payload for m in first + then] == [b"QUEUED", b"MARK"]

@@ -109,7 +109,8 @@ class _Link(MqttPackageHandler):  # type: ignore[misc] # gmqtt has no type hints
             at += length
         bus = self.bus
         if qos == 1 and not bus.manual_ack:
-            self._send_puback(mid)
+            # Written with this turn's other packets, not at once by gmqtt (a system call each).
+            bus._writer.write(_puback(mid))  # noqa: SLF001
         elif qos == 2:  # we subscribe at QoS 1 at most: acknowledged as gmqtt does
             self._send_pubrec(mid)
         bus._arrived(Message(topic, packet[at:], qos, bool(cmd & 0x01), mid))  # noqa: SLF001
@@ -129,6 +130,13 @@ class _Link(MqttPackageHandler):  # type: ignore[misc] # gmqtt has no type hints
             self._connack_received.set()
         reason = f" (reason code {packet[0]:#x})" if packet else ""
         self.bus._lost(BusError(f"lost the broker at {self.bus.address}{reason}"))  # noqa: SLF001
+
+    def set_connection(self, connection: gmqtt.mqtt.connection.MQTTConnection) -> None:
+        # gmqtt's, called as each connection is made, before the broker can send anything: a
+        # persistent session's queued messages may come before `connect` returns, and a PUBACK
+        # for each goes through our writer.
+        super().set_connection(connection)
+        self.bus._writer.transport = connection._transport  # noqa: SLF001
 
     def _apply_receive_maximum(self) -> None:
         # MQTT 5 CONNACK's Receive Maximum would cap gmqtt's packet ids (Mosquitto: 256) and fail a
@@ -332,7 +340,6 @@ class MqttBus:
         # Nagle's algorithm holds a small packet (a PUBACK) until the last one is acknowledged,
         # and the broker delays its TCP acknowledgements: 40 ms lost on nearly every message.
         transport = self._client._connection._transport  # noqa: SLF001 (gmqtt gives no other way)
-        self._writer.transport = transport
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in {socket.AF_INET, socket.AF_INET6}:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -407,7 +414,7 @@ class MqttBus:
     async def ack(self, message: Message) -> None:
         """Acknowledge a QoS 1 message received with manual acknowledgement (PUBACK)."""
         if self.manual_ack and message.qos == 1 and self._gone is None:
-            self._writer.write(b"\x40\x02" + message.mid.to_bytes(2, "big"))  # MQTT §3.4: PUBACK, success
+            self._writer.write(_puback(message.mid))
 
     async def subscribe(self, topic_filter: str, *, qos: int = 1) -> None:
         """Subscribe to ``topic_filter`` at ``qos``; returns once the broker has it (SUBACK)."""
@@ -554,6 +561,11 @@ def _fixed_header(first: int, remaining: int) -> bytes:
         encoded.append(digit | 0x80 if remaining else digit)
         if not remaining:
             return bytes(encoded)
+
+
+def _puback(mid: int) -> bytes:
+    """MQTT §3.4: the PUBACK of packet ``mid``, success (MQTT 5 §3.4.2.1: no reason code means 0)."""
+    return b"\x40\x02" + mid.to_bytes(2, "big")
 
 
 def _remaining_length(data: bytes, at: int) -> tuple[int, int]:
