@@ -13,7 +13,7 @@ from router.errors import BusError
 from tests.helpers import receive
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Iterable
 
     from router.bus.broker import Mosquitto
     from router.bus.protocol import Message
@@ -79,39 +79,43 @@ async def bus(request: pytest.FixtureRequest, mosquitto: Mosquitto) -> AsyncIter
         yield bus
 
 
-def _cable_stream(bus: MqttBus, mid: int) -> bytes:
-    """A cable at QoS 1 (a two-byte remaining length; properties under MQTT 5), a QoS 0 one, a PUBACK."""
+def _cable_stream(bus: MqttBus, mids: list[int]) -> bytes:
+    """Two PUBACKs, a cable at QoS 1 (a two-byte length; MQTT 5 properties), a QoS 0 one, a PUBACK."""
     properties = EXPIRY_AND_USER if bus._mqtt5 else None
+    first, second, last = (b"\x40\x02" + mid.to_bytes(2, "big") for mid in mids)
     return (
-        _publish("cables/in/a", b"C" * 300, qos=1, mid=7, properties=properties)
+        first
+        + second
+        + _publish("cables/in/a", b"C" * 130, qos=1, mid=7, properties=properties)
         + _publish("cables/in/b", b"short", properties=b"" if bus._mqtt5 else None)
-        + b"\x40\x02"
-        + mid.to_bytes(2, "big")
+        + last
     )
 
 
-async def test_packets_split_at_every_byte_are_read_whole(bus: MqttBus) -> None:
-    """Two PUBLISH and a PUBACK split into two reads at every byte boundary arrive whole, in order."""
-    length = len(_cable_stream(bus, 1))
+def _read_whole(bus: MqttBus, cuts: Iterable[int]) -> None:
+    """Feed `_cable_stream` in reads cut at ``cuts``: every packet arrives whole, in order."""
+    sends = [_sent_unwritten(bus) for _ in range(3)]
+    stream = _cable_stream(bus, [mid for mid, _ in sends])
+    bounds = [0, *cuts, len(stream)]
+    reads = [stream[start:end] for start, end in itertools.pairwise(bounds)]
+    _feed(bus, *reads)
+    got = [(m.topic, m.payload, m.qos, m.mid) for m in _arrived(bus)]
+    assert got == [("cables/in/a", b"C" * 130, 1, 7), ("cables/in/b", b"short", 0, 0)], reads
+    assert all(future.done() for _, future in sends), reads
+
+
+async def test_packets_split_into_two_or_three_reads_anywhere_are_read_whole(bus: MqttBus) -> None:
+    """PUBACKs and PUBLISH cut into two or three reads at any bytes arrive whole, in order."""
+    length = len(_cable_stream(bus, [1, 2, 3]))
     for cut in range(1, length):
-        mid, future = _sent_unwritten(bus)
-        stream = _cable_stream(bus, mid)
-        _feed(bus, stream[:cut], stream[cut:])
-        got = _arrived(bus)
-        assert [(m.topic, m.payload, m.qos, m.mid) for m in got] == [
-            ("cables/in/a", b"C" * 300, 1, 7),
-            ("cables/in/b", b"short", 0, 0),
-        ], f"cut at {cut}"
-        assert future.done(), f"cut at {cut}"
+        _read_whole(bus, [cut])
+    for cuts in itertools.combinations(range(1, length), 2):
+        _read_whole(bus, cuts)
 
 
 async def test_packets_fed_one_byte_a_read_are_read_whole(bus: MqttBus) -> None:
     """The same packets, one byte a read, arrive whole: a header may come in three pieces."""
-    mid, future = _sent_unwritten(bus)
-    stream = _cable_stream(bus, mid)
-    _feed(bus, *(stream[at : at + 1] for at in range(len(stream))))
-    assert [m.payload for m in _arrived(bus)] == [b"C" * 300, b"short"]
-    assert future.done()
+    _read_whole(bus, range(1, len(_cable_stream(bus, [1, 2, 3]))))
 
 
 async def test_many_packets_in_one_read_are_all_read(bus: MqttBus) -> None:
@@ -125,17 +129,22 @@ async def test_many_packets_in_one_read_are_all_read(bus: MqttBus) -> None:
     assert all(future.done() for _, future in sends)
 
 
-async def test_a_payload_over_two_mebibytes_arrives_whole_across_reads(bus: MqttBus) -> None:
-    """A PUBLISH with a four-byte remaining length, fed in 64 KiB reads, arrives whole and only once whole."""
-    payload = bytes(range(256)) * 9_000  # 2,304,000 bytes
-    stream = _publish("cables/in/big", payload, properties=b"" if bus._mqtt5 else None)
-    assert stream[4] < 0x80 <= stream[3]  # the fourth length byte is the last
-    reads = [stream[at : at + 65_536] for at in range(0, len(stream), 65_536)]
-    _feed(bus, *reads[:-1])
-    assert _arrived(bus) == []
-    _feed(bus, reads[-1])
-    (got,) = _arrived(bus)
-    assert got.payload == payload
+@pytest.mark.parametrize("size", [20_000, 2_304_000], ids=["3-byte length", "4-byte length"])
+async def test_a_long_publish_arrives_whole_however_its_header_is_split(bus: MqttBus, size: int) -> None:
+    """A PUBLISH with a 3- or 4-byte length, its header cut anywhere, its body in 64 KiB reads, is read."""
+    payload = bytes(range(256)) * (size // 256)
+    header = 4 if size < 2_097_152 else 5  # MQTT §2.2.3: four length bytes from 2 MiB
+    for cut in range(1, header + 1):
+        mid, future = _sent_unwritten(bus)
+        stream = _publish("cables/in/big", payload, properties=b"" if bus._mqtt5 else None)
+        assert stream[header - 1] < 0x80 <= stream[header - 2]  # the last length byte
+        stream += b"\x40\x02" + mid.to_bytes(2, "big")
+        reads = [stream[:cut], *(stream[at : at + 65_536] for at in range(cut, len(stream), 65_536))]
+        _feed(bus, *reads[:-1])
+        assert _arrived(bus) == []
+        _feed(bus, reads[-1])
+        assert [m.payload for m in _arrived(bus)] == [payload]
+        assert future.done()
 
 
 async def test_a_remaining_length_over_four_bytes_closes_the_connection(bus: MqttBus) -> None:

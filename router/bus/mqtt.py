@@ -173,25 +173,53 @@ class _Reader(MQTTProtocol):  # type: ignore[misc] # gmqtt has no type hints
 
     def data_received(self, data: bytes) -> None:
         connection = self._connection
-        handler = connection._handler  # noqa: SLF001 (see the class)
-        if handler.current_connection is not connection or self._transport.is_closing():
+        if connection._handler.current_connection is not connection or self._transport.is_closing():  # noqa: SLF001
             return  # a connection replaced, or closing: what it reads is for nobody (as gmqtt)
         connection._last_data_in = time.monotonic()  # noqa: SLF001 (gmqtt's keepalive reads it)
+        at = self._finish(data) if self._pending else 0
+        if at >= 0:
+            end = self._cut(data, at)
+            if 0 <= end < len(data):
+                self._pending += memoryview(data)[end:]
+
+    def _finish(self, data: bytes) -> int:
+        """Finish the packet begun in earlier reads with the start of ``data``, not with a copy of it all.
+
+        In a burst nearly every read (a few hundred KiB) ends inside a packet. Where the packets after
+        it start in ``data``; -1 if none do (all of ``data`` taken, or the connection closed).
+        """
         pending = self._pending
-        if pending:
-            pending += data
+        at = 0
+        while True:
+            begun = len(pending)
+            # Up to its end if its length is known, else up to the end of its header (five bytes).
+            upto = at + (self._wanted or 5) - begun
+            pending += memoryview(data)[at:upto]
             if len(pending) < self._wanted:
-                return
-            data = bytes(pending)
+                return -1  # a long PUBLISH still arriving: cut once whole, not at each read
+            joined = bytes(pending)
             pending.clear()
-            self._wanted = 0
+            end = self._cut(joined, 0)
+            if end >= begun or end < 0:
+                return end if end < 0 else at + end - begun
+            pending += joined  # its header was not all here: it is now, unless ``data`` ran out
+            if upto >= len(data):
+                return -1
+            at = upto
+
+    def _cut(self, data: bytes, at: int) -> int:
+        """Hand on each whole packet in ``data`` from ``at``: where the first one not all here starts.
+
+        -1 if a packet is malformed: the connection is closed.
+        """
+        handler = self._connection._handler  # noqa: SLF001 (see the class)
         publish = handler._handle_publish_packet  # noqa: SLF001
         puback = handler._handle_puback_packet  # noqa: SLF001
         size = len(data)
-        at = 0
+        self._wanted = 0
         while at + 1 < size:
             # MQTT §2.2: the packet type and flags, then the remaining length (`_remaining_length`);
-            # one byte for a PUBACK, handled here without a call.
+            # one byte for a PUBACK, read here without a call.
             start = at + 2
             length = data[at + 1]
             if length > 0x7F:
@@ -199,8 +227,9 @@ class _Reader(MQTTProtocol):  # type: ignore[misc] # gmqtt has no type hints
                     start, length = _remaining_length(data, at + 1)
                 except ValueError:
                     # MQTT §4.8 (MQTT 5 §4.13): a malformed packet closes the network connection.
+                    self._pending.clear()
                     self._transport.close()
-                    return
+                    return -1
                 if not start:
                     break
             end = start + length
@@ -215,12 +244,11 @@ class _Reader(MQTTProtocol):  # type: ignore[misc] # gmqtt has no type hints
                 elif kind == 0x30:  # PUBLISH
                     publish(command, data[start:end])
                 else:
-                    connection.put_package(Package(command, data[start:end]))
+                    self._connection.put_package(Package(command, data[start:end]))
             except Exception:  # one packet's failure leaves the others (gmqtt's handler logs it too)
                 handler._logger.exception("[MqttPackageHandler] error handling package")  # noqa: SLF001
             at = end
-        if at < size:
-            pending += memoryview(data)[at:]
+        return at
 
 
 # gmqtt builds a connection's protocol itself, `partial(MQTTProtocol, ...)` in
