@@ -152,7 +152,8 @@ class _Reader(MQTTProtocol):  # type: ignore[misc] # gmqtt has no type hints
     `__call__` and a look-up by name: more of the adapter's CPU than our handling of the packet.
     Here the bytes of one read are cut into packets at once; PUBLISH and PUBACK (all but a few
     packets of a connection) go straight to the handler's methods for them (`_Link`'s), the rest
-    through `put_package` as before. Private methods of gmqtt's, hence `gmqtt==0.8.0` pinned.
+    through `put_package` as before; a packet a read ends inside waits in one bytearray for the
+    next read to finish it. Private methods of gmqtt's, hence `gmqtt==0.8.0` pinned.
     """
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -160,7 +161,7 @@ class _Reader(MQTTProtocol):  # type: ignore[misc] # gmqtt has no type hints
         self._pending = bytearray()
         """The start of a packet not all here yet, from earlier reads."""
         self._wanted = 0
-        """Bytes `_pending` must reach before it is worth cutting again (a long PUBLISH arriving)."""
+        """The size of that packet, header and all, once its header is here; 0 until then."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         # gmqtt's base protocol's, not MQTTProtocol's: that one starts the read loop this replaces.
