@@ -7,14 +7,18 @@ import logging
 import os
 import socket
 import ssl
+import time
 from collections import deque
 from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Self, TypeVar
 
 import gmqtt
+import gmqtt.mqtt.connection
 from gmqtt.mqtt.constants import MQTTv50, MQTTv311
 from gmqtt.mqtt.handler import MqttPackageHandler
+from gmqtt.mqtt.package import Package
+from gmqtt.mqtt.protocol import MQTTProtocol
 
 from router.bus.address import BrokerAddress
 from router.bus.protocol import Message
@@ -105,7 +109,8 @@ class _Link(MqttPackageHandler):  # type: ignore[misc] # gmqtt has no type hints
             at += length
         bus = self.bus
         if qos == 1 and not bus.manual_ack:
-            self._send_puback(mid)
+            # Written with this turn's other packets, not at once by gmqtt (a system call each).
+            bus._writer.write(_puback(mid))  # noqa: SLF001
         elif qos == 2:  # we subscribe at QoS 1 at most: acknowledged as gmqtt does
             self._send_pubrec(mid)
         bus._arrived(Message(topic, packet[at:], qos, bool(cmd & 0x01), mid))  # noqa: SLF001
@@ -126,10 +131,132 @@ class _Link(MqttPackageHandler):  # type: ignore[misc] # gmqtt has no type hints
         reason = f" (reason code {packet[0]:#x})" if packet else ""
         self.bus._lost(BusError(f"lost the broker at {self.bus.address}{reason}"))  # noqa: SLF001
 
+    def set_connection(self, connection: gmqtt.mqtt.connection.MQTTConnection) -> None:
+        # gmqtt's, called as each connection is made, before the broker can send anything: a
+        # persistent session's queued messages may come before `connect` returns, and a PUBACK
+        # for each goes through our writer.
+        super().set_connection(connection)
+        self.bus._writer.transport = connection._transport  # noqa: SLF001
+
     def _apply_receive_maximum(self) -> None:
         # MQTT 5 CONNACK's Receive Maximum would cap gmqtt's packet ids (Mosquitto: 256) and fail a
         # send past it; the broker acknowledges QoS 1 at once, and the caller bounds what is in flight.
         pass
+
+
+class _Reader(MQTTProtocol):  # type: ignore[misc] # gmqtt has no type hints
+    """gmqtt's protocol, cutting each read into packets as it arrives, in `data_received`.
+
+    gmqtt's own reading feeds an asyncio StreamReader, wakes a task for each read, joins what it
+    read to a bytes buffer and hands each packet on through `put_package`, the handler's
+    `__call__` and a look-up by name: more of the adapter's CPU than our handling of the packet.
+    Here the bytes of one read are cut into packets at once; PUBLISH and PUBACK (all but a few
+    packets of a connection) go straight to the handler's methods for them (`_Link`'s), the rest
+    through `put_package` as before; a packet a read ends inside waits in one bytearray for the
+    next read to finish it. Private methods of gmqtt's, hence `gmqtt==0.8.0` pinned.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending = bytearray()
+        """The start of a packet not all here yet, from earlier reads."""
+        self._wanted = 0
+        """The size of that packet, header and all, once its header is here; 0 until then."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        # gmqtt's base protocol's, not MQTTProtocol's: that one starts the read loop this replaces.
+        super(MQTTProtocol, self).connection_made(transport)
+
+    def eof_received(self) -> bool:
+        # The StreamReader's protocol keeps the socket open at the broker's EOF for gmqtt's read
+        # loop to close it; with no loop, the transport closes it (`connection_lost`, as before).
+        return False
+
+    def data_received(self, data: bytes) -> None:
+        connection = self._connection
+        if connection._handler.current_connection is not connection or self._transport.is_closing():  # noqa: SLF001
+            return  # a connection replaced, or closing: what it reads is for nobody (as gmqtt)
+        connection._last_data_in = time.monotonic()  # noqa: SLF001 (gmqtt's keepalive reads it)
+        at = self._finish(data) if self._pending else 0
+        if at >= 0:
+            end = self._cut(data, at)
+            if 0 <= end < len(data):
+                self._pending += memoryview(data)[end:]
+
+    def _finish(self, data: bytes) -> int:
+        """Finish the packet begun in earlier reads with the start of ``data``, not with a copy of it all.
+
+        In a burst nearly every read (a few hundred KiB) ends inside a packet. Where the packets after
+        it start in ``data``; -1 if none do (all of ``data`` taken, or the connection closed).
+        """
+        pending = self._pending
+        at = 0
+        while True:
+            begun = len(pending)
+            # Up to its end if its length is known, else up to the end of its header (five bytes).
+            upto = at + (self._wanted or 5) - begun
+            pending += memoryview(data)[at:upto]
+            if len(pending) < self._wanted:
+                return -1  # a long PUBLISH still arriving: cut once whole, not at each read
+            joined = bytes(pending)
+            pending.clear()
+            end = self._cut(joined, 0)
+            if end >= begun or end < 0:
+                return end if end < 0 else at + end - begun
+            pending += joined  # its header was not all here: it is now, unless ``data`` ran out
+            if upto >= len(data):
+                return -1
+            at = upto
+
+    def _cut(self, data: bytes, at: int) -> int:
+        """Hand on each whole packet in ``data`` from ``at``: where the first one not all here starts.
+
+        -1 if a packet is malformed: the connection is closed.
+        """
+        handler = self._connection._handler  # noqa: SLF001 (see the class)
+        publish = handler._handle_publish_packet  # noqa: SLF001
+        puback = handler._handle_puback_packet  # noqa: SLF001
+        size = len(data)
+        self._wanted = 0
+        while at + 1 < size:
+            # MQTT §2.2: the packet type and flags, then the remaining length (`_remaining_length`);
+            # one byte for a PUBACK, read here without a call.
+            start = at + 2
+            length = data[at + 1]
+            if length > 0x7F:
+                try:
+                    start, length = _remaining_length(data, at + 1)
+                except ValueError:
+                    # MQTT §4.8 (MQTT 5 §4.13): a malformed packet closes the network connection.
+                    self._pending.clear()
+                    self._transport.close()
+                    return -1
+                if not start:
+                    break
+            end = start + length
+            if end > size:
+                self._wanted = end - at
+                break
+            command = data[at]
+            kind = command & 0xF0
+            try:
+                if kind == 0x40:  # MQTT §2.2.1: PUBACK
+                    puback(command, data[start:end])
+                elif kind == 0x30:  # PUBLISH
+                    publish(command, data[start:end])
+                else:
+                    self._connection.put_package(Package(command, data[start:end]))
+            except Exception:  # one packet's failure leaves the others (gmqtt's handler logs it too)
+                handler._logger.exception("[MqttPackageHandler] error handling package")  # noqa: SLF001
+            at = end
+        return at
+
+
+# gmqtt builds a connection's protocol itself, `partial(MQTTProtocol, ...)` in
+# `MQTTConnection.create_connection`, looking the name up in its module at each connection, and
+# takes no other: ours is put there. For every gmqtt client of the process, but only this module
+# imports gmqtt, and `_Reader` hands packets to any handler of gmqtt's as gmqtt would.
+gmqtt.mqtt.connection.MQTTProtocol = _Reader
 
 
 class _Writer:
@@ -242,7 +369,6 @@ class MqttBus:
         # Nagle's algorithm holds a small packet (a PUBACK) until the last one is acknowledged,
         # and the broker delays its TCP acknowledgements: 40 ms lost on nearly every message.
         transport = self._client._connection._transport  # noqa: SLF001 (gmqtt gives no other way)
-        self._writer.transport = transport
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in {socket.AF_INET, socket.AF_INET6}:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -317,7 +443,7 @@ class MqttBus:
     async def ack(self, message: Message) -> None:
         """Acknowledge a QoS 1 message received with manual acknowledgement (PUBACK)."""
         if self.manual_ack and message.qos == 1 and self._gone is None:
-            self._writer.write(b"\x40\x02" + message.mid.to_bytes(2, "big"))  # MQTT §3.4: PUBACK, success
+            self._writer.write(_puback(message.mid))
 
     async def subscribe(self, topic_filter: str, *, qos: int = 1) -> None:
         """Subscribe to ``topic_filter`` at ``qos``; returns once the broker has it (SUBACK)."""
@@ -464,6 +590,29 @@ def _fixed_header(first: int, remaining: int) -> bytes:
         encoded.append(digit | 0x80 if remaining else digit)
         if not remaining:
             return bytes(encoded)
+
+
+def _puback(mid: int) -> bytes:
+    """MQTT §3.4: the PUBACK of packet ``mid``, success (MQTT 5 §3.4.2.1: no reason code means 0)."""
+    return b"\x40\x02" + mid.to_bytes(2, "big")
+
+
+def _remaining_length(data: bytes, at: int) -> tuple[int, int]:
+    """Where the body of a packet starts and its length, read at ``at``; a start of 0 if not all here.
+
+    MQTT §2.2.3: a variable byte integer, seven bits a byte, least significant first, the top bit
+    set on all but the last of at most four bytes: ``ValueError`` for a fifth (a malformed packet).
+    """
+    length = shift = 0
+    for index in range(at, min(at + 4, len(data))):
+        byte = data[index]
+        length |= (byte & 0x7F) << shift
+        if byte < 0x80:  # its continuation bit clear: the last byte
+            return index + 1, length
+        shift += 7
+    if len(data) >= at + 4:
+        raise ValueError("a remaining length of more than four bytes")
+    return 0, 0
 
 
 def _retrieved(future: asyncio.Future[None]) -> None:

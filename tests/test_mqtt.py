@@ -1,0 +1,192 @@
+"""The MQTT adapter's reading: packets cut from the bytes as they arrive, however the reads split them."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import TYPE_CHECKING
+
+import pytest
+
+from router.bus.mqtt import BrokerAddress, MqttBus
+from router.errors import BusError
+from tests.helpers import receive
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterable
+
+    from router.bus.broker import Mosquitto
+    from router.bus.protocol import Message
+
+_ids = itertools.count()
+EXPIRY_AND_USER = b"\x02\x00\x00\x0e\x10" + b"\x26\x00\x04from\x00\x05tokyo"
+"""MQTT 5 §3.3.2.3: a Message Expiry Interval (3,600 s) and a User Property ("from", "tokyo")."""
+
+
+def _varint(value: int) -> bytes:
+    """MQTT §2.2.3: a variable byte integer, seven bits a byte, least significant first."""
+    encoded = bytearray()
+    while True:
+        value, digit = divmod(value, 128)
+        encoded.append(digit | 0x80 if value else digit)
+        if not value:
+            return bytes(encoded)
+
+
+def _publish(
+    topic: str, payload: bytes, *, qos: int = 0, mid: int = 0, properties: bytes | None = None
+) -> bytes:
+    """A PUBLISH as a broker sends it (MQTT §3.3); ``properties`` (their bytes) for MQTT 5."""
+    body = len(topic.encode()).to_bytes(2, "big") + topic.encode()
+    if qos:
+        body += mid.to_bytes(2, "big")
+    if properties is not None:
+        body += _varint(len(properties)) + properties
+    return bytes([0x30 | qos << 1]) + _varint(len(body) + len(payload)) + body + payload
+
+
+def _feed(bus: MqttBus, *reads: bytes) -> None:
+    """Hand ``reads`` to the connection's protocol, as the transport hands it what each read returns."""
+    protocol = bus._client._connection._protocol
+    for data in reads:
+        protocol.data_received(data)
+
+
+def _arrived(bus: MqttBus) -> list[Message]:
+    """The messages read so far and not yet taken: there at once, with no task to wait for."""
+    got = list(bus._inbox)
+    bus._inbox.clear()
+    return got
+
+
+def _sent_unwritten(bus: MqttBus) -> tuple[int, asyncio.Future[None]]:
+    """A send awaiting its PUBACK whose PUBLISH never leaves: the PUBACK fed here is the only one."""
+    future = bus.send("test/reads/out", b"copy")
+    bus._writer.drop()
+    return bus._last_mid, future
+
+
+@pytest.fixture(params=[True, False], ids=["mqtt5", "mqtt3.1.1"])
+async def bus(request: pytest.FixtureRequest, mosquitto: Mosquitto) -> AsyncIterator[MqttBus]:
+    """A connection to a real Mosquitto that subscribes to nothing: what it reads is what a test feeds it.
+
+    Manual acknowledgement, so that a PUBLISH fed at QoS 1 is not acknowledged to a broker that never sent it.
+    """
+    address = BrokerAddress.parse(mosquitto.url)
+    async with MqttBus(
+        address, client_id=f"test-reads-{next(_ids)}", manual_ack=True, mqtt5=request.param
+    ) as bus:
+        yield bus
+
+
+def _cable_stream(bus: MqttBus, mids: list[int]) -> bytes:
+    """Two PUBACKs, a cable at QoS 1 (a two-byte length; MQTT 5 properties), a QoS 0 one, a PUBACK."""
+    properties = EXPIRY_AND_USER if bus._mqtt5 else None
+    first, second, last = (b"\x40\x02" + mid.to_bytes(2, "big") for mid in mids)
+    return (
+        first
+        + second
+        + _publish("cables/in/a", b"C" * 130, qos=1, mid=7, properties=properties)
+        + _publish("cables/in/b", b"short", properties=b"" if bus._mqtt5 else None)
+        + last
+    )
+
+
+def _read_whole(bus: MqttBus, cuts: Iterable[int]) -> None:
+    """Feed `_cable_stream` in reads cut at ``cuts``: every packet arrives whole, in order."""
+    sends = [_sent_unwritten(bus) for _ in range(3)]
+    stream = _cable_stream(bus, [mid for mid, _ in sends])
+    bounds = [0, *cuts, len(stream)]
+    reads = [stream[start:end] for start, end in itertools.pairwise(bounds)]
+    _feed(bus, *reads)
+    got = [(m.topic, m.payload, m.qos, m.mid) for m in _arrived(bus)]
+    assert got == [("cables/in/a", b"C" * 130, 1, 7), ("cables/in/b", b"short", 0, 0)], reads
+    assert all(future.done() for _, future in sends), reads
+
+
+async def test_packets_split_into_two_or_three_reads_anywhere_are_read_whole(bus: MqttBus) -> None:
+    """PUBACKs and PUBLISH cut into two or three reads at any bytes arrive whole, in order."""
+    length = len(_cable_stream(bus, [1, 2, 3]))
+    for cut in range(1, length):
+        _read_whole(bus, [cut])
+    for cuts in itertools.combinations(range(1, length), 2):
+        _read_whole(bus, cuts)
+
+
+async def test_packets_fed_one_byte_a_read_are_read_whole(bus: MqttBus) -> None:
+    """The same packets, one byte a read, arrive whole: a header may come in three pieces."""
+    _read_whole(bus, range(1, len(_cable_stream(bus, [1, 2, 3]))))
+
+
+async def test_many_packets_in_one_read_are_all_read(bus: MqttBus) -> None:
+    """A hundred PUBACKs and fifty PUBLISH in one read each reach their send or the inbox, in order."""
+    sends = [_sent_unwritten(bus) for _ in range(100)]
+    properties = b"" if bus._mqtt5 else None
+    publishes = [_publish(f"cables/in/{n}", str(n).encode(), properties=properties) for n in range(50)]
+    pubacks = [b"\x40\x02" + mid.to_bytes(2, "big") for mid, _ in sends]
+    _feed(bus, b"".join(itertools.chain.from_iterable(zip(pubacks, publishes * 2, strict=True))))
+    assert [int(m.payload) for m in _arrived(bus)] == [*range(50), *range(50)]
+    assert all(future.done() for _, future in sends)
+
+
+@pytest.mark.parametrize("size", [20_000, 2_304_000], ids=["3-byte length", "4-byte length"])
+async def test_a_long_publish_arrives_whole_however_its_header_is_split(bus: MqttBus, size: int) -> None:
+    """A PUBLISH with a 3- or 4-byte length, its header cut anywhere, its body in 64 KiB reads, is read."""
+    payload = bytes(range(256)) * (size // 256)
+    header = 4 if size < 2_097_152 else 5  # MQTT §2.2.3: four length bytes from 2 MiB
+    for cut in range(1, header + 1):
+        mid, future = _sent_unwritten(bus)
+        stream = _publish("cables/in/big", payload, properties=b"" if bus._mqtt5 else None)
+        assert stream[header - 1] < 0x80 <= stream[header - 2]  # the last length byte
+        stream += b"\x40\x02" + mid.to_bytes(2, "big")
+        reads = [stream[:cut], *(stream[at : at + 65_536] for at in range(cut, len(stream), 65_536))]
+        _feed(bus, *reads[:-1])
+        assert _arrived(bus) == []
+        _feed(bus, reads[-1])
+        assert [m.payload for m in _arrived(bus)] == [payload]
+        assert future.done()
+
+
+async def test_a_remaining_length_over_four_bytes_closes_the_connection(bus: MqttBus) -> None:
+    """A malformed remaining length (a fifth byte) closes the connection: the bus says it lost the broker."""
+    _feed(bus, b"\x30\xff\xff\xff\xff\x01")
+    with pytest.raises(BusError, match="lost the broker"):
+        await receive(bus, 1)
+
+
+async def test_a_publish_with_mqtt5_properties_comes_through_the_broker(mosquitto: Mosquitto) -> None:
+    """A message published with properties reaches an MQTT 5 subscriber: properties skipped, payload whole."""
+    address = BrokerAddress.parse(mosquitto.url)
+    async with (
+        MqttBus(address, client_id=f"test-props-{next(_ids)}") as subscriber,
+        MqttBus(address, client_id=f"test-props-{next(_ids)}") as publisher,
+    ):
+        await subscriber.subscribe("test/props/#")
+        # The adapter publishes no properties of its own: this PUBLISH (QoS 0) is written as is.
+        publisher._writer.write(_publish("test/props/a", b"PAYLOAD", properties=EXPIRY_AND_USER))
+        (got,) = await receive(subscriber, 1)
+    assert (got.topic, got.payload) == ("test/props/a", b"PAYLOAD")
+
+
+@pytest.mark.parametrize("mqtt5", [True, False], ids=["mqtt5", "mqtt3.1.1"])
+async def test_a_message_queued_for_an_auto_acknowledging_session_is_acknowledged_once_delivered(
+    mosquitto: Mosquitto, mqtt5: bool
+) -> None:
+    """A message kept for a session away comes at its return (maybe before `connect` ends), and only then."""
+    address = BrokerAddress.parse(mosquitto.url)
+    name = f"test-auto-{next(_ids)}"
+    topic = f"test/auto/{name}"
+
+    def session() -> MqttBus:
+        return MqttBus(address, client_id=name, persistent=True, mqtt5=mqtt5)
+
+    async with session() as reader:
+        await reader.subscribe(topic)
+    async with MqttBus(address, client_id=f"{name}-sender") as sender:
+        await sender.publish(topic, b"QUEUED")
+    async with session() as reader:
+        first = await receive(reader, 1)
+    async with session() as reader, MqttBus(address, client_id=f"{name}-sender") as sender:
+        await sender.publish(topic, b"MARK")
+        then = await receive(reader, 1)
+    assert [m.payload for m in first + then] == [b"QUEUED", b"MARK"]
