@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from router.bus.mqtt import BrokerAddress, MqttBus
+from router.bus.mqtt import ACKS_AWAITED_AT_MOST, INBOX_MESSAGES, BrokerAddress, MqttBus
 from router.errors import BusError
+from router.switch.service import IN_FLIGHT
 from tests.helpers import receive
 
 if TYPE_CHECKING:
@@ -190,3 +191,52 @@ async def test_a_message_queued_for_an_auto_acknowledging_session_is_acknowledge
         await sender.publish(topic, b"MARK")
         then = await receive(reader, 1)
     assert [m.payload for m in first + then] == [b"QUEUED", b"MARK"]
+
+
+async def test_a_flood_taken_slowly_is_held_back_at_the_broker_and_loses_nothing(
+    mosquitto: Mosquitto,
+) -> None:
+    """Past `INBOX_MESSAGES` not taken, the socket is not read: TCP holds the broker back.
+
+    The router takes a burst at a time, acknowledging as it goes; a publisher may flood faster.
+    Mosquitto 2.0.11 then sends past its ``max_inflight_messages`` (tens of thousands ahead), so
+    the adapter bounds what it holds itself. Every message still comes, in order; and a sender
+    waiting for PUBACKs while the flood is held back gets them (the same stream carries them).
+    """
+    address = BrokerAddress.parse(mosquitto.url)
+    flood = INBOX_MESSAGES * 4
+    name = f"test-flood-{next(_ids)}"
+    async with (
+        MqttBus(address, client_id=name, manual_ack=True) as reader,
+        MqttBus(address, client_id=f"{name}-publisher") as publisher,
+    ):
+        await reader.subscribe("test/flood/#")
+        cable = b" " * 3000  # a cable's size: a read of the socket holds some 80
+        sending = asyncio.gather(
+            *(publisher.send(f"test/flood/{n}", b"%d" % n + cable) for n in range(flood))
+        )
+        got: list[int] = []
+        most = 0
+        async with asyncio.timeout(60):
+            async for message in reader.messages():
+                got.append(int(message.payload))
+                await reader.ack(message)
+                if len(got) < 2 * INBOX_MESSAGES:
+                    most = max(most, len(reader._inbox))
+                if len(got) % 64 == 0:
+                    await asyncio.sleep(0.005)  # a burst's work
+                if len(got) == 2 * INBOX_MESSAGES:  # held back: the rest waits at the broker
+                    answers = [
+                        reader.send(f"test/answers/{n}", b"A") for n in range(2 * ACKS_AWAITED_AT_MOST)
+                    ]
+                    await asyncio.gather(*answers)  # their PUBACKs are read past the held-back flood
+                if len(got) == flood:
+                    break
+        await sending
+    assert got == list(range(flood))
+    assert most < INBOX_MESSAGES + 1024, f"{most} held: the flood was not held back"
+
+
+def test_the_router_never_waits_for_pubacks_a_held_back_socket_keeps_from_it() -> None:
+    """The router waits for PUBACKs past `IN_FLIGHT` sends; the adapter reads again before that."""
+    assert ACKS_AWAITED_AT_MOST < IN_FLIGHT

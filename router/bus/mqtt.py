@@ -46,6 +46,17 @@ REFUSED_CODES = {4: WRONG_LOGIN, 5: WRONG_LOGIN, 134: WRONG_LOGIN, 135: WRONG_LO
 """CONNACK codes (MQTT 3.1.1: 4, 5; MQTT 5: 134 and up) that a second attempt would get again."""
 MAX_PAYLOAD = 268_435_455 - 2 - 65_535 - 2 - 1
 """Bytes a PUBLISH may carry beside its longest topic (MQTT §2.2.3: remaining length < 256 MiB)."""
+INBOX_BYTES = 16 * 1024 * 1024
+INBOX_MESSAGES = 4096
+"""Bytes, or messages, received and not yet taken (`MqttBus.messages`) past which the socket is not
+read: TCP holds the broker back (it keeps the rest). The broker's own limit on unacknowledged
+messages is not enough: under a flood Mosquitto 2.0.11 sent the router tens of thousands past its
+``max_inflight_messages`` (the router's resident memory went to 1.6 GB). Read again at half."""
+ACKS_AWAITED_AT_MOST = 3584
+"""Sends awaiting their PUBACK past which the socket is read, however full the inbox: the same
+stream carries the PUBACKs, and a sender waiting for them must not wait for the inbox to be taken.
+Below the router's own limit (`router.switch.service.IN_FLIGHT`, 1,024: it waits past that), so
+the router never waits for a PUBACK its held-back socket keeps from it."""
 TOPICS_KEPT = 1024
 """Topics whose encoding `MqttBus.send` keeps: the router's are a few a post (bounded, whatever arrives)."""
 PUBACK_REASONS = {
@@ -351,6 +362,9 @@ class MqttBus:
         """Why the connection is over, once it is."""
         self._writer = _Writer()
         self._last_mid = 0
+        self._inbox_bytes = 0
+        """Payload bytes in the inbox; past `INBOX_BYTES` the socket is not read (`_hold_back`)."""
+        self._held_back = False
 
     async def __aenter__(self) -> Self:
         try:
@@ -432,6 +446,8 @@ class MqttBus:
                 raise BusError(f"publish on {topic} failed: {exc}") from exc
             self._acks[mid] = future
             self._last_mid = mid
+            if self._held_back and len(self._acks) > ACKS_AWAITED_AT_MOST:
+                self._read_again()  # the PUBACKs are behind what the full inbox holds back
             header += mid.to_bytes(2, "big")
         if self._mqtt5:
             header += b"\x00"  # no properties
@@ -463,7 +479,11 @@ class MqttBus:
         inbox = self._inbox
         while True:
             while inbox:
-                yield inbox.popleft()
+                message = inbox.popleft()
+                self._inbox_bytes -= len(message.payload)
+                if self._held_back and self._has_room(2):
+                    self._read_again()
+                yield message
             if self._gone is not None:
                 raise self._gone
             self._waiter = asyncio.get_running_loop().create_future()
@@ -471,6 +491,9 @@ class MqttBus:
 
     def _arrived(self, message: Message) -> None:
         self._inbox.append(message)
+        self._inbox_bytes += len(message.payload)
+        if not self._held_back and not self._has_room() and len(self._acks) <= ACKS_AWAITED_AT_MOST:
+            self._hold_back()
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
@@ -483,6 +506,24 @@ class MqttBus:
         future = self._acks.pop(mid, None)
         if future is not None and not future.done():
             future.set_result(None)
+
+    def _has_room(self, fraction: int = 1) -> bool:
+        """Whether the inbox holds at most ``1/fraction`` of its bounds, in bytes and in messages."""
+        return self._inbox_bytes <= INBOX_BYTES // fraction and len(self._inbox) <= INBOX_MESSAGES // fraction
+
+    def _hold_back(self) -> None:
+        """Stop reading the socket: the inbox is full; the broker keeps what we do not read."""
+        transport = self._writer.transport
+        if transport is not None and not transport.is_closing():
+            transport.pause_reading()
+            self._held_back = True
+
+    def _read_again(self) -> None:
+        """Read the socket again: the inbox has room, or a sender waits for PUBACKs behind it."""
+        self._held_back = False
+        transport = self._writer.transport
+        if transport is not None and not transport.is_closing():
+            transport.resume_reading()
 
     def _lost(self, error: BusError) -> None:
         """The connection is over: fail what waits for an acknowledgement, end `messages`."""
