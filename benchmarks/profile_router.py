@@ -8,8 +8,8 @@ on the committed table with unthrottled lines, the publisher and the counter), a
 `py-spy record --gil` to the router and sends N generated cables (default 8,000). Only samples
 where the router holds the interpreter count: its Python work, not its waits. Each sample goes to
 the first part of the switch on its stack, in this order: parsing, the routing decision, the
-routing log, the journal, gmqtt reading packets (cables and PUBACKs), handing copies to gmqtt
-(which writes them), the lines, the rest of the switch, the rest. The last line is one JSON object.
+routing log, the journal, MQTT reading packets (cables and PUBACKs), handing copies to the MQTT
+client (which writes them), the lines, the rest of the switch, the rest. The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ PARTS = (
     # The core makes each entry (Actions.event), the edge logs it (structlog, in Router._perform).
     ("routing log", ("Actions.event (router/switch/actions.py", "(structlog/")),
     ("journal", ("router/journal/",)),
-    # gmqtt reads on a task of its own (cables and PUBACKs, up to the adapter's inbox); it writes
-    # each copy into the transport at once, inside MqttBus.send.
-    ("gmqtt reading packets", ("_read_loop (gmqtt/", "data_received (gmqtt/")),
+    # The adapter cuts each read into packets (cables and PUBACKs, up to its inbox) as it arrives
+    # (`_Reader`, over gmqtt's protocol); it hands each copy to the transport inside MqttBus.send.
+    ("MQTT reading packets", ("_Reader.", "_read_loop (gmqtt/", "data_received (gmqtt/")),
     ("handing copies to gmqtt", ("MqttBus.send (router/bus/mqtt.py",)),
     # The switch's lines (queueing, transmissions, receipt deadlines) and each post's line itself.
     ("lines", ("router/switch/lines.py", "router/network/line.py")),
