@@ -240,3 +240,60 @@ async def test_a_flood_taken_slowly_is_held_back_at_the_broker_and_loses_nothing
 def test_the_router_never_waits_for_pubacks_a_held_back_socket_keeps_from_it() -> None:
     """The router waits for PUBACKs past `IN_FLIGHT` sends; the adapter reads again before that."""
     assert ACKS_AWAITED_AT_MOST < IN_FLIGHT
+
+
+async def test_a_bus_that_sends_apart_holds_a_flood_back_while_its_sends_go_on(mosquitto: Mosquitto) -> None:
+    """``sends_apart``: the router's copies go on a connection of their own (`router.switch.serve`).
+
+    Their PUBACKs then never wait behind the held-back intake: the inbox stays near its bound the
+    whole time, sends past `ACKS_AWAITED_AT_MOST` included, and every message still comes in order.
+    """
+    address = BrokerAddress.parse(mosquitto.url)
+    flood = INBOX_MESSAGES * 4
+    name = f"test-apart-{next(_ids)}"
+    async with (
+        MqttBus(address, client_id=name, manual_ack=True, sends_apart=True) as reader,
+        MqttBus(address, client_id=f"{name}-publisher") as publisher,
+    ):
+        await reader.subscribe("test/apart/#")
+        cable = b" " * 3000
+        sending = asyncio.gather(
+            *(publisher.send(f"test/apart/{n}", b"%d" % n + cable) for n in range(flood))
+        )
+        got: list[int] = []
+        most = 0
+        async with asyncio.timeout(60):
+            async for message in reader.messages():
+                got.append(int(message.payload))
+                await reader.ack(message)
+                most = max(most, len(reader._inbox))
+                if len(got) % 64 == 0:
+                    await asyncio.sleep(0.005)
+                if len(got) == 2 * INBOX_MESSAGES:
+                    answers = [
+                        reader.send(f"test/answers/{n}", b"A") for n in range(2 * ACKS_AWAITED_AT_MOST)
+                    ]
+                    await asyncio.gather(*answers)
+                if len(got) == flood:
+                    break
+        await sending
+    assert got == list(range(flood))
+    assert most < INBOX_MESSAGES + 1024, f"{most} held: the flood came in with the PUBACKs"
+
+
+async def _drain(bus: MqttBus) -> None:
+    """Take every message until the bus ends."""
+    async for _ in bus.messages():
+        pass
+
+
+async def test_a_bus_whose_sending_connection_is_lost_is_lost(mosquitto: Mosquitto) -> None:
+    """Either connection of a bus that sends apart gone, the bus is gone: its reader is told at once."""
+    address = BrokerAddress.parse(mosquitto.url)
+    async with MqttBus(address, client_id=f"test-apart-lost-{next(_ids)}", sends_apart=True) as bus:
+        await bus.subscribe("test/apart-lost/#")
+        bus._sender._writer.transport.close()  # type: ignore[union-attr]
+        with pytest.raises(BusError, match="lost the broker"):
+            await asyncio.wait_for(_drain(bus), 5)
+        with pytest.raises(BusError):
+            bus.send("test/apart-lost/x", b"X")

@@ -52,7 +52,7 @@ INBOX_MESSAGES = 4096
 read: TCP holds the broker back (it keeps the rest). The broker's own limit on unacknowledged
 messages is not enough: under a flood Mosquitto 2.0.11 sent the router tens of thousands past its
 ``max_inflight_messages`` (the router's resident memory went to 1.6 GB). Read again at half."""
-ACKS_AWAITED_AT_MOST = 3584
+ACKS_AWAITED_AT_MOST = 896
 """Sends awaiting their PUBACK past which the socket is read, however full the inbox: the same
 stream carries the PUBACKs, and a sender waiting for them must not wait for the inbox to be taken.
 Below the router's own limit (`router.switch.service.IN_FLIGHT`, 1,024: it waits past that), so
@@ -326,9 +326,19 @@ class MqttBus:
         manual_ack: bool = False,
         mqtt5: bool = True,
         will: LastWill | None = None,
+        sends_apart: bool = False,
     ) -> None:
         self.address = address
         self.manual_ack = manual_ack
+        self._sender = (
+            MqttBus(address, client_id=f"{client_id}-sends" if client_id else None, mqtt5=mqtt5)
+            if sends_apart
+            else None
+        )
+        """``sends_apart``: a second connection of its own for what this bus sends. The PUBACKs of the
+        sends then never wait behind messages the inbox holds back (`_hold_back`): a switch taking a
+        flood slower than it comes holds the broker back on one connection and gets its PUBACKs on
+        the other. Either connection lost, the bus is lost."""
         """Each QoS 1 message is acknowledged by `ack`, not as it arrives (the broker redelivers it)."""
         self._mqtt5 = mqtt5
         # MQTT 5: keep the session (subscriptions, queued QoS 1 messages) while we are away; MQTT
@@ -365,6 +375,8 @@ class MqttBus:
         self._inbox_bytes = 0
         """Payload bytes in the inbox; past `INBOX_BYTES` the socket is not read (`_hold_back`)."""
         self._held_back = False
+        self._partner: MqttBus | None = None
+        """The bus this one sends for (``sends_apart``): lost with it."""
 
     async def __aenter__(self) -> Self:
         try:
@@ -386,6 +398,13 @@ class MqttBus:
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in {socket.AF_INET, socket.AF_INET6}:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self._sender is not None:
+            try:
+                await self._sender.__aenter__()
+            except BusError:
+                await self._close()
+                raise
+            self._sender._partner = self  # noqa: SLF001 (its own other connection, below too)
         return self
 
     async def __aexit__(
@@ -400,6 +419,9 @@ class MqttBus:
         close_notify (``APPLICATION_DATA_AFTER_CLOSE_NOTIFY``), one gone resets the socket.
         """
         self._writer.flush()  # what was handed over goes before the DISCONNECT
+        sender = self._sender
+        if sender is not None and sender._gone is None:  # noqa: SLF001
+            await sender._close()  # noqa: SLF001
         with suppress(TimeoutError, OSError):
             async with asyncio.timeout(DISCONNECT_WITHIN):
                 await self._client.disconnect()
@@ -411,6 +433,9 @@ class MqttBus:
         ``BusError`` when the broker refuses it (MQTT 5 tells: a payload over its
         ``message_size_limit`` is acknowledged with an error and not passed on).
         """
+        if self._sender is not None:
+            await self._sender.publish(topic, payload, qos=qos, retain=retain)
+            return
         future = self.send(topic, payload, qos=qos, retain=retain)
         mid = self._last_mid
         self._checked[mid] = None
@@ -431,6 +456,8 @@ class MqttBus:
         and the packets of one turn of the event loop go out in one write (a system call each
         cost more than the encoding).
         """
+        if self._sender is not None:
+            return self._sender.send(topic, payload, qos=qos, retain=retain)
         header = self._writer.header(topic)
         if self._gone is not None:
             raise BusError(f"publish on {topic} failed: {self._gone}")
@@ -540,6 +567,9 @@ class MqttBus:
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        for other in (self._partner, self._sender):
+            if other is not None and other._gone is None:  # noqa: SLF001
+                other._lost(error)  # noqa: SLF001 (one connection of a bus lost: the bus is lost)
 
 
 async def reconnecting(  # noqa: PLR0913 (keyword-only: what to tell, and when to stop)

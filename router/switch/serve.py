@@ -198,6 +198,9 @@ async def _reconnecting(
             # lasts as the broker's persistent_client_expiration says, not session_expiry.
             mqtt5=mqtt5 and settings.mqtt_version == "5",
             will=LastWill(topics.STATUS, offline_status(WILL_REASON)),
+            # Copies out on a connection of their own: the intake's can hold a flood back at the
+            # broker (its socket not read) while the copies' PUBACKs still come.
+            sends_apart=True,
         )
 
     async def work(bus: MqttBus) -> None:

@@ -56,7 +56,7 @@ STOP_WITHIN = 2.0
 """Seconds the router's tasks have to finish once it is told to stop."""
 BURST = 64
 """Messages handled in one transaction at most."""
-IN_FLIGHT = 4096
+IN_FLIGHT = 1024
 """QoS 1 publishes awaiting their PUBACK at once; beyond, the switch waits (backpressure)."""
 ONE_OFF_TASKS = frozenset({"resend-after-restart"})
 """Tasks of a run that end when their work is done; the others last as long as the run."""
