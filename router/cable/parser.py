@@ -68,7 +68,11 @@ _UNUSUAL = re.compile(
 )
 # Lines that can only belong to the text: where they appear the header has ended.
 _TEXT_START = re.compile(r"(?:SIPDIS|E\.\s?O\.|EO\s+\d|TAGS?\b|SUBJ|REF\b|BT\s*$)", re.IGNORECASE)
-_TEXT_FIELDS = re.compile(r"^[ \t]*(?:E\.[ \t]?O\.|EO[ \t]+\d|TAGS?\b|SUBJ)", re.IGNORECASE | re.MULTILINE)
+# The line that starts the text fields, as `^` in MULTILINE mode would find it: at the start of
+# the text, else after a line end. A search led by the line end runs at the speed of a string
+# search; `^` would be tried at every character.
+_TEXT_FIELDS_AT = re.compile(r"[ \t]*(?:E\.[ \t]?O\.|EO[ \t]+\d|TAGS?\b|SUBJ)", re.IGNORECASE)
+_TEXT_FIELDS = re.compile(r"\n" + _TEXT_FIELDS_AT.pattern, re.IGNORECASE)
 _MONTH_NUMBERS = {month: number for number, month in enumerate(MONTHS, 1)}
 # Mojibake of a UTF-8 byte-order mark read as Latin-1 (04STATE137635), and the mark itself.
 _BOM_PREFIXES = ("\ufeff", "\u00ef\u00bb\u00bf")
@@ -111,10 +115,18 @@ def parse_cable(data: bytes | str, *, max_bytes: int = MAX_CABLE_BYTES, text_fie
     # SUBJECT line; below it is prose, which only the body fields read. Once that line has
     # passed, a routing header further down belongs to another section copied into a partial
     # record (01VATICAN2955), not to this cable.
-    fields = _TEXT_FIELDS.search(text)
-    lines = text[: fields.start() if fields else len(text)].split("\n")
-    header = _read_header(text, lines)
+    end = _text_fields_start(text)
+    lines = text[:end].split("\n")
+    header = _read_header(text, lines, end)
     return _build(header, text, lines, text_fields=text_fields)
+
+
+def _text_fields_start(text: str) -> int:
+    """Where the first E.O., TAGS or SUBJECT line starts; the text's length when there is none."""
+    if _TEXT_FIELDS_AT.match(text):
+        return 0
+    found = _TEXT_FIELDS.search(text)
+    return found.start() + 1 if found else len(text)
 
 
 def _decode(data: bytes | str, max_bytes: int) -> str:
@@ -151,10 +163,13 @@ def _position(prefix: str) -> tuple[int, int]:
     return line, len(prefix) - (prefix.rfind("\n") + 1) + 1
 
 
-def _read_header(text: str, lines: list[str]) -> _Header:
-    """Find the routing header (FL1-FL9) and read it; a cable without one is a partial record."""
+def _read_header(text: str, lines: list[str], end: int) -> _Header:
+    """Find the routing header (FL1-FL9) in ``lines``, ``text`` up to ``end``, and read it.
+
+    A cable without one is a partial record.
+    """
     header = _Header()
-    limit = len("\n".join(lines[:_HEADER_SEARCH_LINES]))
+    limit = end if len(lines) <= _HEADER_SEARCH_LINES else len("\n".join(lines[:_HEADER_SEARCH_LINES]))
     for match in _HEADER_START.finditer(text, 0, limit):
         i = header.start = text.count("\n", 0, match.start())
         if match.group(1):
@@ -163,7 +178,9 @@ def _read_header(text: str, lines: list[str]) -> _Header:
             return header
         if _starts_acp126(lines, i):
             header.family = "acp126"
-            _read_fl5_on(lines, i, header)
+            fl5 = _FL5.match(lines[i].strip())
+            assert fl5 is not None  # a DTG line with its year is an FL5 line
+            _read_fl5_on(lines, i, header, fl5)
             return header
     header.start = 0
     # A partial record: its DTG may still stand alone on a line (`201247Z Jan 04`).
@@ -230,9 +247,10 @@ def _read_fl1_to_fl4(lines: list[str], start: int, header: _Header) -> None:
     i = _read_fl4(lines, i + 1, header)
     while i < n and not lines[i].strip():
         i += 1
-    if i >= n or not _FL5.match(lines[i].strip()):
+    fl5 = _FL5.match(lines[i].strip()) if i < n else None
+    if fl5 is None:
         _fail(lines, min(i, n - 1), "FL5", "expected the precedence and date-time group")
-    _read_fl5_on(lines, i, header)
+    _read_fl5_on(lines, i, header, fl5)
 
 
 def _read_fl4(lines: list[str], i: int, header: _Header) -> int:
@@ -266,12 +284,9 @@ _SECURITY_SIGNALS = {
 }
 
 
-def _read_fl5_on(lines: list[str], start: int, header: _Header) -> None:
-    """FL5 DTG, FL6 FM, then the address lines FL7-FL9 until the text begins."""
-    line = lines[start]
-    match = _FL5.match(line.strip())
-    assert match is not None  # the caller found it
-    _read_dtg(match, line, start, header)
+def _read_fl5_on(lines: list[str], start: int, header: _Header, match: re.Match[str]) -> None:
+    """FL5 DTG (``match``, found on line ``start``), FL6 FM, then FL7-FL9 until the text begins."""
+    _read_dtg(match, lines[start], start, header)
     i = start + 1
     n = len(lines)
     while i < n and not lines[i].strip():
@@ -290,7 +305,6 @@ def _read_fl5_on(lines: list[str], start: int, header: _Header) -> None:
 
 def _read_dtg(match: re.Match[str], line: str, index: int, header: _Header) -> None:
     action, info, day, hour, minute, month, year = match.groups()
-    column = line.find(match.group(0)) + 1
     # A zero where the letter O belongs (79TEHRAN11260) is no precedence letter: the
     # addressees' own words decide for that cable.
     if action and action != "0":
@@ -304,7 +318,7 @@ def _read_dtg(match: re.Match[str], line: str, index: int, header: _Header) -> N
         raise CableParseError(
             f"unknown month {month!r} in the date-time group",
             line=index + 1,
-            column=column,
+            column=line.find(match.group(0)) + 1,
             field="DTG",
         )
     try:
@@ -317,7 +331,7 @@ def _read_dtg(match: re.Match[str], line: str, index: int, header: _Header) -> N
         raise CableParseError(
             f"date-time group {match.group(0).strip()!r} is not a real time: {exc}",
             line=index + 1,
-            column=column,
+            column=line.find(match.group(0)) + 1,
             field="DTG",
         ) from None
 
