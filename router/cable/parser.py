@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NoReturn
@@ -12,6 +13,7 @@ from router.cable import body
 from router.cable.addressee import AddresseeLine, looks_collective, read_addressee_line
 from router.cable.models import (
     MONTHS,
+    Addressee,
     Cable,
     Classification,
     Family,
@@ -48,9 +50,12 @@ _DTG = re.compile(_DTG_PATTERN)
 # Under a full routing header FL5 may leave the year out (§113: it "may be added"; §222a writes
 # `R 141527Z MAR`). Only there: elsewhere a DTG is what marks a header, and a year makes it one.
 _FL5 = re.compile(_DTG_PATTERN.replace(r"[ \t]+(\d{2}|\d{4})(?!\d)", r"(?:[ \t]+(\d{2}|\d{4})(?!\d)|(?!\w))"))
-# Where a header may start: FL1, or a DTG line (ACP 126). Searched over the text in one pass.
-_HEADER_START = re.compile(r"^[ \t]*(?:(VZCZC)|" + _DTG_PATTERN + ")", re.MULTILINE)
-_BARE_DTG = re.compile(r"^[ \t]*" + _DTG_PATTERN + r"[ \t]*$", re.MULTILINE)
+# Where a header may start: FL1, or a DTG line (ACP 126). Searched over the text in one pass,
+# at its start and then after each line end (see _TEXT_FIELDS).
+_HEADER_AT = re.compile(r"[ \t]*(?:(VZCZC)|" + _DTG_PATTERN + ")")
+_HEADER_START = re.compile(r"\n" + _HEADER_AT.pattern)
+_BARE_DTG_AT = re.compile(r"[ \t]*" + _DTG_PATTERN + r"[ \t]*$", re.MULTILINE)
+_BARE_DTG = re.compile(r"\n" + _BARE_DTG_AT.pattern, re.MULTILINE)
 _FM = re.compile(r"FM\s+(.*)")
 _SECTION = re.compile(r"(TO|INFO|XMT)(?=$|[\s/:])[\s/:]*(.*)")
 # A print-format page heading: `PAGE 02        STATE   228772  012054Z`, sometimes after a
@@ -170,8 +175,8 @@ def _read_header(text: str, lines: list[str], end: int) -> _Header:
     """
     header = _Header()
     limit = end if len(lines) <= _HEADER_SEARCH_LINES else len("\n".join(lines[:_HEADER_SEARCH_LINES]))
-    for match in _HEADER_START.finditer(text, 0, limit):
-        i = header.start = text.count("\n", 0, match.start())
+    for i, match in _header_starts(text, limit):
+        header.start = i
         if match.group(1):
             header.family = "acp127"
             _read_fl1_to_fl4(lines, i, header)
@@ -184,11 +189,23 @@ def _read_header(text: str, lines: list[str], end: int) -> _Header:
             return header
     header.start = 0
     # A partial record: its DTG may still stand alone on a line (`201247Z Jan 04`).
-    if bare := _BARE_DTG.search(text, 0, limit):
-        i = text.count("\n", 0, bare.start())
-        if dtg := _DTG.search(lines[i]):
-            _read_dtg(dtg, lines[i], i, header)
+    if _BARE_DTG_AT.match(text, 0, limit):
+        bare: int | None = 0
+    else:
+        found = _BARE_DTG.search(text, 0, limit)
+        bare = text.count("\n", 0, found.start()) + 1 if found else None
+    if bare is not None and (dtg := _DTG.search(lines[bare])):
+        _read_dtg(dtg, lines[bare], bare, header)
     return header
+
+
+def _header_starts(text: str, limit: int) -> Iterator[tuple[int, re.Match[str]]]:
+    """Each line where a header may start (FL1 or a DTG line) above ``limit``: its index and match."""
+    first = _HEADER_AT.match(text, 0, limit)
+    if first:
+        yield 0, first
+    for match in _HEADER_START.finditer(text, first.end() if first else 0, limit):
+        yield text.count("\n", 0, match.start()) + 1, match
 
 
 def _starts_acp126(lines: list[str], i: int) -> bool:
@@ -449,7 +466,6 @@ def _fail(lines: list[str], index: int, field_name: str, reason: str) -> NoRetur
 
 
 def _build(header: _Header, whole: str, lines: list[str], *, text_fields: bool) -> Cable:
-    text = whole[len("\n".join(lines[: header.end])) + 1 :] if header.end else whole
     marks: SecurityMarks = read_security(lines[header.end : header.end + _BANNER_SEARCH_LINES])
     if marks.classification is None and header.start:
         # The banner printed above the header (09STATE119085) when the text lacks one.
@@ -468,13 +484,16 @@ def _build(header: _Header, whole: str, lines: list[str], *, text_fields: bool) 
         else None
     )
     originator = header.originator
+    to = tuple(a.addressee(i + 1, header.precedence) for i, a in header.to)
+    info = tuple(a.addressee(i + 1, header.info_precedence) for i, a in header.info)
     # One validation of the whole cable, nested values given as dicts: pydantic builds them in
-    # one pass, much quicker than validating each addressee on its own. Strict: the parser
-    # hands over exact types, and nothing should be coerced on the way.
-    return Cable.model_validate(
+    # one pass, much quicker than validating each addressee on its own. An addressee remembered
+    # by its address line (`AddresseeLine.addressee`) is given as it is and kept. Strict: the
+    # parser hands over exact types, and nothing should be coerced on the way.
+    cable = Cable.model_validate(
         {
             "family": header.family,
-            "message_id": _message_id(header, text),
+            "message_id": _message_id(header, whole, lines),
             "transmission_id": header.transmission_id,
             "relay_precedence": header.relay_precedence,
             "relay_ris": tuple(header.relay_ris),
@@ -484,8 +503,8 @@ def _build(header: _Header, whole: str, lines: list[str], *, text_fields: bool) 
             "dtg": header.dtg,
             "originator": originator.display_name if originator else None,
             "originator_ri": originator.ri if originator else None,
-            "to": tuple(_addressee(i, a, header.precedence) for i, a in header.to),
-            "info": tuple(_addressee(i, a, header.info_precedence) for i, a in header.info),
+            "to": to,
+            "info": info,
             "xmt": tuple(
                 {"name": a.name, "ri": a.ri, "collective": collective, "line": i + 1}
                 for i, a, collective in header.xmt
@@ -496,34 +515,42 @@ def _build(header: _Header, whole: str, lines: list[str], *, text_fields: bool) 
             "classification_conflict": len(set(candidates)) > 1,
             "caveats": tuple(caveats),
             "reference": reference,
-            "subject": body.subject(text) if text_fields else None,
-            "tags": body.tags(text) if text_fields else (),
-            "references": body.references(text, year=dtg_year, reference_id=reference) if text_fields else (),
-            "declassification": body.declassification(text) if text_fields else None,
+            **(_text_fields(_text_below(header, whole, lines), dtg_year, reference) if text_fields else {}),
             "header_lines": header.end,
         },
         strict=True,
     )
+    _remember(header.to, to, cable.to)
+    _remember(header.info, info, cable.info)
+    return cable
 
 
-def _addressee(index: int, line: AddresseeLine, default: Precedence | None) -> dict[str, object]:
-    # ACP 127 §152: an addressee's own word rules; otherwise the DTG letter for its role.
-    # A cable with no precedence at all is handled as ROUTINE, the lowest.
+def _text_below(header: _Header, whole: str, lines: list[str]) -> str:
+    """The text below the routing header: the whole input when there is no header."""
+    return whole[len("\n".join(lines[: header.end])) + 1 :] if header.end else whole
+
+
+def _text_fields(text: str, year: int | None, reference: str | None) -> dict[str, object]:
     return {
-        "name": line.name,
-        "ri": line.ri,
-        "office": line.office,
-        "precedence": line.precedence or default or Precedence.ROUTINE,
-        "written_precedence": line.precedence,
-        "niact": line.niact,
-        "mcn": line.mcn,
-        "zen": line.zen,
-        "pouch": line.pouch,
-        "line": index + 1,
+        "subject": body.subject(text),
+        "tags": body.tags(text),
+        "references": body.references(text, year=year, reference_id=reference),
+        "declassification": body.declassification(text),
     }
 
 
-def _message_id(header: _Header, text: str) -> str:
+def _remember(
+    lines: list[tuple[int, AddresseeLine]],
+    given: tuple[Addressee | dict[str, object], ...],
+    made: tuple[Addressee, ...],
+) -> None:
+    """Each address line keeps the ``Addressee`` validated from it, for the next cable to use."""
+    for (_, line), value, addressee in zip(lines, given, made, strict=True):
+        if value is not addressee:
+            line.remember(addressee)
+
+
+def _message_id(header: _Header, whole: str, lines: list[str]) -> str:
     """ACP 127 §116: RI + SSN + filing time identify a message; without FL3, a digest stands in."""
     serial = header.station_serial
     if serial is not None:
@@ -535,7 +562,7 @@ def _message_id(header: _Header, text: str) -> str:
     # another width in transit (or by another archive) keeps its identity; its words do not change.
     originator = header.originator.display_name if header.originator else ""
     dtg = header.dtg.isoformat() if header.dtg else ""
-    words = text.encode().translate(None, b" \t\n")
+    words = _text_below(header, whole, lines).encode().translate(None, b" \t\n")
     # SHA-1 for speed (processors hash it in hardware), not for secrecy: 80 of its bits name a cable.
     digest = hashlib.sha1(f"{originator}\x1f{dtg}\x1f".encode() + words, usedforsecurity=False)
     return f"X-{digest.hexdigest()[:20].upper()}"
