@@ -64,7 +64,8 @@ _PAGE_HEADING = re.compile(r"(?:[A-Z ]+\s)?PAGE\s+\d{1,3}\s+\S.*\d{6}Z\s*$")
 _CLASSIFICATION_ONLY = re.compile(
     r"\s*(?:UNCLASSIFIED|UNCLAS|CONFIDENTIAL|SECRET|TOP SECRET|LIMITED OFFICIAL USE)\s*$"
 )
-_SEPARATOR = re.compile(r"\s*-{5,}")
+_SEPARATOR = "-----"
+"""A line of dashes (five or more) in an address block, as `str.startswith` finds it on a stripped line."""
 # The first letters of anything in an address block that is not an address: a banner (maybe
 # letter-spaced) or a text field. One cheap test keeps ordinary address lines on the fast path.
 _UNUSUAL = re.compile(
@@ -254,12 +255,13 @@ def _read_fl1_to_fl4(lines: list[str], start: int, header: _Header) -> None:
     fl3 = _FL3.match(lines[i].strip()) if i < n else None
     if fl3 is None:
         _fail(lines, min(i, n - 1), "FL3", "expected DE + originating RI + SSN + filing time")
+    ri, ssn, position, section, filing_time = fl3.groups()
     header.station_serial = StationSerial(
-        originating_ri=fl3.group(1),
-        ssn=int(fl3.group(2)),
-        position=fl3.group(3),
-        section=int(fl3.group(4)) if fl3.group(4) else None,
-        filing_time=fl3.group(5),
+        originating_ri=ri,
+        ssn=int(ssn),
+        position=position,
+        section=int(section) if section else None,
+        filing_time=filing_time,
     )
     i = _read_fl4(lines, i + 1, header)
     while i < n and not lines[i].strip():
@@ -377,14 +379,13 @@ def _read_addresses(lines: list[str], start: int, header: _Header) -> int:
         if line[0] in "TIX" and (keyword := _SECTION.fullmatch(line)):
             section, line = keyword.group(1), keyword.group(2).strip()
             # `INFO XMT FOOBAR`: an empty INFO list, then an exemption.
-            nested = _SECTION.fullmatch(line)
-            if nested and nested.group(1) == "XMT":
+            if line.startswith("XMT") and (nested := _SECTION.fullmatch(line)):
                 section, line = "XMT", nested.group(2).strip()
             # `TO PAGE 02 ...` (09STATE15113): the list goes on below the page heading.
             if not line or _is_page_heading(line):
                 i += 1
                 continue
-        elif _is_page_heading(line) or _SEPARATOR.match(line):
+        elif _is_page_heading(line) or line.startswith(_SEPARATOR):
             i += 1
             continue
         elif _UNUSUAL.match(line):
@@ -470,12 +471,13 @@ def _build(header: _Header, whole: str, lines: list[str], *, text_fields: bool) 
     if marks.classification is None and header.start:
         # The banner printed above the header (09STATE119085) when the text lacks one.
         marks = read_security(lines[: header.start])
-    warning = header.security_warning
-    candidates = [c for c in (warning, marks.classification) if c is not None]
-    caveats = list(marks.caveats)
+    warning, banner = header.security_warning, marks.classification
+    # The higher of FL4 and the banner: a switch errs on the safe side.
+    classification = banner if warning is None else warning if banner is None else max(warning, banner)
+    caveats = marks.caveats
     if header.security_signal == "E" and "EFTO" not in caveats:
-        caveats.insert(0, "EFTO")
-    if header.family == "partial" and not candidates and header.dtg is None:
+        caveats = ("EFTO", *caveats)
+    if header.family == "partial" and classification is None and header.dtg is None:
         raise CableParseError("no routing header, no date-time group and no classification banner")
     dtg_year = header.dtg.year if header.dtg else None
     reference = (
@@ -484,8 +486,8 @@ def _build(header: _Header, whole: str, lines: list[str], *, text_fields: bool) 
         else None
     )
     originator = header.originator
-    to = tuple(a.addressee(i + 1, header.precedence) for i, a in header.to)
-    info = tuple(a.addressee(i + 1, header.info_precedence) for i, a in header.info)
+    to = tuple([a.addressee(i + 1, header.precedence) for i, a in header.to])
+    info = tuple([a.addressee(i + 1, header.info_precedence) for i, a in header.info])
     # One validation of the whole cable, nested values given as dicts: pydantic builds them in
     # one pass, much quicker than validating each addressee on its own. An addressee remembered
     # by its address line (`AddresseeLine.addressee`) is given as it is and kept. Strict: the
@@ -506,22 +508,26 @@ def _build(header: _Header, whole: str, lines: list[str], *, text_fields: bool) 
             "to": to,
             "info": info,
             "xmt": tuple(
-                {"name": a.name, "ri": a.ri, "collective": collective, "line": i + 1}
-                for i, a, collective in header.xmt
+                [
+                    {"name": a.name, "ri": a.ri, "collective": collective, "line": i + 1}
+                    for i, a, collective in header.xmt
+                ]
             ),
-            "classification": max(candidates) if candidates else None,
+            "classification": classification,
             "security_warning": warning,
-            "banner_classification": marks.classification,
-            "classification_conflict": len(set(candidates)) > 1,
-            "caveats": tuple(caveats),
+            "banner_classification": banner,
+            "classification_conflict": warning is not None and banner is not None and warning is not banner,
+            "caveats": caveats,
             "reference": reference,
             **(_text_fields(_text_below(header, whole, lines), dtg_year, reference) if text_fields else {}),
             "header_lines": header.end,
         },
         strict=True,
     )
-    _remember(header.to, to, cable.to)
-    _remember(header.info, info, cable.info)
+    if dict in map(type, to):
+        _remember(header.to, to, cable.to)
+    if dict in map(type, info):
+        _remember(header.info, info, cable.info)
     return cable
 
 
@@ -546,7 +552,7 @@ def _remember(
 ) -> None:
     """Each address line keeps the ``Addressee`` validated from it, for the next cable to use."""
     for (_, line), value, addressee in zip(lines, given, made, strict=True):
-        if value is not addressee:
+        if type(value) is dict:
             line.remember(addressee)
 
 

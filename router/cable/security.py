@@ -105,7 +105,7 @@ def read_banner(line: str, *, tolerant: bool = False) -> Banner | None:
     found, end = level
     classification, implied = _BANNER_LEVELS[found]
     rest = collapse_letter_spacing(text[end:])
-    caveats = [*implied, *(_CAVEAT_WORDS[m] for m in _CAVEATS.findall(rest.split("SECTION")[0]))]
+    caveats = [*implied, *(_CAVEAT_WORDS[m] for m in _CAVEATS.findall(rest.partition("SECTION")[0]))]
     station = serial = None
     # A station written as X's was redacted at release: no reference can be made from it.
     if (match := _STATION_SERIAL.match(rest)) and match.group("station").strip("X "):
