@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import NoReturn
+from typing import NamedTuple, NoReturn
 
 from router.cable import body
 from router.cable.addressee import AddresseeLine, looks_collective, read_addressee_line
@@ -18,7 +18,6 @@ from router.cable.models import (
     Classification,
     Family,
     Precedence,
-    StationSerial,
 )
 from router.cable.security import SecurityMarks, read_banner, read_security
 from router.errors import CableParseError
@@ -72,6 +71,10 @@ _UNUSUAL = re.compile(
     r"U ?N ?C ?L|C ?O ?N ?F|S ?E ?C ?R|T ?O ?P|L ?I ?M ?I ?T|SIPDIS|E\.|EO|TAG|SUBJ|REF|BT",
     re.IGNORECASE,
 )
+# An address line led by its RI (`RUEHUL/AMEMBASSY SEOUL`), the commonest kind: no page heading,
+# separator, banner or text field starts so (_UNUSUAL could match only `REF`, and REF is no text
+# field when a letter follows it), so the line is an addressee without the tests above.
+_RI_LED = re.compile(r"[RQ][A-Z]{3,6}/")
 # Lines that can only belong to the text: where they appear the header has ended.
 _TEXT_START = re.compile(r"(?:SIPDIS|E\.\s?O\.|EO\s+\d|TAGS?\b|SUBJ|REF\b|BT\s*$)", re.IGNORECASE)
 # The line that starts the text fields, as `^` in MULTILINE mode would find it: at the start of
@@ -84,6 +87,16 @@ _MONTH_NUMBERS = {month: number for number, month in enumerate(MONTHS, 1)}
 _BOM_PREFIXES = ("\ufeff", "\u00ef\u00bb\u00bf")
 
 
+class _StationSerial(NamedTuple):
+    """FL3 as read; the ``Cable`` validation makes the ``StationSerial`` of it."""
+
+    originating_ri: str
+    ssn: int
+    position: str | None
+    section: int | None
+    filing_time: str
+
+
 @dataclass(slots=True)
 class _Header:
     """What the routing header says, gathered line by line before the ``Cable`` is built."""
@@ -92,7 +105,7 @@ class _Header:
     transmission_id: str | None = None
     relay_precedence: Precedence | None = None
     relay_ris: list[str] = field(default_factory=list)
-    station_serial: StationSerial | None = None
+    station_serial: _StationSerial | None = None
     security_warning: Classification | None = None
     security_signal: str | None = None
     precedence: Precedence | None = None
@@ -158,7 +171,7 @@ def _decode(data: bytes | str, max_bytes: int) -> str:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     for prefix in _BOM_PREFIXES:
         text = text.removeprefix(prefix)
-    if not text.strip():
+    if not text or text.isspace():  # what strip() would leave empty, without copying the text
         raise CableParseError("empty cable")
     return text
 
@@ -256,12 +269,8 @@ def _read_fl1_to_fl4(lines: list[str], start: int, header: _Header) -> None:
     if fl3 is None:
         _fail(lines, min(i, n - 1), "FL3", "expected DE + originating RI + SSN + filing time")
     ri, ssn, position, section, filing_time = fl3.groups()
-    header.station_serial = StationSerial(
-        originating_ri=ri,
-        ssn=int(ssn),
-        position=position,
-        section=int(section) if section else None,
-        filing_time=filing_time,
+    header.station_serial = _StationSerial(
+        ri, int(ssn), position, int(section) if section else None, filing_time
     )
     i = _read_fl4(lines, i + 1, header)
     while i < n and not lines[i].strip():
@@ -385,6 +394,8 @@ def _read_addresses(lines: list[str], start: int, header: _Header) -> int:
             if not line or _is_page_heading(line):
                 i += 1
                 continue
+        elif line[0] in "RQ" and _RI_LED.match(line):
+            pass
         elif _is_page_heading(line) or line.startswith(_SEPARATOR):
             i += 1
             continue
@@ -499,7 +510,8 @@ def _build(header: _Header, whole: str, lines: list[str], *, text_fields: bool) 
             "transmission_id": header.transmission_id,
             "relay_precedence": header.relay_precedence,
             "relay_ris": tuple(header.relay_ris),
-            "station_serial": header.station_serial,
+            # Given as values: a StationSerial made apart would cost its own validation.
+            "station_serial": header.station_serial._asdict() if header.station_serial else None,
             "precedence": header.precedence,
             "info_precedence": header.info_precedence,
             "dtg": header.dtg,
