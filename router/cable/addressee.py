@@ -46,6 +46,8 @@ _ZEN_INSIDE = re.compile(r"(?<=\s)ZEN/(?=[A-Z])")
 # A post that gets its copy by diplomatic pouch, not over the network: `AMCONSUL BELFAST POUCH`,
 # `AMEMBASSY ULAANBAATAR POUCH)` (its opening parenthesis lost in the archive), `(POUCH)`.
 _POUCH_MARKS = ("(POUCH)", "POUCH)", "POUCH")
+_POUCH_ENDS = ("POUCH", "POUCH)")
+"""How every mark ends: one test rules them all out."""
 # How a collective reads in real traffic: `EUROPEAN POLITICAL COLLECTIVE`, `ALL DIPLOMATIC AND
 # CONSULAR POSTS`, address indicating groups `AIG 1234`, the `SPECIAL EMBASSY PROGRAM`.
 _COLLECTIVE = re.compile(r"\bCOLLECTIVE\b|^ALL\s|^AIG\s|\bPOSTS\b|^SPECIAL EMBASSY PROGRAM$")
@@ -149,8 +151,13 @@ def _read_line(text: str) -> AddresseeLine | None:
     else:
         tail = _read_plain_tail(rest) or _read_tail(rest)
     name, _, office = tail.rest.partition("//")
-    name, pouch = _without_pouch(_WHITESPACE.sub(" ", name.strip(" /")))
-    name, zen_inside = _ZEN_INSIDE.subn("", name)
+    name = name.strip(" /")
+    # Blanks other than the space are unprintable: a printable name without two spaces in a row
+    # is as _WHITESPACE would leave it.
+    if "  " in name or not name.isprintable():
+        name = _WHITESPACE.sub(" ", name)
+    name, pouch = _without_pouch(name)
+    name, zen_inside = _ZEN_INSIDE.subn("", name) if "ZEN/" in name else (name, 0)
     if not name:
         return None
     return AddresseeLine(
@@ -167,6 +174,8 @@ def _read_line(text: str) -> AddresseeLine | None:
 
 def _without_pouch(text: str) -> tuple[str, bool]:
     """``text`` without a POUCH mark as its last word, and whether it had one."""
+    if not text.endswith(_POUCH_ENDS):
+        return text, False
     for mark in _POUCH_MARKS:
         if text.endswith(mark) and text[-len(mark) - 1 : -len(mark)].isspace():
             return text[: -len(mark)].rstrip(), True

@@ -375,33 +375,28 @@ def _full_year(year: str) -> int:
 def _read_addresses(lines: list[str], start: int, header: _Header) -> int:
     """Read TO/INFO/XMT lines from ``start``; return the index of the first line of the text."""
     section: str | None = None
-    i = start
-    n = len(lines)
     count = 0
-    while i < n:
+    for i in range(start, len(lines)):
         line = lines[i].strip()
         if not line:
             if not _header_resumes(lines, i + 1):
                 return i
-            i += 1
             continue
-        if line[0] in "TIX" and (keyword := _SECTION.fullmatch(line)):
+        first = line[0]
+        if first in "TIX" and (keyword := _SECTION.fullmatch(line)):
             section, line = keyword.group(1), keyword.group(2).strip()
             # `INFO XMT FOOBAR`: an empty INFO list, then an exemption.
             if line.startswith("XMT") and (nested := _SECTION.fullmatch(line)):
                 section, line = "XMT", nested.group(2).strip()
             # `TO PAGE 02 ...` (09STATE15113): the list goes on below the page heading.
             if not line or _is_page_heading(line):
-                i += 1
                 continue
-        elif line[0] in "RQ" and _RI_LED.match(line):
+        elif first in "RQ" and _RI_LED.match(line):
             pass
         elif _is_page_heading(line) or line.startswith(_SEPARATOR):
-            i += 1
             continue
         elif _UNUSUAL.match(line):
             if _CLASSIFICATION_ONLY.fullmatch(line) and _page_heading_follows(lines, i + 1):
-                i += 1
                 continue
             if _TEXT_START.match(line) or read_banner(line) is not None:
                 return i
@@ -418,8 +413,7 @@ def _read_addresses(lines: list[str], start: int, header: _Header) -> int:
             header.xmt.append((i, addressee, _collective_above(header)))
         else:
             (header.to if section == "TO" else header.info).append((i, addressee))
-        i += 1
-    return i
+    return max(start, len(lines))
 
 
 def _collective_above(header: _Header) -> str | None:
@@ -497,6 +491,9 @@ def _build(header: _Header, whole: str, lines: list[str], *, text_fields: bool) 
         else None
     )
     originator = header.originator
+    # The text below the header is read for the text fields and for the digest that names a cable
+    # without a DE line; a cable routed on its header alone is not cut apart (empty: unread).
+    text = _text_below(header, whole, lines) if text_fields or header.station_serial is None else ""
     to = tuple([a.addressee(i + 1, header.precedence) for i, a in header.to])
     info = tuple([a.addressee(i + 1, header.info_precedence) for i, a in header.info])
     # One validation of the whole cable, nested values given as dicts: pydantic builds them in
@@ -506,7 +503,7 @@ def _build(header: _Header, whole: str, lines: list[str], *, text_fields: bool) 
     cable = Cable.model_validate(
         {
             "family": header.family,
-            "message_id": _message_id(header, whole, lines),
+            "message_id": _message_id(header, text),
             "transmission_id": header.transmission_id,
             "relay_precedence": header.relay_precedence,
             "relay_ris": tuple(header.relay_ris),
@@ -531,7 +528,7 @@ def _build(header: _Header, whole: str, lines: list[str], *, text_fields: bool) 
             "classification_conflict": warning is not None and banner is not None and warning is not banner,
             "caveats": caveats,
             "reference": reference,
-            **(_text_fields(_text_below(header, whole, lines), dtg_year, reference) if text_fields else {}),
+            **(_text_fields(text, dtg_year, reference) if text_fields else {}),
             "header_lines": header.end,
         },
         strict=True,
@@ -568,7 +565,7 @@ def _remember(
             line.remember(addressee)
 
 
-def _message_id(header: _Header, whole: str, lines: list[str]) -> str:
+def _message_id(header: _Header, text: str) -> str:
     """ACP 127 §116: RI + SSN + filing time identify a message; without FL3, a digest stands in."""
     serial = header.station_serial
     if serial is not None:
@@ -580,7 +577,7 @@ def _message_id(header: _Header, whole: str, lines: list[str]) -> str:
     # another width in transit (or by another archive) keeps its identity; its words do not change.
     originator = header.originator.display_name if header.originator else ""
     dtg = header.dtg.isoformat() if header.dtg else ""
-    words = _text_below(header, whole, lines).encode().translate(None, b" \t\n")
+    words = text.encode().translate(None, b" \t\n")
     # SHA-1 for speed (processors hash it in hardware), not for secrecy: 80 of its bits name a cable.
     digest = hashlib.sha1(f"{originator}\x1f{dtg}\x1f".encode() + words, usedforsecurity=False)
     return f"X-{digest.hexdigest()[:20].upper()}"
