@@ -451,7 +451,7 @@ def _header_resumes(lines: list[str], start: int) -> bool:
     if j is None:
         return False
     line = lines[j].strip()
-    if _SECTION.fullmatch(line) or _is_page_heading(line):
+    if (line[0] in "TIX" and _SECTION.fullmatch(line)) or _is_page_heading(line):
         return True
     return bool(_CLASSIFICATION_ONLY.fullmatch(line) and _page_heading_follows(lines, j + 1))
 

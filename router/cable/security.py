@@ -115,7 +115,7 @@ def read_banner(line: str, *, tolerant: bool = False) -> Banner | None:
     if (match := _STATION_SERIAL.match(rest)) and match.group("station").strip("X "):
         station = match.group("station").replace(" ", "").replace(".", "")
         serial = int(match.group("serial"))
-    return Banner(classification, tuple(dict.fromkeys(caveats)), station, serial)
+    return Banner(classification, _each_once(caveats), station, serial)
 
 
 def _read_level(text: str, *, tolerant: bool) -> tuple[str, int] | None:
@@ -185,4 +185,9 @@ def read_security(lines: list[str]) -> SecurityMarks:
             block = block[: fields.start()]
         block = collapse_letter_spacing(block.upper())
         caveats.extend(map(_CAVEAT_WORDS.__getitem__, _CAVEATS.findall(block)))
-    return SecurityMarks(classification, tuple(dict.fromkeys(caveats)), station, serial)
+    return SecurityMarks(classification, _each_once(caveats), station, serial)
+
+
+def _each_once(caveats: list[str]) -> tuple[str, ...]:
+    """The caveats in the order first written, each once (most banners write one or none)."""
+    return tuple(caveats) if len(caveats) < 2 else tuple(dict.fromkeys(caveats))
