@@ -528,7 +528,7 @@ def _build(header: _Header, whole: str, lines: list[str], *, text_fields: bool) 
             "classification_conflict": warning is not None and banner is not None and warning is not banner,
             "caveats": caveats,
             "reference": reference,
-            **(_text_fields(text, dtg_year, reference) if text_fields else {}),
+            **(_text_fields(text, dtg_year, reference) if text_fields else _NO_TEXT_FIELDS),
             "header_lines": header.end,
         },
         strict=True,
@@ -543,6 +543,10 @@ def _build(header: _Header, whole: str, lines: list[str], *, text_fields: bool) 
 def _text_below(header: _Header, whole: str, lines: list[str]) -> str:
     """The text below the routing header: the whole input when there is no header."""
     return whole[len("\n".join(lines[: header.end])) + 1 :] if header.end else whole
+
+
+_NO_TEXT_FIELDS: dict[str, object] = {"subject": None, "tags": (), "references": (), "declassification": None}
+"""The text fields left unread, given all the same: a cable's set fields do not depend on reading them."""
 
 
 def _text_fields(text: str, year: int | None, reference: str | None) -> dict[str, object]:
