@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -53,10 +52,7 @@ _POUCH_ENDS = ("POUCH", "POUCH)")
 _COLLECTIVE = re.compile(r"\bCOLLECTIVE\b|^ALL\s|^AIG\s|\bPOSTS\b|^SPECIAL EMBASSY PROGRAM$")
 
 
-@dataclass(frozen=True, slots=True)
-class AddresseeLine:
-    """What one address line says, before the cable's DTG gives it an effective precedence."""
-
+class _AddressValues(NamedTuple):
     name: str
     ri: str | None = None
     office: str | None = None
@@ -65,12 +61,19 @@ class AddresseeLine:
     mcn: str | None = None
     zen: bool = False
     pouch: bool = False
-    _addressee: dict[tuple[int, Precedence], Addressee | None] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
-    """Where this line was last made an ``Addressee`` (line number, effective precedence), and the
-    one made there once the line has come back to that place: one at most, so that the memory
-    stays bounded by the cache of lines."""
+
+
+class AddresseeLine(_AddressValues):
+    """What one address line says, before the cable's DTG gives it an effective precedence.
+
+    Its values are a tuple's and never change. Beside them, compared and shown nowhere, a line
+    keeps the place where it was last made an ``Addressee`` (`remember`).
+    """
+
+    _made: tuple[int, Precedence, Addressee | None] | None = None
+    """Line number and effective precedence where an ``Addressee`` was last made of this line,
+    and that ``Addressee`` once the line has come back to that place: one at most, so that the
+    memory stays bounded by the cache of lines."""
 
     @property
     def display_name(self) -> str:
@@ -90,9 +93,9 @@ class AddresseeLine:
         # ACP 127 §152: an addressee's own word rules; otherwise the DTG letter for its role.
         # A cable with no precedence at all is handled as ROUTINE, the lowest.
         precedence = self.precedence or default or Precedence.ROUTINE
-        made = self._addressee.get((line, precedence))
-        if made is not None:
-            return made
+        made = self._made
+        if made is not None and made[0] == line and made[1] is precedence and made[2] is not None:
+            return made[2]
         return {
             "name": self.name,
             "ri": self.ri,
@@ -112,12 +115,9 @@ class AddresseeLine:
         A line that comes once (an MCN changes from cable to cable) keeps no model: a thousand
         such lines would only give the garbage collector more to visit.
         """
-        key = (addressee.line, addressee.precedence)
-        if key in self._addressee:
-            self._addressee[key] = addressee
-        else:
-            self._addressee.clear()
-            self._addressee[key] = None
+        made = self._made
+        back = made is not None and made[0] == addressee.line and made[1] is addressee.precedence
+        self._made = (addressee.line, addressee.precedence, addressee if back else None)
 
 
 def read_addressee_line(text: str) -> AddresseeLine | None:
