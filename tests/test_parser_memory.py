@@ -79,3 +79,12 @@ def test_a_line_led_by_an_ri_spelling_ref_is_an_addressee() -> None:
     read = parse_cable(text, text_fields=False)
     assert [(a.ri, a.name) for a in read.info[2:]] == [("REFAB", "AMCONSUL SAPPORO")]
     assert read.header_lines == 11  # the REF line is the first of the text
+
+
+def test_clearing_the_cache_of_lines_forgets_the_addressees_too() -> None:
+    """After `parse_addressee_line.cache_clear()` a cable is read cold: equal addressees, made anew."""
+    before = [parse_cable(cable(serial), text_fields=False) for serial in range(3)][-1]
+    parse_addressee_line.cache_clear()
+    after = parse_cable(cable(), text_fields=False)
+    assert after.info == before.info
+    assert not any(a is b for a, b in zip(after.info, before.info, strict=True))
