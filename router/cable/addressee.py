@@ -6,7 +6,7 @@ import re
 from functools import lru_cache
 from typing import NamedTuple
 
-from router.cable.models import Addressee, Precedence
+from router.cable.models import Precedence
 from router.cable.names import one_slip_apart
 
 # An RI is 4-7 letters, R (worldwide) or Q (theatre) first (ACP 117); a leading slash is a typo.
@@ -45,14 +45,14 @@ _ZEN_INSIDE = re.compile(r"(?<=\s)ZEN/(?=[A-Z])")
 # A post that gets its copy by diplomatic pouch, not over the network: `AMCONSUL BELFAST POUCH`,
 # `AMEMBASSY ULAANBAATAR POUCH)` (its opening parenthesis lost in the archive), `(POUCH)`.
 _POUCH_MARKS = ("(POUCH)", "POUCH)", "POUCH")
-_POUCH_ENDS = ("POUCH", "POUCH)")
-"""How every mark ends: one test rules them all out."""
 # How a collective reads in real traffic: `EUROPEAN POLITICAL COLLECTIVE`, `ALL DIPLOMATIC AND
 # CONSULAR POSTS`, address indicating groups `AIG 1234`, the `SPECIAL EMBASSY PROGRAM`.
 _COLLECTIVE = re.compile(r"\bCOLLECTIVE\b|^ALL\s|^AIG\s|\bPOSTS\b|^SPECIAL EMBASSY PROGRAM$")
 
 
-class _AddressValues(NamedTuple):
+class AddresseeLine(NamedTuple):
+    """What one address line says, before the cable's DTG gives it an effective precedence."""
+
     name: str
     ri: str | None = None
     office: str | None = None
@@ -62,62 +62,10 @@ class _AddressValues(NamedTuple):
     zen: bool = False
     pouch: bool = False
 
-
-class AddresseeLine(_AddressValues):
-    """What one address line says, before the cable's DTG gives it an effective precedence.
-
-    Its values are a tuple's and never change. Beside them, compared and shown nowhere, a line
-    keeps the place where it was last made an ``Addressee`` (`remember`).
-    """
-
-    _made: tuple[int, Precedence, Addressee | None] | None = None
-    """Line number and effective precedence where an ``Addressee`` was last made of this line,
-    and that ``Addressee`` once the line has come back to that place: one at most, so that the
-    memory stays bounded by the cache of lines."""
-
     @property
     def display_name(self) -> str:
         """The plain-language address, as an originator is named."""
         return self.name
-
-    def addressee(self, line: int, default: Precedence | None) -> Addressee | dict[str, object]:
-        """This line as the addressee on input line ``line`` of a cable whose DTG gives ``default``.
-
-        The ``Addressee`` made of this line last time (`remember`) when it stood at the same place
-        with the same precedence; else the values to validate one from, with the cable's other
-        values in one pass. Real traffic sends the same lines at the same places from cable to
-        cable (the lines themselves are remembered by `parse_addressee_line`): a cable that holds
-        the immutable ``Addressee`` of the one before costs neither a validation nor more objects
-        for the garbage collector to visit.
-        """
-        # ACP 127 §152: an addressee's own word rules; otherwise the DTG letter for its role.
-        # A cable with no precedence at all is handled as ROUTINE, the lowest.
-        precedence = self.precedence or default or Precedence.ROUTINE
-        made = self._made
-        if made is not None and made[0] == line and made[1] is precedence and made[2] is not None:
-            return made[2]
-        return {
-            "name": self.name,
-            "ri": self.ri,
-            "office": self.office,
-            "precedence": precedence,
-            "written_precedence": self.precedence,
-            "niact": self.niact,
-            "mcn": self.mcn,
-            "zen": self.zen,
-            "pouch": self.pouch,
-            "line": line,
-        }
-
-    def remember(self, addressee: Addressee) -> None:
-        """Keep ``addressee``, made of this line, for `addressee` to return, once the line comes back.
-
-        A line that comes once (an MCN changes from cable to cable) keeps no model: a thousand
-        such lines would only give the garbage collector more to visit.
-        """
-        made = self._made
-        back = made is not None and made[0] == addressee.line and made[1] is addressee.precedence
-        self._made = (addressee.line, addressee.precedence, addressee if back else None)
 
 
 def read_addressee_line(text: str) -> AddresseeLine | None:
@@ -151,13 +99,8 @@ def _read_line(text: str) -> AddresseeLine | None:
     else:
         tail = _read_plain_tail(rest) or _read_tail(rest)
     name, _, office = tail.rest.partition("//")
-    name = name.strip(" /")
-    # Blanks other than the space are unprintable: a printable name without two spaces in a row
-    # is as _WHITESPACE would leave it.
-    if "  " in name or not name.isprintable():
-        name = _WHITESPACE.sub(" ", name)
-    name, pouch = _without_pouch(name)
-    name, zen_inside = _ZEN_INSIDE.subn("", name) if "ZEN/" in name else (name, 0)
+    name, pouch = _without_pouch(_WHITESPACE.sub(" ", name.strip(" /")))
+    name, zen_inside = _ZEN_INSIDE.subn("", name)
     if not name:
         return None
     return AddresseeLine(
@@ -174,8 +117,6 @@ def _read_line(text: str) -> AddresseeLine | None:
 
 def _without_pouch(text: str) -> tuple[str, bool]:
     """``text`` without a POUCH mark as its last word, and whether it had one."""
-    if not text.endswith(_POUCH_ENDS):
-        return text, False
     for mark in _POUCH_MARKS:
         if text.endswith(mark) and text[-len(mark) - 1 : -len(mark)].isspace():
             return text[: -len(mark)].rstrip(), True

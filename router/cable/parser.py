@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import NamedTuple, NoReturn
+from typing import NoReturn
 
 from router.cable import body
 from router.cable.addressee import AddresseeLine, looks_collective, read_addressee_line
 from router.cable.models import (
     MONTHS,
-    Addressee,
     Cable,
     Classification,
     Family,
     Precedence,
+    StationSerial,
 )
 from router.cable.security import SecurityMarks, read_banner, read_security
 from router.errors import CableParseError
@@ -49,12 +48,9 @@ _DTG = re.compile(_DTG_PATTERN)
 # Under a full routing header FL5 may leave the year out (§113: it "may be added"; §222a writes
 # `R 141527Z MAR`). Only there: elsewhere a DTG is what marks a header, and a year makes it one.
 _FL5 = re.compile(_DTG_PATTERN.replace(r"[ \t]+(\d{2}|\d{4})(?!\d)", r"(?:[ \t]+(\d{2}|\d{4})(?!\d)|(?!\w))"))
-# Where a header may start: FL1, or a DTG line (ACP 126). Searched over the text in one pass,
-# at its start and then after each line end (see _TEXT_FIELDS).
-_HEADER_AT = re.compile(r"[ \t]*(?:(VZCZC)|" + _DTG_PATTERN + ")")
-_HEADER_START = re.compile(r"\n" + _HEADER_AT.pattern)
-_BARE_DTG_AT = re.compile(r"[ \t]*" + _DTG_PATTERN + r"[ \t]*$", re.MULTILINE)
-_BARE_DTG = re.compile(r"\n" + _BARE_DTG_AT.pattern, re.MULTILINE)
+# Where a header may start: FL1, or a DTG line (ACP 126). Searched over the text in one pass.
+_HEADER_START = re.compile(r"^[ \t]*(?:(VZCZC)|" + _DTG_PATTERN + ")", re.MULTILINE)
+_BARE_DTG = re.compile(r"^[ \t]*" + _DTG_PATTERN + r"[ \t]*$", re.MULTILINE)
 _FM = re.compile(r"FM\s+(.*)")
 _SECTION = re.compile(r"(TO|INFO|XMT)(?=$|[\s/:])[\s/:]*(.*)")
 # A print-format page heading: `PAGE 02        STATE   228772  012054Z`, sometimes after a
@@ -63,38 +59,19 @@ _PAGE_HEADING = re.compile(r"(?:[A-Z ]+\s)?PAGE\s+\d{1,3}\s+\S.*\d{6}Z\s*$")
 _CLASSIFICATION_ONLY = re.compile(
     r"\s*(?:UNCLASSIFIED|UNCLAS|CONFIDENTIAL|SECRET|TOP SECRET|LIMITED OFFICIAL USE)\s*$"
 )
-_SEPARATOR = "-----"
-"""A line of dashes (five or more) in an address block, as `str.startswith` finds it on a stripped line."""
+_SEPARATOR = re.compile(r"\s*-{5,}")
 # The first letters of anything in an address block that is not an address: a banner (maybe
 # letter-spaced) or a text field. One cheap test keeps ordinary address lines on the fast path.
 _UNUSUAL = re.compile(
     r"U ?N ?C ?L|C ?O ?N ?F|S ?E ?C ?R|T ?O ?P|L ?I ?M ?I ?T|SIPDIS|E\.|EO|TAG|SUBJ|REF|BT",
     re.IGNORECASE,
 )
-# An address line led by its RI (`RUEHUL/AMEMBASSY SEOUL`), the commonest kind: no page heading,
-# separator, banner or text field starts so (_UNUSUAL could match only `REF`, and REF is no text
-# field when a letter follows it), so the line is an addressee without the tests above.
-_RI_LED = re.compile(r"[RQ][A-Z]{3,6}/")
 # Lines that can only belong to the text: where they appear the header has ended.
 _TEXT_START = re.compile(r"(?:SIPDIS|E\.\s?O\.|EO\s+\d|TAGS?\b|SUBJ|REF\b|BT\s*$)", re.IGNORECASE)
-# The line that starts the text fields, as `^` in MULTILINE mode would find it: at the start of
-# the text, else after a line end. A search led by the line end runs at the speed of a string
-# search; `^` would be tried at every character.
-_TEXT_FIELDS_AT = re.compile(r"[ \t]*(?:E\.[ \t]?O\.|EO[ \t]+\d|TAGS?\b|SUBJ)", re.IGNORECASE)
-_TEXT_FIELDS = re.compile(r"\n" + _TEXT_FIELDS_AT.pattern, re.IGNORECASE)
+_TEXT_FIELDS = re.compile(r"^[ \t]*(?:E\.[ \t]?O\.|EO[ \t]+\d|TAGS?\b|SUBJ)", re.IGNORECASE | re.MULTILINE)
 _MONTH_NUMBERS = {month: number for number, month in enumerate(MONTHS, 1)}
 # Mojibake of a UTF-8 byte-order mark read as Latin-1 (04STATE137635), and the mark itself.
 _BOM_PREFIXES = ("\ufeff", "\u00ef\u00bb\u00bf")
-
-
-class _StationSerial(NamedTuple):
-    """FL3 as read; the ``Cable`` validation makes the ``StationSerial`` of it."""
-
-    originating_ri: str
-    ssn: int
-    position: str | None
-    section: int | None
-    filing_time: str
 
 
 @dataclass(slots=True)
@@ -105,7 +82,7 @@ class _Header:
     transmission_id: str | None = None
     relay_precedence: Precedence | None = None
     relay_ris: list[str] = field(default_factory=list)
-    station_serial: _StationSerial | None = None
+    station_serial: StationSerial | None = None
     security_warning: Classification | None = None
     security_signal: str | None = None
     precedence: Precedence | None = None
@@ -134,18 +111,10 @@ def parse_cable(data: bytes | str, *, max_bytes: int = MAX_CABLE_BYTES, text_fie
     # SUBJECT line; below it is prose, which only the body fields read. Once that line has
     # passed, a routing header further down belongs to another section copied into a partial
     # record (01VATICAN2955), not to this cable.
-    end = _text_fields_start(text)
-    lines = text[:end].split("\n")
-    header = _read_header(text, lines, end)
+    fields = _TEXT_FIELDS.search(text)
+    lines = text[: fields.start() if fields else len(text)].split("\n")
+    header = _read_header(text, lines)
     return _build(header, text, lines, text_fields=text_fields)
-
-
-def _text_fields_start(text: str) -> int:
-    """Where the first E.O., TAGS or SUBJECT line starts; the text's length when there is none."""
-    if _TEXT_FIELDS_AT.match(text):
-        return 0
-    found = _TEXT_FIELDS.search(text)
-    return found.start() + 1 if found else len(text)
 
 
 def _decode(data: bytes | str, max_bytes: int) -> str:
@@ -171,7 +140,7 @@ def _decode(data: bytes | str, max_bytes: int) -> str:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     for prefix in _BOM_PREFIXES:
         text = text.removeprefix(prefix)
-    if not text or text.isspace():  # what strip() would leave empty, without copying the text
+    if not text.strip():
         raise CableParseError("empty cable")
     return text
 
@@ -182,44 +151,27 @@ def _position(prefix: str) -> tuple[int, int]:
     return line, len(prefix) - (prefix.rfind("\n") + 1) + 1
 
 
-def _read_header(text: str, lines: list[str], end: int) -> _Header:
-    """Find the routing header (FL1-FL9) in ``lines``, ``text`` up to ``end``, and read it.
-
-    A cable without one is a partial record.
-    """
+def _read_header(text: str, lines: list[str]) -> _Header:
+    """Find the routing header (FL1-FL9) and read it; a cable without one is a partial record."""
     header = _Header()
-    limit = end if len(lines) <= _HEADER_SEARCH_LINES else len("\n".join(lines[:_HEADER_SEARCH_LINES]))
-    for i, match in _header_starts(text, limit):
-        header.start = i
+    limit = len("\n".join(lines[:_HEADER_SEARCH_LINES]))
+    for match in _HEADER_START.finditer(text, 0, limit):
+        i = header.start = text.count("\n", 0, match.start())
         if match.group(1):
             header.family = "acp127"
             _read_fl1_to_fl4(lines, i, header)
             return header
         if _starts_acp126(lines, i):
             header.family = "acp126"
-            fl5 = _FL5.match(lines[i].strip())
-            assert fl5 is not None  # a DTG line with its year is an FL5 line
-            _read_fl5_on(lines, i, header, fl5)
+            _read_fl5_on(lines, i, header)
             return header
     header.start = 0
     # A partial record: its DTG may still stand alone on a line (`201247Z Jan 04`).
-    if _BARE_DTG_AT.match(text, 0, limit):
-        bare: int | None = 0
-    else:
-        found = _BARE_DTG.search(text, 0, limit)
-        bare = text.count("\n", 0, found.start()) + 1 if found else None
-    if bare is not None and (dtg := _DTG.search(lines[bare])):
-        _read_dtg(dtg, lines[bare], bare, header)
+    if bare := _BARE_DTG.search(text, 0, limit):
+        i = text.count("\n", 0, bare.start())
+        if dtg := _DTG.search(lines[i]):
+            _read_dtg(dtg, lines[i], i, header)
     return header
-
-
-def _header_starts(text: str, limit: int) -> Iterator[tuple[int, re.Match[str]]]:
-    """Each line where a header may start (FL1 or a DTG line) above ``limit``: its index and match."""
-    first = _HEADER_AT.match(text, 0, limit)
-    if first:
-        yield 0, first
-    for match in _HEADER_START.finditer(text, first.end() if first else 0, limit):
-        yield text.count("\n", 0, match.start()) + 1, match
 
 
 def _starts_acp126(lines: list[str], i: int) -> bool:
@@ -268,17 +220,19 @@ def _read_fl1_to_fl4(lines: list[str], start: int, header: _Header) -> None:
     fl3 = _FL3.match(lines[i].strip()) if i < n else None
     if fl3 is None:
         _fail(lines, min(i, n - 1), "FL3", "expected DE + originating RI + SSN + filing time")
-    ri, ssn, position, section, filing_time = fl3.groups()
-    header.station_serial = _StationSerial(
-        ri, int(ssn), position, int(section) if section else None, filing_time
+    header.station_serial = StationSerial(
+        originating_ri=fl3.group(1),
+        ssn=int(fl3.group(2)),
+        position=fl3.group(3),
+        section=int(fl3.group(4)) if fl3.group(4) else None,
+        filing_time=fl3.group(5),
     )
     i = _read_fl4(lines, i + 1, header)
     while i < n and not lines[i].strip():
         i += 1
-    fl5 = _FL5.match(lines[i].strip()) if i < n else None
-    if fl5 is None:
+    if i >= n or not _FL5.match(lines[i].strip()):
         _fail(lines, min(i, n - 1), "FL5", "expected the precedence and date-time group")
-    _read_fl5_on(lines, i, header, fl5)
+    _read_fl5_on(lines, i, header)
 
 
 def _read_fl4(lines: list[str], i: int, header: _Header) -> int:
@@ -312,9 +266,12 @@ _SECURITY_SIGNALS = {
 }
 
 
-def _read_fl5_on(lines: list[str], start: int, header: _Header, match: re.Match[str]) -> None:
-    """FL5 DTG (``match``, found on line ``start``), FL6 FM, then FL7-FL9 until the text begins."""
-    _read_dtg(match, lines[start], start, header)
+def _read_fl5_on(lines: list[str], start: int, header: _Header) -> None:
+    """FL5 DTG, FL6 FM, then the address lines FL7-FL9 until the text begins."""
+    line = lines[start]
+    match = _FL5.match(line.strip())
+    assert match is not None  # the caller found it
+    _read_dtg(match, line, start, header)
     i = start + 1
     n = len(lines)
     while i < n and not lines[i].strip():
@@ -333,6 +290,7 @@ def _read_fl5_on(lines: list[str], start: int, header: _Header, match: re.Match[
 
 def _read_dtg(match: re.Match[str], line: str, index: int, header: _Header) -> None:
     action, info, day, hour, minute, month, year = match.groups()
+    column = line.find(match.group(0)) + 1
     # A zero where the letter O belongs (79TEHRAN11260) is no precedence letter: the
     # addressees' own words decide for that cable.
     if action and action != "0":
@@ -346,7 +304,7 @@ def _read_dtg(match: re.Match[str], line: str, index: int, header: _Header) -> N
         raise CableParseError(
             f"unknown month {month!r} in the date-time group",
             line=index + 1,
-            column=line.find(match.group(0)) + 1,
+            column=column,
             field="DTG",
         )
     try:
@@ -359,7 +317,7 @@ def _read_dtg(match: re.Match[str], line: str, index: int, header: _Header) -> N
         raise CableParseError(
             f"date-time group {match.group(0).strip()!r} is not a real time: {exc}",
             line=index + 1,
-            column=line.find(match.group(0)) + 1,
+            column=column,
             field="DTG",
         ) from None
 
@@ -375,28 +333,32 @@ def _full_year(year: str) -> int:
 def _read_addresses(lines: list[str], start: int, header: _Header) -> int:
     """Read TO/INFO/XMT lines from ``start``; return the index of the first line of the text."""
     section: str | None = None
+    i = start
+    n = len(lines)
     count = 0
-    for i in range(start, len(lines)):
+    while i < n:
         line = lines[i].strip()
         if not line:
             if not _header_resumes(lines, i + 1):
                 return i
+            i += 1
             continue
-        first = line[0]
-        if first in "TIX" and (keyword := _SECTION.fullmatch(line)):
+        if line[0] in "TIX" and (keyword := _SECTION.fullmatch(line)):
             section, line = keyword.group(1), keyword.group(2).strip()
             # `INFO XMT FOOBAR`: an empty INFO list, then an exemption.
-            if line.startswith("XMT") and (nested := _SECTION.fullmatch(line)):
+            nested = _SECTION.fullmatch(line)
+            if nested and nested.group(1) == "XMT":
                 section, line = "XMT", nested.group(2).strip()
             # `TO PAGE 02 ...` (09STATE15113): the list goes on below the page heading.
             if not line or _is_page_heading(line):
+                i += 1
                 continue
-        elif first in "RQ" and _RI_LED.match(line):
-            pass
-        elif _is_page_heading(line) or line.startswith(_SEPARATOR):
+        elif _is_page_heading(line) or _SEPARATOR.match(line):
+            i += 1
             continue
         elif _UNUSUAL.match(line):
             if _CLASSIFICATION_ONLY.fullmatch(line) and _page_heading_follows(lines, i + 1):
+                i += 1
                 continue
             if _TEXT_START.match(line) or read_banner(line) is not None:
                 return i
@@ -413,7 +375,8 @@ def _read_addresses(lines: list[str], start: int, header: _Header) -> int:
             header.xmt.append((i, addressee, _collective_above(header)))
         else:
             (header.to if section == "TO" else header.info).append((i, addressee))
-    return max(start, len(lines))
+        i += 1
+    return i
 
 
 def _collective_above(header: _Header) -> str | None:
@@ -451,7 +414,7 @@ def _header_resumes(lines: list[str], start: int) -> bool:
     if j is None:
         return False
     line = lines[j].strip()
-    if (line[0] in "TIX" and _SECTION.fullmatch(line)) or _is_page_heading(line):
+    if _SECTION.fullmatch(line) or _is_page_heading(line):
         return True
     return bool(_CLASSIFICATION_ONLY.fullmatch(line) and _page_heading_follows(lines, j + 1))
 
@@ -472,17 +435,17 @@ def _fail(lines: list[str], index: int, field_name: str, reason: str) -> NoRetur
 
 
 def _build(header: _Header, whole: str, lines: list[str], *, text_fields: bool) -> Cable:
+    text = whole[len("\n".join(lines[: header.end])) + 1 :] if header.end else whole
     marks: SecurityMarks = read_security(lines[header.end : header.end + _BANNER_SEARCH_LINES])
     if marks.classification is None and header.start:
         # The banner printed above the header (09STATE119085) when the text lacks one.
         marks = read_security(lines[: header.start])
-    warning, banner = header.security_warning, marks.classification
-    # The higher of FL4 and the banner: a switch errs on the safe side.
-    classification = banner if warning is None else warning if banner is None else max(warning, banner)
-    caveats = marks.caveats
+    warning = header.security_warning
+    candidates = [c for c in (warning, marks.classification) if c is not None]
+    caveats = list(marks.caveats)
     if header.security_signal == "E" and "EFTO" not in caveats:
-        caveats = ("EFTO", *caveats)
-    if header.family == "partial" and classification is None and header.dtg is None:
+        caveats.insert(0, "EFTO")
+    if header.family == "partial" and not candidates and header.dtg is None:
         raise CableParseError("no routing header, no date-time group and no classification banner")
     dtg_year = header.dtg.year if header.dtg else None
     reference = (
@@ -491,82 +454,59 @@ def _build(header: _Header, whole: str, lines: list[str], *, text_fields: bool) 
         else None
     )
     originator = header.originator
-    # The text below the header is read for the text fields and for the digest that names a cable
-    # without a DE line; a cable routed on its header alone is not cut apart (empty: unread).
-    text = _text_below(header, whole, lines) if text_fields or header.station_serial is None else ""
-    to = tuple([a.addressee(i + 1, header.precedence) for i, a in header.to])
-    info = tuple([a.addressee(i + 1, header.info_precedence) for i, a in header.info])
     # One validation of the whole cable, nested values given as dicts: pydantic builds them in
-    # one pass, much quicker than validating each addressee on its own. An addressee remembered
-    # by its address line (`AddresseeLine.addressee`) is given as it is and kept. Strict: the
-    # parser hands over exact types, and nothing should be coerced on the way.
-    cable = Cable.model_validate(
+    # one pass, much quicker than validating each addressee on its own. Strict: the parser
+    # hands over exact types, and nothing should be coerced on the way.
+    return Cable.model_validate(
         {
             "family": header.family,
             "message_id": _message_id(header, text),
             "transmission_id": header.transmission_id,
             "relay_precedence": header.relay_precedence,
             "relay_ris": tuple(header.relay_ris),
-            # Given as values: a StationSerial made apart would cost its own validation.
-            "station_serial": header.station_serial._asdict() if header.station_serial else None,
+            "station_serial": header.station_serial,
             "precedence": header.precedence,
             "info_precedence": header.info_precedence,
             "dtg": header.dtg,
             "originator": originator.display_name if originator else None,
             "originator_ri": originator.ri if originator else None,
-            "to": to,
-            "info": info,
+            "to": tuple(_addressee(i, a, header.precedence) for i, a in header.to),
+            "info": tuple(_addressee(i, a, header.info_precedence) for i, a in header.info),
             "xmt": tuple(
-                [
-                    {"name": a.name, "ri": a.ri, "collective": collective, "line": i + 1}
-                    for i, a, collective in header.xmt
-                ]
+                {"name": a.name, "ri": a.ri, "collective": collective, "line": i + 1}
+                for i, a, collective in header.xmt
             ),
-            "classification": classification,
+            "classification": max(candidates) if candidates else None,
             "security_warning": warning,
-            "banner_classification": banner,
-            "classification_conflict": warning is not None and banner is not None and warning is not banner,
-            "caveats": caveats,
+            "banner_classification": marks.classification,
+            "classification_conflict": len(set(candidates)) > 1,
+            "caveats": tuple(caveats),
             "reference": reference,
-            **(_text_fields(text, dtg_year, reference) if text_fields else _NO_TEXT_FIELDS),
+            "subject": body.subject(text) if text_fields else None,
+            "tags": body.tags(text) if text_fields else (),
+            "references": body.references(text, year=dtg_year, reference_id=reference) if text_fields else (),
+            "declassification": body.declassification(text) if text_fields else None,
             "header_lines": header.end,
         },
         strict=True,
     )
-    if dict in map(type, to):
-        _remember(header.to, to, cable.to)
-    if dict in map(type, info):
-        _remember(header.info, info, cable.info)
-    return cable
 
 
-def _text_below(header: _Header, whole: str, lines: list[str]) -> str:
-    """The text below the routing header: the whole input when there is no header."""
-    return whole[len("\n".join(lines[: header.end])) + 1 :] if header.end else whole
-
-
-_NO_TEXT_FIELDS: dict[str, object] = {"subject": None, "tags": (), "references": (), "declassification": None}
-"""The text fields left unread, given all the same: a cable's set fields do not depend on reading them."""
-
-
-def _text_fields(text: str, year: int | None, reference: str | None) -> dict[str, object]:
+def _addressee(index: int, line: AddresseeLine, default: Precedence | None) -> dict[str, object]:
+    # ACP 127 §152: an addressee's own word rules; otherwise the DTG letter for its role.
+    # A cable with no precedence at all is handled as ROUTINE, the lowest.
     return {
-        "subject": body.subject(text),
-        "tags": body.tags(text),
-        "references": body.references(text, year=year, reference_id=reference),
-        "declassification": body.declassification(text),
+        "name": line.name,
+        "ri": line.ri,
+        "office": line.office,
+        "precedence": line.precedence or default or Precedence.ROUTINE,
+        "written_precedence": line.precedence,
+        "niact": line.niact,
+        "mcn": line.mcn,
+        "zen": line.zen,
+        "pouch": line.pouch,
+        "line": index + 1,
     }
-
-
-def _remember(
-    lines: list[tuple[int, AddresseeLine]],
-    given: tuple[Addressee | dict[str, object], ...],
-    made: tuple[Addressee, ...],
-) -> None:
-    """Each address line keeps the ``Addressee`` validated from it, for the next cable to use."""
-    for (_, line), value, addressee in zip(lines, given, made, strict=True):
-        if type(value) is dict:
-            line.remember(addressee)
 
 
 def _message_id(header: _Header, text: str) -> str:

@@ -86,11 +86,7 @@ class SecurityMarks(NamedTuple):
 
 def collapse_letter_spacing(line: str) -> str:
     """``C O N F I D E N T I A L TOKYO`` -> ``CONFIDENTIAL TOKYO``."""
-    return _LETTER_SPACED.sub(_close_up, line)
-
-
-def _close_up(match: re.Match[str]) -> str:
-    return match.group(0).replace(" ", "")
+    return _LETTER_SPACED.sub(lambda m: m.group(0).replace(" ", ""), line)
 
 
 def read_banner(line: str, *, tolerant: bool = False) -> Banner | None:
@@ -109,13 +105,13 @@ def read_banner(line: str, *, tolerant: bool = False) -> Banner | None:
     found, end = level
     classification, implied = _BANNER_LEVELS[found]
     rest = collapse_letter_spacing(text[end:])
-    caveats = [*implied, *map(_CAVEAT_WORDS.__getitem__, _CAVEATS.findall(rest.partition("SECTION")[0]))]
+    caveats = [*implied, *(_CAVEAT_WORDS[m] for m in _CAVEATS.findall(rest.split("SECTION")[0]))]
     station = serial = None
     # A station written as X's was redacted at release: no reference can be made from it.
     if (match := _STATION_SERIAL.match(rest)) and match.group("station").strip("X "):
         station = match.group("station").replace(" ", "").replace(".", "")
         serial = int(match.group("serial"))
-    return Banner(classification, _each_once(caveats), station, serial)
+    return Banner(classification, tuple(dict.fromkeys(caveats)), station, serial)
 
 
 def _read_level(text: str, *, tolerant: bool) -> tuple[str, int] | None:
@@ -184,10 +180,5 @@ def read_security(lines: list[str]) -> SecurityMarks:
         if fields := _FIELDS_START.search(block):
             block = block[: fields.start()]
         block = collapse_letter_spacing(block.upper())
-        caveats.extend(map(_CAVEAT_WORDS.__getitem__, _CAVEATS.findall(block)))
-    return SecurityMarks(classification, _each_once(caveats), station, serial)
-
-
-def _each_once(caveats: list[str]) -> tuple[str, ...]:
-    """The caveats in the order first written, each once (most banners write one or none)."""
-    return tuple(caveats) if len(caveats) < 2 else tuple(dict.fromkeys(caveats))
+        caveats.extend(_CAVEAT_WORDS[m] for m in _CAVEATS.findall(block))
+    return SecurityMarks(classification, tuple(dict.fromkeys(caveats)), station, serial)
