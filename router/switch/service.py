@@ -34,6 +34,7 @@ import structlog
 from router.bus import topics
 from router.cable.parser import MAX_CABLE_BYTES
 from router.errors import BusError
+from router.log import held_lines
 from router.network.clock import Clock, ScaledClock
 from router.network.line import LineRules
 from router.switch.actions import Actions, Send
@@ -268,13 +269,18 @@ class Router:
         if rebuilt:
             self.restart.restored()
         switch, clock = self.switch, self.clock
-        for message, prepared in messages:
-            self._perform(
-                switch.handle(
-                    message.topic, message.payload, clock.now(), retained=message.retain, prepared=prepared
+        with held_lines():  # the burst's routing log written at once, at its end
+            for message, prepared in messages:
+                self._perform(
+                    switch.handle(
+                        message.topic,
+                        message.payload,
+                        clock.now(),
+                        retained=message.retain,
+                        prepared=prepared,
+                    )
                 )
-            )
-        self._perform(switch.tick(clock.now()))
+            self._perform(switch.tick(clock.now()))
 
     async def _next(self) -> list[Taken]:
         """The messages waiting, big cables read ahead first; none when a line or a timeout is due first.
