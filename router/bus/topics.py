@@ -2,6 +2,13 @@
 
 The switch subscribes to the filters; posts, publishers and operators build the topics with the
 functions; nothing else spells a topic out. The last level of a per-post topic is the post's RI.
+
+A switching centre of a network (issue 16: ``router run --centre NAME``) takes its cables on
+``centres/<NAME>/in/#`` (the single switch keeps ``cables/in/#``), sends a neighbour its trunk
+transmissions on ``trunks/<NEIGHBOUR>/from/<NAME>`` and hears their receipts on
+``trunks/<NAME>/ack/<NEIGHBOUR>``; it listens on ``trunks/<NAME>/from/+`` for what its neighbours
+send it. Its posts' topics are the single switch's (``cables/out/<RI>``, ``cables/ack/<RI>``, ...):
+a post does not know which centre serves it.
 """
 
 from __future__ import annotations
@@ -35,9 +42,14 @@ class Kind(StrEnum):
     SERVICE = "cables/svc/"
     LINE_CONTROL = "router/line/"
     RETRANSMIT = "router/retransmit/"
+    TRUNK = "trunks/from/"
+    """A transmission from a neighbouring centre, on trunks/<ME>/from/<NEIGHBOUR> (`read_centre_topic`)."""
+    TRUNK_RECEIPT = "trunks/ack/"
+    """A neighbour's receipt for a trunk transmission, on trunks/<ME>/ack/<NEIGHBOUR>."""
 
 
-_PREFIXES = tuple((kind.value, kind) for kind in Kind)
+_POST_KINDS = (Kind.CABLE, Kind.RECEIPT, Kind.SERVICE, Kind.LINE_CONTROL, Kind.RETRANSMIT)
+_PREFIXES = tuple((kind.value, kind) for kind in _POST_KINDS)
 """Each kind's prefix, as a plain string: every message the switch takes is read with them."""
 _BARE_INTAKE = Kind.CABLE.value.rstrip("/")
 
@@ -58,6 +70,52 @@ def read_topic(topic: str) -> tuple[Kind, str] | None:
                 return None
             return kind, last.rsplit("/", 1)[-1]
     return None
+
+
+def read_centre_topic(centre: str, topic: str) -> tuple[Kind, str] | None:
+    """`read_topic` for the centre ``centre``: its intake, its trunks, and its posts' topics.
+
+    The single switch's intake (``cables/in/...``) is none of a centre's; a trunk topic names the
+    neighbour in its last level, exactly one level after ``from/`` or ``ack/``.
+    """
+    own = f"centres/{centre}/in"
+    if topic == own or topic.startswith(own + "/"):
+        return Kind.CABLE, topic.rsplit("/", 1)[-1]
+    for kind, middle in ((Kind.TRUNK, "from"), (Kind.TRUNK_RECEIPT, "ack")):
+        prefix = f"trunks/{centre}/{middle}/"
+        if topic.startswith(prefix):
+            neighbour = topic[len(prefix) :]
+            return None if not neighbour or "/" in neighbour else (kind, neighbour)
+    read = read_topic(topic)
+    return None if read is None or read[0] is Kind.CABLE else read
+
+
+def centre_subscriptions(centre: str) -> tuple[str, ...]:
+    """What the centre ``centre`` hears: its posts', its trunks' receipts and traffic, its intake last."""
+    return (
+        RECEIPTS,
+        SERVICE,
+        LINE_CONTROL,
+        RETRANSMIT,
+        f"trunks/{centre}/ack/+",
+        f"trunks/{centre}/from/+",
+        f"centres/{centre}/in/#",
+    )
+
+
+def centre_intake(centre: str, name: str) -> str:
+    """The topic a cable named ``name`` is filed on at the centre ``centre`` (its originating centre)."""
+    return f"centres/{centre}/in/{topic_level(name)}"
+
+
+def trunk(to: str, sender: str) -> str:
+    """Where the centre ``sender`` sends its transmissions to its neighbour ``to``."""
+    return f"trunks/{to}/from/{sender}"
+
+
+def trunk_receipts(sender: str, receiver: str) -> str:
+    """Where ``receiver`` receipts the trunk transmissions the centre ``sender`` sent it."""
+    return f"trunks/{sender}/ack/{receiver}"
 
 
 def intake(name: str) -> str:

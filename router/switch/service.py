@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from router.network.line import Line
     from router.routing.table import RoutingTable
     from router.switch.arrivals import Taken
+    from router.switch.centre import Place
     from router.switch.faults import JournalFault
 
 STOP_WITHIN = 2.0
@@ -143,7 +144,9 @@ class Router:
         ack_timeout: float = 300.0,
         limits: Limits | None = None,
         journal_retry_max: float = 5.0,
+        centre: Place | None = None,
     ) -> None:
+        """``centre``: run as that centre of a network (`router.switch.centre`), on its topics."""
         self.bus = bus
         self.journal = journal
         self.clock = clock or ScaledClock()
@@ -161,10 +164,13 @@ class Router:
                 max_bytes=max_bytes,
                 ack_timeout=ack_timeout,
                 limits=limits,
+                centre=centre,
             ),
             retry_max=journal_retry_max,
         )
         """The journal's weather: each unit of work committed, faults waited out, the core rebuilt."""
+        self.subscriptions = topics.SUBSCRIBED if centre is None else topics.centre_subscriptions(centre.name)
+        """The topic filters the switch listens to: the single switch's, or its centre's."""
         self._inbox: asyncio.Queue[Message] = asyncio.Queue(BURST * 8)
         self._pipeline = Pipeline(bus)
         self._wake = asyncio.Event()
@@ -207,10 +213,12 @@ class Router:
             return
         await self._flush([])
         self._wake.set()  # the switch's first turn sends what the lines hold
-        for topic in topics.SUBSCRIBED:
+        for topic in self.subscriptions:
             await self.bus.subscribe(topic, qos=1)
         self.ready.set()
-        self.switch.actions.event("listening", intake=topics.INTAKE, acknowledgements=topics.RECEIPTS)
+        self.switch.actions.event(
+            "listening", intake=self.subscriptions[-1], acknowledgements=topics.RECEIPTS
+        )
         self._perform(self.switch.actions)
         tasks: set[asyncio.Task[object]] = {
             asyncio.create_task(self._read(), name="read"),
