@@ -30,8 +30,7 @@ if TYPE_CHECKING:
     from router.routing.table import RoutingTable
     from router.switch.service import Router
 
-TABLE = parse_table(
-    """
+TABLE_TOML = """
 [defaults]
 window = 10
 baud = 0
@@ -60,7 +59,7 @@ names = ["USSTRATCOM OFFUTT AFB NE"]
 ri = "QUAAXXX"
 names = ["THEATRE STATION"]
 """
-)
+TABLE = parse_table(TABLE_TOML)
 """Posts behind three centres of the committed network: PIRMASENS (RUF), DETRICK (RUE, RUC), TINKER
 (RUW, RHW); and one no centre serves (Q). Lines unthrottled: only the trunks' speeds matter here."""
 
@@ -296,3 +295,25 @@ def test_an_older_journal_gains_the_routing_line_columns_once(tmp_path: Path) ->
         )
     assert columns == {"cables": "ris", "deliveries": "ris"}
     assert "coalesce(ris, '')" in index
+
+
+async def test_a_restarted_centre_cancels_the_cut_number_and_sends_the_trunk_copy_from_its_journal(
+    tmp_path: Path,
+) -> None:
+    """Stopped mid-transmission, a centre cancels the cut number (§424d), then resends from its journal."""
+    broker, clock, net = MemoryBroker(), ManualClock(), network(tmp_path, slow_trunk=75)
+    trunk = topics.trunk(MIDDLE, ORIGIN)
+    watch = await watching(broker, trunk)
+    raw = cable(9, info="RUCBAAA/COMMANDER NORTHCOM")
+    async with centres(broker, (ORIGIN,), net, clock, tmp_path):
+        await broker.connect().publish(topics.centre_intake(ORIGIN, "c9"), raw)
+        await clock.advance(5)  # on the trunk, far from through at 75 baud
+    assert watch.queue.empty()
+    async with centres(broker, (ORIGIN,), net, clock, tmp_path):  # a new core: nothing in its memory
+        await clock.advance(600)
+        cancelled, again = await helpers.receive(watch, 2)
+    assert cancelled.payload.startswith(b"VZCZCPDE0002\n")
+    assert b"UNCLAS SVC ZFR PDE0001" in cancelled.payload
+    transmission = read_transmission(again.payload)
+    assert (transmission.transmission_id, transmission.line.ris) == ("PDE0003", ("RUEKJCS", "RUCBAAA"))
+    assert transmission.message == message_part(raw)

@@ -30,6 +30,13 @@ INTERCEPTED = "cables/intercept"
 LOG = "router/log"
 STATUS = "router/status"
 
+CENTRE_INTAKE = "centres/+/in/#"
+"""Every centre's intake (`centre_intake`): what a centre reads its cables from."""
+TRUNKS = "trunks/#"
+"""Every trunk's traffic and receipts (`trunk`, `trunk_receipts`)."""
+CENTRE_STATUS = "router/status/+"
+"""Each centre's retained status (`status`)."""
+
 SUBSCRIBED = (RECEIPTS, SERVICE, LINE_CONTROL, RETRANSMIT, INTAKE)
 """What the switch listens to; the intake last, so that receipts are heard before new traffic."""
 
@@ -116,6 +123,11 @@ def trunk(to: str, sender: str) -> str:
 def trunk_receipts(sender: str, receiver: str) -> str:
     """Where ``receiver`` receipts the trunk transmissions the centre ``sender`` sent it."""
     return f"trunks/{sender}/ack/{receiver}"
+
+
+def status(centre: str | None = None) -> str:
+    """Where the router's retained status goes: router/status, or router/status/<NAME> for a centre."""
+    return STATUS if centre is None else f"{STATUS}/{centre}"
 
 
 def intake(name: str) -> str:

@@ -171,6 +171,7 @@ class Router:
         """The journal's weather: each unit of work committed, faults waited out, the core rebuilt."""
         self.subscriptions = topics.SUBSCRIBED if centre is None else topics.centre_subscriptions(centre.name)
         """The topic filters the switch listens to: the single switch's, or its centre's."""
+        self.status_topic = topics.status(centre.name if centre is not None else None)
         self._inbox: asyncio.Queue[Message] = asyncio.Queue(BURST * 8)
         self._pipeline = Pipeline(bus)
         self._wake = asyncio.Event()
@@ -344,5 +345,5 @@ class Router:
                 "journal": {"writable": True} if self.fault is None else self.fault.status(),
             }
             with suppress(BusError):  # a lost broker is the switch's to report
-                await self.bus.publish(topics.STATUS, json.dumps(status).encode(), qos=0, retain=True)
+                await self.bus.publish(self.status_topic, json.dumps(status).encode(), qos=0, retain=True)
             await asyncio.sleep(self.status_every)  # a timer of the host, not of the network

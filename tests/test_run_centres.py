@@ -1,0 +1,111 @@
+"""`router run --centre` as its users run it: three centre processes on a real Mosquitto, a cable through."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING
+
+from router.bus import topics
+from router.bus.mqtt import BrokerAddress, MqttBus
+from router.network.channel import message_part
+from router.network.trunk import read_transmission
+from tests.test_centres import FAR, MIDDLE, ORIGIN, POSTS, TABLE_TOML, after_fl1, cable
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from router.bus.broker import Mosquitto
+    from router.bus.protocol import Message
+
+CENTRE_RUN = [sys.executable, "-m", "router", "run", "--time-scale", "1000000"]
+QUIET = {
+    # A host second is days of network time: no silent line is checked (ZID, §412b), no copy
+    # waits long enough for its receipt to be resent (the test's posts do not receipt).
+    "ROUTER_CHANNEL_CHECK_AFTER": "1e15",
+    "ROUTER_RECEIPT_TIMEOUT": "1e15",
+    "ROUTER_ACK_TIMEOUT": "1e15",
+}
+
+
+@contextmanager
+def centre_process(
+    broker: Mosquitto, name: str, routing: Path, cwd: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m router run --centre NAME` in ``cwd`` (its default journal there); waits until it listens."""
+    process = subprocess.Popen(  # noqa: S603
+        [*CENTRE_RUN, "--centre", name, "--broker", broker.url, "--routing", str(routing)],
+        stderr=subprocess.PIPE,
+        cwd=cwd,
+        env={**os.environ, **QUIET},
+    )
+    assert process.stderr is not None
+    for line in process.stderr:  # the routing log, one JSON object a line
+        if json.loads(line).get("event") == "listening":
+            break
+    else:
+        raise AssertionError(f"centre {name} exited before it connected")
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stderr.close()
+
+
+async def through_the_network(broker: Mosquitto, raw: bytes, expected: int) -> list[Message]:
+    """File ``raw`` at PIRMASENS as the owner: the ``expected`` trunk and post messages, and any 1 s after."""
+    got: list[Message] = []
+    async with MqttBus(BrokerAddress.parse(broker.url), client_id="test-centres-watch") as bus:
+        await bus.subscribe("trunks/+/from/+")
+        await bus.subscribe("cables/out/#")
+        await bus.publish(topics.centre_intake(ORIGIN, "test"), raw)
+        messages = bus.messages()
+        async with asyncio.timeout(20):
+            while len(got) < expected:
+                got.append(await anext(messages))
+        # Nothing more: no second copy, no second transmission (a second long enough for either).
+        try:
+            async with asyncio.timeout(1):
+                got.append(await anext(messages))
+        except TimeoutError:
+            pass
+    return got
+
+
+def test_three_centre_processes_relay_a_cable_each_post_getting_it_once(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """PIRMASENS, DETRICK, TINKER on Mosquitto: FL2 segregated per hop (§303a), one copy a post, exit 0."""
+    routing = tmp_path / "routing.toml"
+    routing.write_text(TABLE_TOML, encoding="utf-8")
+    raw = cable(21)
+    with ExitStack() as stack:
+        processes = [
+            stack.enter_context(centre_process(mosquitto, name, routing, tmp_path))
+            for name in (FAR, MIDDLE, ORIGIN)
+        ]
+        seen = asyncio.run(through_the_network(mosquitto, raw, 2 + len(POSTS)))
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        assert [process.wait(timeout=10) for process in processes] == [0, 0, 0]
+    hops = {m.topic: read_transmission(m.payload) for m in seen if m.topic.startswith("trunks/")}
+    assert sorted(hops) == sorted([topics.trunk(MIDDLE, ORIGIN), topics.trunk(FAR, MIDDLE)])
+    assert hops[topics.trunk(MIDDLE, ORIGIN)].line.ris == ("RUEKJCS", "RUCBAAA", "RUWDQAA", "RHWSAAA")
+    assert hops[topics.trunk(FAR, MIDDLE)].line.ris == ("RUWDQAA", "RHWSAAA")
+    assert {hop.message for hop in hops.values()} == {message_part(raw)}
+    copies = [m for m in seen if m.topic.startswith("cables/out/")]
+    assert sorted(m.topic.rsplit("/", 1)[-1] for m in copies) == sorted(POSTS)  # each once
+    assert {after_fl1(m.payload).split(b"\n", 1)[1] for m in copies} == {message_part(raw)}
+    # Each centre kept its own journal, by its name; the originating one, the RIs of its trunk copy.
+    with sqlite3.connect(tmp_path / f"router-{ORIGIN}.sqlite") as journal:
+        rows = journal.execute("SELECT post, ris FROM deliveries ORDER BY id").fetchall()
+    assert rows == [(MIDDLE, "RUEKJCS RUCBAAA RUWDQAA RHWSAAA"), ("RUFGBON", None)]
