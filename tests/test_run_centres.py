@@ -14,18 +14,22 @@ from typing import TYPE_CHECKING
 
 from router.bus import topics
 from router.bus.mqtt import BrokerAddress, MqttBus
-from router.network.channel import message_part
+from router.cable.parser import parse_cable
+from router.network.channel import message_part, read_copy
 from router.network.trunk import read_transmission
+from tests.helpers import opened, receipt_for
 from tests.test_centres import FAR, MIDDLE, ORIGIN, POSTS, TABLE_TOML, after_fl1, cable
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from router.bus.broker import Mosquitto
     from router.bus.protocol import Message
 
-CENTRE_RUN = [sys.executable, "-m", "router", "run", "--time-scale", "1000000"]
+CENTRE_RUN = [sys.executable, "-m", "router", "run", "--time-scale", "100"]
+"""A hundred times the host's pace: a trunk transmission takes tens of milliseconds, and a test's few
+seconds are minutes of network time, not days (a day's end renumbers every channel, §413a)."""
 QUIET = {
     # A host second is days of network time: no silent line is checked (ZID, §412b), no copy
     # waits long enough for its receipt to be resent (the test's posts do not receipt).
@@ -109,3 +113,57 @@ def test_three_centre_processes_relay_a_cable_each_post_getting_it_once(
     with sqlite3.connect(tmp_path / f"router-{ORIGIN}.sqlite") as journal:
         rows = journal.execute("SELECT post, ris FROM deliveries ORDER BY id").fetchall()
     assert rows == [(MIDDLE, "RUEKJCS RUCBAAA RUWDQAA RHWSAAA"), ("RUFGBON", None)]
+
+
+async def copies_of_each(
+    broker: Mosquitto, cables: int, *, middle: Callable[[int], None]
+) -> dict[str, list[bytes]]:
+    """File ``cables`` cables at PIRMASENS, calling ``middle(n)`` after each; each post's copies, receipted.
+
+    The watcher is every post at once, as the owner: it receipts each copy on cables/ack/<RI>, as
+    `router post` does, and returns what each post got once every post has every message.
+    """
+    got: dict[str, list[Message]] = {post: [] for post in POSTS}
+    wanted = {f"RUFGNAA-{30 + n:04d}-0011200" for n in range(cables)}
+    async with MqttBus(BrokerAddress.parse(broker.url), client_id="test-centres-posts") as bus:
+        await bus.subscribe("cables/out/#")
+        for n in range(cables):
+            await bus.publish(topics.centre_intake(ORIGIN, f"c{n}"), cable(30 + n))
+            middle(n)
+        messages = bus.messages()
+        async with asyncio.timeout(60):
+            while any({opened(copy)[1].message_id for copy in copies} != wanted for copies in got.values()):
+                message = await anext(messages)
+                got[message.topic.rsplit("/", 1)[-1]].append(message)
+                await bus.publish(topics.receipts(message.topic.rsplit("/", 1)[-1]), receipt_for(message))
+    return {post: [message.payload for message in copies] for post, copies in got.items()}
+
+
+def test_a_centre_sigkilled_mid_stream_and_restarted_loses_nothing(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """DETRICK killed mid-stream: its traffic waits at the broker, every post gets every cable, once shown."""
+    routing = tmp_path / "routing.toml"
+    routing.write_text(TABLE_TOML, encoding="utf-8")
+    with ExitStack() as stack:
+        for name in (FAR, ORIGIN):
+            stack.enter_context(centre_process(mosquitto, name, routing, tmp_path))
+        middle = stack.enter_context(centre_process(mosquitto, MIDDLE, routing, tmp_path))
+
+        def kill_and_restart(n: int) -> None:
+            if n == 2:  # three cables filed: DETRICK dies, whatever it was doing
+                middle.kill()
+                middle.wait()
+            if n == 6:  # four more wait for it at the broker (its session is persistent)
+                stack.enter_context(centre_process(mosquitto, MIDDLE, routing, tmp_path))
+
+        got = asyncio.run(copies_of_each(mosquitto, 10, middle=kill_and_restart))
+    for post, copies in got.items():
+        shown = [opened_copy for payload in copies if not (opened_copy := read_copy(payload)).suspect]
+        ids = [parse_cable(copy.cable).message_id for copy in shown]
+        assert sorted(ids) == sorted(set(ids)), post  # a copy again is piloted ZFD (§427), never bare
+        assert len(set(ids)) == 10, post
+    with sqlite3.connect(tmp_path / f"router-{MIDDLE}.sqlite") as journal:
+        events = dict(journal.execute("SELECT event, count(*) FROM events GROUP BY event").fetchall())
+    assert events["listening"] == 2  # killed once, started again
+    assert "duplicate-filed" not in events  # every receipt found its own copy

@@ -147,6 +147,15 @@ class Centre:
         centre = self.network.centre_of(name)
         return centre is not None and centre.name == self.name
 
+    def elsewhere(self, kind: Kind, ri: str) -> bool:
+        """Whether ``ri`` is a station another centre serves: its receipts and requests are that centre's.
+
+        Every centre hears every post's topics (`router.bus.topics`): another centre's is counted
+        (``other-centres-station``), not logged as unknown.
+        """
+        centre = self.network.centre_of(ri)
+        return kind is not Kind.TRUNK_RECEIPT and centre is not None and centre.name != self.name
+
     def is_trunk(self, topic: str) -> bool:
         """Whether ``topic`` is a transmission from a neighbour (a journalled one is routed as such)."""
         read = self.read(topic)

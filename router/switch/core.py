@@ -207,6 +207,8 @@ class Switch:
             self._intake(topic, payload, now, retained=retained, prepared=prepared)
         elif kind is Kind.TRUNK and self.centre is not None:
             self.centre.relay_in(topic, post, payload, now)
+        elif self.centre is not None and self.centre.elsewhere(kind, post):
+            self.actions.counts["other-centres-station"] += 1  # the posts' topics are every centre's
         elif not self._knows(kind, post):
             self._unknown.tell(kind, post)
         elif kind is Kind.RECEIPT or kind is Kind.TRUNK_RECEIPT:  # a neighbour receipts as a post does
