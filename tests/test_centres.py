@@ -14,7 +14,7 @@ from router.journal.database import SCHEMA
 from router.journal.store import Journal
 from router.network.channel import CANCEL, message_part, read_copy
 from router.network.clock import ManualClock, settle
-from router.network.trunk import read_transmission
+from router.network.trunk import RoutingLine, read_transmission
 from router.routing.network_description import DEFAULT_NETWORK, load_network
 from router.routing.table import parse_table
 from router.switch.centre import Place, message_id_of
@@ -317,3 +317,31 @@ async def test_a_restarted_centre_cancels_the_cut_number_and_sends_the_trunk_cop
     transmission = read_transmission(again.payload)
     assert (transmission.transmission_id, transmission.line.ris) == ("PDE0003", ("RUEKJCS", "RUCBAAA"))
     assert transmission.message == message_part(raw)
+
+
+async def test_a_trunk_down_past_divert_after_sends_flash_by_the_doctrines_alternate(tmp_path: Path) -> None:
+    """PIRMASENS-DETRICK down 5 minutes: a FLASH goes by BELTSVILLE (§307), a ROUTINE waits for the trunk."""
+    broker, clock, net = MemoryBroker(), ManualClock(), network(tmp_path)
+    watch = await watching(broker, "trunks/+/from/+", "cables/out/RUEKJCS")
+    direct, around = topics.trunk(MIDDLE, ORIGIN), topics.trunk("BELTSVILLE", ORIGIN)
+    to_detrick = "RUCBAAA/COMMANDER NORTHCOM"
+    async with centres(broker, (ORIGIN, MIDDLE, "BELTSVILLE"), net, clock, tmp_path) as routers:
+        operator = broker.connect()
+        await operator.publish(topics.trunk_control(ORIGIN, MIDDLE), b"down")
+        await settle(200)  # down now, not once the clock has moved
+        await clock.advance(301)  # past divert_after (300 s): an extended outage
+        await operator.publish(topics.centre_intake(ORIGIN, "routine"), cable(10, info=to_detrick))
+        await operator.publish(topics.centre_intake(ORIGIN, "flash"), cable(11, "Z", info=to_detrick))
+        flash = by_topic(await helpers.receive(watch, 3))  # out by BELTSVILLE, on to DETRICK, RUEKJCS's copy
+        assert routers[ORIGIN].lines[MIDDLE].depths() == {"ROUTINE": 1, "in_flight": 0}
+        await operator.publish(topics.trunk_control(ORIGIN, MIDDLE), b"up")
+        routine = by_topic(await helpers.receive(watch, 2))  # the ROUTINE, direct, and its copy
+    assert [read_transmission(p).line for p in flash[around]] == [
+        RoutingLine(Precedence.FLASH, ("RUEKJCS", "RUCBAAA"))
+    ]
+    assert [read_transmission(p).line.ris for p in flash[topics.trunk(MIDDLE, "BELTSVILLE")]] == [
+        ("RUEKJCS", "RUCBAAA")
+    ]
+    assert [read_copy(p).bell for p in flash["cables/out/RUEKJCS"]] == [True]
+    assert [read_transmission(p).line.precedence for p in routine[direct]] == [Precedence.ROUTINE]
+    assert [read_copy(p).bell for p in routine["cables/out/RUEKJCS"]] == [False]

@@ -7,8 +7,9 @@ A switching centre of a network (issue 16: ``router run --centre NAME``) takes i
 ``centres/<NAME>/in/#`` (the single switch keeps ``cables/in/#``), sends a neighbour its trunk
 transmissions on ``trunks/<NEIGHBOUR>/from/<NAME>`` and hears their receipts on
 ``trunks/<NAME>/ack/<NEIGHBOUR>``; it listens on ``trunks/<NAME>/from/+`` for what its neighbours
-send it. Its posts' topics are the single switch's (``cables/out/<RI>``, ``cables/ack/<RI>``, ...):
-a post does not know which centre serves it.
+send it, and on ``trunks/<NAME>/line/+`` for an operator's ``down`` and ``up`` of a trunk. Its
+posts' topics are the single switch's (``cables/out/<RI>``, ``cables/ack/<RI>``, ...): a post does
+not know which centre serves it.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class Kind(StrEnum):
     """A transmission from a neighbouring centre, on trunks/<ME>/from/<NEIGHBOUR> (`read_centre_topic`)."""
     TRUNK_RECEIPT = "trunks/ack/"
     """A neighbour's receipt for a trunk transmission, on trunks/<ME>/ack/<NEIGHBOUR>."""
+    TRUNK_CONTROL = "trunks/line/"
+    """``down`` or ``up`` for the centre's trunk to a neighbour, on trunks/<ME>/line/<NEIGHBOUR>."""
 
 
 _POST_KINDS = (Kind.CABLE, Kind.RECEIPT, Kind.SERVICE, Kind.LINE_CONTROL, Kind.RETRANSMIT)
@@ -88,7 +91,7 @@ def read_centre_topic(centre: str, topic: str) -> tuple[Kind, str] | None:
     own = f"centres/{centre}/in"
     if topic == own or topic.startswith(own + "/"):
         return Kind.CABLE, topic.rsplit("/", 1)[-1]
-    for kind, middle in ((Kind.TRUNK, "from"), (Kind.TRUNK_RECEIPT, "ack")):
+    for kind, middle in ((Kind.TRUNK, "from"), (Kind.TRUNK_RECEIPT, "ack"), (Kind.TRUNK_CONTROL, "line")):
         prefix = f"trunks/{centre}/{middle}/"
         if topic.startswith(prefix):
             neighbour = topic[len(prefix) :]
@@ -105,6 +108,7 @@ def centre_subscriptions(centre: str) -> tuple[str, ...]:
         LINE_CONTROL,
         RETRANSMIT,
         f"trunks/{centre}/ack/+",
+        f"trunks/{centre}/line/+",
         f"trunks/{centre}/from/+",
         f"centres/{centre}/in/#",
     )
@@ -118,6 +122,11 @@ def centre_intake(centre: str, name: str) -> str:
 def trunk(to: str, sender: str) -> str:
     """Where the centre ``sender`` sends its transmissions to its neighbour ``to``."""
     return f"trunks/{to}/from/{sender}"
+
+
+def trunk_control(centre: str, neighbour: str) -> str:
+    """Where an operator takes ``centre``'s trunk to ``neighbour`` down or up (the other end's is its own)."""
+    return f"trunks/{centre}/line/{neighbour}"
 
 
 def trunk_receipts(sender: str, receiver: str) -> str:

@@ -37,9 +37,15 @@ network's centres (`router run --centre NAME`), and decides as follows:
   a centre does not yet answer a neighbour's ZID with ZIC, nor report a gap in a trunk's numbers
   by ZFX (the posts do both on their lines).
 
-Not yet: diversions on trunks. A trunk down longer than `divert_after` should send its FLASH and
-IMMEDIATE by the doctrine's alternate (§307, `Network.paths` takes ``use_alternate``), as
-`router.switch.diversions` does for a post's line; today trunk traffic waits for its trunk. NIACT
+- **Trunk outages.** An operator takes a trunk down or up on ``trunks/<ME>/line/<NEIGHBOUR>``
+  (the other end's is its own): it is cut and cancelled by ZFR when back (§424d), as a post's
+  line. Down `divert_after` (an extended outage, §307), the FLASH and IMMEDIATE copies queued
+  from then on take the doctrine's alternate for their RIs (`Network.paths`' ``use_alternate``;
+  logged ``trunk-alternate``); PRIORITY and ROUTINE wait for the trunk. The arrangement is the
+  doctrine's, made beforehand: no ZOE goes on the wire (§308a, §313).
+
+Not yet: the FLASH and IMMEDIATE copies already waiting on a trunk when its outage becomes extended
+wait for it (a post's line sends those round too: they would need new deliveries). NIACT
 is known at the originating centre only (FL2 does not carry it): a relaying centre's copy of a
 NIACT IMMEDIATE waits `receipt_timeout` for its receipt, not `ack_timeout`. The suspected-duplicate
 pilot a centre receives is not passed on (§427c(2)): its onward copies go as first copies.
@@ -52,6 +58,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from router.bus import topics
 from router.bus.topics import Kind, read_centre_topic
+from router.cable.models import Precedence
 from router.cable.parser import parse_cable
 from router.errors import CableParseError
 from router.journal.writes import Duplicate, Routed
@@ -65,13 +72,13 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
     from typing import Protocol
 
-    from router.cable.models import Precedence
     from router.network.relaying import Relayed
     from router.network.trunk import TrunkTransmission
     from router.routing.decide import Role
-    from router.routing.network import Network
+    from router.routing.network import Network, Trunk
     from router.switch.actions import Actions, JournalReads
     from router.switch.cables import RecentCables
+    from router.switch.diversions import Diversions
     from router.switch.intake import Intake
     from router.switch.trunks import TrunkOutlet
 
@@ -83,6 +90,10 @@ if TYPE_CHECKING:
 
         def trunk_ris(self, delivery_id: int) -> tuple[str, ...]:
             """The RIs of a trunk copy's FL2."""
+
+
+TRUNK_KINDS = frozenset({Kind.TRUNK_RECEIPT, Kind.TRUNK_CONTROL})
+"""Messages keyed by a neighbouring centre's name, not an RI: its receipts, and its trunk's control."""
 
 
 class Place(NamedTuple):
@@ -118,18 +129,19 @@ def _trunk_delivery(neighbour: str, precedence: Precedence, carried: Iterable[De
 class Centre:
     """The centre's part of the switch: its topics, what it originates, what it relays."""
 
-    def __init__(  # noqa: PLR0913 (the switch's parts)
+    def __init__(  # noqa: PLR0913, PLR0917 (the switch's parts)
         self,
         place: Place,
-        *,
         journal: CentreReads,
         cables: RecentCables,
         intake: Intake,
         actions: Actions,
         outlet: TrunkOutlet,
+        diversions: Diversions,
     ) -> None:
         self.name, self.network = place
         self.outlet = outlet
+        self._diversions = diversions
         self._journal = journal
         self._cables = cables
         self._intake = intake
@@ -142,7 +154,7 @@ class Centre:
 
     def knows(self, kind: Kind, name: str) -> bool:
         """A neighbour, for its receipts; else whether the RI is one of this centre's stations."""
-        if kind is Kind.TRUNK_RECEIPT:
+        if kind in TRUNK_KINDS:
             return name in self.outlet.trunks
         centre = self.network.centre_of(name)
         return centre is not None and centre.name == self.name
@@ -154,7 +166,7 @@ class Centre:
         (``other-centres-station``), not logged as unknown.
         """
         centre = self.network.centre_of(ri)
-        return kind is not Kind.TRUNK_RECEIPT and centre is not None and centre.name != self.name
+        return kind not in TRUNK_KINDS and centre is not None and centre.name != self.name
 
     def is_trunk(self, topic: str) -> bool:
         """Whether ``topic`` is a transmission from a neighbour (a journalled one is routed as such)."""
@@ -169,7 +181,7 @@ class Centre:
         """
         by_post = {delivery.post: delivery for delivery in decision.deliveries}
         lines = originating_lines(decision.deliveries, self.network)
-        shaped = [segregate(line, b"", self.name, self.network) for line in lines]
+        shaped = [segregate(line, b"", self.name, self.network, self._out(line.precedence)) for line in lines]
         return self._shape(shaped, by_post, decision)
 
     def _shape(
@@ -189,6 +201,26 @@ class Centre:
                 ris.append(onward.line.ris)
             intercepts.extend(Intercept(ri, "unserved", by_post[ri].lines, ri) for ri in unserved)
         return replace(decision, deliveries=tuple(deliveries), intercepts=tuple(intercepts)), tuple(ris)
+
+    def _out(self, precedence: Precedence) -> frozenset[Trunk]:
+        """The trunks a copy of ``precedence`` goes round (§307): down `divert_after`, for FLASH, IMMEDIATE.
+
+        Its RIs then take the doctrine's alternate (`Network.paths`); PRIORITY and ROUTINE wait for
+        the trunk, as on a post's line. Decided as each copy is queued: the copies waiting on the
+        trunk when its outage became extended stay there.
+        """
+        if precedence < Precedence.IMMEDIATE:
+            return frozenset()
+        now, after = self._cables.now, self._diversions.divert_after
+        out = frozenset(
+            trunk
+            for neighbour, since in self._diversions.down_since.items()
+            if since + after <= now and (trunk := self.outlet.trunks.get(neighbour)) is not None
+        )
+        if out:
+            names = sorted(trunk.far_end(self.name) for trunk in out)
+            self._actions.event("trunk-alternate", precedence=precedence.value, trunks_out=names)
+        return out
 
     # --- relaying: what comes off a trunk
 
@@ -237,7 +269,8 @@ class Centre:
             self._actions.event("duplicate", message_id=message_id, journal_id=cable_id, original=original)
             return
         self._cables.remember(cable_id, received.message, message_id)
-        relayed = segregate(received.line, received.message, self.name, self.network)
+        out = self._out(received.line.precedence)
+        relayed = segregate(received.line, received.message, self.name, self.network, out)
         precedence = received.line.precedence
         # FL2 is all a relay reads (§303a(3)): each RI's delivery is the routing line's.
         by_post = {

@@ -16,7 +16,7 @@ from router.journal.writes import Duplicate
 from router.network.channel import SWITCH_RI, ZFR, duplicate_notice, suspected_duplicate
 from router.network.line import CHECK_AFTER, DIVERT_AFTER, Consignment
 from router.switch.cables import RECENT_BYTES, RecentCables
-from router.switch.centre import Centre
+from router.switch.centre import TRUNK_KINDS, Centre
 from router.switch.depths import busiest, lines_depths
 from router.switch.intake import MAX_FANOUT_BYTES, MAX_FANOUT_TOTAL, Intake
 from router.switch.lines import Lines
@@ -128,9 +128,7 @@ class Switch:
         self._unknown = Strangers(actions)
         self.centre = None
         if isinstance(outlet, TrunkOutlet) and centre is not None:
-            self.centre = Centre(
-                centre, journal=reads, cables=cables, intake=self.intake, actions=actions, outlet=outlet
-            )
+            self.centre = Centre(centre, reads, cables, self.intake, actions, outlet, self.lines.diversions)
 
     @property
     def by_post(self) -> dict[str, Line]:
@@ -215,7 +213,7 @@ class Switch:
             self.posts.receipt(post, payload)
         elif kind is Kind.SERVICE:
             self.posts.service_message(post, payload, now)
-        elif kind is Kind.LINE_CONTROL:
+        elif kind is Kind.LINE_CONTROL or kind is Kind.TRUNK_CONTROL:  # a trunk goes down as a line does
             self.posts.line_control(post, payload, now)
         else:
             self.posts.retransmit(post, payload, now)
@@ -270,7 +268,7 @@ class Switch:
         """
         if self.centre is not None and not self.centre.knows(kind, ri):
             return False  # another centre's station (its posts' topics are shared), or no neighbour
-        if ri in self.table.posts or kind is Kind.TRUNK_RECEIPT:
+        if ri in self.table.posts or kind in TRUNK_KINDS:
             return True
         if kind is Kind.LINE_CONTROL and ri not in self.lines.lines:
             return False
