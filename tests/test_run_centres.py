@@ -12,11 +12,16 @@ import sys
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING
 
+import pytest
+
 from router.bus import topics
+from router.bus.broker import Mosquitto, mosquitto_binary
 from router.bus.mqtt import BrokerAddress, MqttBus
+from router.bus.security import ROUTER, Keyring, post_user
+from router.cable.models import Precedence
 from router.cable.parser import parse_cable
 from router.network.channel import message_part, read_copy
-from router.network.trunk import read_transmission
+from router.network.trunk import RoutingLine, read_transmission, write_transmission
 from tests.helpers import opened, receipt_for
 from tests.test_centres import FAR, MIDDLE, ORIGIN, POSTS, TABLE_TOML, after_fl1, cable
 
@@ -24,7 +29,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
-    from router.bus.broker import Mosquitto
     from router.bus.protocol import Message
 
 CENTRE_RUN = [sys.executable, "-m", "router", "run", "--time-scale", "100"]
@@ -41,11 +45,14 @@ QUIET = {
 
 @contextmanager
 def centre_process(
-    broker: Mosquitto, name: str, routing: Path, cwd: Path
+    broker: Mosquitto, name: str, routing: Path, cwd: Path, *, login: tuple[str, ...] = ()
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """`python -m router run --centre NAME` in ``cwd`` (its default journal there); waits until it listens."""
+    """`python -m router run --centre NAME` in ``cwd`` (its default journal there); waits until it listens.
+
+    On ``broker`` as its owner, unless ``login`` says otherwise (``--broker URL --username ...``).
+    """
     process = subprocess.Popen(  # noqa: S603
-        [*CENTRE_RUN, "--centre", name, "--broker", broker.url, "--routing", str(routing)],
+        [*CENTRE_RUN, "--centre", name, "--routing", str(routing), *(login or ("--broker", broker.url))],
         stderr=subprocess.PIPE,
         cwd=cwd,
         env={**os.environ, **QUIET},
@@ -167,3 +174,37 @@ def test_a_centre_sigkilled_mid_stream_and_restarted_loses_nothing(
         events = dict(journal.execute("SELECT event, count(*) FROM events GROUP BY event").fetchall())
     assert events["listening"] == 2  # killed once, started again
     assert "duplicate-filed" not in events  # every receipt found its own copy
+
+
+def test_a_centre_logged_in_as_the_router_may_use_its_trunks_under_the_acl(tmp_path: Path) -> None:
+    """Under the roles' ACL a centre logged in as `router` takes a trunk transmission, receipts, copies it."""
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto is not installed (.ci/run installs the Debian package)")
+    routing = tmp_path / "routing.toml"
+    routing.write_text(TABLE_TOML, encoding="utf-8")
+    keyring = Keyring(tmp_path / "keys")
+    with Mosquitto(tmp_path / "broker", users=keyring.users(["RUFGBON"])) as broker:
+        url = f"mqtt://127.0.0.1:{broker.port}"
+        login = ("--broker", url, "--username", ROUTER, "--password-file", str(keyring.path(ROUTER)))
+        with centre_process(broker, ORIGIN, routing, tmp_path, login=login):
+            copy, receipt = asyncio.run(relayed_to_bonn(broker))
+    assert read_copy(copy).called == ("RUFGBON",)
+    assert receipt == b"R O DPI0001"
+
+
+async def relayed_to_bonn(broker: Mosquitto) -> tuple[bytes, bytes]:
+    """DETRICK's transmission for RUFGBON, sent as the router user; Bonn's copy (as its post), the receipt."""
+    transmission = write_transmission(
+        "DPI0001", RoutingLine(Precedence.IMMEDIATE, ("RUFGBON",)), message_part(cable(40, "O"))
+    )
+    async with (
+        MqttBus(broker.address(ROUTER), client_id="test-detrick") as detrick,
+        MqttBus(broker.address(post_user("RUFGBON")), client_id="test-bonn") as bonn,
+    ):
+        await detrick.subscribe(topics.trunk_receipts(MIDDLE, ORIGIN))
+        await bonn.subscribe(topics.copies("RUFGBON"))
+        await detrick.publish(topics.trunk(ORIGIN, MIDDLE), transmission)
+        async with asyncio.timeout(10):
+            copy = await anext(bonn.messages())
+            receipt = await anext(detrick.messages())
+    return copy.payload, receipt.payload
