@@ -345,3 +345,18 @@ async def test_a_trunk_down_past_divert_after_sends_flash_by_the_doctrines_alter
     assert [read_copy(p).bell for p in flash["cables/out/RUEKJCS"]] == [True]
     assert [read_transmission(p).line.precedence for p in routine[direct]] == [Precedence.ROUTINE]
     assert [read_copy(p).bell for p in routine["cables/out/RUEKJCS"]] == [False]
+
+
+async def test_a_garbled_routing_line_is_rejected_not_guessed_at_nor_receipted(tmp_path: Path) -> None:
+    """A trunk transmission whose FL2 is not RIs goes to cables/rejected with its line and field (§402c)."""
+    broker, clock, net = MemoryBroker(), ManualClock(), network(tmp_path)
+    watch = await watching(broker, topics.REJECTED, "trunks/+/ack/+", "cables/out/#")
+    garbled = b"VZCZCPDE0001\nRR RUEKJCS 12345\n" + message_part(cable(12))
+    async with centres(broker, (MIDDLE,), net, clock, tmp_path) as routers:
+        await broker.connect().publish(topics.trunk(MIDDLE, ORIGIN), garbled)
+        (rejected,) = await helpers.receive(watch, 1)
+        await settle(200)
+        assert watch.queue.empty()  # no receipt, no copy
+        assert routers[MIDDLE].counts["received"] == 1
+    detail = json.loads(rejected.payload)
+    assert (rejected.topic, detail["line"], detail["field"]) == (topics.REJECTED, 2, "FL2")
