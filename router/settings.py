@@ -22,6 +22,7 @@ from router.cable.parser import MAX_CABLE_BYTES
 from router.errors import BusError, SettingsError
 from router.journal.database import BUSY_TIMEOUT
 from router.network.line import CHECK_AFTER, DIVERT_AFTER, EXTRA_LONG, LineRules
+from router.routing.network_description import CENTRE_NAME_PATTERN, DEFAULT_NETWORK
 from router.routing.table import DEFAULT_TABLE
 
 if TYPE_CHECKING:
@@ -57,6 +58,12 @@ class Settings(BaseSettings):
         default=False, description="the private broker speaks MQTT over TLS only, with a CA of its own"
     )
     routing: Path = Field(default=DEFAULT_TABLE, description="the routing table (TOML)")
+    centre: str | None = Field(
+        default=None,
+        pattern=CENTRE_NAME_PATTERN,
+        description="run as this switching centre of the network (issue 16); none: the single switch",
+    )
+    network: Path = Field(default=DEFAULT_NETWORK, description="the network of switching centres (TOML)")
     journal: Path = Field(default=Path("router-journal.sqlite"), description="the SQLite journal")
     client_id: str = Field(default="router", min_length=1, max_length=64, description="MQTT client id")
     mqtt_version: Literal["3.1.1", "5"] = Field(
@@ -235,6 +242,22 @@ class Settings(BaseSettings):
     def broker_directory(self) -> Path:
         """Where the private broker keeps its state: `broker_state`, else beside the journal."""
         return self.broker_state or self.journal.with_name(self.journal.name + ".broker")
+
+
+def for_centre(settings: Settings) -> Settings:
+    """A centre's settings: a journal and client id of its own unless set (``router-<NAME>.sqlite``).
+
+    The centres of a network share a broker, each with a session (client id ``router-<NAME>``) and
+    a journal of its own.
+    """
+    if settings.centre is None:
+        return settings
+    update: dict[str, object] = {}
+    if settings.journal == Settings.model_fields["journal"].default:
+        update["journal"] = settings.journal.with_name(f"router-{settings.centre}.sqlite")
+    if settings.client_id == Settings.model_fields["client_id"].default:
+        update["client_id"] = f"router-{settings.centre}"
+    return settings.model_copy(update=update)
 
 
 def private_mosquitto(settings: Settings, posts: Iterable[str]) -> Mosquitto:

@@ -56,6 +56,12 @@ ROLE_GRANTS: dict[str, tuple[Grant, ...]] = {
         ("write", topics.INTERCEPTED),
         ("write", topics.LOG),
         ("write", topics.STATUS),
+        # As a centre of a network (`router run --centre`): every centre logs in as the router
+        # for now, so any may read any centre's intake and use any trunk (issue 16: a user per
+        # centre, granted its own, is still to come).
+        ("read", topics.CENTRE_INTAKE),
+        ("readwrite", topics.TRUNKS),
+        ("write", topics.CENTRE_STATUS),
     ),
     PUBLISHER: (("write", topics.INTAKE),),
     OBSERVER: (("read", topics.LOG), ("read", topics.STATUS)),

@@ -2,6 +2,14 @@
 
 The switch subscribes to the filters; posts, publishers and operators build the topics with the
 functions; nothing else spells a topic out. The last level of a per-post topic is the post's RI.
+
+A switching centre of a network (issue 16: ``router run --centre NAME``) takes its cables on
+``centres/<NAME>/in/#`` (the single switch keeps ``cables/in/#``), sends a neighbour its trunk
+transmissions on ``trunks/<NEIGHBOUR>/from/<NAME>`` and hears their receipts on
+``trunks/<NAME>/ack/<NEIGHBOUR>``; it listens on ``trunks/<NAME>/from/+`` for what its neighbours
+send it, and on ``trunks/<NAME>/line/+`` for an operator's ``down`` and ``up`` of a trunk. Its
+posts' topics are the single switch's (``cables/out/<RI>``, ``cables/ack/<RI>``, ...): a post does
+not know which centre serves it.
 """
 
 from __future__ import annotations
@@ -23,6 +31,13 @@ INTERCEPTED = "cables/intercept"
 LOG = "router/log"
 STATUS = "router/status"
 
+CENTRE_INTAKE = "centres/+/in/#"
+"""Every centre's intake (`centre_intake`): what a centre reads its cables from."""
+TRUNKS = "trunks/#"
+"""Every trunk's traffic and receipts (`trunk`, `trunk_receipts`)."""
+CENTRE_STATUS = "router/status/+"
+"""Each centre's retained status (`status`)."""
+
 SUBSCRIBED = (RECEIPTS, SERVICE, LINE_CONTROL, RETRANSMIT, INTAKE)
 """What the switch listens to; the intake last, so that receipts are heard before new traffic."""
 
@@ -35,9 +50,16 @@ class Kind(StrEnum):
     SERVICE = "cables/svc/"
     LINE_CONTROL = "router/line/"
     RETRANSMIT = "router/retransmit/"
+    TRUNK = "trunks/from/"
+    """A transmission from a neighbouring centre, on trunks/<ME>/from/<NEIGHBOUR> (`read_centre_topic`)."""
+    TRUNK_RECEIPT = "trunks/ack/"
+    """A neighbour's receipt for a trunk transmission, on trunks/<ME>/ack/<NEIGHBOUR>."""
+    TRUNK_CONTROL = "trunks/line/"
+    """``down`` or ``up`` for the centre's trunk to a neighbour, on trunks/<ME>/line/<NEIGHBOUR>."""
 
 
-_PREFIXES = tuple((kind.value, kind) for kind in Kind)
+_POST_KINDS = (Kind.CABLE, Kind.RECEIPT, Kind.SERVICE, Kind.LINE_CONTROL, Kind.RETRANSMIT)
+_PREFIXES = tuple((kind.value, kind) for kind in _POST_KINDS)
 """Each kind's prefix, as a plain string: every message the switch takes is read with them."""
 _BARE_INTAKE = Kind.CABLE.value.rstrip("/")
 
@@ -58,6 +80,63 @@ def read_topic(topic: str) -> tuple[Kind, str] | None:
                 return None
             return kind, last.rsplit("/", 1)[-1]
     return None
+
+
+def read_centre_topic(centre: str, topic: str) -> tuple[Kind, str] | None:
+    """`read_topic` for the centre ``centre``: its intake, its trunks, and its posts' topics.
+
+    The single switch's intake (``cables/in/...``) is none of a centre's; a trunk topic names the
+    neighbour in its last level, exactly one level after ``from/`` or ``ack/``.
+    """
+    own = f"centres/{centre}/in"
+    if topic == own or topic.startswith(own + "/"):
+        return Kind.CABLE, topic.rsplit("/", 1)[-1]
+    for kind, middle in ((Kind.TRUNK, "from"), (Kind.TRUNK_RECEIPT, "ack"), (Kind.TRUNK_CONTROL, "line")):
+        prefix = f"trunks/{centre}/{middle}/"
+        if topic.startswith(prefix):
+            neighbour = topic[len(prefix) :]
+            return None if not neighbour or "/" in neighbour else (kind, neighbour)
+    read = read_topic(topic)
+    return None if read is None or read[0] is Kind.CABLE else read
+
+
+def centre_subscriptions(centre: str) -> tuple[str, ...]:
+    """What the centre ``centre`` hears: its posts', its trunks' receipts and traffic, its intake last."""
+    return (
+        RECEIPTS,
+        SERVICE,
+        LINE_CONTROL,
+        RETRANSMIT,
+        f"trunks/{centre}/ack/+",
+        f"trunks/{centre}/line/+",
+        f"trunks/{centre}/from/+",
+        f"centres/{centre}/in/#",
+    )
+
+
+def centre_intake(centre: str, name: str) -> str:
+    """The topic a cable named ``name`` is filed on at the centre ``centre`` (its originating centre)."""
+    return f"centres/{centre}/in/{topic_level(name)}"
+
+
+def trunk(to: str, sender: str) -> str:
+    """Where the centre ``sender`` sends its transmissions to its neighbour ``to``."""
+    return f"trunks/{to}/from/{sender}"
+
+
+def trunk_control(centre: str, neighbour: str) -> str:
+    """Where an operator takes ``centre``'s trunk to ``neighbour`` down or up (the other end's is its own)."""
+    return f"trunks/{centre}/line/{neighbour}"
+
+
+def trunk_receipts(sender: str, receiver: str) -> str:
+    """Where ``receiver`` receipts the trunk transmissions the centre ``sender`` sent it."""
+    return f"trunks/{sender}/ack/{receiver}"
+
+
+def status(centre: str | None = None) -> str:
+    """Where the router's retained status goes: router/status, or router/status/<NAME> for a centre."""
+    return STATUS if centre is None else f"{STATUS}/{centre}"
 
 
 def intake(name: str) -> str:

@@ -27,7 +27,7 @@ from router.cli.common import (
     until_signalled,
 )
 from router.errors import RouterError
-from router.settings import given_flags, sources
+from router.settings import for_centre, given_flags, sources
 
 
 def run(  # noqa: PLR0913 (the service's options, and how it logs in to a broker of its own)
@@ -59,21 +59,49 @@ def run(  # noqa: PLR0913 (the service's options, and how it logs in to a broker
     cafile: CaFile = None,
     certfile: CertFile = None,
     keyfile: KeyFile = None,
+    centre: Annotated[
+        str | None,
+        typer.Option(
+            "--centre",
+            help="Run as this switching centre of the network (one process a centre, on a shared "
+            "--broker); its journal router-NAME.sqlite unless --journal. \\[env var: ROUTER_CENTRE]",
+            show_default=False,
+        ),
+    ] = None,
+    network: Annotated[
+        Path | None,
+        typer.Option(
+            "--network",
+            help="The network of centres (TOML); default config/network.toml.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the routing service until SIGINT or SIGTERM (then stop intake, persist, exit 0).
 
     Without --broker it starts a private broker: its users' passwords (the router, a publisher, an
     observer, an operator, each post) are made in its credentials folder, where the other commands
-    find them.
+    find them. With --centre it is that centre of a network (its cables on centres/NAME/in/#, its
+    trunks on trunks/...), and needs --broker: the centres share one.
     """
     from router.bus.security import ROUTER  # noqa: PLC0415
     from router.log import configure_logging  # noqa: PLC0415
     from router.switch.serve import serve  # noqa: PLC0415 (the service's imports are not needed by check)
 
     login = login_flags(broker, username, password_file, cafile, certfile, keyfile)
-    settings = settings_or_exit(
-        routing=routing, journal=journal, time_scale=time_scale, embedded_tls=tls, **login
+    settings = for_centre(
+        settings_or_exit(
+            routing=routing,
+            journal=journal,
+            time_scale=time_scale,
+            embedded_tls=tls,
+            centre=centre,
+            network=network,
+            **login,
+        )
     )
+    if settings.centre is not None and not settings.broker:
+        fail("router run: --centre needs --broker: the centres of a network share one broker", USAGE)
     broker_or_exit(ROUTER, login)  # a bad address or password file: one line, before anything starts
     configure_logging(settings.log_file)
     try:

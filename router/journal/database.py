@@ -8,6 +8,7 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
 
 from router.errors import JournalOpenError, JournalUnwritableError
+from router.journal.migrations import migrate
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -21,10 +22,11 @@ CREATE TABLE IF NOT EXISTS cables (
     raw BLOB NOT NULL,
     message_id TEXT,
     status TEXT NOT NULL,
-    detail TEXT
+    detail TEXT,
+    ris TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS cables_routed_message
-    ON cables (message_id) WHERE status = 'routed';
+    ON cables (message_id, coalesce(ris, '')) WHERE status = 'routed';
 CREATE TABLE IF NOT EXISTS deliveries (
     id INTEGER PRIMARY KEY,
     cable_id INTEGER NOT NULL REFERENCES cables (id),
@@ -38,7 +40,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     state TEXT NOT NULL,
     queued_at REAL NOT NULL,
     delivered_at REAL,
-    acknowledged_at REAL
+    acknowledged_at REAL,
+    ris TEXT
 );
 CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries (state) WHERE state != 'acknowledged';
 CREATE INDEX IF NOT EXISTS deliveries_waiting ON deliveries (post, rank DESC, id) WHERE state = 'queued';
@@ -95,10 +98,14 @@ CREATE TABLE IF NOT EXISTS events (
 """The journal's tables. Every time is the router's clock: simulated seconds (UNIX time scaled by the
 time factor), so that speed of service is measured in the network's time, not the host's.
 
-- cables: each cable as received; status received | routed | rejected | duplicate.
+- cables: each cable as received; status received | routed | rejected | duplicate. ris: at a
+  switching centre, the routing line (FL2) of a transmission received off a trunk, its RIs
+  space-separated; with the message id, what a duplicate is known by there (`router.switch.centre`);
+  NULL for a cable off the intake.
 - deliveries: one copy for one post; state queued -> delivered (a transmission completed on the
   post's line) -> acknowledged (the post's receipt). needs_ack: FLASH, ECP or NIACT, which the
-  post must acknowledge and which go again when it does not.
+  post must acknowledge and which go again when it does not. ris: for a copy on a centre's trunk
+  (post: the neighbouring centre), the RIs of its FL2, space-separated; NULL for a post's copy.
 - transmissions: each attempt to send a delivery down its line, under the line's channel
   designator and next channel serial. cause: first | bust (sent again after a bust) | outage (after
   the line went down mid-transmission) | zfx (the post reported the serial missing) | ack-timeout |
@@ -125,7 +132,7 @@ INSERT_SENT = (
 )
 INSERT_DELIVERY = (
     "INSERT INTO deliveries (id, cable_id, post, precedence, rank, role, niact, via, needs_ack,"
-    " queued_at, state, delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " queued_at, state, delivered_at, ris) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 DELIVERY_STATE = 10
 """Where a delivery's row (`INSERT_DELIVERY`) has its state; its delivery time follows."""
@@ -181,6 +188,7 @@ class Database:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(SCHEMA)
+            migrate(self._db)
         except sqlite3.Error as exc:
             self._db.close()
             raise JournalOpenError(self.path, str(exc)) from exc

@@ -60,11 +60,29 @@ class Reads(Database):
         return None if row is None or row[0] is None else float(row[0])
 
     def is_duplicate(self, message_id: str) -> int | None:
-        """The journal id of a cable already routed under ``message_id``, if there is one."""
+        """The journal id of a cable already routed under ``message_id`` off the intake, if there is one."""
         row = self._db.execute(
-            "SELECT id FROM cables WHERE message_id = ? AND status = 'routed'", (message_id,)
+            "SELECT id FROM cables WHERE message_id = ? AND status = 'routed' AND ris IS NULL", (message_id,)
         ).fetchone()
         return int(row[0]) if row else None
+
+    def relayed_before(self, message_id: str, received: str) -> int | None:
+        """At a switching centre: the cable that brought ``message_id`` off a trunk for the same RIs.
+
+        ``received``: the routing line received, its RIs space-separated; the same message for
+        other RIs (dual precedence, another path) is not a duplicate (`router.switch.centre`).
+        """
+        row = self._db.execute(
+            "SELECT id FROM cables WHERE message_id = ? AND status = 'routed' AND ris = ?",
+            (message_id, received),
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def trunk_ris(self, delivery_id: int) -> tuple[str, ...]:
+        """The RIs of a trunk copy's FL2 (a centre's delivery to a neighbour); none for a post's copy."""
+        self._write_pending()
+        row = self._db.execute("SELECT ris FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+        return tuple(str(row[0]).split()) if row is not None and row[0] else ()
 
     def transmission(self, post: str, channel: str, serial: int) -> tuple[int, str] | None:
         """The delivery last sent to ``post`` under a channel serial, and how that transmission ended.

@@ -56,6 +56,10 @@ class Routed(NamedTuple):
     deliveries: tuple[Delivery, ...]
     intercepts: tuple[Intercept, ...]
     set_aside: tuple[tuple[str, str], ...]
+    trunk_ris: tuple[tuple[str, ...], ...] = ()
+    """At a switching centre: for each delivery, the RIs of its trunk copy's FL2 (none for a post's)."""
+    received: str | None = None
+    """At a centre: the routing line received off a trunk, its RIs space-separated (`cables.ris`)."""
 
 
 class TransmissionRow(NamedTuple):
@@ -174,9 +178,14 @@ Write = (
 
 
 def _delivery_rows(
-    cable_id: int, deliveries: tuple[Delivery, ...], first: int | None, now: float
+    cable_id: int,
+    deliveries: tuple[Delivery, ...],
+    first: int | None,
+    now: float,
+    trunk_ris: tuple[tuple[str, ...], ...] = (),
 ) -> list[tuple[object, ...]]:
     """The deliveries' rows (`INSERT_DELIVERY`), queued, numbered on from ``first`` (the database's: None)."""
+    ris = [" ".join(line) or None for line in trunk_ris] or [None] * len(deliveries)
     return [
         (
             None if first is None else first + number,
@@ -191,6 +200,7 @@ def _delivery_rows(
             now,
             "queued",
             None,
+            ris[number],
         )
         for number, delivery in enumerate(deliveries)
     ]
@@ -209,19 +219,8 @@ class Writes(Database):
                     self.log(event, entry)
                 case Received(cable_id, topic, raw):
                     self.receive(topic, raw, cable_id)
-                case Routed(cable_id, message_id, first, deliveries, intercepts, set_aside):
-                    if (
-                        self.route(
-                            cable_id,
-                            message_id,
-                            deliveries,
-                            intercepts,
-                            set_aside=set_aside,
-                            first_delivery=first,
-                        )
-                        is None
-                    ):
-                        raise JournalError(f"message {message_id} was routed before")
+                case Routed():
+                    self._routed(write)
                 case Transmitting():
                     self.transmitting(write)
                 case Transmitted(post, serial, delivery_id, outcome, ended):
@@ -251,6 +250,21 @@ class Writes(Database):
                         " VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (post, channel, serial, cause, text, size, at),
                     )
+
+    def _routed(self, write: Routed) -> None:
+        """A routing decision, written as given; a message id routed before is a bug of the core's."""
+        ids = self.route(
+            write.cable_id,
+            write.message_id,
+            write.deliveries,
+            write.intercepts,
+            set_aside=write.set_aside,
+            first_delivery=write.first_delivery,
+            trunk_ris=write.trunk_ris,
+            received=write.received,
+        )
+        if ids is None:
+            raise JournalError(f"message {write.message_id} was routed before")
 
     def receive(self, topic: str, raw: bytes, cable_id: int | None = None) -> int:
         """Commit a cable as received, before anything else happens to it; return its journal id."""
@@ -290,12 +304,14 @@ class Writes(Database):
         *,
         set_aside: tuple[tuple[str, str], ...] = (),
         first_delivery: int | None = None,
+        trunk_ris: tuple[tuple[str, ...], ...] = (),
+        received: str | None = None,
     ) -> list[int] | None:
         """Record a routing decision in one transaction; return the new deliveries' ids in order.
 
         ``set_aside`` names the addressees not delivered to and why (zen, pouch, exempted, originator).
         ``first_delivery``: the id of the first delivery, the others following it; the database's
-        next ids when not given.
+        next ids when not given. ``trunk_ris`` and ``received``: a centre's (`Routed`).
 
         None when ``message_id`` was routed before (a duplicate): nothing is recorded then.
         """
@@ -304,11 +320,12 @@ class Writes(Database):
         with self.transaction():
             try:
                 self._db.execute(
-                    "UPDATE cables SET status = 'routed', message_id = ? WHERE id = ?", (message_id, cable_id)
+                    "UPDATE cables SET status = 'routed', message_id = ?, ris = ? WHERE id = ?",
+                    (message_id, received, cable_id),
                 )
             except sqlite3.IntegrityError:  # the unique index of routed message ids
                 return None
-            rows = _delivery_rows(cable_id, deliveries, first_delivery, now)
+            rows = _delivery_rows(cable_id, deliveries, first_delivery, now, trunk_ris)
             if first_delivery is not None:
                 # Numbered by the switch: written with the transaction's other rows (`_write_pending`).
                 ids = list(range(first_delivery, first_delivery + len(deliveries)))
@@ -350,7 +367,12 @@ class Writes(Database):
         if queued is None:
             self._delivered.append((ended, delivery_id))
         elif queued[DELIVERY_STATE] == "queued":  # the first complete transmission is the delivery
-            self._queued[delivery_id] = (*queued[:DELIVERY_STATE], "delivered", ended)
+            self._queued[delivery_id] = (
+                *queued[:DELIVERY_STATE],
+                "delivered",
+                ended,
+                *queued[DELIVERY_STATE + 2 :],
+            )
         self._sent.append(row)
         if not self._depth:
             self._write_pending()

@@ -199,6 +199,8 @@ class Line:
     last_of_series: int = 0
     """The last serial of the series before this one (0: none): what a post's end-of-day
     comparison should quote (§413b)."""
+    designator: str = ""
+    """The channel designator when it is not the post's (a trunk's: `router.switch.trunks`)."""
 
     @property
     def line_code(self) -> LineCode:
@@ -214,8 +216,8 @@ class Line:
 
     @property
     def channel(self) -> str:
-        """The channel designator: three letters of the post's RI (RUEHFR -> HFR)."""
-        return self.post[-3:].rjust(3, "X")
+        """The channel designator: three letters of the post's RI (RUEHFR -> HFR), or the trunk's own."""
+        return self.designator or self.post[-3:].rjust(3, "X")
 
     def duration(self, size: int) -> float:
         """Seconds a copy of ``size`` characters takes on this line."""

@@ -19,6 +19,7 @@ InterceptReason = Literal[
     "caveat-barred",
     "no-addressees",
     "fanout-budget",
+    "unserved",
 ]
 
 

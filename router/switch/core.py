@@ -8,7 +8,7 @@ publishes and log entries. It reads the journal through `JournalReads` and does 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from router.bus.topics import Kind, read_topic
 from router.cable.models import Precedence
@@ -16,10 +16,14 @@ from router.journal.writes import Duplicate
 from router.network.channel import SWITCH_RI, ZFR, duplicate_notice, suspected_duplicate
 from router.network.line import CHECK_AFTER, DIVERT_AFTER, Consignment
 from router.switch.cables import RECENT_BYTES, RecentCables
+from router.switch.centre import TRUNK_KINDS, Centre
 from router.switch.depths import busiest, lines_depths
 from router.switch.intake import MAX_FANOUT_BYTES, MAX_FANOUT_TOTAL, Intake
 from router.switch.lines import Lines
+from router.switch.outlet import Outlet
 from router.switch.posts import Posts
+from router.switch.strangers import UNKNOWN_LOGGED, Strangers
+from router.switch.trunks import TrunkOutlet
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -28,11 +32,10 @@ if TYPE_CHECKING:
     from router.network.line import Line, LineRules
     from router.routing.table import RoutingTable
     from router.switch.actions import Actions, JournalReads
+    from router.switch.centre import CentreReads, Place
     from router.switch.intake import Prepared
 
-
-UNKNOWN_LOGGED = 1024
-"""Unknown RIs logged one by one; beyond, they are counted only: a flood of made-up RIs costs no memory."""
+__all__ = ["UNKNOWN_LOGGED", "Limits", "Switch"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +81,17 @@ class Switch:
         serials: dict[str, int],
         last_ids: tuple[int, int],
         limits: Limits | None = None,
+        centre: Place | None = None,
     ) -> None:
+        """``centre``: the switch is that centre of a network (`router.switch.centre`); None: one switch."""
         self.actions = actions
         self.table = table
         limits = limits or Limits()
         self.limits = limits
         self.cables = cables = RecentCables(journal, actions, max_bytes=limits.recent_cable_bytes)
         self._journal = journal
+        reads = cast("CentreReads", journal)  # the edge's `JournalView` reads what a centre asks too
+        outlet = Outlet(table) if centre is None else TrunkOutlet(table, centre.name, centre.network, reads)
         self.lines = Lines(
             table,
             journal,
@@ -97,6 +104,7 @@ class Switch:
             max_resends=limits.max_resends,
             divert_after=limits.divert_after,
             check_after=limits.channel_check_after,
+            outlet=outlet,
         )
         self.intake = Intake(
             table,
@@ -117,8 +125,10 @@ class Switch:
             requests_burst=limits.requests_burst,
             requests_per_minute=limits.requests_per_minute,
         )
-        self._unknown: set[str] = set()
-        """Unknown RIs already logged (up to `UNKNOWN_LOGGED`)."""
+        self._unknown = Strangers(actions)
+        self.centre = None
+        if isinstance(outlet, TrunkOutlet) and centre is not None:
+            self.centre = Centre(centre, reads, cables, self.intake, actions, outlet, self.lines.diversions)
 
     @property
     def by_post(self) -> dict[str, Line]:
@@ -152,7 +162,10 @@ class Switch:
         """A cable journalled but not routed when the router stopped: routed now."""
         self.actions.event("resumed", journal_id=cable_id, topic=topic)
         self.cables.now = now
-        self.intake.process(cable_id, topic, raw, now)
+        if self.centre is not None and self.centre.is_trunk(topic):
+            self.centre.process(cable_id, topic, raw, now)
+        else:
+            self.intake.process(cable_id, topic, raw, now)
         return self.actions
 
     def resend(self, delivered: list[OpenDelivery], now: float) -> Actions:
@@ -182,7 +195,7 @@ class Switch:
         ``prepared``: a cable the edge has already read and decided (`router.switch.intake.prepare`).
         """
         self.cables.now = now
-        read = read_topic(topic)
+        read = read_topic(topic) if self.centre is None else self.centre.read(topic)
         if read is None:
             # Not a topic of the switch's, though the broker matched a subscription: logged.
             self.actions.event("unplaced-message", topic=topic[:80], size=len(payload))
@@ -190,13 +203,17 @@ class Switch:
         kind, post = read
         if kind is Kind.CABLE:
             self._intake(topic, payload, now, retained=retained, prepared=prepared)
+        elif kind is Kind.TRUNK and self.centre is not None:
+            self.centre.relay_in(topic, post, payload, now)
+        elif self.centre is not None and self.centre.elsewhere(kind, post):
+            self.actions.counts["other-centres-station"] += 1  # the posts' topics are every centre's
         elif not self._knows(kind, post):
-            self._unknown_station(kind, post)
-        elif kind is Kind.RECEIPT:
+            self._unknown.tell(kind, post)
+        elif kind is Kind.RECEIPT or kind is Kind.TRUNK_RECEIPT:  # a neighbour receipts as a post does
             self.posts.receipt(post, payload)
         elif kind is Kind.SERVICE:
             self.posts.service_message(post, payload, now)
-        elif kind is Kind.LINE_CONTROL:
+        elif kind is Kind.LINE_CONTROL or kind is Kind.TRUNK_CONTROL:  # a trunk goes down as a line does
             self.posts.line_control(post, payload, now)
         else:
             self.posts.retransmit(post, payload, now)
@@ -249,28 +266,13 @@ class Switch:
         A post of the table, or a station behind a relay of it; for line control a relayed station
         must also have a line already (traffic went to it), so that commands make no new lines.
         """
-        if ri in self.table.posts:
+        if self.centre is not None and not self.centre.knows(kind, ri):
+            return False  # another centre's station (its posts' topics are shared), or no neighbour
+        if ri in self.table.posts or kind in TRUNK_KINDS:
             return True
         if kind is Kind.LINE_CONTROL and ri not in self.lines.lines:
             return False
         return self.table.relayed_station(ri) is not None
-
-    def _unknown_station(self, kind: Kind, ri: str) -> None:
-        """A message keyed by an RI the table does not know: rejected, no state; logged once per RI.
-
-        The RIs logged are remembered up to `UNKNOWN_LOGGED`; past that, the rest are only counted
-        (``unknown-station`` in router/status), after one ``unknown-stations-not-logged``.
-        """
-        if ri in self._unknown:
-            self.actions.counts["unknown-station"] += 1
-            return
-        if len(self._unknown) < UNKNOWN_LOGGED:
-            self._unknown.add(ri)
-            self.actions.event("unknown-station", ri=ri[:20], topic=kind.value + ri[:20])
-            return
-        self.actions.counts["unknown-station"] += 1
-        if not self.actions.counts["unknown-stations-not-logged"]:
-            self.actions.event("unknown-stations-not-logged", after=UNKNOWN_LOGGED)
 
     def tick(self, now: float) -> Actions:
         """The time is ``now``: copies not receipted in time go again, every busy line runs."""

@@ -24,7 +24,7 @@ from router.network.line import Consignment
 from router.routing.decide import Intercept, RoutingDecision, decide
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from router.cable.models import Cable
     from router.routing.table import RoutingTable
@@ -107,19 +107,33 @@ class Intake:
         self._cables = cables
         self._lines = lines
         self._actions = actions
+        self.originate: (
+            Callable[[RoutingDecision], tuple[RoutingDecision, tuple[tuple[str, ...], ...]]] | None
+        )
+        self.originate = None
+        """At a switching centre: the decision as the originating centre sends it, one delivery per
+        path out and each trunk delivery's RIs (`router.switch.centre.Centre.originate`)."""
 
     def receive(self, topic: str, raw: bytes, now: float, prepared: Prepared | None = None) -> None:
         """A cable off the intake: journalled first, then parsed and routed (``prepared``: already read)."""
-        # The journal first; the broker hears of it after the commit: a crash in between makes
-        # the broker deliver the cable again, and the duplicate check keeps it from going twice.
+        cable_id = self.journal_first(topic, raw)
+        if cable_id is not None:
+            self.process(cable_id, topic, raw, now, prepared)
+
+    def journal_first(self, topic: str, raw: bytes) -> int | None:
+        """Journal what came (a cable, or a centre's trunk transmission) before anything; its journal id.
+
+        The broker hears of it after the commit: a crash in between makes the broker deliver it
+        again, and the duplicate check keeps it from going twice. None: over the size limit, rejected.
+        """
         self.last_cable += 1
         cable_id = self.last_cable
         if len(raw) > self.max_bytes:
             self._reject_oversize(cable_id, topic, raw)
-            return
+            return None
         self._actions.writes.append(Received(cable_id, topic, raw))
         self._actions.event("received", journal_id=cable_id, topic=topic, size=len(raw))
-        self.process(cable_id, topic, raw, now, prepared)
+        return cable_id
 
     def _reject_oversize(self, cable_id: int, topic: str, raw: bytes) -> None:
         """A cable over the size limit, rejected before its body is journalled: its head and digest are.
@@ -147,11 +161,15 @@ class Intake:
         if prepared is None:
             prepared = Prepared(read(raw, max_bytes=self.max_bytes))
         if isinstance(prepared.read, CableParseError):
-            detail = {**prepared.read.detail(), "journal_id": cable_id}
-            self._actions.writes.append(Rejected(cable_id, detail))
-            self._rejected(topic, detail)
+            self.reject(cable_id, topic, prepared.read)
             return
         self._route(cable_id, prepared.read, raw, now, prepared.decision)
+
+    def reject(self, cable_id: int, topic: str, error: CableParseError) -> None:
+        """What came cannot be read: journalled as rejected, and told with the line, column and field."""
+        detail = {**error.detail(), "journal_id": cable_id}
+        self._actions.writes.append(Rejected(cable_id, detail))
+        self._rejected(topic, detail)
 
     def _within_budget(self, cable_id: int, decision: RoutingDecision, copy_bytes: int) -> RoutingDecision:
         """The decision with its copies held to the fan-out budgets; those past them are intercepted.
@@ -230,37 +248,53 @@ class Intake:
         part, _ = self._cables.remember(cable_id, raw, cable.message_id, cable)
         # Decided after the duplicate check, which spares a duplicate the work, unless decided already.
         decision = decided or decide(cable, self.table)
+        trunk_ris: tuple[tuple[str, ...], ...] = ()
+        if self.originate is not None:  # a switching centre: one copy per path, not per post (§303a)
+            decision, trunk_ris = self.originate(decision)
         decision = self._within_budget(cable_id, decision, len(part) + COPY_HEADING_MAX)
-        first = self.last_delivery + 1
-        self.last_delivery += len(decision.deliveries)
-        actions.writes.append(
-            Routed(
-                cable_id,
-                cable.message_id,
-                first,
-                decision.deliveries,
-                decision.intercepts,
-                decision.set_aside(),
-            )
+        routed = Routed(
+            cable_id,
+            cable.message_id,
+            self.last_delivery + 1,
+            decision.deliveries,
+            decision.intercepts,
+            decision.set_aside(),
+            trunk_ris[: len(decision.deliveries)],
         )
+        self.consign(routed, cable.precedence, now)
+
+    def consign(self, routed: Routed, precedence: Precedence | None, now: float) -> None:
+        """Journal a routing decision, tell its intercepts, and queue each delivery on its line.
+
+        ``routed`` numbers its deliveries from the next id; at a switching centre its ``trunk_ris``
+        are each trunk copy's FL2 (`router.switch.centre`), given to the lines' outlet to write.
+        """
+        actions = self._actions
+        cable_id, message_id, first = routed.cable_id, routed.message_id, routed.first_delivery
+        deliveries = routed.deliveries
+        self.last_delivery += len(deliveries)
+        actions.writes.append(routed)
         actions.event(
             "routed",
-            message_id=cable.message_id,
-            precedence=cable.precedence.value if cable.precedence else None,
-            deliveries=len(decision.deliveries),
-            intercepts=len(decision.intercepts),
+            message_id=message_id,
+            precedence=precedence.value if precedence else None,
+            deliveries=len(deliveries),
+            intercepts=len(routed.intercepts),
         )
-        self._tell_intercepts(cable_id, cable.message_id, decision.intercepts)
+        self._tell_intercepts(cable_id, message_id, routed.intercepts)
         queue = self._lines.queue
-        for delivery_id, delivery in enumerate(decision.deliveries, start=first):
+        for delivery_id, ris in enumerate(routed.trunk_ris, start=first):
+            if ris:  # a trunk copy's FL2, for its transmission (the single switch has none)
+                self._lines.outlet.carry(delivery_id, ris)
+        for delivery_id, delivery in enumerate(deliveries, start=first):
             queue(delivery.post, Consignment(delivery_id, cable_id, delivery.precedence, delivery.niact), now)
             if actions.log_copies:
                 actions.event(
                     "queued",
-                    message_id=cable.message_id,
+                    message_id=message_id,
                     post=delivery.post,
                     precedence=delivery.precedence.value,
                     delivery=delivery_id,
                 )
         if not actions.log_copies:
-            actions.counts["queued"] += len(decision.deliveries)  # the deliveries table has each one
+            actions.counts["queued"] += len(deliveries)  # the deliveries table has each one

@@ -11,20 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal, TypeVar
 
-from router.bus import topics
-from router.cable.models import Precedence
 from router.journal.writes import SentAtOnce, Transmitted, Transmitting
-from router.network.channel import (
-    FRAMING,
-    ZFG,
-    ZFR,
-    cancellation,
-    heading,
-    line_characters,
-    with_tracer_instruction,
-)
-from router.network.line import SUSPECT, Cause, Consignment, Line, LineCode, LineRules, Transmission
+from router.network.channel import FRAMING, ZFG, ZFR, cancellation, with_tracer_instruction
+from router.network.line import SUSPECT, Cause, Consignment, Line, LineRules, Transmission
 from router.switch.diversions import Diversions
+from router.switch.outlet import Outlet
 from router.switch.receipts import Receipts
 from router.switch.services import Services
 
@@ -69,8 +60,11 @@ class Lines:
         max_resends: int,
         divert_after: float,
         check_after: float,
+        outlet: Outlet | None = None,
     ) -> None:
         self.table = table
+        self.outlet = outlet or Outlet(table)
+        """What each line is, where its traffic goes and what its copies look like."""
         self.rules = rules
         self.lines: dict[str, Line] = {}
         self.active: set[str] = set()
@@ -84,23 +78,20 @@ class Lines:
             max_resends=max_resends,
         )
         """The copies out awaiting their receipt, and their resends for want of one."""
-        self.services = Services(actions, check_after)
+        self.services = Services(actions, check_after, self.outlet.topic)
         """Service messages waiting for their lines, and each line's silence (§412, §424d)."""
         self.diversions = Diversions(table, divert_after)
         """Lines down, and the urgent traffic going by an alternative route meanwhile (§307)."""
-        self._headings: dict[tuple[str, Precedence, bool, LineCode], int] = {}
-        """Characters of a copy's heading on a line, by post, precedence, pilot and code."""
         self._serials = serials
         self._journal = journal
         self._cables = cables
         self._actions = actions
 
     def line(self, post: str) -> Line:
-        """The post's line, made on first use from the table (its last serial from the journal)."""
+        """The post's line, made on first use from its profile (its last serial from the journal)."""
         line = self.lines.get(post)
         if line is None:
-            station = self.table.posts.get(post) or self.table.relayed_station(post)
-            profile = station.line if station is not None else self.table.defaults.line
+            profile, designator = self.outlet.profile(post)
             line = Line(
                 post,
                 profile.baud,
@@ -108,6 +99,7 @@ class Lines:
                 self.rules,
                 serial=self._serials.get(post, 0),
                 code=profile.code,
+                designator=designator,
             )
             self.lines[post] = line
         return line
@@ -138,16 +130,9 @@ class Lines:
         Its heading (FL1, FL2, a pilot), the message part (worked out once per cable and code),
         ZFG when it answers a tracer, and the framing of every transmission (`FRAMING`).
         """
-        code = line.line_code
-        suspect = cause in SUSPECT
-        key = (post, consignment.precedence, suspect, code)
-        head = self._headings.get(key)
-        if head is None:
-            prosign = consignment.precedence.letter * 2
-            head = line_characters(heading(f"{line.channel}0000", post, prosign, suspect=suspect), code)
-            self._headings[key] = head
+        head = self.outlet.heading_characters(post, line, consignment, suspect=cause in SUSPECT)
         tracer = len(f" {ZFG}") if cause == "request" else 0
-        return head + self._cables.characters(consignment.cable_id, code) + tracer + FRAMING
+        return head + self._cables.characters(consignment.cable_id, line.line_code) + tracer + FRAMING
 
     def due(self) -> float | None:
         """When a line's transmission ends or a receipt is due, whichever is first."""
@@ -225,7 +210,7 @@ class Lines:
         tid = transmission.transmission_id
         if outcome == "busted":
             # The post saw the transmission begin: the cancellation accounts for its serial.
-            self._actions.send(topics.copies(post), cancellation(tid))
+            self._actions.send(self.outlet.topic(post), cancellation(tid))
         self._actions.writes.append(ended)
         fields = {"post": post, "delivery": queued.delivery_id, "transmission": tid}
         self._actions.event(outcome, precedence=queued.precedence.value, **fields)
@@ -237,11 +222,8 @@ class Lines:
         part, message_id = self._cables.get(queued.cable_id)
         if queued.cause == "request":
             part = with_tracer_instruction(part)  # a duplicate answering a tracer (§438b)
-        prosign = queued.precedence.letter * 2
-        suspect = queued.cause in SUSPECT
-        # FL2 calls the post the copy is for, also on an alternative route: that station relays it (§308c).
-        called = queued.addressee or post
-        self._actions.send(topics.copies(post), heading(tid, called, prosign, suspect=suspect) + part)
+        copy = self.outlet.copy(post, tid, queued, part, suspect=queued.cause in SUSPECT)
+        self._actions.send(self.outlet.topic(post), copy)
         self.receipts.expect(post, queued.delivery_id, now, needs_receipt=queued.needs_receipt)
         if self._actions.log_copies:
             self._actions.event(

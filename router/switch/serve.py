@@ -19,10 +19,13 @@ from router.bus import topics
 from router.bus.broker import mosquitto_binary
 from router.bus.mqtt import BrokerAddress, LastWill, MqttBus, reconnecting
 from router.bus.security import ROUTER
+from router.errors import SettingsError
 from router.journal.store import Journal
 from router.network.clock import ScaledClock
+from router.routing.network_description import load_network
 from router.routing.table import load_table
 from router.settings import private_mosquitto, private_tls
+from router.switch.centre import Place
 from router.switch.core import Limits
 from router.switch.memory import give_back_memory
 from router.switch.service import Router
@@ -99,8 +102,19 @@ async def give_back_memory_every(period: float) -> None:
         await asyncio.sleep(period)
 
 
-def switch_for(bus: Bus, settings: Settings, journal: Journal, table: RoutingTable, clock: Clock) -> Router:
-    """The switch on ``bus``, every option of it from ``settings``: the one place a `Router` is wired."""
+def switch_for(  # noqa: PLR0913 (the switch's parts)
+    bus: Bus,
+    settings: Settings,
+    journal: Journal,
+    table: RoutingTable,
+    clock: Clock,
+    *,
+    centre: Place | None = None,
+) -> Router:
+    """The switch on ``bus``, every option of it from ``settings``: the one place a `Router` is wired.
+
+    ``centre``: the switch is that centre of a network (`settings.centre`, `centre_of`).
+    """
     return Router(
         bus,
         journal,
@@ -127,12 +141,29 @@ def switch_for(bus: Bus, settings: Settings, journal: Journal, table: RoutingTab
         resend_after=settings.resend_after,
         publish_log=settings.publish_log,
         journal_retry_max=settings.journal_retry_max,
+        **({} if centre is None else {"centre": centre}),  # the single switch's wiring as it was
     )
+
+
+def centre_of(settings: Settings) -> Place | None:
+    """The centre ``settings`` name in their network, read and checked; None for the single switch.
+
+    A network that does not load is a `router.errors.TableError` naming the file and line; a centre
+    it does not describe, a `router.errors.SettingsError`.
+    """
+    if settings.centre is None:
+        return None
+    network = load_network(settings.network)
+    if settings.centre not in network.centres:
+        known = ", ".join(sorted(network.centres))
+        raise SettingsError(f"setting centre: {settings.centre} is no centre of {settings.network} ({known})")
+    return Place(settings.centre, network)
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the router until ``stop``: reconnect with backoff whenever the broker goes away."""
     table = load_table(settings.routing)
+    centre = centre_of(settings)
     tune_process()  # once the table is loaded: it is among what lives as long as the process
     clock = ScaledClock(settings.time_scale)
     journal = Journal(settings.journal, clock=clock.now, busy_timeout=settings.journal_busy_timeout)
@@ -141,7 +172,13 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     async with AsyncExitStack() as stack:
         stack.callback(journal.close)
         address, mqtt5 = await stack.enter_async_context(broker_for(settings, table.posts))
-        log.info("router-started", broker=str(address), journal=str(settings.journal), posts=len(table.posts))
+        log.info(
+            "router-started",
+            broker=str(address),
+            journal=str(settings.journal),
+            posts=len(table.posts),
+            centre=settings.centre,
+        )
         memory = asyncio.create_task(give_back_memory_every(settings.status_every), name="give-back-memory")
         try:
             await _reconnecting(
@@ -149,7 +186,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                 address,
                 mqtt5=mqtt5,
                 stop=stop,
-                switch=lambda bus: switch_for(bus, settings, journal, table, clock),
+                switch=lambda bus: switch_for(bus, settings, journal, table, clock, centre=centre),
             )
         finally:
             memory.cancel()
@@ -197,7 +234,7 @@ async def _reconnecting(
             # MQTT 5 only when asked (and the broker speaks it): under 3.1.1 the session
             # lasts as the broker's persistent_client_expiration says, not session_expiry.
             mqtt5=mqtt5 and settings.mqtt_version == "5",
-            will=LastWill(topics.STATUS, offline_status(WILL_REASON)),
+            will=LastWill(topics.status(settings.centre), offline_status(WILL_REASON)),
             # Copies out on a connection of their own: the intake's can hold a flood back at the
             # broker (its socket not read) while the copies' PUBACKs still come.
             sends_apart=True,
@@ -206,7 +243,9 @@ async def _reconnecting(
     async def work(bus: MqttBus) -> None:
         router = switch(bus)
         await router.run(stop)
-        await bus.publish(topics.STATUS, offline_status("stopped", router.clock.now()), retain=True)
+        await bus.publish(
+            topics.status(settings.centre), offline_status("stopped", router.clock.now()), retain=True
+        )
         log.info("status-offline", reason="stopped")
 
     await reconnecting(

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from router.network.line import Line
     from router.routing.table import RoutingTable
     from router.switch.arrivals import Taken
+    from router.switch.centre import Place
     from router.switch.faults import JournalFault
 
 STOP_WITHIN = 2.0
@@ -144,7 +145,9 @@ class Router:
         ack_timeout: float = 300.0,
         limits: Limits | None = None,
         journal_retry_max: float = 5.0,
+        centre: Place | None = None,
     ) -> None:
+        """``centre``: run as that centre of a network (`router.switch.centre`), on its topics."""
         self.bus = bus
         self.journal = journal
         self.clock = clock or ScaledClock()
@@ -162,10 +165,14 @@ class Router:
                 max_bytes=max_bytes,
                 ack_timeout=ack_timeout,
                 limits=limits,
+                centre=centre,
             ),
             retry_max=journal_retry_max,
         )
         """The journal's weather: each unit of work committed, faults waited out, the core rebuilt."""
+        self.subscriptions = topics.SUBSCRIBED if centre is None else topics.centre_subscriptions(centre.name)
+        """The topic filters the switch listens to: the single switch's, or its centre's."""
+        self.status_topic = topics.status(centre.name if centre is not None else None)
         self._inbox: asyncio.Queue[Message] = asyncio.Queue(BURST * 8)
         self._pipeline = Pipeline(bus)
         self._wake = asyncio.Event()
@@ -208,10 +215,12 @@ class Router:
             return
         await self._flush([])
         self._wake.set()  # the switch's first turn sends what the lines hold
-        for topic in topics.SUBSCRIBED:
+        for topic in self.subscriptions:
             await self.bus.subscribe(topic, qos=1)
         self.ready.set()
-        self.switch.actions.event("listening", intake=topics.INTAKE, acknowledgements=topics.RECEIPTS)
+        self.switch.actions.event(
+            "listening", intake=self.subscriptions[-1], acknowledgements=topics.RECEIPTS
+        )
         self._perform(self.switch.actions)
         tasks: set[asyncio.Task[object]] = {
             asyncio.create_task(self._read(), name="read"),
@@ -342,5 +351,5 @@ class Router:
                 "journal": {"writable": True} if self.fault is None else self.fault.status(),
             }
             with suppress(BusError):  # a lost broker is the switch's to report
-                await self.bus.publish(topics.STATUS, json.dumps(status).encode(), qos=0, retain=True)
+                await self.bus.publish(self.status_topic, json.dumps(status).encode(), qos=0, retain=True)
             await asyncio.sleep(self.status_every)  # a timer of the host, not of the network

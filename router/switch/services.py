@@ -22,7 +22,7 @@ from router.network.channel import ZFR, ZID, service_message
 from router.network.line import CHECK_AFTER
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from router.network.line import Line
     from router.switch.actions import Actions
@@ -39,10 +39,14 @@ def _cause(text: str) -> str:
 class Services:
     """Service messages waiting per post, the transmissions to cancel, and each line's silence."""
 
-    __slots__ = ("_actions", "check_after", "checked", "cut", "quiet", "waiting")
+    __slots__ = ("_actions", "_topic", "check_after", "checked", "cut", "quiet", "waiting")
 
-    def __init__(self, actions: Actions, check_after: float = CHECK_AFTER) -> None:
+    def __init__(
+        self, actions: Actions, check_after: float = CHECK_AFTER, topic: Callable[[str], str] = topics.copies
+    ) -> None:
         self._actions = actions
+        self._topic = topic
+        """Where a line's traffic goes (a post's copies topic, or a trunk's)."""
         self.check_after = check_after
         self.waiting: dict[str, list[str]] = {}
         """Service messages waiting for their post's line to be up and idle: their text."""
@@ -73,7 +77,7 @@ class Services:
             cause = _cause(text)
             prosign = "PP" if cause == "zid" else "RR"
             payload = service_message(tid, post, text, now, prosign=prosign)
-            self._actions.send(topics.copies(post), payload)
+            self._actions.send(self._topic(post), payload)
             self._actions.writes.append(
                 ServiceSent(post, line.channel, line.serial, cause, text, len(payload), now)
             )

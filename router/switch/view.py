@@ -43,6 +43,14 @@ class JournalView:
         """The journal id of a cable already routed under ``message_id``."""
         return self._apply().is_duplicate(message_id)
 
+    def relayed_before(self, message_id: str, received: str) -> int | None:
+        """At a centre: the cable that brought ``message_id`` off a trunk for the same RIs."""
+        return self._apply().relayed_before(message_id, received)
+
+    def trunk_ris(self, delivery_id: int) -> tuple[str, ...]:
+        """The RIs of a trunk copy's FL2."""
+        return self._apply().trunk_ris(delivery_id)
+
     def transmission(self, post: str, channel: str, serial: int) -> tuple[int, str] | None:
         """The delivery last sent to ``post`` under a channel serial, and how it ended."""
         return self._apply().transmission(post, channel, serial)

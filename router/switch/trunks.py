@@ -1,0 +1,101 @@
+"""A switching centre's trunks as lines: their profile, their channel designator, their transmissions.
+
+A trunk to a neighbouring centre is a line keyed by that centre's name, at the speed, window and
+code the network description gives the trunk (`config/network.toml`). What goes on it is a
+multiple-call transmission (§303a(1)): FL1 with the trunk's channel designator and serial, FL2 the
+prosign and every RI the neighbour delivers to or relays for, over as many lines as they need, then
+the message from FL3 on, as received (`router.network.trunk.write_transmission`). It goes on
+``trunks/<NEIGHBOUR>/from/<ME>``; the neighbour receipts it on ``trunks/<ME>/ack/<NEIGHBOUR>``.
+
+The channel designator (§112) is the sending centre's initial and the receiving centre's first two
+letters: ``BDE`` is BELTSVILLE's channel to DETRICK, ``DBE`` the way back. The five centres of the
+committed network have distinct initials, so each channel's designator is its own; a network
+whose centres share an initial still works (the topic names the trunk), its designators less telling.
+
+A trunk copy sent again for want of a receipt (or after a restart) carries the suspected-duplicate
+pilot ``ZFD`` and the switch's RI (§427a), as a post's copy does: a centre has no RI of its own.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+from router.bus import topics
+from router.network.channel import SWITCH_RI, line_characters
+from router.network.trunk import RoutingLine, write_transmission
+from router.switch.outlet import Outlet
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    from router.network.line import Consignment, Line, Queued
+    from router.routing.network import Network, Trunk
+    from router.routing.table import LineProfile, RoutingTable
+
+    class TrunkReads(Protocol):
+        """What the trunks ask the journal: the RIs of a copy not held in memory."""
+
+        def trunk_ris(self, delivery_id: int) -> tuple[str, ...]:
+            """The RIs of a trunk copy's FL2."""
+
+
+RIS_HELD = 4096
+"""Trunk copies whose FL2 RIs are kept in memory; older ones are read from the journal (`deliveries.ris`)."""
+
+
+def designator(sender: str, receiver: str) -> str:
+    """The channel designator of the trunk from ``sender`` to ``receiver``: ``BDE`` (see the module)."""
+    return (sender[:1] + receiver[:2]).ljust(3, "X")
+
+
+class TrunkOutlet(Outlet):
+    """A centre's lines: its posts' as the single switch's, and a trunk to each neighbouring centre."""
+
+    def __init__(self, table: RoutingTable, centre: str, network: Network, journal: TrunkReads) -> None:
+        super().__init__(table)
+        self.centre = centre
+        self.trunks: dict[str, Trunk] = {
+            neighbour: trunk
+            for neighbour in network.neighbours(centre)
+            if (trunk := network.trunk(centre, neighbour)) is not None
+        }
+        """The trunks out of the centre, by the neighbour at their far end."""
+        self._journal = journal
+        self._ris: OrderedDict[int, tuple[str, ...]] = OrderedDict()
+
+    def profile(self, post: str) -> tuple[LineProfile, str]:
+        """A trunk's speed, window and code from the network description, and its designator."""
+        trunk = self.trunks.get(post)
+        if trunk is None:
+            return super().profile(post)
+        return trunk.line, designator(self.centre, post)
+
+    def topic(self, post: str) -> str:
+        """A trunk's traffic on trunks/<NEIGHBOUR>/from/<ME>; a post's on its copies topic."""
+        return topics.trunk(post, self.centre) if post in self.trunks else super().topic(post)
+
+    def carry(self, delivery_id: int, ris: tuple[str, ...]) -> None:
+        """Keep the RIs of a trunk copy's FL2 for its transmission (the journal has them too)."""
+        self._ris[delivery_id] = ris
+        if len(self._ris) > RIS_HELD:
+            self._ris.popitem(last=False)
+
+    def _line(self, consignment: Consignment) -> RoutingLine:
+        ris = self._ris.get(consignment.delivery_id) or self._journal.trunk_ris(consignment.delivery_id)
+        return RoutingLine(consignment.precedence, ris)
+
+    def heading_characters(self, post: str, line: Line, consignment: Consignment, *, suspect: bool) -> int:
+        """A trunk transmission's FL1, FL2 of all its RIs and the pilot; a post's copy's heading."""
+        if post not in self.trunks:
+            return super().heading_characters(post, line, consignment, suspect=suspect)
+        pilot = SWITCH_RI if suspect else None
+        head = write_transmission(f"{line.channel}0000", self._line(consignment), b"", pilot=pilot)
+        return line_characters(head, line.line_code)
+
+    def copy(self, post: str, transmission_id: str, queued: Queued, part: bytes, *, suspect: bool) -> bytes:
+        """A trunk transmission (§303a(1)); a post's single-call copy as the single switch's."""
+        if post not in self.trunks:
+            return super().copy(post, transmission_id, queued, part, suspect=suspect)
+        pilot = SWITCH_RI if suspect else None
+        return write_transmission(transmission_id, self._line(queued.consignment), part, pilot=pilot)
