@@ -55,8 +55,9 @@ def _feed(bus: MqttBus, *reads: bytes) -> None:
 
 def _arrived(bus: MqttBus) -> list[Message]:
     """The messages read so far and not yet taken: there at once, with no task to wait for."""
-    got = list(bus._inbox)
-    bus._inbox.clear()
+    got = []
+    while (message := bus._inbox.take()) is not None:
+        got.append(message)
     return got
 
 

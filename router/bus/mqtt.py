@@ -313,6 +313,72 @@ class _Writer:
         self._outgoing = []
 
 
+class _Inbox:
+    """The messages received and not yet taken, in arrival order; past its bounds the socket is not read.
+
+    Past `INBOX_BYTES` or `INBOX_MESSAGES` the transport stops reading (TCP holds the broker back,
+    which keeps the rest); at half, it reads again, or at once when a sender waits for PUBACKs
+    (``sends_waiting``: the same stream carries them).
+    """
+
+    def __init__(self, writer: _Writer) -> None:
+        self._writer = writer
+        self._messages: deque[Message] = deque()
+        self._bytes = 0
+        self.held_back = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    def put(self, message: Message, *, sends_waiting: bool) -> None:
+        """A message arrived: kept, and whoever waits for one woken."""
+        self._messages.append(message)
+        self._bytes += len(message.payload)
+        if not self.held_back and not self._has_room() and not sends_waiting:
+            self._hold_back()
+        self.wake()
+
+    def take(self) -> Message | None:
+        """The oldest message, if any; the socket is read again once there is room."""
+        if not self._messages:
+            return None
+        message = self._messages.popleft()
+        self._bytes -= len(message.payload)
+        if self.held_back and self._has_room(2):
+            self.read_again()
+        return message
+
+    async def wait(self) -> None:
+        """Until a message arrives, or `wake`."""
+        self._waiter = asyncio.get_running_loop().create_future()
+        await self._waiter
+
+    def wake(self) -> None:
+        """Wake whoever waits (a message came, or the connection is over)."""
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _has_room(self, fraction: int = 1) -> bool:
+        """Whether the inbox holds at most ``1/fraction`` of its bounds, in bytes and in messages."""
+        return self._bytes <= INBOX_BYTES // fraction and len(self._messages) <= INBOX_MESSAGES // fraction
+
+    def _hold_back(self) -> None:
+        """Stop reading the socket: the broker keeps what we do not read."""
+        transport = self._writer.transport
+        if transport is not None and not transport.is_closing():
+            transport.pause_reading()
+            self.held_back = True
+
+    def read_again(self) -> None:
+        """Read the socket again: there is room, or a sender waits for PUBACKs behind what is held back."""
+        self.held_back = False
+        transport = self._writer.transport
+        if transport is not None and not transport.is_closing():
+            transport.resume_reading()
+
+
 class MqttBus:
     """A `Bus` on a real MQTT broker, used as ``async with MqttBus(address, ...) as bus``."""
 
@@ -366,15 +432,11 @@ class MqttBus:
         """QoS 1 sends (and subscriptions) awaiting their PUBACK (SUBACK), by packet id."""
         self._checked: dict[int, str | None] = {}
         """`publish`'s sends by packet id: the broker's reason for refusing one (MQTT 5), else None."""
-        self._inbox: deque[Message] = deque()
-        self._waiter: asyncio.Future[None] | None = None
         self._gone: BusError | None = None
         """Why the connection is over, once it is."""
         self._writer = _Writer()
+        self._inbox = _Inbox(self._writer)
         self._last_mid = 0
-        self._inbox_bytes = 0
-        """Payload bytes in the inbox; past `INBOX_BYTES` the socket is not read (`_hold_back`)."""
-        self._held_back = False
         self._partner: MqttBus | None = None
         """The bus this one sends for (``sends_apart``): lost with it."""
 
@@ -473,8 +535,8 @@ class MqttBus:
                 raise BusError(f"publish on {topic} failed: {exc}") from exc
             self._acks[mid] = future
             self._last_mid = mid
-            if self._held_back and len(self._acks) > ACKS_AWAITED_AT_MOST:
-                self._read_again()  # the PUBACKs are behind what the full inbox holds back
+            if self._inbox.held_back and len(self._acks) > ACKS_AWAITED_AT_MOST:
+                self._inbox.read_again()  # the PUBACKs are behind what the full inbox holds back
             header += mid.to_bytes(2, "big")
         if self._mqtt5:
             header += b"\x00"  # no properties
@@ -505,27 +567,14 @@ class MqttBus:
         """The messages received, in arrival order; what arrived meanwhile is handed over at once."""
         inbox = self._inbox
         while True:
-            while inbox:
-                message = inbox.popleft()
-                self._inbox_bytes -= len(message.payload)
-                if self._held_back and self._has_room(2):
-                    self._read_again()
+            while (message := inbox.take()) is not None:
                 yield message
             if self._gone is not None:
                 raise self._gone
-            self._waiter = asyncio.get_running_loop().create_future()
-            await self._waiter
+            await inbox.wait()
 
     def _arrived(self, message: Message) -> None:
-        self._inbox.append(message)
-        self._inbox_bytes += len(message.payload)
-        if not self._held_back and not self._has_room() and len(self._acks) <= ACKS_AWAITED_AT_MOST:
-            self._hold_back()
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self._inbox.put(message, sends_waiting=len(self._acks) > ACKS_AWAITED_AT_MOST)
 
     def _acknowledged(self, mid: int, reason: int) -> None:
         if reason >= 0x80 and mid in self._checked:  # MQTT 5: 0x80 and up refuse
@@ -533,24 +582,6 @@ class MqttBus:
         future = self._acks.pop(mid, None)
         if future is not None and not future.done():
             future.set_result(None)
-
-    def _has_room(self, fraction: int = 1) -> bool:
-        """Whether the inbox holds at most ``1/fraction`` of its bounds, in bytes and in messages."""
-        return self._inbox_bytes <= INBOX_BYTES // fraction and len(self._inbox) <= INBOX_MESSAGES // fraction
-
-    def _hold_back(self) -> None:
-        """Stop reading the socket: the inbox is full; the broker keeps what we do not read."""
-        transport = self._writer.transport
-        if transport is not None and not transport.is_closing():
-            transport.pause_reading()
-            self._held_back = True
-
-    def _read_again(self) -> None:
-        """Read the socket again: the inbox has room, or a sender waits for PUBACKs behind it."""
-        self._held_back = False
-        transport = self._writer.transport
-        if transport is not None and not transport.is_closing():
-            transport.resume_reading()
 
     def _lost(self, error: BusError) -> None:
         """The connection is over: fail what waits for an acknowledgement, end `messages`."""
@@ -564,9 +595,7 @@ class MqttBus:
             if not future.done():
                 future.set_exception(BusError(f"lost the broker at {self.address} before its PUBACK"))
                 future.add_done_callback(_retrieved)
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._inbox.wake()
         for other in (self._partner, self._sender):
             if other is not None and other._gone is None:  # noqa: SLF001
                 other._lost(error)  # noqa: SLF001 (one connection of a bus lost: the bus is lost)
