@@ -1,12 +1,15 @@
 """Where `router run` spends its time under the end-to-end benchmark's throughput load: a py-spy profile.
 
     pip install -e '.[bench]'      # py-spy
-    python benchmarks/profile_router.py [--cables N] [--raw FILE]
+    python benchmarks/profile_router.py [--cables N] [--raw FILE] [--seed] [--all-samples]
 
 It starts what benchmarks/e2e.py starts for one throughput round (a private Mosquitto, the router
 on the committed table with unthrottled lines, the publisher and the counter), attaches
-`py-spy record --gil` to the router and sends N generated cables (default 8,000). Only samples
-where the router holds the interpreter count: its Python work, not its waits. Each sample goes to
+`py-spy record --gil` to the router and sends N generated cables (default 8,000; `--seed`: the
+work of benchmarks/peers.py, the seed cable to 7 RIs). Only samples where the router holds the
+interpreter count: its Python work, not its waits, nor SQLite's own work, which lets the
+interpreter go (`--all-samples`: every sample of the router's thread that is not idle, SQLite's
+time included, under the journal). Each sample goes to
 the first part of the switch on its stack, in this order: parsing, the routing decision, the
 routing log, the journal, MQTT reading packets (cables and PUBACKs), handing copies to the MQTT
 client (which writes them), the lines, the rest of the switch, the rest. The last line is one JSON object.
@@ -32,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from e2e import CpuMeter, Router, prepare, push, unthrottled_table
 from machine import describe
+from peers import seed_cables
 
 from router.bus.broker import Mosquitto, free_port
 from router.routing.table import parse_table
@@ -84,14 +88,25 @@ def main() -> None:
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--cables", type=int, default=8_000, help="generated cables to send")
     options.add_argument("--raw", type=Path, help="keep py-spy's raw output here")
+    options.add_argument(
+        "--seed", action="store_true", help="peers.py's work: the seed cable, 7 RIs, its serial changed"
+    )
+    options.add_argument(
+        "--all-samples",
+        action="store_true",
+        help="every sample of the router's thread, SQLite's own time included (not only --gil's)",
+    )
     args = options.parse_args()
     spy = py_spy()
     table = parse_table(unthrottled_table(window=10_000))
-    profile = replace(load_profile(), line_collective=0.0)
-    start = datetime(2009, 1, 1, tzinfo=UTC)
-    generated = [
-        (g.name, g.raw) for g in generate(table, count=args.cables, seed=1, start=start, profile=profile)
-    ]
+    if args.seed:
+        generated = seed_cables(args.cables, 0)
+    else:
+        profile = replace(load_profile(), line_collective=0.0)
+        start = datetime(2009, 1, 1, tzinfo=UTC)
+        generated = [
+            (g.name, g.raw) for g in generate(table, count=args.cables, seed=1, start=start, profile=profile)
+        ]
     cables = prepare(generated, table)
     with tempfile.TemporaryDirectory(prefix="router-profile-") as directory:
         work = Path(directory)
@@ -108,7 +123,7 @@ def main() -> None:
                 [
                     spy,
                     "record",
-                    "--gil",
+                    *(() if args.all_samples else ("--gil",)),
                     "--rate",
                     "250",
                     "--format",
@@ -129,13 +144,17 @@ def main() -> None:
             recorder.wait(30)
         total, parts = shares(raw)
     speed = figures["cables_per_s"]
-    print(f"{args.cables} cables, {speed} cables/s, {total} samples with the interpreter held:")
+    held = "of the router's thread" if args.all_samples else "with the interpreter held"
+    kind = "seed cables" if args.seed else "cables"
+    print(f"{args.cables} {kind}, {speed} cables/s, {total} samples {held}:")
     for name, share in parts.items():
         print(f"  {share:5.1f} %  {name}")
     print(
         json.dumps(
             {
                 "cables": args.cables,
+                "work": "seed" if args.seed else "generated",
+                "all_samples": args.all_samples,
                 "cables_per_s": figures["cables_per_s"],
                 "router_cpu_ms_per_cable": figures["cpu_ms_per_cable"]["worker"],
                 "samples": total,
