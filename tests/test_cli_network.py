@@ -21,10 +21,24 @@ runner = CliRunner()
 
 
 def test_generate_writes_cables_that_parse_and_the_same_seed_writes_the_same(tmp_path: Path) -> None:
-    """`router generate --out DIR`: real-format cables, identical for one seed."""
+    """`router generate --out DIR`: real-format cables, identical for one seed and start.
+
+    Without ``--start`` the cables are dated from now: two runs a minute apart differ in their DTGs.
+    """
     for name in ("a", "b"):
         result = runner.invoke(
-            app, ["generate", "--count", "5", "--seed", "3", "--out", str(tmp_path / name)]
+            app,
+            [
+                "generate",
+                "--count",
+                "5",
+                "--seed",
+                "3",
+                "--start",
+                "2009-01-01T12:00",
+                "--out",
+                str(tmp_path / name),
+            ],
         )
         assert result.exit_code == 0, result.output
     written = sorted((tmp_path / "a").glob("*.txt"))

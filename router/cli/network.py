@@ -158,13 +158,20 @@ def trace(
 def generate(  # noqa: PLR0913 (the generator's knobs, all options)
     count: Annotated[int, typer.Option(min=1, help="How many cables.")] = 100,
     rate: Annotated[float, typer.Option(min=0.001, help="Cables per second when publishing.")] = 10,
-    seed: Annotated[int, typer.Option(help="The same seed gives the same cables.")] = 1,
+    seed: Annotated[int, typer.Option(help="The same seed (and --start) gives the same cables.")] = 1,
+    *,
+    start: Annotated[
+        datetime | None,
+        typer.Option(
+            help="The first cable's date-time group (UTC), e.g. 2009-01-01T12:00; default: now.",
+            show_default=False,
+        ),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option(help="Write the cables here (*.txt) instead of publishing.", show_default=False),
     ] = None,
     routing: RoutingPath = None,
-    *,
     broker: BrokerOption = None,
     username: Username = None,
     password_file: PasswordFile = None,
@@ -176,7 +183,8 @@ def generate(  # noqa: PLR0913 (the generator's knobs, all options)
     from router.sim.traffic import generate as generated  # noqa: PLC0415
 
     table = table_or_exit(settings_or_exit(routing=routing).routing)
-    cables = generated(table, count=count, seed=seed, start=datetime.now(UTC), rate=rate)
+    first = datetime.now(UTC) if start is None else start.replace(tzinfo=start.tzinfo or UTC)
+    cables = generated(table, count=count, seed=seed, start=first, rate=rate)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         for cable in cables:
