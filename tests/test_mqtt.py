@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from router.bus.mqtt import ACKS_AWAITED_AT_MOST, INBOX_MESSAGES, BrokerAddress, MqttBus
+from router.bus.flow import INBOX_MESSAGES
+from router.bus.mqtt import ACKS_AWAITED_AT_MOST, BrokerAddress, MqttBus
 from router.errors import BusError
 from router.switch.service import IN_FLIGHT
 from tests.helpers import receive

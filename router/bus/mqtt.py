@@ -8,7 +8,6 @@ import os
 import socket
 import ssl
 import time
-from collections import deque
 from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Self, TypeVar
@@ -21,8 +20,8 @@ from gmqtt.mqtt.package import Package
 from gmqtt.mqtt.protocol import MQTTProtocol
 
 from router.bus.address import BrokerAddress
+from router.bus.flow import Inbox, Writer, fixed_header, puback, remaining_length
 from router.bus.protocol import Message
-from router.bus.topics import valid_topic
 from router.errors import BrokerRefusedError, BusError
 
 if TYPE_CHECKING:
@@ -46,19 +45,11 @@ REFUSED_CODES = {4: WRONG_LOGIN, 5: WRONG_LOGIN, 134: WRONG_LOGIN, 135: WRONG_LO
 """CONNACK codes (MQTT 3.1.1: 4, 5; MQTT 5: 134 and up) that a second attempt would get again."""
 MAX_PAYLOAD = 268_435_455 - 2 - 65_535 - 2 - 1
 """Bytes a PUBLISH may carry beside its longest topic (MQTT §2.2.3: remaining length < 256 MiB)."""
-INBOX_BYTES = 16 * 1024 * 1024
-INBOX_MESSAGES = 4096
-"""Bytes, or messages, received and not yet taken (`MqttBus.messages`) past which the socket is not
-read: TCP holds the broker back (it keeps the rest). The broker's own limit on unacknowledged
-messages is not enough: under a flood Mosquitto 2.0.11 sent the router tens of thousands past its
-``max_inflight_messages`` (the router's resident memory went to 1.6 GB). Read again at half."""
 ACKS_AWAITED_AT_MOST = 896
 """Sends awaiting their PUBACK past which the socket is read, however full the inbox: the same
 stream carries the PUBACKs, and a sender waiting for them must not wait for the inbox to be taken.
 Below the router's own limit (`router.switch.service.IN_FLIGHT`, 1,024: it waits past that), so
 the router never waits for a PUBACK its held-back socket keeps from it."""
-TOPICS_KEPT = 1024
-"""Topics whose encoding `MqttBus.send` keeps: the router's are a few a post (bounded, whatever arrives)."""
 PUBACK_REASONS = {
     0x80: "Unspecified error",
     0x83: "Implementation specific error",
@@ -121,7 +112,7 @@ class _Link(MqttPackageHandler):  # type: ignore[misc] # gmqtt has no type hints
         bus = self.bus
         if qos == 1 and not bus.manual_ack:
             # Written with this turn's other packets, not at once by gmqtt (a system call each).
-            bus._writer.write(_puback(mid))  # noqa: SLF001
+            bus._writer.write(puback(mid))  # noqa: SLF001
         elif qos == 2:  # we subscribe at QoS 1 at most: acknowledged as gmqtt does
             self._send_pubrec(mid)
         bus._arrived(Message(topic, packet[at:], qos, bool(cmd & 0x01), mid))  # noqa: SLF001
@@ -236,7 +227,7 @@ class _Reader(MQTTProtocol):  # type: ignore[misc] # gmqtt has no type hints
             length = data[at + 1]
             if length > 0x7F:
                 try:
-                    start, length = _remaining_length(data, at + 1)
+                    start, length = remaining_length(data, at + 1)
                 except ValueError:
                     # MQTT §4.8 (MQTT 5 §4.13): a malformed packet closes the network connection.
                     self._pending.clear()
@@ -268,115 +259,6 @@ class _Reader(MQTTProtocol):  # type: ignore[misc] # gmqtt has no type hints
 # takes no other: ours is put there. For every gmqtt client of the process, but only this module
 # imports gmqtt, and `_Reader` hands packets to any handler of gmqtt's as gmqtt would.
 gmqtt.mqtt.connection.MQTTProtocol = _Reader
-
-
-class _Writer:
-    """What the adapter sends: packets of one turn of the event loop, written together at its end.
-
-    One write a turn, not one a packet: a system call costs more than encoding a PUBLISH.
-    """
-
-    def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        self._headers: dict[str, bytes] = {}
-        """Each topic published on, as a PUBLISH carries it (length, UTF-8): checked and encoded once."""
-        self._outgoing: list[bytes] = []
-
-    def header(self, topic: str) -> bytes:
-        """The topic as a PUBLISH carries it, once checked; kept for the next message on it."""
-        header = self._headers.get(topic)
-        if header is not None:
-            return header
-        if not valid_topic(topic):
-            raise BusError(f"cannot publish on {topic!r}: not a valid topic")
-        encoded = topic.encode()
-        header = len(encoded).to_bytes(2, "big") + encoded
-        if len(self._headers) < TOPICS_KEPT:
-            self._headers[topic] = header
-        return header
-
-    def write(self, *packets: bytes) -> None:
-        """Hand ``packets`` over, after those handed over before: written at the end of this turn."""
-        if not self._outgoing:
-            asyncio.get_running_loop().call_soon(self.flush)
-        self._outgoing.extend(packets)
-
-    def flush(self) -> None:
-        """Write what was handed over, unless the connection is closing (then it is lost anyway)."""
-        outgoing, self._outgoing = self._outgoing, []
-        transport = self.transport
-        if outgoing and transport is not None and not transport.is_closing():
-            transport.write(b"".join(outgoing))
-
-    def drop(self) -> None:
-        """Forget what was not written: the connection is over."""
-        self._outgoing = []
-
-
-class _Inbox:
-    """The messages received and not yet taken, in arrival order; past its bounds the socket is not read.
-
-    Past `INBOX_BYTES` or `INBOX_MESSAGES` the transport stops reading (TCP holds the broker back,
-    which keeps the rest); at half, it reads again, or at once when a sender waits for PUBACKs
-    (``sends_waiting``: the same stream carries them).
-    """
-
-    def __init__(self, writer: _Writer) -> None:
-        self._writer = writer
-        self._messages: deque[Message] = deque()
-        self._bytes = 0
-        self.held_back = False
-        self._waiter: asyncio.Future[None] | None = None
-
-    def __len__(self) -> int:
-        return len(self._messages)
-
-    def put(self, message: Message, *, sends_waiting: bool) -> None:
-        """A message arrived: kept, and whoever waits for one woken."""
-        self._messages.append(message)
-        self._bytes += len(message.payload)
-        if not self.held_back and not self._has_room() and not sends_waiting:
-            self._hold_back()
-        self.wake()
-
-    def take(self) -> Message | None:
-        """The oldest message, if any; the socket is read again once there is room."""
-        if not self._messages:
-            return None
-        message = self._messages.popleft()
-        self._bytes -= len(message.payload)
-        if self.held_back and self._has_room(2):
-            self.read_again()
-        return message
-
-    async def wait(self) -> None:
-        """Until a message arrives, or `wake`."""
-        self._waiter = asyncio.get_running_loop().create_future()
-        await self._waiter
-
-    def wake(self) -> None:
-        """Wake whoever waits (a message came, or the connection is over)."""
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def _has_room(self, fraction: int = 1) -> bool:
-        """Whether the inbox holds at most ``1/fraction`` of its bounds, in bytes and in messages."""
-        return self._bytes <= INBOX_BYTES // fraction and len(self._messages) <= INBOX_MESSAGES // fraction
-
-    def _hold_back(self) -> None:
-        """Stop reading the socket: the broker keeps what we do not read."""
-        transport = self._writer.transport
-        if transport is not None and not transport.is_closing():
-            transport.pause_reading()
-            self.held_back = True
-
-    def read_again(self) -> None:
-        """Read the socket again: there is room, or a sender waits for PUBACKs behind what is held back."""
-        self.held_back = False
-        transport = self._writer.transport
-        if transport is not None and not transport.is_closing():
-            transport.resume_reading()
 
 
 class MqttBus:
@@ -434,8 +316,8 @@ class MqttBus:
         """`publish`'s sends by packet id: the broker's reason for refusing one (MQTT 5), else None."""
         self._gone: BusError | None = None
         """Why the connection is over, once it is."""
-        self._writer = _Writer()
-        self._inbox = _Inbox(self._writer)
+        self._writer = Writer()
+        self._inbox = Inbox(self._writer)
         self._last_mid = 0
         self._partner: MqttBus | None = None
         """The bus this one sends for (``sends_apart``): lost with it."""
@@ -541,14 +423,14 @@ class MqttBus:
         if self._mqtt5:
             header += b"\x00"  # no properties
         self._writer.write(
-            _fixed_header(0x30 | qos << 1 | retain, len(header) + len(payload)) + header, payload
+            fixed_header(0x30 | qos << 1 | retain, len(header) + len(payload)) + header, payload
         )
         return future
 
     async def ack(self, message: Message) -> None:
         """Acknowledge a QoS 1 message received with manual acknowledgement (PUBACK)."""
         if self.manual_ack and message.qos == 1 and self._gone is None:
-            self._writer.write(_puback(message.mid))
+            self._writer.write(puback(message.mid))
 
     async def subscribe(self, topic_filter: str, *, qos: int = 1) -> None:
         """Subscribe to ``topic_filter`` at ``qos``; returns once the broker has it (SUBACK)."""
@@ -680,39 +562,6 @@ def _tls_error(exc: BaseException) -> ssl.SSLError | None:
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
-
-
-def _fixed_header(first: int, remaining: int) -> bytes:
-    """MQTT §2.2: a packet's type and flags, then its remaining length as a variable byte integer."""
-    encoded = bytearray((first,))
-    while True:
-        remaining, digit = divmod(remaining, 128)
-        encoded.append(digit | 0x80 if remaining else digit)
-        if not remaining:
-            return bytes(encoded)
-
-
-def _puback(mid: int) -> bytes:
-    """MQTT §3.4: the PUBACK of packet ``mid``, success (MQTT 5 §3.4.2.1: no reason code means 0)."""
-    return b"\x40\x02" + mid.to_bytes(2, "big")
-
-
-def _remaining_length(data: bytes, at: int) -> tuple[int, int]:
-    """Where the body of a packet starts and its length, read at ``at``; a start of 0 if not all here.
-
-    MQTT §2.2.3: a variable byte integer, seven bits a byte, least significant first, the top bit
-    set on all but the last of at most four bytes: ``ValueError`` for a fifth (a malformed packet).
-    """
-    length = shift = 0
-    for index in range(at, min(at + 4, len(data))):
-        byte = data[index]
-        length |= (byte & 0x7F) << shift
-        if byte < 0x80:  # its continuation bit clear: the last byte
-            return index + 1, length
-        shift += 7
-    if len(data) >= at + 4:
-        raise ValueError("a remaining length of more than four bytes")
-    return 0, 0
 
 
 def _retrieved(future: asyncio.Future[None]) -> None:
