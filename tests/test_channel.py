@@ -28,6 +28,7 @@ from router.network.channel import (
     with_tracer_instruction,
     zfx,
 )
+from router.network.trunk import RoutingLine, write_transmission
 from router.sim.post import PostStation
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -332,3 +333,17 @@ def test_a_post_files_a_zfd_copy_it_holds_and_shows_one_it_does_not() -> None:
     assert (filed.duplicate, filed.cable) == (True, None)
     assert shown.duplicate is False
     assert shown.cable is not None
+
+
+def test_the_message_part_of_a_transmission_with_a_long_routing_line_starts_at_its_de_line() -> None:
+    """A trunk's routing line may run over many lines (§222c): none of them is in the message part.
+
+    A post's copy has a one-line FL2; a journalled trunk transmission read again after a restart
+    has as many as it reached, up to `router.network.trunk.MAX_ROUTING_LINES`.
+    """
+    raw = (SAMPLES / "flash-collective.txt").read_bytes()
+    message = raw[raw.index(b"DE RUEHRO") :]
+    ris = tuple(f"RUEH{chr(65 + n // 26)}{chr(65 + n % 26)}" for n in range(300))
+    transmission = write_transmission("PDE0001", RoutingLine(Precedence.ROUTINE, ris), message)
+    assert transmission.count(b"\n") - message.count(b"\n") > 30, "a routing line of many lines"
+    assert message_part(transmission) == message_part(b"VZCZCPDE0001\nRR RUEHC\n" + message)

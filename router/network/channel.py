@@ -35,6 +35,8 @@ _RECEIPT = re.compile(r"R [A-Z] ([A-Z]{3})(\d{4})")
 _TRANSMISSION_ID_WIDTH = 7
 """A channel designator and its serial in four digits (``HFR0042``)."""
 _HEADER_LINES = 12
+_ROUTING_LINES_AT_MOST = 102
+"""Lines a routing line and its pilots may take on a trunk (`router.network.trunk`: 100 of RIs)."""
 """FL1 is looked for this far down: junk lines may precede it in real traffic."""
 
 SWITCH_RI = "RUEHWEB"
@@ -172,6 +174,12 @@ def _message_start(raw: bytes) -> bytes:
             rest = lines[number + 1 :]
             # FL2 (the RIs to deliver to, continued over lines when long) runs to the DE line.
             de = next((i for i, text in enumerate(rest[:_HEADER_LINES]) if _DE.match(text)), None)
+            if de is None and rest and _FL2.match(rest[0]):
+                # A routing line of more lines than a post's copy has (a trunk's, §222c): look further.
+                rest = b"\n".join(rest).split(b"\n", _ROUTING_LINES_AT_MOST + 1)
+                de = next(
+                    (i for i, text in enumerate(rest[:_ROUTING_LINES_AT_MOST]) if _DE.match(text)), None
+                )
             if de is not None:
                 rest = rest[de:]
             elif rest and _FL2.match(rest[0]):
