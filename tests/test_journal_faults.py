@@ -166,9 +166,9 @@ class RecordingBus:
         """As the in-memory bus."""
         return self.bus.send(topic, payload, qos=qos, retain=retain)
 
-    async def subscribe(self, topic_filter: str, *, qos: int = 1) -> None:
+    async def subscribe(self, topic_filter: str, *, qos: int = 1, ahead: bool = False) -> None:
         """As the in-memory bus."""
-        await self.bus.subscribe(topic_filter, qos=qos)
+        await self.bus.subscribe(topic_filter, qos=qos, ahead=ahead)
 
     def messages(self) -> AsyncIterator[Message]:
         """As the in-memory bus."""

@@ -299,3 +299,53 @@ async def test_a_bus_whose_sending_connection_is_lost_is_lost(mosquitto: Mosquit
             await asyncio.wait_for(_drain(bus), 5)
         with pytest.raises(BusError):
             bus.send("test/apart-lost/x", b"X")
+
+
+async def test_receipts_heard_ahead_pass_a_held_back_flood_and_are_acknowledged_where_they_came(
+    mosquitto: Mosquitto,
+) -> None:
+    """``ahead``: receipts come on the connection for sends, not behind the intake's held-back flood.
+
+    Taken as the router takes cables (a burst, then its work), the flood is held back at the broker;
+    receipts published in the middle of it come next, not after it. Each message is acknowledged
+    on the connection it came on: the sessions, met again, give nothing back.
+    """
+    address = BrokerAddress.parse(mosquitto.url)
+    name = f"test-ahead-{next(_ids)}"
+    flood = 4 * INBOX_MESSAGES
+
+    def router_bus() -> MqttBus:
+        return MqttBus(address, client_id=name, manual_ack=True, persistent=True, sends_apart=True)
+
+    async with router_bus() as bus, MqttBus(address, client_id=f"{name}-publisher") as publisher:
+        await bus.subscribe("test/ahead-cables/#")
+        await bus.subscribe("test/ahead-receipts/#", ahead=True)
+        cable = b" " * 3000
+        sending = asyncio.gather(*(publisher.send(f"test/ahead-cables/{n}", cable) for n in range(flood)))
+        taken = published_at = receipts_at = 0
+        async with asyncio.timeout(60):
+            async for message in bus.messages():
+                taken += 1
+                await bus.ack(message)
+                if message.topic.startswith("test/ahead-receipts/"):
+                    assert message.ahead
+                    receipts_at = taken
+                if taken % 64 == 0:
+                    await asyncio.sleep(0.005)  # a burst's work
+                if taken == INBOX_MESSAGES:
+                    published_at = taken
+                    await asyncio.gather(
+                        *(publisher.send(f"test/ahead-receipts/{n}", b"R R HFR0001") for n in range(10))
+                    )
+                if taken == flood + 10:
+                    break
+        await sending
+        # The last acknowledgements a moment to reach the broker: written right before a DISCONNECT,
+        # a few were found not honoured (8 messages again at the next session), with or without
+        # ``sends_apart``; filed as duplicates by the router, but not what this test is about.
+        await asyncio.sleep(0.3)
+    assert receipts_at - published_at < INBOX_MESSAGES + 1024, "the receipts did not wait for the flood"
+    async with router_bus() as again:
+        await asyncio.sleep(0.5)
+        left = [m.topic for m in iter(again._inbox.take, None)]
+        assert not left, f"everything was acknowledged on the connection it came on: {left}"

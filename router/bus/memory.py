@@ -74,7 +74,7 @@ class MemoryBus:
         done.set_result(None)
         return done
 
-    async def subscribe(self, topic_filter: str, *, qos: int = 1) -> None:  # noqa: ARG002 (one QoS here)
+    async def subscribe(self, topic_filter: str, *, qos: int = 1, ahead: bool = False) -> None:  # noqa: ARG002 (one QoS, one queue here)
         """Subscribe; the retained messages that match arrive at once, marked retained."""
         self.filters.append(topic_filter)
         for message in list(self.broker.retained.values()):

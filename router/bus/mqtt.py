@@ -9,7 +9,7 @@ import socket
 import ssl
 import time
 from contextlib import AbstractAsyncContextManager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Self, TypeVar
 
 import gmqtt
@@ -279,14 +279,22 @@ class MqttBus:
         self.address = address
         self.manual_ack = manual_ack
         self._sender = (
-            MqttBus(address, client_id=f"{client_id}-sends" if client_id else None, mqtt5=mqtt5)
+            MqttBus(
+                address,
+                client_id=f"{client_id}-sends" if client_id else None,
+                persistent=persistent,
+                session_expiry=session_expiry,
+                manual_ack=manual_ack,
+                mqtt5=mqtt5,
+            )
             if sends_apart
             else None
         )
-        """``sends_apart``: a second connection of its own for what this bus sends. The PUBACKs of the
-        sends then never wait behind messages the inbox holds back (`_hold_back`): a switch taking a
-        flood slower than it comes holds the broker back on one connection and gets its PUBACKs on
-        the other. Either connection lost, the bus is lost."""
+        """``sends_apart``: a second connection of its own for what this bus sends, and for what it
+        hears ahead (`subscribe`'s ``ahead``). The PUBACKs of the sends, and the receipts, then never
+        wait behind messages the inbox holds back (`Inbox`): a switch taking a flood slower than it
+        comes holds the broker back on one connection and gets its PUBACKs and receipts on the
+        other. Either connection lost, the bus is lost."""
         """Each QoS 1 message is acknowledged by `ack`, not as it arrives (the broker redelivers it)."""
         self._mqtt5 = mqtt5
         # MQTT 5: keep the session (subscriptions, queued QoS 1 messages) while we are away; MQTT
@@ -428,12 +436,20 @@ class MqttBus:
         return future
 
     async def ack(self, message: Message) -> None:
-        """Acknowledge a QoS 1 message received with manual acknowledgement (PUBACK)."""
-        if self.manual_ack and message.qos == 1 and self._gone is None:
+        """Acknowledge a QoS 1 message received with manual acknowledgement (PUBACK), where it came."""
+        if message.ahead and self._sender is not None:
+            await self._sender.ack(message)
+        elif self.manual_ack and message.qos == 1 and self._gone is None:
             self._writer.write(puback(message.mid))
 
-    async def subscribe(self, topic_filter: str, *, qos: int = 1) -> None:
-        """Subscribe to ``topic_filter`` at ``qos``; returns once the broker has it (SUBACK)."""
+    async def subscribe(self, topic_filter: str, *, qos: int = 1, ahead: bool = False) -> None:
+        """Subscribe to ``topic_filter`` at ``qos``; returns once the broker has it (SUBACK).
+
+        ``ahead`` (with ``sends_apart``): on the connection for sends, not behind the inbox's backlog.
+        """
+        if ahead and self._sender is not None:
+            await self._sender.subscribe(topic_filter, qos=qos)
+            return
         if self._gone is not None:
             raise BusError(f"subscribe to {topic_filter} failed: {self._gone}")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -456,6 +472,10 @@ class MqttBus:
             await inbox.wait()
 
     def _arrived(self, message: Message) -> None:
+        partner = self._partner
+        if partner is not None:  # heard ahead on the connection for sends: to the bus's own inbox
+            partner._inbox.put(replace(message, ahead=True), sends_waiting=True)  # noqa: SLF001
+            return
         self._inbox.put(message, sends_waiting=len(self._acks) > ACKS_AWAITED_AT_MOST)
 
     def _acknowledged(self, mid: int, reason: int) -> None:

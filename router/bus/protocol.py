@@ -20,6 +20,8 @@ class Message:
     retain: bool = False
     mid: int = 0
     """The broker's packet id, for a manual acknowledgement."""
+    ahead: bool = False
+    """It came on a subscription heard ahead (`Bus.subscribe`): acknowledged where it came."""
 
 
 class Bus(Protocol):
@@ -34,8 +36,12 @@ class Bus(Protocol):
         Pipelining: many sends, and their acknowledgements awaited together.
         """
 
-    async def subscribe(self, topic_filter: str, *, qos: int = 1) -> None:
-        """Receive from now on every message whose topic matches ``topic_filter``."""
+    async def subscribe(self, topic_filter: str, *, qos: int = 1, ahead: bool = False) -> None:
+        """Receive from now on every message whose topic matches ``topic_filter``.
+
+        ``ahead``: its messages do not wait behind a backlog of the others' (where the bus has a
+        connection apart for them): receipts and service messages, small and urgent, not cables.
+        """
 
     def messages(self) -> AsyncIterator[Message]:
         """The messages received, in arrival order."""

@@ -100,6 +100,16 @@ def read_centre_topic(centre: str, topic: str) -> tuple[Kind, str] | None:
     return None if read is None or read[0] is Kind.CABLE else read
 
 
+def heard_ahead(topic_filter: str) -> bool:
+    """Whether the switch hears a filter ahead of the intake's backlog (`Bus.subscribe`'s ``ahead``).
+
+    Receipts, service messages and commands are small, and each one frees or steers what the
+    switch holds: they must not queue behind a flood of cables. Cables (an intake, a trunk's
+    traffic) are the flood.
+    """
+    return not (topic_filter == INTAKE or topic_filter.startswith("centres/") or "/from/" in topic_filter)
+
+
 def centre_subscriptions(centre: str) -> tuple[str, ...]:
     """What the centre ``centre`` hears: its posts', its trunks' receipts and traffic, its intake last."""
     return (

@@ -216,7 +216,7 @@ class Router:
         await self._flush([])
         self._wake.set()  # the switch's first turn sends what the lines hold
         for topic in self.subscriptions:
-            await self.bus.subscribe(topic, qos=1)
+            await self.bus.subscribe(topic, qos=1, ahead=topics.heard_ahead(topic))
         self.ready.set()
         self.switch.actions.event(
             "listening", intake=self.subscriptions[-1], acknowledgements=topics.RECEIPTS
