@@ -172,6 +172,19 @@ async def test_a_cable_leaves_its_centre_once_per_path_and_reaches_each_post_onc
     assert all(len(payloads) == 1 for payloads in seen.values())
 
 
+async def test_each_centre_names_itself_in_the_routing_log_they_share(tmp_path: Path) -> None:
+    """The centres publish on one `router/log`: each entry says which centre's it is."""
+    broker, clock, net = MemoryBroker(), ManualClock(), network(tmp_path)
+    log = await watching(broker, topics.LOG)
+    async with centres(broker, (ORIGIN, MIDDLE, FAR), net, clock, tmp_path):
+        await broker.connect().publish(topics.centre_intake(ORIGIN, "c1"), cable(1))
+        await settle(200)
+    entries = [json.loads(message.payload) for message in await helpers.receive(log, log.queue.qsize())]
+    routed = {entry["centre"] for entry in entries if entry["event"] == "routed"}
+    assert routed >= {ORIGIN, MIDDLE, FAR}, "the cable is routed at each centre on its way"
+    assert all(entry.get("centre") in {ORIGIN, MIDDLE, FAR} for entry in entries)
+
+
 async def test_fl2_at_each_hop_holds_only_that_paths_ris_and_fl3_never_changes(tmp_path: Path) -> None:
     """Each trunk copy's FL2 holds its path's RIs (§303a(3)-(4)); FL3 on is the originator's (§116)."""
     broker, clock, net = MemoryBroker(), ManualClock(), network(tmp_path)

@@ -62,9 +62,12 @@ class JournalReads(Protocol):
 class Actions:
     """What the core has decided and the edge has not done yet, and the routing log's counts."""
 
-    __slots__ = ("counts", "log_copies", "logs", "publish_log", "sends", "writes")
+    __slots__ = ("centre", "counts", "log_copies", "logs", "publish_log", "sends", "writes")
 
-    def __init__(self, *, log_copies: bool, publish_log: bool) -> None:
+    def __init__(self, *, log_copies: bool, publish_log: bool, centre: str | None = None) -> None:
+        self.centre = centre
+        """The centre of a network this switch is (`router run --centre`): named in every log entry,
+        as the centres share `router/log`; None for the single switch, whose entries are as before."""
         self.log_copies = log_copies
         """Also log and publish each copy's events (queued, delivered, acknowledged)."""
         self.publish_log = publish_log
@@ -96,6 +99,8 @@ class Actions:
         if event in DETAIL_EVENTS and not self.log_copies:
             return  # the journal's cables, deliveries and transmissions hold these facts already
         # One JSON text for the journal's events and `router/log` alike (the name in it as well).
+        if self.centre is not None:
+            fields = {"centre": self.centre, **fields}
         entry = json.dumps({"event": event, **fields}, default=str)
         self.writes.append(Logged(event, entry))
         self.logs.append((event, fields))

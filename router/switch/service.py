@@ -157,7 +157,12 @@ class Router:
         self.weather = Weather(
             journal,
             bus,
-            partial(Actions, log_copies=log_copies, publish_log=publish_log),
+            partial(
+                Actions,
+                log_copies=log_copies,
+                publish_log=publish_log,
+                centre=centre.name if centre is not None else None,
+            ),
             partial(
                 Switch,
                 table,
