@@ -7,9 +7,12 @@ import sqlite3
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING
 
+from typer.testing import CliRunner
+
 from router.bus import topics
 from router.bus.memory import MemoryBroker, MemoryBus
 from router.cable.models import Precedence
+from router.cli import app
 from router.journal.database import SCHEMA
 from router.journal.store import Journal
 from router.network.channel import CANCEL, message_part, read_copy
@@ -183,6 +186,26 @@ async def test_each_centre_names_itself_in_the_routing_log_they_share(tmp_path: 
     routed = {entry["centre"] for entry in entries if entry["event"] == "routed"}
     assert routed >= {ORIGIN, MIDDLE, FAR}, "the cable is routed at each centre on its way"
     assert all(entry.get("centre") in {ORIGIN, MIDDLE, FAR} for entry in entries)
+
+
+async def test_router_trace_follows_a_cable_through_every_centre_s_journal(tmp_path: Path) -> None:
+    """`router trace ID --journal A --journal B ...`: each centre's arrival and copies, hop by hop."""
+    broker, clock, net = MemoryBroker(), ManualClock(), network(tmp_path)
+    watch = await watching(broker, "cables/out/#")
+    async with centres(broker, (ORIGIN, MIDDLE, FAR), net, clock, tmp_path):
+        await broker.connect().publish(topics.centre_intake(ORIGIN, "c1"), cable(1))
+        await helpers.receive(watch, len(POSTS))
+        await settle(200)
+    journals = [str(tmp_path / f"router-{name}.sqlite") for name in (FAR, ORIGIN, MIDDLE)]
+    result = CliRunner().invoke(
+        app, ["trace", "RUFGNAA-0001-0011200", *(f"--journal={path}" for path in journals)]
+    )
+    assert result.exit_code == 0, result.output
+    hops = [line for line in result.output.splitlines() if line.startswith("at router-")]
+    assert hops == [f"at router-{name}.sqlite:" for name in (ORIGIN, MIDDLE, FAR)], "in the order reached"
+    at_origin = result.output.split(f"at router-{MIDDLE}.sqlite:")[0]
+    assert f"  {MIDDLE}" in at_origin, "the origin's copy went on its trunk to the next centre"
+    assert "RUFGBON" in at_origin, "and to its own post"
 
 
 async def test_fl2_at_each_hop_holds_only_that_paths_ris_and_fl3_never_changes(tmp_path: Path) -> None:

@@ -136,22 +136,27 @@ def report(
 def trace(
     cable: Annotated[str, typer.Argument(help="A message id (RUEHKO-1571-1610901) or a journal id.")],
     journal: Annotated[
-        Path | None, typer.Option(help="The journal (default: the settings').", show_default=False)
+        list[Path] | None,
+        typer.Option(
+            help="The journal (default: the settings'); once for each centre's, to follow its hops.",
+            show_default=False,
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array on stdout.")] = False,
 ) -> None:
     """Where a cable went: each arrival, each post's copy, its transmissions and its receipt."""
-    from router.readout.trace import read_trace, render_trace, trace_json  # noqa: PLC0415
+    from router.readout.trace import in_hop_order, read_trace, render_trace, trace_json  # noqa: PLC0415
 
-    path = settings_or_exit(journal=journal).journal
-    if not path.exists():
-        fail(f"router trace: no journal at {path}")
+    paths = journal or [settings_or_exit().journal]
+    for path in paths:
+        if not path.exists():
+            fail(f"router trace: no journal at {path}")
     try:
-        traces = read_trace(path, cable)
+        traces = in_hop_order([trace for path in paths for trace in read_trace(path, cable)])
     except RouterError as exc:
         fail(f"router trace: {exc}")
     if not traces:
-        fail(f"router trace: no cable {cable} in {path}")
+        fail(f"router trace: no cable {cable} in {', '.join(map(str, paths))}")
     typer.echo(json.dumps(trace_json(traces)) if as_json else render_trace(traces))
 
 

@@ -11,7 +11,7 @@ Read-only: the router may be writing the journal meanwhile.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -85,13 +85,17 @@ class CableTrace:
     set_aside: tuple[SetAsideTrace, ...]
     identified_as: str | None = None
     """The message identification the switch gave a cable without FL3, which its copies carry (§116)."""
+    journal: str = ""
+    """The journal it was read from: a centre's, where the cable is traced through several (a hop each)."""
 
 
 def read_trace(journal: Path | str, key: str) -> list[CableTrace]:
     """Every arrival of the cable ``key`` names: a message id, or a journal id (digits)."""
     try:
         with queries.read_only(journal) as db:
-            return [_cable(db, cable_id) for cable_id in queries.cable_ids(db, key)]
+            return [
+                replace(_cable(db, cable_id), journal=str(journal)) for cable_id in queries.cable_ids(db, key)
+            ]
     except sqlite3.Error as exc:
         raise JournalReadError(str(journal), str(exc)) from exc
 
@@ -142,6 +146,27 @@ def _copy(db: sqlite3.Connection, copy: queries.CopyRow) -> CopyTrace:
     )
 
 
+def in_hop_order(traces: list[CableTrace]) -> list[CableTrace]:
+    """The arrivals in the order the cable reached them: by time, then hop by hop along the trunks.
+
+    An arrival off a trunk (``trunks/<CENTRE>/from/<SENDER>``) is one hop after the sender's own
+    arrival; an intake's is the first. The network's clock may give several hops the same time.
+    """
+    senders = {}
+    for trace in traces:
+        parts = trace.topic.split("/")
+        if len(parts) == 4 and parts[0] == "trunks" and parts[2] == "from":
+            senders[parts[1]] = parts[3]
+
+    def hops(topic: str) -> int:
+        centre, count = topic.split("/")[1] if topic.startswith("trunks/") else "", 0
+        while centre in senders and count < len(senders):  # bounded: a loop in the data ends here
+            centre, count = senders[centre], count + 1
+        return count
+
+    return sorted(traces, key=lambda trace: (trace.received_at, hops(trace.topic)))
+
+
 def trace_json(traces: list[CableTrace]) -> list[dict[str, Any]]:
     """The traces as JSON-ready dicts (times are the network's, UNIX seconds)."""
     return [asdict(trace) for trace in traces]
@@ -150,7 +175,10 @@ def trace_json(traces: list[CableTrace]) -> list[dict[str, Any]]:
 def render_trace(traces: list[CableTrace]) -> str:
     """The traces as text: a line for each arrival, copy, transmission and intercept."""
     lines: list[str] = []
+    hops = len({trace.journal for trace in traces}) > 1
     for trace in traces:
+        if hops:  # through several centres' journals, in the order it reached them
+            lines.append(f"at {Path(trace.journal).name}:")
         identified = f"  on the wire {trace.identified_as}" if trace.identified_as else ""
         lines.append(
             f"{trace.message_id or '(no message id)'}{identified}  journal {trace.journal_id}"
