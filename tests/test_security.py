@@ -296,5 +296,5 @@ def test_each_role_may_read_what_its_command_subscribes_to() -> None:
         return {topic for access, topic in ROLE_GRANTS[user] if access in {"read", "readwrite"}}
 
     assert set(topics.SUBSCRIBED) <= reads(ROUTER)
-    assert reads(OBSERVER) == {topics.LOG, topics.STATUS}
+    assert reads(OBSERVER) == {topics.LOG, topics.STATUS, topics.CENTRE_STATUS}  # `watch --centre`
     assert {topic for _, topic in ROLE_GRANTS[PUBLISHER]} == {topics.INTAKE}

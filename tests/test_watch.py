@@ -107,3 +107,25 @@ def test_the_router_is_shown_live_stale_or_offline() -> None:
     console = Console(record=True, width=120)
     console.print(render(offline, deque(), state=router_state(offline, 0.0, 3.0)))
     assert "OFFLINE (connection lost)" in console.export_text()
+
+
+async def test_watching_one_centre_shows_its_status_and_its_own_log_entries() -> None:
+    """`router watch --centre NAME`: the centres share router/log; each has its router/status/NAME."""
+    broker = MemoryBroker()
+    watcher, centres = broker.connect(), broker.connect()
+    updates: asyncio.Queue[tuple[dict[str, Any] | None, dict[str, Any] | None]] = asyncio.Queue()
+    following = asyncio.create_task(
+        follow(watcher, lambda event, status: updates.put_nowait((event, status)), "DETRICK")
+    )
+    await asyncio.sleep(0.05)  # subscribed
+    await centres.publish(topics.status("PIRMASENS"), b'{"at": "P"}')
+    await centres.publish(topics.LOG, b'{"event": "routed", "centre": "PIRMASENS"}')
+    await centres.publish(topics.status("DETRICK"), b'{"at": "D"}')
+    await centres.publish(topics.LOG, b'{"event": "routed", "centre": "DETRICK"}')
+    async with asyncio.timeout(5):
+        got = [await updates.get(), await updates.get()]
+    await asyncio.sleep(0.05)
+    following.cancel()
+    await asyncio.wait({following})
+    assert got == [(None, {"at": "D"}), ({"event": "routed", "centre": "DETRICK"}, {"at": "D"})]
+    assert updates.empty(), "nothing of the other centre"

@@ -64,12 +64,13 @@ ROLE_GRANTS: dict[str, tuple[Grant, ...]] = {
         ("write", topics.CENTRE_STATUS),
     ),
     PUBLISHER: (("write", topics.INTAKE),),
-    OBSERVER: (("read", topics.LOG), ("read", topics.STATUS)),
+    OBSERVER: (("read", topics.LOG), ("read", topics.STATUS), ("read", topics.CENTRE_STATUS)),
     OPERATOR: (
         ("write", topics.LINE_CONTROL),
         ("write", topics.RETRANSMIT),
         ("read", topics.LOG),
         ("read", topics.STATUS),
+        ("read", topics.CENTRE_STATUS),
     ),
 }
 """Each role's topics; a post's are `post_grants`."""

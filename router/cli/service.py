@@ -178,6 +178,10 @@ def watch(  # noqa: PLR0913 (the view's size, where and as whom)
     *,
     broker: BrokerOption = None,
     lines: Annotated[int, typer.Option(min=1, max=200)] = 15,
+    centre: Annotated[
+        str | None,
+        typer.Option(help="One centre of a network: its status and its own log entries.", show_default=False),
+    ] = None,
     username: Username = None,
     password_file: PasswordFile = None,
     cafile: CaFile = None,
@@ -202,7 +206,7 @@ def watch(  # noqa: PLR0913 (the view's size, where and as whom)
         with live_view(lines, status_every=settings.status_every) as show:
             await reconnecting(
                 lambda: MqttBus(address),
-                lambda bus: follow(bus, show),
+                lambda bus: follow(bus, show, centre),
                 reconnect_max=settings.reconnect_max,
                 on_connected=lambda: typer.echo(f"watch: connected to {address}", err=True),
                 on_lost=lambda reason, delay: say_lost("watch", reason, delay),

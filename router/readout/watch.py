@@ -61,18 +61,21 @@ def read_object(message: Message) -> dict[str, Any]:
     return value
 
 
-async def follow(bus: Bus, on_update: OnUpdate) -> None:
+async def follow(bus: Bus, on_update: OnUpdate, centre: str | None = None) -> None:
     """Feed ``on_update`` every routing-log event and every status the router publishes, until cancelled.
 
     A status the broker kept from before (retained) is marked with `RETAINED`: the router may be gone.
+    ``centre``: one centre of a network, its status (router/status/NAME) and its own log entries.
     """
     status: dict[str, Any] | None = None
-    await bus.subscribe(topics.STATUS, qos=0)
+    status_topic = topics.status(centre)
+    await bus.subscribe(status_topic, qos=0)
     await bus.subscribe(topics.LOG, qos=0)
     async for message in bus.messages():
         value = read_object(message)
-        if message.topic != topics.STATUS:
-            on_update(value, status)
+        if message.topic != status_topic:
+            if centre is None or value.get("centre") == centre or value.get("event") == "unreadable":
+                on_update(value, status)
         elif value.get("event") == "unreadable":
             on_update(value, status)  # a status we cannot read: shown in the log, the last one kept
         else:
