@@ -200,7 +200,22 @@ class CpuMeter:
 class Router:
     """`router run` in a process of its own: ``with Router(...) as router``."""
 
-    def __init__(self, broker: str, table: Path, work: Path, *, time_scale: float = 1.0) -> None:
+    def __init__(  # noqa: PLR0913 (keyword-only options)
+        self,
+        broker: str,
+        table: Path,
+        work: Path,
+        *,
+        time_scale: float = 1.0,
+        options: tuple[str, ...] = (),
+        client_id: str | None = "",
+    ) -> None:
+        """``options``: more of `router run`'s (``--centre NAME``).
+
+        ``client_id``: "" a new one each run; None the router's own default (a centre's ``router-NAME``).
+        """
+        self.journal = work / "journal.sqlite"
+        self.client_id = f"router-{time.monotonic_ns()}" if client_id == "" else client_id
         self.command = [
             sys.executable,
             "-m",
@@ -211,16 +226,20 @@ class Router:
             "--routing",
             str(table),
             "--journal",
-            str(work / "journal.sqlite"),
+            str(self.journal),
             "--time-scale",
             str(time_scale),
+            *options,
         ]
         self.log = work / "router.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Self:
-        env = {"ROUTER_LOG_FILE": str(self.log), "ROUTER_CLIENT_ID": f"router-{time.monotonic_ns()}"}
-        self.process = subprocess.Popen(self.command, env={**os.environ, **env}, cwd=ROOT)  # noqa: S603
+        env = {**os.environ, "ROUTER_LOG_FILE": str(self.log)}
+        env.pop("ROUTER_CLIENT_ID", None)
+        if self.client_id is not None:
+            env["ROUTER_CLIENT_ID"] = self.client_id
+        self.process = subprocess.Popen(self.command, env=env, cwd=ROOT)  # noqa: S603
         deadline = time.monotonic() + 30
         while not (self.log.exists() and b'"listening"' in self.log.read_bytes()):
             if time.monotonic() > deadline or self.process.poll() is not None:

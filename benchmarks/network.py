@@ -19,21 +19,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections import deque
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Self
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from e2e import PUBLISH_IN_FLIGHT, ROOT, CopyCounter, cpu_seconds, unthrottled_table
+from e2e import PUBLISH_IN_FLIGHT, CopyCounter, Router, cpu_seconds, unthrottled_table
 from machine import describe
 from peers import FANOUT, Broker, seed_cables
 
@@ -51,52 +49,10 @@ def unthrottled_network(window: int) -> str:
     return re.sub(r"^baud = \d+$", f"baud = 0\nwindow = {window}", text, flags=re.MULTILINE)
 
 
-class Centre:
-    """`router run --centre NAME` in a process of its own: ``with Centre(...) as centre``."""
-
-    def __init__(self, name: str, broker: str, work: Path) -> None:
-        self.name = name
-        self.journal = work / f"router-{name}.sqlite"
-        self.log = work / f"router-{name}.log"
-        self.command = [
-            sys.executable,
-            "-m",
-            "router",
-            "run",
-            "--centre",
-            name,
-            "--network",
-            str(work / "network.toml"),
-            "--routing",
-            str(work / "table.toml"),
-            "--journal",
-            str(self.journal),
-            "--broker",
-            broker,
-        ]
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Self:
-        env = {**os.environ, "ROUTER_LOG_FILE": str(self.log)}
-        env.pop("ROUTER_CLIENT_ID", None)  # each centre its own session (router-NAME)
-        self.process = subprocess.Popen(self.command, env=env, cwd=ROOT)  # noqa: S603
-        deadline = time.monotonic() + 30
-        while not (self.log.exists() and b'"listening"' in self.log.read_bytes()):
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise SystemExit(f"centre {self.name} did not start; see {self.log}")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        assert self.process is not None
-        self.process.terminate()
-        self.process.wait(30)
-
-    @property
-    def pid(self) -> int:
-        """The centre's process id."""
-        assert self.process is not None
-        return self.process.pid
+def _folder(path: Path) -> Path:
+    """``path``, made: a centre's own work folder (its journal and log)."""
+    path.mkdir()
+    return path
 
 
 def trunk_times(journal: Path, neighbours: set[str]) -> dict[str, dict[str, float]]:
@@ -152,25 +108,26 @@ def main() -> None:
         (work / "network.toml").write_text(unthrottled_network(window=10_000), encoding="utf-8")
         cables = seed_cables(args.cables, 0)
         expected = FANOUT * len(cables)
-        with Broker(work / "broker") as broker:
-            centres = [Centre(name, broker.url, work) for name in network.centres]
-            for centre in centres:
-                centre.__enter__()
-            try:
-                counter = CopyCounter(broker.url, expected)
-                before = {c.name: cpu_seconds(c.pid) for c in centres}
-                first = asyncio.run(publish(broker.url, cables))
-                counter.done.wait(300)
-                counter.stop()
-                used = {c.name: cpu_seconds(c.pid) - before[c.name] for c in centres}
-            finally:
-                for centre in centres:
-                    centre.__exit__()
-            trunks = {
-                c.name: trunk_times(c.journal, set(network.neighbours(c.name)))
-                for c in centres
-                if c.journal.exists()
+        with Broker(work / "broker") as broker, ExitStack() as running:
+            centres = {
+                name: running.enter_context(
+                    Router(
+                        broker.url,
+                        work / "table.toml",
+                        _folder(work / name),
+                        options=("--centre", name, "--network", str(work / "network.toml")),
+                        client_id=None,  # each centre its own session, router-NAME
+                    )
+                )
+                for name in network.centres
             }
+            counter = CopyCounter(broker.url, expected)
+            before = {name: cpu_seconds(c.pid) for name, c in centres.items()}
+            first = asyncio.run(publish(broker.url, cables))
+            counter.done.wait(300)
+            counter.stop()
+            used = {name: cpu_seconds(c.pid) - before[name] for name, c in centres.items()}
+        trunks = {name: trunk_times(c.journal, set(network.neighbours(name))) for name, c in centres.items()}
     seconds = max(counter.last - first, 1e-9)
     results = {
         "benchmark": "network",
