@@ -75,7 +75,7 @@ class Inbox:
 
     Past `INBOX_BYTES` or `INBOX_MESSAGES` the transport stops reading (TCP holds the broker back,
     which keeps the rest); at half, it reads again, or at once when a sender waits for PUBACKs
-    (``sends_waiting``: the same stream carries them).
+    behind what it holds back (`read_again`: the same stream carries them).
     """
 
     def __init__(self, writer: Writer) -> None:
@@ -88,11 +88,15 @@ class Inbox:
     def __len__(self) -> int:
         return len(self._messages)
 
-    def put(self, message: Message, *, sends_waiting: bool) -> None:
-        """A message arrived: kept, and whoever waits for one woken."""
+    def put(self, message: Message, *, may_hold_back: bool) -> None:
+        """A message arrived: kept, and whoever waits for one woken.
+
+        Past the bounds the socket is held back if ``may_hold_back``: not while a sender waits for
+        PUBACKs on it, nor for a message that came on another connection than the one it reads.
+        """
         self._messages.append(message)
         self._bytes += len(message.payload)
-        if not self.held_back and not self._has_room() and not sends_waiting:
+        if may_hold_back and not self.held_back and not self._has_room():
             self._hold_back()
         self.wake()
 

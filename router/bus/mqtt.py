@@ -474,9 +474,9 @@ class MqttBus:
     def _arrived(self, message: Message) -> None:
         partner = self._partner
         if partner is not None:  # heard ahead on the connection for sends: to the bus's own inbox
-            partner._inbox.put(replace(message, ahead=True), sends_waiting=True)  # noqa: SLF001
+            partner._inbox.put(replace(message, ahead=True), may_hold_back=False)  # noqa: SLF001
             return
-        self._inbox.put(message, sends_waiting=len(self._acks) > ACKS_AWAITED_AT_MOST)
+        self._inbox.put(message, may_hold_back=len(self._acks) <= ACKS_AWAITED_AT_MOST)
 
     def _acknowledged(self, mid: int, reason: int) -> None:
         if reason >= 0x80 and mid in self._checked:  # MQTT 5: 0x80 and up refuse
