@@ -37,14 +37,13 @@ from typing import Self
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from e2e import POOL, Cable, CopyCounter, Router, noticed, publish_all, rss_kb, unthrottled_table
+from e2e import POOL, Cable, CopyCounter, Router, noticed, publish_all, receipt_of, rss_kb, unthrottled_table
 from machine import describe
 from peers import Broker
 
 from router import parse_cable
 from router.bus.mqtt import BrokerAddress, MqttBus
 from router.errors import CableParseError
-from router.network.channel import BELL, read_copy, receipt
 from router.routing.decide import decide
 from router.routing.table import RoutingTable, parse_table
 from router.sim.replay import replay_schedule
@@ -135,12 +134,10 @@ async def receipt_every_copy(url: str) -> None:
         pending: deque[asyncio.Future[None]] = deque()
         receipted, told = 0, time.monotonic()
         async for message in bus.messages():
-            copy = read_copy(message.payload)
-            if copy.service is not None or copy.cancelled:
+            answer = receipt_of(message.payload)
+            if answer is None:
                 continue
-            letter = message.payload.split(b"\n", 2)[1].lstrip(BELL)[:1].decode()
-            ack = message.topic.replace("/out/", "/ack/")
-            pending.append(bus.send(ack, receipt(letter, copy.transmission_id)))
+            pending.append(bus.send(message.topic.replace("/out/", "/ack/"), answer))
             if len(pending) > RECEIPTS_IN_FLIGHT:
                 await pending.popleft()
             receipted += 1

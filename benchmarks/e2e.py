@@ -269,6 +269,8 @@ class CopyCounter:
         self.count = 0
         self.last = 0.0
         self.done = threading.Event()
+        if expected <= 0:
+            self.done.set()  # nothing to wait for (the pool's oldest cables reach no post of the table)
         self.process = subprocess.Popen(  # noqa: S603
             [
                 MOSQUITTO_SUB,
@@ -328,15 +330,20 @@ class Sampler:
             key = copy_key(message.payload)
             if key is not None and key in self.published_at:
                 self.latency[self.precedence.get(key, "-")].append(now - self.published_at[key])
-            if self.receipts:
-                copy = read_copy(message.payload)
-                if copy.service is not None or copy.cancelled:
-                    continue  # a service message or a cancellation: nothing to receipt
-                # FL2's prosign, after a FLASH's bell signal (ACP 127 §151b).
-                letter = message.payload.split(b"\n", 2)[1].lstrip(b"\a")[:1].decode()
-                await bus.publish(
-                    message.topic.replace("/out/", "/ack/"), receipt(letter, copy.transmission_id)
-                )
+            if self.receipts and (answer := receipt_of(message.payload)) is not None:
+                await bus.publish(message.topic.replace("/out/", "/ack/"), answer)
+
+
+def receipt_of(payload: bytes) -> bytes | None:
+    """A post's receipt for a copy on cables/out/<RI>; None for a service message or a cancellation.
+
+    ``R``, FL2's prosign letter (after a FLASH's bell signal) and the copy's channel serial (§151b).
+    """
+    copy = read_copy(payload)
+    if copy.service is not None or copy.cancelled:
+        return None
+    letter = payload.split(b"\n", 2)[1].lstrip(b"\a")[:1].decode()
+    return receipt(letter, copy.transmission_id)
 
 
 async def publish_all(bus: MqttBus, cables: list[Cable], published_at: dict[str, float]) -> float:

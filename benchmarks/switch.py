@@ -23,14 +23,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from e2e import unthrottled_table
+from e2e import receipt_of, unthrottled_table
 from machine import describe
 from peers import seed_cables
 
 from router.bus.memory import MemoryBroker
 from router.journal.store import Journal
 from router.log import configure_logging
-from router.network.channel import BELL, read_copy, receipt
 from router.routing.table import parse_table
 from router.switch.service import Router
 
@@ -59,11 +58,8 @@ async def one_round(count: int, *, receipts: bool, first: int) -> float:
             got = 0
             async for message in post.messages():
                 got += 1
-                if receipts:
-                    copy = read_copy(message.payload)
-                    letter = message.payload.split(b"\n", 2)[1].lstrip(BELL)[:1].decode()
-                    ack = message.topic.replace("/out/", "/ack/")
-                    await post.publish(ack, receipt(letter, copy.transmission_id))
+                if receipts and (answer := receipt_of(message.payload)) is not None:
+                    await post.publish(message.topic.replace("/out/", "/ack/"), answer)
                 if got == FANOUT * count:
                     return
 
