@@ -10,13 +10,21 @@ import pytest
 from router import Precedence
 from router.errors import JournalError
 from router.journal.store import Journal
-from router.journal.writes import SentAtOnce, Transmitting
+from router.journal.writes import Acknowledged, SentAtOnce, Transmitting
 from router.network.line import Consignment, Line
 from router.routing.decide import Delivery, Intercept
 from router.switch.lines import journal_row
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+
+def _acknowledged_at(path: Path, delivery_id: int) -> float:
+    """When the journal at ``path`` says a delivery was acknowledged, as another reader sees it."""
+    with sqlite3.connect(path) as db:
+        return float(
+            db.execute("SELECT acknowledged_at FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()[0]
+        )
 
 
 def delivery(post: str, precedence: Precedence = Precedence.ROUTINE) -> Delivery:
@@ -56,9 +64,13 @@ def test_open_deliveries_survive_a_reopen_in_order(tmp_path: Path) -> None:
     assert journal.transmission("RUEHC", "EHC", 1) == (ids[0], "delivered")
     assert journal.last_serials() == {"RUEHC": 1}
     assert journal.consignment(ids[0]).precedence is Precedence.FLASH
-    assert journal.acknowledged(ids[0], "RUEHC")
-    assert not journal.acknowledged(ids[0], "RUEHC"), "a second acknowledgement changes nothing"
-    assert not journal.acknowledged(ids[1], "RUEHC"), "only the post a delivery is for may acknowledge it"
+    journal.apply([Acknowledged(ids[0], "RUEHC")])
+    assert not journal.is_open(ids[0])
+    first = _acknowledged_at(path, ids[0])
+    journal.apply([Acknowledged(ids[0], "RUEHC")])
+    assert _acknowledged_at(path, ids[0]) == first, "a second acknowledgement changes nothing"
+    journal.apply([Acknowledged(ids[1], "RUEHC")])
+    assert journal.is_open(ids[1]), "only the post a delivery is for may acknowledge it"
     journal.close()
     reopened = Journal(path)
     assert [(d.id, d.post, d.precedence) for d in reopened.open_deliveries()] == [
@@ -158,4 +170,5 @@ def test_a_copy_sent_in_the_transaction_that_routed_it_is_written_delivered(tmp_
     rows = other.execute("SELECT id, state, delivered_at FROM deliveries ORDER BY id").fetchall()
     assert rows == [(1, "delivered", 5.0), (2, "delivered", 7.0)]
     assert other.execute("SELECT count(*) FROM transmissions").fetchone() == (4,)
-    assert journal.acknowledged(1, "RUEHC")
+    journal.apply([Acknowledged(1, "RUEHC")])
+    assert not journal.is_open(1)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from router.cable.models import needs_receipt
 from router.errors import JournalError
-from router.journal.database import DELIVERY_STATE, INSERT_DELIVERY, MARK_DELIVERED, MARK_RECEIPTED, Database
+from router.journal.database import DELIVERY_STATE, INSERT_DELIVERY, MARK_DELIVERED, Database
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -407,13 +407,6 @@ class Writes(Database):
             "UPDATE transmissions SET outcome = 'cut', ended_at = started_at WHERE outcome = 'sending'"
         )
         return cut
-
-    def acknowledged(self, delivery_id: int, post: str) -> bool:
-        """The post acknowledged a delivery; False when the id is not an open delivery of that post."""
-        self._write_pending()
-        now = self._now()
-        cursor = self._db.execute(MARK_RECEIPTED, (now, now, delivery_id, post))
-        return cursor.rowcount == 1
 
     def give_up(self, delivery_id: int, cable_id: int, post: str, reason: str) -> None:
         """A delivery the switch gives up sending: ``intercepted``, and a row of the intercepts table."""
