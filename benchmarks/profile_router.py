@@ -50,7 +50,7 @@ PARTS = (
     # The adapter cuts each read into packets (cables and PUBACKs, up to its inbox) as it arrives
     # (`_Reader`, over gmqtt's protocol); it hands each copy to the transport inside MqttBus.send.
     ("MQTT reading packets", ("_Reader.", "_read_loop (gmqtt/", "data_received (gmqtt/")),
-    ("handing copies to gmqtt", ("MqttBus.send (router/bus/mqtt.py",)),
+    ("handing copies to the MQTT adapter", ("MqttBus.send (router/bus/mqtt.py",)),
     # The switch's lines (queueing, transmissions, receipt deadlines) and each post's line itself.
     ("lines", ("router/switch/lines.py", "router/network/line.py")),
     ("rest of the switch", ("router/switch/",)),
