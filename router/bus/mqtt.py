@@ -371,9 +371,9 @@ class MqttBus:
         close_notify (``APPLICATION_DATA_AFTER_CLOSE_NOTIFY``), one gone resets the socket.
         """
         self._writer.flush()  # what was handed over goes before the DISCONNECT
-        sender = self._sender
-        if sender is not None and sender._gone is None:  # noqa: SLF001
-            await sender._close()  # noqa: SLF001
+        if self._sender is not None:
+            # Closed whatever ended the bus: a loss of the other connection leaves this one open.
+            await self._sender._close()  # noqa: SLF001
         with suppress(TimeoutError, OSError):
             async with asyncio.timeout(DISCONNECT_WITHIN):
                 await self._client.disconnect()
