@@ -80,6 +80,16 @@ def test_router_run_delivers_and_exits_zero_on_sigterm(mosquitto: Mosquitto, tmp
     assert "at" in status
 
 
+def test_router_run_stopped_by_ctrl_c_stops_cleanly_with_status_130(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """SIGINT: the same clean stop as SIGTERM, but the status says interrupted, as a shell reports it."""
+    with router_process(mosquitto, tmp_path / "journal.sqlite") as router:
+        router.send_signal(signal.SIGINT)
+        assert router.wait(timeout=10) == 130
+    assert asyncio.run(offline_status(mosquitto))["reason"] == "stopped"
+
+
 def test_a_killed_router_leaves_an_offline_status(mosquitto: Mosquitto, tmp_path: Path) -> None:
     """SIGKILL: the broker publishes the router's Last Will, a retained `router/status` saying offline."""
     with router_process(mosquitto, tmp_path / "journal.sqlite") as router:

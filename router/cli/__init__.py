@@ -8,6 +8,9 @@ nothing in the process.
 
 from __future__ import annotations
 
+from importlib import metadata
+from typing import Annotated
+
 import typer
 
 from router.cli import access, cables, demo, network, service
@@ -23,9 +26,28 @@ app = typer.Typer(
 )
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"router {version()}")
+        raise typer.Exit
+
+
 @app.callback()
-def main() -> None:
+def main(
+    _version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
     """Read, route and deliver diplomatic cables the way a tape-relay switch did."""
+
+
+def version() -> str:
+    """The installed distribution's version (pyproject.toml's)."""
+    try:
+        return metadata.version("router")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 for command in (

@@ -23,6 +23,7 @@ from router.cli.common import (
     Username,
     broker_or_exit,
     fail,
+    folder_or_exit,
     login_flags,
     run_client,
     settings_or_exit,
@@ -260,10 +261,11 @@ def generate(  # noqa: PLR0913 (the generator's knobs, all options)
     from router.sim.traffic import generate as generated  # noqa: PLC0415
 
     table = table_or_exit(settings_or_exit(routing=routing).routing)
+    if out is not None:
+        folder_or_exit("generate", out)
     first = datetime.now(UTC) if start is None else start.replace(tzinfo=start.tzinfo or UTC)
     cables = generated(table, count=count, seed=seed, start=first, rate=rate)
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
         for cable in cables:
             (out / f"{cable.name}.txt").write_bytes(cable.raw)
         typer.echo(f"wrote {count} cables to {out}")
