@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from router.bus.tls import TlsFiles
 
 CONFIG_FILE = Path("config") / "router.toml"
+"""The settings file read when none is named: the current folder's, if it has one (a checkout does)."""
 
 
 class Settings(BaseSettings):
@@ -36,6 +38,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ROUTER_", extra="forbid", frozen=True)
     config_file: ClassVar[Path] = CONFIG_FILE
+    config_origin: ClassVar[str] = "the current folder's"
 
     broker: str | None = Field(
         default=None, description="mqtt[s]://[user@]host:port; none starts a private broker"
@@ -298,6 +301,28 @@ def _first_line(path: Path) -> str:
     if not lines or not lines[0]:
         raise SettingsError(f"setting password_file: {path} is empty (the password is its first line)")
     return lines[0]
+
+
+def choose_config_file(named: Path | None) -> None:
+    """Read the settings from ``named`` (``--config``), else ROUTER_CONFIG, else ./config/router.toml.
+
+    A file named either way must exist (``SettingsError``): a typo would otherwise run the router on
+    defaults without a word. The current folder's file is read only if it is there.
+    """
+    environment = os.environ.get("ROUTER_CONFIG")
+    if named is None and not environment:
+        return  # the current folder's, Settings.config_file as it is
+    path, origin = (named, "--config") if named is not None else (Path(str(environment)), "ROUTER_CONFIG")
+    if not path.is_file():
+        raise SettingsError(f"settings file {path} (from {origin}): no such file")
+    Settings.config_file, Settings.config_origin = path, f"from {origin}"
+
+
+def config_file_said() -> str:
+    """Which settings file is read, and why, in one line (`router config` prints it first)."""
+    if Settings.config_file.is_file():
+        return f"settings file: {Settings.config_file} ({Settings.config_origin})"
+    return f"settings file: none ({Settings.config_file} is not here): defaults, ROUTER_* variables and flags"
 
 
 def load_settings(*, fixed: Mapping[str, Any] | None = None, **flags: Any) -> Settings:

@@ -27,7 +27,7 @@ from router.cli.common import (
     until_signalled,
 )
 from router.errors import RouterError
-from router.settings import for_centre, given_flags, sources
+from router.settings import config_file_said, for_centre, given_flags, sources
 
 
 def run(  # noqa: PLR0913 (the service's options, and how it logs in to a broker of its own)
@@ -126,6 +126,7 @@ def config(  # noqa: PLR0913 (the connection options, to see what they make)
     flags = given_flags(login_flags(broker, username, password_file, cafile, certfile, keyfile))
     settings = settings_or_exit(**flags)
     origin = sources(flags)
+    typer.echo(f"# {config_file_said()}")
     for name, value in settings.model_dump().items():
         shown = without_password(value) if name == "broker" and value else value  # a SecretStr shows ***
         typer.echo(f"{name} = {shown!s}  # {origin[name]}")
