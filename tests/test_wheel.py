@@ -1,6 +1,6 @@
 """The package as a user installs it: a wheel in a fresh venv, run from a folder that is not the checkout.
 
-The routing table, the network and the scenarios ship inside the package (`router.shipped`), so
+The routing table, the network and the scenarios ship inside the package (`router.routing.shipped`), so
 `router route` and `router demo` need nothing from the repository. Slow-ish (a venv and the
 dependencies: about 20 s with pip's cache warm), so one test does both commands.
 """
@@ -63,7 +63,7 @@ def test_the_wheel_installed_elsewhere_routes_and_runs_the_demo(tmp_path: Path) 
     (journal,) = elsewhere.glob("demo-runs/*/journal.sqlite")
     assert (journal.parent / "report" / "index.html").is_file()
     installed = subprocess.run(  # noqa: S603
-        [str(bin_dir / "python"), "-c", "import router.shipped as s; print(s.SHIPPED)"],
+        [str(bin_dir / "python"), "-c", "import router.routing.shipped as s; print(s.SHIPPED)"],
         cwd=elsewhere,
         capture_output=True,
         text=True,

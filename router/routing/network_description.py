@@ -23,8 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from router.errors import LocatedError, TableError
 from router.routing.network import Centre, Network, Route, Trunk, trunk_between
+from router.routing.shipped import SHIPPED
 from router.routing.table import LineCodeName, LineProfile
-from router.shipped import SHIPPED
 from router.tomlfile import validated
 
 DEFAULT_NETWORK = SHIPPED / "network.toml"

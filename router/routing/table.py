@@ -15,7 +15,7 @@ from router.cable.models import Classification
 from router.cable.names import normalise_name
 from router.cable.security import US_ONLY_CAVEATS
 from router.errors import LocatedError, TableError
-from router.shipped import SHIPPED
+from router.routing.shipped import SHIPPED
 from router.tomlfile import dotted, locate, validated
 
 if TYPE_CHECKING:

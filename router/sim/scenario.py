@@ -12,8 +12,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from router.errors import LocatedError, ScenarioError
+from router.routing.shipped import SHIPPED
 from router.routing.table import RoutingIndicator, RoutingTable, load_table
-from router.shipped import SHIPPED
 from router.tomlfile import locate, read_validated
 
 DEFAULT_SCENARIO = SHIPPED / "scenarios" / "demo.toml"

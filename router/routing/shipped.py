@@ -9,5 +9,5 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SHIPPED = Path(__file__).resolve().parent / "config"
+SHIPPED = Path(__file__).resolve().parents[1] / "config"
 """The folder of the shipped defaults."""
