@@ -86,8 +86,10 @@ class Settings(BaseSettings):
     embedded_port: int = Field(
         default=1884, ge=1, le=65535, description="port of the private broker `router run` starts"
     )
+    # 60 by default: the table's lines run at teletype speeds (75 baud: ten characters a second), so
+    # at 1.0 a newcomer's first copy would take minutes; a network minute a second shows them in seconds.
     time_scale: float = Field(
-        default=1.0, gt=0, description="network seconds per host second: 60 makes a minute pass in a second"
+        default=60.0, gt=0, description="network seconds per host second: 60 makes a minute pass in a second"
     )
     units_per_character: float | None = Field(
         default=None,

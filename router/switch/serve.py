@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+from collections import Counter
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -22,6 +23,7 @@ from router.bus.security import ROUTER
 from router.errors import SettingsError
 from router.journal.store import Journal
 from router.network.clock import ScaledClock
+from router.network.line import code_for, units_per_character
 from router.routing.network_description import load_network
 from router.routing.table import load_table
 from router.settings import private_mosquitto, private_tls
@@ -160,6 +162,24 @@ def centre_of(settings: Settings) -> Place | None:
     return Place(settings.centre, network)
 
 
+def line_speeds(table: RoutingTable, time_scale: float) -> dict[str, object]:
+    """What the lines will feel like, said at the start: how many posts at each speed, and the slowest.
+
+    A newcomer's first copy waits for its line: a 3,000-character cable takes five network minutes
+    at 75 baud. The log says so, with what it comes to on the host's clock at this time scale.
+    """
+    bauds = Counter(post.line.baud for post in table.posts.values())
+    throttled = [baud for baud in bauds if baud > 0]
+    said: dict[str, object] = {
+        "line_speeds": {f"{baud} baud" if baud else "unthrottled": n for baud, n in sorted(bauds.items())}
+    }
+    if throttled:
+        slowest = min(throttled)
+        per_second = slowest / units_per_character(slowest, code_for(slowest))
+        said["slowest_line_characters_per_host_second"] = round(per_second * time_scale, 1)
+    return said
+
+
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the router until ``stop``: reconnect with backoff whenever the broker goes away."""
     table = load_table(settings.routing)
@@ -178,6 +198,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             journal=str(settings.journal),
             posts=len(table.posts),
             centre=settings.centre,
+            time_scale=settings.time_scale,
+            **line_speeds(table, settings.time_scale),
         )
         memory = asyncio.create_task(give_back_memory_every(settings.status_every), name="give-back-memory")
         try:
