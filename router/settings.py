@@ -83,6 +83,12 @@ class Settings(BaseSettings):
         description="also log each cable's arrival and each copy's queued/delivered/acknowledged",
     )
     reconnect_max: float = Field(default=30.0, gt=0, description="longest wait between reconnections, s")
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, description="serve Prometheus metrics on this port; none: no metrics"
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="address the metrics are served on (0.0.0.0: every interface)"
+    )
     embedded_port: int = Field(
         default=1884, ge=1, le=65535, description="port of the private broker `router run` starts"
     )

@@ -76,6 +76,16 @@ def run(  # noqa: PLR0913 (the service's options, and how it logs in to a broker
             show_default=False,
         ),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            min=0,
+            max=65535,
+            help="Serve Prometheus metrics on http://127.0.0.1:N/metrics. \\[env var: ROUTER_METRICS_PORT]",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the routing service until SIGINT or SIGTERM (then stop intake, persist, exit 0).
 
@@ -97,6 +107,7 @@ def run(  # noqa: PLR0913 (the service's options, and how it logs in to a broker
             embedded_tls=tls,
             centre=centre,
             network=network,
+            metrics_port=metrics_port,
             **login,
         )
     )

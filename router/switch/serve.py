@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from router.network.clock import Clock
     from router.routing.table import RoutingTable
     from router.settings import Settings
+    from router.switch.metrics import Metrics
+    from router.switch.service import Figures
 
 log = structlog.get_logger("router")
 
@@ -112,6 +114,7 @@ def switch_for(  # noqa: PLR0913 (the switch's parts)
     clock: Clock,
     *,
     centre: Place | None = None,
+    figures: Figures | None = None,
 ) -> Router:
     """The switch on ``bus``, every option of it from ``settings``: the one place a `Router` is wired.
 
@@ -143,6 +146,7 @@ def switch_for(  # noqa: PLR0913 (the switch's parts)
         resend_after=settings.resend_after,
         publish_log=settings.publish_log,
         journal_retry_max=settings.journal_retry_max,
+        figures=figures,
         **({} if centre is None else {"centre": centre}),  # the single switch's wiring as it was
     )
 
@@ -201,19 +205,49 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             time_scale=settings.time_scale,
             **line_speeds(table, settings.time_scale),
         )
+        metrics = await _metrics_served(settings, stack)
+
+        def switch(bus: Bus) -> Router:
+            router = switch_for(bus, settings, journal, table, clock, centre=centre, figures=metrics)
+            if metrics is not None:
+                metrics.router = router  # what a scrape reads, from this connection on
+            return router
+
         memory = asyncio.create_task(give_back_memory_every(settings.status_every), name="give-back-memory")
         try:
-            await _reconnecting(
-                settings,
-                address,
-                mqtt5=mqtt5,
-                stop=stop,
-                switch=lambda bus: switch_for(bus, settings, journal, table, clock, centre=centre),
-            )
+            await _reconnecting(settings, address, mqtt5=mqtt5, stop=stop, switch=switch, metrics=metrics)
         finally:
             memory.cancel()
             await asyncio.wait({memory})
     log.info("router-stopped")
+
+
+async def _metrics_served(settings: Settings, stack: AsyncExitStack) -> Metrics | None:
+    """The metrics, served on `metrics_port` until the router stops; None when not asked for.
+
+    A port that cannot be had is said in one line (`SettingsError`), before the switch starts.
+    """
+    if settings.metrics_port is None:
+        return None
+    from router.switch.metrics import Metrics  # noqa: PLC0415 (prometheus_client only when asked)
+
+    metrics = Metrics()
+    try:
+        server = await metrics.serve(settings.metrics_host, settings.metrics_port)
+    except OSError as exc:
+        where = f"{settings.metrics_host}:{settings.metrics_port}"
+        raise SettingsError(
+            f"setting metrics_port: cannot serve metrics on {where}: {exc.strerror}"
+        ) from None
+    stack.push_async_callback(_closed, server)
+    port = server.sockets[0].getsockname()[1]
+    log.info("metrics-served", url=f"http://{settings.metrics_host}:{port}/metrics")
+    return metrics
+
+
+async def _closed(server: asyncio.Server) -> None:
+    server.close()
+    await server.wait_closed()
 
 
 def offline_status(reason: str, at: float | None = None) -> bytes:
@@ -231,13 +265,14 @@ WILL_REASON = "the router's connection ended without a goodbye (Last Will)"
 """What a crashed or killed router's status says: the broker publishes it when the connection drops."""
 
 
-async def _reconnecting(
+async def _reconnecting(  # noqa: PLR0913 (keyword-only: the switch, and who counts the losses)
     settings: Settings,
     address: BrokerAddress,
     *,
     mqtt5: bool,
     stop: asyncio.Event,
     switch: Callable[[Bus], Router],
+    metrics: Metrics | None = None,
 ) -> None:
     """Connect and run the switch until ``stop``; when the broker goes away, wait and connect again.
 
@@ -275,6 +310,12 @@ async def _reconnecting(
         work,
         reconnect_max=settings.reconnect_max,
         on_connected=lambda: log.info("connected", broker=str(address)),
-        on_lost=lambda reason, delay: log.warning("broker-lost", reason=reason, retry_in_s=delay),
+        on_lost=lambda reason, delay: _lost(reason, delay, metrics),
         stop=stop,
     )
+
+
+def _lost(reason: str, delay: float, metrics: Metrics | None) -> None:
+    log.warning("broker-lost", reason=reason, retry_in_s=delay)
+    if metrics is not None:
+        metrics.reconnects.inc()
