@@ -29,6 +29,17 @@ from router.cli.common import (
 from router.errors import RouterError
 from router.settings import config_file_said, for_centre, given_flags, sources
 
+MetricsPort = Annotated[
+    int | None,
+    typer.Option(
+        "--metrics-port",
+        min=0,
+        max=65535,
+        help="Serve Prometheus metrics on http://127.0.0.1:N/metrics. \\[env var: ROUTER_METRICS_PORT]",
+        show_default=False,
+    ),
+]
+
 
 def run(  # noqa: PLR0913 (the service's options, and how it logs in to a broker of its own)
     *,
@@ -76,16 +87,7 @@ def run(  # noqa: PLR0913 (the service's options, and how it logs in to a broker
             show_default=False,
         ),
     ] = None,
-    metrics_port: Annotated[
-        int | None,
-        typer.Option(
-            "--metrics-port",
-            min=0,
-            max=65535,
-            help="Serve Prometheus metrics on http://127.0.0.1:N/metrics. \\[env var: ROUTER_METRICS_PORT]",
-            show_default=False,
-        ),
-    ] = None,
+    metrics_port: MetricsPort = None,
 ) -> None:
     """Run the routing service until SIGINT or SIGTERM (then stop intake, persist, exit 0).
 
