@@ -2,15 +2,18 @@
 
 The routing table, the network and the scenarios ship inside the package (`router.routing.shipped`), so
 `router route` and `router demo` need nothing from the repository. Slow-ish (a venv and the
-dependencies: about 20 s with pip's cache warm), so one test does both commands.
+dependencies: about 20 s with pip's cache warm), so one test does both commands, and holds the
+build to no warnings and the licence declared (PEP 639).
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -30,12 +33,17 @@ def _copy_of_the_source(into: Path) -> Path:
 @pytest.mark.timeout(600)
 def test_the_wheel_installed_elsewhere_routes_and_runs_the_demo(tmp_path: Path) -> None:
     source = _copy_of_the_source(tmp_path / "source")
-    subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "dist"), str(source)],
+    built = subprocess.run(  # noqa: S603 (-v: the build backend's own warnings are shown)
+        [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "-w", str(tmp_path / "dist"), str(source)],
         check=True,
         capture_output=True,
+        text=True,
     )
+    # Python warnings from the build ("SetuptoolsDeprecationWarning: ..."); pip's own "WARNING:" lines
+    # are about this machine's package indexes, not the project.
+    assert not re.findall(r"\w+Warning: .*", built.stdout + built.stderr)
     (wheel,) = (tmp_path / "dist").glob("router-*.whl")
+    assert "License-Expression: MIT" in _metadata(wheel)
     venv.create(tmp_path / "venv", with_pip=True)
     bin_dir = tmp_path / "venv" / "bin"
     subprocess.run(  # noqa: S603
@@ -70,3 +78,9 @@ def test_the_wheel_installed_elsewhere_routes_and_runs_the_demo(tmp_path: Path) 
         check=True,
     )
     assert str(tmp_path / "venv") in installed.stdout  # the package's own copy, not the checkout's
+
+
+def _metadata(wheel: Path) -> str:
+    with zipfile.ZipFile(wheel) as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        return archive.read(name).decode()
