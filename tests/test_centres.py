@@ -396,3 +396,84 @@ async def test_a_garbled_routing_line_is_rejected_not_guessed_at_nor_receipted(t
         assert routers[MIDDLE].counts["received"] == 1
     detail = json.loads(rejected.payload)
     assert (rejected.topic, detail["line"], detail["field"]) == (topics.REJECTED, 2, "FL2")
+
+
+async def test_urgent_copies_waiting_when_the_outage_becomes_extended_go_round_then(tmp_path: Path) -> None:
+    """Waiting on a dead trunk when it has been down `divert_after`: FLASH and IMMEDIATE go round (§307).
+
+    They go by the doctrine's alternate at that moment, without a pilot (§308c(1)), their FL2 and
+    FL3 as they were; the journal moves each delivery to its new trunk; the ROUTINE waits.
+    """
+    broker, clock, net = MemoryBroker(), ManualClock(), network(tmp_path)
+    watch = await watching(broker, "trunks/+/from/+", "cables/out/RUEKJCS")
+    log = await watching(broker, topics.LOG)
+    around = topics.trunk("BELTSVILLE", ORIGIN)
+    to_detrick = "RUCBAAA/COMMANDER NORTHCOM"
+    async with centres(broker, (ORIGIN, MIDDLE, "BELTSVILLE"), net, clock, tmp_path) as routers:
+        operator = broker.connect()
+        await operator.publish(topics.trunk_control(ORIGIN, MIDDLE), b"down")
+        await settle(200)
+        await clock.advance(10)  # down, not yet for long: all three wait on the trunk
+        for serial, precedence in ((13, "R"), (14, "Z"), (15, "O")):
+            raw = cable(serial, precedence, info=to_detrick)
+            await operator.publish(topics.centre_intake(ORIGIN, f"c{serial}"), raw)
+        await settle(200)
+        waiting = {"ROUTINE": 1, "FLASH": 1, "IMMEDIATE": 1, "in_flight": 0}
+        assert routers[ORIGIN].lines[MIDDLE].depths() == waiting
+        assert watch.queue.empty()
+        await clock.advance(291)  # 301 s down: past divert_after, with nothing new filed
+        seen = by_topic(await helpers.receive(watch, 6))  # two round, two on to DETRICK, two at the post
+        assert routers[ORIGIN].lines[MIDDLE].depths() == {"ROUTINE": 1, "in_flight": 0}
+        await settle(200)
+        assert watch.queue.empty()
+    assert len(seen["cables/out/RUEKJCS"]) == len(seen[topics.trunk(MIDDLE, "BELTSVILLE")]) == 2
+    around_copies = seen[around]
+    lines = [read_transmission(payload) for payload in around_copies]
+    assert [(t.line, t.pilot) for t in lines] == [
+        (RoutingLine(Precedence.FLASH, ("RUEKJCS", "RUCBAAA")), None),  # FLASH first (§308d)
+        (RoutingLine(Precedence.IMMEDIATE, ("RUEKJCS", "RUCBAAA")), None),
+    ]
+    assert [t.message for t in lines] == [
+        message_part(cable(14, "Z", to_detrick)),
+        message_part(cable(15, "O", to_detrick)),
+    ]
+    logged = [json.loads(m.payload) for m in await helpers.receive(log, log.queue.qsize())]
+    went = [e for e in logged if e["event"] == "trunk-alternate" and "delivery" in e]
+    assert [(e["precedence"], e["trunks_out"], e["via"]) for e in went] == [
+        ("FLASH", [MIDDLE], ["BELTSVILLE"]),
+        ("IMMEDIATE", [MIDDLE], ["BELTSVILLE"]),
+    ]
+    with sqlite3.connect(tmp_path / f"router-{ORIGIN}.sqlite") as db:
+        rows = db.execute("SELECT precedence, post, ris FROM deliveries ORDER BY id").fetchall()
+    assert rows == [
+        ("ROUTINE", MIDDLE, "RUEKJCS RUCBAAA"),
+        ("FLASH", "BELTSVILLE", "RUEKJCS RUCBAAA"),
+        ("IMMEDIATE", "BELTSVILLE", "RUEKJCS RUCBAAA"),
+    ]
+
+
+async def test_a_copy_gone_round_is_neither_lost_nor_sent_twice_by_a_restart(tmp_path: Path) -> None:
+    """The move is journalled: restarted, the centre sends the copy by the alternate only, as a suspect."""
+    broker, clock, net = MemoryBroker(), ManualClock(), network(tmp_path)
+    watch = await watching(broker, "trunks/+/from/+")
+    around = topics.trunk("BELTSVILLE", ORIGIN)
+    async with centres(broker, (ORIGIN,), net, clock, tmp_path):
+        operator = broker.connect()
+        await operator.publish(topics.trunk_control(ORIGIN, MIDDLE), b"down")
+        await settle(200)
+        await operator.publish(
+            topics.centre_intake(ORIGIN, "flash"), cable(16, "Z", info="RUCBAAA/COMMANDER NORTHCOM")
+        )
+        await clock.advance(301)
+        (first,) = await helpers.receive(watch, 1)
+    async with centres(broker, (ORIGIN,), net, clock, tmp_path):  # no receipt came: it goes again
+        await clock.advance(30)
+        (again,) = await helpers.receive(watch, 1)
+        await broker.connect().publish(topics.trunk_control(ORIGIN, MIDDLE), b"up")  # a new core: up anyway
+        await clock.advance(30)
+        await settle(200)
+        assert watch.queue.empty(), "nothing by the direct trunk: the copy is BELTSVILLE's now"
+    assert first.topic == again.topic == around
+    assert read_transmission(first.payload).pilot is None
+    assert read_transmission(again.payload).pilot is not None  # ZFD: it may have got there (§427)
+    assert read_transmission(again.payload).line == read_transmission(first.payload).line

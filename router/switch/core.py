@@ -128,7 +128,7 @@ class Switch:
         self._unknown = Strangers(actions)
         self.centre = None
         if isinstance(outlet, TrunkOutlet) and centre is not None:
-            self.centre = Centre(centre, reads, cables, self.intake, actions, outlet, self.lines.diversions)
+            self.centre = Centre(centre, reads, cables, self.intake, actions, outlet, self.lines)
 
     @property
     def by_post(self) -> dict[str, Line]:
@@ -279,6 +279,8 @@ class Switch:
         self.cables.now = now
         self.lines.check_receipts(now)
         self._divert(now)
+        if self.centre is not None:
+            self.centre.divert(now)  # trunks just down `divert_after`: their waiting urgent copies (§307)
         # Lines silent 30 minutes get a PRIORITY ZID quoting the last number sent (§412b).
         self.lines.active.update(self.lines.services.check(now, self.lines.lines))
         self.lines.run(now)

@@ -81,9 +81,12 @@ class TrunkOutlet(Outlet):
         if len(self._ris) > RIS_HELD:
             self._ris.popitem(last=False)
 
+    def ris_of(self, delivery_id: int) -> tuple[str, ...]:
+        """The RIs of a trunk copy's FL2: held in memory, else the journal's."""
+        return self._ris.get(delivery_id) or self._journal.trunk_ris(delivery_id)
+
     def _line(self, consignment: Consignment) -> RoutingLine:
-        ris = self._ris.get(consignment.delivery_id) or self._journal.trunk_ris(consignment.delivery_id)
-        return RoutingLine(consignment.precedence, ris)
+        return RoutingLine(consignment.precedence, self.ris_of(consignment.delivery_id))
 
     def heading_characters(self, post: str, line: Line, consignment: Consignment, *, suspect: bool) -> int:
         """A trunk transmission's FL1, FL2 of all its RIs and the pilot; a post's copy's heading."""
