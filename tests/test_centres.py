@@ -15,9 +15,18 @@ from router.cable.models import Precedence
 from router.cli import app
 from router.journal.database import SCHEMA
 from router.journal.store import Journal
-from router.network.channel import CANCEL, message_part, read_copy
+from router.network.channel import (
+    CANCEL,
+    ZFR,
+    ZID,
+    message_part,
+    read_copy,
+    read_signal,
+    service_message,
+    zfx,
+)
 from router.network.clock import ManualClock, settle
-from router.network.trunk import RoutingLine, read_transmission
+from router.network.trunk import RoutingLine, read_transmission, write_transmission
 from router.routing.network_description import DEFAULT_NETWORK, load_network
 from router.routing.table import parse_table
 from router.switch.centre import Place, message_id_of
@@ -477,3 +486,77 @@ async def test_a_copy_gone_round_is_neither_lost_nor_sent_twice_by_a_restart(tmp
     assert read_transmission(first.payload).pilot is None
     assert read_transmission(again.payload).pilot is not None  # ZFD: it may have got there (§427)
     assert read_transmission(again.payload).line == read_transmission(first.payload).line
+
+
+def from_pirmasens(serial: int, cable_serial: int) -> bytes:
+    """PIRMASENS's transmission to DETRICK under ``PDE<serial>``: a ROUTINE for RUEKJCS."""
+    line = RoutingLine(Precedence.ROUTINE, ("RUEKJCS",))
+    return write_transmission(f"PDE{serial:04d}", line, message_part(cable(cable_serial)))
+
+
+async def test_a_centre_reports_a_gap_in_a_trunks_numbers_and_answers_its_channel_check(
+    tmp_path: Path,
+) -> None:
+    """DETRICK, receiving PDE0001 then PDE0003, asks for PDE0002 by ZFX (§433); a ZID gets ZIC (§412c).
+
+    A ZFR from the sender closes the number it cancels (§424d): not reported again.
+    """
+    broker, clock, net = MemoryBroker(), ManualClock(), network(tmp_path)
+    services = topics.trunk_service(ORIGIN, MIDDLE)
+    watch = await watching(broker, services)
+    trunk = topics.trunk(MIDDLE, ORIGIN)
+    async with centres(broker, (MIDDLE,), net, clock, tmp_path) as routers:
+        pirmasens = broker.connect()
+        await pirmasens.publish(trunk, from_pirmasens(1, 51))
+        await pirmasens.publish(trunk, from_pirmasens(3, 53))
+        (gap,) = await helpers.receive(watch, 1)
+        # PDE0004 was cut by an outage: PDE0005 cancels it (§424d), PDE0006 comes; 0004 is not open.
+        await pirmasens.publish(trunk, service_message("PDE0005", MIDDLE, f"{ZFR} PDE0004", clock.now()))
+        await pirmasens.publish(trunk, from_pirmasens(6, 56))
+        check = service_message("PDE0007", MIDDLE, f"{ZID} PDE0006", clock.now(), prosign="PP")
+        await pirmasens.publish(trunk, check)
+        (answer,) = await helpers.receive(watch, 1)
+        await settle(200)
+        assert watch.queue.empty()
+        assert routers[MIDDLE].counts["trunk-gap"] == 1
+    assert (gap.topic, read_signal(gap.payload, "ZFX")) == (services, ["PDE0002"])
+    assert read_signal(answer.payload, "ZIC") == ["PDE0006"]
+
+
+async def test_a_centre_answers_a_neighbours_gap_report_from_its_journal(tmp_path: Path) -> None:
+    """PIRMASENS, told by ZFX that DETRICK never had PDE0001, sends it again under a new number (§433)."""
+    broker, clock, net = MemoryBroker(), ManualClock(), network(tmp_path)
+    watch = await watching(broker, topics.trunk(MIDDLE, ORIGIN))
+    to_detrick = "RUCBAAA/COMMANDER NORTHCOM"
+    async with centres(broker, (ORIGIN,), net, clock, tmp_path) as routers:
+        filer = broker.connect()
+        await filer.publish(topics.centre_intake(ORIGIN, "a"), cable(61, info=to_detrick))
+        await filer.publish(topics.centre_intake(ORIGIN, "b"), cable(62, info=to_detrick))
+        first, _ = await helpers.receive(watch, 2)
+        await filer.publish(topics.trunk_service(ORIGIN, MIDDLE), zfx(MIDDLE, ["PDE0001"]))
+        (again,) = await helpers.receive(watch, 1)
+        assert routers[ORIGIN].counts["gap"] == 1
+    sent, resent = read_transmission(first.payload), read_transmission(again.payload)
+    assert (sent.transmission_id, resent.transmission_id) == ("PDE0001", "PDE0003")
+    assert (resent.line, resent.message) == (sent.line, sent.message)
+    assert resent.pilot is None  # DETRICK never had it: not a suspected duplicate (§427)
+
+
+async def test_an_idle_trunk_is_checked_and_both_ends_agree(tmp_path: Path) -> None:
+    """30 minutes silent, PIRMASENS sends DETRICK ZID PDE0001 (§412b); DETRICK's ZIC agrees (§412c-d)."""
+    broker, clock, net = MemoryBroker(), ManualClock(), network(tmp_path)
+    log = await watching(broker, topics.LOG)
+    async with centres(broker, (ORIGIN, MIDDLE), net, clock, tmp_path):
+        await broker.connect().publish(topics.centre_intake(ORIGIN, "c"), cable(63, info="RUCBAAA/X"))
+        await settle(200)
+        await clock.advance(1801)
+        await settle(200)
+        await clock.advance(1)
+        await settle(200)
+    entries = [json.loads(m.payload) for m in await helpers.receive(log, log.queue.qsize())]
+    checks = [e for e in entries if e["event"] == "channel-check" and e["post"] == MIDDLE]
+    assert [(e["centre"], e["sent"], e["received"], e["agreed"]) for e in checks] == [
+        (ORIGIN, "PDE0001", "PDE0001", True)
+    ]
+    answered = [e for e in entries if e["event"] == "trunk-channel-check"]
+    assert [(e["centre"], e["received"]) for e in answered if e["centre"] == ORIGIN] == [(ORIGIN, "PDE0001")]

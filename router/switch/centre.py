@@ -33,9 +33,13 @@ network's centres (`router run --centre NAME`), and decides as follows:
   receipted (§428a); for other RIs it is routed. An overlap (the same RI in two different routing
   lines) is routed twice; the post files the second copy by its message id (§428a).
 - **Services on trunks.** A cancellation (``E E E E E E E E AR``, §424a) and a service message
-  (ZFR, ZID) from a neighbour are logged (``trunk-cancelled``, ``trunk-service``), not routed;
-  a centre does not yet answer a neighbour's ZID with ZIC, nor report a gap in a trunk's numbers
-  by ZFX (the posts do both on their lines).
+  (ZFR, ZID) from a neighbour are logged (``trunk-cancelled``, ``trunk-service``), not routed.
+  Every number received on a trunk is accounted for (`router.switch.incoming`, §412a): a gap is
+  reported to the sender by ZFX (§433) and a ZID answered by ZIC (§412c), on
+  ``trunks/<SENDER>/svc/<ME>``; the sender answers those as it answers its posts' (the missed copy
+  again under a new number from its journal, without a pilot: the neighbour never had it; a ZFR
+  for a number that carried none, §424d), and sends a silent trunk its ZID as it does a post's
+  line (§412b).
 
 - **Trunk outages.** An operator takes a trunk down or up on ``trunks/<ME>/line/<NEIGHBOUR>``
   (the other end's is its own): it is cut and cancelled by ZFR when back (§424d), as a post's
@@ -76,6 +80,7 @@ from router.network.relaying import originating_lines, segregate
 from router.network.trunk import read_transmission
 from router.routing.decide import Delivery, Intercept, RoutingDecision
 from router.routing.network import LOCAL
+from router.switch.incoming import IncomingTrunks
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -102,8 +107,8 @@ if TYPE_CHECKING:
             """The RIs of a trunk copy's FL2."""
 
 
-TRUNK_KINDS = frozenset({Kind.TRUNK_RECEIPT, Kind.TRUNK_CONTROL})
-"""Messages keyed by a neighbouring centre's name, not an RI: its receipts, and its trunk's control."""
+TRUNK_KINDS = frozenset({Kind.TRUNK_RECEIPT, Kind.TRUNK_SERVICE, Kind.TRUNK_CONTROL})
+"""Messages keyed by a neighbouring centre's name, not an RI: its receipts, services and trunk control."""
 
 
 class Place(NamedTuple):
@@ -154,6 +159,7 @@ class Centre:
         self._lines = lines
         self._diversions = lines.diversions
         self._diversions.trunks = frozenset(outlet.trunks)
+        self._incoming = IncomingTrunks(self.name, actions)
         self._journal = journal
         self._cables = cables
         self._intake = intake
@@ -294,6 +300,7 @@ class Centre:
         if neighbour not in self.outlet.trunks:
             self._actions.event("unknown-station", ri=neighbour[:24], topic=topic[:80])
             return
+        self._incoming.heard(neighbour, payload)  # its number first, whatever it carries (§412a)
         if self._service(neighbour, payload):
             return
         cable_id = self._intake.journal_first(topic, payload)

@@ -211,7 +211,7 @@ class Switch:
             self._unknown.tell(kind, post)
         elif kind is Kind.RECEIPT or kind is Kind.TRUNK_RECEIPT:  # a neighbour receipts as a post does
             self.posts.receipt(post, payload)
-        elif kind is Kind.SERVICE:
+        elif kind is Kind.SERVICE or kind is Kind.TRUNK_SERVICE:  # a neighbour's ZFX, ZIC as a post's
             self.posts.service_message(post, payload, now)
         elif kind is Kind.LINE_CONTROL or kind is Kind.TRUNK_CONTROL:  # a trunk goes down as a line does
             self.posts.line_control(post, payload, now)
