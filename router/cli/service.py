@@ -80,11 +80,12 @@ def run(  # noqa: PLR0913 (the service's options, and how it logs in to a broker
     """Run the routing service until SIGINT or SIGTERM (then stop intake, persist, exit 0).
 
     Without --broker it starts a private broker: its users' passwords (the router, a publisher, an
-    observer, an operator, each post) are made in its credentials folder, where the other commands
-    find them. With --centre it is that centre of a network (its cables on centres/NAME/in/#, its
-    trunks on trunks/...), and needs --broker: the centres share one.
+    observer, an operator, each post, each centre) are made in its credentials folder, where the
+    other commands find them. With --centre it is that centre of a network (its cables on
+    centres/NAME/in/#, its trunks on trunks/...), logged in as centre-NAME, and needs --broker:
+    the centres share one.
     """
-    from router.bus.security import ROUTER  # noqa: PLC0415
+    from router.bus.security import ROUTER, centre_user  # noqa: PLC0415
     from router.log import configure_logging  # noqa: PLC0415
     from router.switch.serve import serve  # noqa: PLC0415 (the service's imports are not needed by check)
 
@@ -102,7 +103,14 @@ def run(  # noqa: PLR0913 (the service's options, and how it logs in to a broker
     )
     if settings.centre is not None and not settings.broker:
         fail("router run: --centre needs --broker: the centres of a network share one broker", USAGE)
-    broker_or_exit(ROUTER, login)  # a bad address or password file: one line, before anything starts
+    user = ROUTER
+    if settings.centre is not None:
+        # A centre logs in as its own user (its password in the credentials folder, as a post's),
+        # unless --username, the URL or the settings name another.
+        user = centre_user(settings.centre)
+        if settings.username is None:
+            settings = settings.model_copy(update={"username": user})
+    broker_or_exit(user, login)  # a bad address or password file: one line, before anything starts
     configure_logging(settings.log_file)
     try:
         run_fast(until_signalled(lambda stop: serve(settings, stop)))
