@@ -560,3 +560,21 @@ async def test_an_idle_trunk_is_checked_and_both_ends_agree(tmp_path: Path) -> N
     ]
     answered = [e for e in entries if e["event"] == "trunk-channel-check"]
     assert [(e["centre"], e["received"]) for e in answered if e["centre"] == ORIGIN] == [(ORIGIN, "PDE0001")]
+
+
+async def test_a_suspected_duplicate_goes_on_as_one_from_every_centre_after(tmp_path: Path) -> None:
+    """Received with ZFD and not had before: its trunk and post copies all carry the pilot (§427c(2))."""
+    broker, clock, net = MemoryBroker(), ManualClock(), network(tmp_path)
+    watch = await watching(broker, "trunks/+/from/+", "cables/out/#")
+    line = RoutingLine(Precedence.ROUTINE, ("RUEKJCS", "RUWDQAA"))
+    piloted = write_transmission("PDE0001", line, message_part(cable(81)), pilot="RUFGNAA")
+    plain = write_transmission("PDE0002", line, message_part(cable(82)))
+    async with centres(broker, (MIDDLE, FAR), net, clock, tmp_path):
+        pirmasens = broker.connect()
+        await pirmasens.publish(topics.trunk(MIDDLE, ORIGIN), piloted)
+        await pirmasens.publish(topics.trunk(MIDDLE, ORIGIN), plain)
+        seen = by_topic(await helpers.receive(watch, 2 + 2 + 2 + 2))  # two in, two on, four copies
+    onward = [read_transmission(payload) for payload in seen[topics.trunk(FAR, MIDDLE)]]
+    assert [(t.line.ris, t.pilot) for t in onward] == [(("RUWDQAA",), "RUFGNAA"), (("RUWDQAA",), None)]
+    for post in ("RUEKJCS", "RUWDQAA"):  # DETRICK's post, and TINKER's after the second hop
+        assert [read_copy(payload).suspect for payload in seen[topics.copies(post)]] == [True, False], post

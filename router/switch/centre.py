@@ -60,8 +60,10 @@ Not yet: copies of a trunk left in the journal for want of memory (a backlog of 
 becomes extended wait for the trunk (the first are hardly FLASH; the second go again by it when it
 is back, with ZFD). NIACT
 is known at the originating centre only (FL2 does not carry it): a relaying centre's copy of a
-NIACT IMMEDIATE waits `receipt_timeout` for its receipt, not `ack_timeout`. The suspected-duplicate
-pilot a centre receives is not passed on (§427c(2)): its onward copies go as first copies.
+NIACT IMMEDIATE waits `receipt_timeout` for its receipt, not `ack_timeout`. A message received
+with the suspected-duplicate pilot and not received before goes on with it (§427c(2),
+`router.switch.trunks`); which cables came so is not journalled apart: the pilot of a copy still
+waiting when the centre restarts is lost.
 """
 
 from __future__ import annotations
@@ -338,6 +340,9 @@ class Centre:
             self._actions.event("duplicate", message_id=message_id, journal_id=cable_id, original=original)
             return
         self._cables.remember(cable_id, received.message, message_id)
+        if received.pilot is not None:
+            # Not received before (that was filed above): on as a suspected duplicate (§427c(2)).
+            self.outlet.piloted(cable_id, received.pilot)
         out = self._out(received.line.precedence)
         relayed = segregate(received.line, received.message, self.name, self.network, out)
         precedence = received.line.precedence
