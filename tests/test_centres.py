@@ -578,3 +578,108 @@ async def test_a_suspected_duplicate_goes_on_as_one_from_every_centre_after(tmp_
     assert [(t.line.ris, t.pilot) for t in onward] == [(("RUWDQAA",), "RUFGNAA"), (("RUWDQAA",), None)]
     for post in ("RUEKJCS", "RUWDQAA"):  # DETRICK's post, and TINKER's after the second hop
         assert [read_copy(payload).suspect for payload in seen[topics.copies(post)]] == [True, False], post
+
+
+MESH = (
+    """
+[[centres]]
+name = "ALPHA"
+title = "ALPHA"
+serves = ["RUF"]
+
+[[centres]]
+name = "BRAVO"
+title = "BRAVO"
+serves = ["RUE"]
+
+[[centres]]
+name = "CHARLIE"
+title = "CHARLIE"
+serves = ["RUC"]
+
+[[centres]]
+name = "DELTA"
+title = "DELTA"
+serves = ["RUW"]
+"""
+    + "".join(
+        f'\n[[trunks]]\nbetween = ["{a}", "{b}"]\nbaud = 0\n'
+        for a, b in (
+            ("ALPHA", "BRAVO"),
+            ("ALPHA", "CHARLIE"),
+            ("ALPHA", "DELTA"),
+            ("BRAVO", "CHARLIE"),
+            ("BRAVO", "DELTA"),
+            ("CHARLIE", "DELTA"),
+        )
+    )
+    + "".join(
+        f'\n[[doctrine]]\ncentre = "{centre}"\nprefixes = ["{prefix}"]\n'
+        f'primary = "{primary}"\nalternate = "{alternate}"\n'
+        for centre, prefix, primary, alternate in (
+            ("ALPHA", "RUE", "BRAVO", "CHARLIE"),
+            ("ALPHA", "RUC", "CHARLIE", "BRAVO"),
+            ("ALPHA", "RUW", "BRAVO", "DELTA"),  # by BRAVO with RUE, but another way round
+            ("BRAVO", "RUF", "ALPHA", "CHARLIE"),
+            ("BRAVO", "RUC", "CHARLIE", "ALPHA"),
+            ("BRAVO", "RUW", "DELTA", "CHARLIE"),
+            ("CHARLIE", "RUF", "ALPHA", "BRAVO"),
+            ("CHARLIE", "RUE", "BRAVO", "ALPHA"),
+            ("CHARLIE", "RUW", "DELTA", "BRAVO"),
+            ("DELTA", "RUF", "ALPHA", "BRAVO"),
+            ("DELTA", "RUE", "BRAVO", "CHARLIE"),
+            ("DELTA", "RUC", "CHARLIE", "BRAVO"),
+        )
+    )
+)
+"""Four centres in a mesh whose ALPHA sends RUE and RUW by BRAVO, each with another alternate."""
+
+
+async def test_a_waiting_copy_whose_ris_have_different_alternates_goes_as_one_copy_per_new_path(
+    tmp_path: Path,
+) -> None:
+    """ALPHA's FLASH for RUEKJCS and RUWDQAA waits on the dead trunk to BRAVO: then two copies (§303a(4)).
+
+    One by CHARLIE with RUEKJCS alone on FL2, one by DELTA with RUWDQAA alone, FL3 on as filed;
+    the journal has the delivery moved to CHARLIE and a new one for DELTA.
+    """
+    (tmp_path / "mesh.toml").write_text(MESH, encoding="utf-8")
+    broker, clock, net = MemoryBroker(), ManualClock(), load_network(tmp_path / "mesh.toml")
+    watch = await watching(broker, "trunks/+/from/+")
+    raw = cable(91, "Z", info="RUWDQAA/COMTHIRDFLT")
+    async with centres(broker, ("ALPHA",), net, clock, tmp_path):
+        operator = broker.connect()
+        await operator.publish(topics.trunk_control("ALPHA", "BRAVO"), b"down")
+        await settle(200)
+        await operator.publish(topics.centre_intake("ALPHA", "flash"), raw)
+        await settle(200)
+        assert watch.queue.empty()
+        await clock.advance(301)
+        seen = {m.topic: read_transmission(m.payload) for m in await helpers.receive(watch, 2)}
+    assert {topic: (t.line, t.pilot) for topic, t in seen.items()} == {
+        topics.trunk("CHARLIE", "ALPHA"): (RoutingLine(Precedence.FLASH, ("RUEKJCS",)), None),
+        topics.trunk("DELTA", "ALPHA"): (RoutingLine(Precedence.FLASH, ("RUWDQAA",)), None),
+    }
+    assert {t.message for t in seen.values()} == {message_part(raw)}
+    with sqlite3.connect(tmp_path / "router-ALPHA.sqlite") as db:
+        rows = db.execute("SELECT id, post, ris, state FROM deliveries ORDER BY id").fetchall()
+    assert rows == [(1, "CHARLIE", "RUEKJCS", "delivered"), (2, "DELTA", "RUWDQAA", "delivered")]
+
+
+async def test_a_waiting_flash_whose_alternate_is_out_too_waits_for_its_trunk(tmp_path: Path) -> None:
+    """Both of PIRMASENS's trunks down past divert_after: no way round (§307 "if available"), it waits."""
+    broker, clock, net = MemoryBroker(), ManualClock(), network(tmp_path)
+    watch = await watching(broker, "trunks/+/from/+")
+    async with centres(broker, (ORIGIN,), net, clock, tmp_path) as routers:
+        operator = broker.connect()
+        for neighbour in (MIDDLE, "BELTSVILLE"):
+            await operator.publish(topics.trunk_control(ORIGIN, neighbour), b"down")
+        await settle(200)
+        await operator.publish(topics.centre_intake(ORIGIN, "f"), cable(92, "Z", info="RUCBAAA/X"))
+        await clock.advance(301)
+        await settle(200)
+        assert routers[ORIGIN].lines[MIDDLE].depths() == {"FLASH": 1, "in_flight": 0}
+        await operator.publish(topics.trunk_control(ORIGIN, MIDDLE), b"up")
+        (sent,) = await helpers.receive(watch, 1)
+    assert sent.topic == topics.trunk(MIDDLE, ORIGIN)
+    assert read_transmission(sent.payload).line == RoutingLine(Precedence.FLASH, ("RUEKJCS", "RUCBAAA"))
