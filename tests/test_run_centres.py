@@ -9,7 +9,8 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from contextlib import AsyncExitStack, ExitStack, contextmanager, suppress
+import time
+from contextlib import AsyncExitStack, ExitStack, closing, contextmanager, suppress
 from typing import TYPE_CHECKING
 
 import pytest
@@ -220,7 +221,8 @@ async def relayed_to_bonn(broker: Mosquitto) -> tuple[bytes, bytes]:
 def test_three_centres_each_logged_in_as_its_own_user_relay_a_cable(tmp_path: Path) -> None:
     """Under the generated ACL, each centre as centre-NAME (its password found in the credentials folder).
 
-    Filed by the publisher at PIRMASENS: each post, logged in as itself, gets its copy once.
+    Filed by the publisher at PIRMASENS: each post, logged in as itself, gets its copy once and
+    receipts it; every copy of every centre, on a trunk or to a post, ends receipted.
     """
     if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed (.ci/run installs the Debian package)")
@@ -240,7 +242,11 @@ def test_three_centres_each_logged_in_as_its_own_user_relay_a_cable(tmp_path: Pa
             for name in (FAR, MIDDLE, ORIGIN):
                 stack.enter_context(centre_process(broker, name, routing, tmp_path, login=login, env=env))
             copies = asyncio.run(each_post_s_copies(broker, cable(71)))
+            states = receipted_within(
+                10, [tmp_path / f"router-{name}.sqlite" for name in (ORIGIN, MIDDLE, FAR)]
+            )
     assert centre_user(MIDDLE) in users.passwords
+    assert states == {"acknowledged": 2 + len(POSTS)}  # two trunk copies, a copy a post
     assert {post: len(payloads) for post, payloads in copies.items()} == dict.fromkeys(POSTS, 1)
     assert {read_copy(payloads[0]).called for payloads in copies.values()} == {(post,) for post in POSTS}
 
@@ -259,8 +265,24 @@ async def each_post_s_copies(broker: Mosquitto, raw: bytes) -> dict[str, list[by
         for post, bus in buses.items():
             messages = bus.messages()
             async with asyncio.timeout(20):
-                got[post] = [(await anext(messages)).payload]
+                copy = await anext(messages)
+            got[post] = [copy.payload]
+            await bus.publish(topics.receipts(post), receipt_for(copy))  # as `router post` does
             with suppress(TimeoutError):
                 async with asyncio.timeout(0.2):
                     got[post].append((await anext(messages)).payload)
     return got
+
+
+def receipted_within(seconds: float, journals: list[Path]) -> dict[str, int]:
+    """The deliveries of ``journals`` by state, once none is left unreceipted or ``seconds`` have gone."""
+    deadline = time.monotonic() + seconds
+    while True:
+        states: dict[str, int] = {}
+        for path in journals:
+            with closing(sqlite3.connect(path)) as journal:
+                for state, count in journal.execute("SELECT state, count(*) FROM deliveries GROUP BY state"):
+                    states[state] = states.get(state, 0) + count
+        if set(states) == {"acknowledged"} or time.monotonic() > deadline:
+            return states
+        time.sleep(0.1)  # other processes' journals: read until they say so
