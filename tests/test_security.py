@@ -362,6 +362,11 @@ async def test_a_centre_may_not_use_another_centres_trunks_posts_or_intake(roles
         await publisher.publish(topics.centre_intake("BELTSVILLE", "c"), b"BELTSVILLE'S CABLE")
         await beltsville.publish(topics.trunk("TINKER", "BELTSVILLE"), b"FOR TINKER")
         await nothing_but(reader, publisher, topics.centre_intake("DETRICK", "c"))
+        async with MqttBus(roles.address(OPERATOR)) as operator:  # trunks are the operator's to take down
+            await operator.publish(topics.trunk_control("DETRICK", "TINKER"), b"down")
+            (control,) = await receive(reader, 1)
+            assert (control.topic, control.payload) == (topics.trunk_control("DETRICK", "TINKER"), b"down")
+        await refused(roles.address(PUBLISHER), topics.trunk_control("DETRICK", "TINKER"))
         await beltsville.publish(topics.trunk("DETRICK", "BELTSVILLE"), b"FOR DETRICK")
         (mine,) = await receive(reader, 1)
         assert (mine.topic, mine.payload) == (topics.trunk("DETRICK", "BELTSVILLE"), b"FOR DETRICK")

@@ -14,7 +14,8 @@ its own, and the ACL grants it only its topics (a topic read is also what the br
   copies of the posts it serves and reads their receipts, service messages and requests; writes
   the rejected and intercepted cables, the routing log and its own status (`centre_grants`).
 - ``observer``: reads the routing log and the status only.
-- ``operator``: takes lines down and up, asks for retransmissions; reads the log and the status.
+- ``operator``: takes lines and a network's trunks down and up, asks for retransmissions; reads the
+  log and the status.
 
 `Keyring` keeps the passwords in a folder of the router's own (0700, each file 0600): one file a
 user, ``<user>.password``, the file a client is given (``--password-file``); the broker gets only
@@ -75,6 +76,7 @@ ROLE_GRANTS: dict[str, tuple[Grant, ...]] = {
     OBSERVER: (("read", topics.LOG), ("read", topics.STATUS), ("read", topics.CENTRE_STATUS)),
     OPERATOR: (
         ("write", topics.LINE_CONTROL),
+        ("write", topics.TRUNK_CONTROL),
         ("write", topics.RETRANSMIT),
         ("read", topics.LOG),
         ("read", topics.STATUS),

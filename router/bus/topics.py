@@ -39,6 +39,8 @@ TRUNKS = "trunks/#"
 """Every trunk's traffic and receipts (`trunk`, `trunk_receipts`)."""
 CENTRE_STATUS = "router/status/+"
 """Each centre's retained status (`status`)."""
+TRUNK_CONTROL = "trunks/+/line/+"
+"""Every centre's trunk control (`trunk_control`): what an operator writes."""
 
 SUBSCRIBED = (RECEIPTS, SERVICE, LINE_CONTROL, RETRANSMIT, INTAKE)
 """What the switch listens to; the intake last, so that receipts are heard before new traffic."""
