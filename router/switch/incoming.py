@@ -8,7 +8,8 @@ line, with the same check (`router.network.channel.Continuity`):
 - a number skipped is reported to the sending centre at once by a ZFX (§433), on
   ``trunks/<SENDER>/svc/<ME>`` (`router.bus.topics.trunk_service`); the sender answers it from its
   journal as it answers a post's (`router.switch.posts.Posts.service_message`): the missed copy
-  again under a new number, or a ZFR for a number that carried none (§424d, §433b);
+  again under a new number, without a pilot as in §433b's example (the neighbour never had it),
+  or a ZFR for a number that carried none (§424d, §433b);
 - a ZFR from the sender closes the numbers it quotes: cancelled, not open (§424b, §424d);
 - the sender's channel check of a silent trunk, ``ZID PDE0041`` (§412b), is answered ``ZIC`` and
   the last number received before it (§412c); the sender compares the two (§412d).
@@ -23,7 +24,7 @@ import re
 from typing import TYPE_CHECKING
 
 from router.bus import topics
-from router.network.channel import ZFR, ZIC, ZID, Continuity, post_service, read_signal, zfx
+from router.network.channel import ZFR, ZFX, ZIC, ZID, Continuity, post_service, read_signal
 
 if TYPE_CHECKING:
     from router.switch.actions import Actions
@@ -58,8 +59,9 @@ class IncomingTrunks:
         missing = [f"{channel}{number:04d}" for number in check.missing if number not in closed]
         reply = topics.trunk_service(neighbour, self.centre)
         if missing:
-            # §433: reported at once, by IMMEDIATE service message.
-            self._actions.send(reply, zfx(self.centre, missing))
+            # §433a: reported at once, by IMMEDIATE service message, that the numbers are open.
+            report = post_service(self.centre, f"{ZFX} {' '.join(missing)}", prosign="OO")
+            self._actions.send(reply, report)
             self._actions.event("trunk-gap", centre=neighbour, serials=missing)
         if read_signal(payload, ZID) is not None:
             last = f"{channel}{before:04d}" if before is not None else "NONE"
