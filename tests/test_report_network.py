@@ -2,7 +2,7 @@
 
 Three centres of the committed network (its trunks at their own speeds) run on the in-memory bus
 and one network clock; PIRMASENS takes a ROUTINE, then a FLASH that busts it on the trunk to
-DETRICK (§151c, §424), both for posts behind all three centres (two hops to TINKER's); then, with
+DETRICK (§151b, §424), both for posts behind all three centres (two hops to TINKER's); then, with
 DETRICK's trunk to TINKER down, an IMMEDIATE that waits there. Their posts receipt every copy.
 """
 
@@ -23,9 +23,10 @@ from router.bus.memory import MemoryBroker
 from router.cable.models import Precedence
 from router.cli import app
 from router.errors import JournalReadError
+from router.journal.queries import ArrivalRow, OnwardRow
 from router.network.clock import ManualClock, settle
 from router.readout.network_report import read_network_report, write_network_report
-from router.readout.network_speed import read_centres
+from router.readout.network_speed import CentreJournal, network_speed, read_centres
 from router.readout.report import read_report, to_json
 from router.routing.network_description import DEFAULT_NETWORK, load_network
 from tests import helpers
@@ -307,3 +308,35 @@ def test_two_journals_of_one_centre_are_refused(journals: list[Path], tmp_path: 
     copy.write_bytes(journals[0].read_bytes())
     with pytest.raises(JournalReadError, match="PIRMASENS's journal is"):
         read_centres([journals[0], copy])
+
+
+def test_centres_and_trunks_are_in_hop_order_when_the_clock_gives_every_hop_one_time() -> None:
+    """Unthrottled trunks give every hop one time: the order is by trunks from the origin, not by name."""
+    at, ris = 1_000_000_000.0, "RUWDQAA"
+    message = "RUFGNAA-0001-0011200"
+
+    def arrival(topic: str) -> ArrivalRow:
+        return ArrivalRow(1, topic, at, message, "routed", ris if topic.startswith("trunks/") else None)
+
+    def sent(post: str, *, trunk: bool) -> OnwardRow:
+        return OnwardRow(1, 1, post, "FLASH", "acknowledged", at, at, at, ris if trunk else None, at, at, 0)
+
+    journals = [
+        CentreJournal(FAR, "t", [arrival(topics.trunk(FAR, MIDDLE))], [sent(ris, trunk=False)], {}),
+        CentreJournal(MIDDLE, "d", [arrival(topics.trunk(MIDDLE, ORIGIN))], [sent(FAR, trunk=True)], {}),
+        CentreJournal(
+            ORIGIN, "p", [arrival(topics.centre_intake(ORIGIN, "c1"))], [sent(MIDDLE, trunk=True)], {}
+        ),
+    ]
+    network = network_speed(journals)
+    assert network.centres == (ORIGIN, MIDDLE, FAR)
+    assert [(t.sender, t.receiver) for t in network.trunks] == [(ORIGIN, MIDDLE), (MIDDLE, FAR)]
+    (copy,) = network.copies
+    assert (copy.origin, copy.post, [(h.sender, h.receiver) for h in copy.hops]) == (
+        ORIGIN,
+        ris,
+        [(ORIGIN, MIDDLE), (MIDDLE, FAR)],
+    )
+    assert [(s.precedence, s.count, s.in_switch.max_s) for s in network.end_to_end] == [
+        (Precedence.FLASH, 1, 0.0)
+    ]

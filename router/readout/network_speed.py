@@ -225,12 +225,13 @@ def network_speed(journals: Sequence[CentreJournal]) -> NetworkSpeed:
         )
         for copy in traced
     ]
+    order = _in_order(network)
     return NetworkSpeed(
-        centres=tuple(_in_order(journals)),
+        centres=tuple(order),
         end_to_end=tuple(speeds(rows, written, end)),
         untraced=tuple(sorted(untraced.items(), reverse=True)),
-        trunks=tuple(_trunks(journals, end)),
-        in_centre=tuple(_in_centre(network, _in_order(journals), end)),
+        trunks=tuple(_trunks(journals, order, end)),
+        in_centre=tuple(_in_centre(network, order, end)),
         copies=tuple(traced),
     )
 
@@ -294,29 +295,38 @@ def _traced(network: _Network) -> tuple[list[TracedCopy], Counter[Precedence]]:
     return traced, untraced
 
 
-def _in_order(journals: Sequence[CentreJournal]) -> list[str]:
-    """The centres by the time traffic first reached them, then by name."""
-    first = {j.centre: min((a.received_at for a in j.arrivals), default=float("inf")) for j in journals}
-    return sorted(first, key=lambda centre: (first[centre], centre))
+def _in_order(network: _Network) -> list[str]:
+    """The centres hop by hop: fewest trunks from an originating centre first, then by time and name.
+
+    The network's clock may give several hops the same time (unthrottled trunks): time alone
+    would not put them in order.
+    """
+    hops, first = {}, {}
+    for centre, journal in network.journals.items():
+        ways = (network.way_back(centre, arrival) for arrival in journal.arrivals)
+        hops[centre] = min((len(way[2]) for way in ways if way is not None), default=len(network.journals))
+        first[centre] = min((a.received_at for a in journal.arrivals), default=float("inf"))
+    return sorted(hops, key=lambda centre: (hops[centre], first[centre], centre))
 
 
-def _trunks(journals: Sequence[CentreJournal], end: float) -> Iterator[TrunkSpeed]:
+def _trunks(journals: Sequence[CentreJournal], order: list[str], end: float) -> Iterator[TrunkSpeed]:
+    """Each trunk's figures per precedence: in the order of the centres sending, then receiving."""
+    place = {centre: number for number, centre in enumerate(order)}
     stages: defaultdict[tuple[str, str, Precedence], tuple[Times, Times, Times]] = defaultdict(
         lambda: (Times(), Times(), Times())
     )
     copies: Counter[tuple[str, str, Precedence]] = Counter()
     busts: Counter[tuple[str, str, Precedence]] = Counter()
-    first: dict[tuple[str, str], float] = {}
     for journal in journals:
         for copy in journal.copies:
             if not copy.ris:
                 continue
             trunk = (journal.centre, copy.post, Precedence(copy.precedence))
-            first[trunk[:2]] = min(first.get(trunk[:2], copy.queued_at), copy.queued_at)
             copies[trunk] += 1
             busts[trunk] += copy.busts
             _gather(stages[trunk], copy)
-    for trunk in sorted(stages, key=lambda t: (first[t[:2]], t[0], t[1], -_rank(t[2]))):
+    far = len(place)  # a neighbour whose journal is not here: after those that are
+    for trunk in sorted(stages, key=lambda t: (place[t[0]], place.get(t[1], far), t[1], -_rank(t[2]))):
         queue_wait, transmission, receipt = (times.measure(None, end) for times in stages[trunk])
         yield TrunkSpeed(*trunk, copies[trunk], busts[trunk], queue_wait, transmission, receipt)
 
