@@ -246,9 +246,9 @@ def test_the_page_has_the_network_s_tables_and_each_centre_s_page(
     for table in ('id="end-to-end"', 'id="end-to-end-writer"', 'id="hops"', 'id="centres"'):
         assert table in text
     assert f"{ORIGIN} → {MIDDLE}" in text
-    for path in journals:
-        assert f'href="{path.stem}/index.html"' in text
-        assert (tmp_path / "out" / path.stem / "index.html").is_file()
+    for name in NAMES:
+        assert f'href="{name}/index.html"' in text
+        assert (tmp_path / "out" / name / "index.html").is_file()
     for fetch in ("<script", "src=", "http"):
         assert fetch not in text, "it fetches nothing"
 

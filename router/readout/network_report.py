@@ -4,13 +4,14 @@ Besides each centre's own report (`router.readout.report`, as for one journal), 
 end to end per precedence, each trunk's stages and each centre's time to send a copy on
 (`router.readout.network_speed` computes them). As a terminal's tables, one JSON object, or a page:
 ``DIR/index.html`` with the network's tables and each centre's, and each centre's own page with
-its plots under ``DIR/<journal's name>/``; inline, nothing to fetch, it opens offline.
+its plots under ``DIR/<CENTRE>/``; inline, nothing to fetch, it opens offline.
 `write_network_report` is what `router demo --network` calls.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,7 +73,7 @@ def read_network_report(journals: Sequence[Path]) -> NetworkReport:
 
 
 def write_network_report(journals: Sequence[Path], out: Path) -> Path:
-    """Read the centres' journals and write ``out/index.html`` (and each centre's page): the page's path."""
+    """Read the centres' journals and write ``out/index.html`` (and each centre's): the page's path."""
     return write_network_html(read_network_report(journals), out)
 
 
@@ -233,7 +234,7 @@ def _centre_json(speed: CentreSpeed) -> dict[str, Any]:
 
 
 def write_network_html(report: NetworkReport, out_dir: Path) -> Path:
-    """Write ``out_dir/index.html`` and each centre's own page (its plots) under ``out_dir/<journal>/``."""
+    """Write ``out_dir/index.html`` and each centre's own page (its plots) under ``out_dir/<CENTRE>/``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     network = report.network
     sections = [
@@ -249,7 +250,7 @@ def write_network_html(report: NetworkReport, out_dir: Path) -> Path:
         html_table("centres", CENTRE_TITLE, CENTRE_COLUMNS, centre_rows(network), empty=EMPTY),
     ]
     for number, centre in enumerate(report.centres):
-        folder = Path(centre.journal).stem
+        folder = page_folder(centre.centre)
         write_html(centre.report, out_dir / folder)
         sections.append(
             f'<h2 id="centre-{number}">{_e(centre.centre)}: <a href="{_e(folder)}/index.html">its page, with'
@@ -265,6 +266,15 @@ def write_network_html(report: NetworkReport, out_dir: Path) -> Path:
     path = out_dir / "index.html"
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def page_folder(centre: str) -> str:
+    """Where a centre's own page goes under the report's folder: its name, as a safe folder name.
+
+    By the centre, not the journal's file name: two centres' journals may share one (each in its
+    own folder); `read_centres` refuses two journals of one centre.
+    """
+    return re.sub(r"[^A-Za-z0-9_-]", "_", centre) or "_"
 
 
 _PAGE = """<!DOCTYPE html>
