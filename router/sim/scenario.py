@@ -12,14 +12,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from router.errors import LocatedError, ScenarioError
+from router.routing.shipped import SHIPPED
 from router.routing.table import RoutingIndicator, RoutingTable, load_table
 from router.tomlfile import locate, read_validated
 
-_SOURCE_SCENARIO = Path(__file__).resolve().parents[2] / "config" / "scenarios" / "demo.toml"
-# The committed scenario beside the package in a checkout (editable install), else ./config/.
-DEFAULT_SCENARIO = (
-    _SOURCE_SCENARIO if _SOURCE_SCENARIO.exists() else Path("config") / "scenarios" / "demo.toml"
-)
+DEFAULT_SCENARIO = SHIPPED / "scenarios" / "demo.toml"
+"""The demo's scenario, shipped with the package."""
 
 
 class Fault(BaseModel):
