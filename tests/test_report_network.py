@@ -25,7 +25,7 @@ from router.cli import app
 from router.errors import JournalReadError
 from router.journal.queries import ArrivalRow, OnwardRow
 from router.network.clock import ManualClock, settle
-from router.readout.network_report import read_network_report, write_network_report
+from router.readout.network_report import end_to_end_rows, read_network_report, write_network_report
 from router.readout.network_speed import CentreJournal, network_speed, read_centres
 from router.readout.report import read_report, to_json
 from router.routing.network_description import DEFAULT_NETWORK, load_network
@@ -283,6 +283,10 @@ def test_copies_from_a_centre_whose_journal_is_not_given_are_untraced(journals: 
     )
     assert untraced[Precedence.IMMEDIATE] == sum(c == MIDDLE for c in POSTS.values()) + len(HELD)
     assert {(t.sender, t.receiver) for t in network.trunks} == {(MIDDLE, FAR)}
+    rows = end_to_end_rows(network)  # none delivered end to end, each precedence still has its row
+    assert [(row[0], row[1], row[-1]) for row in rows] == [
+        (p.value, "0", str(untraced[p])) for p in (Precedence.FLASH, Precedence.IMMEDIATE, Precedence.ROUTINE)
+    ]
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from router.cable.models import Precedence
 from router.readout.network_speed import network_speed, read_centres
 from router.readout.plots import PAGE_STYLE, html_table, write_html
 from router.readout.report import (
@@ -120,7 +121,7 @@ def end_to_end_rows(network: NetworkSpeed) -> list[tuple[str, ...]]:
     ]
     blank = ("0", *["-"] * (len(SWITCH_COLUMNS) - 3))
     rows += [(precedence.value, *blank, "0", str(count)) for precedence, count in untraced.items()]
-    return rows
+    return sorted(rows, key=lambda row: Precedence(row[0]), reverse=True)
 
 
 def _stage(measure: Measure) -> tuple[str, ...]:
