@@ -174,35 +174,53 @@ def _log_entry(payload: bytes) -> dict[str, Any]:
 
 def report(
     journal: Annotated[
-        Path | None, typer.Option(help="The journal (default: the settings').", show_default=False)
+        list[Path] | None,
+        typer.Option(
+            help="The journal (default: the settings'); once for each centre's, for the network's figures.",
+            show_default=False,
+        ),
     ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Also write DIR/index.html with the plots.", show_default=False)
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
-    """Speed of service per precedence and the network's totals, from the journal."""
+    """Speed of service per precedence and the network's totals, from the journal (or the centres')."""
     from rich.console import Console  # noqa: PLC0415
 
+    from router.readout import network_report  # noqa: PLC0415
     from router.readout.plots import write_html  # noqa: PLC0415
     from router.readout.report import read_report, render_terminal, to_json  # noqa: PLC0415
 
-    path = settings_or_exit(journal=journal).journal
-    if not path.exists():
-        fail(f"router report: no journal at {path}")
-    try:
-        speed = read_report(path)
+    given = list(dict.fromkeys(journal or []))
+    paths = given if len(given) > 1 else [settings_or_exit(journal=given[0] if given else None).journal]
+    for path in paths:
+        if not path.exists():
+            fail(f"router report: no journal at {path}")
+    try:  # several: the centres' journals, each one's report and the network's
+        found = network_report.read_network_report(paths) if len(paths) > 1 else read_report(paths[0])
     except RouterError as exc:
         fail(f"router report: {exc}")
-    if as_json:
-        typer.echo(json.dumps(to_json(speed)))
+    # Piped or redirected, rich would cut to 80 columns and squeeze the figures; a file or a
+    # pager gets the table whole. A terminal keeps its own width.
+    console = Console()
+    console = console if console.is_terminal else Console(width=REPORT_WIDTH)
+    page = None
+    if isinstance(found, network_report.NetworkReport):
+        if as_json:
+            typer.echo(json.dumps(network_report.network_json(found)))
+        else:
+            network_report.render_network_terminal(found, console)
+        if out is not None:
+            page = network_report.write_network_html(found, out)
     else:
-        # Piped or redirected, rich would cut to 80 columns and squeeze the figures; a file or a
-        # pager gets the table whole. A terminal keeps its own width.
-        console = Console()
-        render_terminal(speed, console if console.is_terminal else Console(width=REPORT_WIDTH))
-    if out is not None:
-        page = write_html(speed, out)
+        if as_json:
+            typer.echo(json.dumps(to_json(found)))
+        else:
+            render_terminal(found, console)
+        if out is not None:
+            page = write_html(found, out)
+    if page is not None:
         typer.echo(f"report page: {page}", err=as_json)
 
 

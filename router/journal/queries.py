@@ -111,6 +111,77 @@ def _json_object(text: str) -> Mapping[str, object]:
     return fields if isinstance(fields, dict) else {}
 
 
+# --- a network's centres: what their journals hold of each hop
+
+
+class ArrivalRow(NamedTuple):
+    """One arrival at a centre: off its intake (its originating centre) or off a trunk."""
+
+    id: int
+    topic: str
+    """``centres/<NAME>/in/...`` off the intake; ``trunks/<NAME>/from/<SENDER>`` off a trunk."""
+    received_at: float
+    message_id: str | None
+    status: str
+    ris: str | None
+    """Off a trunk: the routing line (FL2) received, its RIs space-separated; None off the intake."""
+
+
+class OnwardRow(NamedTuple):
+    """One copy a centre sent on, to a post or down a trunk, with the transmission that delivered it."""
+
+    id: int
+    cable_id: int
+    post: str
+    """The post's RI; for a trunk copy, the neighbouring centre's name."""
+    precedence: str
+    state: str
+    queued_at: float
+    delivered_at: float | None
+    acknowledged_at: float | None
+    ris: str | None
+    """A trunk copy's FL2 RIs, space-separated; None for a post's copy."""
+    started_at: float | None
+    """The first transmission that delivered it: when it started and ended (None: none did yet)."""
+    ended_at: float | None
+    busts: int
+    """Its transmissions busted by higher precedence traffic (§424)."""
+
+
+def arrivals(db: sqlite3.Connection) -> list[ArrivalRow]:
+    """Every cable the centre received, without its bytes, in the order received."""
+    rows = db.execute("SELECT id, topic, received_at, message_id, status, ris FROM cables ORDER BY id")
+    return list(map(ArrivalRow._make, rows.fetchall()))
+
+
+def onward_copies(db: sqlite3.Connection) -> list[OnwardRow]:
+    """Every copy with its first delivering transmission and its busts, in the order they were made.
+
+    The transmissions are grouped once each (no index on ``delivery_id``: a subquery per copy
+    would scan them per copy); SQLite takes a bare column of a ``min()`` group from its row.
+    """
+    rows = db.execute(
+        "SELECT d.id, d.cable_id, d.post, d.precedence, d.state, d.queued_at, d.delivered_at,"
+        " d.acknowledged_at, d.ris, t.started_at, t.ended_at, coalesce(b.busts, 0) FROM deliveries d"
+        " LEFT JOIN (SELECT delivery_id, started_at, ended_at, min(id) FROM transmissions"
+        "  WHERE outcome = 'delivered' GROUP BY delivery_id) t ON t.delivery_id = d.id"
+        " LEFT JOIN (SELECT delivery_id, count(*) AS busts FROM transmissions"
+        "  WHERE outcome = 'busted' GROUP BY delivery_id) b ON b.delivery_id = d.id"
+        " ORDER BY d.id"
+    )
+    return list(map(OnwardRow._make, rows.fetchall()))
+
+
+def intake_cables(db: sqlite3.Connection) -> Iterator[tuple[int, bytes, float]]:
+    """Each cable off the intake with copies (journal id, raw bytes, arrival): where writers' times are."""
+    rows = db.execute(
+        "SELECT c.id, c.raw, c.received_at FROM cables c WHERE c.ris IS NULL"
+        " AND EXISTS (SELECT 1 FROM deliveries d WHERE d.cable_id = c.id) ORDER BY c.id"
+    )
+    for cable_id, raw, received_at in rows:
+        yield int(cable_id), bytes(raw), float(received_at)
+
+
 # --- one cable: its trace
 
 

@@ -38,9 +38,10 @@ def write_html(report: Report, out_dir: Path) -> Path:
         f"<tr><th>{_e(k.replace('_', ' '))}</th><td>{v}</td></tr>" for k, v in asdict(report.totals).items()
     )
     page = _PAGE.format(
+        style=PAGE_STYLE,
         note=_e(NOTE),
-        switch=_html_table("in-switch", SWITCH_TITLE, SWITCH_COLUMNS, switch_rows(report)),
-        writer=_html_table("writer-to-reader", WRITER_TITLE, WRITER_COLUMNS, writer_rows(report)),
+        switch=html_table("in-switch", SWITCH_TITLE, SWITCH_COLUMNS, switch_rows(report)),
+        writer=html_table("writer-to-reader", WRITER_TITLE, WRITER_COLUMNS, writer_rows(report)),
         totals=totals,
         plots="\n".join((_latency_svg(report), _queue_depth_svg(report), _busts_svg(report))),
     )
@@ -49,27 +50,37 @@ def write_html(report: Report, out_dir: Path) -> Path:
     return path
 
 
-def _html_table(table_id: str, title: str, columns: Sequence[str], rows: list[tuple[str, ...]]) -> str:
+def html_table(
+    table_id: str,
+    title: str,
+    columns: Sequence[str],
+    rows: list[tuple[str, ...]],
+    *,
+    empty: str = "no deliveries in the journal",
+) -> str:
+    """A table of text rows under its title, all escaped; a row saying ``empty`` when there are none."""
     head = "".join(f"<th>{_e(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
-    body = body or f'<tr><td colspan="{len(columns)}">no deliveries in the journal</td></tr>'
+    body = body or f'<tr><td colspan="{len(columns)}">{_e(empty)}</td></tr>'
     table = f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
     return f"<h2>{_e(title)}</h2>\n{table}"
 
 
+PAGE_STYLE = """<style>
+body { font-family: sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin-bottom: 1.5em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; }
+td { text-align: right; white-space: nowrap; }
+td:first-child, th { text-align: left; }
+svg.plot { display: block; margin: 1em 0; background: #fff; border: 1px solid #ddd; }
+</style>"""
+"""The pages' style, inline: a page fetches nothing."""
 _PAGE = """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>Speed of service</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
-th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; }}
-td {{ text-align: right; white-space: nowrap; }}
-td:first-child, th {{ text-align: left; }}
-svg.plot {{ display: block; margin: 1em 0; background: #fff; border: 1px solid #ddd; }}
-</style>
+{style}
 </head>
 <body>
 <h1>Speed of service</h1>

@@ -205,7 +205,7 @@ def speed_of_service(  # noqa: PLR0913 (the journal's parts, by name)
     transmissions = list(transmissions)
     start, end = _span(deliveries, transmissions)
     return Report(
-        precedences=tuple(_speeds(deliveries, written or {}, end)),
+        precedences=tuple(speeds(deliveries, written or {}, end)),
         totals=_totals(deliveries, transmissions, list(events), cables or {}, intercepts),
         latency=_latency_histogram(deliveries),
         queue_depth=tuple(_queue_depths(deliveries)),
@@ -225,8 +225,8 @@ def _latency(row: DeliveryRow) -> float | None:
 
 
 @dataclass
-class _Times:
-    """What one measure gathers of one precedence's copies."""
+class Times:
+    """What one measure gathers of one precedence's copies (or one stage's, in a network's report)."""
 
     taken: list[float] = field(default_factory=list)
     """Times of the copies delivered."""
@@ -234,6 +234,7 @@ class _Times:
     """Start times of the copies not delivered."""
 
     def measure(self, target: float | None, end: float) -> Measure:
+        """The measure against ``target``: a copy still waiting at ``end`` and older than it is overdue."""
         ordered = sorted(self.taken)
         overdue = 0 if target is None else sum(end - since > target for since in self.waiting_since)
         if not ordered:
@@ -244,11 +245,15 @@ class _Times:
         return Measure(target, len(ordered), overdue, p50, p95, p99, ordered[-1], within)
 
 
-def _speeds(
+def speeds(
     deliveries: list[DeliveryRow], written: Mapping[int, float], end: float
 ) -> Iterable[SpeedOfService]:
-    in_switch: defaultdict[Precedence, _Times] = defaultdict(_Times)
-    by_writer: defaultdict[Precedence, _Times] = defaultdict(_Times)
+    """Each precedence's two measures of ``deliveries`` (highest first), undelivered copies late at ``end``.
+
+    A network's report gives it copies whose arrival is the one at their originating centre.
+    """
+    in_switch: defaultdict[Precedence, Times] = defaultdict(Times)
+    by_writer: defaultdict[Precedence, Times] = defaultdict(Times)
     unmeasured: Counter[Precedence] = Counter()
     for row in deliveries:
         precedence = Precedence(row.precedence)
@@ -428,7 +433,8 @@ def written_at(cable: Cable, received_at: float) -> float | None:
     return None
 
 
-def _measure_json(measure: Measure) -> dict[str, Any]:
+def measure_json(measure: Measure) -> dict[str, Any]:
+    """A measure as JSON: times to the millisecond, in simulated seconds."""
     return {
         "target_s": measure.target_s,
         "count": measure.count,
@@ -448,8 +454,8 @@ def to_json(report: Report) -> dict[str, Any]:
             s.precedence.value: {
                 "count": s.count,
                 "undelivered": s.undelivered,
-                "in_switch": _measure_json(s.in_switch),
-                "writer_to_reader": _measure_json(s.writer_to_reader),
+                "in_switch": measure_json(s.in_switch),
+                "writer_to_reader": measure_json(s.writer_to_reader),
                 "unmeasured": s.unmeasured,
             }
             for s in report.precedences
@@ -496,6 +502,8 @@ WRITER_COLUMNS = (
     "within objective",
     "unmeasured",
 )
+LEFT_COLUMNS = frozenset({"precedence", "trunk", "centre", "stage", "from arrival to"})
+"""Columns of names, not figures: set left in a table."""
 SWITCH_TITLE = "In the switch: arrival to delivery at the post"
 WRITER_TITLE = "Writer to reader: date-time group (or filing time) to delivery at the post"
 NOTE = (
@@ -517,8 +525,13 @@ def _times(measure: Measure) -> tuple[str, ...]:
 
 def switch_rows(report: Report) -> list[tuple[str, ...]]:
     """The in-switch table as text, one row per precedence: the terminal and the page share it."""
+    return arrival_rows(report.precedences)
+
+
+def arrival_rows(precedences: Iterable[SpeedOfService]) -> list[tuple[str, ...]]:
+    """Arrival to delivery as text, one row per precedence (a network's: at the originating centre)."""
     rows = []
-    for s in report.precedences:
+    for s in precedences:
         measure = s.in_switch
         late = f"{s.undelivered} ({measure.overdue} late)" if measure.overdue else str(s.undelivered)
         rows.append(
@@ -536,8 +549,13 @@ def switch_rows(report: Report) -> list[tuple[str, ...]]:
 
 def writer_rows(report: Report) -> list[tuple[str, ...]]:
     """The writer-to-reader table as text, one row per precedence."""
+    return writer_rows_of(report.precedences)
+
+
+def writer_rows_of(precedences: Iterable[SpeedOfService]) -> list[tuple[str, ...]]:
+    """Writer to reader as text, one row per precedence: a journal's, or a network's end to end."""
     rows = []
-    for s in report.precedences:
+    for s in precedences:
         measure = s.writer_to_reader
         measured = f"{measure.count} ({measure.overdue} late)" if measure.overdue else str(measure.count)
         rows.append(
@@ -553,23 +571,29 @@ def writer_rows(report: Report) -> list[tuple[str, ...]]:
     return rows
 
 
-def _table(
-    title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]], caption: str | None = None
+def text_table(
+    title: str,
+    columns: tuple[str, ...],
+    rows: list[tuple[str, ...]],
+    caption: str | None = None,
+    *,
+    empty: str = "no deliveries in the journal",
 ) -> Table:
+    """A rich table of text rows, names left and figures right; a row saying ``empty`` when there are none."""
     table = Table(title=title, caption=caption)
     for column in columns:
-        table.add_column(column, justify="left" if column == "precedence" else "right")
+        table.add_column(column, justify="left" if column in LEFT_COLUMNS else "right")
     for row in rows:
         table.add_row(*row)
     if not rows:
-        table.add_row("no deliveries in the journal", *[""] * (len(columns) - 1))
+        table.add_row(empty, *[""] * (len(columns) - 1))
     return table
 
 
 def render_terminal(report: Report, console: Console) -> None:
     """Print the two speed-of-service tables and the totals."""
-    console.print(_table(SWITCH_TITLE, SWITCH_COLUMNS, switch_rows(report)))
-    console.print(_table(WRITER_TITLE, WRITER_COLUMNS, writer_rows(report), NOTE))
+    console.print(text_table(SWITCH_TITLE, SWITCH_COLUMNS, switch_rows(report)))
+    console.print(text_table(WRITER_TITLE, WRITER_COLUMNS, writer_rows(report), NOTE))
     totals = Table(title="Totals", show_header=False)
     totals.add_column("what")
     totals.add_column("count", justify="right")
