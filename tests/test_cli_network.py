@@ -130,13 +130,14 @@ async def test_retransmit_unanswered_says_so_and_fails(mosquitto: Mosquitto) -> 
 def test_retransmit_says_what_the_router_did(mosquitto: Mosquitto, tmp_path: Path) -> None:
     """A copy the journal holds goes again (exit 0); one it does not hold is named and fails (exit 1)."""
     with router_process(mosquitto, tmp_path / "journal.sqlite"):
-        message_id = asyncio.run(first_copy(mosquitto, "RUEHC", publish=CABLE))
-        sent = runner.invoke(app, ["retransmit", message_id, "RUEHC", "--broker", mosquitto.url])
-        missing = runner.invoke(app, ["retransmit", "NOPE-1", "RUEHC", "--broker", mosquitto.url])
+        # RUEHOTW: the copy sent again waits in its session, which no other test reads.
+        message_id = asyncio.run(first_copy(mosquitto, "RUEHOTW", publish=CABLE))
+        sent = runner.invoke(app, ["retransmit", message_id, "RUEHOTW", "--broker", mosquitto.url])
+        missing = runner.invoke(app, ["retransmit", "NOPE-1", "RUEHOTW", "--broker", mosquitto.url])
     assert sent.exit_code == 0, sent.output
-    assert sent.output.startswith(f"{message_id} to RUEHC: sent again (delivery ")
+    assert sent.output.startswith(f"{message_id} to RUEHOTW: sent again (delivery ")
     assert missing.exit_code == 1
-    assert "NOPE-1 to RUEHC: the router's journal holds no copy of it for this post" in missing.output
+    assert "NOPE-1 to RUEHOTW: the router's journal holds no copy of it for this post" in missing.output
 
 
 def test_retransmit_refuses_what_is_not_a_routing_indicator() -> None:
