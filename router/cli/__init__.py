@@ -1,9 +1,9 @@
 """The command line: a thin typer layer that reads options into settings, calls the core, sets the exit code.
 
 The commands live by job (`cables`: check, route, publish; `service`: run, config, post, watch;
-`access`: credentials; `demo`; `network`: line, retransmit, report, trace, generate, replay), share
-`common`, and join the one `app` here; no command module imports another. Importing it changes
-nothing in the process.
+`access`: credentials; `console`: the page in a browser; `demo`; `network`: line, retransmit,
+report, trace, generate, replay), share `common`, and join the one `app` here; no command module
+imports another. Importing it changes nothing in the process.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from router.cli import access, cables, demo, network, service
+from router.cli import access, cables, console, demo, network, service
 from router.cli.common import USAGE, fail
 from router.errors import SettingsError
 from router.settings import choose_config_file
@@ -75,6 +75,7 @@ for command in (
     cables.publish,
     service.post,
     service.watch,
+    console.console,
     demo.demo,
     network.line,
     network.retransmit,
