@@ -158,13 +158,17 @@ class RecordingBus:
         # Another connection sees only what is committed (WAL: it reads while another holds the lock).
         self._reader = sqlite3.connect(journal)
 
-    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+    async def publish(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False, properties: bytes = b""
+    ) -> None:
         """As the in-memory bus."""
-        await self.bus.publish(topic, payload, qos=qos, retain=retain)
+        await self.bus.publish(topic, payload, qos=qos, retain=retain, properties=properties)
 
-    def send(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> asyncio.Future[None]:
+    def send(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False, properties: bytes = b""
+    ) -> asyncio.Future[None]:
         """As the in-memory bus."""
-        return self.bus.send(topic, payload, qos=qos, retain=retain)
+        return self.bus.send(topic, payload, qos=qos, retain=retain, properties=properties)
 
     async def subscribe(self, topic_filter: str, *, qos: int = 1, ahead: bool = False) -> None:
         """As the in-memory bus."""

@@ -280,6 +280,9 @@ class _NothingJournalled:
     def identification(self, cable_id: int) -> tuple[bytes, str] | None:
         raise AssertionError(cable_id)
 
+    def kept_properties(self, cable_id: int) -> bytes:
+        raise AssertionError(cable_id)
+
     def is_duplicate(self, message_id: str) -> int | None:  # noqa: ARG002 (nothing routed)
         return None
 
@@ -334,7 +337,7 @@ def test_the_core_decides_what_to_write_and_send_without_doing_it(table: Routing
         (21, "RUEHC", 42),
         (22, "RUEHFR", 1),
     ]
-    assert sorted((topic, payload[:12]) for topic, payload, _, _ in actions.sends) == [
+    assert sorted((topic, payload[:12]) for topic, payload, *_ in actions.sends) == [
         ("cables/out/RUEHC", b"VZCZCEHC0042"),
         ("cables/out/RUEHFR", b"VZCZCHFR0001"),
     ]

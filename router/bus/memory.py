@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from router.bus.protocol import Message
@@ -35,13 +35,13 @@ class MemoryBroker:
         """Keep a retained message, then pass the message to every matching subscription."""
         self._retain(message)
         for client in self.clients:
-            await client.offer(Message(message.topic, message.payload, message.qos, retain=False))
+            await client.offer(replace(message, retain=False))
 
     def deliver_now(self, message: Message) -> None:
         """As `deliver`, without waiting: a subscriber whose queue is full is an error."""
         self._retain(message)
         for client in self.clients:
-            client.offer_now(Message(message.topic, message.payload, message.qos, retain=False))
+            client.offer_now(replace(message, retain=False))
 
     def _retain(self, message: Message) -> None:
         if message.retain:
@@ -59,17 +59,24 @@ class MemoryBus:
     queue: asyncio.Queue[Message]
     filters: list[str] = field(default_factory=list)
 
-    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
-        """Hand the message to the broker, which passes it to every matching subscription."""
+    async def publish(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False, properties: bytes = b""
+    ) -> None:
+        """Hand the message to the broker, which passes it to every matching subscription.
+
+        Its properties go with it, as between two MQTT 5 clients.
+        """
         if not valid_topic(topic):
             raise BusError(f"cannot publish on {topic!r}: not a valid topic")
-        await self.broker.deliver(Message(topic, payload, qos, retain))
+        await self.broker.deliver(Message(topic, payload, qos, retain, properties=properties))
 
-    def send(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> asyncio.Future[None]:
+    def send(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False, properties: bytes = b""
+    ) -> asyncio.Future[None]:
         """Deliver at once; the future is already complete (the broker is in the process)."""
         if not valid_topic(topic):
             raise BusError(f"cannot publish on {topic!r}: not a valid topic")
-        self.broker.deliver_now(Message(topic, payload, qos, retain))
+        self.broker.deliver_now(Message(topic, payload, qos, retain, properties=properties))
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
@@ -79,7 +86,7 @@ class MemoryBus:
         self.filters.append(topic_filter)
         for message in list(self.broker.retained.values()):
             if topic_matches(topic_filter, message.topic):
-                await self.queue.put(Message(message.topic, message.payload, message.qos, retain=True))
+                await self.queue.put(replace(message, retain=True))
 
     async def offer(self, message: Message) -> None:
         """Queue ``message`` if a subscription matches it (backpressure when the queue is full)."""

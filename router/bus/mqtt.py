@@ -21,6 +21,7 @@ from gmqtt.mqtt.protocol import MQTTProtocol
 
 from router.bus.address import BrokerAddress
 from router.bus.flow import Inbox, Writer, fixed_header, puback, remaining_length
+from router.bus.properties import variable_byte_integer
 from router.bus.protocol import Message
 from router.errors import BrokerRefusedError, BusError
 
@@ -98,8 +99,9 @@ class _Link(MqttPackageHandler):  # type: ignore[misc] # gmqtt has no type hints
         if qos:
             mid = int.from_bytes(packet[at : at + 2], "big")
             at += 2
+        properties = b""
         if self._connection_state.protocol_version >= MQTTv50:
-            # Properties skipped: their length, a variable byte integer, then the properties.
+            # The properties: their length, a variable byte integer, then the properties.
             length = shift = 0
             while True:
                 byte = packet[at]
@@ -108,6 +110,8 @@ class _Link(MqttPackageHandler):  # type: ignore[misc] # gmqtt has no type hints
                 shift += 7
                 if byte < 0x80:  # its continuation bit clear: the last byte
                     break
+            if length:
+                properties = packet[at : at + length]
             at += length
         bus = self.bus
         if qos == 1 and not bus.manual_ack:
@@ -115,7 +119,7 @@ class _Link(MqttPackageHandler):  # type: ignore[misc] # gmqtt has no type hints
             bus._writer.write(puback(mid))  # noqa: SLF001
         elif qos == 2:  # we subscribe at QoS 1 at most: acknowledged as gmqtt does
             self._send_pubrec(mid)
-        bus._arrived(Message(topic, packet[at:], qos, bool(cmd & 0x01), mid))  # noqa: SLF001
+        bus._arrived(Message(topic, packet[at:], qos, bool(cmd & 0x01), mid, properties=properties))  # noqa: SLF001
 
     def _handle_puback_packet(self, cmd: int, packet: bytes) -> None:  # noqa: ARG002 (gmqtt's signature)
         mid = int.from_bytes(packet[:2], "big")
@@ -379,16 +383,18 @@ class MqttBus:
                 await self._client.disconnect()
         self._lost(BusError(f"disconnected from the broker at {self.address}"))
 
-    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+    async def publish(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False, properties: bytes = b""
+    ) -> None:
         """Publish; at QoS 1 this returns once the broker has acknowledged (PUBACK).
 
         ``BusError`` when the broker refuses it (MQTT 5 tells: a payload over its
         ``message_size_limit`` is acknowledged with an error and not passed on).
         """
         if self._sender is not None:
-            await self._sender.publish(topic, payload, qos=qos, retain=retain)
+            await self._sender.publish(topic, payload, qos=qos, retain=retain, properties=properties)
             return
-        future = self.send(topic, payload, qos=qos, retain=retain)
+        future = self.send(topic, payload, qos=qos, retain=retain, properties=properties)
         mid = self._last_mid
         self._checked[mid] = None
         try:
@@ -400,7 +406,9 @@ class MqttBus:
         if refused is not None:
             raise BusError(f"the broker refused the message on {topic} ({len(payload)} bytes): {refused}")
 
-    def send(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> asyncio.Future[None]:
+    def send(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False, properties: bytes = b""
+    ) -> asyncio.Future[None]:
         """Hand a message to the connection now, in call order; the future completes at its PUBACK.
 
         The PUBLISH is encoded here, not by gmqtt's `publish`, which builds a message object, looks
@@ -409,7 +417,7 @@ class MqttBus:
         cost more than the encoding).
         """
         if self._sender is not None:
-            return self._sender.send(topic, payload, qos=qos, retain=retain)
+            return self._sender.send(topic, payload, qos=qos, retain=retain, properties=properties)
         header = self._writer.header(topic)
         if self._gone is not None:
             raise BusError(f"publish on {topic} failed: {self._gone}")
@@ -428,8 +436,8 @@ class MqttBus:
             if self._inbox.held_back and len(self._acks) > ACKS_AWAITED_AT_MOST:
                 self._inbox.read_again()  # the PUBACKs are behind what the full inbox holds back
             header += mid.to_bytes(2, "big")
-        if self._mqtt5:
-            header += b"\x00"  # no properties
+        if self._mqtt5:  # MQTT 5 §3.3.2.3: the properties' length, then them (3.1.1 has none)
+            header += variable_byte_integer(len(properties)) + properties if properties else b"\x00"
         self._writer.write(
             fixed_header(0x30 | qos << 1 | retain, len(header) + len(payload)) + header, payload
         )

@@ -22,15 +22,24 @@ class Message:
     """The broker's packet id, for a manual acknowledgement."""
     ahead: bool = False
     """It came on a subscription heard ahead (`Bus.subscribe`): acknowledged where it came."""
+    properties: bytes = b""
+    """Its MQTT 5 properties as they came, encoded (`router.bus.properties`); none under 3.1.1."""
 
 
 class Bus(Protocol):
     """What the router needs of a bus; the MQTT adapter and `MemoryBus` both provide it."""
 
-    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
-        """Publish ``payload`` on ``topic``; at QoS 1 return once the broker has it."""
+    async def publish(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False, properties: bytes = b""
+    ) -> None:
+        """Publish ``payload`` on ``topic``; at QoS 1 return once the broker has it.
 
-    def send(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> asyncio.Future[None]:
+        ``properties``: MQTT 5 properties, encoded; dropped on a bus that does not speak MQTT 5.
+        """
+
+    def send(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False, properties: bytes = b""
+    ) -> asyncio.Future[None]:
         """Hand a message to the broker now, in call order; the future completes at its PUBACK.
 
         Pipelining: many sends, and their acknowledgements awaited together.

@@ -88,6 +88,10 @@ CREATE TABLE IF NOT EXISTS identities (
     heading BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS identities_message ON identities (message_id);
+CREATE TABLE IF NOT EXISTS properties (
+    cable_id INTEGER PRIMARY KEY REFERENCES cables (id),
+    kept BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
     at REAL NOT NULL,
@@ -122,6 +126,8 @@ time factor), so that speed of service is measured in the network's time, not th
 - identities: the message identification the switch gave a cable that had none (ACP 126 cables,
   partial records: §116), and the FL3 and FL4 lines its copies carry; quotable in `router trace`
   and `router retransmit`.
+- properties: the MQTT 5 properties a cable came with that its copies carry on (user properties,
+  message expiry: `router.bus.properties`), encoded; only for a cable that had any.
 - events: the routing log (received, routed, queued, busted, delivered, acknowledged, line-down,
   line-up, gap, retransmitted, duplicate-filed, ...), each with its fields as JSON.
 """

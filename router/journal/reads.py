@@ -228,6 +228,11 @@ class Reads(Database):
             raise JournalError(f"no cable {cable_id} in {self.path}")
         return bytes(row[0]), row[1]
 
+    def kept_properties(self, cable_id: int) -> bytes:
+        """The MQTT 5 properties a cable's copies carry on (none: empty)."""
+        row = self._db.execute("SELECT kept FROM properties WHERE cable_id = ?", (cable_id,)).fetchone()
+        return bytes(row[0]) if row else b""
+
     def identification(self, cable_id: int) -> tuple[bytes, str] | None:
         """The FL3/FL4 lines and message id the switch gave a cable without FL3, if it gave it one."""
         self._write_pending()

@@ -140,6 +140,13 @@ class Identified(NamedTuple):
     heading: bytes
 
 
+class PropertiesKept(NamedTuple):
+    """The MQTT 5 properties a cable came with that its copies carry on (`router.bus.properties`)."""
+
+    cable_id: int
+    kept: bytes
+
+
 class ServiceSent(NamedTuple):
     """A service message of the switch's sent on a post's line under a serial of its own (§424d ZFR).
 
@@ -186,6 +193,7 @@ Write = (
     | Acknowledged
     | GivenUp
     | Identified
+    | PropertiesKept
     | ServiceSent
     | Logged
     | ReceivedOversize
@@ -259,6 +267,10 @@ class Writes(Database):
                     self._db.execute(
                         "INSERT OR IGNORE INTO identities (cable_id, message_id, heading) VALUES (?, ?, ?)",
                         (cable_id, message_id, heading),
+                    )
+                case PropertiesKept(cable_id, kept):
+                    self._db.execute(
+                        "INSERT OR IGNORE INTO properties (cable_id, kept) VALUES (?, ?)", (cable_id, kept)
                     )
                 case Rerouted():
                     self._rerouted(write)

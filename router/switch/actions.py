@@ -17,8 +17,9 @@ from router.journal.writes import Logged, Write
 if TYPE_CHECKING:
     from router.journal.reads import Consigned
 
-Send = tuple[str, bytes, int, bool]
-"""A publish: topic, payload, QoS, retain (a plain tuple: one per copy, made by the thousand)."""
+Send = tuple[str, bytes, int, bool, bytes]
+"""A publish: topic, payload, QoS, retain, MQTT 5 properties (a plain tuple: one per copy, made by
+the thousand)."""
 
 DETAIL_EVENTS = frozenset({"received", "queued", "delivered", "acknowledged"})
 """A cable's arrival and each copy's own events: many a cable, and their facts are in the journal's
@@ -33,6 +34,9 @@ class JournalReads(Protocol):
 
     def identification(self, cable_id: int) -> tuple[bytes, str] | None:
         """The FL3/FL4 lines and message id the switch gave a cable without FL3 (§116)."""
+
+    def kept_properties(self, cable_id: int) -> bytes:
+        """The MQTT 5 properties a cable's copies carry on (none: empty)."""
 
     def is_duplicate(self, message_id: str) -> int | None:
         """The journal id of a cable already routed under ``message_id``."""
@@ -92,13 +96,16 @@ class Actions:
         self.timings: list[Timing] | None = [] if timings else None
         """Each copy delivered, timed, for the metrics (`router run --metrics-port`); None: not kept."""
 
-    def send(self, topic: str, payload: bytes) -> None:
-        """Publish ``payload`` on ``topic`` (QoS 1, not retained) once the burst is committed."""
-        self.sends.append((topic, payload, 1, False))
+    def send(self, topic: str, payload: bytes, properties: bytes = b"") -> None:
+        """Publish ``payload`` on ``topic`` (QoS 1, not retained) once the burst is committed.
+
+        ``properties``: MQTT 5 properties, encoded (a copy's: `router.bus.properties`).
+        """
+        self.sends.append((topic, payload, 1, False, properties))
 
     def clear_retained(self, topic: str) -> None:
         """Clear the retained message on ``topic`` (an empty retained payload) once the burst is committed."""
-        self.sends.append((topic, b"", 1, True))
+        self.sends.append((topic, b"", 1, True, b""))
 
     def event(self, event: str, **fields: object) -> None:
         """One entry of the routing log: the journal's events, the log and `router/log`.
@@ -117,4 +124,4 @@ class Actions:
         self.writes.append(Logged(event, entry))
         self.logs.append((event, fields))
         if self.publish_log:
-            self.sends.append((topics.LOG, entry.encode(), 0, False))
+            self.sends.append((topics.LOG, entry.encode(), 0, False, b""))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from router.bus.properties import copy_properties
 from router.journal.writes import Identified
 from router.network.channel import identification, identify, line_characters, message_part
 
@@ -12,6 +13,8 @@ if TYPE_CHECKING:
     from router.network.line import LineCode
     from router.switch.actions import Actions, JournalReads
 
+COPY_PROPERTIES = copy_properties(b"")
+"""A copy's MQTT 5 properties when its cable had none to keep: its content type alone."""
 RECENT_CABLES = 512
 """Cables kept in memory for their copies: those just routed. The rest are read from the journal."""
 RECENT_BYTES = 64 * 1024 * 1024
@@ -33,6 +36,7 @@ class RecentCables:
         "_fanout",
         "_held",
         "_journal",
+        "_properties",
         "_recent",
         "fanout",
         "max_bytes",
@@ -57,6 +61,9 @@ class RecentCables:
         self.max_count = max_count
         self.max_bytes = max_bytes
         self._recent: dict[int, tuple[bytes, str | None]] = {}
+        self._properties: dict[int, bytes] = {}
+        """A held cable's copies' MQTT 5 properties (`router.bus.properties.copy_properties`), if it
+        came with any to keep; the others' copies carry `COPY_PROPERTIES`."""
         self._held = 0
         """Bytes of the message parts held."""
         self._fanout: dict[int, int] = {}
@@ -72,17 +79,33 @@ class RecentCables:
         """From memory if the cable was just routed, else from the journal."""
         recent = self._recent.get(cable_id)
         if recent is None:
-            recent = self.remember(cable_id, *self._journal.cable(cable_id))
+            raw, message_id = self._journal.cable(cable_id)
+            kept = self._journal.kept_properties(cable_id)
+            recent = self.remember(cable_id, raw, message_id, properties=kept)
         return recent
 
+    def properties(self, cable_id: int) -> bytes:
+        """The MQTT 5 properties of the cable's copies: a content type, and what they keep of its own.
+
+        For a cable held (`get` holds the one it reads from the journal); any other, the content type.
+        """
+        return self._properties.get(cable_id, COPY_PROPERTIES)
+
     def remember(
-        self, cable_id: int, raw: bytes, message_id: str | None, cable: Cable | None = None
+        self,
+        cable_id: int,
+        raw: bytes,
+        message_id: str | None,
+        cable: Cable | None = None,
+        *,
+        properties: bytes = b"",
     ) -> tuple[bytes, str | None]:
         """Keep a cable's message part (the oldest kept go when the count or the bytes are full).
 
         The message id returned is the one its copies carry: for a cable that had no FL3, the
         identification the switch gave it (`identify`), journalled the first time. ``cable``: the
         cable as the intake read it, which spares reading it again (a big one, on the switch's loop).
+        ``properties``: the MQTT 5 properties its copies keep of the cable's (`kept_on_copies`).
         """
         given, message_id = self._identification(cable_id, raw, message_id, cable)
         part = message_part(raw, given)
@@ -95,6 +118,8 @@ class RecentCables:
             self._forget(next(iter(self._recent)))
         self._recent[cable_id] = recent
         self._held += len(part)
+        if properties:
+            self._properties[cable_id] = copy_properties(properties)
         return recent
 
     def _identification(
@@ -135,6 +160,7 @@ class RecentCables:
     def _forget(self, cable_id: int) -> None:
         part, _ = self._recent.pop(cable_id)
         self._held -= len(part)
+        self._properties.pop(cable_id, None)
         self._characters.pop((cable_id, "ita2"), None)
         self._characters.pop((cable_id, "ascii"), None)
         self.fanout -= self._fanout.pop(cable_id, 0)

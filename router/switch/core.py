@@ -179,7 +179,7 @@ class Switch:
         )
         return self.actions
 
-    def handle(
+    def handle(  # noqa: PLR0913 (a message as it came, and what the edge knows of it)
         self,
         topic: str,
         payload: bytes,
@@ -187,12 +187,14 @@ class Switch:
         *,
         retained: bool = False,
         prepared: Prepared | None = None,
+        properties: bytes = b"",
     ) -> Actions:
         """A message off the bus: a cable, a receipt, a service message, line control or a request.
 
         Whatever it is, it ends journalled, rejected or logged: the broker hears of it only after.
         ``retained``: the broker kept it and sent it on our subscription (see `_intake`);
-        ``prepared``: a cable the edge has already read and decided (`router.switch.intake.prepare`).
+        ``prepared``: a cable the edge has already read and decided (`router.switch.intake.prepare`);
+        ``properties``: its MQTT 5 properties, of which a cable's copies carry some on.
         """
         self.cables.now = now
         read = read_topic(topic) if self.centre is None else self.centre.read(topic)
@@ -202,7 +204,7 @@ class Switch:
             return self.actions
         kind, post = read
         if kind is Kind.CABLE:
-            self._intake(topic, payload, now, retained=retained, prepared=prepared)
+            self._intake(topic, payload, now, retained=retained, prepared=prepared, properties=properties)
         elif kind is Kind.TRUNK and self.centre is not None:
             self.centre.relay_in(topic, post, payload, now)
         elif self.centre is not None and self.centre.elsewhere(kind, post):
@@ -219,8 +221,15 @@ class Switch:
             self.posts.retransmit(post, payload, now)
         return self.actions
 
-    def _intake(
-        self, topic: str, payload: bytes, now: float, *, retained: bool, prepared: Prepared | None
+    def _intake(  # noqa: PLR0913 (the message, as it came)
+        self,
+        topic: str,
+        payload: bytes,
+        now: float,
+        *,
+        retained: bool,
+        prepared: Prepared | None,
+        properties: bytes,
     ) -> None:
         """A cable off the intake; a retained one is taken once, then cleared at the broker.
 
@@ -237,12 +246,14 @@ class Switch:
             if before is not None:
                 self.actions.event("retained-again", topic=topic[:80], journal_id=before)
             else:
-                self._receive(topic, payload, now, prepared)
+                self._receive(topic, payload, now, prepared, properties)
             self.actions.clear_retained(topic)
             return
-        self._receive(topic, payload, now, prepared)
+        self._receive(topic, payload, now, prepared, properties)
 
-    def _receive(self, topic: str, payload: bytes, now: float, prepared: Prepared | None) -> None:
+    def _receive(
+        self, topic: str, payload: bytes, now: float, prepared: Prepared | None, properties: bytes = b""
+    ) -> None:
         """A cable to the intake; an exact duplicate it files is reported to the station it came from.
 
         ACP 127 §428a: a duplicate not piloted as a suspected duplicate (ZFD) is filed, and a
@@ -250,7 +261,7 @@ class Switch:
         mishandling elsewhere. That station is the one its FL3 names, when it is on a line of ours.
         """
         since = len(self.actions.writes)
-        self.intake.receive(topic, payload, now, prepared)
+        self.intake.receive(topic, payload, now, prepared, properties)
         for write in self.actions.writes[since:]:
             if not isinstance(write, Duplicate) or suspected_duplicate(payload):
                 continue

@@ -15,10 +15,11 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from router.bus import topics
+from router.bus.properties import kept_on_copies
 from router.cable.models import Precedence
 from router.cable.parser import parse_cable
 from router.errors import CableParseError
-from router.journal.writes import Duplicate, Received, ReceivedOversize, Rejected, Routed
+from router.journal.writes import Duplicate, PropertiesKept, Received, ReceivedOversize, Rejected, Routed
 from router.network.channel import ZFG, copy_size
 from router.network.line import Consignment
 from router.routing.decide import Intercept, RoutingDecision, decide
@@ -114,11 +115,19 @@ class Intake:
         """At a switching centre: the decision as the originating centre sends it, one delivery per
         path out and each trunk delivery's RIs (`router.switch.centre.Centre.originate`)."""
 
-    def receive(self, topic: str, raw: bytes, now: float, prepared: Prepared | None = None) -> None:
-        """A cable off the intake: journalled first, then parsed and routed (``prepared``: already read)."""
+    def receive(
+        self, topic: str, raw: bytes, now: float, prepared: Prepared | None = None, properties: bytes = b""
+    ) -> None:
+        """A cable off the intake: journalled first, then parsed and routed (``prepared``: already read).
+
+        ``properties``: its MQTT 5 properties; those its copies carry on are journalled with it.
+        """
         cable_id = self.journal_first(topic, raw)
         if cable_id is not None:
-            self.process(cable_id, topic, raw, now, prepared)
+            kept = kept_on_copies(properties) if properties else b""
+            if kept:
+                self._actions.writes.append(PropertiesKept(cable_id, kept))
+            self.process(cable_id, topic, raw, now, prepared, kept=kept)
 
     def journal_first(self, topic: str, raw: bytes) -> int | None:
         """Journal what came (a cable, or a centre's trunk transmission) before anything; its journal id.
@@ -154,16 +163,26 @@ class Intake:
         self._actions.event("received", journal_id=cable_id, topic=topic, size=len(raw))
         self._rejected(topic, detail)
 
-    def process(
-        self, cable_id: int, topic: str, raw: bytes, now: float, prepared: Prepared | None = None
+    def process(  # noqa: PLR0913 (the cable, as it came)
+        self,
+        cable_id: int,
+        topic: str,
+        raw: bytes,
+        now: float,
+        prepared: Prepared | None = None,
+        *,
+        kept: bytes = b"",
     ) -> None:
-        """Read a cable (unless ``prepared``), then reject it, file it as a duplicate, or route it."""
+        """Read a cable (unless ``prepared``), then reject it, file it as a duplicate, or route it.
+
+        ``kept``: the MQTT 5 properties its copies carry on (`router.bus.properties`).
+        """
         if prepared is None:
             prepared = Prepared(read(raw, max_bytes=self.max_bytes))
         if isinstance(prepared.read, CableParseError):
             self.reject(cable_id, topic, prepared.read)
             return
-        self._route(cable_id, prepared.read, raw, now, prepared.decision)
+        self._route(cable_id, prepared.read, raw, now, prepared.decision, kept=kept)
 
     def reject(self, cable_id: int, topic: str, error: CableParseError) -> None:
         """What came cannot be read: journalled as rejected, and told with the line, column and field."""
@@ -235,8 +254,15 @@ class Intake:
         self._actions.send(topics.REJECTED, json.dumps(detail).encode())
         self._actions.event("rejected", topic=topic, **detail)
 
-    def _route(
-        self, cable_id: int, cable: Cable, raw: bytes, now: float, decided: RoutingDecision | None
+    def _route(  # noqa: PLR0913 (the cable, as read)
+        self,
+        cable_id: int,
+        cable: Cable,
+        raw: bytes,
+        now: float,
+        decided: RoutingDecision | None,
+        *,
+        kept: bytes = b"",
     ) -> None:
         actions = self._actions
         original = self._journal.is_duplicate(cable.message_id)
@@ -245,7 +271,7 @@ class Intake:
             actions.writes.append(Duplicate(cable_id, cable.message_id, original))
             actions.event("duplicate", message_id=cable.message_id, journal_id=cable_id, original=original)
             return
-        part, _ = self._cables.remember(cable_id, raw, cable.message_id, cable)
+        part, _ = self._cables.remember(cable_id, raw, cable.message_id, cable, properties=kept)
         # Decided after the duplicate check, which spares a duplicate the work, unless decided already.
         decision = decided or decide(cable, self.table)
         trunk_ris: tuple[tuple[str, ...], ...] = ()

@@ -225,7 +225,7 @@ class Lines:
         if queued.cause == "request":
             part = with_tracer_instruction(part)  # a duplicate answering a tracer (§438b)
         copy = self.outlet.copy(post, tid, queued, part, suspect=queued.cause in SUSPECT)
-        self._actions.send(self.outlet.topic(post), copy)
+        self._actions.send(self.outlet.topic(post), copy, self._cables.properties(queued.cable_id))
         self.receipts.expect(post, queued.delivery_id, now, needs_receipt=queued.needs_receipt)
         if (timings := self._actions.timings) is not None:
             timings.append(Timing(queued.precedence.value, now - queued.since, now - transmission.started))

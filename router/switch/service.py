@@ -75,8 +75,8 @@ class Pipeline:
     async def send(self, outbox: list[Send]) -> None:
         """Send in order; past `IN_FLIGHT` unacknowledged, wait for the oldest (backpressure)."""
         unconfirmed = self._unconfirmed
-        for topic, payload, qos, retain in outbox:
-            future = self.bus.send(topic, payload, qos=qos, retain=retain)
+        for topic, payload, qos, retain, properties in outbox:
+            future = self.bus.send(topic, payload, qos=qos, retain=retain, properties=properties)
             if not future.done():
                 unconfirmed.append(future)
         while len(unconfirmed) > IN_FLIGHT:
@@ -309,6 +309,7 @@ class Router:
                         clock.now(),
                         retained=message.retain,
                         prepared=prepared,
+                        properties=message.properties,
                     )
                 )
             self._perform(switch.tick(clock.now()))

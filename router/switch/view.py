@@ -35,6 +35,10 @@ class JournalView:
         """The cable as received, and the message id it was routed under."""
         return self._apply().cable(cable_id)
 
+    def kept_properties(self, cable_id: int) -> bytes:
+        """The MQTT 5 properties a cable's copies carry on (none: empty)."""
+        return self._apply().kept_properties(cable_id)
+
     def identification(self, cable_id: int) -> tuple[bytes, str] | None:
         """The FL3/FL4 lines and message id the switch gave a cable without FL3."""
         return self._apply().identification(cable_id)
