@@ -118,3 +118,29 @@ def test_copies_carry_the_cable_s_properties_when_the_router_speaks_mqtt5(
         assert RESPONSE_TOPIC not in copy.properties
     else:
         assert found == {"user": []}
+
+
+def test_a_cable_read_back_from_the_journal_gives_its_copies_their_properties(tmp_path: Path) -> None:
+    """After a restart a waiting copy's cable comes from the journal: its kept properties with it."""
+    from router.journal.store import Journal  # noqa: PLC0415
+    from router.journal.writes import PropertiesKept, Received  # noqa: PLC0415
+    from router.switch.cables import COPY_PROPERTIES, RecentCables  # noqa: PLC0415
+
+    kept = user_property("exercise", "WINTEX 89")
+    journal = Journal(tmp_path / "journal.sqlite")
+    try:
+        with journal.transaction():
+            journal.apply(
+                [
+                    Received(1, "cables/in/a", CABLE),
+                    PropertiesKept(1, kept),
+                    Received(2, "cables/in/b", CABLE),
+                ]
+            )
+        cables = RecentCables(journal)
+        cables.get(1)
+        cables.get(2)
+        assert cables.properties(1) == copy_properties(kept)
+        assert cables.properties(2) == COPY_PROPERTIES
+    finally:
+        journal.close()
