@@ -33,9 +33,13 @@ from router.settings import for_centre, given_flags, sources
 def run(  # noqa: PLR0913 (the service's options, and how it logs in to a broker of its own)
     *,
     broker: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
-            "--broker", help="mqtt[s]://[user@]host:port; none starts a private broker", show_default=False
+            "--broker",
+            metavar="URL",
+            help="mqtt\\[s]://\\[user@]host:port, repeated or a comma list for the nodes of a cluster; "
+            "none starts a private broker",
+            show_default=False,
         ),
     ] = None,
     routing: Annotated[
