@@ -94,9 +94,15 @@ def node_config(  # noqa: PLR0913 (keyword-only: one node's parts)
     routes: Sequence[int],
     store: Path,
     users: Users,
+    replicas: int = 3,
     extra: Mapping[str, str] | None = None,
 ) -> str:
     """One node's config: ``server_name`` (MQTT needs it), JetStream in ``store``, routes to ``routes``.
+
+    ``replicas``: how many nodes hold each MQTT stream (sessions, QoS 1 messages, retained ones).
+    Left to itself NATS 2.9 picks it from the nodes it knows when the first MQTT client comes
+    (2 seen here, in a cluster of three still forming): a stream on two nodes has no majority
+    when either goes, so a node lost would take the sessions with it. Three of three survive one.
 
     ``extra``: further top-level settings (``name: value``), as NATS spells them.
     """
@@ -109,7 +115,7 @@ def node_config(  # noqa: PLR0913 (keyword-only: one node's parts)
         f"jetstream {{ store_dir: {json.dumps(str(store))} }}",
         f"cluster {{ name: {json.dumps(cluster)}, listen: 127.0.0.1:{ports.cluster},",
         f"  routes: [{route_urls}] }}",
-        f"mqtt {{ listen: 127.0.0.1:{ports.mqtt} }}",
+        f"mqtt {{ listen: 127.0.0.1:{ports.mqtt}, stream_replicas: {replicas} }}",
         *(f"{key}: {value}" for key, value in (extra or {}).items()),
         authorization(users),
     ]
