@@ -187,6 +187,37 @@ async def test_a_retained_message_reaches_a_later_subscriber_on_another_node(clu
 
 
 @needs_nats
+async def test_the_router_status_retained_at_qos0_is_kept_and_cleared_by_an_empty_one(
+    cluster: NatsCluster,
+) -> None:
+    """The router's status (QoS 0, retained) reaches a later subscriber elsewhere; an empty one clears it."""
+    topic = topics.status(f"Z{next(_ids)}")
+    async with MqttBus(cluster.address(0), mqtt5=False) as publisher:
+        await publisher.publish(topic, b'{"state": "up"}', qos=0, retain=True)
+        await publisher.publish(f"{topic}/fence", b"", qos=1)  # the QoS 0 one handled before its PUBACK
+    async with MqttBus(cluster.address(2), mqtt5=False) as subscriber:
+        await subscriber.subscribe(topic, qos=0)
+        (got,) = await receive(subscriber, 1)
+    assert (got.payload, got.retain) == (b'{"state": "up"}', True)
+    async with MqttBus(cluster.address(1), mqtt5=False) as publisher:
+        await publisher.publish(topic, b"", retain=True)
+    async with MqttBus(cluster.address(2), mqtt5=False) as subscriber:
+        await subscriber.subscribe(topic, qos=0)
+        await subscriber.subscribe(f"{topic}/after", qos=0)
+        await subscriber.publish(f"{topic}/after", b"after")  # what comes after any retained one
+        (first,) = await receive(subscriber, 1)
+    assert first.payload == b"after"
+
+
+@needs_nats
+async def test_nats_drops_a_client_publishing_at_qos2(cluster: NatsCluster) -> None:
+    """NATS 2.9 takes no QoS 2 PUBLISH: it closes the connection (the router publishes at QoS 0 and 1)."""
+    async with MqttBus(cluster.address(0), mqtt5=False) as bus:
+        with pytest.raises(BusError, match="lost the broker"):
+            await bus.send("test/qos2", b"exactly once?", qos=2)
+
+
+@needs_nats
 async def test_a_last_will_is_published_through_another_node(cluster: NatsCluster) -> None:
     """A client gone without a DISCONNECT on node 1: node 2's subscriber gets its Last Will."""
     topic = topics.status(f"W{next(_ids)}")
