@@ -262,7 +262,90 @@ class _Reader(MQTTProtocol):  # type: ignore[misc] # gmqtt has no type hints
 gmqtt.mqtt.connection.MQTTProtocol = _Reader
 
 
-class MqttBus:
+class _Connecting:
+    """How a bus connects: to its one node, or to the first of a cluster's nodes that takes it.
+
+    `MqttBus`'s connecting half, apart from what it does once connected: its client for each
+    node tried is `MqttBus._prepare`'s, and a failed attempt is closed by `MqttBus._close`.
+    """
+
+    address: BrokerAddress
+    _mqtt5: bool
+    _client: gmqtt.Client
+    _closing: bool
+
+    def _prepare(self, address: BrokerAddress, *, mqtt5: bool) -> None:
+        raise NotImplementedError
+
+    async def _close(self) -> None:
+        raise NotImplementedError
+
+    async def _connect_cluster(self, cluster: Cluster) -> None:
+        """Connect to the first node of the cluster that takes us, once each, from `Cluster.first` on.
+
+        A round of them all failing raises: the caller's `reconnecting` waits and starts another.
+        A login refused by every node that answered stays refused (`BrokerRefusedError`).
+        """
+        failed: list[BusError] = []
+        for index in cluster.order():
+            node = cluster.nodes[index]
+            if failed:
+                self._prepare(self.address.at(node), mqtt5=self._mqtt5)
+            else:
+                self.address = self.address.at(node)
+            try:
+                await self._connect_node()
+            except BusError as exc:
+                failed.append(exc)
+                continue
+            before = cluster.connected(index)
+            if failed or (before is not None and before != index):
+                _moved(node, index, len(cluster.nodes), failed)
+            return
+        refused = [error for error in failed if isinstance(error, BrokerRefusedError)]
+        if refused:
+            raise refused[0]
+        reasons = "; ".join(str(error) for error in failed)
+        raise BusError(f"no node of the broker took the connection ({len(failed)} tried): {reasons}")
+
+    async def _connect_node(self) -> None:
+        """Connect to the one node at `address`: MQTT 5 if asked, else (or if it speaks only that) 3.1.1.
+
+        NATS speaks MQTT 3.1.1 only, and closes a connection that asks for 5 before its CONNACK:
+        a broker that does so (or answers 'unacceptable protocol version') is asked again in 3.1.1.
+        """
+        try:
+            await self._connect_once()
+        except BusError as exc:
+            if not self._mqtt5 or isinstance(exc, BrokerRefusedError) or not _may_want_311(exc):
+                raise
+            self._prepare(self.address, mqtt5=False)
+            await self._connect_once()
+
+    async def _connect_once(self) -> None:
+        try:
+            async with asyncio.timeout(CONNECT_WITHIN):
+                await self._client.connect(
+                    self.address.host,
+                    self.address.port,
+                    ssl=self.address.ssl_context() or False,
+                    keepalive=KEEPALIVE,
+                    version=MQTTv50 if self._mqtt5 else MQTTv311,
+                )
+        except (gmqtt.MQTTConnectError, OSError, TimeoutError) as exc:
+            with suppress(Exception):
+                await self._close()
+            raise _connect_error(self.address, exc) from exc
+        # Nagle's algorithm holds a small packet (a PUBACK) until the last one is acknowledged,
+        # and the broker delays its TCP acknowledgements: 40 ms lost on nearly every message.
+        transport = self._client._connection._transport  # noqa: SLF001 (gmqtt gives no other way)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in {socket.AF_INET, socket.AF_INET6}:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._closing = False
+
+
+class MqttBus(_Connecting):
     """A `Bus` on a real MQTT broker, used as ``async with MqttBus(address, ...) as bus``."""
 
     def __init__(  # noqa: PLR0913 (keyword-only options of one connection)
@@ -363,70 +446,6 @@ class MqttBus:
                 raise
             self._sender._partner = self  # noqa: SLF001 (its own other connection, below too)
         return self
-
-    async def _connect_cluster(self, cluster: Cluster) -> None:
-        """Connect to the first node of the cluster that takes us, once each, from `Cluster.first` on.
-
-        A round of them all failing raises: the caller's `reconnecting` waits and starts another.
-        A login refused by every node that answered stays refused (`BrokerRefusedError`).
-        """
-        failed: list[BusError] = []
-        for index in cluster.order():
-            node = cluster.nodes[index]
-            if failed:
-                self._prepare(self.address.at(node), mqtt5=self._mqtt5)
-            else:
-                self.address = self.address.at(node)
-            try:
-                await self._connect_node()
-            except BusError as exc:
-                failed.append(exc)
-                continue
-            before = cluster.connected(index)
-            if failed or (before is not None and before != index):
-                _moved(node, index, len(cluster.nodes), failed)
-            return
-        refused = [error for error in failed if isinstance(error, BrokerRefusedError)]
-        if refused:
-            raise refused[0]
-        reasons = "; ".join(str(error) for error in failed)
-        raise BusError(f"no node of the broker took the connection ({len(failed)} tried): {reasons}")
-
-    async def _connect_node(self) -> None:
-        """Connect to the one node at `address`: MQTT 5 if asked, else (or if it speaks only that) 3.1.1.
-
-        NATS speaks MQTT 3.1.1 only, and closes a connection that asks for 5 before its CONNACK:
-        a broker that does so (or answers 'unacceptable protocol version') is asked again in 3.1.1.
-        """
-        try:
-            await self._connect_once()
-        except BusError as exc:
-            if not self._mqtt5 or isinstance(exc, BrokerRefusedError) or not _may_want_311(exc):
-                raise
-            self._prepare(self.address, mqtt5=False)
-            await self._connect_once()
-
-    async def _connect_once(self) -> None:
-        try:
-            async with asyncio.timeout(CONNECT_WITHIN):
-                await self._client.connect(
-                    self.address.host,
-                    self.address.port,
-                    ssl=self.address.ssl_context() or False,
-                    keepalive=KEEPALIVE,
-                    version=MQTTv50 if self._mqtt5 else MQTTv311,
-                )
-        except (gmqtt.MQTTConnectError, OSError, TimeoutError) as exc:
-            with suppress(Exception):
-                await self._close()
-            raise _connect_error(self.address, exc) from exc
-        # Nagle's algorithm holds a small packet (a PUBACK) until the last one is acknowledged,
-        # and the broker delays its TCP acknowledgements: 40 ms lost on nearly every message.
-        transport = self._client._connection._transport  # noqa: SLF001 (gmqtt gives no other way)
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in {socket.AF_INET, socket.AF_INET6}:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._closing = False
 
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None

@@ -43,6 +43,17 @@ BrokerOption = Annotated[
         show_default=False,
     ),
 ]
+RunBrokerOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--broker",
+        metavar="URL",
+        help="mqtt\\[s]://\\[user@]host:port, repeated or a comma list for the nodes of a cluster; "
+        "none starts a private broker",
+        show_default=False,
+    ),
+]
+"""`router run`'s ``--broker``: as `BrokerOption`, but none is a broker of its own."""
 Username = Annotated[
     str | None,
     typer.Option(

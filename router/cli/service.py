@@ -16,6 +16,7 @@ from router.cli.common import (
     CertFile,
     KeyFile,
     PasswordFile,
+    RunBrokerOption,
     TimeScale,
     Username,
     broker_or_exit,
@@ -32,16 +33,7 @@ from router.settings import for_centre, given_flags, sources
 
 def run(  # noqa: PLR0913 (the service's options, and how it logs in to a broker of its own)
     *,
-    broker: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--broker",
-            metavar="URL",
-            help="mqtt\\[s]://\\[user@]host:port, repeated or a comma list for the nodes of a cluster; "
-            "none starts a private broker",
-            show_default=False,
-        ),
-    ] = None,
+    broker: RunBrokerOption = None,
     routing: Annotated[
         Path | None, typer.Option("--routing", help="Routing table (TOML).", show_default=False)
     ] = None,
