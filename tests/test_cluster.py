@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import re
 import signal
 import sys
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -237,8 +238,9 @@ async def test_a_last_will_is_published_through_another_node(cluster: NatsCluste
 async def test_a_post_reads_and_writes_only_its_own_topics(cluster: NatsCluster) -> None:
     """post-RUEHC hears its own copies only, and what it publishes on the intake is dropped.
 
-    Not Paris's copies, whether subscribed by name, by ``#`` or by NATS's own QoS 1 delivery
-    subjects (``$MQTT/sub/#``, which every MQTT user is permitted for its own deliveries).
+    Its subscriptions to Paris's copies, to ``#`` and to NATS's own QoS 1 delivery subjects
+    (``$MQTT/sub/#``: every MQTT user is permitted ``$MQTT.sub.>`` for its own deliveries, but NATS
+    takes no MQTT subscription there) are refused.
     """
     router, paris = cluster.address(0, user="router"), cluster.address(1, user="post-RUEHFR")
     async with AsyncExitStack() as stack:
@@ -255,8 +257,10 @@ async def test_a_post_reads_and_writes_only_its_own_topics(cluster: NatsCluster)
         )
         await switch.subscribe(topics.INTAKE)
         await other.subscribe(topics.copies("RUEHFR"))
-        for topic_filter in (topics.copies("RUEHFR"), "#", "$MQTT/sub/#", topics.copies("RUEHC")):
-            await spy.subscribe(topic_filter)
+        for topic_filter in (topics.copies("RUEHFR"), "#", "$MQTT/sub/#"):
+            with pytest.raises(BusError, match=f"refused the subscription to {re.escape(topic_filter)}"):
+                await spy.subscribe(topic_filter)
+        await spy.subscribe(topics.copies("RUEHC"))
         await spy.publish(topics.intake("forged"), b"not the post's to write")
         await switch.publish(topics.copies("RUEHFR"), b"for Paris")
         await switch.publish(topics.copies("RUEHC"), b"for Cairo")
@@ -279,17 +283,26 @@ async def test_a_post_reads_and_writes_only_its_own_topics(cluster: NatsCluster)
 
 
 @asynccontextmanager
-async def connected(make: Callable[[], MqttBus], within: float = SETTLING) -> AsyncIterator[MqttBus]:
-    """A bus from ``make``, tried again every half second for ``within`` seconds, as a client's backoff would.
+async def connected(
+    make: Callable[[], MqttBus], *filters: str, within: float = SETTLING
+) -> AsyncIterator[MqttBus]:
+    """A bus from ``make`` subscribed to ``filters``, tried again every half second for ``within`` s.
 
-    After a node is lost NATS elects new leaders for its MQTT streams: meanwhile the other nodes
-    may close a connection before its CONNACK.
+    As a client's backoff would: after a node is lost NATS elects new leaders for its MQTT
+    streams, and meanwhile the other nodes may close a connection before its CONNACK, or refuse
+    a QoS 1 subscription (its JetStream consumer not made: SUBACK 0x80).
     """
     deadline = asyncio.get_running_loop().time() + within
     while True:
         bus = make()
         try:
             await bus.__aenter__()
+            try:
+                for topic_filter in filters:
+                    await bus.subscribe(topic_filter)
+            except BusError:
+                await bus.__aexit__(None, None, None)
+                raise
         except BusError:
             if asyncio.get_running_loop().time() > deadline:
                 raise
@@ -306,11 +319,10 @@ async def connected(make: Callable[[], MqttBus], within: float = SETTLING) -> As
 async def test_a_client_whose_first_node_is_dead_connects_to_the_next(own_cluster: NatsCluster) -> None:
     """Three URLs, the first node killed: the client connects to another, not giving up on the first."""
     own_cluster.kill(0)
-    async with connected(lambda: MqttBus(own_cluster.address(), mqtt5=False)) as bus:
+    async with connected(lambda: MqttBus(own_cluster.address(), mqtt5=False), "test/next") as bus:
         assert bus.address.port in {own_cluster.nodes[1].ports.mqtt, own_cluster.nodes[2].ports.mqtt}
-        await bus.subscribe("test/next")
         await bus.publish("test/next", b"on node 2")
-        (got,) = await receive(bus, 1)
+        (got,) = await receive(bus, 1, within=SETTLING)
     assert got.payload == b"on node 2"
 
 

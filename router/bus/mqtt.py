@@ -265,17 +265,63 @@ gmqtt.mqtt.connection.MQTTProtocol = _Reader
 class _Connecting:
     """How a bus connects: to its one node, or to the first of a cluster's nodes that takes it.
 
-    `MqttBus`'s connecting half, apart from what it does once connected: its client for each
-    node tried is `MqttBus._prepare`'s, and a failed attempt is closed by `MqttBus._close`.
+    `MqttBus`'s connecting half, apart from what it does once connected: a new client and
+    connection state for each node tried (`_prepare`); a failed attempt is closed by
+    `MqttBus._close`, and the broker's acknowledgements go to `MqttBus._acknowledged`.
     """
 
     address: BrokerAddress
-    _mqtt5: bool
-    _client: gmqtt.Client
+    _session: tuple[str | None, bool, int, LastWill | None]
+    """The client id, whether the session is persistent, its expiry (MQTT 5), the Last Will."""
     _closing: bool
 
-    def _prepare(self, address: BrokerAddress, *, mqtt5: bool) -> None:
+    def _acknowledged(self, mid: int, reason: int) -> None:
         raise NotImplementedError
+
+    def _prepare(self, address: BrokerAddress, *, mqtt5: bool) -> None:
+        """A new gmqtt client for one node at ``address``, and a new connection's state.
+
+        Made again for each node tried and for each protocol version: a client whose connection
+        failed has lost its state (`_lost`), and gmqtt's keeps its own.
+        """
+        client_id, persistent, session_expiry, will = self._session
+        self.address = address
+        self._mqtt5 = mqtt5
+        # MQTT 5: keep the session (subscriptions, queued QoS 1 messages) while we are away; MQTT
+        # 3.1.1 (amqtt, NATS) has no properties: a persistent session is one not cleaned.
+        properties = {"session_expiry_interval": session_expiry} if persistent and mqtt5 else {}
+        self._client = gmqtt.Client(
+            client_id,
+            clean_session=not persistent,
+            will_message=None
+            if will is None
+            else gmqtt.Message(will.topic, will.payload, qos=will.qos, retain=will.retain),
+            **properties,
+        )
+        self._client.stop_reconnect()  # after a refused CONNACK; a lost connection is `_Link`'s
+        # gmqtt builds its handler itself and takes no other: ours is the same object, given our
+        # methods (`_Link` adds methods only, no state of its own but the bus it reports to).
+        link = self._client._package_handler  # noqa: SLF001 (see `_Link`)
+        link.__class__ = _Link
+        link.bus = self
+        self._link: _Link = link
+        # SUBACK: its return codes, 0x80 and up a refusal (one a filter; we send one at a time).
+        self._client.on_subscribe = lambda _client, mid, codes, *_: self._acknowledged(
+            mid, max(codes, default=0)
+        )
+        if address.username is not None:
+            self._client.set_auth_credentials(address.username, address.password)
+        self._acks: dict[int, asyncio.Future[None]] = {}
+        """QoS 1 sends (and subscriptions) awaiting their PUBACK (SUBACK), by packet id."""
+        self._checked: dict[int, str | None] = {}
+        """`publish`'s sends by packet id: the broker's reason for refusing one (MQTT 5), else None."""
+        self._gone: BusError | None = None
+        """Why the connection is over, once it is."""
+        self._writer = Writer()
+        self._inbox = Inbox(self._writer)
+        self._last_mid = 0
+        self._partner: MqttBus | None = None
+        """The bus this one sends for (``sends_apart``): lost with it."""
 
     async def _close(self) -> None:
         raise NotImplementedError
@@ -389,48 +435,6 @@ class MqttBus(_Connecting):
         """Our own `_close` has begun: the end of the connection is no lost node."""
         self._prepare(address.at(address.nodes[0]), mqtt5=mqtt5)
 
-    def _prepare(self, address: BrokerAddress, *, mqtt5: bool) -> None:
-        """A new gmqtt client for one node at ``address``, and a new connection's state.
-
-        Made again for each node tried and for each protocol version: a client whose connection
-        failed has lost its state (`_lost`), and gmqtt's keeps its own.
-        """
-        client_id, persistent, session_expiry, will = self._session
-        self.address = address
-        self._mqtt5 = mqtt5
-        # MQTT 5: keep the session (subscriptions, queued QoS 1 messages) while we are away; MQTT
-        # 3.1.1 (amqtt, NATS) has no properties: a persistent session is one not cleaned.
-        properties = {"session_expiry_interval": session_expiry} if persistent and mqtt5 else {}
-        self._client = gmqtt.Client(
-            client_id,
-            clean_session=not persistent,
-            will_message=None
-            if will is None
-            else gmqtt.Message(will.topic, will.payload, qos=will.qos, retain=will.retain),
-            **properties,
-        )
-        self._client.stop_reconnect()  # after a refused CONNACK; a lost connection is `_Link`'s
-        # gmqtt builds its handler itself and takes no other: ours is the same object, given our
-        # methods (`_Link` adds methods only, no state of its own but the bus it reports to).
-        link = self._client._package_handler  # noqa: SLF001 (see `_Link`)
-        link.__class__ = _Link
-        link.bus = self
-        self._link: _Link = link
-        self._client.on_subscribe = lambda _client, mid, *_: self._acknowledged(mid, 0)  # SUBACK
-        if address.username is not None:
-            self._client.set_auth_credentials(address.username, address.password)
-        self._acks: dict[int, asyncio.Future[None]] = {}
-        """QoS 1 sends (and subscriptions) awaiting their PUBACK (SUBACK), by packet id."""
-        self._checked: dict[int, str | None] = {}
-        """`publish`'s sends by packet id: the broker's reason for refusing one (MQTT 5), else None."""
-        self._gone: BusError | None = None
-        """Why the connection is over, once it is."""
-        self._writer = Writer()
-        self._inbox = Inbox(self._writer)
-        self._last_mid = 0
-        self._partner: MqttBus | None = None
-        """The bus this one sends for (``sends_apart``): lost with it."""
-
     async def __aenter__(self) -> Self:
         if self._cluster is None:
             await self._connect_node()
@@ -542,13 +546,22 @@ class MqttBus(_Connecting):
         if self._gone is not None:
             raise BusError(f"subscribe to {topic_filter} failed: {self._gone}")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._acks[self._client.subscribe(topic_filter, qos=qos)] = future
+        mid = self._client.subscribe(topic_filter, qos=qos)
+        self._acks[mid] = future
+        self._checked[mid] = None
         try:
             await asyncio.wait_for(future, PUBACK_WITHIN)
         except TimeoutError:
             raise BusError(
                 f"subscribe to {topic_filter} failed: no SUBACK within {PUBACK_WITHIN:g} s"
             ) from None
+        finally:
+            refused = self._checked.pop(mid, None)
+        if refused is not None:
+            # A filter the user may not read (amqtt, NATS), or a NATS node that could not make the
+            # subscription's JetStream consumer (while its cluster elects leaders): either way
+            # nothing would come, and saying so beats waiting for it.
+            raise BusError(f"the broker refused the subscription to {topic_filter}: {refused}")
 
     async def messages(self) -> AsyncIterator[Message]:
         """The messages received, in arrival order; what arrived meanwhile is handed over at once."""
