@@ -93,6 +93,20 @@ def test_a_bad_list_of_brokers_is_refused_in_one_line(urls: str, problem: str) -
     assert "pw" not in str(refused.value)
 
 
+def test_a_round_starts_at_the_node_connected_last_and_after_a_node_lost() -> None:
+    """Each round tries every node once: from the first, then from the node in use, then past a lost one."""
+    cluster = BrokerAddress.parse("mqtt://a:1,mqtt://b:2,mqtt://c:3").cluster
+    assert cluster is not None
+    assert cluster.order() == [0, 1, 2]
+    assert cluster.connected(1) is None
+    assert cluster.order() == [1, 2, 0]
+    cluster.lost(1)
+    assert cluster.order() == [2, 0, 1]
+    assert cluster.connected(2) == 1
+    cluster.lost(1)  # a loss reported late, for a node no longer in use: the round stays
+    assert cluster.order() == [2, 0, 1]
+
+
 def test_no_password_of_a_list_is_shown() -> None:
     """Every password in a list of URLs is hidden."""
     assert without_password("mqtt://u:s1@a:1,mqtt://u:s2@b:2") == "mqtt://u:***@a:1,mqtt://u:***@b:2"

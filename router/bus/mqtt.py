@@ -414,7 +414,7 @@ class MqttBus(_Connecting):
         """The nodes of a clustered broker (a list of URLs), tried in order by `__aenter__`."""
         self._sender = (
             MqttBus(
-                address.at(address.nodes[0]),  # made for the node the bus connects to (`_connect_sender`)
+                address.at(address.nodes[0]),  # moved to the node the bus reaches, in `__aenter__`
                 client_id=f"{client_id}-sends" if client_id else None,
                 persistent=persistent,
                 session_expiry=session_expiry,
