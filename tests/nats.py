@@ -89,8 +89,12 @@ class NatsCluster:
     roles and ``posts`` (`router.bus.security.grants_for`), each with only its own topics.
     """
 
-    def __init__(self, folder: Path, *, size: int = 3, posts: Iterable[str] = ()) -> None:
+    def __init__(
+        self, folder: Path, *, size: int = 3, posts: Iterable[str] = (), ack_wait: str | None = None
+    ) -> None:
         self.folder = folder
+        self.ack_wait = ack_wait
+        """NATS's wait for a PUBACK before it sends a QoS 1 message again (`node_config`)."""
         grants = OWNER_GRANTS | grants_for(posts)
         self.users = Users(Keyring(folder / "credentials").ensure(grants), grants)
         self.nodes = [
@@ -134,6 +138,7 @@ class NatsCluster:
                 routes=routes,
                 store=node.folder / "jetstream",
                 users=self.users,
+                ack_wait=self.ack_wait,
             )
             write_private(node.folder / "nats.conf", config)  # passwords in it: owner only
         for node in self.nodes:

@@ -293,6 +293,25 @@ async def test_a_post_reads_and_writes_only_its_own_topics(cluster: NatsCluster)
     )
 
 
+@needs_nats
+async def test_nats_sends_an_unacknowledged_message_again_on_the_same_connection(tmp_path: Path) -> None:
+    """A QoS 1 message not acknowledged within ``ack_wait`` comes again on the same connection.
+
+    Mosquitto sends it again only on a new connection; a client acknowledging by hand (the
+    router, once a cable is journalled) gets it twice on NATS if it holds it that long.
+    """
+    with NatsCluster(tmp_path / "nats", ack_wait="1s") as quick:
+        async with MqttBus(
+            quick.address(0), client_id="test-slow", persistent=True, manual_ack=True, mqtt5=False
+        ) as slow:
+            await slow.subscribe("test/slow", qos=1)
+            async with MqttBus(quick.address(1), mqtt5=False) as publisher:
+                await publisher.publish("test/slow", b"held")
+            first, again = await receive(slow, 2)
+            await slow.ack(again)
+    assert (first.payload, first.mid) == (again.payload, again.mid)
+
+
 # --- nodes lost
 
 

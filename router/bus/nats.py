@@ -95,6 +95,7 @@ def node_config(  # noqa: PLR0913 (keyword-only: one node's parts)
     store: Path,
     users: Users,
     replicas: int = 3,
+    ack_wait: str | None = None,
     extra: Mapping[str, str] | None = None,
 ) -> str:
     """One node's config: ``server_name`` (MQTT needs it), JetStream in ``store``, routes to ``routes``.
@@ -104,7 +105,9 @@ def node_config(  # noqa: PLR0913 (keyword-only: one node's parts)
     (2 seen here, in a cluster of three still forming): a stream on two nodes has no majority
     when either goes, so a node lost would take the sessions with it. Three of three survive one.
 
-    ``extra``: further top-level settings (``name: value``), as NATS spells them.
+    ``ack_wait``: how long NATS waits for a QoS 1 message's PUBACK before it sends the message
+    again on the same connection (``"30s"``, its default, when None); Mosquitto sends again only
+    on a new connection. ``extra``: further top-level settings (``name: value``), as NATS spells them.
     """
     route_urls = ", ".join(json.dumps(f"nats-route://127.0.0.1:{port}") for port in routes)
     lines = [
@@ -115,7 +118,9 @@ def node_config(  # noqa: PLR0913 (keyword-only: one node's parts)
         f"jetstream {{ store_dir: {json.dumps(str(store))} }}",
         f"cluster {{ name: {json.dumps(cluster)}, listen: 127.0.0.1:{ports.cluster},",
         f"  routes: [{route_urls}] }}",
-        f"mqtt {{ listen: 127.0.0.1:{ports.mqtt}, stream_replicas: {replicas} }}",
+        f"mqtt {{ listen: 127.0.0.1:{ports.mqtt}, stream_replicas: {replicas}"
+        + (f", ack_wait: {json.dumps(ack_wait)}" if ack_wait else "")
+        + " }",
         *(f"{key}: {value}" for key, value in (extra or {}).items()),
         authorization(users),
     ]
