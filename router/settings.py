@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -41,7 +41,9 @@ class Settings(BaseSettings):
     config_origin: ClassVar[str] = "the current folder's"
 
     broker: str | None = Field(
-        default=None, description="mqtt[s]://[user@]host:port; none starts a private broker"
+        default=None,
+        description="mqtt[s]://[user@]host:port; several nodes of one broker: a list, or a comma list "
+        "(tried in order, the next when one goes); none starts a private broker",
     )
     # --- who we are to the broker (none: the command's own role, its password from `credentials`)
     username: str | None = Field(default=None, min_length=1, description="MQTT user name")
@@ -191,6 +193,16 @@ class Settings(BaseSettings):
         gt=0,
         description="longest wait, s, between attempts to write a locked or full journal",
     )
+
+    @field_validator("broker", mode="before")
+    @classmethod
+    def _broker_list(cls, value: object) -> object:
+        """A list of URLs (``broker = ["mqtt://a", "mqtt://b"]``, ``--broker`` repeated): a comma list."""
+        if isinstance(value, list | tuple):
+            if not all(isinstance(url, str) for url in value):
+                raise ValueError("a broker list holds URLs (strings)")
+            return ",".join(url.strip() for url in value) or None
+        return value
 
     @property
     def rules(self) -> LineRules:

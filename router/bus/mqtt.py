@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Self, TypeVar
 
 import gmqtt
 import gmqtt.mqtt.connection
+import structlog
 from gmqtt.mqtt.constants import MQTTv50, MQTTv311
 from gmqtt.mqtt.handler import MqttPackageHandler
 from gmqtt.mqtt.package import Package
 from gmqtt.mqtt.protocol import MQTTProtocol
 
-from router.bus.address import BrokerAddress
+from router.bus.address import BrokerAddress, Cluster, Node
 from router.bus.flow import Inbox, Writer, fixed_header, puback, remaining_length
 from router.bus.properties import variable_byte_integer
 from router.bus.protocol import Message
@@ -265,44 +266,33 @@ class _Reader(MQTTProtocol):  # type: ignore[misc] # gmqtt has no type hints
 gmqtt.mqtt.connection.MQTTProtocol = _Reader
 
 
-class MqttBus:
-    """A `Bus` on a real MQTT broker, used as ``async with MqttBus(address, ...) as bus``."""
+class _Connecting:
+    """How a bus connects: to its one node, or to the first of a cluster's nodes that takes it.
 
-    def __init__(  # noqa: PLR0913 (keyword-only options of one connection)
-        self,
-        address: BrokerAddress,
-        *,
-        client_id: str | None = None,
-        persistent: bool = False,
-        session_expiry: int = 3600,
-        manual_ack: bool = False,
-        mqtt5: bool = True,
-        will: LastWill | None = None,
-        sends_apart: bool = False,
-    ) -> None:
+    `MqttBus`'s connecting half, apart from what it does once connected: a new client and
+    connection state for each node tried (`_prepare`); a failed attempt is closed by
+    `MqttBus._close`, and the broker's acknowledgements go to `MqttBus._acknowledged`.
+    """
+
+    address: BrokerAddress
+    _session: tuple[str | None, bool, int, LastWill | None]
+    """The client id, whether the session is persistent, its expiry (MQTT 5), the Last Will."""
+    _closing: bool
+
+    def _acknowledged(self, mid: int, reason: int) -> None:
+        raise NotImplementedError
+
+    def _prepare(self, address: BrokerAddress, *, mqtt5: bool) -> None:
+        """A new gmqtt client for one node at ``address``, and a new connection's state.
+
+        Made again for each node tried and for each protocol version: a client whose connection
+        failed has lost its state (`_lost`), and gmqtt's keeps its own.
+        """
+        client_id, persistent, session_expiry, will = self._session
         self.address = address
-        self.manual_ack = manual_ack
-        self._sender = (
-            MqttBus(
-                address,
-                client_id=f"{client_id}-sends" if client_id else None,
-                persistent=persistent,
-                session_expiry=session_expiry,
-                manual_ack=manual_ack,
-                mqtt5=mqtt5,
-            )
-            if sends_apart
-            else None
-        )
-        """``sends_apart``: a second connection of its own for what this bus sends, and for what it
-        hears ahead (`subscribe`'s ``ahead``). The PUBACKs of the sends, and the receipts, then never
-        wait behind messages the inbox holds back (`Inbox`): a switch taking a flood slower than it
-        comes holds the broker back on one connection and gets its PUBACKs and receipts on the
-        other. Either connection lost, the bus is lost."""
-        """Each QoS 1 message is acknowledged by `ack`, not as it arrives (the broker redelivers it)."""
         self._mqtt5 = mqtt5
         # MQTT 5: keep the session (subscriptions, queued QoS 1 messages) while we are away; MQTT
-        # 3.1.1 (amqtt) has no properties: a persistent session is one not cleaned.
+        # 3.1.1 (amqtt, NATS) has no properties: a persistent session is one not cleaned.
         properties = {"session_expiry_interval": session_expiry} if persistent and mqtt5 else {}
         self._client = gmqtt.Client(
             client_id,
@@ -319,7 +309,10 @@ class MqttBus:
         link.__class__ = _Link
         link.bus = self
         self._link: _Link = link
-        self._client.on_subscribe = lambda _client, mid, *_: self._acknowledged(mid, 0)  # SUBACK
+        # SUBACK: its return codes, 0x80 and up a refusal (one a filter; we send one at a time).
+        self._client.on_subscribe = lambda _client, mid, codes, *_: self._acknowledged(
+            mid, max(codes, default=0)
+        )
         if address.username is not None:
             self._client.set_auth_credentials(address.username, address.password)
         self._acks: dict[int, asyncio.Future[None]] = {}
@@ -334,7 +327,52 @@ class MqttBus:
         self._partner: MqttBus | None = None
         """The bus this one sends for (``sends_apart``): lost with it."""
 
-    async def __aenter__(self) -> Self:
+    async def _close(self) -> None:
+        raise NotImplementedError
+
+    async def _connect_cluster(self, cluster: Cluster) -> None:
+        """Connect to the first node of the cluster that takes us, once each, from `Cluster.first` on.
+
+        A round of them all failing raises: the caller's `reconnecting` waits and starts another.
+        A login refused by every node that answered stays refused (`BrokerRefusedError`).
+        """
+        failed: list[BusError] = []
+        for index in cluster.order():
+            node = cluster.nodes[index]
+            if failed:
+                self._prepare(self.address.at(node), mqtt5=self._mqtt5)
+            else:
+                self.address = self.address.at(node)
+            try:
+                await self._connect_node()
+            except BusError as exc:
+                failed.append(exc)
+                continue
+            before = cluster.connected(index)
+            if failed or (before is not None and before != index):
+                _moved(node, index, len(cluster.nodes), failed)
+            return
+        refused = [error for error in failed if isinstance(error, BrokerRefusedError)]
+        if refused:
+            raise refused[0]
+        reasons = "; ".join(str(error) for error in failed)
+        raise BusError(f"no node of the broker took the connection ({len(failed)} tried): {reasons}")
+
+    async def _connect_node(self) -> None:
+        """Connect to the one node at `address`: MQTT 5 if asked, else (or if it speaks only that) 3.1.1.
+
+        NATS speaks MQTT 3.1.1 only, and closes a connection that asks for 5 before its CONNACK:
+        a broker that does so (or answers 'unacceptable protocol version') is asked again in 3.1.1.
+        """
+        try:
+            await self._connect_once()
+        except BusError as exc:
+            if not self._mqtt5 or isinstance(exc, BrokerRefusedError) or not _may_want_311(exc):
+                raise
+            self._prepare(self.address, mqtt5=False)
+            await self._connect_once()
+
+    async def _connect_once(self) -> None:
         try:
             async with asyncio.timeout(CONNECT_WITHIN):
                 await self._client.connect(
@@ -354,7 +392,61 @@ class MqttBus:
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in {socket.AF_INET, socket.AF_INET6}:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._closing = False
+
+
+class MqttBus(_Connecting):
+    """A `Bus` on a real MQTT broker, used as ``async with MqttBus(address, ...) as bus``."""
+
+    def __init__(  # noqa: PLR0913 (keyword-only options of one connection)
+        self,
+        address: BrokerAddress,
+        *,
+        client_id: str | None = None,
+        persistent: bool = False,
+        session_expiry: int = 3600,
+        manual_ack: bool = False,
+        mqtt5: bool = True,
+        will: LastWill | None = None,
+        sends_apart: bool = False,
+    ) -> None:
+        self.address = address
+        """The node connected to (or to be): one of the cluster's, if ``address`` has several."""
+        self.manual_ack = manual_ack
+        """Each QoS 1 message is acknowledged by `ack`, not as it arrives (the broker redelivers it)."""
+        self._cluster = address.cluster
+        """The nodes of a clustered broker (a list of URLs), tried in order by `__aenter__`."""
+        self._sender = (
+            MqttBus(
+                address.at(address.nodes[0]),  # moved to the node the bus reaches, in `__aenter__`
+                client_id=f"{client_id}-sends" if client_id else None,
+                persistent=persistent,
+                session_expiry=session_expiry,
+                manual_ack=manual_ack,
+                mqtt5=mqtt5,
+            )
+            if sends_apart
+            else None
+        )
+        """``sends_apart``: a second connection of its own for what this bus sends, and for what it
+        hears ahead (`subscribe`'s ``ahead``). The PUBACKs of the sends, and the receipts, then never
+        wait behind messages the inbox holds back (`Inbox`): a switch taking a flood slower than it
+        comes holds the broker back on one connection and gets its PUBACKs and receipts on the
+        other. Either connection lost, the bus is lost."""
+        self._session = (client_id, persistent, session_expiry, will)
+        """What each new client for a node is made with (`_prepare`)."""
+        self._closing = False
+        """Our own `_close` has begun: the end of the connection is no lost node."""
+        self._prepare(address.at(address.nodes[0]), mqtt5=mqtt5)
+
+    async def __aenter__(self) -> Self:
+        if self._cluster is None:
+            await self._connect_node()
+        else:
+            await self._connect_cluster(self._cluster)
         if self._sender is not None:
+            # On the node this bus reached, in the protocol it speaks: one node for both connections.
+            self._sender._prepare(self.address, mqtt5=self._mqtt5)  # noqa: SLF001 (its own other connection)
             try:
                 await self._sender.__aenter__()
             except BusError:
@@ -374,6 +466,7 @@ class MqttBus:
         The connection is over whatever its closing says: a TLS broker may send data after its
         close_notify (``APPLICATION_DATA_AFTER_CLOSE_NOTIFY``), one gone resets the socket.
         """
+        self._closing = True
         self._writer.flush()  # what was handed over goes before the DISCONNECT
         if self._sender is not None:
             # Closed whatever ended the bus: a loss of the other connection leaves this one open.
@@ -461,13 +554,22 @@ class MqttBus:
         if self._gone is not None:
             raise BusError(f"subscribe to {topic_filter} failed: {self._gone}")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._acks[self._client.subscribe(topic_filter, qos=qos)] = future
+        mid = self._client.subscribe(topic_filter, qos=qos)
+        self._acks[mid] = future
+        self._checked[mid] = None
         try:
             await asyncio.wait_for(future, PUBACK_WITHIN)
         except TimeoutError:
             raise BusError(
                 f"subscribe to {topic_filter} failed: no SUBACK within {PUBACK_WITHIN:g} s"
             ) from None
+        finally:
+            refused = self._checked.pop(mid, None)
+        if refused is not None:
+            # A filter the user may not read (amqtt, NATS), or a NATS node that could not make the
+            # subscription's JetStream consumer (while its cluster elects leaders): either way
+            # nothing would come, and saying so beats waiting for it.
+            raise BusError(f"the broker refused the subscription to {topic_filter}: {refused}")
 
     async def messages(self) -> AsyncIterator[Message]:
         """The messages received, in arrival order; what arrived meanwhile is handed over at once."""
@@ -497,6 +599,9 @@ class MqttBus:
         """The connection is over: fail what waits for an acknowledgement, end `messages`."""
         if self._gone is None:
             self._gone = error
+            cluster = self._cluster
+            if cluster is not None and not self._closing and cluster.current is not None:
+                cluster.lost(cluster.current)  # the next connection tries the next node first
         # The sends still waiting for their PUBACK fail at once: the broker may have dropped them
         # (Mosquitto disconnects a client whose message is too large).
         self._writer.drop()
@@ -580,6 +685,24 @@ def _connect_error(address: BrokerAddress, exc: Exception) -> BusError:
             f"cannot connect to the broker at {address}: [Errno {exc.errno}] {os.strerror(exc.errno)}"
         )
     return BusError(f"cannot connect to the broker at {address}: {exc}")
+
+
+def _may_want_311(error: BusError) -> bool:
+    """Whether a failed MQTT 5 connection may be a broker that speaks 3.1.1 only."""
+    cause = error.__cause__
+    if isinstance(cause, ConnectionResetError):  # closed before its CONNACK (NATS does)
+        return True
+    return getattr(cause, "_code", None) == 1  # MQTT 3.1.1's CONNACK 1: unacceptable protocol version
+
+
+def _moved(node: Node, index: int, count: int, failed: list[BusError]) -> None:
+    """Say in one line which node of a clustered broker the connection moved to, and why."""
+    why = f"; before it: {'; '.join(map(str, failed))}" if failed else "; the node before was lost"
+    line = f"broker node {index + 1} of {count} ({node}) took the connection{why}"
+    if structlog.is_configured():  # the service's log (router run): JSON lines with the rest
+        structlog.get_logger("router").warning("broker-node-moved", node=str(node), reason=line)
+    else:  # a client command: one line on stderr, not in its output
+        logging.getLogger("router.bus").warning("%s", line)
 
 
 def _tls_error(exc: BaseException) -> ssl.SSLError | None:

@@ -37,11 +37,26 @@ INTERRUPTED = 130
 # variable look like a flag to `router config`); the help says which variable, as typer would.
 AsJson = Annotated[bool, typer.Option("--json", help="One JSON object per input on stdout (JSON Lines).")]
 BrokerOption = Annotated[
-    str | None,
+    list[str] | None,
     typer.Option(
-        "--broker", help="mqtt[s]://[user@]host:port \\[env var: ROUTER_BROKER]", show_default=False
+        "--broker",
+        metavar="URL",
+        help="mqtt\\[s]://\\[user@]host:port; several nodes of one broker: repeat it, or a comma list "
+        "(tried in order, the next when one goes). \\[env var: ROUTER_BROKER]",
+        show_default=False,
     ),
 ]
+RunBrokerOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--broker",
+        metavar="URL",
+        help="mqtt\\[s]://\\[user@]host:port, repeated or a comma list for the nodes of a cluster; "
+        "none starts a private broker",
+        show_default=False,
+    ),
+]
+"""`router run`'s ``--broker``: as `BrokerOption`, but none is a broker of its own."""
 Username = Annotated[
     str | None,
     typer.Option(
@@ -115,22 +130,32 @@ def settings_or_exit(*, fixed: dict[str, Any] | None = None, **flags: Any) -> Se
 
 
 def login_flags(  # noqa: PLR0913, PLR0917 (a client command's connection options, passed on as they came)
-    broker: str | None,
+    broker: list[str] | str | None,
     username: str | None,
     password_file: Path | None,
     cafile: Path | None,
     certfile: Path | None,
     keyfile: Path | None,
 ) -> dict[str, Any]:
-    """A client command's connection flags, as settings (None: not given)."""
+    """A client command's connection flags, as settings (None: not given).
+
+    ``--broker`` given more than once is one broker of several nodes: their comma list.
+    """
     return {
-        "broker": broker,
+        "broker": broker_list(broker),
         "username": username,
         "password_file": password_file,
         "cafile": cafile,
         "certfile": certfile,
         "keyfile": keyfile,
     }
+
+
+def broker_list(broker: list[str] | str | None) -> str | None:
+    """``--broker`` as the setting takes it: the URLs given, each maybe a comma list, as one comma list."""
+    if broker is None or isinstance(broker, str):
+        return broker
+    return ",".join(broker) or None
 
 
 def broker_or_exit(user: str, flags: dict[str, Any]) -> BrokerAddress:

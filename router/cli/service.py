@@ -16,6 +16,7 @@ from router.cli.common import (
     CertFile,
     KeyFile,
     PasswordFile,
+    RunBrokerOption,
     TimeScale,
     Username,
     broker_or_exit,
@@ -49,12 +50,7 @@ MetricsPort = Annotated[
 
 def run(  # noqa: PLR0913 (the service's options, and how it logs in to a broker of its own)
     *,
-    broker: Annotated[
-        str | None,
-        typer.Option(
-            "--broker", help="mqtt[s]://[user@]host:port; none starts a private broker", show_default=False
-        ),
-    ] = None,
+    broker: RunBrokerOption = None,
     routing: Annotated[
         Path | None, typer.Option("--routing", help="Routing table (TOML).", show_default=False)
     ] = None,

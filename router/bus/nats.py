@@ -1,0 +1,127 @@
+"""A NATS server's config for a node of an MQTT cluster: its listeners, JetStream, routes and users.
+
+NATS (2.9) speaks MQTT 3.1.1 beside its own protocol, each MQTT topic a NATS subject: ``/`` is
+``.``, ``+`` is ``*``, ``#`` is ``>``. Its users and permissions are NATS's, on subjects: the
+grants of `router.bus.security` (Mosquitto's ACL) are written here as the same rights on the same
+topics, so that nobody reads or writes a topic that is not theirs on NATS either.
+
+Pure: text in, text out. Starting the servers is the caller's (tests/nats.py).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from pathlib import Path
+
+    from router.bus.security import Grant, Users
+
+MQTT_DELIVERIES = "$MQTT.sub.>"
+"""Where NATS delivers a QoS 1 subscription's messages (a JetStream durable's delivery subject):
+an MQTT user with any permissions needs to subscribe to it, or receives nothing at QoS 1."""
+READS = {"read", "readwrite"}
+WRITES = {"write", "readwrite"}
+
+
+def subject(topic_filter: str) -> str:
+    """The NATS subject of an MQTT topic or filter: ``cables/out/+`` is ``cables.out.*``.
+
+    The project's topics have no empty level and no ``.``: NATS's escapes for those (``/.``,
+    ``//``) are not needed here.
+    """
+    return ".".join({"+": "*", "#": ">"}.get(level, level) for level in topic_filter.split("/"))
+
+
+def subjects(topic_filter: str) -> list[str]:
+    """The subjects a right on ``topic_filter`` needs: ``a/#`` is ``a.>`` and ``a`` itself.
+
+    MQTT's ``a/#`` matches ``a`` too, NATS's ``a.>`` does not: NATS subscribes an MQTT ``a/#`` to
+    both, and a right on ``a/#`` is a right on both.
+    """
+    if topic_filter.endswith("/#"):
+        return [subject(topic_filter), subject(topic_filter.removesuffix("/#"))]
+    return [subject(topic_filter)]
+
+
+def permissions(grants: Sequence[Grant]) -> dict[str, list[str]]:
+    """A user's NATS permissions from its grants: what it may publish to, and subscribe to."""
+    publish = [name for access, topic in grants if access in WRITES for name in subjects(topic)]
+    subscribe = [name for access, topic in grants if access in READS for name in subjects(topic)]
+    return {"publish": publish, "subscribe": [*subscribe, MQTT_DELIVERIES]}
+
+
+def authorization(users: Users) -> str:
+    """The ``authorization`` block: each user, its password, its permissions; MQTT connections only.
+
+    NATS takes a password in clear or as a bcrypt hash; the standard library has no bcrypt, so the
+    password is in clear and the config file is its owner's only (0600, like Mosquitto's).
+    """
+    entries = [
+        {
+            "user": user,
+            "password": users.passwords[user],
+            "permissions": permissions(grants),
+            "allowed_connection_types": ["MQTT"],
+        }
+        for user, grants in sorted(users.grants.items())
+    ]
+    # NATS's config reads JSON values: each entry written as JSON is valid there.
+    return "authorization {\n  users: " + json.dumps(entries, indent=2) + "\n}\n"
+
+
+@dataclass(frozen=True, slots=True)
+class NodePorts:
+    """The loopback ports one node listens on."""
+
+    client: int
+    """NATS's own protocol: nobody logs in there (every user is MQTT only)."""
+    cluster: int
+    """The routes between the nodes."""
+    mqtt: int
+    monitor: int
+    """HTTP monitoring: ``/jsz`` says whether JetStream has a meta leader."""
+
+
+def node_config(  # noqa: PLR0913 (keyword-only: one node's parts)
+    *,
+    name: str,
+    cluster: str,
+    ports: NodePorts,
+    routes: Sequence[int],
+    store: Path,
+    users: Users,
+    replicas: int = 3,
+    ack_wait: str | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> str:
+    """One node's config: ``server_name`` (MQTT needs it), JetStream in ``store``, routes to ``routes``.
+
+    ``replicas``: how many nodes hold each MQTT stream (sessions, QoS 1 messages, retained ones).
+    Left to itself NATS 2.9 picks it from the nodes it knows when the first MQTT client comes
+    (2 seen here, in a cluster of three still forming): a stream on two nodes has no majority
+    when either goes, so a node lost would take the sessions with it. Three of three survive one.
+
+    ``ack_wait``: how long NATS waits for a QoS 1 message's PUBACK before it sends the message
+    again on the same connection (``"30s"``, its default, when None); Mosquitto sends again only
+    on a new connection. ``extra``: further top-level settings (``name: value``), as NATS spells them.
+    """
+    route_urls = ", ".join(json.dumps(f"nats-route://127.0.0.1:{port}") for port in routes)
+    lines = [
+        "# Written by router.bus.nats for a private NATS node; not for editing.",
+        f"server_name: {json.dumps(name)}",
+        f"listen: 127.0.0.1:{ports.client}",
+        f"http: 127.0.0.1:{ports.monitor}",
+        f"jetstream {{ store_dir: {json.dumps(str(store))} }}",
+        f"cluster {{ name: {json.dumps(cluster)}, listen: 127.0.0.1:{ports.cluster},",
+        f"  routes: [{route_urls}] }}",
+        f"mqtt {{ listen: 127.0.0.1:{ports.mqtt}, stream_replicas: {replicas}"
+        + (f", ack_wait: {json.dumps(ack_wait)}" if ack_wait else "")
+        + " }",
+        *(f"{key}: {value}" for key, value in (extra or {}).items()),
+        authorization(users),
+    ]
+    return "\n".join(lines)
