@@ -297,4 +297,4 @@ def test_each_role_may_read_what_its_command_subscribes_to() -> None:
 
     assert set(topics.SUBSCRIBED) <= reads(ROUTER)
     assert reads(OBSERVER) == {topics.LOG, topics.STATUS, topics.CENTRE_STATUS}  # `watch --centre`
-    assert {topic for _, topic in ROLE_GRANTS[PUBLISHER]} == {topics.INTAKE}
+    assert {topic for _, topic in ROLE_GRANTS[PUBLISHER]} == {topics.INTAKE, topics.CENTRE_INTAKE}

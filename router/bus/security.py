@@ -5,11 +5,11 @@ its own, and the ACL grants it only its topics (a topic read is also what the br
 
 - ``router``: reads the intake, the receipts, the service messages and the operator's requests;
   writes the copies, the rejected and intercepted cables, the routing log and the status.
-- ``publisher``: writes the intake (``cables/in/#``) only.
+- ``publisher``: writes the intake (``cables/in/#``, and a centre's ``centres/+/in/#``) only.
 - ``post-<RI>``, one a post: reads its own copies (``cables/out/<RI>``), writes its own receipts
   and service messages.
 - ``observer``: reads the routing log and the status only.
-- ``operator``: takes lines down and up, asks for retransmissions; reads the log and the status.
+- ``operator``: takes lines and trunks down and up, asks for retransmissions; reads the log and the status.
 
 `Keyring` keeps the passwords in a folder of the router's own (0700, each file 0600): one file a
 user, ``<user>.password``, the file a client is given (``--password-file``); the broker gets only
@@ -63,11 +63,14 @@ ROLE_GRANTS: dict[str, tuple[Grant, ...]] = {
         ("readwrite", topics.TRUNKS),
         ("write", topics.CENTRE_STATUS),
     ),
-    PUBLISHER: (("write", topics.INTAKE),),
+    # The publisher files cables: at the single switch, or at a centre of a network (its
+    # originating centre, `router demo --network`).
+    PUBLISHER: (("write", topics.INTAKE), ("write", topics.CENTRE_INTAKE)),
     OBSERVER: (("read", topics.LOG), ("read", topics.STATUS), ("read", topics.CENTRE_STATUS)),
     OPERATOR: (
         ("write", topics.LINE_CONTROL),
         ("write", topics.RETRANSMIT),
+        ("write", topics.trunk_control("+", "+")),  # a centre's trunk down or up (`router demo --network`)
         ("read", topics.LOG),
         ("read", topics.STATUS),
         ("read", topics.CENTRE_STATUS),
