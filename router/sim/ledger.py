@@ -45,7 +45,8 @@ def plan_filing(cables: Iterable[Generated], table: RoutingTable, network: Netwo
     planned = []
     for cable in cables:
         parsed = parse_cable(cable.raw)
-        ri = parsed.originator_ri or ""
+        # The originating station is FL3's (the DE line, §116): the centre serving it files the cable.
+        ri = parsed.station_serial.originating_ri if parsed.station_serial else parsed.originator_ri or ""
         centre = network.centre_of(ri)
         if centre is None:
             raise TrafficError(

@@ -134,33 +134,33 @@ async def run_network_demo(
             return await stack.enter_async_context(bus)
 
         tasks: set[asyncio.Task[None]] = set()
-        for ri in options.posts:  # listening before any centre can send them a copy
-            bus = await connected(post_user(ri), f"{CLIENT_PREFIX}-post-{ri}", manual_ack=True)
-            await bus.subscribe(topics.copies(ri), qos=1)
-            counted = _counter(result.ledger, ri, result.settled)
-            tasks.add(asyncio.create_task(serve_post(bus, PostStation(ri), counted), name=f"post-{ri}"))
-        if on_event is not None:
-            watcher = await connected(OBSERVER, f"{CLIENT_PREFIX}-watch")
-            tasks.add(asyncio.create_task(follow(watcher, on_event), name="watch"))
-        command = CentreCommand(
-            options.run,
-            options.network_path,
-            options.routing_path,
-            str(address),
-            settings.keyring.folder,
-            settings.time_scale,
-            CENTRE_SETTINGS,
-        )
-        clock = ScaledClock(settings.time_scale)
-        async with centre_processes(command, options.network.centres, result.exits) as centres:
-            _keep_up_with(clock, centres, result.journals)
-            publisher = await connected(PUBLISHER, f"{CLIENT_PREFIX}-publisher")
-            operator = await connected(OPERATOR, f"{CLIENT_PREFIX}-operator")
-            traffic = _Traffic(options, clock, publisher, operator, result)
-            result.stopped_early = await _until_done_or_stopped(traffic, stop, centres)
-        for task in tasks:
-            task.cancel()
-        await asyncio.wait(tasks, timeout=5)
+        try:
+            for ri in options.posts:  # listening before any centre can send them a copy
+                bus = await connected(post_user(ri), f"{CLIENT_PREFIX}-post-{ri}", manual_ack=True)
+                await bus.subscribe(topics.copies(ri), qos=1)
+                counted = _counter(result.ledger, ri, result.settled)
+                tasks.add(asyncio.create_task(serve_post(bus, PostStation(ri), counted), name=f"post-{ri}"))
+            if on_event is not None:
+                watcher = await connected(OBSERVER, f"{CLIENT_PREFIX}-watch")
+                tasks.add(asyncio.create_task(follow(watcher, on_event), name="watch"))
+            command = CentreCommand(
+                options.run,
+                options.network_path,
+                options.routing_path,
+                str(address),
+                settings.keyring.folder,
+                settings.time_scale,
+                CENTRE_SETTINGS,
+            )
+            clock = ScaledClock(settings.time_scale)
+            async with centre_processes(command, options.network.centres, result.exits) as centres:
+                _keep_up_with(clock, centres, result.journals)
+                publisher = await connected(PUBLISHER, f"{CLIENT_PREFIX}-publisher")
+                operator = await connected(OPERATOR, f"{CLIENT_PREFIX}-operator")
+                traffic = _Traffic(options, clock, publisher, operator, result)
+                result.stopped_early = await _until_done_or_stopped(traffic, stop, centres)
+        finally:
+            await _cancelled(tasks)
     result.accounts = journal_accounts(result.journals)
     result.reports = write_reports(result.journals, options.out)
     return result
@@ -177,6 +177,17 @@ def write_reports(journals: Mapping[str, Path], out: Path) -> dict[str, Path]:
         for name, journal in journals.items()
         if journal.exists()
     }
+
+
+async def _cancelled(tasks: set[asyncio.Task[None]]) -> None:
+    """The posts and the watcher stopped; what ended one before (a lost broker) is read, not left."""
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=5)
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()
 
 
 def _counter(ledger: Ledger, ri: str, settled: asyncio.Event) -> Callable[[Reading], None]:
