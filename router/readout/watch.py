@@ -219,13 +219,20 @@ def _centre_block(name: str, status: dict[str, Any], state: str, centres: set[st
     rest = _rest(status.get("other_lines"), len(posts) - POSTS_SHOWN)
     rates = status.get("rates_per_s")
     rates = rates if isinstance(rates, dict) else {}
-    summary = " ".join(f"{k} {v}/s" for k, v in sorted(rates.items()) if v and k in _RATES_SHOWN) or "idle"
-    title = f"{name}  {str(status.get('at', ''))[11:19]}  {state}"
-    body = Group(Text(visible(summary)), rows, *([Text(visible(rest))] if rest else []))
+    shown = [
+        f"{k} {v:g}/s"
+        for k, v in sorted(rates.items())
+        if k in _RATES_SHOWN and isinstance(v, int | float) and v
+    ]
+    summary = "  ".join(shown) or "idle"
+    # The title has room for the state's word only (live, STALE, OFFLINE); why, on the first line.
+    title = f"{name}  {str(status.get('at', ''))[11:19]}  {state.split(' (', 1)[0]}"
+    first = summary if state == "live" else state
+    body = Group(Text(visible(first)), rows, *([Text(visible(rest))] if rest else []))
     return Panel(body, title=Text(visible(title)), title_align="left", width=BLOCK_WIDTH)
 
 
-_RATES_SHOWN = frozenset({"routed", "delivered", "acknowledged", "relayed"})
+_RATES_SHOWN = frozenset({"routed", "delivered", "acknowledged"})
 
 
 def _load(depths: dict[str, Any]) -> int:
