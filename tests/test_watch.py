@@ -169,7 +169,7 @@ def test_every_centre_is_shown_in_a_block_of_its_own_with_the_shared_log() -> No
         "WAHIAWA": (_centre_status("2026-12-04T10:00:05+00:00", {}), "live"),
         "PIRMASENS": (_centre_status("2026-12-04T10:00:05+00:00", {}), "live"),
     }
-    events = deque(
+    events: deque[dict[str, Any]] = deque(
         [
             {
                 "event": "trunk-alternate",

@@ -55,6 +55,8 @@ DRAIN_NETWORK_SECONDS = 3600.0
 """After the traffic, network seconds the demo waits for the last copies to reach their posts."""
 DRAIN_AT_LEAST = 30.0
 """... and host seconds at least: at a high time scale the host's own pace is what bounds it."""
+RECEIPTS_WITHIN = 10.0
+"""Host seconds the demo then waits for the centres to journal the last receipts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +242,17 @@ async def _until_done_or_stopped(
     return running not in done
 
 
+def _unreceipted(journals: Mapping[str, Path]) -> int:
+    """Copies sent or waiting, in every centre's journal, that their post or centre has not receipted."""
+    open_copies = 0
+    for journal in journals.values():
+        with read_only(journal) as db:
+            open_copies += db.execute(
+                "SELECT count(*) FROM deliveries WHERE state != 'acknowledged'"
+            ).fetchone()[0]
+    return open_copies
+
+
 @dataclass(slots=True)
 class _Traffic:
     """The scenario's traffic and faults on the demo's clock, then the drain."""
@@ -300,6 +313,17 @@ class _Traffic:
         with suppress(TimeoutError):  # what is still owed then is reported, not waited for
             async with asyncio.timeout(bound):
                 await settled.wait()
+        await self._receipted()
+
+    async def _receipted(self) -> None:
+        """Until every centre has journalled the receipt of every copy it sent, within `RECEIPTS_WITHIN`.
+
+        A post's last receipt may be on its way when the post has shown the copy: waited for, the
+        journals then say all that happened.
+        """
+        deadline = time.monotonic() + RECEIPTS_WITHIN
+        while _unreceipted(self.result.journals) and time.monotonic() < deadline:  # noqa: ASYNC110 (other processes' journals)
+            await asyncio.sleep(0.1)
 
     async def _until(self, moment: float) -> None:
         await self.clock.sleep(moment - self.clock.now())
