@@ -174,7 +174,8 @@ def _network_options(
     except RouterError as exc:
         fail(f"router demo: {exc}", USAGE)
     plan = plan.model_copy(update={name: value for name, value in given.items() if value is not None})
-    run = out or default_paths()[0].parent.with_name(default_paths()[0].parent.name + "-network")
+    default = default_paths()[0].parent  # demo-runs/<UTC time>
+    run = out or default.with_name(default.name + "-network")
     if run.exists() and any(run.iterdir()):
         fail(f"router demo: {run} is not empty; give a new --out (each run writes its own)", USAGE)
     return NetworkDemoOptions(
