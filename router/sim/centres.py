@@ -54,10 +54,6 @@ _OWN_SETTINGS = (
 default (a shared client id, another broker's login), never what the demo means."""
 
 
-class CentreFailedError(RouterError):
-    """A centre of the demo did not start, or ended before it was told to."""
-
-
 @dataclass(frozen=True, slots=True)
 class CentreCommand:
     """What every centre of one run is started with: where the network, the table and the broker are."""
@@ -150,7 +146,7 @@ async def _keep_log(
                 listened.set_result(time.monotonic())
     last = last[:300] or "(nothing on stderr)"
     if not listened.done():
-        listened.set_exception(CentreFailedError(f"centre {name} ended before it listened: {last}"))
+        listened.set_exception(RouterError(f"centre {name} ended before it listened: {last}"))
     return last
 
 
@@ -185,7 +181,7 @@ async def _until_ready(centre: CentreProcess) -> None:
         async with asyncio.timeout(READY_WITHIN):
             await asyncio.shield(centre.listened)
     except TimeoutError:
-        raise CentreFailedError(f"centre {centre.name} did not listen within {READY_WITHIN:g} s") from None
+        raise RouterError(f"centre {centre.name} did not listen within {READY_WITHIN:g} s") from None
 
 
 @asynccontextmanager
