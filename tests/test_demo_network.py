@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from router.cable.parser import parse_cable
-from router.errors import ScenarioError
+from router.errors import RouterError, ScenarioError
 from router.network.channel import single_call
 from router.routing.decide import decide
+from router.sim.centres import CentreCommand, centre_processes
 from router.sim.ledger import Ledger, plan_filing
 from router.sim.post import PostStation
 from router.sim.scenario import NETWORK_SCENARIO, load_network_scenario
@@ -189,3 +190,21 @@ def test_the_network_demo_refuses_what_it_cannot_run(tmp_path: Path, flags: list
     assert done.returncode == 2
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+async def test_a_centre_that_cannot_start_fails_the_run_with_its_own_last_word(tmp_path: Path) -> None:
+    """A centre whose `router run` ends before it listens: one error naming it and why, none left running."""
+    exits: dict[str, int] = {}
+    command = CentreCommand(
+        run=tmp_path,
+        network=NETWORK_SCENARIO.parent.parent / "network.toml",
+        routing=tmp_path / "no-such-table.toml",  # `router run` refuses to start without its table
+        broker="mqtt://127.0.0.1:9",
+        credentials=tmp_path / "keys",
+        time_scale=60,
+    )
+    with pytest.raises(RouterError, match=r"^centre DETRICK ended before it listened: .*no-such-table\.toml"):
+        async with centre_processes(command, ["DETRICK"], exits):
+            pytest.fail("the block runs only once every centre listens")
+    assert exits == {"DETRICK": 2}  # a usage error (the routing table), one line on its stderr
+    assert "no-such-table.toml" in (tmp_path / "DETRICK" / "router.log").read_text(encoding="utf-8")

@@ -91,7 +91,7 @@ class NetworkDemoResult:
     ledger: Ledger = field(default_factory=Ledger)
     published: int = 0
     flash: tuple[str, ...] = ()
-    """The message ids of the cables forced to FLASH."""
+    """The message ids of the cables forced to FLASH, once filed."""
     reports: dict[str, Path] = field(default_factory=dict)
     accounts: Accounts = field(default_factory=Accounts)
     exits: dict[str, int] = field(default_factory=dict)
@@ -268,17 +268,24 @@ class _Traffic:
     async def run(self) -> None:
         start = self.clock.now()
         scenario = self.options.scenario
+        planned, flash = self._planned(start)
         faults = asyncio.create_task(self._faults(start), name="faults")
-        for filed in self._planned(start):
-            await self._until(start + filed.offset)
-            self.result.ledger.expect(filed)
-            await self.publisher.publish(topics.centre_intake(filed.centre, filed.name), filed.raw, qos=1)
-            self.result.published += 1
-        await self._until(start + scenario.duration)
-        await faults
+        try:
+            for filed in planned:
+                await self._until(start + filed.offset)
+                self.result.ledger.expect(filed)
+                await self.publisher.publish(topics.centre_intake(filed.centre, filed.name), filed.raw, qos=1)
+                self.result.published += 1
+                if filed.message_id in flash:
+                    self.result.flash += (filed.message_id,)
+            await self._until(start + scenario.duration)
+            await faults
+        finally:
+            faults.cancel()  # stopped early: the faults still to come are not made
         await self._drained()
 
-    def _planned(self, start: float) -> list[Filed]:
+    def _planned(self, start: float) -> tuple[list[Filed], frozenset[str]]:
+        """The scenario's cables, each with its originating centre; the message ids forced to FLASH."""
         scenario = self.options.scenario
         count = scenario.cable_count()
         forced = sorted({min(count - 1, int(share * count)) for share in scenario.flash_at})
@@ -292,8 +299,7 @@ class _Traffic:
             flash_at=forced,
         )
         planned = plan_filing(cables, self.options.table, self.options.network)
-        self.result.flash = tuple(planned[index].message_id for index in forced)
-        return planned
+        return planned, frozenset(planned[index].message_id for index in forced)
 
     async def _faults(self, start: float) -> None:
         scenario = self.options.scenario
