@@ -154,8 +154,8 @@ async def run_network_demo(
                 settings.time_scale,
                 CENTRE_SETTINGS,
             )
-            clock = ScaledClock(settings.time_scale)
             async with centre_processes(command, options.network.centres, result.exits) as centres:
+                clock = ScaledClock(settings.time_scale)  # now: every centre's has run ahead of it
                 _keep_up_with(clock, centres, result.journals)
                 publisher = await connected(PUBLISHER, f"{CLIENT_PREFIX}-publisher")
                 operator = await connected(OPERATOR, f"{CLIENT_PREFIX}-operator")
@@ -208,9 +208,11 @@ def _keep_up_with(
 ) -> None:
     """Run the demo's clock level with the centres' (each started its own at its own moment).
 
-    Each centre's network clock began at its start, so theirs run ahead of ours by their start-up
-    times the time scale. The cables' DTGs are written on our clock: set to the earliest centre's,
-    no cable is dated after a centre has received it. Read from each journal's ``listening`` event.
+    A network clock runs from the moment it is made: each centre's from its start, ours from after
+    every centre listens, so theirs are ahead of ours by the time scale times the start-up. The
+    cables' DTGs are written on our clock: moved up to the centre that is least ahead (the last to
+    start), no cable is dated after any centre received it. Each centre's time is read from its
+    journal's ``listening`` event and the host time since.
     """
     now = []
     for name, centre in centres.items():
