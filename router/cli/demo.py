@@ -243,9 +243,8 @@ def _print_network(result: NetworkDemoResult) -> None:
     lost = unaccounted(ledger, accounts)
     missing = sum(len(ids) for ids in lost.values())
     ended = "stopped early" if result.stopped_early else "done"
-    typer.echo(
-        f"router demo --network: {ended}; {result.published} cables filed, FLASH {' '.join(result.flash)}"
-    )
+    flash = " ".join(result.flash) or "not filed yet"
+    typer.echo(f"router demo --network: {ended}; {result.published} cables filed, FLASH {flash}")
     typer.echo(
         f"copies: {owed} owed, {owed - not_shown} shown at their posts, {len(accounts.intercepted)} "
         f"intercepted, {accounts.rejected} cables rejected, {missing} unaccounted"
