@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from router.bus.tls import TlsFiles
 
 CONFIG_FILE = Path("config") / "router.toml"
+"""The settings file read when none is named: the current folder's, if it has one (a checkout does)."""
 
 
 class Settings(BaseSettings):
@@ -36,6 +38,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ROUTER_", extra="forbid", frozen=True)
     config_file: ClassVar[Path] = CONFIG_FILE
+    config_origin: ClassVar[str] = "the current folder's"
 
     broker: str | None = Field(
         default=None, description="mqtt[s]://[user@]host:port; none starts a private broker"
@@ -80,11 +83,19 @@ class Settings(BaseSettings):
         description="also log each cable's arrival and each copy's queued/delivered/acknowledged",
     )
     reconnect_max: float = Field(default=30.0, gt=0, description="longest wait between reconnections, s")
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, description="serve Prometheus metrics on this port; none: no metrics"
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="address the metrics are served on (0.0.0.0: every interface)"
+    )
     embedded_port: int = Field(
         default=1884, ge=1, le=65535, description="port of the private broker `router run` starts"
     )
+    # 60 by default: the table's lines run at teletype speeds (75 baud: ten characters a second), so
+    # at 1.0 a newcomer's first copy would take minutes; a network minute a second shows them in seconds.
     time_scale: float = Field(
-        default=1.0, gt=0, description="network seconds per host second: 60 makes a minute pass in a second"
+        default=60.0, gt=0, description="network seconds per host second: 60 makes a minute pass in a second"
     )
     units_per_character: float | None = Field(
         default=None,
@@ -298,6 +309,28 @@ def _first_line(path: Path) -> str:
     if not lines or not lines[0]:
         raise SettingsError(f"setting password_file: {path} is empty (the password is its first line)")
     return lines[0]
+
+
+def choose_config_file(named: Path | None) -> None:
+    """Read the settings from ``named`` (``--config``), else ROUTER_CONFIG, else ./config/router.toml.
+
+    A file named either way must exist (``SettingsError``): a typo would otherwise run the router on
+    defaults without a word. The current folder's file is read only if it is there.
+    """
+    environment = os.environ.get("ROUTER_CONFIG")
+    if named is None and not environment:
+        return  # the current folder's, Settings.config_file as it is
+    path, origin = (named, "--config") if named is not None else (Path(str(environment)), "ROUTER_CONFIG")
+    if not path.is_file():
+        raise SettingsError(f"settings file {path} (from {origin}): no such file")
+    Settings.config_file, Settings.config_origin = path, f"from {origin}"
+
+
+def config_file_said() -> str:
+    """Which settings file is read, and why, in one line (`router config` prints it first)."""
+    if Settings.config_file.is_file():
+        return f"settings file: {Settings.config_file} ({Settings.config_origin})"
+    return f"settings file: none ({Settings.config_file} is not here): defaults, ROUTER_* variables and flags"
 
 
 def load_settings(*, fixed: Mapping[str, Any] | None = None, **flags: Any) -> Settings:

@@ -98,6 +98,7 @@ def test_the_switch_is_wired_from_every_setting(tmp_path: Path, monkeypatch: pyt
                 channel_check_after=900.0,
             ),
             "journal_retry_max": 1.5,
+            "figures": None,  # the metrics' listener: given by serve when --metrics-port asks
         }
     ]
 

@@ -15,9 +15,18 @@ from router.cable.models import Precedence
 from router.cli import app
 from router.journal.database import SCHEMA
 from router.journal.store import Journal
-from router.network.channel import CANCEL, message_part, read_copy
+from router.network.channel import (
+    CANCEL,
+    ZFR,
+    ZID,
+    message_part,
+    read_copy,
+    read_signal,
+    service_message,
+    zfx,
+)
 from router.network.clock import ManualClock, settle
-from router.network.trunk import RoutingLine, read_transmission
+from router.network.trunk import RoutingLine, read_transmission, write_transmission
 from router.routing.network_description import DEFAULT_NETWORK, load_network
 from router.routing.table import parse_table
 from router.switch.centre import Place, message_id_of
@@ -396,3 +405,281 @@ async def test_a_garbled_routing_line_is_rejected_not_guessed_at_nor_receipted(t
         assert routers[MIDDLE].counts["received"] == 1
     detail = json.loads(rejected.payload)
     assert (rejected.topic, detail["line"], detail["field"]) == (topics.REJECTED, 2, "FL2")
+
+
+async def test_urgent_copies_waiting_when_the_outage_becomes_extended_go_round_then(tmp_path: Path) -> None:
+    """Waiting on a dead trunk when it has been down `divert_after`: FLASH and IMMEDIATE go round (§307).
+
+    They go by the doctrine's alternate at that moment, without a pilot (§308c(1)), their FL2 and
+    FL3 as they were; the journal moves each delivery to its new trunk; the ROUTINE waits.
+    """
+    broker, clock, net = MemoryBroker(), ManualClock(), network(tmp_path)
+    watch = await watching(broker, "trunks/+/from/+", "cables/out/RUEKJCS")
+    log = await watching(broker, topics.LOG)
+    around = topics.trunk("BELTSVILLE", ORIGIN)
+    to_detrick = "RUCBAAA/COMMANDER NORTHCOM"
+    async with centres(broker, (ORIGIN, MIDDLE, "BELTSVILLE"), net, clock, tmp_path) as routers:
+        operator = broker.connect()
+        await operator.publish(topics.trunk_control(ORIGIN, MIDDLE), b"down")
+        await settle(200)
+        await clock.advance(10)  # down, not yet for long: all three wait on the trunk
+        for serial, precedence in ((13, "R"), (14, "Z"), (15, "O")):
+            raw = cable(serial, precedence, info=to_detrick)
+            await operator.publish(topics.centre_intake(ORIGIN, f"c{serial}"), raw)
+        await settle(200)
+        waiting = {"ROUTINE": 1, "FLASH": 1, "IMMEDIATE": 1, "in_flight": 0}
+        assert routers[ORIGIN].lines[MIDDLE].depths() == waiting
+        assert watch.queue.empty()
+        await clock.advance(291)  # 301 s down: past divert_after, with nothing new filed
+        seen = by_topic(await helpers.receive(watch, 6))  # two round, two on to DETRICK, two at the post
+        assert routers[ORIGIN].lines[MIDDLE].depths() == {"ROUTINE": 1, "in_flight": 0}
+        await settle(200)
+        assert watch.queue.empty()
+    assert len(seen["cables/out/RUEKJCS"]) == len(seen[topics.trunk(MIDDLE, "BELTSVILLE")]) == 2
+    around_copies = seen[around]
+    lines = [read_transmission(payload) for payload in around_copies]
+    assert [(t.line, t.pilot) for t in lines] == [
+        (RoutingLine(Precedence.FLASH, ("RUEKJCS", "RUCBAAA")), None),  # FLASH first (§308d)
+        (RoutingLine(Precedence.IMMEDIATE, ("RUEKJCS", "RUCBAAA")), None),
+    ]
+    assert [t.message for t in lines] == [
+        message_part(cable(14, "Z", to_detrick)),
+        message_part(cable(15, "O", to_detrick)),
+    ]
+    logged = [json.loads(m.payload) for m in await helpers.receive(log, log.queue.qsize())]
+    went = [e for e in logged if e["event"] == "trunk-alternate" and "delivery" in e]
+    assert [(e["precedence"], e["trunks_out"], e["via"]) for e in went] == [
+        ("FLASH", [MIDDLE], ["BELTSVILLE"]),
+        ("IMMEDIATE", [MIDDLE], ["BELTSVILLE"]),
+    ]
+    with sqlite3.connect(tmp_path / f"router-{ORIGIN}.sqlite") as db:
+        rows = db.execute("SELECT precedence, post, ris FROM deliveries ORDER BY id").fetchall()
+    assert rows == [
+        ("ROUTINE", MIDDLE, "RUEKJCS RUCBAAA"),
+        ("FLASH", "BELTSVILLE", "RUEKJCS RUCBAAA"),
+        ("IMMEDIATE", "BELTSVILLE", "RUEKJCS RUCBAAA"),
+    ]
+
+
+async def test_a_copy_gone_round_is_neither_lost_nor_sent_twice_by_a_restart(tmp_path: Path) -> None:
+    """The move is journalled: restarted, the centre sends the copy by the alternate only, as a suspect."""
+    broker, clock, net = MemoryBroker(), ManualClock(), network(tmp_path)
+    watch = await watching(broker, "trunks/+/from/+")
+    around = topics.trunk("BELTSVILLE", ORIGIN)
+    async with centres(broker, (ORIGIN,), net, clock, tmp_path):
+        operator = broker.connect()
+        await operator.publish(topics.trunk_control(ORIGIN, MIDDLE), b"down")
+        await settle(200)
+        await operator.publish(
+            topics.centre_intake(ORIGIN, "flash"), cable(16, "Z", info="RUCBAAA/COMMANDER NORTHCOM")
+        )
+        await clock.advance(301)
+        (first,) = await helpers.receive(watch, 1)
+    async with centres(broker, (ORIGIN,), net, clock, tmp_path):  # no receipt came: it goes again
+        await clock.advance(30)
+        (again,) = await helpers.receive(watch, 1)
+        await broker.connect().publish(topics.trunk_control(ORIGIN, MIDDLE), b"up")  # a new core: up anyway
+        await clock.advance(30)
+        await settle(200)
+        assert watch.queue.empty(), "nothing by the direct trunk: the copy is BELTSVILLE's now"
+    assert first.topic == again.topic == around
+    assert read_transmission(first.payload).pilot is None
+    assert read_transmission(again.payload).pilot is not None  # ZFD: it may have got there (§427)
+    assert read_transmission(again.payload).line == read_transmission(first.payload).line
+
+
+def from_pirmasens(serial: int, cable_serial: int) -> bytes:
+    """PIRMASENS's transmission to DETRICK under ``PDE<serial>``: a ROUTINE for RUEKJCS."""
+    line = RoutingLine(Precedence.ROUTINE, ("RUEKJCS",))
+    return write_transmission(f"PDE{serial:04d}", line, message_part(cable(cable_serial)))
+
+
+async def test_a_centre_reports_a_gap_in_a_trunks_numbers_and_answers_its_channel_check(
+    tmp_path: Path,
+) -> None:
+    """DETRICK, receiving PDE0001 then PDE0003, asks for PDE0002 by ZFX (§433); a ZID gets ZIC (§412c).
+
+    A ZFR from the sender closes the number it cancels (§424d): not reported again.
+    """
+    broker, clock, net = MemoryBroker(), ManualClock(), network(tmp_path)
+    services = topics.trunk_service(ORIGIN, MIDDLE)
+    watch = await watching(broker, services)
+    trunk = topics.trunk(MIDDLE, ORIGIN)
+    async with centres(broker, (MIDDLE,), net, clock, tmp_path) as routers:
+        pirmasens = broker.connect()
+        await pirmasens.publish(trunk, from_pirmasens(1, 51))
+        await pirmasens.publish(trunk, from_pirmasens(3, 53))
+        (gap,) = await helpers.receive(watch, 1)
+        # PDE0004 was cut by an outage: PDE0005 cancels it (§424d), PDE0006 comes; 0004 is not open.
+        await pirmasens.publish(trunk, service_message("PDE0005", MIDDLE, f"{ZFR} PDE0004", clock.now()))
+        await pirmasens.publish(trunk, from_pirmasens(6, 56))
+        check = service_message("PDE0007", MIDDLE, f"{ZID} PDE0006", clock.now(), prosign="PP")
+        await pirmasens.publish(trunk, check)
+        (answer,) = await helpers.receive(watch, 1)
+        await settle(200)
+        assert watch.queue.empty()
+        assert routers[MIDDLE].counts["trunk-gap"] == 1
+    assert (gap.topic, read_signal(gap.payload, "ZFX")) == (services, ["PDE0002"])
+    assert read_signal(answer.payload, "ZIC") == ["PDE0006"]
+
+
+async def test_a_centre_answers_a_neighbours_gap_report_from_its_journal(tmp_path: Path) -> None:
+    """PIRMASENS, told by ZFX that DETRICK never had PDE0001, sends it again under a new number (§433)."""
+    broker, clock, net = MemoryBroker(), ManualClock(), network(tmp_path)
+    watch = await watching(broker, topics.trunk(MIDDLE, ORIGIN))
+    to_detrick = "RUCBAAA/COMMANDER NORTHCOM"
+    async with centres(broker, (ORIGIN,), net, clock, tmp_path) as routers:
+        filer = broker.connect()
+        await filer.publish(topics.centre_intake(ORIGIN, "a"), cable(61, info=to_detrick))
+        await filer.publish(topics.centre_intake(ORIGIN, "b"), cable(62, info=to_detrick))
+        first, _ = await helpers.receive(watch, 2)
+        await filer.publish(topics.trunk_service(ORIGIN, MIDDLE), zfx(MIDDLE, ["PDE0001"]))
+        (again,) = await helpers.receive(watch, 1)
+        assert routers[ORIGIN].counts["gap"] == 1
+    sent, resent = read_transmission(first.payload), read_transmission(again.payload)
+    assert (sent.transmission_id, resent.transmission_id) == ("PDE0001", "PDE0003")
+    assert (resent.line, resent.message) == (sent.line, sent.message)
+    assert resent.pilot is None  # DETRICK never had it: not a suspected duplicate (§427)
+
+
+async def test_an_idle_trunk_is_checked_and_both_ends_agree(tmp_path: Path) -> None:
+    """30 minutes silent, PIRMASENS sends DETRICK ZID PDE0001 (§412b); DETRICK's ZIC agrees (§412c-d)."""
+    broker, clock, net = MemoryBroker(), ManualClock(), network(tmp_path)
+    log = await watching(broker, topics.LOG)
+    async with centres(broker, (ORIGIN, MIDDLE), net, clock, tmp_path):
+        await broker.connect().publish(topics.centre_intake(ORIGIN, "c"), cable(63, info="RUCBAAA/X"))
+        await settle(200)
+        await clock.advance(1801)
+        await settle(200)
+        await clock.advance(1)
+        await settle(200)
+    entries = [json.loads(m.payload) for m in await helpers.receive(log, log.queue.qsize())]
+    checks = [e for e in entries if e["event"] == "channel-check" and e["post"] == MIDDLE]
+    assert [(e["centre"], e["sent"], e["received"], e["agreed"]) for e in checks] == [
+        (ORIGIN, "PDE0001", "PDE0001", True)
+    ]
+    answered = [e for e in entries if e["event"] == "trunk-channel-check"]
+    assert [(e["centre"], e["received"]) for e in answered if e["centre"] == ORIGIN] == [(ORIGIN, "PDE0001")]
+
+
+async def test_a_suspected_duplicate_goes_on_as_one_from_every_centre_after(tmp_path: Path) -> None:
+    """Received with ZFD and not had before: its trunk and post copies all carry the pilot (§427c(2))."""
+    broker, clock, net = MemoryBroker(), ManualClock(), network(tmp_path)
+    watch = await watching(broker, "trunks/+/from/+", "cables/out/#")
+    line = RoutingLine(Precedence.ROUTINE, ("RUEKJCS", "RUWDQAA"))
+    piloted = write_transmission("PDE0001", line, message_part(cable(81)), pilot="RUFGNAA")
+    plain = write_transmission("PDE0002", line, message_part(cable(82)))
+    async with centres(broker, (MIDDLE, FAR), net, clock, tmp_path):
+        pirmasens = broker.connect()
+        await pirmasens.publish(topics.trunk(MIDDLE, ORIGIN), piloted)
+        await pirmasens.publish(topics.trunk(MIDDLE, ORIGIN), plain)
+        seen = by_topic(await helpers.receive(watch, 2 + 2 + 2 + 2))  # two in, two on, four copies
+    onward = [read_transmission(payload) for payload in seen[topics.trunk(FAR, MIDDLE)]]
+    assert [(t.line.ris, t.pilot) for t in onward] == [(("RUWDQAA",), "RUFGNAA"), (("RUWDQAA",), None)]
+    for post in ("RUEKJCS", "RUWDQAA"):  # DETRICK's post, and TINKER's after the second hop
+        assert [read_copy(payload).suspect for payload in seen[topics.copies(post)]] == [True, False], post
+
+
+MESH = (
+    """
+[[centres]]
+name = "ALPHA"
+title = "ALPHA"
+serves = ["RUF"]
+
+[[centres]]
+name = "BRAVO"
+title = "BRAVO"
+serves = ["RUE"]
+
+[[centres]]
+name = "CHARLIE"
+title = "CHARLIE"
+serves = ["RUC"]
+
+[[centres]]
+name = "DELTA"
+title = "DELTA"
+serves = ["RUW"]
+"""
+    + "".join(
+        f'\n[[trunks]]\nbetween = ["{a}", "{b}"]\nbaud = 0\n'
+        for a, b in (
+            ("ALPHA", "BRAVO"),
+            ("ALPHA", "CHARLIE"),
+            ("ALPHA", "DELTA"),
+            ("BRAVO", "CHARLIE"),
+            ("BRAVO", "DELTA"),
+            ("CHARLIE", "DELTA"),
+        )
+    )
+    + "".join(
+        f'\n[[doctrine]]\ncentre = "{centre}"\nprefixes = ["{prefix}"]\n'
+        f'primary = "{primary}"\nalternate = "{alternate}"\n'
+        for centre, prefix, primary, alternate in (
+            ("ALPHA", "RUE", "BRAVO", "CHARLIE"),
+            ("ALPHA", "RUC", "CHARLIE", "BRAVO"),
+            ("ALPHA", "RUW", "BRAVO", "DELTA"),  # by BRAVO with RUE, but another way round
+            ("BRAVO", "RUF", "ALPHA", "CHARLIE"),
+            ("BRAVO", "RUC", "CHARLIE", "ALPHA"),
+            ("BRAVO", "RUW", "DELTA", "CHARLIE"),
+            ("CHARLIE", "RUF", "ALPHA", "BRAVO"),
+            ("CHARLIE", "RUE", "BRAVO", "ALPHA"),
+            ("CHARLIE", "RUW", "DELTA", "BRAVO"),
+            ("DELTA", "RUF", "ALPHA", "BRAVO"),
+            ("DELTA", "RUE", "BRAVO", "CHARLIE"),
+            ("DELTA", "RUC", "CHARLIE", "BRAVO"),
+        )
+    )
+)
+"""Four centres in a mesh whose ALPHA sends RUE and RUW by BRAVO, each with another alternate."""
+
+
+async def test_a_waiting_copy_whose_ris_have_different_alternates_goes_as_one_copy_per_new_path(
+    tmp_path: Path,
+) -> None:
+    """ALPHA's FLASH for RUEKJCS and RUWDQAA waits on the dead trunk to BRAVO: then two copies (§303a(4)).
+
+    One by CHARLIE with RUEKJCS alone on FL2, one by DELTA with RUWDQAA alone, FL3 on as filed;
+    the journal has the delivery moved to CHARLIE and a new one for DELTA.
+    """
+    (tmp_path / "mesh.toml").write_text(MESH, encoding="utf-8")
+    broker, clock, net = MemoryBroker(), ManualClock(), load_network(tmp_path / "mesh.toml")
+    watch = await watching(broker, "trunks/+/from/+")
+    raw = cable(91, "Z", info="RUWDQAA/COMTHIRDFLT")
+    async with centres(broker, ("ALPHA",), net, clock, tmp_path):
+        operator = broker.connect()
+        await operator.publish(topics.trunk_control("ALPHA", "BRAVO"), b"down")
+        await settle(200)
+        await operator.publish(topics.centre_intake("ALPHA", "flash"), raw)
+        await settle(200)
+        assert watch.queue.empty()
+        await clock.advance(301)
+        seen = {m.topic: read_transmission(m.payload) for m in await helpers.receive(watch, 2)}
+    assert {topic: (t.line, t.pilot) for topic, t in seen.items()} == {
+        topics.trunk("CHARLIE", "ALPHA"): (RoutingLine(Precedence.FLASH, ("RUEKJCS",)), None),
+        topics.trunk("DELTA", "ALPHA"): (RoutingLine(Precedence.FLASH, ("RUWDQAA",)), None),
+    }
+    assert {t.message for t in seen.values()} == {message_part(raw)}
+    with sqlite3.connect(tmp_path / "router-ALPHA.sqlite") as db:
+        rows = db.execute("SELECT id, post, ris, state FROM deliveries ORDER BY id").fetchall()
+    assert rows == [(1, "CHARLIE", "RUEKJCS", "delivered"), (2, "DELTA", "RUWDQAA", "delivered")]
+
+
+async def test_a_waiting_flash_whose_alternate_is_out_too_waits_for_its_trunk(tmp_path: Path) -> None:
+    """Both of PIRMASENS's trunks down past divert_after: no way round (§307 "if available"), it waits."""
+    broker, clock, net = MemoryBroker(), ManualClock(), network(tmp_path)
+    watch = await watching(broker, "trunks/+/from/+")
+    async with centres(broker, (ORIGIN,), net, clock, tmp_path) as routers:
+        operator = broker.connect()
+        for neighbour in (MIDDLE, "BELTSVILLE"):
+            await operator.publish(topics.trunk_control(ORIGIN, neighbour), b"down")
+        await settle(200)
+        await operator.publish(topics.centre_intake(ORIGIN, "f"), cable(92, "Z", info="RUCBAAA/X"))
+        await clock.advance(301)
+        await settle(200)
+        assert routers[ORIGIN].lines[MIDDLE].depths() == {"FLASH": 1, "in_flight": 0}
+        await operator.publish(topics.trunk_control(ORIGIN, MIDDLE), b"up")
+        (sent,) = await helpers.receive(watch, 1)
+    assert sent.topic == topics.trunk(MIDDLE, ORIGIN)
+    assert read_transmission(sent.payload).line == RoutingLine(Precedence.FLASH, ("RUEKJCS", "RUCBAAA"))

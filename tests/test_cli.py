@@ -139,3 +139,46 @@ def test_post_refuses_what_is_no_routing_indicator() -> None:
     result = runner.invoke(app, ["post", "cables/#"])
     assert result.exit_code == 2
     assert "is not a routing indicator" in result.output
+
+
+def test_version_prints_the_installed_version() -> None:
+    """`router --version`: the distribution's version, and nothing else runs."""
+    from importlib import metadata  # noqa: PLC0415
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output == f"router {metadata.version('router')}\n"
+
+
+def test_check_with_nothing_to_check_is_a_usage_error() -> None:
+    """No paths and no table named: nothing would be checked, so it is not a silent success."""
+    result = runner.invoke(app, ["check"])
+    assert result.exit_code == 2
+    assert (
+        result.output == "router check: nothing to check: give cable files or folders (or --routing PATH)\n"
+    )
+
+
+def test_replay_of_a_missing_or_unreadable_source_fails_in_one_line(tmp_path: Path) -> None:
+    """The file named, why it cannot be read, status 1: no traceback, nothing published."""
+    result = runner.invoke(app, ["replay", str(tmp_path / "nosuch")])
+    assert result.exit_code == 1
+    assert result.output == f"router replay: {tmp_path / 'nosuch'}: cannot read: No such file or directory\n"
+    not_gzip = tmp_path / "pool.jsonl.gz"
+    not_gzip.write_text("{}\n")
+    result = runner.invoke(app, ["replay", str(not_gzip)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"router replay: {not_gzip}: cannot read: Not a gzipped file")
+
+
+def test_generate_out_that_cannot_be_a_folder_fails_before_any_work(tmp_path: Path) -> None:
+    """A file in the way, or a folder that cannot be made: one line naming --out, status 1."""
+    in_the_way = tmp_path / "cables"
+    in_the_way.write_text("")
+    result = runner.invoke(app, ["generate", "--count", "1", "--out", str(in_the_way)])
+    assert result.exit_code == 1
+    assert result.output == f"router generate: --out {in_the_way}: exists and is not a folder\n"
+    below_a_file = in_the_way / "sub"
+    result = runner.invoke(app, ["generate", "--count", "1", "--out", str(below_a_file)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"router generate: --out {below_a_file}: cannot make the folder: ")

@@ -6,12 +6,14 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
 from typer.testing import CliRunner
 
 from router import parse_cable
 from router.bus.mqtt import BrokerAddress, MqttBus
 from router.cli import app
 from tests.helpers import receive
+from tests.test_run import CABLE, first_copy, router_process
 
 if TYPE_CHECKING:
     from router.bus.broker import Mosquitto
@@ -78,28 +80,63 @@ async def test_line_down_tells_the_router_on_its_control_topic(mosquitto: Mosqui
     assert (message.topic, message.payload) == ("router/line/RUEHFR", b"down")
 
 
-def test_line_refuses_anything_but_down_or_up_and_an_ri() -> None:
-    result = runner.invoke(app, ["line", "sideways", "RUEHFR"])
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["sideways", "RUEHFR"], "router line: the state is 'down' or 'up', not 'sideways'"),
+        (["down", "ruehfr"], "router line: not a routing indicator: 'ruehfr'"),
+        (["down", "RUXXQQ"], "router line: RUXXQQ is not a post of the routing table "),
+    ],
+)
+def test_line_refuses_a_bad_state_a_malformed_ri_and_an_ri_the_table_lacks(
+    args: list[str], said: str
+) -> None:
+    """Each mistake named for what it is, before anything is published (nothing would be done)."""
+    result = runner.invoke(app, ["line", *args])
     assert result.exit_code == 2
-    assert result.output.strip() == "router line: expected 'down RI' or 'up RI', not 'sideways' 'RUEHFR'"
+    assert result.output.startswith(said)
+    assert len(result.output.splitlines()) == 1
 
 
-async def test_retransmit_asks_the_router_for_each_post(mosquitto: Mosquitto) -> None:
-    """`router retransmit ID RUEHFR RUEHRO` publishes the message id on router/retransmit/<RI> for each."""
+async def test_retransmit_unanswered_says_so_and_fails(mosquitto: Mosquitto) -> None:
+    """With no router to answer, the requests are published and the command says nothing was sent."""
     address = BrokerAddress.parse(mosquitto.url)
     async with MqttBus(address, client_id="retransmit-watcher") as watcher:
         await watcher.subscribe("router/retransmit/+")
         result = await asyncio.to_thread(
             runner.invoke,
             app,
-            ["retransmit", "RUEHKO-1571-1610901", "RUEHFR", "RUEHRO", "--broker", mosquitto.url],
+            [
+                "retransmit",
+                "RUEHKO-1571-1610901",
+                "RUEHFR",
+                "RUEHRO",
+                "--broker",
+                mosquitto.url,
+                "--wait",
+                "0.5",
+            ],
         )
-        assert result.exit_code == 0, result.output
         got = await receive(watcher, 2)
     assert [(m.topic, m.payload) for m in got] == [
         ("router/retransmit/RUEHFR", b"RUEHKO-1571-1610901"),
         ("router/retransmit/RUEHRO", b"RUEHKO-1571-1610901"),
     ]
+    assert result.exit_code == 1
+    assert "RUEHKO-1571-1610901 to RUEHFR: no answer from the router within 0.5 s" in result.output
+    assert result.output.strip().endswith("router retransmit: not sent again to RUEHFR RUEHRO")
+
+
+def test_retransmit_says_what_the_router_did(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """A copy the journal holds goes again (exit 0); one it does not hold is named and fails (exit 1)."""
+    with router_process(mosquitto, tmp_path / "journal.sqlite"):
+        message_id = asyncio.run(first_copy(mosquitto, "RUEHC", publish=CABLE))
+        sent = runner.invoke(app, ["retransmit", message_id, "RUEHC", "--broker", mosquitto.url])
+        missing = runner.invoke(app, ["retransmit", "NOPE-1", "RUEHC", "--broker", mosquitto.url])
+    assert sent.exit_code == 0, sent.output
+    assert sent.output.startswith(f"{message_id} to RUEHC: sent again (delivery ")
+    assert missing.exit_code == 1
+    assert "NOPE-1 to RUEHC: the router's journal holds no copy of it for this post" in missing.output
 
 
 def test_retransmit_refuses_what_is_not_a_routing_indicator() -> None:

@@ -92,6 +92,11 @@ def test_router_run_makes_the_credentials_and_every_client_command_finds_them(tm
         private = [path for path in folder.parent.rglob("*") if path.is_file() and path.suffix != ".conf"]
         assert {stat.S_IMODE(path.stat().st_mode) for path in private} == {0o600}
         assert (folder / "post-RUEHC.password").exists()
+        # and each centre of the committed network: `router run --centre` on this broker logs in
+        assert {path.name for path in folder.glob("centre-*.password")} == {
+            f"centre-{name}.password" for name in ("BELTSVILLE", "DETRICK", "PIRMASENS", "TINKER", "WAHIAWA")
+        }
+        assert "user centre-DETRICK\n" in (tmp_path / "journal.sqlite.broker" / "acl").read_text()
         with started(router("post", "RUEHC"), env) as post:
             assert post.stdout is not None
             assert post.stdout.readline() == "post RUEHC listening on cables/out/RUEHC\n"
@@ -277,3 +282,21 @@ def test_a_refused_login_ends_a_reconnecting_command_at_once_in_one_line(
         "not authorized (a wrong password, or a user it does not know)"
     )
     assert "Traceback" not in done.stderr
+
+
+def test_router_credentials_makes_a_user_per_centre_of_the_network(tmp_path: Path) -> None:
+    """`router credentials --network`: a password and an ACL block per centre; a bad network: one line, 2."""
+    out = tmp_path / "keys"
+    done = runner.invoke(app, ["credentials", "--out", str(out), "--post", "RUEKJCS", "--post", "RUFGBON"])
+    assert done.exit_code == 0, done.output
+    assert "2 posts, 5 centres" in done.output
+    assert (out / "centre-DETRICK.password").exists()
+    block = (out / "acl").read_text().split("user centre-DETRICK\n", 1)[1].split("\n\n", 1)[0]
+    assert "topic write cables/out/RUEKJCS" in block.splitlines()  # DETRICK's post
+    assert "topic write cables/out/RUFGBON" not in block  # PIRMASENS's
+    assert "topic write trunks/PIRMASENS/from/DETRICK" in block.splitlines()
+    missing = tmp_path / "nowhere.toml"
+    bad = runner.invoke(app, ["credentials", "--out", str(out), "--network", str(missing)])
+    assert bad.exit_code == 2
+    assert bad.output.count("\n") == 1
+    assert "nowhere.toml" in bad.output

@@ -92,7 +92,7 @@ def test_router_credentials_writes_every_file_compose_reads(tmp_path: Path) -> N
         timeout=60,
         check=True,
     )
-    assert done.stdout.startswith(f"credentials in {out}: 6 users")
+    assert done.stdout.startswith(f"credentials in {out}: 11 users")  # and the network's five centres
     named = [secret["file"] for secret in compose()["secrets"].values()]
     named += [volume.split(":")[0] for volume in compose()["services"]["mosquitto"]["volumes"]]
     for path in (name for name in named if name.startswith("./credentials/")):

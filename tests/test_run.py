@@ -80,6 +80,16 @@ def test_router_run_delivers_and_exits_zero_on_sigterm(mosquitto: Mosquitto, tmp
     assert "at" in status
 
 
+def test_router_run_stopped_by_ctrl_c_stops_cleanly_with_status_130(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """SIGINT: the same clean stop as SIGTERM, but the status says interrupted, as a shell reports it."""
+    with router_process(mosquitto, tmp_path / "journal.sqlite") as router:
+        router.send_signal(signal.SIGINT)
+        assert router.wait(timeout=10) == 130
+    assert asyncio.run(offline_status(mosquitto))["reason"] == "stopped"
+
+
 def test_a_killed_router_leaves_an_offline_status(mosquitto: Mosquitto, tmp_path: Path) -> None:
     """SIGKILL: the broker publishes the router's Last Will, a retained `router/status` saying offline."""
     with router_process(mosquitto, tmp_path / "journal.sqlite") as router:
@@ -141,3 +151,35 @@ async def publish_only(broker: Mosquitto, cable: bytes) -> None:
     """Publish one cable to the intake at QoS 1."""
     async with MqttBus(BrokerAddress.parse(broker.url), client_id="test-publisher") as bus:
         await bus.publish("cables/in/test", cable)
+
+
+def test_plain_router_run_says_its_line_speeds_and_time_scale_and_delivers_in_seconds(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """No --time-scale: a network minute a second, said at the start with the lines' speeds.
+
+    The committed table's lines run at 75 baud (ten characters a network second): at real time the
+    FLASH sample would reach RUEHC after a minute and a half; at the default it comes in seconds.
+    """
+    process = subprocess.Popen(  # noqa: S603
+        [*ROUTER_RUN, "--broker", mosquitto.url, "--journal", str(tmp_path / "journal.sqlite")],
+        stderr=subprocess.PIPE,
+        env={**os.environ, "ROUTER_CLIENT_ID": "router-plain"},
+    )
+    assert process.stderr is not None
+    try:
+        entries = []
+        for line in process.stderr:
+            entries.append(json.loads(line))
+            if entries[-1].get("event") == "listening":
+                break
+        (started,) = [entry for entry in entries if entry.get("event") == "router-started"]
+        assert started["time_scale"] == 60.0
+        assert started["line_speeds"] == {"75 baud": started["posts"]}
+        assert started["slowest_line_characters_per_host_second"] == 600.0  # 75 baud / 7.5 units x 60
+        flash = (SAMPLES / "flash-collective.txt").read_bytes()
+        assert asyncio.run(first_copy(mosquitto, "RUEHC", publish=flash)) == "RUEHRO-0877/01-3130915"
+    finally:
+        process.kill()
+        process.wait()
+        process.stderr.close()

@@ -9,7 +9,8 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from contextlib import ExitStack, contextmanager
+import time
+from contextlib import AsyncExitStack, ExitStack, closing, contextmanager, suppress
 from typing import TYPE_CHECKING
 
 import pytest
@@ -17,7 +18,7 @@ import pytest
 from router.bus import topics
 from router.bus.broker import Mosquitto, mosquitto_binary
 from router.bus.mqtt import BrokerAddress, MqttBus
-from router.bus.security import ROUTER, Keyring, post_user
+from router.bus.security import PUBLISHER, ROUTER, Keyring, Users, centre_user, post_user
 from router.cable.models import Precedence
 from router.cable.parser import parse_cable
 from router.network.channel import message_part, read_copy
@@ -44,18 +45,25 @@ QUIET = {
 
 
 @contextmanager
-def centre_process(
-    broker: Mosquitto, name: str, routing: Path, cwd: Path, *, login: tuple[str, ...] = ()
+def centre_process(  # noqa: PLR0913 (the centre, where, and how it logs in)
+    broker: Mosquitto,
+    name: str,
+    routing: Path,
+    cwd: Path,
+    *,
+    login: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`python -m router run --centre NAME` in ``cwd`` (its default journal there); waits until it listens.
 
-    On ``broker`` as its owner, unless ``login`` says otherwise (``--broker URL --username ...``).
+    On ``broker`` as its owner, unless ``login`` says otherwise (``--broker URL --username ...``);
+    ``env``: variables besides (``ROUTER_CREDENTIALS``: where it finds its password).
     """
     process = subprocess.Popen(  # noqa: S603
         [*CENTRE_RUN, "--centre", name, "--routing", str(routing), *(login or ("--broker", broker.url))],
         stderr=subprocess.PIPE,
         cwd=cwd,
-        env={**os.environ, **QUIET},
+        env={**os.environ, **QUIET, **(env or {})},
     )
     assert process.stderr is not None
     for line in process.stderr:  # the routing log, one JSON object a line
@@ -208,3 +216,73 @@ async def relayed_to_bonn(broker: Mosquitto) -> tuple[bytes, bytes]:
             copy = await anext(bonn.messages())
             receipt = await anext(detrick.messages())
     return copy.payload, receipt.payload
+
+
+def test_three_centres_each_logged_in_as_its_own_user_relay_a_cable(tmp_path: Path) -> None:
+    """Under the generated ACL, each centre as centre-NAME (its password found in the credentials folder).
+
+    Filed by the publisher at PIRMASENS: each post, logged in as itself, gets its copy once and
+    receipts it; every copy of every centre, on a trunk or to a post, ends receipted.
+    """
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto is not installed (.ci/run installs the Debian package)")
+    routing = tmp_path / "routing.toml"
+    routing.write_text(TABLE_TOML, encoding="utf-8")
+    keyring = Keyring(tmp_path / "keys")
+    everyone = keyring.users([*POSTS, "QUAAXXX"])
+    # No `router` user on this broker: a centre that logged in as anything but itself is refused.
+    users = Users(
+        {user: password for user, password in everyone.passwords.items() if user != ROUTER},
+        {user: grants for user, grants in everyone.grants.items() if user != ROUTER},
+    )
+    with Mosquitto(tmp_path / "broker", users=users) as broker:
+        login = ("--broker", f"mqtt://127.0.0.1:{broker.port}")  # no user: the centre's own
+        env = {"ROUTER_CREDENTIALS": str(keyring.folder)}
+        with ExitStack() as stack:
+            for name in (FAR, MIDDLE, ORIGIN):
+                stack.enter_context(centre_process(broker, name, routing, tmp_path, login=login, env=env))
+            copies = asyncio.run(each_post_s_copies(broker, cable(71)))
+            states = receipted_within(
+                10, [tmp_path / f"router-{name}.sqlite" for name in (ORIGIN, MIDDLE, FAR)]
+            )
+    assert centre_user(MIDDLE) in users.passwords
+    assert states == {"acknowledged": 2 + len(POSTS)}  # two trunk copies, a copy a post
+    assert {post: len(payloads) for post, payloads in copies.items()} == dict.fromkeys(POSTS, 1)
+    assert {read_copy(payloads[0]).called for payloads in copies.values()} == {(post,) for post in POSTS}
+
+
+async def each_post_s_copies(broker: Mosquitto, raw: bytes) -> dict[str, list[bytes]]:
+    """File ``raw`` at PIRMASENS as the publisher; what each post (as itself) gets, and any 1 s after."""
+    async with AsyncExitStack() as stack:
+        buses = {
+            post: await stack.enter_async_context(MqttBus(broker.address(post_user(post)))) for post in POSTS
+        }
+        for post, bus in buses.items():
+            await bus.subscribe(topics.copies(post))
+        publisher = await stack.enter_async_context(MqttBus(broker.address(PUBLISHER)))
+        await publisher.publish(topics.centre_intake(ORIGIN, "filed"), raw)
+        got: dict[str, list[bytes]] = {}
+        for post, bus in buses.items():
+            messages = bus.messages()
+            async with asyncio.timeout(20):
+                copy = await anext(messages)
+            got[post] = [copy.payload]
+            await bus.publish(topics.receipts(post), receipt_for(copy))  # as `router post` does
+            with suppress(TimeoutError):
+                async with asyncio.timeout(0.2):
+                    got[post].append((await anext(messages)).payload)
+    return got
+
+
+def receipted_within(seconds: float, journals: list[Path]) -> dict[str, int]:
+    """The deliveries of ``journals`` by state, once none is left unreceipted or ``seconds`` have gone."""
+    deadline = time.monotonic() + seconds
+    while True:
+        states: dict[str, int] = {}
+        for path in journals:
+            with closing(sqlite3.connect(path)) as journal:
+                for state, count in journal.execute("SELECT state, count(*) FROM deliveries GROUP BY state"):
+                    states[state] = states.get(state, 0) + count
+        if set(states) == {"acknowledged"} or time.monotonic() > deadline:
+            return states
+        time.sleep(0.1)  # other processes' journals: read until they say so

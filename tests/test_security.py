@@ -24,10 +24,13 @@ from router.bus.security import (
     PUBLISHER,
     ROUTER,
     Keyring,
+    centre_grants,
+    centre_user,
     hashed,
     post_user,
 )
 from router.errors import BrokerRefusedError, BusError
+from router.routing.network_description import load_network
 from tests.helpers import receive
 
 if TYPE_CHECKING:
@@ -185,7 +188,7 @@ def test_a_password_is_hashed_as_mosquitto_passwd_does() -> None:
 
 
 def test_the_acl_grants_a_post_its_own_topics_only(tmp_path: Path) -> None:
-    """The ACL file: a user block per role and post; a post's three topics are its own."""
+    """The ACL file: a user block per role, post and centre; a post's three topics are its own."""
     acl = Keyring(tmp_path).users(["RUEHC"]).acl_file()
     block = acl.split("user post-RUEHC\n", 1)[1].split("\n\n", 1)[0]
     assert block.splitlines() == [
@@ -194,7 +197,8 @@ def test_the_acl_grants_a_post_its_own_topics_only(tmp_path: Path) -> None:
         "topic write cables/svc/RUEHC",
     ]
     assert "pattern" not in acl
-    assert acl.count("\nuser ") + acl.startswith("user ") == 5  # router, publisher, observer, operator, post
+    # router, publisher, observer, operator, the post, and the committed network's five centres
+    assert acl.count("\nuser ") + acl.startswith("user ") == 10
 
 
 async def test_a_forged_receipt_does_not_stop_a_flash_resend(roles: Mosquitto, tmp_path: Path) -> None:
@@ -283,7 +287,9 @@ async def test_the_demo_runs_on_the_amqtt_fallback_each_client_as_its_role(
         drain=True,
     )
     result = await asyncio.wait_for(run_demo(options, asyncio.Event()), 60)
-    assert (options.journal.parent / "journal.sqlite.broker" / "credentials" / "post-RUEHC.password").exists()
+    credentials = options.journal.parent / "journal.sqlite.broker" / "credentials"
+    assert (credentials / "post-RUEHC.password").exists()
+    assert (credentials / "centre-DETRICK.password").exists()  # a centre may log in to it as well
     assert result.published == 20
     assert all(tally.shown for tally in result.tallies.values())
 
@@ -298,3 +304,69 @@ def test_each_role_may_read_what_its_command_subscribes_to() -> None:
     assert set(topics.SUBSCRIBED) <= reads(ROUTER)
     assert reads(OBSERVER) == {topics.LOG, topics.STATUS, topics.CENTRE_STATUS}  # `watch --centre`
     assert {topic for _, topic in ROLE_GRANTS[PUBLISHER]} == {topics.INTAKE, topics.CENTRE_INTAKE}
+
+
+def test_a_centre_user_may_read_what_its_centre_subscribes_to_and_write_its_neighbours_trunks_only() -> None:
+    """centre-DETRICK: every topic it hears; of the trunks, those from it to its neighbours; its posts'."""
+    network = load_network()
+    grants = centre_grants("DETRICK", network, ["RUEKJCS", "RUEHC", "RUWDQAA"])
+
+    def may(access: str, topic: str) -> bool:
+        return any(a in {access, "readwrite"} and topics.topic_matches(f, topic) for a, f in grants)
+
+    for topic_filter in topics.centre_subscriptions("DETRICK"):
+        if not topic_filter.startswith(("cables/", "router/")):  # its posts' only: below
+            assert any(f == topic_filter and a != "write" for a, f in grants), topic_filter
+    neighbours = network.neighbours("DETRICK")
+    assert neighbours == ("BELTSVILLE", "PIRMASENS", "TINKER", "WAHIAWA")
+    for centre in network.centres:
+        mine = centre in neighbours
+        assert may("write", topics.trunk(centre, "DETRICK")) is mine, centre
+        assert may("write", topics.trunk_receipts(centre, "DETRICK")) is mine, centre
+        assert may("write", topics.trunk_service(centre, "DETRICK")) is mine, centre
+        assert may("read", topics.trunk(centre, "TINKER")) is (centre == "DETRICK")  # only what comes to it
+        assert not may("write", topics.trunk("DETRICK", centre))  # what others send it: theirs
+    # Its own post's topics, not the posts of BELTSVILLE (RUEHC) or TINKER (RUWDQAA).
+    assert may("write", topics.copies("RUEKJCS"))
+    assert may("read", topics.receipts("RUEKJCS"))
+    assert may("read", topics.service("RUEKJCS"))
+    for other in ("RUEHC", "RUWDQAA"):
+        assert not may("write", topics.copies(other))
+        assert not may("read", topics.receipts(other))
+    assert may("write", topics.status("DETRICK"))
+    assert not may("write", topics.status("TINKER"))
+    assert not may("read", topics.centre_intake("TINKER", "c"))
+    assert not may("read", topics.INTAKE)
+
+
+async def test_a_centre_may_not_use_another_centres_trunks_posts_or_intake(roles: Mosquitto) -> None:
+    """On Mosquitto with the generated ACL: centre-DETRICK forges nothing, reads no other centre's intake."""
+    detrick = roles.address(centre_user("DETRICK"))
+    for topic in (
+        topics.trunk("TINKER", "BELTSVILLE"),  # BELTSVILLE's trunk to TINKER
+        topics.trunk_receipts("BELTSVILLE", "TINKER"),  # TINKER's receipts to BELTSVILLE
+        topics.trunk_service("BELTSVILLE", "PIRMASENS"),  # PIRMASENS's gap reports
+        topics.copies("RUEHC"),  # a post of BELTSVILLE's
+        topics.status("BELTSVILLE"),
+        topics.centre_intake("BELTSVILLE", "forged"),
+        topics.intake("forged"),
+    ):
+        await refused(detrick, topic)
+    async with (
+        MqttBus(detrick) as reader,
+        MqttBus(roles.address(PUBLISHER)) as publisher,
+        MqttBus(roles.address(centre_user("BELTSVILLE"))) as beltsville,
+    ):
+        await reader.subscribe("centres/#")
+        await reader.subscribe("trunks/#")
+        await publisher.publish(topics.centre_intake("BELTSVILLE", "c"), b"BELTSVILLE'S CABLE")
+        await beltsville.publish(topics.trunk("TINKER", "BELTSVILLE"), b"FOR TINKER")
+        await nothing_but(reader, publisher, topics.centre_intake("DETRICK", "c"))
+        async with MqttBus(roles.address(OPERATOR)) as operator:  # trunks are the operator's to take down
+            await operator.publish(topics.trunk_control("DETRICK", "TINKER"), b"down")
+            (control,) = await receive(reader, 1)
+            assert (control.topic, control.payload) == (topics.trunk_control("DETRICK", "TINKER"), b"down")
+        await refused(roles.address(PUBLISHER), topics.trunk_control("DETRICK", "TINKER"))
+        await beltsville.publish(topics.trunk("DETRICK", "BELTSVILLE"), b"FOR DETRICK")
+        (mine,) = await receive(reader, 1)
+        assert (mine.topic, mine.payload) == (topics.trunk("DETRICK", "BELTSVILLE"), b"FOR DETRICK")

@@ -91,7 +91,8 @@ def test_router_config_names_a_variable_as_a_variable(
     assert "broker = mqtt://elsewhere:1883  # ROUTER_BROKER" in lines
     assert f"client_id = from-file  # {config_file}" in lines
     assert "status_every = 1.0  # default" in lines
-    assert [line.split(" = ")[0] for line in lines] == list(Settings.model_fields)
+    assert lines[0] == f"# settings file: {config_file} (the current folder's)"
+    assert [line.split(" = ")[0] for line in lines[1:]] == list(Settings.model_fields)
     result = runner.invoke(app, ["config", "--broker", "mqtt://here:1883"])
     assert "broker = mqtt://here:1883  # command line" in result.output.splitlines()
 
@@ -112,3 +113,27 @@ def test_route_and_check_take_their_settings_from_the_file_and_the_variables(
     result = runner.invoke(app, ["check", "--json", str(SAMPLES / "dual-precedence.txt")])
     assert result.exit_code == 1
     assert json.loads(result.output)["ok"] is False
+
+
+def test_a_settings_file_is_named_by_config_or_router_config_and_must_exist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--config PATH` wins over ROUTER_CONFIG; `router config` says which file it read and why.
+
+    A named file that is not there stops the command (status 2): a typo would otherwise run on defaults.
+    """
+    monkeypatch.setattr(Settings, "config_file", Settings.config_file)  # restored after the test
+    monkeypatch.setattr(Settings, "config_origin", Settings.config_origin)
+    by_variable, by_flag = tmp_path / "variable.toml", tmp_path / "flag.toml"
+    by_variable.write_text('client_id = "by-variable"\n')
+    by_flag.write_text('client_id = "by-flag"\n')
+    monkeypatch.setenv("ROUTER_CONFIG", str(by_variable))
+    lines = runner.invoke(app, ["config"]).output.splitlines()
+    assert lines[0] == f"# settings file: {by_variable} (from ROUTER_CONFIG)"
+    assert f"client_id = by-variable  # {by_variable}" in lines
+    lines = runner.invoke(app, ["--config", str(by_flag), "config"]).output.splitlines()
+    assert lines[0] == f"# settings file: {by_flag} (from --config)"
+    assert f"client_id = by-flag  # {by_flag}" in lines
+    result = runner.invoke(app, ["--config", str(tmp_path / "typo.toml"), "config"])
+    assert result.exit_code == 2
+    assert result.output == f"router: settings file {tmp_path / 'typo.toml'} (from --config): no such file\n"

@@ -5,11 +5,17 @@ its own, and the ACL grants it only its topics (a topic read is also what the br
 
 - ``router``: reads the intake, the receipts, the service messages and the operator's requests;
   writes the copies, the rejected and intercepted cables, the routing log and the status.
-- ``publisher``: writes the intake (``cables/in/#``, and a centre's ``centres/+/in/#``) only.
+- ``publisher``: writes the intake (``cables/in/#``, and a centre's, ``centres/<NAME>/in/#``) only.
 - ``post-<RI>``, one a post: reads its own copies (``cables/out/<RI>``), writes its own receipts
   and service messages.
+- ``centre-<NAME>``, one a switching centre of the network (`router run --centre NAME`): reads its
+  own intake, what its neighbours send it and its trunks' control; writes its transmissions,
+  receipts and service messages to its neighbours only, on their trunks from it; writes the
+  copies of the posts it serves and reads their receipts, service messages and requests; writes
+  the rejected and intercepted cables, the routing log and its own status (`centre_grants`).
 - ``observer``: reads the routing log and the status only.
-- ``operator``: takes lines and trunks down and up, asks for retransmissions; reads the log and the status.
+- ``operator``: takes lines and a network's trunks down and up, asks for retransmissions; reads the
+  log and the status.
 
 `Keyring` keeps the passwords in a folder of the router's own (0700, each file 0600): one file a
 user, ``<user>.password``, the file a client is given (``--password-file``); the broker gets only
@@ -28,10 +34,13 @@ from typing import TYPE_CHECKING, Literal
 
 from router.bus import topics
 from router.errors import BrokerError
+from router.routing.network_description import load_network
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
     from pathlib import Path
+
+    from router.routing.network import Network
 
 ROUTER = "router"
 PUBLISHER = "publisher"
@@ -56,21 +65,19 @@ ROLE_GRANTS: dict[str, tuple[Grant, ...]] = {
         ("write", topics.INTERCEPTED),
         ("write", topics.LOG),
         ("write", topics.STATUS),
-        # As a centre of a network (`router run --centre`): every centre logs in as the router
-        # for now, so any may read any centre's intake and use any trunk (issue 16: a user per
-        # centre, granted its own, is still to come).
+        # As a centre of a network (`router run --centre`) logged in as the router, as before
+        # each centre had a user of its own (`centre_user`, `centre_grants`): any centre's intake,
+        # any trunk. A centre logs in as its own user unless told otherwise.
         ("read", topics.CENTRE_INTAKE),
         ("readwrite", topics.TRUNKS),
         ("write", topics.CENTRE_STATUS),
     ),
-    # The publisher files cables: at the single switch, or at a centre of a network (its
-    # originating centre, `router demo --network`).
     PUBLISHER: (("write", topics.INTAKE), ("write", topics.CENTRE_INTAKE)),
     OBSERVER: (("read", topics.LOG), ("read", topics.STATUS), ("read", topics.CENTRE_STATUS)),
     OPERATOR: (
         ("write", topics.LINE_CONTROL),
+        ("write", topics.TRUNK_CONTROL),
         ("write", topics.RETRANSMIT),
-        ("write", topics.trunk_control("+", "+")),  # a centre's trunk down or up (`router demo --network`)
         ("read", topics.LOG),
         ("read", topics.STATUS),
         ("read", topics.CENTRE_STATUS),
@@ -95,9 +102,57 @@ def post_grants(ri: str) -> tuple[Grant, ...]:
     return (("read", topics.copies(ri)), ("write", topics.receipts(ri)), ("write", topics.service(ri)))
 
 
-def grants_for(posts: Iterable[str]) -> dict[str, tuple[Grant, ...]]:
-    """Every user of a network with these posts, and what each may do."""
-    return dict(ROLE_GRANTS) | {post_user(ri): post_grants(ri) for ri in posts}
+def centre_user(name: str) -> str:
+    """The user a switching centre logs in as: ``centre-<NAME>``."""
+    return f"centre-{name}"
+
+
+def centre_grants(name: str, network: Network, posts: Iterable[str]) -> tuple[Grant, ...]:
+    """What the centre ``name`` uses, and nothing else (see the module; `router.switch.centre`).
+
+    Its intake is read and written: the centre clears a cable filed there retained, once taken,
+    with an empty retained message. Of ``posts``, only those the network has it serve are its.
+    """
+    grants: list[Grant] = [
+        ("readwrite", f"centres/{name}/in/#"),
+        ("read", f"trunks/{name}/from/+"),
+        ("read", f"trunks/{name}/ack/+"),
+        ("read", f"trunks/{name}/svc/+"),
+        ("read", f"trunks/{name}/line/+"),
+    ]
+    for neighbour in network.neighbours(name):
+        grants += [
+            ("write", topics.trunk(neighbour, name)),
+            ("write", topics.trunk_receipts(neighbour, name)),
+            ("write", topics.trunk_service(neighbour, name)),
+        ]
+    for ri in sorted(set(posts)):
+        centre = network.centre_of(ri)
+        if centre is None or centre.name != name:
+            continue
+        grants += [
+            ("write", topics.copies(ri)),
+            ("read", topics.receipts(ri)),
+            ("read", topics.service(ri)),
+            ("read", topics.line_control(ri)),
+            ("read", topics.retransmit(ri)),
+        ]
+    grants += [
+        ("write", topics.REJECTED),
+        ("write", topics.INTERCEPTED),
+        ("write", topics.LOG),
+        ("write", topics.status(name)),
+    ]
+    return tuple(grants)
+
+
+def grants_for(posts: Iterable[str], network: Network | None = None) -> dict[str, tuple[Grant, ...]]:
+    """Every user of a network with these posts, and what each may do; a user per centre of ``network``."""
+    posts = list(posts)
+    grants = dict(ROLE_GRANTS) | {post_user(ri): post_grants(ri) for ri in posts}
+    if network is not None:
+        grants |= {centre_user(name): centre_grants(name, network, posts) for name in sorted(network.centres)}
+    return grants
 
 
 OWNER_GRANTS: dict[str, tuple[Grant, ...]] = {OWNER: (("readwrite", "#"),)}
@@ -225,7 +280,14 @@ class Keyring:
             passwords[user] = password
         return passwords
 
-    def users(self, posts: Iterable[str]) -> Users:
-        """The users of a network with these posts, each with its password (`ensure`) and grants."""
-        grants = grants_for(posts)
+    def users(self, posts: Iterable[str], network: Network | None = None) -> Users:
+        """The users of a network with these posts, each with its password (`ensure`) and grants.
+
+        A user per centre of ``network``; without one, of the committed network
+        (`router.routing.network_description.DEFAULT_NETWORK`): a private broker started with
+        no setup lets its centres in too.
+        """
+        if network is None:
+            network = load_network()
+        grants = grants_for(posts, network)
         return Users(self.ensure(grants), grants)

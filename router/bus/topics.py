@@ -6,7 +6,9 @@ functions; nothing else spells a topic out. The last level of a per-post topic i
 A switching centre of a network (issue 16: ``router run --centre NAME``) takes its cables on
 ``centres/<NAME>/in/#`` (the single switch keeps ``cables/in/#``), sends a neighbour its trunk
 transmissions on ``trunks/<NEIGHBOUR>/from/<NAME>`` and hears their receipts on
-``trunks/<NAME>/ack/<NEIGHBOUR>``; it listens on ``trunks/<NAME>/from/+`` for what its neighbours
+``trunks/<NAME>/ack/<NEIGHBOUR>`` and the neighbour's service messages about them (a gap report,
+ZFX; the answer to a channel check, ZIC) on ``trunks/<NAME>/svc/<NEIGHBOUR>``, as a post's come on
+``cables/ack/<RI>`` and ``cables/svc/<RI>``; it listens on ``trunks/<NAME>/from/+`` for what its neighbours
 send it, and on ``trunks/<NAME>/line/+`` for an operator's ``down`` and ``up`` of a trunk. Its
 posts' topics are the single switch's (``cables/out/<RI>``, ``cables/ack/<RI>``, ...): a post does
 not know which centre serves it.
@@ -37,6 +39,8 @@ TRUNKS = "trunks/#"
 """Every trunk's traffic and receipts (`trunk`, `trunk_receipts`)."""
 CENTRE_STATUS = "router/status/+"
 """Each centre's retained status (`status`)."""
+TRUNK_CONTROL = "trunks/+/line/+"
+"""Every centre's trunk control (`trunk_control`): what an operator writes."""
 
 SUBSCRIBED = (RECEIPTS, SERVICE, LINE_CONTROL, RETRANSMIT, INTAKE)
 """What the switch listens to; the intake last, so that receipts are heard before new traffic."""
@@ -56,6 +60,8 @@ class Kind(StrEnum):
     """A neighbour's receipt for a trunk transmission, on trunks/<ME>/ack/<NEIGHBOUR>."""
     TRUNK_CONTROL = "trunks/line/"
     """``down`` or ``up`` for the centre's trunk to a neighbour, on trunks/<ME>/line/<NEIGHBOUR>."""
+    TRUNK_SERVICE = "trunks/svc/"
+    """A neighbour's service message (ZFX, ZIC) about the trunk to it, on trunks/<ME>/svc/<NEIGHBOUR>."""
 
 
 _POST_KINDS = (Kind.CABLE, Kind.RECEIPT, Kind.SERVICE, Kind.LINE_CONTROL, Kind.RETRANSMIT)
@@ -91,7 +97,13 @@ def read_centre_topic(centre: str, topic: str) -> tuple[Kind, str] | None:
     own = f"centres/{centre}/in"
     if topic == own or topic.startswith(own + "/"):
         return Kind.CABLE, topic.rsplit("/", 1)[-1]
-    for kind, middle in ((Kind.TRUNK, "from"), (Kind.TRUNK_RECEIPT, "ack"), (Kind.TRUNK_CONTROL, "line")):
+    trunk_kinds = (
+        (Kind.TRUNK, "from"),
+        (Kind.TRUNK_RECEIPT, "ack"),
+        (Kind.TRUNK_SERVICE, "svc"),
+        (Kind.TRUNK_CONTROL, "line"),
+    )
+    for kind, middle in trunk_kinds:
         prefix = f"trunks/{centre}/{middle}/"
         if topic.startswith(prefix):
             neighbour = topic[len(prefix) :]
@@ -118,6 +130,7 @@ def centre_subscriptions(centre: str) -> tuple[str, ...]:
         LINE_CONTROL,
         RETRANSMIT,
         f"trunks/{centre}/ack/+",
+        f"trunks/{centre}/svc/+",
         f"trunks/{centre}/line/+",
         f"trunks/{centre}/from/+",
         f"centres/{centre}/in/#",
@@ -142,6 +155,11 @@ def trunk_control(centre: str, neighbour: str) -> str:
 def trunk_receipts(sender: str, receiver: str) -> str:
     """Where ``receiver`` receipts the trunk transmissions the centre ``sender`` sent it."""
     return f"trunks/{sender}/ack/{receiver}"
+
+
+def trunk_service(sender: str, receiver: str) -> str:
+    """Where ``receiver`` sends the centre ``sender`` its service messages about their trunk (ZFX, ZIC)."""
+    return f"trunks/{sender}/svc/{receiver}"
 
 
 def status(centre: str | None = None) -> str:

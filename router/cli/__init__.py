@@ -8,9 +8,16 @@ nothing in the process.
 
 from __future__ import annotations
 
+from importlib import metadata
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 from router.cli import access, cables, demo, network, service
+from router.cli.common import USAGE, fail
+from router.errors import SettingsError
+from router.settings import choose_config_file
 
 __all__ = ["app"]
 
@@ -23,9 +30,40 @@ app = typer.Typer(
 )
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"router {version()}")
+        raise typer.Exit
+
+
 @app.callback()
-def main() -> None:
+def main(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Settings file (TOML); default: ./config/router.toml if present. \\[env var: ROUTER_CONFIG]",
+            show_default=False,
+        ),
+    ] = None,
+    _version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
     """Read, route and deliver diplomatic cables the way a tape-relay switch did."""
+    try:
+        choose_config_file(config)
+    except SettingsError as exc:
+        fail(f"router: {exc}", USAGE)
+
+
+def version() -> str:
+    """The installed distribution's version (pyproject.toml's)."""
+    try:
+        return metadata.version("router")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 for command in (

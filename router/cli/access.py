@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 
 from router.cli.common import USAGE, RoutingPath, fail, settings_or_exit, table_or_exit
-from router.errors import RouterError
+from router.errors import RouterError, TableError
 
 
-def credentials(  # noqa: PLR0913 (the folder, who, and the TLS files to make)
+def credentials(  # noqa: PLR0913 (the folder, who, the network, and the TLS files to make)
     *,
     out: Annotated[
         Path | None,
@@ -42,31 +42,46 @@ def credentials(  # noqa: PLR0913 (the folder, who, and the TLS files to make)
             help="A user to make a client certificate for (repeat): <user>.crt and <user>.key, same CA.",
         ),
     ] = None,
+    network: Annotated[
+        Path | None,
+        typer.Option(
+            "--network",
+            help="The network of centres (TOML), a user for each centre; default config/network.toml.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Write the broker's users: each one's password file, Mosquitto's passwd and acl, TLS files if asked.
 
-    Each role (router, publisher, observer, operator) and each post (post-RI) gets a password in
-    <user>.password (0600); one already there is kept, so this adds posts. A Mosquitto of your own
-    takes `passwd` and `acl`; each client is given its own password file (--password-file).
+    Each role (router, publisher, observer, operator), each post (post-RI) and each switching centre
+    of the network (centre-NAME) gets a password in <user>.password (0600); one already there is
+    kept, so this adds posts. A Mosquitto of your own takes `passwd` and `acl`; each client is
+    given its own password file (--password-file).
     """
     from router.bus.security import Keyring  # noqa: PLC0415
+    from router.routing.network_description import load_network  # noqa: PLC0415
     from router.routing.table import is_routing_indicator  # noqa: PLC0415
 
-    settings = settings_or_exit(routing=routing, credentials=out)
+    settings = settings_or_exit(routing=routing, credentials=out, network=network)
     if bad := [ri for ri in posts or [] if not is_routing_indicator(ri)]:
         fail(f"router credentials: not a routing indicator: {bad[0]!r}", USAGE)
     stations = posts or list(table_or_exit(settings.routing).posts)
+    try:
+        centres = load_network(settings.network)
+    except TableError as exc:
+        fail(f"network description: {exc}", USAGE)
     keyring = Keyring(out) if out is not None else settings.keyring
     tls = tls or bool(hosts) or bool(client_certificates)  # either asks for the CA and its certificates
     try:
-        users = keyring.users(stations)
+        users = keyring.users(stations, centres)
         passwd, acl = users.write_broker_files(keyring.folder)
         made = _tls_files(keyring.folder, hosts or [], client_certificates or []) if tls else []
     except (RouterError, OSError) as exc:
         fail(f"router credentials: {exc}")
     typer.echo(
         f"credentials in {keyring.folder}: {len(users.passwords)} users (router, publisher, observer, "
-        f"operator, {len(stations)} post{'s' if len(stations) != 1 else ''}), each in <user>.password"
+        f"operator, {len(stations)} post{'s' if len(stations) != 1 else ''}, "
+        f"{len(centres.centres)} centre{'s' if len(centres.centres) != 1 else ''}), each in <user>.password"
     )
     typer.echo(f"broker: password_file {passwd}, acl_file {acl}")
     for line in made:

@@ -13,6 +13,7 @@ from router.bus import topics
 from router.cable.parser import parse_cable
 from router.cli.common import (
     FAILED,
+    USAGE,
     AsJson,
     BrokerOption,
     CaFile,
@@ -57,7 +58,10 @@ def check(
     flags: dict[str, Any] = {"max_cable_bytes": max_bytes, "routing": routing}
     settings = settings_or_exit(**flags)
     # A table named anywhere (the flag, ROUTER_ROUTING, config/router.toml) is validated; none, none.
-    if sources(flags)["routing"] != "default":
+    named_table = sources(flags)["routing"] != "default"
+    if not paths and not named_table:
+        fail("router check: nothing to check: give cable files or folders (or --routing PATH)", USAGE)
+    if named_table:
         table = table_or_exit(settings.routing)
         if not paths:
             typer.echo(

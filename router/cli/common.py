@@ -9,6 +9,7 @@ never a traceback. The service and the demo run theirs `until_signalled` (SIGINT
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -29,6 +30,8 @@ USAGE = 2
 """Exit status of a command that cannot start: a bad setting, flag or routing table."""
 FAILED = 1
 """Exit status of a command that started and failed: a cable that does not parse, a broker away."""
+INTERRUPTED = 130
+"""Exit status of a command stopped by Ctrl-C (SIGINT), as shells give one: 128 + the signal."""
 
 # The settings read the ROUTER_* variables themselves, under the flags (typer's envvar= would make a
 # variable look like a flag to `router config`); the help says which variable, as typer would.
@@ -142,6 +145,22 @@ def broker_or_exit(user: str, flags: dict[str, Any]) -> BrokerAddress:
         fail(f"router: {exc}", USAGE)
 
 
+def folder_or_exit(command: str, path: Path) -> Path:
+    """``path`` as a folder to write into, made if absent; one that cannot be ends the command (status 1).
+
+    Said before any work is done, so that a long run never ends in a traceback over where to write.
+    """
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        fail(f"router {command}: --out {path}: exists and is not a folder")
+    except OSError as exc:
+        fail(f"router {command}: --out {path}: cannot make the folder: {exc.strerror or exc}")
+    if not os.access(path, os.W_OK | os.X_OK):
+        fail(f"router {command}: --out {path}: the folder is not writable")
+    return path
+
+
 def table_or_exit(path: Path) -> RoutingTable:
     """The routing table at ``path``; one that does not load ends the command (status 2)."""
     try:
@@ -155,18 +174,30 @@ def run_client(command: str, work: Coroutine[Any, Any, None]) -> None:
     try:
         asyncio.run(work)
     except KeyboardInterrupt:
-        pass
+        raise typer.Exit(INTERRUPTED) from None
     except RouterError as exc:
         fail(f"router {command}: {exc}")
 
 
 async def until_signalled(work: Callable[[asyncio.Event], Awaitable[Any]]) -> None:
-    """Await ``work(stop)``, ``stop`` set by SIGINT or SIGTERM: the clean stop of the service and the demo."""
+    """Await ``work(stop)``, ``stop`` set by SIGINT or SIGTERM: the clean stop of the service and the demo.
+
+    Either way the work ends cleanly; the exit status tells them apart: SIGTERM is a supervisor's
+    asked-for stop (status 0), Ctrl-C an interruption (status 130, as a shell reports it).
+    """
     stop = asyncio.Event()
+    stopped_by: list[signal.Signals] = []
     loop = asyncio.get_running_loop()
+
+    def stopping(signum: signal.Signals) -> None:
+        stopped_by.append(signum)
+        stop.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, stopping, signum)
     await work(stop)
+    if stopped_by[:1] == [signal.SIGINT]:
+        raise typer.Exit(INTERRUPTED)
 
 
 def run_fast(work: Coroutine[Any, Any, None]) -> None:

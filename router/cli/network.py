@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +23,7 @@ from router.cli.common import (
     Username,
     broker_or_exit,
     fail,
+    folder_or_exit,
     login_flags,
     run_client,
     settings_or_exit,
@@ -32,6 +35,7 @@ REPORT_WIDTH = 120
 """Columns of `router report`'s table when it is not printed on a terminal."""
 
 if TYPE_CHECKING:
+    from router.bus.protocol import Bus
     from router.sim.replay import Scheduled
     from router.sim.traffic import Generated
 
@@ -40,6 +44,7 @@ def line(  # noqa: PLR0913 (the line, where and as whom)
     state: Annotated[str, typer.Argument(help="down or up.", show_default=False)],
     ri: Annotated[str, typer.Argument(help="The post's routing indicator.", show_default=False)],
     *,
+    routing: RoutingPath = None,
     broker: BrokerOption = None,
     username: Username = None,
     password_file: PasswordFile = None,
@@ -50,10 +55,10 @@ def line(  # noqa: PLR0913 (the line, where and as whom)
     """Take a post's line down (an outage: traffic waits in precedence order) or bring it up."""
     from router.bus.mqtt import MqttBus  # noqa: PLC0415
     from router.bus.security import OPERATOR  # noqa: PLC0415
-    from router.routing.table import is_routing_indicator  # noqa: PLC0415
 
-    if state not in {"down", "up"} or not is_routing_indicator(ri):
-        fail(f"router line: expected 'down RI' or 'up RI', not {state!r} {ri!r}", USAGE)
+    if state not in {"down", "up"}:
+        fail(f"router line: the state is 'down' or 'up', not {state!r}", USAGE)
+    _posts_or_exit("line", [ri], routing)
     address = broker_or_exit(
         OPERATOR, login_flags(broker, username, password_file, cafile, certfile, keyfile)
     )
@@ -66,12 +71,32 @@ def line(  # noqa: PLR0913 (the line, where and as whom)
     run_client("line", main())
 
 
+def _posts_or_exit(command: str, posts: list[str], routing: Path | None) -> None:
+    """End the command (status 2) unless every one of ``posts`` is a post of the routing table.
+
+    A well-formed RI the table does not know would be published and ignored by the router: the
+    operator would be told it was done when nothing was.
+    """
+    from router.routing.table import is_routing_indicator  # noqa: PLC0415
+
+    if bad := [ri for ri in posts if not is_routing_indicator(ri)]:
+        fail(f"router {command}: not a routing indicator: {bad[0]!r}", USAGE)
+    settings = settings_or_exit(routing=routing)
+    known = table_or_exit(settings.routing).posts
+    if unknown := [ri for ri in posts if ri not in known]:
+        fail(f"router {command}: {unknown[0]} is not a post of the routing table {settings.routing}", USAGE)
+
+
 def retransmit(  # noqa: PLR0913 (the message, the posts, where and as whom)
     message_id: Annotated[
         str, typer.Argument(help="The message id (RUEHKO-1571-1610901).", show_default=False)
     ],
     posts: Annotated[list[str], typer.Argument(help="The posts' routing indicators.", show_default=False)],
     *,
+    wait: Annotated[
+        float, typer.Option(min=0.1, help="Seconds to wait for the router's answer for each post.")
+    ] = 5.0,
+    routing: RoutingPath = None,
     broker: BrokerOption = None,
     username: Username = None,
     password_file: PasswordFile = None,
@@ -79,24 +104,72 @@ def retransmit(  # noqa: PLR0913 (the message, the posts, where and as whom)
     certfile: CertFile = None,
     keyfile: KeyFile = None,
 ) -> None:
-    """Send a message again to posts it was routed to, from the router's journal (as the operator)."""
+    """Send a message again to posts it was routed to, from the router's journal (as the operator).
+
+    The router answers on its routing log; the command waits for it and says what the router did,
+    and exits 1 when the router did not find the copy, refused the request, or did not answer.
+    """
     from router.bus.mqtt import MqttBus  # noqa: PLC0415
     from router.bus.security import OPERATOR  # noqa: PLC0415
-    from router.routing.table import is_routing_indicator  # noqa: PLC0415
 
-    if bad := [ri for ri in posts if not is_routing_indicator(ri)]:
-        fail(f"router retransmit: not a routing indicator: {bad[0]!r}", USAGE)
+    _posts_or_exit("retransmit", posts, routing)
     address = broker_or_exit(
         OPERATOR, login_flags(broker, username, password_file, cafile, certfile, keyfile)
     )
+    failures: list[str] = []
 
     async def main() -> None:
         async with MqttBus(address) as bus:
+            await bus.subscribe(topics.LOG)  # before asking, so that no answer comes unheard
             for ri in posts:
                 await bus.publish(topics.retransmit(ri), message_id.encode(), qos=1)
-                typer.echo(f"asked for {message_id} again to {ri}")
+            answers = await _retransmit_answers(bus, message_id, set(posts), wait)
+        for ri in posts:
+            said = answers.get(ri) or f"no answer from the router within {wait:g} s (is it running?)"
+            if ri not in answers or not said.startswith("sent"):
+                failures.append(ri)
+            typer.echo(f"{message_id} to {ri}: {said}")
 
     run_client("retransmit", main())
+    if failures:
+        fail(f"router retransmit: not sent again to {' '.join(failures)}")
+
+
+async def _retransmit_answers(bus: Bus, message_id: str, posts: set[str], wait: float) -> dict[str, str]:
+    """The router's answer to each post's retransmit request, read off its routing log.
+
+    ``retransmitted`` (cause ``request``) names the message and the post; a request for a copy the
+    journal does not hold is ``bad-retransmit-request`` (its id cut to 40 characters); one over the
+    post's request rate is ``rate-limited``. Waits at most ``wait`` seconds in all.
+    """
+    answers: dict[str, str] = {}
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(wait):
+            async for message in bus.messages():
+                entry = _log_entry(message.payload)
+                post = entry.get("post")
+                if post not in posts or post in answers:
+                    continue
+                event = entry.get("event")
+                named = str(entry.get("message_id", ""))
+                if event == "retransmitted" and named == message_id:
+                    answers[post] = f"sent again (delivery {entry.get('delivery')})"
+                elif event == "bad-retransmit-request" and message_id.startswith(named):
+                    answers[post] = "the router's journal holds no copy of it for this post"
+                elif event == "rate-limited" and entry.get("request") == "retransmit":
+                    answers[post] = "refused: the post's requests are over their rate"
+                if len(answers) == len(posts):
+                    break
+    return answers
+
+
+def _log_entry(payload: bytes) -> dict[str, Any]:
+    """A routing-log message as a dict; anything else (not JSON, not an object) as an empty one."""
+    try:
+        entry = json.loads(payload)
+    except ValueError:
+        return {}
+    return entry if isinstance(entry, dict) else {}
 
 
 def report(
@@ -188,10 +261,11 @@ def generate(  # noqa: PLR0913 (the generator's knobs, all options)
     from router.sim.traffic import generate as generated  # noqa: PLC0415
 
     table = table_or_exit(settings_or_exit(routing=routing).routing)
+    if out is not None:
+        folder_or_exit("generate", out)
     first = datetime.now(UTC) if start is None else start.replace(tzinfo=start.tzinfo or UTC)
     cables = generated(table, count=count, seed=seed, start=first, rate=rate)
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
         for cable in cables:
             (out / f"{cable.name}.txt").write_bytes(cable.raw)
         typer.echo(f"wrote {count} cables to {out}")

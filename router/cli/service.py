@@ -27,7 +27,18 @@ from router.cli.common import (
     until_signalled,
 )
 from router.errors import RouterError
-from router.settings import for_centre, given_flags, sources
+from router.settings import Settings, config_file_said, for_centre, given_flags, sources
+
+MetricsPort = Annotated[
+    int | None,
+    typer.Option(
+        "--metrics-port",
+        min=0,
+        max=65535,
+        help="Serve Prometheus metrics on http://127.0.0.1:N/metrics. \\[env var: ROUTER_METRICS_PORT]",
+        show_default=False,
+    ),
+]
 
 
 def run(  # noqa: PLR0913 (the service's options, and how it logs in to a broker of its own)
@@ -76,15 +87,16 @@ def run(  # noqa: PLR0913 (the service's options, and how it logs in to a broker
             show_default=False,
         ),
     ] = None,
+    metrics_port: MetricsPort = None,
 ) -> None:
     """Run the routing service until SIGINT or SIGTERM (then stop intake, persist, exit 0).
 
     Without --broker it starts a private broker: its users' passwords (the router, a publisher, an
-    observer, an operator, each post) are made in its credentials folder, where the other commands
-    find them. With --centre it is that centre of a network (its cables on centres/NAME/in/#, its
-    trunks on trunks/...), and needs --broker: the centres share one.
+    observer, an operator, each post, each centre) are made in its credentials folder, where the
+    other commands find them. With --centre it is that centre of a network (its cables on
+    centres/NAME/in/#, its trunks on trunks/...), logged in as centre-NAME, and needs --broker:
+    the centres share one.
     """
-    from router.bus.security import ROUTER  # noqa: PLC0415
     from router.log import configure_logging  # noqa: PLC0415
     from router.switch.serve import serve  # noqa: PLC0415 (the service's imports are not needed by check)
 
@@ -97,17 +109,35 @@ def run(  # noqa: PLR0913 (the service's options, and how it logs in to a broker
             embedded_tls=tls,
             centre=centre,
             network=network,
+            metrics_port=metrics_port,
             **login,
         )
     )
     if settings.centre is not None and not settings.broker:
         fail("router run: --centre needs --broker: the centres of a network share one broker", USAGE)
-    broker_or_exit(ROUTER, login)  # a bad address or password file: one line, before anything starts
+    settings, user = _as_whom(settings)
+    broker_or_exit(user, login)  # a bad address or password file: one line, before anything starts
     configure_logging(settings.log_file)
     try:
         run_fast(until_signalled(lambda stop: serve(settings, stop)))
     except RouterError as exc:
         fail(f"router: {exc}", USAGE)
+
+
+def _as_whom(settings: Settings) -> tuple[Settings, str]:
+    """The service's settings and its user: the router, or a centre's own (``centre-NAME``).
+
+    A centre logs in as its own user, its password in the credentials folder as a post's is,
+    unless --username, the URL or the settings name another.
+    """
+    from router.bus.security import ROUTER, centre_user  # noqa: PLC0415
+
+    if settings.centre is None:
+        return settings, ROUTER
+    user = centre_user(settings.centre)
+    if settings.username is None:
+        settings = settings.model_copy(update={"username": user})
+    return settings, user
 
 
 def config(  # noqa: PLR0913 (the connection options, to see what they make)
@@ -126,6 +156,7 @@ def config(  # noqa: PLR0913 (the connection options, to see what they make)
     flags = given_flags(login_flags(broker, username, password_file, cafile, certfile, keyfile))
     settings = settings_or_exit(**flags)
     origin = sources(flags)
+    typer.echo(f"# {config_file_said()}")
     for name, value in settings.model_dump().items():
         shown = without_password(value) if name == "broker" and value else value  # a SecretStr shows ***
         typer.echo(f"{name} = {shown!s}  # {origin[name]}")

@@ -194,6 +194,9 @@ class Database:
             raise JournalOpenError(self.path, str(exc)) from exc
         self._now = clock
         self._depth = 0
+        self.commit_seconds = 0.0
+        """Host seconds the last transaction's held-back rows and its COMMIT took (`router run
+        --metrics-port` shows them)."""
         self._queued: dict[int, tuple[object, ...]] = {}
         """Deliveries decided in this transaction, by id: a copy sent before they are written is
         written with them as delivered, one row and no update (unthrottled lines send at once)."""
@@ -249,8 +252,10 @@ class Database:
         self._depth = 1
         try:
             yield
+            writing = time.perf_counter()
             self._write_pending()
             self._db.execute("COMMIT")
+            self.commit_seconds = time.perf_counter() - writing
         except BaseException as exc:
             for pending in (self._queued, self._sent, self._delivered, self._receipted, self._logged):
                 pending.clear()

@@ -62,6 +62,21 @@ class Routed(NamedTuple):
     """At a centre: the routing line received off a trunk, its RIs space-separated (`cables.ris`)."""
 
 
+class Rerouted(NamedTuple):
+    """At a switching centre: a trunk copy that waited on a trunk now out goes by other paths (§307).
+
+    The delivery itself takes the first path (its post the neighbour, its RIs that path's), each
+    further path a new delivery numbered on from ``first_new``, with the same cable, precedence,
+    role and time queued. Written in the burst's transaction, so a restart finds each copy where
+    it went: none sent twice, none left waiting on the dead trunk.
+    """
+
+    delivery_id: int
+    paths: tuple[tuple[str, tuple[str, ...]], ...]
+    """(neighbour, the RIs of its FL2) for each path, the delivery's own first."""
+    first_new: int
+
+
 class TransmissionRow(NamedTuple):
     """A transmission's columns, delivery id to ended_at (the end as planned)."""
 
@@ -174,6 +189,7 @@ Write = (
     | ServiceSent
     | Logged
     | ReceivedOversize
+    | Rerouted
 )
 
 
@@ -244,6 +260,8 @@ class Writes(Database):
                         "INSERT OR IGNORE INTO identities (cable_id, message_id, heading) VALUES (?, ?, ?)",
                         (cable_id, message_id, heading),
                     )
+                case Rerouted():
+                    self._rerouted(write)
                 case ServiceSent(post, channel, serial, cause, text, size, at):
                     self._db.execute(
                         "INSERT INTO services (post, channel, serial, cause, text, bytes, sent_at)"
@@ -265,6 +283,24 @@ class Writes(Database):
         )
         if ids is None:
             raise JournalError(f"message {write.message_id} was routed before")
+
+    def _rerouted(self, write: Rerouted) -> None:
+        """A waiting trunk copy sent by other paths (`Rerouted`): the delivery moved, new ones for more."""
+        self._write_pending()  # the delivery may have been decided in this very transaction
+        (post, ris), *others = write.paths
+        self._db.execute(
+            "UPDATE deliveries SET post = ?, ris = ?, via = ? WHERE id = ?",
+            (post, " ".join(ris), f"trunk {post}", write.delivery_id),
+        )
+        self._db.executemany(
+            "INSERT INTO deliveries (id, cable_id, post, precedence, rank, role, niact, via, needs_ack,"
+            " queued_at, state, delivered_at, ris) SELECT ?, cable_id, ?, precedence, rank, role, niact,"
+            " ?, needs_ack, queued_at, 'queued', NULL, ? FROM deliveries WHERE id = ?",
+            [
+                (write.first_new + number, post, f"trunk {post}", " ".join(ris), write.delivery_id)
+                for number, (post, ris) in enumerate(others)
+            ],
+        )
 
     def receive(self, topic: str, raw: bytes, cable_id: int | None = None) -> int:
         """Commit a cable as received, before anything else happens to it; return its journal id."""

@@ -23,12 +23,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from router.errors import LocatedError, TableError
 from router.routing.network import Centre, Network, Route, Trunk, trunk_between
+from router.routing.shipped import SHIPPED
 from router.routing.table import LineCodeName, LineProfile
 from router.tomlfile import validated
 
-_SOURCE_NETWORK = Path(__file__).resolve().parents[2] / "config" / "network.toml"
-# The committed description beside the package in a checkout (editable install), else ./config/.
-DEFAULT_NETWORK = _SOURCE_NETWORK if _SOURCE_NETWORK.exists() else Path("config") / "network.toml"
+DEFAULT_NETWORK = SHIPPED / "network.toml"
+"""The committed network of five centres, shipped with the package."""
 
 CENTRE_NAME_PATTERN = r"^[A-Z][A-Z-]{1,23}$"
 """A centre's short name, upper case (``BELTSVILLE``): safe in a topic, and never `LOCAL`. Not an

@@ -15,14 +15,14 @@ from router.cable.models import Classification
 from router.cable.names import normalise_name
 from router.cable.security import US_ONLY_CAVEATS
 from router.errors import LocatedError, TableError
+from router.routing.shipped import SHIPPED
 from router.tomlfile import dotted, locate, validated
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable, Iterable, Mapping
 
-_SOURCE_TABLE = Path(__file__).resolve().parents[2] / "config" / "routing.toml"
-# The committed table beside the package in a checkout (editable install), else ./config/.
-DEFAULT_TABLE = _SOURCE_TABLE if _SOURCE_TABLE.exists() else Path("config") / "routing.toml"
+DEFAULT_TABLE = SHIPPED / "routing.toml"
+"""The committed table of the State posts and the military stations, shipped with the package."""
 
 RI_PATTERN = r"^[A-Z]{4,7}$"
 """A routing indicator (ACP 117): four to seven letters. Topics are built only from these."""

@@ -72,15 +72,25 @@ def _dtg(raw: bytes) -> datetime | None:
 
 
 def _read_sources(sources: Iterable[Path]) -> Iterator[tuple[str, bytes]]:
-    """(name, raw) for every cable of the sources, in the order given."""
+    """(name, raw) for every cable of the sources, in the order given; one unreadable, a ReplayError."""
     for source in sources:
-        if source.is_dir():
-            for path in sorted(p for p in source.rglob("*.txt") if p.is_file()):
-                yield topic_level(path.stem), path.read_bytes()
-        elif source.name.endswith((".jsonl", ".jsonl.gz")):
-            yield from _read_rows(source)
-        else:
-            yield topic_level(source.stem), source.read_bytes()
+        try:
+            yield from _read_source(source)
+        except OSError as exc:  # absent, unreadable, not gzip: the file it was, in one line
+            where = exc.filename or source
+            raise ReplayError(f"cannot read: {exc.strerror or exc}", path=where) from None
+        except UnicodeDecodeError as exc:
+            raise ReplayError(f"not UTF-8 text: {exc.reason}", path=source) from None
+
+
+def _read_source(source: Path) -> Iterator[tuple[str, bytes]]:
+    if source.is_dir():
+        for path in sorted(p for p in source.rglob("*.txt") if p.is_file()):
+            yield topic_level(path.stem), path.read_bytes()
+    elif source.name.endswith((".jsonl", ".jsonl.gz")):
+        yield from _read_rows(source)
+    else:
+        yield topic_level(source.stem), source.read_bytes()
 
 
 def _read_rows(path: Path) -> Iterator[tuple[str, bytes]]:

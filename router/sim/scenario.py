@@ -18,19 +18,17 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from router.errors import LocatedError, ScenarioError, TableError
 from router.routing.network_description import load_network
+from router.routing.shipped import SHIPPED
 from router.routing.table import RoutingIndicator, RoutingTable, load_table
 from router.tomlfile import locate, read_validated
 
 if TYPE_CHECKING:
     from router.routing.network import Network
 
-_SOURCE_SCENARIO = Path(__file__).resolve().parents[2] / "config" / "scenarios" / "demo.toml"
-# The committed scenario beside the package in a checkout (editable install), else ./config/.
-DEFAULT_SCENARIO = (
-    _SOURCE_SCENARIO if _SOURCE_SCENARIO.exists() else Path("config") / "scenarios" / "demo.toml"
-)
-NETWORK_SCENARIO = DEFAULT_SCENARIO.with_name("network.toml")
-"""The scenario `router demo --network` runs: the committed network of centres."""
+DEFAULT_SCENARIO = SHIPPED / "scenarios" / "demo.toml"
+"""The demo's scenario, shipped with the package."""
+NETWORK_SCENARIO = SHIPPED / "scenarios" / "network.toml"
+"""The scenario `router demo --network` runs: the shipped network of centres."""
 
 
 class Fault(BaseModel):

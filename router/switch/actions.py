@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from router.bus import topics
 from router.journal.writes import Logged, Write
@@ -59,12 +59,22 @@ class JournalReads(Protocol):
         """The journal id of a cable received before on ``topic`` with exactly these bytes."""
 
 
+class Timing(NamedTuple):
+    """A copy delivered: its precedence, and network seconds from queued and from its transmission's start."""
+
+    precedence: str
+    in_switch: float
+    transmission: float
+
+
 class Actions:
     """What the core has decided and the edge has not done yet, and the routing log's counts."""
 
-    __slots__ = ("centre", "counts", "log_copies", "logs", "publish_log", "sends", "writes")
+    __slots__ = ("centre", "counts", "log_copies", "logs", "publish_log", "sends", "timings", "writes")
 
-    def __init__(self, *, log_copies: bool, publish_log: bool, centre: str | None = None) -> None:
+    def __init__(
+        self, *, log_copies: bool, publish_log: bool, centre: str | None = None, timings: bool = False
+    ) -> None:
         self.centre = centre
         """The centre of a network this switch is (`router run --centre`): named in every log entry,
         as the centres share `router/log`; None for the single switch, whose entries are as before."""
@@ -79,6 +89,8 @@ class Actions:
         """For the broker, in order: published once the burst is committed."""
         self.logs: list[tuple[str, dict[str, object]]] = []
         """For the process's log: each entry's name and fields."""
+        self.timings: list[Timing] | None = [] if timings else None
+        """Each copy delivered, timed, for the metrics (`router run --metrics-port`); None: not kept."""
 
     def send(self, topic: str, payload: bytes) -> None:
         """Publish ``payload`` on ``topic`` (QoS 1, not retained) once the burst is committed."""

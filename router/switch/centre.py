@@ -33,22 +33,37 @@ network's centres (`router run --centre NAME`), and decides as follows:
   receipted (§428a); for other RIs it is routed. An overlap (the same RI in two different routing
   lines) is routed twice; the post files the second copy by its message id (§428a).
 - **Services on trunks.** A cancellation (``E E E E E E E E AR``, §424a) and a service message
-  (ZFR, ZID) from a neighbour are logged (``trunk-cancelled``, ``trunk-service``), not routed;
-  a centre does not yet answer a neighbour's ZID with ZIC, nor report a gap in a trunk's numbers
-  by ZFX (the posts do both on their lines).
+  (ZFR, ZID) from a neighbour are logged (``trunk-cancelled``, ``trunk-service``), not routed.
+  Every number received on a trunk is accounted for (`router.switch.incoming`, §412a): a gap is
+  reported to the sender by ZFX (§433) and a ZID answered by ZIC (§412c), on
+  ``trunks/<SENDER>/svc/<ME>``; the sender answers those as it answers its posts' (the missed copy
+  again under a new number from its journal, without a pilot: the neighbour never had it; a ZFR
+  for a number that carried none, §424d), and sends a silent trunk its ZID as it does a post's
+  line (§412b).
 
 - **Trunk outages.** An operator takes a trunk down or up on ``trunks/<ME>/line/<NEIGHBOUR>``
   (the other end's is its own): it is cut and cancelled by ZFR when back (§424d), as a post's
-  line. Down `divert_after` (an extended outage, §307), the FLASH and IMMEDIATE copies queued
-  from then on take the doctrine's alternate for their RIs (`Network.paths`' ``use_alternate``;
-  logged ``trunk-alternate``); PRIORITY and ROUTINE wait for the trunk. The arrangement is the
-  doctrine's, made beforehand: no ZOE goes on the wire (§308a, §313).
+  line. Down `divert_after` (an extended outage: §307, messages that "cannot be transmitted
+  within a reasonable time" take an alternative route "if available"), the FLASH and IMMEDIATE
+  copies take the doctrine's alternate for their RIs (`Network.paths`' ``use_alternate``; logged
+  ``trunk-alternate``): those queued from then on as they are queued, and those already waiting
+  on the trunk at that moment (`Centre.divert`, in network time on the switch's clock). A waiting
+  copy is segregated again (§303a(4)): one copy per new path, its FL2 that path's RIs, the message
+  from FL3 on unchanged; the delivery is moved in the journal (`Rerouted`) in the same
+  transaction, so a restart neither loses it nor sends it twice. It goes without a pilot (§308c(1)),
+  in order of precedence and receipt with the alternate's own traffic (§308d). PRIORITY and
+  ROUTINE wait for the trunk. The arrangement is the doctrine's, made beforehand: no ZOE goes on
+  the wire (§308a, §313).
 
-Not yet: the FLASH and IMMEDIATE copies already waiting on a trunk when its outage becomes extended
-wait for it (a post's line sends those round too: they would need new deliveries). NIACT
+Not yet: copies of a trunk left in the journal for want of memory (a backlog of more than
+`router.network.line.HELD` copies) and copies sent and awaiting their receipt when the outage
+becomes extended wait for the trunk (the first are hardly FLASH; the second go again by it when it
+is back, with ZFD). NIACT
 is known at the originating centre only (FL2 does not carry it): a relaying centre's copy of a
-NIACT IMMEDIATE waits `receipt_timeout` for its receipt, not `ack_timeout`. The suspected-duplicate
-pilot a centre receives is not passed on (§427c(2)): its onward copies go as first copies.
+NIACT IMMEDIATE waits `receipt_timeout` for its receipt, not `ack_timeout`. A message received
+with the suspected-duplicate pilot and not received before goes on with it (§427c(2),
+`router.switch.trunks`); which cables came so is not journalled apart: the pilot of a copy still
+waiting when the centre restarts is lost.
 """
 
 from __future__ import annotations
@@ -61,25 +76,27 @@ from router.bus.topics import Kind, read_centre_topic
 from router.cable.models import Precedence
 from router.cable.parser import parse_cable
 from router.errors import CableParseError
-from router.journal.writes import Duplicate, Routed
+from router.journal.writes import Duplicate, Rerouted, Routed
 from router.network.channel import CANCEL, SWITCH_RI, receipt
 from router.network.relaying import originating_lines, segregate
 from router.network.trunk import read_transmission
 from router.routing.decide import Delivery, Intercept, RoutingDecision
 from router.routing.network import LOCAL
+from router.switch.incoming import IncomingTrunks
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
     from typing import Protocol
 
+    from router.network.line import Queued
     from router.network.relaying import Relayed
     from router.network.trunk import TrunkTransmission
     from router.routing.decide import Role
     from router.routing.network import Network, Trunk
     from router.switch.actions import Actions, JournalReads
     from router.switch.cables import RecentCables
-    from router.switch.diversions import Diversions
     from router.switch.intake import Intake
+    from router.switch.lines import Lines
     from router.switch.trunks import TrunkOutlet
 
     class CentreReads(JournalReads, Protocol):
@@ -92,8 +109,8 @@ if TYPE_CHECKING:
             """The RIs of a trunk copy's FL2."""
 
 
-TRUNK_KINDS = frozenset({Kind.TRUNK_RECEIPT, Kind.TRUNK_CONTROL})
-"""Messages keyed by a neighbouring centre's name, not an RI: its receipts, and its trunk's control."""
+TRUNK_KINDS = frozenset({Kind.TRUNK_RECEIPT, Kind.TRUNK_SERVICE, Kind.TRUNK_CONTROL})
+"""Messages keyed by a neighbouring centre's name, not an RI: its receipts, services and trunk control."""
 
 
 class Place(NamedTuple):
@@ -137,11 +154,14 @@ class Centre:
         intake: Intake,
         actions: Actions,
         outlet: TrunkOutlet,
-        diversions: Diversions,
+        lines: Lines,
     ) -> None:
         self.name, self.network = place
         self.outlet = outlet
-        self._diversions = diversions
+        self._lines = lines
+        self._diversions = lines.diversions
+        self._diversions.trunks = frozenset(outlet.trunks)
+        self._incoming = IncomingTrunks(self.name, actions)
         self._journal = journal
         self._cables = cables
         self._intake = intake
@@ -206,21 +226,71 @@ class Centre:
         """The trunks a copy of ``precedence`` goes round (§307): down `divert_after`, for FLASH, IMMEDIATE.
 
         Its RIs then take the doctrine's alternate (`Network.paths`); PRIORITY and ROUTINE wait for
-        the trunk, as on a post's line. Decided as each copy is queued: the copies waiting on the
-        trunk when its outage became extended stay there.
+        the trunk, as on a post's line. Decided as each copy is queued; the copies already waiting
+        on the trunk when its outage becomes extended go round then (`divert`).
         """
         if precedence < Precedence.IMMEDIATE:
             return frozenset()
-        now, after = self._cables.now, self._diversions.divert_after
-        out = frozenset(
-            trunk
-            for neighbour, since in self._diversions.down_since.items()
-            if since + after <= now and (trunk := self.outlet.trunks.get(neighbour)) is not None
-        )
+        out = self._trunks_out()
         if out:
             names = sorted(trunk.far_end(self.name) for trunk in out)
             self._actions.event("trunk-alternate", precedence=precedence.value, trunks_out=names)
         return out
+
+    def _trunks_out(self) -> frozenset[Trunk]:
+        """The trunks down `divert_after` or more by the switch's clock: an extended outage (§307)."""
+        now, after = self._cables.now, self._diversions.divert_after
+        return frozenset(
+            trunk
+            for neighbour, since in self._diversions.down_since.items()
+            if since + after <= now and (trunk := self.outlet.trunks.get(neighbour)) is not None
+        )
+
+    def divert(self, now: float) -> None:
+        """Trunks just down `divert_after`: the FLASH and IMMEDIATE waiting on them go round now (§307).
+
+        The moment is the switch's clock passing the outage's start plus `divert_after` (the switch
+        wakes for it: `Diversions.due`). PRIORITY and ROUTINE stay on the trunk.
+        """
+        for neighbour, down in self._diversions.extend(now):
+            waiting = self._lines.line(neighbour).take(Precedence.IMMEDIATE)
+            self._actions.event("trunk-outage-extended", trunk=neighbour, down_s=down, waiting=len(waiting))
+            out = self._trunks_out()
+            for queued in waiting:
+                self._reroute(neighbour, queued, out, now)
+
+    def _reroute(self, neighbour: str, queued: Queued, out: frozenset[Trunk], now: float) -> None:
+        """A copy waiting on the trunk to ``neighbour``, segregated again with ``out`` avoided (§303a(4)).
+
+        One copy per path its RIs now take: the delivery itself the first, a new delivery each
+        further path, journalled together (`Rerouted`). With no other way (the alternate's trunk
+        out too, §307 "if available") it goes back to wait for its trunk, unchanged.
+        """
+        consignment = queued.consignment
+        ris = self.outlet.ris_of(consignment.delivery_id)
+        paths = self.network.paths(self.name, ris, out)
+        hops = tuple(paths.hops.items())
+        if paths.unserved or not hops or [path for path, _ in hops] == [neighbour]:
+            self._lines.queue(neighbour, consignment, now, queued.cause)
+            return
+        first_new = self._intake.last_delivery + 1
+        self._intake.last_delivery += len(hops) - 1
+        self._actions.writes.append(Rerouted(consignment.delivery_id, hops, first_new))
+        ids = (consignment.delivery_id, *range(first_new, first_new + len(hops) - 1))
+        # The first sending of a copy by another path is "alternate" (no pilot, §308c(1)); a copy
+        # that was going again (a resend, a ZFX's answer) keeps its cause, and its pilot if it had one.
+        cause = "alternate" if queued.cause == "first" else queued.cause
+        for delivery_id, (path, path_ris) in zip(ids, hops, strict=True):
+            self.outlet.carry(delivery_id, path_ris)
+            self._lines.queue(path, consignment._replace(delivery_id=delivery_id), now, cause)
+        self._actions.event(
+            "trunk-alternate",
+            precedence=consignment.precedence.value,
+            trunks_out=[neighbour],
+            delivery=consignment.delivery_id,
+            via=[path for path, _ in hops],
+            deliveries=list(ids),
+        )
 
     # --- relaying: what comes off a trunk
 
@@ -232,6 +302,7 @@ class Centre:
         if neighbour not in self.outlet.trunks:
             self._actions.event("unknown-station", ri=neighbour[:24], topic=topic[:80])
             return
+        self._incoming.heard(neighbour, payload)  # its number first, whatever it carries (§412a)
         if self._service(neighbour, payload):
             return
         cable_id = self._intake.journal_first(topic, payload)
@@ -269,6 +340,9 @@ class Centre:
             self._actions.event("duplicate", message_id=message_id, journal_id=cable_id, original=original)
             return
         self._cables.remember(cable_id, received.message, message_id)
+        if received.pilot is not None:
+            # Not received before (that was filed above): on as a suspected duplicate (§427c(2)).
+            self.outlet.piloted(cable_id, received.pilot)
         out = self._out(received.line.precedence)
         relayed = segregate(received.line, received.message, self.name, self.network, out)
         precedence = received.line.precedence

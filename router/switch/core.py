@@ -128,7 +128,7 @@ class Switch:
         self._unknown = Strangers(actions)
         self.centre = None
         if isinstance(outlet, TrunkOutlet) and centre is not None:
-            self.centre = Centre(centre, reads, cables, self.intake, actions, outlet, self.lines.diversions)
+            self.centre = Centre(centre, reads, cables, self.intake, actions, outlet, self.lines)
 
     @property
     def by_post(self) -> dict[str, Line]:
@@ -211,7 +211,7 @@ class Switch:
             self._unknown.tell(kind, post)
         elif kind is Kind.RECEIPT or kind is Kind.TRUNK_RECEIPT:  # a neighbour receipts as a post does
             self.posts.receipt(post, payload)
-        elif kind is Kind.SERVICE:
+        elif kind is Kind.SERVICE or kind is Kind.TRUNK_SERVICE:  # a neighbour's ZFX, ZIC as a post's
             self.posts.service_message(post, payload, now)
         elif kind is Kind.LINE_CONTROL or kind is Kind.TRUNK_CONTROL:  # a trunk goes down as a line does
             self.posts.line_control(post, payload, now)
@@ -279,6 +279,8 @@ class Switch:
         self.cables.now = now
         self.lines.check_receipts(now)
         self._divert(now)
+        if self.centre is not None:
+            self.centre.divert(now)  # trunks just down `divert_after`: their waiting urgent copies (§307)
         # Lines silent 30 minutes get a PRIORITY ZID quoting the last number sent (§412b).
         self.lines.active.update(self.lines.services.check(now, self.lines.lines))
         self.lines.run(now)

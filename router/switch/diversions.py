@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 class Diversions:
     """Lines down and since when, those whose urgent traffic goes round, and the copies that went."""
 
-    __slots__ = ("_table", "divert_after", "diverted", "diverting", "down_since")
+    __slots__ = ("_table", "divert_after", "diverted", "diverting", "down_since", "extended", "trunks")
 
     def __init__(self, table: RoutingTable, divert_after: float) -> None:
         self._table = table
@@ -35,6 +35,10 @@ class Diversions:
         """Posts whose line has been down `divert_after`: their FLASH and IMMEDIATE take the alternate."""
         self.diverted: dict[int, str] = {}
         """Deliveries sent by another post's line and not yet receipted: the post each one is for."""
+        self.trunks: frozenset[str] = frozenset()
+        """At a switching centre, its trunks (by neighbour): their alternates are the network's doctrine."""
+        self.extended: set[str] = set()
+        """Trunks down `divert_after` or more: the copies then waiting on them have gone round (§307)."""
 
     def alternate(self, post: str) -> str | None:
         """The post whose line is ``post``'s alternative route in the table, if any."""
@@ -61,6 +65,7 @@ class Diversions:
     def came_up(self, post: str) -> bool:
         """The post's line is back; whether its traffic was going round (§309: the route is ended)."""
         self.down_since.pop(post, None)
+        self.extended.discard(post)
         if post in self.diverting:
             self.diverting.discard(post)
             return True
@@ -78,12 +83,23 @@ class Diversions:
         self.diverting.update(post for post, _ in begun)
         return begun
 
+    def extend(self, now: float) -> list[tuple[str, float]]:
+        """Trunks that have just been down `divert_after`: (neighbour, seconds down); now `extended`."""
+        begun = [
+            (trunk, round(now - since, 3))
+            for trunk, since in self.down_since.items()
+            if trunk in self.trunks and trunk not in self.extended and since + self.divert_after <= now
+        ]
+        self.extended.update(trunk for trunk, _ in begun)
+        return begun
+
     def due(self) -> float | None:
-        """When the next post with an alternate will have been down `divert_after`."""
+        """When the next post with an alternate (or trunk) will have been down `divert_after`."""
         dues = [
             since + self.divert_after
             for post, since in self.down_since.items()
-            if post not in self.diverting and self.alternate(post) is not None
+            if (post not in self.diverting and self.alternate(post) is not None)
+            or (post in self.trunks and post not in self.extended)
         ]
         return min(dues) if dues else None
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 from router.journal.writes import SentAtOnce, Transmitted, Transmitting
 from router.network.channel import FRAMING, ZFG, ZFR, cancellation, with_tracer_instruction
 from router.network.line import SUSPECT, Cause, Consignment, Line, LineRules, Transmission
+from router.switch.actions import Timing
 from router.switch.diversions import Diversions
 from router.switch.outlet import Outlet
 from router.switch.receipts import Receipts
@@ -225,6 +226,8 @@ class Lines:
         copy = self.outlet.copy(post, tid, queued, part, suspect=queued.cause in SUSPECT)
         self._actions.send(self.outlet.topic(post), copy)
         self.receipts.expect(post, queued.delivery_id, now, needs_receipt=queued.needs_receipt)
+        if (timings := self._actions.timings) is not None:
+            timings.append(Timing(queued.precedence.value, now - queued.since, now - transmission.started))
         if self._actions.log_copies:
             self._actions.event(
                 "delivered",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+from collections import Counter
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -22,6 +23,7 @@ from router.bus.security import ROUTER
 from router.errors import SettingsError
 from router.journal.store import Journal
 from router.network.clock import ScaledClock
+from router.network.line import code_for, units_per_character
 from router.routing.network_description import load_network
 from router.routing.table import load_table
 from router.settings import private_mosquitto, private_tls
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
     from router.network.clock import Clock
     from router.routing.table import RoutingTable
     from router.settings import Settings
+    from router.switch.metrics import Metrics
+    from router.switch.service import Figures
 
 log = structlog.get_logger("router")
 
@@ -110,6 +114,7 @@ def switch_for(  # noqa: PLR0913 (the switch's parts)
     clock: Clock,
     *,
     centre: Place | None = None,
+    figures: Figures | None = None,
 ) -> Router:
     """The switch on ``bus``, every option of it from ``settings``: the one place a `Router` is wired.
 
@@ -141,6 +146,7 @@ def switch_for(  # noqa: PLR0913 (the switch's parts)
         resend_after=settings.resend_after,
         publish_log=settings.publish_log,
         journal_retry_max=settings.journal_retry_max,
+        figures=figures,
         **({} if centre is None else {"centre": centre}),  # the single switch's wiring as it was
     )
 
@@ -158,6 +164,24 @@ def centre_of(settings: Settings) -> Place | None:
         known = ", ".join(sorted(network.centres))
         raise SettingsError(f"setting centre: {settings.centre} is no centre of {settings.network} ({known})")
     return Place(settings.centre, network)
+
+
+def line_speeds(table: RoutingTable, time_scale: float) -> dict[str, object]:
+    """What the lines will feel like, said at the start: how many posts at each speed, and the slowest.
+
+    A newcomer's first copy waits for its line: a 3,000-character cable takes five network minutes
+    at 75 baud. The log says so, with what it comes to on the host's clock at this time scale.
+    """
+    bauds = Counter(post.line.baud for post in table.posts.values())
+    throttled = [baud for baud in bauds if baud > 0]
+    said: dict[str, object] = {
+        "line_speeds": {f"{baud} baud" if baud else "unthrottled": n for baud, n in sorted(bauds.items())}
+    }
+    if throttled:
+        slowest = min(throttled)
+        per_second = slowest / units_per_character(slowest, code_for(slowest))
+        said["slowest_line_characters_per_host_second"] = round(per_second * time_scale, 1)
+    return said
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
@@ -178,20 +202,52 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             journal=str(settings.journal),
             posts=len(table.posts),
             centre=settings.centre,
+            time_scale=settings.time_scale,
+            **line_speeds(table, settings.time_scale),
         )
+        metrics = await _metrics_served(settings, stack)
+
+        def switch(bus: Bus) -> Router:
+            router = switch_for(bus, settings, journal, table, clock, centre=centre, figures=metrics)
+            if metrics is not None:
+                metrics.router = router  # what a scrape reads, from this connection on
+            return router
+
         memory = asyncio.create_task(give_back_memory_every(settings.status_every), name="give-back-memory")
         try:
-            await _reconnecting(
-                settings,
-                address,
-                mqtt5=mqtt5,
-                stop=stop,
-                switch=lambda bus: switch_for(bus, settings, journal, table, clock, centre=centre),
-            )
+            await _reconnecting(settings, address, mqtt5=mqtt5, stop=stop, switch=switch, metrics=metrics)
         finally:
             memory.cancel()
             await asyncio.wait({memory})
     log.info("router-stopped")
+
+
+async def _metrics_served(settings: Settings, stack: AsyncExitStack) -> Metrics | None:
+    """The metrics, served on `metrics_port` until the router stops; None when not asked for.
+
+    A port that cannot be had is said in one line (`SettingsError`), before the switch starts.
+    """
+    if settings.metrics_port is None:
+        return None
+    from router.switch.metrics import Metrics  # noqa: PLC0415 (prometheus_client only when asked)
+
+    metrics = Metrics()
+    try:
+        server = await metrics.serve(settings.metrics_host, settings.metrics_port)
+    except OSError as exc:
+        where = f"{settings.metrics_host}:{settings.metrics_port}"
+        raise SettingsError(
+            f"setting metrics_port: cannot serve metrics on {where}: {exc.strerror}"
+        ) from None
+    stack.push_async_callback(_closed, server)
+    port = server.sockets[0].getsockname()[1]
+    log.info("metrics-served", url=f"http://{settings.metrics_host}:{port}/metrics")
+    return metrics
+
+
+async def _closed(server: asyncio.Server) -> None:
+    server.close()
+    await server.wait_closed()
 
 
 def offline_status(reason: str, at: float | None = None) -> bytes:
@@ -209,13 +265,14 @@ WILL_REASON = "the router's connection ended without a goodbye (Last Will)"
 """What a crashed or killed router's status says: the broker publishes it when the connection drops."""
 
 
-async def _reconnecting(
+async def _reconnecting(  # noqa: PLR0913 (keyword-only: the switch, and who counts the losses)
     settings: Settings,
     address: BrokerAddress,
     *,
     mqtt5: bool,
     stop: asyncio.Event,
     switch: Callable[[Bus], Router],
+    metrics: Metrics | None = None,
 ) -> None:
     """Connect and run the switch until ``stop``; when the broker goes away, wait and connect again.
 
@@ -253,6 +310,12 @@ async def _reconnecting(
         work,
         reconnect_max=settings.reconnect_max,
         on_connected=lambda: log.info("connected", broker=str(address)),
-        on_lost=lambda reason, delay: log.warning("broker-lost", reason=reason, retry_in_s=delay),
+        on_lost=lambda reason, delay: _lost(reason, delay, metrics),
         stop=stop,
     )
+
+
+def _lost(reason: str, delay: float, metrics: Metrics | None) -> None:
+    log.warning("broker-lost", reason=reason, retry_in_s=delay)
+    if metrics is not None:
+        metrics.reconnects.inc()

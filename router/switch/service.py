@@ -27,7 +27,7 @@ from collections import Counter, deque
 from contextlib import suppress
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
@@ -37,7 +37,7 @@ from router.errors import BusError
 from router.log import held_lines
 from router.network.clock import Clock, ScaledClock
 from router.network.line import LineRules
-from router.switch.actions import Actions, Send
+from router.switch.actions import Actions, Send, Timing
 from router.switch.arrivals import Arrivals
 from router.switch.core import Limits, Switch
 from router.switch.faults import Weather
@@ -126,6 +126,13 @@ def _ends_run(task: asyncio.Task[object], log: FilteringBoundLogger) -> bool:
     return True
 
 
+class Figures(Protocol):
+    """What is told of each burst the switch commits (`router.switch.metrics.Metrics`)."""
+
+    def burst(self, commit_seconds: float, timings: list[Timing]) -> None:
+        """The burst's commit took ``commit_seconds`` (host); ``timings``: its copies delivered."""
+
+
 class Router:
     """One switch: ``await Router(bus, journal, table).run(stop)`` until ``stop`` is set."""
 
@@ -146,9 +153,14 @@ class Router:
         limits: Limits | None = None,
         journal_retry_max: float = 5.0,
         centre: Place | None = None,
+        figures: Figures | None = None,
     ) -> None:
-        """``centre``: run as that centre of a network (`router.switch.centre`), on its topics."""
+        """``centre``: run as that centre of a network (`router.switch.centre`), on its topics.
+
+        ``figures``: told of every burst, its commit time and its copies' timings (the metrics).
+        """
         self.bus = bus
+        self.figures = figures
         self.journal = journal
         self.clock = clock or ScaledClock()
         self.status_every = status_every
@@ -162,6 +174,7 @@ class Router:
                 log_copies=log_copies,
                 publish_log=publish_log,
                 centre=centre.name if centre is not None else None,
+                timings=figures is not None,
             ),
             partial(
                 Switch,
@@ -274,6 +287,10 @@ class Router:
                 messages = await self._next()
                 self.counts["bursts"] += 1
                 await self.weather.written(partial(self._burst, messages))
+                if self.figures is not None:
+                    timings = self.switch.actions.timings or []
+                    self.figures.burst(self.journal.commit_seconds, timings)
+                    timings.clear()
                 await self._flush(messages)
         finally:
             self.restart.cancel()

@@ -14,6 +14,11 @@ whose centres share an initial still works (the topic names the trunk), its desi
 
 A trunk copy sent again for want of a receipt (or after a restart) carries the suspected-duplicate
 pilot ``ZFD`` and the switch's RI (§427a), as a post's copy does: a centre has no RI of its own.
+A message a centre received with that pilot, and had not received before, goes on as a suspected
+duplicate (§427c(2)): every copy of it this centre sends carries the pilot it came with, its trunk
+copies with the forwarding station's RI as received, its posts' copies with ZFD as any suspect
+copy of the switch's. Which cables came so is kept in memory (`PILOTS_HELD`): a copy of one that
+still waits when the centre restarts goes without it, unless it is a resend (then ZFD anyway).
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ if TYPE_CHECKING:
 
 RIS_HELD = 4096
 """Trunk copies whose FL2 RIs are kept in memory; older ones are read from the journal (`deliveries.ris`)."""
+PILOTS_HELD = 4096
+"""Cables received as suspected duplicates whose pilot is kept for their onward copies (§427c(2))."""
 
 
 def designator(sender: str, receiver: str) -> str:
@@ -63,6 +70,8 @@ class TrunkOutlet(Outlet):
         """The trunks out of the centre, by the neighbour at their far end."""
         self._journal = journal
         self._ris: OrderedDict[int, tuple[str, ...]] = OrderedDict()
+        self._pilots: OrderedDict[int, str] = OrderedDict()
+        """Cables received with the ZFD pilot: the forwarding station's RI it named (§427c(2))."""
 
     def profile(self, post: str) -> tuple[LineProfile, str]:
         """A trunk's speed, window and code from the network description, and its designator."""
@@ -81,21 +90,36 @@ class TrunkOutlet(Outlet):
         if len(self._ris) > RIS_HELD:
             self._ris.popitem(last=False)
 
+    def piloted(self, cable_id: int, pilot: str) -> None:
+        """The cable came as a suspected duplicate forwarded by ``pilot``: its copies go as one (§427c(2))."""
+        self._pilots[cable_id] = pilot
+        if len(self._pilots) > PILOTS_HELD:
+            self._pilots.popitem(last=False)
+
+    def _pilot(self, cable_id: int, *, suspect: bool) -> str | None:
+        """The RI a copy's ZFD pilot names: the switch's if it is sent again, else the one received."""
+        return SWITCH_RI if suspect else self._pilots.get(cable_id)
+
+    def ris_of(self, delivery_id: int) -> tuple[str, ...]:
+        """The RIs of a trunk copy's FL2: held in memory, else the journal's."""
+        return self._ris.get(delivery_id) or self._journal.trunk_ris(delivery_id)
+
     def _line(self, consignment: Consignment) -> RoutingLine:
-        ris = self._ris.get(consignment.delivery_id) or self._journal.trunk_ris(consignment.delivery_id)
-        return RoutingLine(consignment.precedence, ris)
+        return RoutingLine(consignment.precedence, self.ris_of(consignment.delivery_id))
 
     def heading_characters(self, post: str, line: Line, consignment: Consignment, *, suspect: bool) -> int:
         """A trunk transmission's FL1, FL2 of all its RIs and the pilot; a post's copy's heading."""
         if post not in self.trunks:
+            suspect = suspect or consignment.cable_id in self._pilots
             return super().heading_characters(post, line, consignment, suspect=suspect)
-        pilot = SWITCH_RI if suspect else None
+        pilot = self._pilot(consignment.cable_id, suspect=suspect)
         head = write_transmission(f"{line.channel}0000", self._line(consignment), b"", pilot=pilot)
         return line_characters(head, line.line_code)
 
     def copy(self, post: str, transmission_id: str, queued: Queued, part: bytes, *, suspect: bool) -> bytes:
         """A trunk transmission (§303a(1)); a post's single-call copy as the single switch's."""
         if post not in self.trunks:
+            suspect = suspect or queued.cable_id in self._pilots
             return super().copy(post, transmission_id, queued, part, suspect=suspect)
-        pilot = SWITCH_RI if suspect else None
+        pilot = self._pilot(queued.cable_id, suspect=suspect)
         return write_transmission(transmission_id, self._line(queued.consignment), part, pilot=pilot)
