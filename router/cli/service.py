@@ -29,6 +29,12 @@ from router.cli.common import (
 from router.errors import RouterError
 from router.settings import Settings, config_file_said, for_centre, given_flags, sources
 
+NetworkPath = Annotated[
+    Path | None,
+    typer.Option(
+        "--network", help="The network of centres (TOML); default config/network.toml.", show_default=False
+    ),
+]
 MetricsPort = Annotated[
     int | None,
     typer.Option(
@@ -79,14 +85,7 @@ def run(  # noqa: PLR0913 (the service's options, and how it logs in to a broker
             show_default=False,
         ),
     ] = None,
-    network: Annotated[
-        Path | None,
-        typer.Option(
-            "--network",
-            help="The network of centres (TOML); default config/network.toml.",
-            show_default=False,
-        ),
-    ] = None,
+    network: NetworkPath = None,
     metrics_port: MetricsPort = None,
 ) -> None:
     """Run the routing service until SIGINT or SIGTERM (then stop intake, persist, exit 0).
