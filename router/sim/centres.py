@@ -118,8 +118,12 @@ class CentreProcess:
         return self.listened.result() if self.listened.done() else None
 
     async def stop(self) -> int:
-        """SIGTERM, then its exit status; killed if it has not stopped within `STOP_WITHIN`."""
-        if self.process.returncode is None:
+        """SIGTERM, then its exit status; killed if it has not stopped within `STOP_WITHIN`.
+
+        One whose log has ended is ending by itself (its stderr closes as it exits): it is waited
+        for, not signalled, so that its status is its own.
+        """
+        if self.process.returncode is None and not self.log.done():
             with suppress(ProcessLookupError):
                 self.process.send_signal(signal.SIGTERM)
         try:
