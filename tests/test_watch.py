@@ -10,7 +10,16 @@ from rich.console import Console
 
 from router.bus import topics
 from router.bus.memory import MemoryBroker
-from router.readout.watch import MAX_MESSAGE_BYTES, RETAINED, follow, render, router_state
+from router.readout.watch import (
+    CENTRE,
+    MAX_MESSAGE_BYTES,
+    RETAINED,
+    Screen,
+    follow,
+    render,
+    render_network,
+    router_state,
+)
 
 
 def test_the_screen_shows_depths_rates_and_events() -> None:
@@ -129,3 +138,99 @@ async def test_watching_one_centre_shows_its_status_and_its_own_log_entries() ->
     await asyncio.wait({following})
     assert got == [(None, {"at": "D"}), ({"event": "routed", "centre": "DETRICK"}, {"at": "D"})]
     assert updates.empty(), "nothing of the other centre"
+
+
+def _centre_status(at: str, queues: dict[str, Any], **more: Any) -> dict[str, Any]:
+    return {"at": at, "queues": queues, "rates_per_s": {"routed": 2.0, "delivered": 0}, **more}
+
+
+def test_every_centre_is_shown_in_a_block_of_its_own_with_the_shared_log() -> None:
+    """`router watch` of a network: each centre's trunks and busiest lines, its state, the log with centres.
+
+    Five centres with many lines each fit 160 by 50: a block shows the trunks, the three busiest
+    posts, and the rest summed in one row.
+    """
+    posts = {
+        f"RUEH{chr(65 + n)}": {"ROUTINE": n, "in_flight": 1, "up": True, "sending": None} for n in range(8)
+    }
+    beltsville = _centre_status(
+        "2026-12-04T10:00:05+00:00",
+        {
+            "DETRICK": {"FLASH": 1, "IMMEDIATE": 2, "in_flight": 0, "up": False, "sending": None},
+            "TINKER": {"IMMEDIATE": 1, "in_flight": 1, "up": True, "sending": "BTI0007"},
+            **posts,
+        },
+        other_lines={"lines": 4, "down": 1, "in_flight": 0, "waiting": {"ROUTINE": 9}},
+    )
+    centres = {
+        "BELTSVILLE": (beltsville, "live"),
+        "DETRICK": (_centre_status("2026-12-04T10:00:04+00:00", {}), "STALE (no status for 5 s)"),
+        "TINKER": ({"state": "offline", "reason": "stopped"}, "OFFLINE (stopped)"),
+        "WAHIAWA": (_centre_status("2026-12-04T10:00:05+00:00", {}), "live"),
+        "PIRMASENS": (_centre_status("2026-12-04T10:00:05+00:00", {}), "live"),
+    }
+    events: deque[dict[str, Any]] = deque(
+        [
+            {
+                "event": "trunk-alternate",
+                "centre": "BELTSVILLE",
+                "precedence": "FLASH",
+                "trunks_out": ["DETRICK"],
+            },
+            {"event": "routed", "centre": "TINKER", "message_id": "RUEHC-0469-3382202"},
+        ]
+    )
+    console = Console(record=True, width=160, height=50)
+    console.print(render_network(centres, events))
+    text = console.export_text()
+    assert len(text.splitlines()) <= 50
+    for name, state in [("BELTSVILLE", "live"), ("DETRICK", "STALE"), ("TINKER", "OFFLINE")]:
+        assert any(name in line and state in line for line in text.splitlines()), name
+    assert "OFFLINE (stopped)" in text
+    trunk = next(line for line in text.splitlines() if "> DETRICK" in line)
+    assert trunk.split("│")[1].split() == [
+        ">",
+        "DETRICK",
+        "1",
+        "2",
+        "0",
+        "DOWN",
+    ]  # FLASH, IMMEDIATE, in flight
+    assert "> TINKER" in text
+    blocks = text[: text.index("routing log")]
+    assert {ri for ri in posts if ri in blocks} == {"RUEHF", "RUEHG", "RUEHH"}  # the busiest; the rest summed
+    assert "+9 lines (1 down), 9 waiting" in text  # five not shown here and four in other_lines
+    log = text[text.index("routing log") :]
+    assert "BELTSVILLE trunk-alternate precedence=FLASH trunks_out=['DETRICK']" in log
+    assert "TINKER     routed       message_id=RUEHC-0469-3382202" in log
+
+
+async def test_follow_without_a_centre_hears_every_centre_s_status_marked_with_its_name() -> None:
+    """`follow` (no --centre) takes router/status/NAME too, the centre named by the topic, not the payload."""
+    broker = MemoryBroker()
+    watcher, centres = broker.connect(), broker.connect()
+    updates: asyncio.Queue[tuple[dict[str, Any] | None, dict[str, Any] | None]] = asyncio.Queue()
+    await centres.publish(topics.status("DETRICK"), b'{"at": "D", "centre": "FORGED"}', retain=True)
+    following = asyncio.create_task(
+        follow(watcher, lambda event, status: updates.put_nowait((event, status)))
+    )
+    async with asyncio.timeout(5):
+        got = [await updates.get()]  # the retained status: subscribed
+        await centres.publish(topics.status("TINKER"), b'{"at": "T"}')
+        await centres.publish(topics.LOG, b'{"event": "routed", "centre": "TINKER"}')
+        got += [await updates.get(), await updates.get()]
+    following.cancel()
+    await asyncio.wait({following})
+    detrick = {"at": "D", CENTRE: "DETRICK", RETAINED: True}
+    tinker = {"at": "T", CENTRE: "TINKER"}
+    assert got == [(None, detrick), (None, tinker), ({"event": "routed", "centre": "TINKER"}, tinker)]
+    screen = Screen(deque(), 1.5)
+    for event, status in got:
+        screen.update(event, status)
+    console = Console(record=True, width=160)
+    console.print(screen.renderable())
+    text = console.export_text()
+    assert "DETRICK" in text
+    assert "STALE (a status from before; none since)" in text
+    assert "TINKER" in text
+    assert "live" in text

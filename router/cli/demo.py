@@ -1,4 +1,8 @@
-"""`router demo`: a scenario's network by itself, from a private broker to the speed-of-service report."""
+"""`router demo`: a scenario's network by itself, from a private broker to the speed-of-service report.
+
+`router demo --network`: the same for a network of switching centres, one `router run --centre`
+process a centre (`router.sim.network_demo`).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from router.errors import RouterError
 if TYPE_CHECKING:
     from router.settings import Settings
     from router.sim.demo import DemoOptions, DemoResult
+    from router.sim.network_demo import NetworkDemoOptions, NetworkDemoResult
 
 
 def demo(  # noqa: PLR0913, PLR0917 (the demo's knobs, all options)
@@ -40,14 +45,43 @@ def demo(  # noqa: PLR0913, PLR0917 (the demo's knobs, all options)
         Path | None, typer.Option(help="SQLite journal to write (must not exist).", show_default=False)
     ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Directory for the report (index.html).", show_default=False)
+        Path | None,
+        typer.Option(
+            help="Directory for the report (index.html); with --network, the run's: DIR/NAME/ a centre.",
+            show_default=False,
+        ),
+    ] = None,
+    network: Annotated[
+        bool,
+        typer.Option(
+            "--network",
+            help="A network of switching centres, one `router run --centre` process each.",
+            show_default=False,
+        ),
+    ] = False,
+    centres: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --network: the network of centres (TOML), else the scenario's.", show_default=False
+        ),
     ] = None,
 ) -> None:
     """Run a network by itself: broker, router, posts, traffic with a FLASH, faults, then the report."""
     from router.log import configure_logging  # noqa: PLC0415
     from router.sim.demo import fixed_settings  # noqa: PLC0415
 
-    options = _options(scenario, {"duration": duration, "rate": rate, "seed": seed}, journal, out, time_scale)
+    given = {"duration": duration, "rate": rate, "seed": seed}
+    if network:
+        if journal is not None:
+            fail(
+                "router demo: --journal is the single switch's; with --network each centre's is in --out",
+                USAGE,
+            )
+        _network_demo(_network_options(scenario, given, centres, out, time_scale), headless=headless)
+        return
+    if centres is not None:
+        fail("router demo: --centres needs --network", USAGE)
+    options = _options(scenario, given, journal, out, time_scale)
     settings = settings_or_exit(fixed=fixed_settings(options))
     options.journal.parent.mkdir(parents=True, exist_ok=True)
     configure_logging(settings.log_file)
@@ -117,3 +151,113 @@ def _print(result: DemoResult) -> None:
     typer.echo(f"router demo: {ended}; {result.published} cables published")
     typer.echo(f"report:  {result.report.resolve()}")
     typer.echo(f"journal: {result.journal}  (router report --journal {result.journal})")
+
+
+def _network_options(
+    scenario: Path | None,
+    given: dict[str, float | None],
+    centres: Path | None,
+    out: Path | None,
+    time_scale: float,
+) -> NetworkDemoOptions:
+    """The network run the options ask for: the network scenario with the flags over it, a fresh folder."""
+    from router.routing.network_description import load_network  # noqa: PLC0415
+    from router.sim.demo import default_paths  # noqa: PLC0415
+    from router.sim.network_demo import NetworkDemoOptions  # noqa: PLC0415
+    from router.sim.scenario import NETWORK_SCENARIO, load_network_scenario  # noqa: PLC0415
+
+    path = scenario or NETWORK_SCENARIO
+    try:
+        plan, table, network = load_network_scenario(path)
+        network_path = centres or path.parent / str(plan.centres)
+        network = load_network(centres) if centres is not None else network
+    except RouterError as exc:
+        fail(f"router demo: {exc}", USAGE)
+    plan = plan.model_copy(update={name: value for name, value in given.items() if value is not None})
+    default = default_paths()[0].parent  # demo-runs/<UTC time>
+    run = out or default.with_name(default.name + "-network")
+    if run.exists() and any(run.iterdir()):
+        fail(f"router demo: {run} is not empty; give a new --out (each run writes its own)", USAGE)
+    return NetworkDemoOptions(
+        run=run,
+        out=run,
+        scenario=plan,
+        table=table,
+        network=network,
+        routing_path=path.parent / plan.network,
+        network_path=network_path,
+        time_scale=time_scale,
+    )
+
+
+def _network_demo(options: NetworkDemoOptions, *, headless: bool) -> None:
+    """Run the network demo, the live view of every centre unless ``headless``; print where it all is."""
+    from router.log import configure_logging  # noqa: PLC0415
+    from router.sim.network_demo import network_settings, run_network_demo  # noqa: PLC0415
+
+    settings = settings_or_exit(fixed=network_settings(options))
+    options.run.mkdir(parents=True, exist_ok=True)
+    configure_logging(settings.log_file)
+    plan = options.scenario
+    typer.echo(
+        f"router demo --network: {len(options.network.centres)} centres, {len(options.posts)} posts, "
+        f"{plan.duration:g} network seconds of traffic at {settings.time_scale:g}x "
+        f"({plan.duration / settings.time_scale:.0f} s here), {plan.cable_count()} cables; run {options.run}"
+    )
+
+    async def main(stop: asyncio.Event) -> None:
+        if headless:
+            result = await run_network_demo(options, stop, settings=settings)
+        else:
+            from router.readout.watch import live_view  # noqa: PLC0415
+
+            with live_view() as show:
+                result = await run_network_demo(options, stop, on_event=show, settings=settings)
+        _print_network(result)
+
+    try:
+        asyncio.run(until_signalled(main))
+    except RouterError as exc:
+        fail(f"router demo: {exc}", FAILED)
+
+
+def _print_network(result: NetworkDemoResult) -> None:
+    """Each centre, each post, the copies accounted for; where the journals and the reports are."""
+    from router.sim.ledger import unaccounted  # noqa: PLC0415
+
+    accounts = result.accounts
+    for name, journal in result.journals.items():
+        typer.echo(
+            f"  {name:<10} {accounts.originated.get(name, 0):>4} cables originated  "
+            f"{accounts.diversions.get(name, 0):>3} copies sent round a trunk out (trunk-alternate)  "
+            f"exit {result.exits.get(name, '?')}  journal {journal}"
+        )
+    ledger = result.ledger
+    for post, tally in sorted(ledger.tallies.items()):
+        typer.echo(
+            f"  {post:<8} {len(tally.shown):>4} shown  {tally.filed:>3} duplicates filed  "
+            f"{tally.gaps:>3} gaps reported  {tally.cancelled:>3} busts seen"
+        )
+    owed = sum(len(ids) for ids in ledger.owed.values())
+    not_shown = sum(len(ids) for ids in ledger.missing().values())
+    lost = unaccounted(ledger, accounts)
+    missing = sum(len(ids) for ids in lost.values())
+    ended = "stopped early" if result.stopped_early else "done"
+    flash = " ".join(result.flash) or "not filed yet"
+    typer.echo(f"router demo --network: {ended}; {result.published} cables filed, FLASH {flash}")
+    typer.echo(
+        f"copies: {owed} owed, {owed - not_shown} shown at their posts, {len(accounts.intercepted)} "
+        f"intercepted, {accounts.rejected} cables rejected, {missing} unaccounted"
+    )
+    for name, page in result.reports.items():
+        typer.echo(f"report {name}: {page.resolve()}")
+    journals = " ".join(f"--journal {path}" for path in result.journals.values())
+    typer.echo(f"trace a cable through the centres: router trace MESSAGE-ID {journals}")
+    failed = {name: status for name, status in result.exits.items() if status != 0}
+    if failed:
+        fail(f"router demo: centres did not stop cleanly: {failed}", FAILED)
+    if missing and not result.stopped_early:
+        fail(
+            f"router demo: {missing} copies neither shown nor intercepted: {dict(sorted(lost.items()))}",
+            FAILED,
+        )

@@ -1,9 +1,13 @@
 """`router watch`: the routing log and the queue depths, live in the terminal (rich).
 
 `follow` reads what the router publishes (router/status, router/log), `live_view` shows it; `router
-watch` and `router demo`'s live view are these two together. Nothing read off the bus is trusted:
-a message that is not a JSON object, or is too large, is shown as such, and every control character
-of what is shown is made visible (`visible`), never sent to the terminal.
+watch` and `router demo`'s live view are these two together. With a network of centres (their
+statuses on router/status/NAME), it shows every centre at once, a compact block each, and the log
+the centres share with each entry's centre (`render_network`); `--centre NAME` shows one.
+
+Nothing read off the bus is trusted: a message that is not a JSON object, or is too large, is shown
+as such, and every control character of what is shown is made visible (`visible`), never sent to
+the terminal.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ import json
 import time
 from collections import deque
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from rich.columns import Columns
 from rich.console import Group
 from rich.live import Live
 from rich.panel import Panel
@@ -41,6 +47,13 @@ STALE_AFTER = 3
 """Status periods (`status_every`) without a fresh status after which the router is shown as stale."""
 RETAINED = "retained"
 """Key `follow` adds to a status the broker kept from before we subscribed: it says nothing of now."""
+CENTRE = "centre"
+"""Key `follow` gives a centre's status: the centre its topic (router/status/NAME) names."""
+BLOCK_WIDTH = 52
+"""Columns of one centre's block: three side by side on a terminal of 160."""
+POSTS_SHOWN = 3
+"""A centre's busiest post lines in its block (all its trunks are shown, up to `TRUNKS_SHOWN`)."""
+TRUNKS_SHOWN = 6
 
 
 def read_object(message: Message) -> dict[str, Any]:
@@ -65,21 +78,26 @@ async def follow(bus: Bus, on_update: OnUpdate, centre: str | None = None) -> No
     """Feed ``on_update`` every routing-log event and every status the router publishes, until cancelled.
 
     A status the broker kept from before (retained) is marked with `RETAINED`: the router may be gone.
-    ``centre``: one centre of a network, its status (router/status/NAME) and its own log entries.
+    ``centre``: one centre of a network, its status (router/status/NAME) and its own log entries;
+    none: the single switch's status and every centre's, each marked with its `CENTRE`.
     """
     status: dict[str, Any] | None = None
     status_topic = topics.status(centre)
     await bus.subscribe(status_topic, qos=0)
+    if centre is None:
+        await bus.subscribe(topics.CENTRE_STATUS, qos=0)
     await bus.subscribe(topics.LOG, qos=0)
     async for message in bus.messages():
         value = read_object(message)
-        if message.topic != status_topic:
-            if centre is None or value.get("centre") == centre or value.get("event") == "unreadable":
+        if message.topic == topics.LOG:
+            if centre is None or value.get(CENTRE) == centre or value.get("event") == "unreadable":
                 on_update(value, status)
         elif value.get("event") == "unreadable":
             on_update(value, status)  # a status we cannot read: shown in the log, the last one kept
         else:
             status = value | {RETAINED: True} if message.retain else value
+            if message.topic != status_topic:  # router/status/NAME: the topic says whose it is
+                status = status | {CENTRE: message.topic.rsplit("/", 1)[-1]}
             on_update(None, status)
 
 
@@ -99,30 +117,48 @@ def router_state(status: dict[str, Any] | None, age: float | None, stale_after: 
     return "live"
 
 
+@dataclass(slots=True)
+class Screen:
+    """What the watch screen shows: the latest events, the latest status of the router or of each centre."""
+
+    events: deque[dict[str, Any]]
+    stale_after: float
+    statuses: dict[str | None, tuple[dict[str, Any], float | None]] = field(default_factory=dict)
+    """By centre (None: the single switch): its last status, and the host time it came (None: retained)."""
+
+    def update(self, event: dict[str, Any] | None, status: dict[str, Any] | None) -> None:
+        """`OnUpdate`: an event to the log, else a new status for its router or centre."""
+        if event is not None:
+            self.events.append(event)
+        elif status is not None:
+            fresh_at = None if status.get(RETAINED) else time.monotonic()
+            self.statuses[status.get(CENTRE)] = (status, fresh_at)
+
+    def state(self, centre: str | None) -> str:
+        """`router_state` of the router or of one centre, now."""
+        status, fresh_at = self.statuses.get(centre, (None, None))
+        age = None if fresh_at is None else time.monotonic() - fresh_at
+        return router_state(status, age, self.stale_after)
+
+    def renderable(self) -> Group:
+        """The single switch's screen, or every centre's once a centre's status has come."""
+        centres = sorted(name for name in self.statuses if name is not None)
+        if not centres:
+            status = self.statuses.get(None, (None, None))[0]
+            return render(status, self.events, state=self.state(None))
+        shown = {name: (self.statuses[name][0], self.state(name)) for name in centres}
+        return render_network(shown, self.events)
+
+
 @contextmanager
 def live_view(lines: int = EVENTS_SHOWN, *, status_every: float = 1.0) -> Iterator[OnUpdate]:
     """The watch screen in the terminal while the block runs; gives the ``on_update`` that redraws it.
 
     The screen is drawn four times a second, so a router that falls silent turns stale without a message.
     """
-    events: deque[dict[str, Any]] = deque(maxlen=lines)
-    latest: dict[str, Any] = {"status": None, "fresh_at": None}
-
-    def screen() -> Group:
-        fresh_at = latest["fresh_at"]
-        age = None if fresh_at is None else time.monotonic() - fresh_at
-        state = router_state(latest["status"], age, STALE_AFTER * status_every)
-        return render(latest["status"], events, state=state)
-
-    def update(event: dict[str, Any] | None, status: dict[str, Any] | None) -> None:
-        if event is not None:
-            events.append(event)
-        elif status is not None:
-            latest["fresh_at"] = None if status.get(RETAINED) else time.monotonic()
-        latest["status"] = status
-
-    with Live(get_renderable=screen, refresh_per_second=4):
-        yield update
+    screen = Screen(deque(maxlen=lines), STALE_AFTER * status_every)
+    with Live(get_renderable=screen.renderable, refresh_per_second=4):
+        yield screen.update
 
 
 def render(status: dict[str, Any] | None, events: deque[dict[str, Any]], *, state: str = "") -> Group:
@@ -151,11 +187,84 @@ def render(status: dict[str, Any] | None, events: deque[dict[str, Any]], *, stat
     )
 
 
-def _line(event: dict[str, Any]) -> str:
+def render_network(centres: dict[str, tuple[dict[str, Any], str]], events: deque[dict[str, Any]]) -> Group:
+    """Every centre at once: a compact block each (its trunks, its busiest lines), then the shared log.
+
+    ``centres``: each centre's last status and its state (live, STALE, OFFLINE). A block shows the
+    centre's trunks (its lines to the other centres) and its `POSTS_SHOWN` busiest post lines; the
+    rest of its lines summed in one row, so that five centres and the log fit 160 by 50.
+    """
+    names = set(centres)
+    blocks = [_centre_block(name, status, state, names) for name, (status, state) in sorted(centres.items())]
+    log = "\n".join(_line(event, with_centre=True) for event in events) or "(no events yet)"
+    return Group(Columns(blocks, width=BLOCK_WIDTH), Panel(Text(log), title="routing log (all centres)"))
+
+
+def _centre_block(name: str, status: dict[str, Any], state: str, centres: set[str]) -> Panel:
+    """One centre: its state, its rates, its trunks and busiest lines by precedence."""
+    rows = Table(box=None, pad_edge=False, expand=True, show_edge=False)
+    rows.add_column("line")
+    for column in ["F", "O", "P", "R", "fly", "now"]:
+        rows.add_column(column, justify="right")
+    raw = status.get("queues")
+    queues = {k: v for k, v in (raw if isinstance(raw, dict) else {}).items() if isinstance(v, dict)}
+    trunks = sorted(line for line in queues if line in centres)
+    posts = sorted((line for line in queues if line not in centres), key=lambda p: (-_load(queues[p]), p))
+    for line in trunks[:TRUNKS_SHOWN] + posts[:POSTS_SHOWN]:
+        depths = queues[line]
+        now = "DOWN" if depths.get("up") is False else depths.get("sending") or ""
+        label = f"> {line}" if line in centres else line  # a trunk: to that centre
+        cells = [label, *(depths.get(c, "") for c in _COLUMNS), depths.get("in_flight", 0), now]
+        rows.add_row(*(Text(visible(str(cell))) for cell in cells))
+    rest = _rest(status.get("other_lines"), len(posts) - POSTS_SHOWN)
+    rates = status.get("rates_per_s")
+    rates = rates if isinstance(rates, dict) else {}
+    shown = [
+        f"{k} {v:g}/s"
+        for k, v in sorted(rates.items())
+        if k in _RATES_SHOWN and isinstance(v, int | float) and v
+    ]
+    summary = "  ".join(shown) or "idle"
+    # The title has room for the state's word only (live, STALE, OFFLINE); why, on the first line.
+    title = f"{name}  {str(status.get('at', ''))[11:19]}  {state.split(' (', 1)[0]}"
+    first = summary if state == "live" else state
+    body = Group(Text(visible(first)), rows, *([Text(visible(rest))] if rest else []))
+    return Panel(body, title=Text(visible(title)), title_align="left", width=BLOCK_WIDTH)
+
+
+_RATES_SHOWN = frozenset({"routed", "delivered", "acknowledged"})
+
+
+def _load(depths: dict[str, Any]) -> int:
+    return sum(v for v in depths.values() if type(v) is int)
+
+
+def _rest(other: object, unshown: int) -> str:
+    """The lines not shown one by one: how many, how many down, what waits on them."""
+    other = other if isinstance(other, dict) else {}
+    lines = int(other.get("lines", 0) or 0) + max(0, unshown)
+    if not lines:
+        return ""
+    waiting = other.get("waiting")
+    total = sum(v for v in waiting.values() if type(v) is int) if isinstance(waiting, dict) else 0
+    return f"+{lines} lines ({other.get('down', 0)} down), {total} waiting"
+
+
+def _line(event: dict[str, Any], *, with_centre: bool = False) -> str:
     name = str(event.get("event", "?"))
     detail = " ".join(
         f"{key}={visible(str(event[key]))}"
-        for key in ("precedence", "message_id", "post", "transmission", "reason", "deliveries", "cause")
+        for key in (
+            "precedence",
+            "message_id",
+            "post",
+            "transmission",
+            "trunks_out",
+            "reason",
+            "deliveries",
+            "cause",
+        )
         if key in event
     )
-    return visible(f"{name:<12} {detail}")
+    where = f"{str(event.get(CENTRE, '-'))[:10]:<10} " if with_centre else ""
+    return visible(f"{where}{name:<12} {detail}")

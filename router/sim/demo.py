@@ -26,6 +26,7 @@ from router.readout.plots import write_html
 from router.readout.report import read_report
 from router.readout.watch import follow
 from router.settings import Settings, load_settings
+from router.sim.ledger import PostTally
 from router.sim.post import PostStation, serve_post
 from router.sim.traffic import generate
 from router.switch.serve import broker_for, switch_for
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 
     from router.readout.watch import OnUpdate
     from router.routing.table import RoutingTable
-    from router.sim.post import Reading
     from router.sim.scenario import Scenario
 
 CLIENT_PREFIX = "demo"
@@ -59,24 +59,6 @@ class DemoOptions:
     def posts(self) -> tuple[str, ...]:
         """The simulated posts: the scenario's, else every post of the network."""
         return self.scenario.posts or tuple(self.table.posts)
-
-
-@dataclass(slots=True)
-class PostTally:
-    """What one simulated post saw: messages shown (in order), duplicates filed, gaps reported."""
-
-    shown: list[str] = field(default_factory=list)
-    filed: int = 0
-    gaps: int = 0
-    cancelled: int = 0
-
-    def count(self, reading: Reading) -> None:
-        """Account for one reading of the post's channel."""
-        if reading.cable is not None:
-            self.shown.append(reading.cable.message_id)
-        self.filed += reading.duplicate
-        self.cancelled += reading.cancelled
-        self.gaps += reading.report is not None
 
 
 @dataclass(slots=True)

@@ -2,22 +2,33 @@
 
 Written by hand in TOML (`config/scenarios/demo.toml`), so a mistake is reported as file, line and
 field in one line. Times are network seconds from the start of the traffic.
+
+A network scenario (`config/scenarios/network.toml`, `router demo --network`) also names a network
+of switching centres (``centres``: config/network.toml's form) and may take its trunks down and up
+(``trunk_faults``); `load_network_scenario` reads it.
 """
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from router.errors import LocatedError, ScenarioError
+from router.errors import LocatedError, ScenarioError, TableError
+from router.routing.network_description import load_network
 from router.routing.shipped import SHIPPED
 from router.routing.table import RoutingIndicator, RoutingTable, load_table
 from router.tomlfile import locate, read_validated
 
+if TYPE_CHECKING:
+    from router.routing.network import Network
+
 DEFAULT_SCENARIO = SHIPPED / "scenarios" / "demo.toml"
 """The demo's scenario, shipped with the package."""
+NETWORK_SCENARIO = SHIPPED / "scenarios" / "network.toml"
+"""The scenario `router demo --network` runs: the shipped network of centres."""
 
 
 class Fault(BaseModel):
@@ -27,6 +38,17 @@ class Fault(BaseModel):
 
     at: float = Field(ge=0)
     line: RoutingIndicator
+    state: Literal["down", "up"]
+
+
+class TrunkFault(BaseModel):
+    """A centre's trunk to a neighbour going down or coming back up at a moment of the run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    at: float = Field(ge=0)
+    trunk: tuple[str, str]
+    """The centre whose end is taken down, then the neighbour: ``["BELTSVILLE", "DETRICK"]``."""
     state: Literal["down", "up"]
 
 
@@ -46,12 +68,19 @@ class Scenario(BaseModel):
     posts: tuple[RoutingIndicator, ...] | None = None
     """The posts that originate and receive the traffic; none: every post of the network."""
     faults: tuple[Fault, ...] = ()
+    centres: str | None = Field(default=None, min_length=1)
+    """A network of switching centres (config/network.toml's form), relative to the scenario's file."""
+    trunk_faults: tuple[TrunkFault, ...] = ()
 
     @model_validator(mode="after")
     def _faults_in_order(self) -> Scenario:
-        for index, (before, after) in enumerate(zip(self.faults, self.faults[1:], strict=False)):
-            if after.at < before.at:
-                raise LocatedError(("faults", index + 1, "at"), "faults must be in the order of their times")
+        for name, faults in (("faults", self.faults), ("trunk_faults", self.trunk_faults)):
+            times = [fault.at for fault in faults]
+            for index, (before, after) in enumerate(pairwise(times)):
+                if after < before:
+                    raise LocatedError((name, index + 1, "at"), f"{name} must be in the order of their times")
+        if self.trunk_faults and self.centres is None:
+            raise LocatedError(("trunk_faults",), "trunk_faults need a network of centres (centres = ...)")
         return self
 
     def cable_count(self) -> int:
@@ -80,3 +109,48 @@ def load_scenario(path: Path = DEFAULT_SCENARIO) -> tuple[Scenario, RoutingTable
                 field="posts",
             )
     return scenario, table
+
+
+def load_network_scenario(path: Path = NETWORK_SCENARIO) -> tuple[Scenario, RoutingTable, Network]:
+    """A scenario of a network of centres: `load_scenario`, its centres, its trunk faults checked.
+
+    Every post the traffic may use must be some centre's tributary, and every trunk a fault names
+    a trunk of the network; each mistake is one line with the scenario's file, line and field.
+    """
+    scenario, table = load_scenario(path)
+    text = path.read_text(encoding="utf-8")
+    if scenario.centres is None:
+        raise ScenarioError(
+            "a network demo needs a network of centres (centres = ...)", path=path, line=1, field="centres"
+        )
+    try:
+        network = load_network(path.parent / scenario.centres)
+    except TableError as exc:
+        raise ScenarioError(str(exc), path=path, line=_top_line(text, "centres"), field="centres") from None
+    for index, fault in enumerate(scenario.trunk_faults):
+        if network.trunk(*fault.trunk) is None:
+            raise ScenarioError(
+                f"no trunk joins {fault.trunk[0]} and {fault.trunk[1]} in {scenario.centres}",
+                path=path,
+                line=locate(text, ("trunk_faults", index, "trunk")),
+                field=f"trunk_faults.{index}.trunk",
+            )
+    unserved = sorted(ri for ri in scenario.posts or table.posts if network.centre_of(ri) is None)
+    if unserved:
+        raise ScenarioError(
+            f"no centre of {scenario.centres} serves {', '.join(unserved[:5])}",
+            path=path,
+            line=_top_line(text, "network"),
+            field="network",
+        )
+    return scenario, table, network
+
+
+def _top_line(text: str, key: str) -> int | None:
+    """The line of a top-level ``key = ...`` (before the first table), for an error to point at."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.lstrip().startswith("["):
+            return None
+        if line.split("=", 1)[0].strip() == key and "=" in line:
+            return number
+    return None
