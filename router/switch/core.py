@@ -18,6 +18,7 @@ from router.network.line import CHECK_AFTER, DIVERT_AFTER, Consignment
 from router.switch.cables import RECENT_BYTES, RecentCables
 from router.switch.centre import TRUNK_KINDS, Centre
 from router.switch.depths import busiest, lines_depths
+from router.switch.diversions import divert_waiting
 from router.switch.intake import MAX_FANOUT_BYTES, MAX_FANOUT_TOTAL, Intake
 from router.switch.lines import Lines
 from router.switch.outlet import Outlet
@@ -289,27 +290,13 @@ class Switch:
         """The time is ``now``: copies not receipted in time go again, every busy line runs."""
         self.cables.now = now
         self.lines.check_receipts(now)
-        self._divert(now)
+        divert_waiting(self.lines, self.actions, now)
         if self.centre is not None:
             self.centre.divert(now)  # trunks just down `divert_after`: their waiting urgent copies (§307)
         # Lines silent 30 minutes get a PRIORITY ZID quoting the last number sent (§412b).
         self.lines.active.update(self.lines.services.check(now, self.lines.lines))
         self.lines.run(now)
         return self.actions
-
-    def _divert(self, now: float) -> None:
-        """Lines down `divert_after` or more: their waiting FLASH and IMMEDIATE go by the alternate (§307).
-
-        Each goes round if it can (`Lines.queue`), else back to wait for its line, as PRIORITY and
-        ROUTINE do: the alternate's own line may be down too (``usable`` false in the log).
-        """
-        diversions = self.lines.diversions
-        for post, down in diversions.begin(now):
-            via = diversions.alternate(post)
-            usable = via is not None and self.lines.line(via).up
-            self.actions.event("alternate-route", post=post, via=via, down_s=down, usable=usable)
-            for queued in self.lines.line(post).take(Precedence.IMMEDIATE):
-                self.lines.queue(post, queued.consignment, now, queued.cause)
 
     def due(self) -> float | None:
         """The next moment the switch has something to do unprompted: a line, or a receipt's deadline."""
