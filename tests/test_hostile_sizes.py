@@ -222,6 +222,9 @@ class _Journal:
     def identification(self, cable_id: int) -> tuple[bytes, str] | None:  # noqa: ARG002 (a protocol's method)
         return None
 
+    def kept_properties(self, cable_id: int) -> bytes:  # noqa: ARG002 (a protocol's method)
+        return b""
+
 
 class _Lines:
     """Lines that only note what is queued on them."""

@@ -18,7 +18,6 @@ from router.network.line import CHECK_AFTER, DIVERT_AFTER, Consignment
 from router.switch.cables import RECENT_BYTES, RecentCables
 from router.switch.centre import TRUNK_KINDS, Centre
 from router.switch.depths import busiest, lines_depths
-from router.switch.diversions import divert_waiting
 from router.switch.intake import MAX_FANOUT_BYTES, MAX_FANOUT_TOTAL, Intake
 from router.switch.lines import Lines
 from router.switch.outlet import Outlet
@@ -309,3 +308,18 @@ class Switch:
     def status_queues(self) -> dict[str, object]:
         """The status's lines: the `status_lines` busiest (``queues``), the rest summed (``other_lines``)."""
         return busiest(self.lines.lines, self.limits.status_lines)
+
+
+def divert_waiting(lines: Lines, actions: Actions, now: float) -> None:
+    """Lines down `divert_after` or more: their waiting FLASH and IMMEDIATE go by the alternate (§307).
+
+    Each goes round if it can (`Lines.queue`), else back to wait for its line, as PRIORITY and
+    ROUTINE do: the alternate's own line may be down too (``usable`` false in the log).
+    """
+    diversions = lines.diversions
+    for post, down in diversions.begin(now):
+        via = diversions.alternate(post)
+        usable = via is not None and lines.line(via).up
+        actions.event("alternate-route", post=post, via=via, down_s=down, usable=usable)
+        for queued in lines.line(post).take(Precedence.IMMEDIATE):
+            lines.queue(post, queued.consignment, now, queued.cause)

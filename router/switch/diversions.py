@@ -18,8 +18,6 @@ if TYPE_CHECKING:
 
     from router.network.line import Line
     from router.routing.table import RoutingTable
-    from router.switch.actions import Actions
-    from router.switch.lines import Lines
 
 
 class Diversions:
@@ -120,18 +118,3 @@ class Diversions:
     def gone_round(self, post: str) -> set[int]:
         """Deliveries for ``post`` out by an alternative route: not to be taken back from the journal."""
         return {d for d, addressee in self.diverted.items() if addressee == post}
-
-
-def divert_waiting(lines: Lines, actions: Actions, now: float) -> None:
-    """Lines down `divert_after` or more: their waiting FLASH and IMMEDIATE go by the alternate (§307).
-
-    Each goes round if it can (`Lines.queue`), else back to wait for its line, as PRIORITY and
-    ROUTINE do: the alternate's own line may be down too (``usable`` false in the log).
-    """
-    diversions = lines.diversions
-    for post, down in diversions.begin(now):
-        via = diversions.alternate(post)
-        usable = via is not None and lines.line(via).up
-        actions.event("alternate-route", post=post, via=via, down_s=down, usable=usable)
-        for queued in lines.line(post).take(Precedence.IMMEDIATE):
-            lines.queue(post, queued.consignment, now, queued.cause)
