@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,7 +36,13 @@ def router_process(broker: Mosquitto, journal: Path) -> Iterator[subprocess.Pope
         stderr=subprocess.PIPE,
         # A host second is days of network time: no line is checked for silence (ZID, §412b)
         # meanwhile, so that a post's first message is a cable's copy.
-        env={**os.environ, "ROUTER_CLIENT_ID": "router-under-test", "ROUTER_CHANNEL_CHECK_AFTER": "1e15"},
+        # A session of its own per journal (a restart on the same journal resumes it): the broker is
+        # the session's, and another test's router session would hold cables published since.
+        env={
+            **os.environ,
+            "ROUTER_CLIENT_ID": f"router-{zlib.crc32(str(journal).encode()):08x}",
+            "ROUTER_CHANNEL_CHECK_AFTER": "1e15",
+        },
     )
     assert process.stderr is not None
     for line in process.stderr:  # the routing log, one JSON object a line
