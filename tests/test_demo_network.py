@@ -102,6 +102,12 @@ def test_the_network_demo_delivers_every_copy_diverts_round_the_outage_and_write
         assert (run / name / "index.html").exists()
         assert f"report {name}: {(run / name / 'index.html').resolve()}" in done.stdout
     assert "0 unaccounted" in done.stdout
+    # The network's page: end to end and per hop across the centres' journals, the trunk round the
+    # outage among its hops.
+    assert f"report network: {(run / 'index.html').resolve()}" in done.stdout
+    network_page = (run / "index.html").read_text()
+    assert "End to end: arrival at the originating centre to delivery at the post" in network_page
+    assert "BELTSVILLE → TINKER" in network_page
 
 
 def test_a_cable_is_filed_at_the_centre_serving_its_originating_station() -> None:

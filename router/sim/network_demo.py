@@ -24,8 +24,7 @@ from router.bus.mqtt import MqttBus
 from router.bus.security import OBSERVER, OPERATOR, PUBLISHER, post_user
 from router.journal.queries import read_only
 from router.network.clock import ScaledClock
-from router.readout.plots import write_html
-from router.readout.report import read_report
+from router.readout.network_report import page_folder, write_network_report
 from router.readout.watch import follow
 from router.settings import Settings, load_settings
 from router.sim.centres import CentreCommand, centre_processes
@@ -169,16 +168,15 @@ async def run_network_demo(
 
 
 def write_reports(journals: Mapping[str, Path], out: Path) -> dict[str, Path]:
-    """The demo's report: each centre's `router report` page from its journal, in ``out/NAME/``.
+    """The demo's report, across the centres' journals: the network's page, then each centre's.
 
-    The one place the network demo writes its report (a report across the centres' journals will
-    take its place here).
+    ``out/index.html`` gives speed of service end to end, per trunk and per centre
+    (`router.readout.network_report`); ``out/NAME/index.html`` each centre's own, with its plots.
     """
-    return {
-        name: write_html(read_report(journal), out / name)
-        for name, journal in journals.items()
-        if journal.exists()
-    }
+    present = {name: journal for name, journal in journals.items() if journal.exists()}
+    pages = {"network": write_network_report(list(present.values()), out)}
+    pages.update({name: out / page_folder(name) / "index.html" for name in present})
+    return pages
 
 
 async def _cancelled(tasks: set[asyncio.Task[None]]) -> None:
