@@ -8,6 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from router.cli import app
+from router.journal.store import Journal
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 runner = CliRunner()
@@ -182,3 +183,19 @@ def test_generate_out_that_cannot_be_a_folder_fails_before_any_work(tmp_path: Pa
     result = runner.invoke(app, ["generate", "--count", "1", "--out", str(below_a_file)])
     assert result.exit_code == 1
     assert result.output.startswith(f"router generate: --out {below_a_file}: cannot make the folder: ")
+
+
+def test_report_and_demo_out_that_cannot_be_a_folder_fail_in_one_line(tmp_path: Path) -> None:
+    """`--out` names a file, or a folder that cannot be made: one line naming it, before any work."""
+    in_the_way = tmp_path / "page"
+    in_the_way.write_text("")
+    journal = tmp_path / "journal.sqlite"
+    Journal(journal).close()
+    for args in (
+        ["report", "--journal", str(journal), "--out", str(in_the_way)],
+        ["demo", "--headless", "--journal", str(tmp_path / "demo.sqlite"), "--out", str(in_the_way)],
+        ["demo", "--network", "--headless", "--out", str(in_the_way)],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, (args, result.output)
+        assert result.output == f"router {args[0]}: --out {in_the_way}: exists and is not a folder\n"

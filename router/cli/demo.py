@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from router.cli.common import FAILED, USAGE, fail, settings_or_exit, until_signalled
+from router.cli.common import FAILED, USAGE, fail, folder_or_exit, settings_or_exit, until_signalled
 from router.errors import RouterError
 
 if TYPE_CHECKING:
@@ -122,6 +122,7 @@ def _options(
     out = out or (journal.parent / "report" if journal != default_journal else default_out)
     if journal.exists():
         fail(f"router demo: {journal} exists; give a new --journal (each run writes its own)", USAGE)
+    folder_or_exit("demo", out)  # before the run, not at its end
     return DemoOptions(journal=journal, out=out, scenario=plan, table=table, time_scale=time_scale)
 
 
@@ -176,7 +177,7 @@ def _network_options(
     plan = plan.model_copy(update={name: value for name, value in given.items() if value is not None})
     default = default_paths()[0].parent  # demo-runs/<UTC time>
     run = out or default.with_name(default.name + "-network")
-    if run.exists() and any(run.iterdir()):
+    if any(folder_or_exit("demo", run).iterdir()):
         fail(f"router demo: {run} is not empty; give a new --out (each run writes its own)", USAGE)
     return NetworkDemoOptions(
         run=run,

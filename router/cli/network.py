@@ -197,6 +197,8 @@ def report(
     for path in paths:
         if not path.exists():
             fail(f"router report: no journal at {path}")
+    if out is not None:
+        folder_or_exit("report", out)  # before the tables are printed, not after
     try:  # several: the centres' journals, each one's report and the network's
         found = network_report.read_network_report(paths) if len(paths) > 1 else read_report(paths[0])
     except RouterError as exc:
