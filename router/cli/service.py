@@ -208,6 +208,12 @@ def watch(  # noqa: PLR0913 (the view's size, where and as whom)
         str | None,
         typer.Option(help="One centre of a network: its status and its own log entries.", show_default=False),
     ] = None,
+    post: Annotated[
+        str, typer.Option("--post", help="Only the lines whose RI starts with this (RUEH: State's posts).")
+    ] = "",
+    state: Annotated[
+        str, typer.Option("--state", help="Only the lines down, sending, waiting or in-flight.")
+    ] = "",
     username: Username = None,
     password_file: PasswordFile = None,
     cafile: CaFile = None,
@@ -216,20 +222,24 @@ def watch(  # noqa: PLR0913 (the view's size, where and as whom)
 ) -> None:
     """A live view of the routing log and the queue depths (router/log and router/status), as the observer.
 
-    A router whose status stops coming is shown stale, one gone (its Last Will) offline. When the
-    broker goes away it says so and connects again, with backoff, until Ctrl-C.
+    Lines with work come first, as many as the terminal has room for beside the log; the rest are
+    summed in one row. A router whose status stops coming is shown stale, one gone (its Last Will)
+    offline. When the broker goes away it says so and connects again, with backoff, until Ctrl-C.
     """
     from router.bus.mqtt import MqttBus, reconnecting  # noqa: PLC0415
     from router.bus.security import OBSERVER  # noqa: PLC0415
-    from router.readout.watch import follow, live_view  # noqa: PLC0415
+    from router.readout.watch import STATES, Only, follow, live_view  # noqa: PLC0415
 
+    if state and state not in STATES:
+        fail(f"router watch: --state is one of {', '.join(STATES)}, not {state!r}", USAGE)
+    only = Only(post.upper(), state)
     settings = settings_or_exit(broker=broker)
     address = broker_or_exit(
         OBSERVER, login_flags(broker, username, password_file, cafile, certfile, keyfile)
     )
 
     async def main() -> None:
-        with live_view(lines, status_every=settings.status_every) as show:
+        with live_view(lines, status_every=settings.status_every, only=only) as show:
             await reconnecting(
                 lambda: MqttBus(address),
                 lambda bus: follow(bus, show, centre),

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rich.columns import Columns
-from rich.console import Group
+from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
@@ -117,12 +117,38 @@ def router_state(status: dict[str, Any] | None, age: float | None, stale_after: 
     return "live"
 
 
+@dataclass(frozen=True, slots=True)
+class Only:
+    """`router watch --post PREFIX --state STATE`: the lines shown, by RI and by what they are doing."""
+
+    post: str = ""
+    """Lines whose RI starts with this (RUEH: State's posts); empty: every line."""
+    state: str = ""
+    """``down``, ``sending``, ``waiting`` or ``in-flight``; empty: any."""
+
+    def keeps(self, post: str, depths: dict[str, Any]) -> bool:
+        """Whether the line to ``post``, with these depths, is shown."""
+        if not post.startswith(self.post):
+            return False
+        waiting = sum(depths.get(column) or 0 for column in _COLUMNS if type(depths.get(column)) is int)
+        return {
+            "": True,
+            "down": depths.get("up") is False,
+            "sending": bool(depths.get("sending")),
+            "waiting": waiting > 0,
+            "in-flight": bool(depths.get("in_flight")),
+        }.get(self.state, False)
+
+
 @dataclass(slots=True)
 class Screen:
     """What the watch screen shows: the latest events, the latest status of the router or of each centre."""
 
     events: deque[dict[str, Any]]
     stale_after: float
+    only: Only = field(default_factory=Only)
+    height: Callable[[], int | None] = lambda: None
+    """The terminal's rows now (None: no limit): the lines shown are cut to leave the log its place."""
     statuses: dict[str | None, tuple[dict[str, Any], float | None]] = field(default_factory=dict)
     """By centre (None: the single switch): its last status, and the host time it came (None: retained)."""
 
@@ -145,44 +171,88 @@ class Screen:
         centres = sorted(name for name in self.statuses if name is not None)
         if not centres:
             status = self.statuses.get(None, (None, None))[0]
-            return render(status, self.events, state=self.state(None))
+            return render(status, self.events, state=self.state(None), height=self.height(), only=self.only)
         shown = {name: (self.statuses[name][0], self.state(name)) for name in centres}
         return render_network(shown, self.events)
 
 
 @contextmanager
-def live_view(lines: int = EVENTS_SHOWN, *, status_every: float = 1.0) -> Iterator[OnUpdate]:
+def live_view(
+    lines: int = EVENTS_SHOWN, *, status_every: float = 1.0, only: Only | None = None
+) -> Iterator[OnUpdate]:
     """The watch screen in the terminal while the block runs; gives the ``on_update`` that redraws it.
 
-    The screen is drawn four times a second, so a router that falls silent turns stale without a message.
+    The screen is drawn four times a second, so a router that falls silent turns stale without a
+    message; it is cut to the terminal's height as it is now (a resized window included).
     """
-    screen = Screen(deque(maxlen=lines), STALE_AFTER * status_every)
-    with Live(get_renderable=screen.renderable, refresh_per_second=4):
+    console = Console()
+    screen = Screen(
+        deque(maxlen=lines),
+        STALE_AFTER * status_every,
+        only=only or Only(),
+        height=lambda: console.size.height if console.is_terminal else None,
+    )
+    with Live(get_renderable=screen.renderable, refresh_per_second=4, console=console, screen=False):
         yield screen.update
 
 
-def render(status: dict[str, Any] | None, events: deque[dict[str, Any]], *, state: str = "") -> Group:
-    """The screen: one row per line with its waiting copies by precedence, then the latest events."""
-    queues = Table(title="lines (waiting by precedence, in flight, on the line now)", expand=True)
-    queues.add_column("post")
-    for column in [*_COLUMNS, "in flight", "line"]:
-        queues.add_column(column, justify="right")
+STATES = ("down", "sending", "waiting", "in-flight")
+"""What `Only.state` may be."""
+FRAME_ROWS = 11
+"""Rows the screen takes besides the lines' rows and the log's: the state's panel (3), the table's
+title, borders and header (5), the log's borders (2), and the row the cursor keeps below (1)."""
+
+
+def render(
+    status: dict[str, Any] | None,
+    events: deque[dict[str, Any]],
+    *,
+    state: str = "",
+    height: int | None = None,
+    only: Only | None = None,
+) -> Group:
+    """The screen: the router's state and rates, its busiest lines, then the latest events.
+
+    Lines with work come first, busiest first; past the rows ``height`` leaves once the routing log
+    has its place, the rest are summed in one row, so that the log is always on the screen. The
+    time is the network's (the router's clock, scaled), and says so.
+    """
+    only = only or Only()
     raw_queues = (status or {}).get("queues")
-    for post, depths in sorted((raw_queues if isinstance(raw_queues, dict) else {}).items()):
-        if not isinstance(depths, dict):
-            continue
+    queues = {
+        post: depths
+        for post, depths in (raw_queues if isinstance(raw_queues, dict) else {}).items()
+        if isinstance(depths, dict) and only.keeps(str(post), depths)
+    }
+    ranked = sorted(queues, key=lambda post: (-_load(queues[post]), post))
+    room = len(ranked) if height is None else max(1, height - FRAME_ROWS - max(1, len(events)))
+    shown, rest = (ranked, []) if len(ranked) <= room else (ranked[: room - 1], ranked[room - 1 :])
+    title = "lines with work, busiest first (waiting by precedence, in flight, on the line now)"
+    queues_table = Table(title=title, expand=True)
+    queues_table.add_column("post")
+    for column in [*_COLUMNS, "in flight", "line"]:
+        queues_table.add_column(column, justify="right")
+    for post in shown:
+        depths = queues[post]
         line = "DOWN" if depths.get("up") is False else depths.get("sending") or ""
         cells = [*(depths.get(c, "") for c in _COLUMNS), depths.get("in_flight", 0), line]
-        queues.add_row(*(Text(visible(str(cell))) for cell in [post, *cells]))
+        queues_table.add_row(*(Text(visible(str(cell))) for cell in [post, *cells]))
+    other = (status or {}).get("other_lines") if only == Only() else None  # the router's own sum
+    unlisted = _summed([queues[post] for post in rest], other if isinstance(other, dict) else {})
+    if unlisted:
+        queues_table.add_row(Text(visible(unlisted)))
     rates = (status or {}).get("rates_per_s")
     rates = rates if isinstance(rates, dict) else {}
     summary = "  ".join(f"{name} {rate}/s" for name, rate in sorted(rates.items()) if rate) or "idle"
+    if only != Only():
+        summary += f"  (showing: {only.post or 'every'} line{'s' if not only.state else ''} {only.state})"
     log = "\n".join(_line(event) for event in events) or "(no events yet)"
-    title = f"router  {(status or {}).get('at', 'no status yet')}" + (f"  {state}" if state else "")
+    at = (status or {}).get("at", "no status yet")
+    title_text = f"router  network time {at}" + (f"  {state}" if state else "")
     # Text, not markup: a [bold] in a cable's field is shown as it is, not obeyed.
     return Group(
-        Panel(Text(visible(summary)), title=Text(visible(title))),
-        queues,
+        Panel(Text(visible(summary)), title=Text(visible(title_text))),
+        queues_table,
         Panel(Text(log), title="routing log"),  # each line made visible by `_line`,
     )
 
@@ -248,6 +318,25 @@ def _rest(other: object, unshown: int) -> str:
     waiting = other.get("waiting")
     total = sum(v for v in waiting.values() if type(v) is int) if isinstance(waiting, dict) else 0
     return f"+{lines} lines ({other.get('down', 0)} down), {total} waiting"
+
+
+def _summed(rest: list[dict[str, Any]], other: dict[str, Any]) -> str:
+    """The lines not listed, in one row: how many, how many down, waiting and in flight on them.
+
+    ``rest``: those the screen has no room for; ``other``: those the router's status summed itself.
+    """
+    lines = len(rest) + int(other.get("lines", 0) or 0)
+    if not lines:
+        return ""
+    down = sum(depths.get("up") is False for depths in rest) + int(other.get("down", 0) or 0)
+    waiting_other = other.get("waiting")
+    waiting = sum(_load(depths) - int(depths.get("in_flight", 0) or 0) for depths in rest) + (
+        sum(v for v in waiting_other.values() if type(v) is int) if isinstance(waiting_other, dict) else 0
+    )
+    flying = sum(int(depths.get("in_flight", 0) or 0) for depths in rest) + int(
+        other.get("in_flight", 0) or 0
+    )
+    return f"+{lines} more lines: {down} down, {waiting} waiting, {flying} in flight"
 
 
 def _line(event: dict[str, Any], *, with_centre: bool = False) -> str:
