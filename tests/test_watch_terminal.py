@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from router.bus.broker import Mosquitto, mosquitto_binary
 from router.bus.mqtt import BrokerAddress, MqttBus
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-    from router.bus.broker import Mosquitto
+    from pathlib import Path
 
 WIDTH, HEIGHT = 160, 50
 AT = "2026-12-04T10:15:00+00:00"
@@ -47,6 +47,15 @@ async def publish(broker: Mosquitto, messages: list[tuple[str, bytes, bool]]) ->
     async with MqttBus(BrokerAddress.parse(broker.url), client_id="test-watch-terminal") as bus:
         for topic, payload, retain in messages:
             await bus.publish(topic, payload, qos=1, retain=retain)
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A Mosquitto of the test's own: the session's keeps other tests' retained statuses (centres')."""
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto is not installed (.ci/run installs the Debian package)")
+    with Mosquitto(tmp_path / "broker") as private:
+        yield private
 
 
 @pytest.fixture
@@ -92,9 +101,9 @@ def watched(tmux: str, broker: Mosquitto, *flags: str) -> list[str]:
 
 
 def test_the_screen_fits_the_terminal_busiest_lines_first_the_log_in_sight(
-    tmux: str, mosquitto: Mosquitto
+    tmux: str, broker: Mosquitto
 ) -> None:
-    screen = watched(tmux, mosquitto)
+    screen = watched(tmux, broker)
     text = "\n".join(screen)
     assert len(screen) <= HEIGHT
     assert max(len(line) for line in screen) <= WIDTH
@@ -117,8 +126,8 @@ def test_the_screen_fits_the_terminal_busiest_lines_first_the_log_in_sight(
     assert f"+{more} more lines:" in summed[0]
 
 
-def test_the_screen_shows_only_the_lines_asked_for(tmux: str, mosquitto: Mosquitto) -> None:
-    screen = watched(tmux, mosquitto, "--post", "ruehl")
+def test_the_screen_shows_only_the_lines_asked_for(tmux: str, broker: Mosquitto) -> None:
+    screen = watched(tmux, broker, "--post", "ruehl")
     listed = {word for line in screen for word in line.split() if word.startswith("RUEH") and len(word) == 7}
     assert listed
     assert all(ri.startswith("RUEHL") for ri in listed)
