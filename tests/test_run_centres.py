@@ -24,7 +24,7 @@ from router.cable.parser import parse_cable
 from router.network.channel import message_part, read_copy
 from router.network.trunk import RoutingLine, read_transmission, write_transmission
 from tests.helpers import opened, receipt_for
-from tests.test_centres import FAR, MIDDLE, ORIGIN, POSTS, TABLE_TOML, after_fl1, cable
+from tests.test_centres import FAR, MIDDLE, ORIGIN, POSTS, TABLE_TOML, after_fl1, cable, network
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -286,3 +286,46 @@ def receipted_within(seconds: float, journals: list[Path]) -> dict[str, int]:
         if set(states) == {"acknowledged"} or time.monotonic() > deadline:
             return states
         time.sleep(0.1)  # other processes' journals: read until they say so
+
+
+async def on_the_trunk_while_a_flash_comes(broker: Mosquitto, trunk: str) -> list[Message]:
+    """File a ROUTINE, then a FLASH while it is on PIRMASENS's slow trunk: what the trunk carries."""
+    only_detrick = "RUCBAAA/COMMANDER NORTHCOM"
+    got: list[Message] = []
+    async with MqttBus(BrokerAddress.parse(broker.url), client_id="test-trunk-bust") as bus:
+        await bus.subscribe(trunk)
+        # About 2,700 characters: 270 network seconds on the 75-baud trunk, 2.7 s here (at 100x).
+        routine = cable(61, info=only_detrick).replace(b"TEXT. ", b"TEXT. " * 10)
+        await bus.publish(topics.centre_intake(ORIGIN, "routine"), routine)
+        await asyncio.sleep(0.5)  # taken, journalled and on the trunk by now, and far from its end
+        await bus.publish(topics.centre_intake(ORIGIN, "flash"), cable(62, "Z", info=only_detrick))
+        messages = bus.messages()
+        async with asyncio.timeout(20):
+            while len(got) < 3:  # the cancellation, the FLASH, the ROUTINE again
+                got.append(await anext(messages))
+    return got
+
+
+def test_a_flash_busts_a_routine_on_a_trunk_between_centre_processes(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """On Mosquitto, PIRMASENS's 75-baud trunk to DETRICK: the FLASH cancels the ROUTINE on it (§151c).
+
+    The cancellation accounts for the ROUTINE's number (§424); the FLASH goes first, the ROUTINE after.
+    """
+    routing = tmp_path / "routing.toml"
+    routing.write_text(TABLE_TOML, encoding="utf-8")
+    network(tmp_path, slow_trunk=75)  # tmp_path/network.toml
+    trunk = topics.trunk(MIDDLE, ORIGIN)
+    slow = {"ROUTER_NETWORK": str(tmp_path / "network.toml")}
+    with ExitStack() as stack:
+        for name in (MIDDLE, ORIGIN):
+            stack.enter_context(centre_process(mosquitto, name, routing, tmp_path, env=slow))
+        cancelled, *sent = asyncio.run(on_the_trunk_while_a_flash_comes(mosquitto, trunk))
+    assert cancelled.payload.split(b"\n")[:2] == [b"VZCZCPDE0001", b"E E E E E E E E AR"]
+    assert [
+        (t.transmission_id, t.line.precedence) for t in map(read_transmission, (m.payload for m in sent))
+    ] == [
+        ("PDE0002", Precedence.FLASH),
+        ("PDE0003", Precedence.ROUTINE),
+    ]
