@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from router.cli import app
@@ -199,3 +202,28 @@ def test_report_and_demo_out_that_cannot_be_a_folder_fail_in_one_line(tmp_path: 
         result = runner.invoke(app, args)
         assert result.exit_code == 1, (args, result.output)
         assert result.output == f"router {args[0]}: --out {in_the_way}: exists and is not a folder\n"
+
+
+def test_a_bad_setting_in_the_environment_stops_every_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ROUTER_TIME_SCALE=abc router check ...`: the README says a bad value stops every command."""
+    monkeypatch.setenv("ROUTER_TIME_SCALE", "abc")
+    result = runner.invoke(app, ["check", str(SAMPLES / "dual-precedence.txt")])
+    assert result.exit_code == 2
+    assert result.output == (
+        "router: setting time_scale (from ROUTER_TIME_SCALE): Input should be a valid number,"
+        " unable to parse string as a number\n"
+    )
+
+
+def test_router_run_on_a_file_that_is_not_a_journal_says_so_in_one_line(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database\n" * 200)
+    run = subprocess.run(  # noqa: S603 (this interpreter, our own command)
+        [sys.executable, "-m", "router", "run", "--journal", str(notes), "--broker", "mqtt://127.0.0.1:9"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert run.stderr == f"router: {notes}: file is not a database\n"
