@@ -150,3 +150,20 @@ def test_report_without_a_journal_fails_in_one_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["report", "--journal", str(tmp_path / "none.sqlite")])
     assert result.exit_code == 1
     assert result.output.strip() == f"router report: no journal at {tmp_path / 'none.sqlite'}"
+
+
+async def test_publish_files_cables_at_a_centre(mosquitto: Mosquitto) -> None:
+    """`router publish --centre BELTSVILLE FILE`: on centres/BELTSVILLE/in/<file name>, its first centre."""
+    address = BrokerAddress.parse(mosquitto.url)
+    sample = SAMPLES / "flash-collective.txt"
+    async with MqttBus(address, client_id="centre-intake-watcher") as watcher:
+        await watcher.subscribe("centres/+/in/#")
+        result = await asyncio.to_thread(
+            runner.invoke, app, ["publish", "--centre", "BELTSVILLE", str(sample), "--broker", mosquitto.url]
+        )
+        assert result.exit_code == 0, result.output
+        (message,) = await receive(watcher, 1)
+    assert (message.topic, message.payload) == ("centres/BELTSVILLE/in/flash-collective", sample.read_bytes())
+    refused = runner.invoke(app, ["publish", "--centre", "beltsville", str(sample)])
+    assert refused.exit_code == 2
+    assert refused.output == "router publish: not a centre's name: 'beltsville' (capitals, e.g. BELTSVILLE)\n"

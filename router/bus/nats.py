@@ -109,18 +109,64 @@ def node_config(  # noqa: PLR0913 (keyword-only: one node's parts)
     again on the same connection (``"30s"``, its default, when None); Mosquitto sends again only
     on a new connection. ``extra``: further top-level settings (``name: value``), as NATS spells them.
     """
-    route_urls = ", ".join(json.dumps(f"nats-route://127.0.0.1:{port}") for port in routes)
+    return _config(
+        name=name,
+        cluster=cluster,
+        host="127.0.0.1",
+        ports=ports,
+        routes=[f"nats-route://127.0.0.1:{port}" for port in routes],
+        store=str(store),
+        users=users,
+        mqtt_extra=f", stream_replicas: {replicas}"
+        + (f", ack_wait: {json.dumps(ack_wait)}" if ack_wait else ""),
+        extra=extra,
+    )
+
+
+COMPOSE_PORTS = NodePorts(client=4222, cluster=6222, mqtt=1883, monitor=8222)
+"""A node's ports in its own container: NATS's defaults, MQTT on 1883."""
+
+
+def compose_node_config(name: str, peers: Sequence[str], users: Users) -> str:
+    """One node of the compose cluster profile (`docker/compose.yaml`): ``name`` routes to ``peers``.
+
+    Each node in a container of its own, reached by its service name; JetStream in ``/data``, each
+    MQTT stream on every node (a stream on all three survives the loss of one).
+    """
+    return _config(
+        name=name,
+        cluster="router",
+        host="0.0.0.0",  # noqa: S104 (its container's interfaces: compose's network, not the host's)
+        ports=COMPOSE_PORTS,
+        routes=[f"nats-route://{peer}:{COMPOSE_PORTS.cluster}" for peer in peers],
+        store="/data/jetstream",
+        users=users,
+        mqtt_extra=f", stream_replicas: {len(peers) + 1}",
+    )
+
+
+def _config(  # noqa: PLR0913 (keyword-only: one node's parts)
+    *,
+    name: str,
+    cluster: str,
+    host: str,
+    ports: NodePorts,
+    routes: Sequence[str],
+    store: str,
+    users: Users,
+    mqtt_extra: str,
+    extra: Mapping[str, str] | None = None,
+) -> str:
+    route_urls = ", ".join(json.dumps(url) for url in routes)
     lines = [
-        "# Written by router.bus.nats for a private NATS node; not for editing.",
+        "# Written by router.bus.nats for a NATS node of the router's; not for editing.",
         f"server_name: {json.dumps(name)}",
-        f"listen: 127.0.0.1:{ports.client}",
-        f"http: 127.0.0.1:{ports.monitor}",
-        f"jetstream {{ store_dir: {json.dumps(str(store))} }}",
-        f"cluster {{ name: {json.dumps(cluster)}, listen: 127.0.0.1:{ports.cluster},",
+        f"listen: {host}:{ports.client}",
+        f"http: {host}:{ports.monitor}",
+        f"jetstream {{ store_dir: {json.dumps(store)} }}",
+        f"cluster {{ name: {json.dumps(cluster)}, listen: {host}:{ports.cluster},",
         f"  routes: [{route_urls}] }}",
-        f"mqtt {{ listen: 127.0.0.1:{ports.mqtt}, stream_replicas: {replicas}"
-        + (f", ack_wait: {json.dumps(ack_wait)}" if ack_wait else "")
-        + " }",
+        f"mqtt {{ listen: {host}:{ports.mqtt}{mqtt_extra} }}",
         *(f"{key}: {value}" for key, value in (extra or {}).items()),
         authorization(users),
     ]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from router.cli.common import USAGE, RoutingPath, fail, settings_or_exit, table_or_exit
 from router.errors import RouterError, TableError
+
+if TYPE_CHECKING:
+    from router.bus.security import Keyring, Users
 
 
 def credentials(  # noqa: PLR0913 (the folder, who, the network, and the TLS files to make)
@@ -50,6 +53,14 @@ def credentials(  # noqa: PLR0913 (the folder, who, the network, and the TLS fil
             show_default=False,
         ),
     ] = None,
+    cluster: Annotated[
+        bool,
+        typer.Option(
+            "--cluster",
+            help="Also the files of docker/compose.yaml's cluster profile: three NATS nodes' configs "
+            "(nats-1.conf...) and the journals' PostgreSQL password (postgres.password, pgpass).",
+        ),
+    ] = False,
 ) -> None:
     """Write the broker's users: each one's password file, Mosquitto's passwd and acl, TLS files if asked.
 
@@ -76,6 +87,7 @@ def credentials(  # noqa: PLR0913 (the folder, who, the network, and the TLS fil
         users = keyring.users(stations, centres)
         passwd, acl = users.write_broker_files(keyring.folder)
         made = _tls_files(keyring.folder, hosts or [], client_certificates or []) if tls else []
+        made += _cluster_files(keyring, users) if cluster else []
     except (RouterError, OSError) as exc:
         fail(f"router credentials: {exc}")
     typer.echo(
@@ -98,3 +110,24 @@ def _tls_files(folder: Path, hosts: list[str], clients: list[str]) -> list[str]:
         client = issue(folder, user, server=False)
         made.append(f"client certificate: --certfile {client.certfile} --keyfile {client.keyfile}")
     return made
+
+
+CLUSTER_NODES = ("nats-1", "nats-2", "nats-3")
+"""The NATS nodes of docker/compose.yaml's cluster profile, by service name."""
+JOURNALS_HOST = "postgres"
+"""The PostgreSQL service of that profile, which keeps the centres' journals."""
+
+
+def _cluster_files(keyring: Keyring, users: Users) -> list[str]:
+    """Each NATS node's config (the users and their grants, as on Mosquitto), PostgreSQL's password."""
+    from router.bus.nats import compose_node_config  # noqa: PLC0415
+    from router.bus.security import write_private  # noqa: PLC0415
+
+    for node in CLUSTER_NODES:
+        peers = [peer for peer in CLUSTER_NODES if peer != node]
+        write_private(keyring.folder / f"{node}.conf", compose_node_config(node, peers, users))
+    password = keyring.ensure(["postgres"])["postgres"]
+    # libpq's password file (PGPASSFILE): the centres' journal URLs carry no password.
+    write_private(keyring.folder / "pgpass", f"{JOURNALS_HOST}:5432:*:router:{password}\n")
+    nodes = ", ".join(f"{node}.conf" for node in CLUSTER_NODES)
+    return [f"cluster: NATS nodes {nodes}; PostgreSQL postgres.password, pgpass"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -33,6 +34,7 @@ from router.cli.common import (
 from router.cli.render import decision_record, decision_summary, summary
 from router.errors import CableParseError
 from router.routing.decide import decide
+from router.routing.network_description import CENTRE_NAME_PATTERN
 from router.settings import sources
 
 if TYPE_CHECKING:
@@ -111,6 +113,14 @@ def publish(  # noqa: PLR0913 (the files, then where and as whom)
         list[str], typer.Argument(help="Cable files, or - for standard input.", show_default=False)
     ],
     *,
+    centre: Annotated[
+        str | None,
+        typer.Option(
+            "--centre",
+            help="File them at this switching centre of a network (centres/NAME/in/<file name>).",
+            show_default=False,
+        ),
+    ] = None,
     broker: BrokerOption = None,
     username: Username = None,
     password_file: PasswordFile = None,
@@ -118,7 +128,10 @@ def publish(  # noqa: PLR0913 (the files, then where and as whom)
     certfile: CertFile = None,
     keyfile: KeyFile = None,
 ) -> None:
-    """Publish cable files (or stdin) to the intake, cables/in/<file name>, at QoS 1, as the publisher."""
+    """Publish cable files (or stdin) to the intake, cables/in/<file name>, at QoS 1, as the publisher.
+
+    With --centre NAME, to that centre's intake: it is their originating centre.
+    """
     from router.bus.mqtt import MqttBus  # noqa: PLC0415 (the MQTT client is not needed by check)
     from router.bus.security import PUBLISHER  # noqa: PLC0415
 
@@ -129,6 +142,8 @@ def publish(  # noqa: PLR0913 (the files, then where and as whom)
         ]
     except OSError as exc:
         fail(f"router publish: cannot read {exc.filename}: {exc.strerror}")
+    if centre is not None and not re.fullmatch(CENTRE_NAME_PATTERN, centre):
+        fail(f"router publish: not a centre's name: {centre!r} (capitals, e.g. BELTSVILLE)", USAGE)
     address = broker_or_exit(
         PUBLISHER, login_flags(broker, username, password_file, cafile, certfile, keyfile)
     )
@@ -136,7 +151,7 @@ def publish(  # noqa: PLR0913 (the files, then where and as whom)
     async def main() -> None:
         async with MqttBus(address) as bus:
             for name, data in cables:
-                topic = topics.intake(name)
+                topic = topics.intake(name) if centre is None else topics.centre_intake(centre, name)
                 await bus.publish(topic, data, qos=1)
                 typer.echo(f"published {topic} ({len(data)} bytes)")
 
