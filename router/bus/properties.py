@@ -14,6 +14,10 @@ the end, or a string that is not UTF-8 ends the reading, and what was read befor
 from __future__ import annotations
 
 from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 MESSAGE_EXPIRY = 0x02
 """Four-byte integer: seconds the message may wait at a broker for its subscriber (MQTT 5 §3.3.2.3.3)."""
@@ -50,18 +54,24 @@ KEPT = frozenset({MESSAGE_EXPIRY, USER_PROPERTY})
 
 def kept_on_copies(block: bytes) -> bytes:
     """The properties of an incoming PUBLISH that its copies carry (user properties, expiry), encoded."""
-    kept = bytearray()
+    return b"".join(block[start:end] for identifier, start, end in _entries(block) if identifier in KEPT)
+
+
+def _entries(block: bytes) -> Iterator[tuple[int, int, int]]:
+    """Each property of ``block``: its identifier, where it starts and where its value ends.
+
+    An unknown identifier or a malformed value ends the reading: nothing after it can be read
+    with confidence (a length may be anything).
+    """
     at = 0
     while at < len(block):
         identifier = block[at]
         kind = _PUBLISH_PROPERTIES.get(identifier)
         end = _value_end(block, at + 1, kind) if kind is not None else None
         if end is None:
-            break  # unknown or malformed: nothing after it can be read with confidence
-        if identifier in KEPT:
-            kept += block[at:end]
+            return
+        yield identifier, at, end
         at = end
-    return bytes(kept)
 
 
 def copy_properties(kept: bytes) -> bytes:
@@ -82,14 +92,8 @@ def message_expiry(seconds: int) -> bytes:
 def read_properties(block: bytes) -> dict[str, object]:
     """The properties a test or a subscriber cares for, decoded: expiry, content type, user properties."""
     found: dict[str, object] = {"user": []}
-    at = 0
-    while at < len(block):
-        identifier = block[at]
-        kind = _PUBLISH_PROPERTIES.get(identifier)
-        end = _value_end(block, at + 1, kind) if kind is not None else None
-        if end is None:
-            break
-        value = block[at + 1 : end]
+    for identifier, start, end in _entries(block):
+        value = block[start + 1 : end]
         if identifier == MESSAGE_EXPIRY:
             found["expiry"] = int.from_bytes(value, "big")
         elif identifier == CONTENT_TYPE:
@@ -99,7 +103,6 @@ def read_properties(block: bytes) -> dict[str, object]:
             user = found["user"]
             assert isinstance(user, list)
             user.append((value[2:name_end].decode(), value[name_end + 2 :].decode()))
-        at = end
     return found
 
 

@@ -14,6 +14,16 @@ if TYPE_CHECKING:
     from router.bus.security import Keyring, Users
 
 
+ClusterFiles = Annotated[
+    bool,
+    typer.Option(
+        "--cluster",
+        help="Also the files of docker/compose.yaml's cluster profile: three NATS nodes' configs "
+        "(nats-1.conf...) and the journals' PostgreSQL password (postgres.password, pgpass).",
+    ),
+]
+
+
 def credentials(  # noqa: PLR0913 (the folder, who, the network, and the TLS files to make)
     *,
     out: Annotated[
@@ -53,14 +63,7 @@ def credentials(  # noqa: PLR0913 (the folder, who, the network, and the TLS fil
             show_default=False,
         ),
     ] = None,
-    cluster: Annotated[
-        bool,
-        typer.Option(
-            "--cluster",
-            help="Also the files of docker/compose.yaml's cluster profile: three NATS nodes' configs "
-            "(nats-1.conf...) and the journals' PostgreSQL password (postgres.password, pgpass).",
-        ),
-    ] = False,
+    cluster: ClusterFiles = False,
 ) -> None:
     """Write the broker's users: each one's password file, Mosquitto's passwd and acl, TLS files if asked.
 

@@ -19,12 +19,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from contextlib import suppress
 from importlib import resources
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
 
 from router.bus import topics
+from router.bus.http import REQUEST_LIMIT, read_request, reply
 from router.errors import RouterError
 from router.readout.trace import in_hop_order, read_trace, trace_json
 from router.readout.watch import RETAINED, read_object
@@ -40,8 +39,6 @@ BEHIND_AT_MOST = 1000
 """Events a page's stream may be behind before it is closed (the browser reconnects by itself)."""
 KEEPALIVE_EVERY = 15.0
 """Seconds between two comments on a quiet stream, so that proxies and browsers keep it open."""
-REQUEST_LIMIT = 8192
-REQUEST_WITHIN = 5.0
 MAX_ID = 80
 """Characters of a trace look-up's id at most: a message id is about 25."""
 
@@ -85,25 +82,20 @@ class Console:
         return await asyncio.start_server(self._answer, host, port, limit=REQUEST_LIMIT)
 
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await read_request(reader)
         try:
-            async with asyncio.timeout(REQUEST_WITHIN):
-                request = await reader.readuntil(b"\r\n\r\n")
-        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
-            writer.close()
-            return
-        method, _, rest = request.decode("latin-1").partition(" ")
-        target = urlsplit(rest.partition(" ")[0])
-        try:
-            if method != "GET":
-                await _reply(writer, "405 Method Not Allowed", "text/plain", b"GET only\n")
-            elif target.path == "/":
-                await _reply(writer, "200 OK", "text/html; charset=utf-8", self._page)
-            elif target.path == "/events":
+            if request is None:
+                pass
+            elif request.method != "GET":
+                await reply(writer, "405 Method Not Allowed", "text/plain", b"GET only\n")
+            elif request.path == "/":
+                await reply(writer, "200 OK", "text/html; charset=utf-8", self._page)
+            elif request.path == "/events":
                 await self._stream(writer)
-            elif target.path == "/trace":
-                await self._trace(writer, parse_qs(target.query).get("id", [""])[0])
+            elif request.path == "/trace":
+                await self._trace(writer, request.query.get("id", [""])[0])
             else:
-                await _reply(writer, "404 Not Found", "text/plain", b"not here: /, /events, /trace?id=ID\n")
+                await reply(writer, "404 Not Found", "text/plain", b"not here: /, /events, /trace?id=ID\n")
         except ConnectionError:
             pass
         finally:
@@ -137,16 +129,16 @@ class Console:
 
     async def _trace(self, writer: asyncio.StreamWriter, key: str) -> None:
         if not key or len(key) > MAX_ID:
-            await _reply(
+            await reply(
                 writer, "400 Bad Request", "application/json", _json({"error": "give ?id=MESSAGE-ID"})
             )
             return
         try:
             traces = await asyncio.to_thread(self._read_traces, key)
         except RouterError as exc:
-            await _reply(writer, "200 OK", "application/json", _json({"error": str(exc)}))
+            await reply(writer, "200 OK", "application/json", _json({"error": str(exc)}))
             return
-        await _reply(writer, "200 OK", "application/json", _json({"id": key, "traces": trace_json(traces)}))
+        await reply(writer, "200 OK", "application/json", _json({"id": key, "traces": trace_json(traces)}))
 
     def _read_traces(self, key: str) -> list[Any]:
         present = [path for path in self.journals if path.exists()]
@@ -160,13 +152,3 @@ def _event(kind: str, value: object) -> bytes:
 
 def _json(value: object) -> bytes:
     return json.dumps(value, default=str).encode()
-
-
-async def _reply(writer: asyncio.StreamWriter, status: str, kind: str, body: bytes) -> None:
-    writer.write(
-        f"HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {len(body)}\r\n"
-        "X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n".encode()
-        + body
-    )
-    with suppress(ConnectionError):
-        await writer.drain()

@@ -12,12 +12,13 @@ reads the switch's state between two of its bursts, never in the middle of one.
 from __future__ import annotations
 
 import asyncio
-from contextlib import suppress
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
+
+from router.bus.http import REQUEST_LIMIT, read_request, reply
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -31,10 +32,6 @@ NETWORK_BUCKETS = (0.1, 1, 5, 15, 60, 120, 300, 600, 1800, 3600, 3 * 3600, 6 * 3
 """Network seconds: a FLASH's two minutes in the switch (ACP 127's target) to ROUTINE's six hours."""
 COMMIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, float("inf"))
 """Host seconds of a burst's commit: a fraction of a millisecond on a quiet disk, seconds on a sick one."""
-REQUEST_LIMIT = 8192
-"""Bytes of a scrape's request read at most: a request line and a few headers."""
-REQUEST_WITHIN = 5.0
-"""Seconds a client has to send its request before the connection is closed."""
 
 NAMED_COUNTS = {
     "received": ("router_cables_received", "Cables taken off the intake (and off trunks) and journalled."),
@@ -98,37 +95,17 @@ class Metrics:
         return await asyncio.start_server(self._answer, host, port, limit=REQUEST_LIMIT)
 
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            async with asyncio.timeout(REQUEST_WITHIN):
-                request = await reader.readuntil(b"\r\n\r\n")
-        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
-            writer.close()
-            return
-        method, _, rest = request.partition(b" ")
-        path = rest.partition(b" ")[0].partition(b"?")[0]
-        if method != b"GET":
-            status, body, kind = b"405 Method Not Allowed", b"GET only\n", b"text/plain"
-        elif path == b"/metrics":
-            body, content_type = self.page(_accepted(request))
-            status, kind = b"200 OK", content_type.encode()
+        request = await read_request(reader)
+        if request is None:
+            pass
+        elif request.method != "GET":
+            await reply(writer, "405 Method Not Allowed", "text/plain", b"GET only\n")
+        elif request.path == "/metrics":
+            body, content_type = self.page(request.accept)
+            await reply(writer, "200 OK", content_type, body)
         else:
-            status, body, kind = b"404 Not Found", b"the figures are at /metrics\n", b"text/plain"
-        writer.write(
-            b"HTTP/1.1 " + status + b"\r\nContent-Type: " + kind
-            + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body
-        )  # fmt: skip
-        with suppress(ConnectionError):
-            await writer.drain()
+            await reply(writer, "404 Not Found", "text/plain", b"the figures are at /metrics\n")
         writer.close()
-
-
-def _accepted(request: bytes) -> str:
-    """The request's Accept header, or nothing."""
-    for line in request.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"accept":
-            return value.strip().decode("latin-1")
-    return ""
 
 
 class _SwitchState:
