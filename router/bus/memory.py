@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from router.bus.protocol import Message
@@ -35,13 +35,13 @@ class MemoryBroker:
         """Keep a retained message, then pass the message to every matching subscription."""
         self._retain(message)
         for client in self.clients:
-            await client.offer(replace(message, retain=False))
+            await client.offer(_delivered(message, retain=False))
 
     def deliver_now(self, message: Message) -> None:
         """As `deliver`, without waiting: a subscriber whose queue is full is an error."""
         self._retain(message)
         for client in self.clients:
-            client.offer_now(replace(message, retain=False))
+            client.offer_now(_delivered(message, retain=False))
 
     def _retain(self, message: Message) -> None:
         if message.retain:
@@ -86,7 +86,7 @@ class MemoryBus:
         self.filters.append(topic_filter)
         for message in list(self.broker.retained.values()):
             if topic_matches(topic_filter, message.topic):
-                await self.queue.put(replace(message, retain=True))
+                await self.queue.put(_delivered(message, retain=True))
 
     async def offer(self, message: Message) -> None:
         """Queue ``message`` if a subscription matches it (backpressure when the queue is full)."""
@@ -108,3 +108,11 @@ class MemoryBus:
 
     async def ack(self, message: Message) -> None:
         """Nothing to tell: the in-memory broker never redelivers."""
+
+
+def _delivered(message: Message, *, retain: bool) -> Message:
+    """``message`` as a subscriber gets it, its properties kept.
+
+    Made anew, not by `dataclasses.replace`, which costs more than the rest of a delivery here.
+    """
+    return Message(message.topic, message.payload, message.qos, retain, properties=message.properties)
