@@ -11,7 +11,7 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
 
 from router.errors import JournalUnwritableError
-from router.journal.dialect import BUSY_TIMEOUT, ERRORS, dialect_for, is_weather, shown
+from router.journal.dialect import BUSY_TIMEOUT, ERRORS, Connection, dialect_for, is_weather, shown
 from router.journal.schema import SCHEMA
 
 if TYPE_CHECKING:
@@ -65,6 +65,11 @@ class Database:
         self._receipted: list[tuple[float, float, int, str]] = []
         """Rows written in one go at the end of the transaction (or before anything is read)."""
 
+    @property
+    def connection(self) -> Connection:
+        """The database connection: the journal's lease is held on it (`router.journal.lease`)."""
+        return self._db
+
     def close(self) -> None:
         """Checkpoint and close."""
         self._db.close()
@@ -72,6 +77,11 @@ class Database:
     def now(self) -> float:
         """The journal's clock: the network's time."""
         return self._now()
+
+    def _next_id(self, table: str) -> int:
+        """The id after the last of ``table`` (cables, deliveries): what SQLite gives a row given none."""
+        self._write_pending()
+        return int(self._db.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0])  # noqa: S608
 
     def _write_pending(self) -> None:
         # In the order the rows refer to each other: a delivery before its transmissions and receipt.

@@ -14,85 +14,17 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING
 
 from router.errors import JournalOpenError
+from router.journal.backend import Connection, DatabaseError, IntegrityError, Rows, is_url, shown
 from router.journal.migrations import migrate
 from router.journal.schema import SCHEMA
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from collections.abc import Callable
 
-URL_SCHEMES = ("postgresql://", "postgres://")
-"""How a journal in PostgreSQL is named (libpq's connection URIs); anything else is an SQLite path."""
-
-
-def is_url(journal: object) -> bool:
-    """Whether ``journal`` names a PostgreSQL journal (a URL), not an SQLite file."""
-    return str(journal).startswith(URL_SCHEMES)
-
-
-def shown(journal: object) -> str:
-    """A journal's name as messages and logs say it: a URL without its password."""
-    text = str(journal)
-    if not is_url(text):
-        return text
-    parts = urlsplit(text)
-    if parts.password is None:
-        return text
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=user + host))
-
-
-class Rows(Protocol):
-    """What a statement gives back: sqlite3's cursor, or psycopg's."""
-
-    def fetchone(self) -> Any:
-        """The next row, or None."""
-
-    def fetchall(self) -> list[Any]:
-        """The rows left."""
-
-    def __iter__(self) -> Iterator[Any]:
-        """The rows left, one at a time."""
-
-
-class Connection(Protocol):
-    """The part of a DB-API connection the journal uses: sqlite3's, or `router.journal.postgres`'s."""
-
-    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Rows:
-        """Run one statement, in SQLite's dialect."""
-
-    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> object:
-        """Run one statement for each row of parameters."""
-
-    def executescript(self, sql_script: str, /) -> object:
-        """Run statements separated by semicolons."""
-
-    def close(self) -> None:
-        """Close the connection."""
-
-    @property
-    def in_transaction(self) -> bool:
-        """Whether a transaction is open."""
-
-
-class DatabaseError(Exception):
-    """An error of a PostgreSQL journal, re-raised as ours (psycopg is an optional dependency).
-
-    ``sqlstate``: PostgreSQL's five-character code (None: the connection failed before a server said).
-    """
-
-    def __init__(self, message: str, sqlstate: str | None) -> None:
-        super().__init__(message)
-        self.sqlstate = sqlstate
-
-
-class IntegrityError(DatabaseError):
-    """A PostgreSQL constraint said no (class 23): a message id routed before, as sqlite3's own."""
-
+__all__ = ["ERRORS", "Connection", "DatabaseError", "IntegrityError", "Rows", "is_url", "shown"]
 
 ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, DatabaseError)
 """Every error a journal's database may raise, whichever it is: what a reader catches."""

@@ -18,7 +18,7 @@ import socket
 from typing import TYPE_CHECKING, Any
 
 from router.errors import JournalOpenError
-from router.journal.dialect import DatabaseError, IntegrityError, shown
+from router.journal.backend import DatabaseError, IntegrityError, Rows, shown
 from router.journal.schema import SCHEMA
 
 if TYPE_CHECKING:
@@ -159,7 +159,7 @@ class PostgresConnection:
             text = self._translated[sql] = translate(sql)
         return text
 
-    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> psycopg.Cursor[Any]:
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Rows:
         """Run one statement; a refused `MAY_SAY_NO` one leaves the transaction as it was."""
         guarded = sql in MAY_SAY_NO and self.in_transaction
         try:

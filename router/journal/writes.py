@@ -323,11 +323,6 @@ class Writes(Database):
         )
         return cable_id
 
-    def _next_id(self, table: str) -> int:
-        """The id after the last of ``table`` (cables, deliveries): what SQLite gives a row given none."""
-        self._write_pending()
-        return int(self._db.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0])  # noqa: S608
-
     def receive_oversize(self, cable_id: int, topic: str, head: bytes, detail: dict[str, object]) -> None:
         """Commit a cable over the size limit as received and rejected at once: its head, not its body."""
         self._db.execute(

@@ -1,0 +1,115 @@
+"""A centre's lease on its journal: one router at a time writes it, another takes over when it dies.
+
+AUTODIN's switching centres ran a standby processor beside the one on line, ready to take the
+traffic from the journal when the other failed (DOMAIN: AUTODIN); here the standby is a second
+``router run`` for the same journal, on this machine or another.
+
+- PostgreSQL: a session advisory lock (``pg_try_advisory_lock``) held on the journal's own
+  connection, keyed by the journal's database and schema. The server ends the session of a
+  process that dies (SIGKILL, a host gone: its socket closes), and the lock goes with it.
+- SQLite: the journal is a file of one machine, and SQLite lets one process write at a time
+  already (``BEGIN IMMEDIATE``); but two routers taking turns would both deliver. So an exclusive
+  ``flock`` on ``<journal>.lease`` beside it, which the kernel lets go when the process dies.
+
+Either way the holder's pid and host are readable by the one refused (``router pid 4242 on
+centre-a``), for its one line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import time
+from typing import TYPE_CHECKING
+
+from router.errors import JournalError
+from router.journal.postgres import PostgresConnection, holder_name
+
+if TYPE_CHECKING:
+    from router.journal.database import Database
+
+LEASE_SUFFIX = ".lease"
+POLL_SECONDS = 1.0
+"""How often a router waiting for the lease (``--wait-for-lease``) asks again."""
+
+LEASE_KEY = (
+    "SELECT ('x' || substr(md5('router journal lease ' || current_database() || '.' || current_schema()),"
+    " 1, 16))::bit(64)::bigint"
+)
+"""The advisory lock's key: 64 bits of a digest of the journal's database and schema (one a journal)."""
+LEASE_HOLDER = (
+    "SELECT a.application_name, host(a.client_addr) FROM pg_locks l JOIN pg_stat_activity a"
+    " ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+    " AND l.classid::bigint = ? AND l.objid::bigint = ?"
+)
+"""Who holds the lock: its session's application name (the router's pid and host) and address.
+
+pg_locks shows a 64-bit key as its high and low 32 bits (classid, objid)."""
+
+
+class JournalLeaseError(JournalError):
+    """Another router holds the journal's lease: this one must not write it."""
+
+    def __init__(self, journal: str, holder: str) -> None:
+        self.holder = holder
+        super().__init__(f"the journal {journal} is held by another router ({holder})")
+
+
+class Lease:
+    """This process's hold on a journal's lease, once taken; let go by `release` or by dying."""
+
+    def __init__(self, journal: Database) -> None:
+        self._journal = journal
+        self._file: int | None = None
+
+    def try_take(self) -> str | None:
+        """Take the lease if it is free: None once held, else who holds it."""
+        db = self._journal.connection
+        if isinstance(db, PostgresConnection):
+            key = int(db.execute(LEASE_KEY).fetchone()[0])
+            if db.execute("SELECT pg_try_advisory_lock(?)", (key,)).fetchone()[0]:
+                return None
+            row = db.execute(LEASE_HOLDER, ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF)).fetchone()
+            if row is None:  # let go between the two questions: ask again next time
+                return "a router that has just let go"
+            return f"{row[0] or 'no name'} from {row[1] or 'a local socket'}"
+        return self._take_file()
+
+    def _take_file(self) -> str | None:
+        descriptor = os.open(self._journal.location + LEASE_SUFFIX, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(descriptor, 200).decode(errors="replace").strip()
+            os.close(descriptor)
+            return holder or "a router that has not said who"
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, holder_name().encode())
+        self._file = descriptor
+        return None
+
+    def release(self) -> None:
+        """Let go of the lease (PostgreSQL's goes with the journal's connection, closed after this)."""
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._file, fcntl.LOCK_UN)
+            os.close(self._file)
+            self._file = None
+
+
+async def take_lease(journal: Database, wait: float, stop: asyncio.Event | None = None) -> Lease:
+    """The journal's lease for this router, waiting up to ``wait`` seconds for its holder to let go.
+
+    `JournalLeaseError` names the holder when the lease is not had in time (at once with no wait), or
+    when ``stop`` is set meanwhile.
+    """
+    lease = Lease(journal)
+    deadline = time.monotonic() + wait
+    while (holder := lease.try_take()) is not None:
+        left = deadline - time.monotonic()
+        if left <= 0 or (stop is not None and stop.is_set()):
+            raise JournalLeaseError(journal.path, holder)
+        await asyncio.sleep(min(POLL_SECONDS, left))
+    return lease
