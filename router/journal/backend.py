@@ -9,6 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from router.errors import JournalDatabaseError, JournalIntegrityError, JournalLeaseError
+
+__all__ = ["DatabaseError", "IntegrityError", "JournalLeaseError"]
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
 
@@ -67,16 +71,7 @@ class Connection(Protocol):
         """Whether a transaction is open."""
 
 
-class DatabaseError(Exception):
-    """An error of a PostgreSQL journal, re-raised as ours (psycopg is an optional dependency).
-
-    ``sqlstate``: PostgreSQL's five-character code (None: the connection failed before a server said).
-    """
-
-    def __init__(self, message: str, sqlstate: str | None) -> None:
-        super().__init__(message)
-        self.sqlstate = sqlstate
-
-
-class IntegrityError(DatabaseError):
-    """A PostgreSQL constraint said no (class 23): a message id routed before, as sqlite3's own."""
+DatabaseError = JournalDatabaseError
+"""A PostgreSQL journal's error (`router.errors.JournalDatabaseError`), by the name sqlite3 gives its own."""
+IntegrityError = JournalIntegrityError
+"""A PostgreSQL constraint said no (`router.errors.JournalIntegrityError`)."""

@@ -24,37 +24,17 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from router.errors import JournalError
+from router.journal.backend import JournalLeaseError
 from router.journal.postgres import PostgresConnection, holder_name
 
 if TYPE_CHECKING:
     from router.journal.database import Database
 
+__all__ = ["JournalLeaseError", "Lease", "take_lease"]
+
 LEASE_SUFFIX = ".lease"
 POLL_SECONDS = 1.0
 """How often a router waiting for the lease (``--wait-for-lease``) asks again."""
-
-LEASE_KEY = (
-    "SELECT ('x' || substr(md5('router journal lease ' || current_database() || '.' || current_schema()),"
-    " 1, 16))::bit(64)::bigint"
-)
-"""The advisory lock's key: 64 bits of a digest of the journal's database and schema (one a journal)."""
-LEASE_HOLDER = (
-    "SELECT a.application_name, host(a.client_addr) FROM pg_locks l JOIN pg_stat_activity a"
-    " ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
-    " AND l.classid::bigint = ? AND l.objid::bigint = ?"
-)
-"""Who holds the lock: its session's application name (the router's pid and host) and address.
-
-pg_locks shows a 64-bit key as its high and low 32 bits (classid, objid)."""
-
-
-class JournalLeaseError(JournalError):
-    """Another router holds the journal's lease: this one must not write it."""
-
-    def __init__(self, journal: str, holder: str) -> None:
-        self.holder = holder
-        super().__init__(f"the journal {journal} is held by another router ({holder})")
 
 
 class Lease:
@@ -68,13 +48,7 @@ class Lease:
         """Take the lease if it is free: None once held, else who holds it."""
         db = self._journal.connection
         if isinstance(db, PostgresConnection):
-            key = int(db.execute(LEASE_KEY).fetchone()[0])
-            if db.execute("SELECT pg_try_advisory_lock(?)", (key,)).fetchone()[0]:
-                return None
-            row = db.execute(LEASE_HOLDER, ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF)).fetchone()
-            if row is None:  # let go between the two questions: ask again next time
-                return "a router that has just let go"
-            return f"{row[0] or 'no name'} from {row[1] or 'a local socket'}"
+            return db.try_lease()
         return self._take_file()
 
     def _take_file(self) -> str | None:

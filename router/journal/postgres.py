@@ -18,11 +18,11 @@ import socket
 from typing import TYPE_CHECKING, Any
 
 from router.errors import JournalOpenError
-from router.journal.backend import DatabaseError, IntegrityError, Rows, shown
+from router.journal.backend import DatabaseError, IntegrityError, JournalLeaseError, Rows, shown
 from router.journal.schema import SCHEMA
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     import psycopg
 
@@ -36,6 +36,20 @@ TYPES = (
 """SQLite's column types as PostgreSQL's: ids and counts 8 bytes, times double, bytes bytea."""
 OWN_IDS = ("cables", "deliveries", "identities", "properties")
 """Tables whose rows the switch numbers itself (or by their cable); the others number theirs."""
+
+LEASE_KEY = (
+    "SELECT ('x' || substr(md5('router journal lease ' || current_database() || '.' || current_schema()),"
+    " 1, 16))::bit(64)::bigint"
+)
+"""The lease's advisory lock key: 64 bits of a digest of the journal's database and schema."""
+LEASE_HOLDER = (
+    "SELECT a.application_name, host(a.client_addr) FROM pg_locks l JOIN pg_stat_activity a"
+    " ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+    " AND l.classid::bigint = ? AND l.objid::bigint = ?"
+)
+"""Who holds the lock: its session's application name (the router's pid and host) and address.
+
+pg_locks shows a 64-bit key as its high and low 32 bits (classid, objid)."""
 
 REWRITES = {
     # SQLite's two-argument max() is PostgreSQL's greatest(); a subquery in FROM needs a name there.
@@ -143,13 +157,23 @@ class PostgresConnection:
     """A psycopg connection that runs the journal's SQLite statements (translated), as sqlite3 would.
 
     Autocommit, as the journal's SQLite connection (``isolation_level=None``): a transaction is the
-    journal's own ``BEGIN`` ... ``COMMIT``.
+    journal's own ``BEGIN`` ... ``COMMIT``. A connection lost (the server restarted, the network
+    went) is weather: the switch rolls back and tries again, and the next ``BEGIN`` connects anew,
+    taking the journal's lease again first if it held it (`try_lease`).
     """
 
-    def __init__(self, db: psycopg.Connection[Any]) -> None:
+    def __init__(
+        self,
+        db: psycopg.Connection[Any],
+        name: str,
+        reopen: Callable[[], psycopg.Connection[Any]] | None = None,
+    ) -> None:
         import psycopg  # noqa: PLC0415
 
         self._db = db
+        self._name = name
+        self._reopen = reopen
+        self._lease_key: int | None = None
         self._psycopg_error: type[Exception] = psycopg.Error
         self._translated: dict[str, str] = {}
 
@@ -161,6 +185,8 @@ class PostgresConnection:
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Rows:
         """Run one statement; a refused `MAY_SAY_NO` one leaves the transaction as it was."""
+        if sql == "BEGIN" and self.broken:
+            self._reconnect()
         guarded = sql in MAY_SAY_NO and self.in_transaction
         try:
             if guarded:
@@ -190,6 +216,39 @@ class PostgresConnection:
                 self.execute(statement)
         return None
 
+    def try_lease(self) -> str | None:
+        """Take the journal's lease on this connection if it is free: None once held, else who holds it.
+
+        A session advisory lock, keyed by the journal's database and schema: the server lets go of
+        it when this session ends, as when the process holding it dies (`router.journal.lease`).
+        """
+        key = int(self.execute(LEASE_KEY).fetchone()[0])
+        if self.execute("SELECT pg_try_advisory_lock(?)", (key,)).fetchone()[0]:
+            self._lease_key = key
+            return None
+        row = self.execute(LEASE_HOLDER, ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF)).fetchone()
+        if row is None:  # let go between the two questions: ask again next time
+            return "a router that has just let go"
+        return f"{row[0] or 'no name'} from {row[1] or 'a local socket'}"
+
+    def _reconnect(self) -> None:
+        """Connect again after the connection was lost; the lease again, if this router held it.
+
+        Another router may have taken the lease meanwhile (the server saw this session end): then this
+        one must not write, and says who has it (`JournalLeaseError`, not weather).
+        """
+        if self._reopen is None:
+            return
+        self._db.close()
+        try:
+            self._db = self._reopen()
+        except self._psycopg_error as exc:
+            raise _error(exc) from exc
+        key, self._lease_key = self._lease_key, None
+        if key is not None and (holder := self.try_lease()) is not None:
+            self._db.close()
+            raise JournalLeaseError(self._name, holder)
+
     @property
     def in_transaction(self) -> bool:
         """Whether a transaction is open (or failed and not yet rolled back)."""
@@ -211,23 +270,33 @@ class PostgresConnection:
         self._db.close()
 
 
+def _open(url: str, busy_timeout: float) -> psycopg.Connection[Any]:
+    """A connection to the journal's server: autocommit, named for the lease, with a lock timeout."""
+    import psycopg  # noqa: PLC0415
+
+    db = psycopg.connect(url, autocommit=True, application_name=holder_name(), connect_timeout=10)
+    # As SQLite's busy timeout: a statement waits this long for another session's lock, then fails
+    # (55P03, weather) and the switch tries again later.
+    db.execute(f"SET lock_timeout = {max(1, int(busy_timeout * 1000))}")
+    return db
+
+
 def connect(url: str, busy_timeout: float) -> PostgresConnection:
     """The PostgreSQL journal at ``url``, its tables made if new; `JournalOpenError` says why not.
 
-    ``busy_timeout``: how long a statement waits for another session's row lock before it fails
-    as weather (lock_timeout), as SQLite's busy timeout.
+    ``busy_timeout``: how long a statement waits for another session's lock before it fails as
+    weather (lock_timeout), as SQLite's busy timeout.
     """
     try:
         import psycopg  # noqa: PLC0415 (an optional dependency: only a PostgreSQL journal needs it)
     except ImportError as exc:
         raise JournalOpenError(shown(url), INSTALL_HINT) from exc
     try:
-        db = psycopg.connect(url, autocommit=True, application_name=holder_name(), connect_timeout=10)
+        db = _open(url, busy_timeout)
     except psycopg.Error as exc:
         raise JournalOpenError(shown(url), str(exc).strip().splitlines()[0]) from exc
-    connection = PostgresConnection(db)
+    connection = PostgresConnection(db, shown(url), lambda: _open(url, busy_timeout))
     try:
-        connection.execute(f"SET lock_timeout = {max(1, int(busy_timeout * 1000))}")
         # Two routers making the same journal at once: one makes the tables, the other waits.
         connection.execute("BEGIN")
         connection.execute("SELECT pg_advisory_xact_lock(hashtext('router journal schema'))")
@@ -251,4 +320,4 @@ def read_only(url: str) -> PostgresConnection:
         db.execute("SET default_transaction_read_only = on")
     except psycopg.Error as exc:
         raise JournalOpenError(shown(url), str(exc).strip().splitlines()[0]) from exc
-    return PostgresConnection(db)
+    return PostgresConnection(db, shown(url))
