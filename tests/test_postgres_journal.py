@@ -12,7 +12,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from typer.testing import CliRunner
 
+from router.cli import app
 from router.errors import JournalOpenError, JournalUnwritableError, SettingsError
 from router.journal.dialect import DatabaseError, is_weather, shown
 from router.journal.lease import JournalLeaseError, Lease
@@ -138,3 +140,11 @@ def test_the_journal_setting_keeps_a_url_whole_and_a_path_a_path(tmp_path: Path)
         load_settings(journal="postgresql://")
     assert shown("postgresql://u:pw@h/db") == "postgresql://u:***@h/db"
     assert shown(Path("a/b.sqlite")) == "a/b.sqlite"
+
+
+def test_router_config_stars_the_password_of_a_journal_url() -> None:
+    """`router config` shows the journal's URL with its password as ``***``, as a broker's."""
+    shown = CliRunner().invoke(app, ["config"], env={"ROUTER_JOURNAL": "postgresql://router:pw@db/centre"})
+    assert shown.exit_code == 0, shown.output
+    assert "journal = postgresql://router:***@db/centre  # ROUTER_JOURNAL" in shown.output
+    assert ":pw@" not in shown.output

@@ -110,6 +110,11 @@ def test_router_run_on_postgresql_delivers_and_router_trace_finds_the_cable(
     (arrival,) = json.loads(traced.stdout)
     assert arrival["status"] == "routed"
     assert "RUEHC" in {copy["post"] for copy in arrival["copies"]}
+    reported = subprocess.run(  # noqa: S603
+        [*ROUTER, "report", "--journal", journal_url, "--json"], capture_output=True, check=False
+    )
+    assert reported.returncode == 0, reported.stderr
+    assert json.loads(reported.stdout)["totals"]["cables_received"] == 1
 
 
 def test_a_second_router_for_the_same_journal_refuses_in_one_line(

@@ -175,7 +175,8 @@ def config(  # noqa: PLR0913 (the connection options, to see what they make)
     origin = sources(flags)
     typer.echo(f"# {config_file_said()}")
     for name, value in settings.model_dump().items():
-        shown = without_password(value) if name == "broker" and value else value  # a SecretStr shows ***
+        # A SecretStr shows ***; a broker's or a PostgreSQL journal's URL stars its password.
+        shown = without_password(value) if name in {"broker", "journal"} and isinstance(value, str) else value
         typer.echo(f"{name} = {shown!s}  # {origin[name]}")
 
 
