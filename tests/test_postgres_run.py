@@ -190,3 +190,40 @@ def test_the_lease_file_of_an_sqlite_journal_says_who_holds_it(mosquitto: Mosqui
         router.terminate()
         router.wait(timeout=20)
     assert said.startswith(f"router pid {router.pid} on ")
+
+
+def wait_for_event(process: subprocess.Popen[bytes], name: str) -> dict[str, object]:
+    """Read the routing log until the event ``name``; return it."""
+    assert process.stderr is not None
+    for line in process.stderr:
+        if (event := json.loads(line)).get("event") == name:
+            return dict(event)
+    raise AssertionError(f"router exited before {name}")
+
+
+def test_a_standby_gives_up_after_its_wait_or_stops_cleanly_when_told(
+    mosquitto: Mosquitto, journal_url: str
+) -> None:
+    """Past --wait-for-lease a standby refuses in the one line, status 1; SIGTERM while waiting: status 0."""
+    with router_process(mosquitto, journal_url):
+        impatient = subprocess.run(  # noqa: S603
+            [*ROUTER, "run", "--broker", mosquitto.url, "--journal", journal_url, "--wait-for-lease", "1.5"],
+            capture_output=True,
+            check=False,
+            env=router_env(journal_url),
+            timeout=60,
+        )
+        patient = start_router(mosquitto, journal_url, "--wait-for-lease", "600")
+        try:
+            waiting = wait_for_event(patient, "lease-waiting")
+            patient.terminate()
+            assert patient.wait(timeout=20) == 0
+        finally:
+            if patient.poll() is None:
+                patient.kill()
+                patient.wait()
+            assert patient.stderr is not None
+            patient.stderr.close()
+    assert impatient.returncode == 1
+    assert impatient.stderr.decode().strip().splitlines()[-1].startswith("router run: the journal ")
+    assert str(waiting["holder"]).startswith("router pid "), "the standby says whom it waits for"

@@ -24,6 +24,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
+from router.errors import JournalOpenError
 from router.journal.backend import JournalLeaseError
 from router.journal.postgres import PostgresConnection, holder_name
 
@@ -52,7 +53,11 @@ class Lease:
         return self._take_file()
 
     def _take_file(self) -> str | None:
-        descriptor = os.open(self._journal.location + LEASE_SUFFIX, os.O_RDWR | os.O_CREAT, 0o644)
+        path = self._journal.location + LEASE_SUFFIX
+        try:
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a folder the router may read but not write
+            raise JournalOpenError(path, f"cannot open the journal's lease file: {exc.strerror}") from exc
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -194,7 +194,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     journal = Journal(settings.journal, clock=clock.now, busy_timeout=settings.journal_busy_timeout)
     async with AsyncExitStack() as stack:
         stack.callback(journal.close)
-        stack.callback((await _leased(journal, settings, stop)).release)
+        if (lease := await _leased(journal, settings, stop)) is None:
+            return  # told to stop while it waited for the lease
+        stack.callback(lease.release)
         if (latest := journal.latest_time()) is not None:
             clock.not_before(latest)  # a restart resumes where the journal left off, never behind it
         address, mqtt5 = await stack.enter_async_context(broker_for(settings, table.posts))
@@ -224,8 +226,10 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     log.info("router-stopped")
 
 
-async def _leased(journal: Journal, settings: Settings, stop: asyncio.Event) -> Lease:
+async def _leased(journal: Journal, settings: Settings, stop: asyncio.Event) -> Lease | None:
     """The journal's lease: at once, else after waiting `journal_lease_wait` for its holder to go.
+
+    None when ``stop`` came while it waited (SIGTERM to a standby: a clean stop, not a refusal).
 
     A second router for the same journal (a centre's standby) refuses in one line, or waits and
     takes over when the holder dies, resuming from the journal (`router.journal.lease`).
@@ -238,7 +242,12 @@ async def _leased(journal: Journal, settings: Settings, stop: asyncio.Event) -> 
         log.info(
             "lease-waiting", journal=journal.path, holder=held.holder, seconds=settings.journal_lease_wait
         )
-        lease = await take_lease(journal, settings.journal_lease_wait, stop)
+        try:
+            lease = await take_lease(journal, settings.journal_lease_wait, stop)
+        except JournalLeaseError:
+            if stop.is_set():
+                return None
+            raise
         log.info("lease-taken", journal=journal.path)
         return lease
 
