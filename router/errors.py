@@ -157,6 +157,29 @@ class JournalOpenError(JournalFileError):
     """The journal could not be opened: a directory that is not there, a file that is not a database."""
 
 
+class JournalDatabaseError(JournalError):
+    """An error of a PostgreSQL journal's server, psycopg's re-raised as ours (psycopg is optional).
+
+    ``sqlstate``: PostgreSQL's five-character code (None: the connection failed before a server said).
+    """
+
+    def __init__(self, message: str, sqlstate: str | None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+class JournalIntegrityError(JournalDatabaseError):
+    """A PostgreSQL constraint said no (class 23): a message id routed before, as sqlite3's own."""
+
+
+class JournalLeaseError(JournalError):
+    """Another router holds the journal's lease: this one must not write it (`router.journal.lease`)."""
+
+    def __init__(self, journal: str, holder: str) -> None:
+        self.holder = holder
+        super().__init__(f"the journal {journal} is held by another router ({holder})")
+
+
 class JournalUnwritableError(JournalFileError):
     """The journal cannot be written just now: locked by another process, disk full, read-only.
 

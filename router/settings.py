@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -22,6 +23,7 @@ from router.bus.security import Keyring
 from router.cable.parser import MAX_CABLE_BYTES
 from router.errors import BusError, SettingsError
 from router.journal.database import BUSY_TIMEOUT
+from router.journal.dialect import is_url, shown
 from router.network.line import CHECK_AFTER, DIVERT_AFTER, EXTRA_LONG, LineRules
 from router.routing.network_description import CENTRE_NAME_PATTERN, DEFAULT_NETWORK
 from router.routing.table import DEFAULT_TABLE
@@ -31,6 +33,18 @@ if TYPE_CHECKING:
 
 CONFIG_FILE = Path("config") / "router.toml"
 """The settings file read when none is named: the current folder's, if it has one (a checkout does)."""
+
+
+def journal_file_or_url(value: object) -> object:
+    """A ``postgresql://`` URL stays a string (a path would fold its ``//``); anything else a path."""
+    if isinstance(value, str):
+        if is_url(value):
+            parts = urlsplit(value)
+            if not parts.hostname and not parts.path.strip("/"):
+                raise ValueError(f"a PostgreSQL journal names a host or a database: {shown(value)}")
+            return value
+        return Path(value)
+    return value
 
 
 class Settings(BaseSettings):
@@ -69,7 +83,10 @@ class Settings(BaseSettings):
         description="run as this switching centre of the network (issue 16); none: the single switch",
     )
     network: Path = Field(default=DEFAULT_NETWORK, description="the network of switching centres (TOML)")
-    journal: Path = Field(default=Path("router-journal.sqlite"), description="the SQLite journal")
+    journal: Annotated[Path | str, BeforeValidator(journal_file_or_url)] = Field(
+        default=Path("router-journal.sqlite"),
+        description="the journal: an SQLite file, or a PostgreSQL URL (postgresql://user@host/db)",
+    )
     client_id: str = Field(default="router", min_length=1, max_length=64, description="MQTT client id")
     mqtt_version: Literal["3.1.1", "5"] = Field(
         default="3.1.1",
@@ -183,6 +200,12 @@ class Settings(BaseSettings):
         ge=0,
         description="bytes the copies of the cables just routed may put on the bus together",
     )
+    journal_lease_wait: float = Field(
+        default=0.0,
+        ge=0,
+        description="seconds `router run` waits for another router's lease on the journal to end;"
+        " 0: refuse at once",
+    )
     journal_busy_timeout: float = Field(
         default=BUSY_TIMEOUT,
         gt=0,
@@ -264,7 +287,11 @@ class Settings(BaseSettings):
     @property
     def broker_directory(self) -> Path:
         """Where the private broker keeps its state: `broker_state`, else beside the journal."""
-        return self.broker_state or self.journal.with_name(self.journal.name + ".broker")
+        if self.broker_state is not None:
+            return self.broker_state
+        if isinstance(self.journal, str):  # a journal in PostgreSQL: in the current folder
+            return Path(f"router-{self.centre or 'journal'}.broker")
+        return self.journal.with_name(self.journal.name + ".broker")
 
 
 def for_centre(settings: Settings) -> Settings:
@@ -276,7 +303,7 @@ def for_centre(settings: Settings) -> Settings:
     if settings.centre is None:
         return settings
     update: dict[str, object] = {}
-    if settings.journal == Settings.model_fields["journal"].default:
+    if isinstance(settings.journal, Path) and settings.journal == Settings.model_fields["journal"].default:
         update["journal"] = settings.journal.with_name(f"router-{settings.centre}.sqlite")
     if settings.client_id == Settings.model_fields["client_id"].default:
         update["client_id"] = f"router-{settings.centre}"

@@ -10,6 +10,8 @@ import pytest
 
 from router.bus.broker import Mosquitto, mosquitto_binary
 
+pytest_plugins = ("tests.postgres",)  # the private PostgreSQL and `journal_url`, for the journal's tests
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("ROUTER_SHARED", ROOT.parent / "shared"))
 CORPUS = SHARED / "corpus"

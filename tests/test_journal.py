@@ -1,27 +1,29 @@
-"""The SQLite journal: cables, deliveries and their states survive the process, duplicates are known."""
+"""The journal: cables, deliveries and their states survive the process, duplicates are known.
+
+Every test runs twice: on an SQLite journal and on one in a private PostgreSQL (`tests.postgres`).
+"""
 
 from __future__ import annotations
 
 import sqlite3
-from typing import TYPE_CHECKING
+from contextlib import closing
 
 import pytest
 
 from router import Precedence
 from router.errors import JournalError
+from router.journal import queries
+from router.journal.dialect import is_url
 from router.journal.store import Journal
 from router.journal.writes import Acknowledged, SentAtOnce, Transmitting
 from router.network.line import Consignment, Line
 from router.routing.decide import Delivery, Intercept
 from router.switch.lines import journal_row
 
-if TYPE_CHECKING:
-    from pathlib import Path
 
-
-def _acknowledged_at(path: Path, delivery_id: int) -> float:
+def _acknowledged_at(path: str, delivery_id: int) -> float:
     """When the journal at ``path`` says a delivery was acknowledged, as another reader sees it."""
-    with sqlite3.connect(path) as db:
+    with queries.read_only(path) as db:
         return float(
             db.execute("SELECT acknowledged_at FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()[0]
         )
@@ -31,21 +33,22 @@ def delivery(post: str, precedence: Precedence = Precedence.ROUTINE) -> Delivery
     return Delivery(post, precedence, "action", niact=False, via="direct", lines=(3,))
 
 
-def test_a_received_cable_is_committed_at_once(tmp_path: Path) -> None:
+def test_a_received_cable_is_committed_at_once(journal_url: str) -> None:
     """Once `receive` returns, another connection sees the cable: it is on disk, not in a buffer."""
-    journal = Journal(tmp_path / "journal.sqlite")
+    journal = Journal(journal_url)
     cable_id = journal.receive("cables/in/x", b"RAW CABLE")
-    other = sqlite3.connect(tmp_path / "journal.sqlite")
-    assert other.execute("SELECT raw, status FROM cables WHERE id = ?", (cable_id,)).fetchone() == (
-        b"RAW CABLE",
-        "received",
-    )
-    assert other.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    with queries.read_only(journal_url) as other:
+        row = other.execute("SELECT raw, status FROM cables WHERE id = ?", (cable_id,)).fetchone()
+        assert (bytes(row[0]), row[1]) == (b"RAW CABLE", "received")
+    if not is_url(journal_url):
+        with closing(sqlite3.connect(journal_url)) as other:
+            assert other.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    journal.close()
 
 
-def test_open_deliveries_survive_a_reopen_in_order(tmp_path: Path) -> None:
+def test_open_deliveries_survive_a_reopen_in_order(journal_url: str) -> None:
     """Deliveries not acknowledged come back after the journal is reopened, oldest first."""
-    path = tmp_path / "journal.sqlite"
+    path = journal_url
     journal = Journal(path)
     cable_id = journal.receive("cables/in/x", b"RAW")
     ids = journal.route(
@@ -86,9 +89,9 @@ def test_open_deliveries_survive_a_reopen_in_order(tmp_path: Path) -> None:
     }
 
 
-def test_a_message_id_routed_once_is_a_duplicate_after(tmp_path: Path) -> None:
+def test_a_message_id_routed_once_is_a_duplicate_after(journal_url: str) -> None:
     """The second cable with a routed message id is recognised and recorded as a duplicate."""
-    journal = Journal(tmp_path / "journal.sqlite")
+    journal = Journal(journal_url)
     first = journal.receive("cables/in/x", b"A")
     assert journal.is_duplicate("RUEHKO-1571-1610901") is None
     journal.route(first, "RUEHKO-1571-1610901", (delivery("RUEHC"),), ())
@@ -99,18 +102,18 @@ def test_a_message_id_routed_once_is_a_duplicate_after(tmp_path: Path) -> None:
     assert journal.counts()["cables_duplicate"] == 1
 
 
-def test_a_rejected_cable_keeps_its_raw_bytes_and_reason(tmp_path: Path) -> None:
+def test_a_rejected_cable_keeps_its_raw_bytes_and_reason(journal_url: str) -> None:
     """Nothing is lost: an unreadable cable stays in the journal with why it was rejected."""
-    journal = Journal(tmp_path / "journal.sqlite")
+    journal = Journal(journal_url)
     cable_id = journal.receive("cables/in/x", b"\x00garbage")
     journal.reject(cable_id, {"line": 1, "column": 1, "reason": "binary data: NUL character"})
     assert journal.raw(cable_id) == b"\x00garbage"
     assert journal.counts()["cables_rejected"] == 1
 
 
-def test_a_transmission_in_progress_at_a_stop_is_cut(tmp_path: Path) -> None:
+def test_a_transmission_in_progress_at_a_stop_is_cut(journal_url: str) -> None:
     """A router that stops mid-transmission finds it cut on its next start: the delivery is still open."""
-    journal = Journal(tmp_path / "journal.sqlite", clock=lambda: 100.0)
+    journal = Journal(journal_url, clock=lambda: 100.0)
     cable_id = journal.receive("cables/in/x", b"RAW")
     routed = journal.route(cable_id, "RUEHKO-1571-1610901", (delivery("RUEHFR"),), ())
     assert routed is not None
@@ -125,19 +128,19 @@ def test_a_transmission_in_progress_at_a_stop_is_cut(tmp_path: Path) -> None:
     assert [d.id for d in journal.open_deliveries()] == [delivery_id]
 
 
-def test_a_cable_or_delivery_the_journal_does_not_hold_is_a_journal_error(tmp_path: Path) -> None:
+def test_a_cable_or_delivery_the_journal_does_not_hold_is_a_journal_error(journal_url: str) -> None:
     """Asking for a record that is not there is the journal's own error, not a bare KeyError."""
-    journal = Journal(tmp_path / "journal.sqlite")
+    journal = Journal(journal_url)
     with pytest.raises(JournalError, match="no cable 7"):
         journal.cable(7)
     with pytest.raises(JournalError, match="no delivery 9"):
         journal.consignment(9)
 
 
-def test_the_latest_time_is_the_last_moment_the_journal_holds(tmp_path: Path) -> None:
+def test_the_latest_time_is_the_last_moment_the_journal_holds(journal_url: str) -> None:
     """Where a restarted router's clock resumes: the latest arrival, transmission, service or event."""
     moments = iter([100.0, 5000.0, 300.0])
-    journal = Journal(tmp_path / "journal.sqlite", clock=lambda: next(moments))
+    journal = Journal(journal_url, clock=lambda: next(moments))
     assert journal.latest_time() is None
     journal.receive("cables/in/a", b"RAW")
     journal.receive("cables/in/b", b"RAW")
@@ -146,13 +149,13 @@ def test_the_latest_time_is_the_last_moment_the_journal_holds(tmp_path: Path) ->
     journal.close()
 
 
-def test_a_copy_sent_in_the_transaction_that_routed_it_is_written_delivered(tmp_path: Path) -> None:
+def test_a_copy_sent_in_the_transaction_that_routed_it_is_written_delivered(journal_url: str) -> None:
     """An unthrottled line sends a copy in the burst that routed it: one row, delivered, no update.
 
     Another line's copy sent in a later transaction is updated as before; a second transmission of
     either (a repeat) keeps the first as the delivery; the rows mean the same either way.
     """
-    path = tmp_path / "journal.sqlite"
+    path = journal_url
     journal = Journal(path)
     cable_id = journal.receive("cables/in/x", b"RAW")
 
@@ -166,9 +169,9 @@ def test_a_copy_sent_in_the_transaction_that_routed_it_is_written_delivered(tmp_
         journal.apply([sent(1, "RUEHC", 1, 5.0), sent(1, "RUEHC", 2, 6.0)])
     with journal.transaction():
         journal.apply([sent(2, "RUEHFR", 1, 7.0), sent(2, "RUEHFR", 2, 8.0)])
-    other = sqlite3.connect(path)
-    rows = other.execute("SELECT id, state, delivered_at FROM deliveries ORDER BY id").fetchall()
-    assert rows == [(1, "delivered", 5.0), (2, "delivered", 7.0)]
-    assert other.execute("SELECT count(*) FROM transmissions").fetchone() == (4,)
+    with queries.read_only(path) as other:
+        rows = other.execute("SELECT id, state, delivered_at FROM deliveries ORDER BY id").fetchall()
+        assert [tuple(row) for row in rows] == [(1, "delivered", 5.0), (2, "delivered", 7.0)]
+        assert tuple(other.execute("SELECT count(*) FROM transmissions").fetchone()) == (4,)
     journal.apply([Acknowledged(1, "RUEHC")])
     assert not journal.is_open(1)

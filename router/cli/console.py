@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from router.cli.common import (
+    USAGE,
     BrokerOption,
     CaFile,
     CertFile,
@@ -53,7 +54,9 @@ def console(  # noqa: PLR0913 (where to serve, what to read, where and as whom)
     address = broker_or_exit(
         OBSERVER, login_flags(broker, username, password_file, cafile, certfile, keyfile)
     )
-    page = Console(journal or [settings.journal])
+    if not journal and not isinstance(settings.journal, Path):
+        fail("router console: the console reads SQLite journals: give --journal FILE", USAGE)
+    page = Console(journal or [Path(settings.journal)])
 
     async def main() -> None:
         try:

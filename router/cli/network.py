@@ -30,11 +30,14 @@ from router.cli.common import (
     table_or_exit,
 )
 from router.errors import RouterError
+from router.journal.dialect import is_url, shown
 
 REPORT_WIDTH = 120
 """Columns of `router report`'s table when it is not printed on a terminal."""
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from router.bus.protocol import Bus
     from router.sim.replay import Scheduled
     from router.sim.traffic import Generated
@@ -174,9 +177,10 @@ def _log_entry(payload: bytes) -> dict[str, Any]:
 
 def report(
     journal: Annotated[
-        list[Path] | None,
+        list[str] | None,
         typer.Option(
-            help="The journal (default: the settings'); once for each centre's, for the network's figures.",
+            help="The journal, a file or a postgresql:// URL (default: the settings'); once for each "
+            "centre's, for the network's figures.",
             show_default=False,
         ),
     ] = None,
@@ -194,13 +198,13 @@ def report(
 
     given = list(dict.fromkeys(journal or []))
     paths = given if len(given) > 1 else [settings_or_exit(journal=given[0] if given else None).journal]
-    for path in paths:
-        if not path.exists():
-            fail(f"router report: no journal at {path}")
+    files = journal_files("router report", paths)
+    if len(paths) > 1 and len(files) < len(paths):
+        fail("router report: a network's report reads the centres' SQLite journals (files), not URLs", USAGE)
     if out is not None:
         folder_or_exit("report", out)  # before the tables are printed, not after
     try:  # several: the centres' journals, each one's report and the network's
-        found = network_report.read_network_report(paths) if len(paths) > 1 else read_report(paths[0])
+        found = network_report.read_network_report(files) if len(paths) > 1 else read_report(paths[0])
     except RouterError as exc:
         fail(f"router report: {exc}")
     # Piped or redirected, rich would cut to 80 columns and squeeze the figures; a file or a
@@ -226,12 +230,22 @@ def report(
         typer.echo(f"report page: {page}", err=as_json)
 
 
+def journal_files(command: str, journals: Sequence[Path | str]) -> list[Path]:
+    """The journals that are files, each of which must be there; a URL is checked when it is read."""
+    files = [Path(journal) for journal in journals if not is_url(journal)]
+    for path in files:
+        if not path.exists():
+            fail(f"{command}: no journal at {path}")
+    return files
+
+
 def trace(
     cable: Annotated[str, typer.Argument(help="A message id (RUEHKO-1571-1610901) or a journal id.")],
     journal: Annotated[
-        list[Path] | None,
+        list[str] | None,
         typer.Option(
-            help="The journal (default: the settings'); once for each centre's, to follow its hops.",
+            help="The journal, a file or a postgresql:// URL (default: the settings'); once for each "
+            "centre's, to follow its hops.",
             show_default=False,
         ),
     ] = None,
@@ -240,16 +254,14 @@ def trace(
     """Where a cable went: each arrival, each post's copy, its transmissions and its receipt."""
     from router.readout.trace import in_hop_order, read_trace, render_trace, trace_json  # noqa: PLC0415
 
-    paths = journal or [settings_or_exit().journal]
-    for path in paths:
-        if not path.exists():
-            fail(f"router trace: no journal at {path}")
+    paths: list[Path | str] = [*journal] if journal else [settings_or_exit().journal]
+    journal_files("router trace", paths)
     try:
         traces = in_hop_order([trace for path in paths for trace in read_trace(path, cable)])
     except RouterError as exc:
         fail(f"router trace: {exc}")
     if not traces:
-        fail(f"router trace: no cable {cable} in {', '.join(map(str, paths))}")
+        fail(f"router trace: no cable {cable} in {', '.join(map(shown, paths))}")
     typer.echo(json.dumps(trace_json(traces)) if as_json else render_trace(traces))
 
 

@@ -48,6 +48,20 @@ MetricsPort = Annotated[
 ]
 
 
+WaitForLease = Annotated[
+    float | None,
+    typer.Option(
+        "--wait-for-lease",
+        min=0,
+        metavar="SECONDS",
+        help="Another router holds the journal's lease: wait this long for it to end (a standby), "
+        "instead of refusing at once. \\[env var: ROUTER_JOURNAL_LEASE_WAIT]",
+        show_default=False,
+    ),
+]
+"""`router run --wait-for-lease`: how long a standby waits for the journal's holder to go."""
+
+
 def run(  # noqa: PLR0913 (the service's options, and how it logs in to a broker of its own)
     *,
     broker: RunBrokerOption = None,
@@ -55,9 +69,13 @@ def run(  # noqa: PLR0913 (the service's options, and how it logs in to a broker
         Path | None, typer.Option("--routing", help="Routing table (TOML).", show_default=False)
     ] = None,
     journal: Annotated[
-        Path | None, typer.Option("--journal", help="SQLite journal.", show_default=False)
+        str | None,
+        typer.Option(
+            "--journal", help="The journal: an SQLite file, or a postgresql:// URL.", show_default=False
+        ),
     ] = None,
     time_scale: TimeScale = None,
+    wait_for_lease: WaitForLease = None,
     tls: Annotated[
         bool | None,
         typer.Option(
@@ -92,6 +110,7 @@ def run(  # noqa: PLR0913 (the service's options, and how it logs in to a broker
     centres/NAME/in/#, its trunks on trunks/...), logged in as centre-NAME, and needs --broker:
     the centres share one.
     """
+    from router.journal.lease import JournalLeaseError  # noqa: PLC0415
     from router.log import configure_logging  # noqa: PLC0415
     from router.switch.serve import serve  # noqa: PLC0415 (the service's imports are not needed by check)
 
@@ -100,6 +119,7 @@ def run(  # noqa: PLR0913 (the service's options, and how it logs in to a broker
         settings_or_exit(
             routing=routing,
             journal=journal,
+            journal_lease_wait=wait_for_lease,
             time_scale=time_scale,
             embedded_tls=tls,
             centre=centre,
@@ -115,6 +135,8 @@ def run(  # noqa: PLR0913 (the service's options, and how it logs in to a broker
     configure_logging(settings.log_file)
     try:
         run_fast(until_signalled(lambda stop: serve(settings, stop)))
+    except JournalLeaseError as exc:  # not a usage error: another router is doing the work
+        fail(f"router run: {exc}")
     except RouterError as exc:
         fail(f"router: {exc}", USAGE)
 
@@ -153,7 +175,8 @@ def config(  # noqa: PLR0913 (the connection options, to see what they make)
     origin = sources(flags)
     typer.echo(f"# {config_file_said()}")
     for name, value in settings.model_dump().items():
-        shown = without_password(value) if name == "broker" and value else value  # a SecretStr shows ***
+        # A SecretStr shows ***; a broker's or a PostgreSQL journal's URL stars its password.
+        shown = without_password(value) if name in {"broker", "journal"} and isinstance(value, str) else value
         typer.echo(f"{name} = {shown!s}  # {origin[name]}")
 
 

@@ -1,7 +1,8 @@
 """The journal's read queries: the SQL that the report and the trace read the journal with, beside it.
 
 Every function takes an open connection and returns plain values (named tuples). `read_only` opens a
-journal for them without writing to it: the router may be writing it at the same time (WAL).
+journal for them without writing to it: the router may be writing it at the same time (WAL). A
+``postgresql://`` URL is read the same way, its SQL translated (`router.journal.postgres`).
 """
 
 from __future__ import annotations
@@ -12,14 +13,27 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from router.journal.dialect import ERRORS, Connection, is_url
+
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
 
-def read_only(journal: Path | str) -> closing[sqlite3.Connection]:
+__all__ = ["ERRORS", "read_only"]
+
+UNREADABLE: tuple[type[Exception], ...] = (*ERRORS, ValueError)
+"""What reading a journal may raise: its database's errors, or a value this router never writes."""
+
+
+def read_only(journal: Path | str) -> closing[Connection]:
     """The journal opened read-only, closed at the end of a ``with`` block."""
+    if is_url(journal):
+        from router.journal.postgres import read_only as postgres_read_only  # noqa: PLC0415 (psycopg)
+
+        return closing(postgres_read_only(str(journal)))
     uri = Path(journal).resolve().as_uri() + "?mode=ro"
-    return closing(sqlite3.connect(uri, uri=True))
+    db: Connection = sqlite3.connect(uri, uri=True)
+    return closing(db)
 
 
 # --- the whole journal: speed of service
@@ -58,7 +72,7 @@ class EventRow(NamedTuple):
     fields: Mapping[str, object]
 
 
-def deliveries(db: sqlite3.Connection) -> list[DeliveryRow]:
+def deliveries(db: Connection) -> list[DeliveryRow]:
     """Every delivery with its cable's arrival, in the order they were made."""
     rows = db.execute(
         "SELECT d.post, d.precedence, d.state, c.received_at, d.queued_at, d.delivered_at, d.acknowledged_at,"
@@ -67,7 +81,7 @@ def deliveries(db: sqlite3.Connection) -> list[DeliveryRow]:
     return list(map(DeliveryRow._make, rows.fetchall()))
 
 
-def delivered_cables(db: sqlite3.Connection) -> Iterator[tuple[int, bytes, float]]:
+def delivered_cables(db: Connection) -> Iterator[tuple[int, bytes, float]]:
     """Each cable with copies: journal id, raw bytes and arrival, one at a time (a journal may be large)."""
     rows = db.execute(
         "SELECT c.id, c.raw, c.received_at FROM cables c"
@@ -77,13 +91,13 @@ def delivered_cables(db: sqlite3.Connection) -> Iterator[tuple[int, bytes, float
         yield int(cable_id), bytes(raw), float(received_at)
 
 
-def transmissions(db: sqlite3.Connection) -> list[TransmissionRow]:
+def transmissions(db: Connection) -> list[TransmissionRow]:
     """Every transmission of every delivery."""
     rows = db.execute("SELECT post, cause, outcome, started_at, ended_at FROM transmissions")
     return list(map(TransmissionRow._make, rows.fetchall()))
 
 
-def reported_events(db: sqlite3.Connection) -> list[EventRow]:
+def reported_events(db: Connection) -> list[EventRow]:
     """The routing log's entries a report counts: copies a post filed as duplicates, and gaps."""
     rows = db.execute(
         "SELECT event, fields FROM events WHERE event IN ('duplicate-filed', 'gap', 'gap-cancelled')"
@@ -91,13 +105,13 @@ def reported_events(db: sqlite3.Connection) -> list[EventRow]:
     return [EventRow(str(event), _json_object(text)) for event, text in rows.fetchall()]
 
 
-def cables_by_status(db: sqlite3.Connection) -> dict[str, int]:
+def cables_by_status(db: Connection) -> dict[str, int]:
     """How many cables have each status: routed, duplicate, rejected, received."""
     rows = db.execute("SELECT status, count(*) FROM cables GROUP BY status")
     return {str(status): int(number) for status, number in rows.fetchall()}
 
 
-def intercept_count(db: sqlite3.Connection) -> int:
+def intercept_count(db: Connection) -> int:
     """How many addressees were held for an operator."""
     return int(db.execute("SELECT count(*) FROM intercepts").fetchone()[0])
 
@@ -148,13 +162,13 @@ class OnwardRow(NamedTuple):
     """Its transmissions busted by higher precedence traffic (§424)."""
 
 
-def arrivals(db: sqlite3.Connection) -> list[ArrivalRow]:
+def arrivals(db: Connection) -> list[ArrivalRow]:
     """Every cable the centre received, without its bytes, in the order received."""
     rows = db.execute("SELECT id, topic, received_at, message_id, status, ris FROM cables ORDER BY id")
     return list(map(ArrivalRow._make, rows.fetchall()))
 
 
-def onward_copies(db: sqlite3.Connection) -> list[OnwardRow]:
+def onward_copies(db: Connection) -> list[OnwardRow]:
     """Every copy with its first delivering transmission and its busts, in the order they were made.
 
     The transmissions are grouped once each (no index on ``delivery_id``: a subquery per copy
@@ -172,7 +186,7 @@ def onward_copies(db: sqlite3.Connection) -> list[OnwardRow]:
     return list(map(OnwardRow._make, rows.fetchall()))
 
 
-def intake_cables(db: sqlite3.Connection) -> Iterator[tuple[int, bytes, float]]:
+def intake_cables(db: Connection) -> Iterator[tuple[int, bytes, float]]:
     """Each cable off the intake with copies (journal id, raw bytes, arrival): where writers' times are."""
     rows = db.execute(
         "SELECT c.id, c.raw, c.received_at FROM cables c WHERE c.ris IS NULL"
@@ -225,7 +239,7 @@ class SentRow(NamedTuple):
     """The post whose line carried it: the copy's own, or its alternate's (an alternative route, §307)."""
 
 
-def cable_ids(db: sqlite3.Connection, key: str) -> list[int]:
+def cable_ids(db: Connection, key: str) -> list[int]:
     """The journal ids of the arrivals ``key`` names: a journal id (digits), else a message id."""
     if key.isdigit():
         rows = db.execute("SELECT id FROM cables WHERE id = ?", (int(key),))
@@ -241,7 +255,7 @@ def cable_ids(db: sqlite3.Connection, key: str) -> list[int]:
     return [int(cable_id) for (cable_id,) in rows]
 
 
-def identification(db: sqlite3.Connection, cable_id: int) -> str | None:
+def identification(db: Connection, cable_id: int) -> str | None:
     """The message identification the switch gave the cable (it had no FL3, §116), if it gave one."""
     if not _has_table(db, "identities"):  # a journal written before the table was
         return None
@@ -249,7 +263,7 @@ def identification(db: sqlite3.Connection, cable_id: int) -> str | None:
     return str(row[0]) if row else None
 
 
-def cable(db: sqlite3.Connection, cable_id: int) -> CableRow:
+def cable(db: Connection, cable_id: int) -> CableRow:
     """The arrival filed as ``cable_id``."""
     message_id, topic, received_at, status, detail = db.execute(
         "SELECT message_id, topic, received_at, status, detail FROM cables WHERE id = ?", (cable_id,)
@@ -257,7 +271,7 @@ def cable(db: sqlite3.Connection, cable_id: int) -> CableRow:
     return CableRow(message_id, topic, received_at, status, json.loads(detail) if detail else None)
 
 
-def copies(db: sqlite3.Connection, cable_id: int) -> list[CopyRow]:
+def copies(db: Connection, cable_id: int) -> list[CopyRow]:
     """The cable's copies, highest precedence first, then by post."""
     rows = db.execute(
         "SELECT id, post, precedence, role, niact, via, state, queued_at, delivered_at, acknowledged_at"
@@ -270,7 +284,7 @@ def copies(db: sqlite3.Connection, cable_id: int) -> list[CopyRow]:
     ]
 
 
-def sent(db: sqlite3.Connection, delivery_id: int) -> list[SentRow]:
+def sent(db: Connection, delivery_id: int) -> list[SentRow]:
     """The transmissions of one copy, in the order they started."""
     rows = db.execute(
         "SELECT channel, serial, cause, outcome, started_at, ended_at, bytes, post FROM transmissions"
@@ -280,7 +294,7 @@ def sent(db: sqlite3.Connection, delivery_id: int) -> list[SentRow]:
     return list(map(SentRow._make, rows))
 
 
-def intercepts(db: sqlite3.Connection, cable_id: int) -> list[tuple[str, str, str | None]]:
+def intercepts(db: Connection, cable_id: int) -> list[tuple[str, str, str | None]]:
     """The cable's intercepts: (addressee, reason, post), in the order they were made."""
     rows = db.execute(
         "SELECT addressee, reason, post FROM intercepts WHERE cable_id = ? ORDER BY id", (cable_id,)
@@ -288,7 +302,7 @@ def intercepts(db: sqlite3.Connection, cable_id: int) -> list[tuple[str, str, st
     return [(addressee, reason, post) for addressee, reason, post in rows]
 
 
-def set_aside(db: sqlite3.Connection, cable_id: int) -> list[tuple[str, str]]:
+def set_aside(db: Connection, cable_id: int) -> list[tuple[str, str]]:
     """The cable's addressees the network does not deliver to: (addressee, reason)."""
     if not _has_table(db, "set_aside"):  # a journal written before the table was
         return []
@@ -296,6 +310,6 @@ def set_aside(db: sqlite3.Connection, cable_id: int) -> list[tuple[str, str]]:
     return [(addressee, reason) for addressee, reason in rows]
 
 
-def _has_table(db: sqlite3.Connection, name: str) -> bool:
+def _has_table(db: Connection, name: str) -> bool:
     found = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
     return found.fetchone() is not None

@@ -9,7 +9,6 @@ transmission row is found again by its post and serial while it is the one being
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from router.cable.models import needs_receipt
@@ -316,11 +315,13 @@ class Writes(Database):
 
     def receive(self, topic: str, raw: bytes, cable_id: int | None = None) -> int:
         """Commit a cable as received, before anything else happens to it; return its journal id."""
-        cursor = self._db.execute(
+        if cable_id is None:  # not the switch's (it numbers its cables): the next, as SQLite would
+            cable_id = self._next_id("cables")
+        self._db.execute(
             "INSERT INTO cables (id, received_at, topic, raw, status) VALUES (?, ?, ?, ?, 'received')",
             (cable_id, self._now(), topic, raw),
         )
-        return int(cursor.lastrowid or 0)
+        return cable_id
 
     def receive_oversize(self, cable_id: int, topic: str, head: bytes, detail: dict[str, object]) -> None:
         """Commit a cable over the size limit as received and rejected at once: its head, not its body."""
@@ -371,7 +372,7 @@ class Writes(Database):
                     "UPDATE cables SET status = 'routed', message_id = ?, ris = ? WHERE id = ?",
                     (message_id, received, cable_id),
                 )
-            except sqlite3.IntegrityError:  # the unique index of routed message ids
+            except self.dialect.integrity:  # the unique index of routed message ids
                 return None
             rows = _delivery_rows(cable_id, deliveries, first_delivery, now, trunk_ris)
             if first_delivery is not None:
@@ -379,10 +380,12 @@ class Writes(Database):
                 ids = list(range(first_delivery, first_delivery + len(deliveries)))
                 self._queued.update(zip(ids, rows, strict=True))
             elif deliveries:
-                self._db.executemany(INSERT_DELIVERY, rows)
-                # One writer, one transaction: the rows just inserted have consecutive ids.
-                last = int(self._db.execute("SELECT last_insert_rowid()").fetchone()[0])
-                ids = list(range(last - len(deliveries) + 1, last + 1))
+                # One writer, one transaction: numbered on from the last, written at once.
+                first = self._next_id("deliveries")
+                ids = list(range(first, first + len(deliveries)))
+                self._db.executemany(
+                    INSERT_DELIVERY, _delivery_rows(cable_id, deliveries, first, now, trunk_ris)
+                )
             if intercepts:
                 self._db.executemany(
                     "INSERT INTO intercepts (cable_id, addressee, reason, post) VALUES (?, ?, ?, ?)",

@@ -28,7 +28,6 @@ The figures come from plain rows by a pure core (`network_speed`); `read_centres
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -396,7 +395,7 @@ def read_centre(journal: Path) -> CentreJournal:
             written = writers_times(queries.intake_cables(db))
         for copy in copies:
             Precedence(copy.precedence)  # a precedence this router never writes is the journal's fault
-    except (sqlite3.Error, ValueError) as exc:
+    except queries.UNREADABLE as exc:
         raise JournalReadError(str(journal), str(exc)) from exc
     return CentreJournal(centre_of(journal, arrivals), str(journal), arrivals, copies, written)
 

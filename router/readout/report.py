@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import bisect
 import math
-import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -390,7 +389,7 @@ def read_report(journal: Path | str) -> Report:
                 intercepts=queries.intercept_count(db),
                 written=writers_times(queries.delivered_cables(db)),
             )
-    except (sqlite3.Error, ValueError) as exc:  # ValueError: a precedence this router never writes
+    except queries.UNREADABLE as exc:  # ValueError: a precedence this router never writes
         raise JournalReadError(str(journal), str(exc)) from exc
 
 

@@ -10,14 +10,16 @@ Read-only: the router may be writing the journal meanwhile.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from router.errors import JournalReadError
 from router.journal import queries
+
+if TYPE_CHECKING:
+    from router.journal.dialect import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +98,11 @@ def read_trace(journal: Path | str, key: str) -> list[CableTrace]:
             return [
                 replace(_cable(db, cable_id), journal=str(journal)) for cable_id in queries.cable_ids(db, key)
             ]
-    except sqlite3.Error as exc:
+    except queries.ERRORS as exc:
         raise JournalReadError(str(journal), str(exc)) from exc
 
 
-def _cable(db: sqlite3.Connection, cable_id: int) -> CableTrace:
+def _cable(db: Connection, cable_id: int) -> CableTrace:
     cable = queries.cable(db, cable_id)
     copies = queries.copies(db, cable_id)
     intercepts = queries.intercepts(db, cable_id)
@@ -119,7 +121,7 @@ def _cable(db: sqlite3.Connection, cable_id: int) -> CableTrace:
     )
 
 
-def _copy(db: sqlite3.Connection, copy: queries.CopyRow) -> CopyTrace:
+def _copy(db: Connection, copy: queries.CopyRow) -> CopyTrace:
     transmissions = tuple(
         TransmissionTrace(
             f"{s.channel}{s.serial:04d}",

@@ -21,6 +21,7 @@ from router.bus.broker import mosquitto_binary
 from router.bus.mqtt import BrokerAddress, LastWill, MqttBus, reconnecting
 from router.bus.security import ROUTER
 from router.errors import SettingsError
+from router.journal.lease import JournalLeaseError, Lease, take_lease
 from router.journal.store import Journal
 from router.network.clock import ScaledClock
 from router.network.line import code_for, units_per_character
@@ -191,15 +192,18 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     tune_process()  # once the table is loaded: it is among what lives as long as the process
     clock = ScaledClock(settings.time_scale)
     journal = Journal(settings.journal, clock=clock.now, busy_timeout=settings.journal_busy_timeout)
-    if (latest := journal.latest_time()) is not None:
-        clock.not_before(latest)  # a restart resumes where the journal left off, never behind it
     async with AsyncExitStack() as stack:
         stack.callback(journal.close)
+        if (lease := await _leased(journal, settings, stop)) is None:
+            return  # told to stop while it waited for the lease
+        stack.callback(lease.release)
+        if (latest := journal.latest_time()) is not None:
+            clock.not_before(latest)  # a restart resumes where the journal left off, never behind it
         address, mqtt5 = await stack.enter_async_context(broker_for(settings, table.posts))
         log.info(
             "router-started",
             broker=str(address),
-            journal=str(settings.journal),
+            journal=journal.path,
             posts=len(table.posts),
             centre=settings.centre,
             time_scale=settings.time_scale,
@@ -220,6 +224,32 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             memory.cancel()
             await asyncio.wait({memory})
     log.info("router-stopped")
+
+
+async def _leased(journal: Journal, settings: Settings, stop: asyncio.Event) -> Lease | None:
+    """The journal's lease: at once, else after waiting `journal_lease_wait` for its holder to go.
+
+    None when ``stop`` came while it waited (SIGTERM to a standby: a clean stop, not a refusal).
+
+    A second router for the same journal (a centre's standby) refuses in one line, or waits and
+    takes over when the holder dies, resuming from the journal (`router.journal.lease`).
+    """
+    try:
+        return await take_lease(journal, 0)
+    except JournalLeaseError as held:
+        if settings.journal_lease_wait <= 0:
+            raise
+        log.info(
+            "lease-waiting", journal=journal.path, holder=held.holder, seconds=settings.journal_lease_wait
+        )
+        try:
+            lease = await take_lease(journal, settings.journal_lease_wait, stop)
+        except JournalLeaseError:
+            if stop.is_set():
+                return None
+            raise
+        log.info("lease-taken", journal=journal.path)
+        return lease
 
 
 async def _metrics_served(settings: Settings, stack: AsyncExitStack) -> Metrics | None:
