@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from pathlib import Path
 
+    from router.routing.network import Network
+
 CLUSTER = "router-bus"
 READY_WITHIN = 30.0
 """Seconds the cluster may take to elect its JetStream meta leader and open its MQTT ports."""
@@ -90,12 +92,19 @@ class NatsCluster:
     """
 
     def __init__(
-        self, folder: Path, *, size: int = 3, posts: Iterable[str] = (), ack_wait: str | None = None
+        self,
+        folder: Path,
+        *,
+        size: int = 3,
+        posts: Iterable[str] = (),
+        ack_wait: str | None = None,
+        network: Network | None = None,
     ) -> None:
+        """``network``: also a user for each of its centres (``centre-NAME``), its grants its own."""
         self.folder = folder
         self.ack_wait = ack_wait
         """NATS's wait for a PUBACK before it sends a QoS 1 message again (`node_config`)."""
-        grants = OWNER_GRANTS | grants_for(posts)
+        grants = OWNER_GRANTS | grants_for(posts, network)
         self.users = Users(Keyring(folder / "credentials").ensure(grants), grants)
         self.nodes = [
             Node(

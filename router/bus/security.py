@@ -126,10 +126,7 @@ def centre_grants(name: str, network: Network, posts: Iterable[str]) -> tuple[Gr
             ("write", topics.trunk_receipts(neighbour, name)),
             ("write", topics.trunk_service(neighbour, name)),
         ]
-    for ri in sorted(set(posts)):
-        centre = network.centre_of(ri)
-        if centre is None or centre.name != name:
-            continue
+    for ri in sorted(set(network.served(name, posts))):
         grants += [
             ("write", topics.copies(ri)),
             ("read", topics.receipts(ri)),

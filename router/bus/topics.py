@@ -17,6 +17,10 @@ not know which centre serves it.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 INTAKE = "cables/in/#"
 """Cables for the switch, one level (or more) below ``cables/in``: ``router publish`` names it."""
@@ -122,13 +126,15 @@ def heard_ahead(topic_filter: str) -> bool:
     return not (topic_filter == INTAKE or topic_filter.startswith("centres/") or "/from/" in topic_filter)
 
 
-def centre_subscriptions(centre: str) -> tuple[str, ...]:
-    """What the centre ``centre`` hears: its posts', its trunks' receipts and traffic, its intake last."""
+def centre_subscriptions(centre: str, posts: Iterable[str]) -> tuple[str, ...]:
+    """What the centre ``centre`` hears: its ``posts``', its trunks' receipts and traffic, its intake last.
+
+    Its own posts' topics one by one, not ``cables/ack/+``: a broker may refuse a subscription
+    wider than the subscriber's grants (NATS does, with the failure code; Mosquitto grants it and
+    delivers only what the ACL allows), and a centre is granted its own posts only.
+    """
     return (
-        RECEIPTS,
-        SERVICE,
-        LINE_CONTROL,
-        RETRANSMIT,
+        *(topic for ri in posts for topic in (receipts(ri), service(ri), line_control(ri), retransmit(ri))),
         f"trunks/{centre}/ack/+",
         f"trunks/{centre}/svc/+",
         f"trunks/{centre}/line/+",

@@ -123,6 +123,10 @@ class Network:
         prefix = self.prefix_of(ri)
         return None if prefix is None else self.centres[self._server[prefix]]
 
+    def served(self, centre: str, posts: Iterable[str]) -> list[str]:
+        """Those of ``posts`` that are ``centre``'s tributaries, in order."""
+        return [ri for ri in posts if (found := self.centre_of(ri)) is not None and found.name == centre]
+
     def trunk(self, a: str, b: str) -> Trunk | None:
         """The trunk joining centres ``a`` and ``b``, if there is one."""
         return self.trunks.get(frozenset((a, b)))

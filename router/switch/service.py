@@ -188,7 +188,11 @@ class Router:
             retry_max=journal_retry_max,
         )
         """The journal's weather: each unit of work committed, faults waited out, the core rebuilt."""
-        self.subscriptions = topics.SUBSCRIBED if centre is None else topics.centre_subscriptions(centre.name)
+        self.subscriptions = (
+            topics.SUBSCRIBED
+            if centre is None
+            else topics.centre_subscriptions(centre.name, centre.network.served(centre.name, table.posts))
+        )
         """The topic filters the switch listens to: the single switch's, or its centre's."""
         self.status_topic = topics.status(centre.name if centre is not None else None)
         self._inbox: asyncio.Queue[Message] = asyncio.Queue(BURST * 8)
