@@ -1,6 +1,6 @@
 """A network of switching centres, one process each, unthrottled: end-to-end cables/s, copies/s, per hop.
 
-    python benchmarks/network.py [--cables N]
+    python benchmarks/network.py [--cables N] [--cluster]
 
 It starts everything itself and stops by itself: the private broker of `benchmarks/peers.py`, one
 `router run --centre NAME` for each centre of the committed network (`config/network.toml`, every
@@ -11,7 +11,10 @@ by WAHIAWA two trunks away, by DETRICK as the doctrine has it), filed at BELTSVI
 originating centre (RUEHKO is State's). Printed: the wall time from
 the first publish to the last copy, cables/s and copies/s end to end, lost copies, each centre's
 CPU a cable, and each trunk's copies with their time from queued to sent and to receipted (the
-journals' network time, p50 and p99). The last line is one JSON object.
+journals' network time, p50 and p99). The last line is one JSON object. With ``--cluster``, the
+bus is a private three-node NATS cluster instead (MQTT 3.1.1; `tests/nats.py` starts it, as the
+tests do): each centre is given every node's URL, the copies are counted on the first node, the
+cables filed on the second.
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ import sys
 import tempfile
 import time
 from collections import deque
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))  # tests.nats: the cluster the tests start
 
 from e2e import PUBLISH_IN_FLIGHT, CopyCounter, Router, cpu_seconds, unthrottled_table
 from machine import describe
@@ -37,7 +42,12 @@ from peers import FANOUT, Broker, seed_cables
 
 from router.bus import topics
 from router.bus.mqtt import BrokerAddress, MqttBus
+from router.bus.security import OWNER
 from router.routing.network_description import DEFAULT_NETWORK, load_network
+from tests.nats import NatsCluster
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 ORIGIN = "BELTSVILLE"
 """The seed cable's originating centre: RUEHKO (Tokyo) is State's, served there."""
@@ -96,10 +106,22 @@ async def publish(url: str, cables: list[tuple[str, bytes]]) -> float:
         return first
 
 
+@contextmanager
+def bus(folder: Path, *, cluster: bool) -> Iterator[tuple[str, str, str]]:
+    """The bus: the URL the centres get, the one the copies are counted on, the one cables are filed on."""
+    if not cluster:
+        with Broker(folder) as broker:
+            yield broker.url, broker.url, broker.url
+        return
+    with NatsCluster(folder) as nodes:
+        yield nodes.url(user=OWNER), nodes.url(0, user=OWNER), nodes.url(1, user=OWNER)
+
+
 def main() -> None:
     """Push the seed work through the network; print the figures, the last line as JSON."""
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--cables", type=int, default=2_000, help="seed cables (default 2,000)")
+    options.add_argument("--cluster", action="store_true", help="on a private three-node NATS cluster")
     args = options.parse_args()
     network = load_network(DEFAULT_NETWORK)
     with tempfile.TemporaryDirectory(prefix="router-network-") as directory:
@@ -108,11 +130,14 @@ def main() -> None:
         (work / "network.toml").write_text(unthrottled_network(window=10_000), encoding="utf-8")
         cables = seed_cables(args.cables, 0)
         expected = FANOUT * len(cables)
-        with Broker(work / "broker") as broker, ExitStack() as running:
+        with (
+            bus(work / "broker", cluster=args.cluster) as (url, counted_on, filed_on),
+            ExitStack() as running,
+        ):
             centres = {
                 name: running.enter_context(
                     Router(
-                        broker.url,
+                        url,
                         work / "table.toml",
                         _folder(work / name),
                         options=("--centre", name, "--network", str(work / "network.toml")),
@@ -121,9 +146,9 @@ def main() -> None:
                 )
                 for name in network.centres
             }
-            counter = CopyCounter(broker.url, expected)
+            counter = CopyCounter(counted_on, expected)
             before = {name: cpu_seconds(c.pid) for name, c in centres.items()}
-            first = asyncio.run(publish(broker.url, cables))
+            first = asyncio.run(publish(filed_on, cables))
             counter.done.wait(300)
             counter.stop()
             used = {name: cpu_seconds(c.pid) - before[name] for name, c in centres.items()}
@@ -131,6 +156,7 @@ def main() -> None:
     seconds = max(counter.last - first, 1e-9)
     results = {
         "benchmark": "network",
+        "bus": "NATS cluster, 3 nodes" if args.cluster else "Mosquitto",
         "cables": len(cables),
         "copies": counter.count,
         "expected_copies": expected,
