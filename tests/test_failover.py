@@ -84,9 +84,13 @@ async def start_centre(
             "--routing", str(ROUTING), "--journal", journal,
             cwd=work, stderr=stderr, env={**os.environ, **QUIET},
         )  # fmt: skip
-    async with asyncio.timeout(60):
-        while b'"listening"' not in log.read_bytes():  # noqa: ASYNC110 (another process's)
-            await asyncio.sleep(0.05)
+    try:
+        async with asyncio.timeout(60):
+            while b'"listening"' not in log.read_bytes():  # noqa: ASYNC110 (another process's)
+                await asyncio.sleep(0.05)
+    except BaseException:
+        process.kill()  # not left running after the test: it never took its place
+        raise
     return process
 
 
@@ -163,11 +167,10 @@ async def test_a_node_and_a_centre_lost_mid_stream_lose_nothing(
             async with post_connection(address, post, session_expiry=3600) as first:
                 await first.subscribe(topics.copies(post), qos=1)  # its session, before any copy
             posting.append(asyncio.create_task(a_post(address, post, counted(post))))
-        centres = {
-            name: await start_centre(cluster, name, journals[name], tmp_path / "first" / name)
-            for name in network.centres
-        }
-        stack.callback(stop_all, centres, posting)
+        centres: dict[str, asyncio.subprocess.Process] = {}
+        stack.callback(stop_all, centres, posting)  # before any starts: a failed start leaves none
+        for name in network.centres:
+            centres[name] = await start_centre(cluster, name, journals[name], tmp_path / "first" / name)
         publisher = cluster.address(user=PUBLISHER)
 
         await file_at_origin(publisher, planned[:6])
