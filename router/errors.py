@@ -122,6 +122,14 @@ class BusError(RouterError):
     """The bus refused or lost something: a broker gone, a publish not acknowledged."""
 
 
+class SubscriptionRefusedError(BusError):
+    """The broker refused a subscription (its SUBACK's failure code).
+
+    A filter wider than the user's grants (NATS, amqtt), or a node that could not make it just now
+    (NATS electing leaders).
+    """
+
+
 class BrokerRefusedError(BusError):
     """The broker will not have us: a wrong user or password, a certificate not trusted either way.
 

@@ -24,7 +24,7 @@ from router.bus.address import BrokerAddress, Cluster, Node
 from router.bus.flow import Inbox, Writer, fixed_header, puback, remaining_length
 from router.bus.properties import variable_byte_integer
 from router.bus.protocol import Message
-from router.errors import BrokerRefusedError, BusError
+from router.errors import BrokerRefusedError, BusError, SubscriptionRefusedError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -569,7 +569,9 @@ class MqttBus(_Connecting):
             # A filter the user may not read (amqtt, NATS), or a NATS node that could not make the
             # subscription's JetStream consumer (while its cluster elects leaders): either way
             # nothing would come, and saying so beats waiting for it.
-            raise BusError(f"the broker refused the subscription to {topic_filter}: {refused}")
+            raise SubscriptionRefusedError(
+                f"the broker refused the subscription to {topic_filter}: {refused}"
+            )
 
     async def messages(self) -> AsyncIterator[Message]:
         """The messages received, in arrival order; what arrived meanwhile is handed over at once."""

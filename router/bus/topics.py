@@ -126,21 +126,36 @@ def heard_ahead(topic_filter: str) -> bool:
     return not (topic_filter == INTAKE or topic_filter.startswith("centres/") or "/from/" in topic_filter)
 
 
-def centre_subscriptions(centre: str, posts: Iterable[str]) -> tuple[str, ...]:
-    """What the centre ``centre`` hears: its ``posts``', its trunks' receipts and traffic, its intake last.
-
-    Its own posts' topics one by one, not ``cables/ack/+``: a broker may refuse a subscription
-    wider than the subscriber's grants (NATS does, with the failure code; Mosquitto grants it and
-    delivers only what the ACL allows), and a centre is granted its own posts only.
-    """
+def centre_subscriptions(centre: str) -> tuple[str, ...]:
+    """What the centre ``centre`` hears: its posts', its trunks' receipts and traffic, its intake last."""
     return (
-        *(topic for ri in posts for topic in (receipts(ri), service(ri), line_control(ri), retransmit(ri))),
+        RECEIPTS,
+        SERVICE,
+        LINE_CONTROL,
+        RETRANSMIT,
         f"trunks/{centre}/ack/+",
         f"trunks/{centre}/svc/+",
         f"trunks/{centre}/line/+",
         f"trunks/{centre}/from/+",
         f"centres/{centre}/in/#",
     )
+
+
+def one_by_one(posts: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """The posts' filters a centre subscribes to in place of each wide one a broker refuses it.
+
+    A centre is granted its own posts' topics only. Mosquitto grants ``cables/ack/+`` all the same
+    and delivers only what the ACL allows; NATS refuses a filter wider than the grants (a SUBACK
+    failure code). There the centre subscribes to each of its posts' topics instead: many more
+    subscriptions, so only where the wide one is refused.
+    """
+    posts = list(posts)
+    return {
+        RECEIPTS: tuple(receipts(ri) for ri in posts),
+        SERVICE: tuple(service(ri) for ri in posts),
+        LINE_CONTROL: tuple(line_control(ri) for ri in posts),
+        RETRANSMIT: tuple(retransmit(ri) for ri in posts),
+    }
 
 
 def centre_intake(centre: str, name: str) -> str:

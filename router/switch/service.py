@@ -33,7 +33,7 @@ import structlog
 
 from router.bus import topics
 from router.cable.parser import MAX_CABLE_BYTES
-from router.errors import BusError
+from router.errors import BusError, SubscriptionRefusedError
 from router.log import held_lines
 from router.network.clock import Clock, ScaledClock
 from router.network.line import LineRules
@@ -44,6 +44,8 @@ from router.switch.faults import Weather
 from router.switch.restart import Restart
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
     from structlog.typing import FilteringBoundLogger
 
     from router.bus.protocol import Bus, Message
@@ -126,6 +128,26 @@ def _ends_run(task: asyncio.Task[object], log: FilteringBoundLogger) -> bool:
     return True
 
 
+async def subscribe_all(
+    bus: Bus, filters: Iterable[str], narrower: Mapping[str, tuple[str, ...]], log: FilteringBoundLogger
+) -> None:
+    """Subscribe to each filter; one the broker refuses, to each of the filters it stands for instead.
+
+    ``narrower``: for a centre, its own posts' topics in place of a wide filter (`topics.one_by_one`):
+    NATS refuses a filter wider than the user's grants. Refused without a narrower set, or refused
+    those too, the error stands: the connection is retried as any other loss.
+    """
+    for topic in filters:
+        try:
+            await bus.subscribe(topic, qos=1, ahead=topics.heard_ahead(topic))
+        except SubscriptionRefusedError:
+            if topic not in narrower:
+                raise
+            for each in narrower[topic]:
+                await bus.subscribe(each, qos=1, ahead=topics.heard_ahead(each))
+            log.info("subscribed-one-by-one", refused=topic, filters=len(narrower[topic]))
+
+
 class Figures(Protocol):
     """What is told of each burst the switch commits (`router.switch.metrics.Metrics`)."""
 
@@ -188,11 +210,11 @@ class Router:
             retry_max=journal_retry_max,
         )
         """The journal's weather: each unit of work committed, faults waited out, the core rebuilt."""
-        self.subscriptions = (
-            topics.SUBSCRIBED
-            if centre is None
-            else topics.centre_subscriptions(centre.name, centre.network.served(centre.name, table.posts))
+        self.subscriptions = topics.SUBSCRIBED if centre is None else topics.centre_subscriptions(centre.name)
+        self._narrower = (
+            {} if centre is None else topics.one_by_one(centre.network.served(centre.name, table.posts))
         )
+        """For a wide filter the broker may refuse a centre, its own posts' topics instead."""
         """The topic filters the switch listens to: the single switch's, or its centre's."""
         self.status_topic = topics.status(centre.name if centre is not None else None)
         self._inbox: asyncio.Queue[Message] = asyncio.Queue(BURST * 8)
@@ -237,8 +259,7 @@ class Router:
             return
         await self._flush([])
         self._wake.set()  # the switch's first turn sends what the lines hold
-        for topic in self.subscriptions:
-            await self.bus.subscribe(topic, qos=1, ahead=topics.heard_ahead(topic))
+        await subscribe_all(self.bus, self.subscriptions, self._narrower, self._log)
         self.ready.set()
         self.switch.actions.event(
             "listening", intake=self.subscriptions[-1], acknowledgements=topics.RECEIPTS
