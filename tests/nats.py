@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from router.routing.network import Network
 
 CLUSTER = "router-bus"
+START_ATTEMPTS = 3
+"""Starts of the cluster at most when a node's port was taken meanwhile (`NatsCluster.start`)."""
 READY_WITHIN = 30.0
 """Seconds the cluster may take to elect its JetStream meta leader and open its MQTT ports."""
 
@@ -133,10 +135,34 @@ class NatsCluster:
         return BrokerAddress.parse(self.url(*indexes, user=user))
 
     def start(self) -> None:
-        """Write each node's config and start it; return once JetStream has a leader and MQTT listens."""
+        """Write each node's config and start it; return once JetStream has a leader and MQTT listens.
+
+        A free port found for a node may be taken by another process before the node binds it (the
+        machine's other tests start brokers too): a node that exits saying so is started again,
+        with the whole cluster on new ports, at most `START_ATTEMPTS` times.
+        """
         binary = nats_binary()
         if binary is None:
             raise BrokerError("nats-server is not installed (Debian package nats-server)")
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self._start(binary)
+            except BrokerError:
+                taken = any(
+                    "address already in use" in (node.folder / "nats.log").read_text(errors="replace")
+                    for node in self.nodes
+                    if (node.folder / "nats.log").exists()
+                )
+                self.stop()
+                if not taken or attempt == START_ATTEMPTS:
+                    raise
+                for node in self.nodes:  # the same folders, fresh ports and a fresh start
+                    shutil.rmtree(node.folder, ignore_errors=True)
+                    node.ports = NodePorts(free_port(), free_port(), free_port(), free_port())
+            else:
+                return
+
+    def _start(self, binary: str) -> None:
         for node in self.nodes:
             node.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             routes = [other.ports.cluster for other in self.nodes if other is not node]

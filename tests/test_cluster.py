@@ -352,10 +352,20 @@ async def connected(
 async def test_a_client_whose_first_node_is_dead_connects_to_the_next(own_cluster: NatsCluster) -> None:
     """Three URLs, the first node killed: the client connects to another, not giving up on the first."""
     own_cluster.kill(0)
-    async with connected(lambda: MqttBus(own_cluster.address(), mqtt5=False), "test/next") as bus:
-        assert bus.address.port in {own_cluster.nodes[1].ports.mqtt, own_cluster.nodes[2].ports.mqtt}
-        await bus.publish("test/next", b"on node 2")
-        (got,) = await receive(bus, 1, within=SETTLING)
+    # While the others elect new leaders for what node 1 led they may drop a client they took
+    # (see README, "A node lost is not seamless"): a client's backoff rides that out, as here.
+    deadline = asyncio.get_running_loop().time() + SETTLING
+    while True:
+        try:
+            async with connected(lambda: MqttBus(own_cluster.address(), mqtt5=False), "test/next") as bus:
+                assert bus.address.port in {own_cluster.nodes[1].ports.mqtt, own_cluster.nodes[2].ports.mqtt}
+                await bus.publish("test/next", b"on node 2")
+                (got,) = await receive(bus, 1, within=SETTLING)
+            break
+        except BusError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
     assert got.payload == b"on node 2"
 
 
