@@ -194,6 +194,11 @@ def table_or_exit(path: Path) -> RoutingTable:
         fail(f"routing table: {exc}", USAGE)
 
 
+def say_lost(who: str, reason: str, delay: float) -> None:
+    """One line on stderr each time a client finds the broker gone: why, and when it tries again."""
+    typer.echo(f"{who}: {reason}; connecting again in {delay:g} s (Ctrl-C to stop)", err=True)
+
+
 def run_client(command: str, work: Coroutine[Any, Any, None]) -> None:
     """Run a client command's work: Ctrl-C ends it quietly, a bus error in one line with status 1."""
     try:

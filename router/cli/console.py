@@ -19,6 +19,7 @@ from router.cli.common import (
     fail,
     login_flags,
     run_client,
+    say_lost,
     settings_or_exit,
 )
 
@@ -71,9 +72,7 @@ def console(  # noqa: PLR0913 (where to serve, what to read, where and as whom)
                 page.follow,
                 reconnect_max=settings.reconnect_max,
                 on_connected=lambda: typer.echo(f"console: reading the router at {address}", err=True),
-                on_lost=lambda reason, delay: typer.echo(
-                    f"console: {reason}; connecting again in {delay:g} s (Ctrl-C to stop)", err=True
-                ),
+                on_lost=lambda reason, delay: say_lost("console", reason, delay),
             )
 
     run_client("console", main())

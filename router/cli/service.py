@@ -24,6 +24,7 @@ from router.cli.common import (
     login_flags,
     run_client,
     run_fast,
+    say_lost,
     settings_or_exit,
     until_signalled,
 )
@@ -272,8 +273,3 @@ def watch(  # noqa: PLR0913 (the view's size, where and as whom)
             )
 
     run_client("watch", main())
-
-
-def say_lost(who: str, reason: str, delay: float) -> None:
-    """One line on stderr each time a client finds the broker gone: why, and when it tries again."""
-    typer.echo(f"{who}: {reason}; connecting again in {delay:g} s (Ctrl-C to stop)", err=True)
