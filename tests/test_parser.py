@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from router import Cable, CableParseError, Classification, Precedence, parse_cable
+from router.network.channel import BELL, heading, message_part
+from router.network.trunk import RoutingLine, write_transmission
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -45,6 +47,29 @@ def test_ranked_enums_do_not_compare_across_kinds() -> None:
     """A precedence is not comparable with a classification."""
     with pytest.raises(TypeError):
         assert Precedence.FLASH < Classification.SECRET
+
+
+def test_a_flash_as_it_goes_down_a_line_reads_with_its_bell() -> None:
+    """ACP 127 §151b: FLASH is ZZ in FL2 "immediately preceded by the bell signal" (§137e(1)).
+
+    The copy a post gets and a trunk's transmission ring it; read back, the bell is a line signal,
+    not a word of the routing line: the cable is the one that was filed.
+    """
+    filed = sample("flash-collective.txt")
+    raw = (SAMPLES / "flash-collective.txt").read_bytes()
+    for heard in (
+        heading("HFR0042", "RUEHFR", "ZZ") + message_part(raw),
+        write_transmission("BTD0007", RoutingLine(Precedence.FLASH, ("RUEHFR", "RUEHC")), message_part(raw)),
+    ):
+        assert heard.count(BELL) == 1
+        cable = parse_cable(heard)
+        assert cable.relay_precedence is Precedence.FLASH
+        assert cable.relay_ris in {("RUEHFR",), ("RUEHFR", "RUEHC")}
+        assert (cable.message_id, cable.precedence, cable.dtg) == (
+            filed.message_id,
+            filed.precedence,
+            filed.dtg,
+        )
 
 
 def test_acp127_sample_reads_every_format_line() -> None:

@@ -32,7 +32,9 @@ _HEADER_SEARCH_LINES = 300
 _BANNER_SEARCH_LINES = 80
 
 _FL1 = re.compile(r"VZCZC([A-Z0-9]*)")
-_FL2 = re.compile(r"([RPOZY])\1\s*(.*)")
+# FL2: the prosign, after the bell signal on a FLASH or ECP transmission as it goes down a line
+# (§151b, §137e(1): five BEL characters in ASCII; `router.network.channel.BELL`), then the RIs.
+_FL2 = re.compile(r"\a*([RPOZY])\1\s*(.*)")
 _RI_LIST = re.compile(r"[A-Z]{4,7}(?:\s+[A-Z]{4,7})*\s*")
 # FL3: DE, the originating RI, the station serial (State writes `#1571`, the base form `123`), its
 # section, and the filing time as a Julian day and time (`1610901`) or a day/time (`04/1200Z`, §115).
