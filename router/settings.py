@@ -116,6 +116,11 @@ class Settings(BaseSettings):
     time_scale: float = Field(
         default=60.0, gt=0, description="network seconds per host second: 60 makes a minute pass in a second"
     )
+    clock_origin: float | None = Field(
+        default=None,
+        description="UNIX time at which the network's clock read the host's, running time_scale times"
+        " faster since; the centres of one network given the same keep one network time; unset: the start",
+    )
     units_per_character: float | None = Field(
         default=None,
         gt=0,

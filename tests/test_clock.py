@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -44,3 +45,20 @@ def test_a_scaled_clock_never_runs_behind_a_moment_it_is_told_of() -> None:
     assert ahead <= clock.now() < ahead + 60
     clock.not_before(ahead - 7200)  # a moment already passed moves nothing
     assert ahead <= clock.now() < ahead + 60
+
+
+def test_clocks_made_apart_with_one_origin_keep_one_network_time() -> None:
+    """The centres of a network start at their own moments: one origin, one network time all the same.
+
+    Without one, each clock starts at the host's time of day when made, so the later is behind by
+    the time scale times the difference (here 0.2 s at 500: 100 network seconds).
+    """
+    origin = time.time()
+    first, alone = ScaledClock(500, origin), ScaledClock(500)
+    time.sleep(0.2)
+    second, late = ScaledClock(500, origin), ScaledClock(500)
+    assert abs(first.now() - second.now()) < 1  # network seconds: the two readings' own gap, scaled
+    assert alone.now() - late.now() > 90
+    assert first.origin == second.origin == origin
+    host = time.time()
+    assert origin + (host - origin) * 500 - 5 < second.now() < origin + (host - origin) * 500 + 5

@@ -6,6 +6,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import time
 from contextlib import closing
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -217,6 +218,7 @@ async def test_a_centre_that_cannot_start_fails_the_run_with_its_own_last_word(t
         broker="mqtt://127.0.0.1:9",
         credentials=tmp_path / "keys",
         time_scale=60,
+        clock_origin=time.time(),
     )
     with pytest.raises(RouterError, match=r"^centre DETRICK ended before it listened: .*no-such-table\.toml"):
         async with centre_processes(command, ["DETRICK"], exits):

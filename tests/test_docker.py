@@ -222,7 +222,8 @@ def test_the_cluster_profile_runs_every_centre_on_the_nats_cluster_and_postgresq
         assert f"CREATE DATABASE {centre.lower()} OWNER router;" in made
         assert command[command.index("--password-file") + 1] == f"/run/secrets/centre-{centre}"
         assert service["secrets"] == [f"centre-{centre}", "pgpass"]
-        assert service["environment"] == {"PGPASSFILE": "/run/secrets/pgpass"}
+        # Real time: centres started and restarted at their own moments keep one network time.
+        assert service["environment"] == {"PGPASSFILE": "/run/secrets/pgpass", "ROUTER_TIME_SCALE": "1"}
         assert secrets[f"centre-{centre}"] == {"file": f"./credentials/centre-{centre}.password"}
     for node in CLUSTER_NODES:
         assert f"./credentials/{node}.conf:/etc/nats/nats.conf:ro" in services[node]["volumes"]

@@ -9,8 +9,10 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 import zlib
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -158,6 +160,44 @@ async def publish_only(broker: Mosquitto, cable: bytes) -> None:
     """Publish one cable to the intake at QoS 1."""
     async with MqttBus(BrokerAddress.parse(broker.url), client_id="test-publisher") as bus:
         await bus.publish("cables/in/test", cable)
+
+
+def test_router_run_keeps_the_network_time_of_a_clock_origin(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """--clock-origin: network time is the origin plus the host's time since, scaled, whenever it starts.
+
+    The centres of one network are started with the same (`router demo --network` does): one time.
+    """
+    origin = time.time() - 60
+    began = time.time()
+    process = subprocess.Popen(  # noqa: S603
+        [
+            *ROUTER_RUN,
+            "--broker",
+            mosquitto.url,
+            "--journal",
+            str(tmp_path / "journal.sqlite"),
+            "--time-scale",
+            "100",
+            "--clock-origin",
+            repr(origin),
+        ],
+        stderr=subprocess.PIPE,
+        env={**os.environ, "ROUTER_CLIENT_ID": "router-clock-origin"},
+    )
+    assert process.stderr is not None
+    try:
+        for line in process.stderr:
+            entry = json.loads(line)
+            if entry.get("event") == "router-started":
+                break
+        said = time.time()
+        network_time = datetime.fromisoformat(entry["network_time"]).timestamp()
+        # 60 host seconds since the origin are 6,000 network seconds: some 100 minutes ahead.
+        assert origin + (began - origin) * 100 - 1 <= network_time <= origin + (said - origin) * 100 + 1
+    finally:
+        process.kill()
+        process.wait()
+        process.stderr.close()
 
 
 def test_plain_router_run_says_its_line_speeds_and_time_scale_and_delivers_in_seconds(

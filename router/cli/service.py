@@ -76,6 +76,17 @@ def run(  # noqa: PLR0913 (the service's options, and how it logs in to a broker
         ),
     ] = None,
     time_scale: TimeScale = None,
+    clock_origin: Annotated[
+        float | None,
+        typer.Option(
+            "--clock-origin",
+            metavar="UNIX_TIME",
+            help="The host's time at which the network's clock read the same, running --time-scale "
+            "times faster since: the centres of one network given the same keep one network time "
+            "(unset: the start). \\[env var: ROUTER_CLOCK_ORIGIN]",
+            show_default=False,
+        ),
+    ] = None,
     wait_for_lease: WaitForLease = None,
     tls: Annotated[
         bool | None,
@@ -122,6 +133,7 @@ def run(  # noqa: PLR0913 (the service's options, and how it logs in to a broker
             journal=journal,
             journal_lease_wait=wait_for_lease,
             time_scale=time_scale,
+            clock_origin=clock_origin,
             embedded_tls=tls,
             centre=centre,
             network=network,

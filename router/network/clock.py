@@ -30,17 +30,28 @@ class Clock(Protocol):
 
 
 class ScaledClock:
-    """The host's clock run ``scale`` times faster, starting at the host's time of day."""
+    """The host's clock run ``scale`` times faster from ``origin``: the host's time of day then.
 
-    def __init__(self, scale: float = 1.0) -> None:
+    ``origin`` (UNIX time; None: now) is where the network's clock and the host's read the same.
+    Two clocks given the same one agree whenever they were made: the centres of one network, each a
+    process started at its own moment, keep one network time (else each runs ahead of those started
+    after it by the time scale times the difference: at 200, a second of start-up is 200 s).
+    """
+
+    def __init__(self, scale: float = 1.0, origin: float | None = None) -> None:
         if scale <= 0:
             raise ClockError(f"time scale must be positive, not {scale}", scale=scale)
         self.scale = scale
-        self._epoch = time.time()
-        self._start = time.monotonic()
+        host = time.time()
+        self.origin = host if origin is None else origin
+        """The host's time of day at which this clock read the same (`not_before` may move it on since)."""
+        self._epoch = self.origin
+        # Elapsed time is the monotonic clock's (the time of day may be set back meanwhile), counted
+        # from the origin: the host seconds since it are already behind us.
+        self._start = time.monotonic() - (host - self._epoch)
 
     def now(self) -> float:
-        """Simulated seconds: the start's time of day plus the host's elapsed time, scaled."""
+        """Simulated seconds: the origin's time of day plus the host's time elapsed since, scaled."""
         return self._epoch + (time.monotonic() - self._start) * self.scale
 
     def not_before(self, at: float) -> None:

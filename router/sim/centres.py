@@ -66,6 +66,8 @@ class CentreCommand:
     credentials: Path
     """The private broker's keyring: each centre finds its password there, as `router run` does."""
     time_scale: float
+    clock_origin: float
+    """Where every centre's network clock starts (`ScaledClock`): one network time for them all."""
     settings: Mapping[str, str] = field(default_factory=dict)
     """Further ROUTER_* settings, the same for every centre (the status period, copy events)."""
 
@@ -92,6 +94,8 @@ class CentreCommand:
             str(self.journal(name)),
             "--time-scale",
             f"{self.time_scale:g}",
+            "--clock-origin",
+            repr(self.clock_origin),
         ]
 
     def environment(self, name: str) -> dict[str, str]:

@@ -135,6 +135,8 @@ async def run_network_demo(
             return await stack.enter_async_context(bus)
 
         tasks: set[asyncio.Task[None]] = set()
+        # One network time: the centres' clocks and the one the traffic is dated on share an origin.
+        clock = ScaledClock(settings.time_scale)
         try:
             for ri in options.posts:  # listening before any centre can send them a copy
                 bus = await connected(post_user(ri), f"{CLIENT_PREFIX}-post-{ri}", manual_ack=True)
@@ -151,10 +153,10 @@ async def run_network_demo(
                 str(address),
                 settings.keyring.folder,
                 settings.time_scale,
+                clock.origin,
                 CENTRE_SETTINGS,
             )
             async with centre_processes(command, options.network.centres, result.exits) as centres:
-                clock = ScaledClock(settings.time_scale)  # now: every centre's has run ahead of it
                 _keep_up_with(clock, centres, result.journals)
                 publisher = await connected(PUBLISHER, f"{CLIENT_PREFIX}-publisher")
                 operator = await connected(OPERATOR, f"{CLIENT_PREFIX}-operator")
@@ -204,13 +206,12 @@ def _counter(ledger: Ledger, ri: str, settled: asyncio.Event) -> Callable[[Readi
 def _keep_up_with(
     clock: ScaledClock, centres: Mapping[str, CentreProcess], journals: Mapping[str, Path]
 ) -> None:
-    """Run the demo's clock level with the centres' (each started its own at its own moment).
+    """Make sure no centre's clock is behind the demo's, on which the cables' DTGs are written.
 
-    A network clock runs from the moment it is made: each centre's from its start, ours from after
-    every centre listens, so theirs are ahead of ours by the time scale times the start-up. The
-    cables' DTGs are written on our clock: moved up to the centre that is least ahead (the last to
-    start), no cable is dated after any centre received it. Each centre's time is read from its
-    journal's ``listening`` event and the host time since.
+    They share an origin (`CentreCommand.clock_origin`), so they agree; a centre whose clock had to
+    run on from its journal's last time (`ScaledClock.not_before`) would be ahead, and a cable must
+    not be dated after any centre received it. Each centre's time is read from its journal's
+    ``listening`` event and the host time since.
     """
     now = []
     for name, centre in centres.items():

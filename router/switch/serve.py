@@ -190,7 +190,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     table = load_table(settings.routing)
     centre = centre_of(settings)
     tune_process()  # once the table is loaded: it is among what lives as long as the process
-    clock = ScaledClock(settings.time_scale)
+    clock = ScaledClock(settings.time_scale, settings.clock_origin)
     journal = Journal(settings.journal, clock=clock.now, busy_timeout=settings.journal_busy_timeout)
     async with AsyncExitStack() as stack:
         stack.callback(journal.close)
@@ -207,6 +207,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             posts=len(table.posts),
             centre=settings.centre,
             time_scale=settings.time_scale,
+            network_time=datetime.fromtimestamp(clock.now(), UTC).isoformat(timespec="seconds"),
             **line_speeds(table, settings.time_scale),
         )
         metrics = await _metrics_served(settings, stack)
