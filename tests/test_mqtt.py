@@ -35,8 +35,14 @@ def _varint(value: int) -> bytes:
             return bytes(encoded)
 
 
-def _publish(
-    topic: str, payload: bytes, *, qos: int = 0, mid: int = 0, properties: bytes | None = None
+def _publish(  # noqa: PLR0913 (the fields of a PUBLISH)
+    topic: str,
+    payload: bytes,
+    *,
+    qos: int = 0,
+    mid: int = 0,
+    properties: bytes | None = None,
+    dup: bool = False,
 ) -> bytes:
     """A PUBLISH as a broker sends it (MQTT §3.3); ``properties`` (their bytes) for MQTT 5."""
     body = len(topic.encode()).to_bytes(2, "big") + topic.encode()
@@ -44,7 +50,7 @@ def _publish(
         body += mid.to_bytes(2, "big")
     if properties is not None:
         body += _varint(len(properties)) + properties
-    return bytes([0x30 | qos << 1]) + _varint(len(body) + len(payload)) + body + payload
+    return bytes([0x30 | dup << 3 | qos << 1]) + _varint(len(body) + len(payload)) + body + payload
 
 
 def _feed(bus: MqttBus, *reads: bytes) -> None:
@@ -148,6 +154,39 @@ async def test_a_long_publish_arrives_whole_however_its_header_is_split(bus: Mqt
         _feed(bus, reads[-1])
         assert [m.payload for m in _arrived(bus)] == [payload]
         assert future.done()
+
+
+async def test_a_publish_sent_again_says_so(bus: MqttBus) -> None:
+    """MQTT §3.3.1.1: DUP marks a PUBLISH the broker sends again (a retransmission): the message says so."""
+    properties = b"" if bus._mqtt5 else None
+    _feed(
+        bus,
+        _publish("cables/in/a", b"again", qos=1, mid=9, properties=properties, dup=True),
+        _publish("cables/in/b", b"first", qos=1, mid=10, properties=properties),
+    )
+    assert [(m.payload, m.mid, m.redelivered) for m in _arrived(bus)] == [
+        (b"again", 9, True),
+        (b"first", 10, False),
+    ]
+
+
+@pytest.mark.parametrize("mqtt5", [True, False], ids=["mqtt5", "mqtt3.1.1"])
+async def test_mosquitto_sends_an_unacknowledged_message_again_marked_dup(
+    mosquitto: Mosquitto, *, mqtt5: bool
+) -> None:
+    """MQTT §4.4: a persistent session's unacknowledged QoS 1 message comes again on reconnection, DUP set."""
+    address = BrokerAddress.parse(mosquitto.url)
+    client_id = f"test-dup-{next(_ids)}"
+    async with MqttBus(address, client_id=client_id, persistent=True, manual_ack=True, mqtt5=mqtt5) as taker:
+        await taker.subscribe("test/dup/#", qos=1)
+        async with MqttBus(address, client_id=f"{client_id}-publisher") as publisher:
+            await publisher.publish("test/dup/a", b"once")
+        (first,) = await receive(taker, 1)  # and not acknowledged
+    async with MqttBus(address, client_id=client_id, persistent=True, manual_ack=True, mqtt5=mqtt5) as taker:
+        (again,) = await receive(taker, 1)
+        await taker.ack(again)
+    assert (first.payload, first.redelivered) == (b"once", False)
+    assert (again.payload, again.redelivered) == (b"once", True)
 
 
 async def test_a_remaining_length_over_four_bytes_closes_the_connection(bus: MqttBus) -> None:

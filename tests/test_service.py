@@ -202,6 +202,35 @@ async def test_a_duplicate_is_recognised_and_not_delivered_twice(tmp_path: Path,
     assert post.queue.empty(), "nothing more: the duplicate is not delivered twice"
 
 
+async def test_a_cable_the_broker_sends_again_is_filed_and_its_station_not_told(
+    tmp_path: Path, table: RoutingTable
+) -> None:
+    """MQTT's DUP: the router journalled it and went before the broker heard its PUBACK (killed, cut off).
+
+    Filed as any duplicate (§428a), one copy out; but Rome, whose FL3 it bears, did nothing wrong:
+    no service message, a `redelivered` entry instead. Sent again with other bytes, it is Rome's.
+    """
+    broker = MemoryBroker()
+    journal = Journal(tmp_path / "journal.sqlite")
+    post, publisher, log = broker.connect(), broker.connect(), broker.connect()
+    await post.subscribe("cables/out/#")
+    await log.subscribe("router/log")
+    first = cable(7, to="AMEMBASSY PARIS")
+    async with running(broker.connect(), journal, table):
+        await publisher.publish("cables/in/x", first)
+        await broker.deliver(Message("cables/in/x", first, qos=1, redelivered=True))
+        (redelivered,) = await events(log, "redelivered", 1)
+        (copy,) = await receive(post, 1)
+        await broker.deliver(Message("cables/in/x", first + b"\n", qos=1, redelivered=True))
+        (notice,) = await receive(post, 1)
+    assert redelivered["message_id"] == "RUEHRO-0007-0011200"
+    assert copy.topic == "cables/out/RUEHFR"
+    assert journal.counts()["cables_duplicate"] == 2
+    assert notice.topic == "cables/out/RUEHRO"
+    assert b"EXACT DUPLICATE RECEIVED AND FILED" in notice.payload
+    assert post.queue.empty()
+
+
 async def test_unacknowledged_deliveries_go_out_again_after_a_restart(
     tmp_path: Path, table: RoutingTable
 ) -> None:

@@ -115,4 +115,11 @@ def _delivered(message: Message, *, retain: bool) -> Message:
 
     Made anew, not by `dataclasses.replace`, which costs more than the rest of a delivery here.
     """
-    return Message(message.topic, message.payload, message.qos, retain, properties=message.properties)
+    return Message(
+        message.topic,
+        message.payload,
+        message.qos,
+        retain,
+        properties=message.properties,
+        redelivered=message.redelivered,
+    )

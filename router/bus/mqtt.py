@@ -120,7 +120,16 @@ class _Link(MqttPackageHandler):  # type: ignore[misc] # gmqtt has no type hints
             bus._writer.write(puback(mid))  # noqa: SLF001
         elif qos == 2:  # we subscribe at QoS 1 at most: acknowledged as gmqtt does
             self._send_pubrec(mid)
-        bus._arrived(Message(topic, packet[at:], qos, bool(cmd & 0x01), mid, properties=properties))  # noqa: SLF001
+        message = Message(
+            topic,
+            packet[at:],
+            qos,
+            bool(cmd & 0x01),
+            mid,
+            properties=properties,
+            redelivered=bool(cmd & 0x08),
+        )
+        bus._arrived(message)  # noqa: SLF001
 
     def _handle_puback_packet(self, cmd: int, packet: bytes) -> None:  # noqa: ARG002 (gmqtt's signature)
         mid = int.from_bytes(packet[:2], "big")

@@ -24,6 +24,9 @@ class Message:
     """It came on a subscription heard ahead (`Bus.subscribe`): acknowledged where it came."""
     properties: bytes = b""
     """Its MQTT 5 properties as they came, encoded (`router.bus.properties`); none under 3.1.1."""
+    redelivered: bool = False
+    """MQTT's DUP flag: the broker sends it again, not having heard our acknowledgement (a
+    reconnection, a slow PUBACK): it may be one the router has already journalled."""
 
 
 class Bus(Protocol):

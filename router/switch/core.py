@@ -188,11 +188,13 @@ class Switch:
         retained: bool = False,
         prepared: Prepared | None = None,
         properties: bytes = b"",
+        redelivered: bool = False,
     ) -> Actions:
         """A message off the bus: a cable, a receipt, a service message, line control or a request.
 
         Whatever it is, it ends journalled, rejected or logged: the broker hears of it only after.
         ``retained``: the broker kept it and sent it on our subscription (see `_intake`);
+        ``redelivered``: the broker sends it again, MQTT's DUP (see `_receive`);
         ``prepared``: a cable the edge has already read and decided (`router.switch.intake.prepare`);
         ``properties``: its MQTT 5 properties, of which a cable's copies carry some on.
         """
@@ -204,7 +206,15 @@ class Switch:
             return self.actions
         kind, post = read
         if kind is Kind.CABLE:
-            self._intake(topic, payload, now, retained=retained, prepared=prepared, properties=properties)
+            self._intake(
+                topic,
+                payload,
+                now,
+                retained=retained,
+                prepared=prepared,
+                properties=properties,
+                redelivered=redelivered,
+            )
         elif kind is Kind.TRUNK and self.centre is not None:
             self.centre.relay_in(topic, post, payload, now)
         elif self.centre is not None and self.centre.elsewhere(kind, post):
@@ -230,6 +240,7 @@ class Switch:
         retained: bool,
         prepared: Prepared | None,
         properties: bytes,
+        redelivered: bool,
     ) -> None:
         """A cable off the intake; a retained one is taken once, then cleared at the broker.
 
@@ -249,21 +260,36 @@ class Switch:
                 self._receive(topic, payload, now, prepared, properties)
             self.actions.clear_retained(topic)
             return
-        self._receive(topic, payload, now, prepared, properties)
+        self._receive(topic, payload, now, prepared, properties, redelivered=redelivered)
 
-    def _receive(
-        self, topic: str, payload: bytes, now: float, prepared: Prepared | None, properties: bytes = b""
+    def _receive(  # noqa: PLR0913 (a cable as it came, and what the edge knows of it)
+        self,
+        topic: str,
+        payload: bytes,
+        now: float,
+        prepared: Prepared | None,
+        properties: bytes = b"",
+        *,
+        redelivered: bool = False,
     ) -> None:
         """A cable to the intake; an exact duplicate it files is reported to the station it came from.
 
         ACP 127 §428a: a duplicate not piloted as a suspected duplicate (ZFD) is filed, and a
         service message goes to the station from which it was received, since a duplicate may mean
         mishandling elsewhere. That station is the one its FL3 names, when it is on a line of ours.
+
+        Not so a cable the broker sent again (``redelivered``) with the very bytes of the one it
+        duplicates: the router journalled the first and went before the broker heard its PUBACK
+        (killed, or its connection lost). Filed all the same, and logged as `redelivered`: the
+        mishandling, if any, was ours, not the station's.
         """
         since = len(self.actions.writes)
         self.intake.receive(topic, payload, now, prepared, properties)
         for write in self.actions.writes[since:]:
             if not isinstance(write, Duplicate) or suspected_duplicate(payload):
+                continue
+            if redelivered and self._journal.cable(write.original)[0] == payload:
+                self.actions.event("redelivered", message_id=write.message_id, original=write.original)
                 continue
             notice = duplicate_notice(write.message_id)
             station = write.message_id.split("-", 1)[0]

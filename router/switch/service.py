@@ -335,6 +335,7 @@ class Router:
                         retained=message.retain,
                         prepared=prepared,
                         properties=message.properties,
+                        redelivered=message.redelivered,
                     )
                 )
             self._perform(switch.tick(clock.now()))
