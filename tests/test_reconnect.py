@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 import pytest
 import structlog
 
+from router.bus import mqtt
 from router.bus.broker import Mosquitto, free_port, mosquitto_binary
-from router.bus.mqtt import BrokerAddress, MqttBus
+from router.bus.mqtt import BrokerAddress, MqttBus, reconnecting
+from router.errors import BusError
 from router.network.channel import read_copy
 from router.settings import Settings
 from router.switch.serve import serve
 from tests.helpers import opened
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
     from pathlib import Path
 
 CABLE = (
@@ -82,3 +86,40 @@ async def test_the_router_survives_a_broker_restart(tmp_path: Path) -> None:
     events = [entry["event"] for entry in logs]
     assert "broker-lost" in events
     assert events.count("connected") >= 2
+
+
+async def test_a_connection_lost_at_once_backs_off_and_one_that_held_waits_little(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Connected and lost at once, every time (a subscription refused at each start): the waits double.
+
+    Not the first wait again after each such connection: that was a loop twice a second for as long
+    as the broker refused (NATS, a JetStream consumer it would not make). One that held a while
+    (`STEADY_AFTER`) lost the broker, which may be back soon: the first wait again.
+    """
+    monkeypatch.setattr(mqtt, "STEADY_AFTER", 0.2)
+    attempts = 0
+    waits: list[float] = []
+
+    @asynccontextmanager
+    async def connect() -> AsyncIterator[object]:
+        yield object()
+
+    async def work(_: object) -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 7:
+            return
+        if attempts == 5:
+            await asyncio.sleep(0.25)  # held, then lost
+        raise BusError("the broker refused the subscription to cables/ack/RHEGGTN: Unspecified error")
+
+    await reconnecting(
+        connect,
+        work,
+        reconnect_max=0.04,
+        first_retry=0.01,
+        on_connected=lambda: None,
+        on_lost=lambda _, wait: waits.append(wait),
+    )
+    assert waits == [0.01, 0.02, 0.04, 0.04, 0.01, 0.02]

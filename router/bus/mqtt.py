@@ -42,6 +42,8 @@ Connection = TypeVar("Connection")
 """What `reconnecting` connects: a bus, or a test's stand-in for one."""
 FIRST_RETRY = 0.5
 """Seconds `reconnecting` waits after the first failed attempt; doubled after each until its cap."""
+STEADY_AFTER = 1.0
+"""Seconds a connection must have lasted for the wait after it to be the first one again."""
 WRONG_LOGIN = "not authorized (a wrong password, or a user it does not know)"
 REFUSED_CODES = {4: WRONG_LOGIN, 5: WRONG_LOGIN, 134: WRONG_LOGIN, 135: WRONG_LOGIN, 138: "banned"}
 """CONNACK codes (MQTT 3.1.1: 4, 5; MQTT 5: 134 and up) that a second attempt would get again."""
@@ -640,16 +642,19 @@ async def reconnecting(  # noqa: PLR0913 (keyword-only: what to tell, and when t
     """Connect and run ``work`` on the bus; when the broker goes away (or is not there), wait, connect again.
 
     The wait is ``first_retry``, doubled after each failed attempt up to ``reconnect_max``, and reset
-    once connected; ``on_lost`` is told why and how long each wait is. It ends when ``work`` returns
-    or ``stop`` is set, never by itself otherwise: a Ctrl-C (cancellation) ends it too, and a login
-    or certificate the broker refuses raises its `BrokerRefusedError` at once.
+    after a connection that lasted `STEADY_AFTER`: one lost at once (a subscription the broker
+    refuses at every start, a broker that drops us as soon as we come) is a failed attempt, not a
+    twice-a-second loop. ``on_lost`` is told why and how long each wait is. It ends when ``work``
+    returns or ``stop`` is set, never by itself otherwise: a Ctrl-C (cancellation) ends it too, and
+    a login or certificate the broker refuses raises its `BrokerRefusedError` at once.
     """
     delay = first_retry
     while stop is None or not stop.is_set():
         refused: BrokerRefusedError | None = None
+        connected_at: float | None = None
         try:
             async with connect() as bus:
-                delay = first_retry
+                connected_at = time.monotonic()
                 on_connected()
                 await work(bus)
                 return
@@ -661,6 +666,8 @@ async def reconnecting(  # noqa: PLR0913 (keyword-only: what to tell, and when t
             reason = str(group.exceptions[0])
         if refused is not None:
             raise refused  # a login refused stays refused: saying so beats trying forever
+        if connected_at is not None and time.monotonic() - connected_at >= STEADY_AFTER:
+            delay = first_retry  # it worked for a while: the broker went away, come back soon
         on_lost(reason, delay)
         if stop is None:
             await asyncio.sleep(delay)  # the backoff itself: there is nothing to wait for but time
