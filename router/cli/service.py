@@ -63,6 +63,20 @@ WaitForLease = Annotated[
 """`router run --wait-for-lease`: how long a standby waits for the journal's holder to go."""
 
 
+ClockOrigin = Annotated[
+    float | None,
+    typer.Option(
+        "--clock-origin",
+        metavar="UNIX_TIME",
+        help="The host's time at which the network's clock read the same, running --time-scale "
+        "times faster since: the centres of one network given the same keep one network time "
+        "(unset: the start). \\[env var: ROUTER_CLOCK_ORIGIN]",
+        show_default=False,
+    ),
+]
+"""`router run --clock-origin`: where the network's clock starts (`router.network.clock.ScaledClock`)."""
+
+
 def run(  # noqa: PLR0913 (the service's options, and how it logs in to a broker of its own)
     *,
     broker: RunBrokerOption = None,
@@ -76,17 +90,7 @@ def run(  # noqa: PLR0913 (the service's options, and how it logs in to a broker
         ),
     ] = None,
     time_scale: TimeScale = None,
-    clock_origin: Annotated[
-        float | None,
-        typer.Option(
-            "--clock-origin",
-            metavar="UNIX_TIME",
-            help="The host's time at which the network's clock read the same, running --time-scale "
-            "times faster since: the centres of one network given the same keep one network time "
-            "(unset: the start). \\[env var: ROUTER_CLOCK_ORIGIN]",
-            show_default=False,
-        ),
-    ] = None,
+    clock_origin: ClockOrigin = None,
     wait_for_lease: WaitForLease = None,
     tls: Annotated[
         bool | None,

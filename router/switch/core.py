@@ -8,7 +8,7 @@ publishes and log entries. It reads the journal through `JournalReads` and does 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Literal, cast
 
 from router.bus.topics import Kind, read_topic
 from router.cable.models import Precedence
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from router.switch.intake import Prepared
 
 __all__ = ["UNKNOWN_LOGGED", "Limits", "Switch"]
+
+Again = Literal["retained", "redelivered"]
+"""Why the broker may send a cable the switch has journalled already: kept, or sent again (MQTT's DUP)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,15 +209,8 @@ class Switch:
             return self.actions
         kind, post = read
         if kind is Kind.CABLE:
-            self._intake(
-                topic,
-                payload,
-                now,
-                retained=retained,
-                prepared=prepared,
-                properties=properties,
-                redelivered=redelivered,
-            )
+            again: Again | None = "retained" if retained else "redelivered" if redelivered else None
+            self._intake(topic, payload, now, again=again, prepared=prepared, properties=properties)
         elif kind is Kind.TRUNK and self.centre is not None:
             self.centre.relay_in(topic, post, payload, now)
         elif self.centre is not None and self.centre.elsewhere(kind, post):
@@ -237,58 +233,36 @@ class Switch:
         payload: bytes,
         now: float,
         *,
-        retained: bool,
+        again: Again | None,
         prepared: Prepared | None,
         properties: bytes,
-        redelivered: bool,
     ) -> None:
-        """A cable off the intake; a retained one is taken once, then cleared at the broker.
+        """A cable off the intake; one the broker sends ``again`` may be one already journalled.
 
         A cable published retained comes again on every subscription, so after every restart: the
         switch takes it once (journalled, or found journalled already) and then clears it (an empty
         retained payload, sent after the commit), as an operator takes a tape off the reader.
         The empty payload that clearing sends round (or anyone's) is no cable: logged, not journalled.
-        """
-        if not payload:
-            self.actions.event("empty-intake", topic=topic[:80], retained=retained)
-            return
-        if retained:
-            before = self._journal.received_before(topic, payload)
-            if before is not None:
-                self.actions.event("retained-again", topic=topic[:80], journal_id=before)
-            else:
-                self._receive(topic, payload, now, prepared, properties)
-            self.actions.clear_retained(topic)
-            return
-        self._receive(topic, payload, now, prepared, properties, redelivered=redelivered)
-
-    def _receive(  # noqa: PLR0913 (a cable as it came, and what the edge knows of it)
-        self,
-        topic: str,
-        payload: bytes,
-        now: float,
-        prepared: Prepared | None,
-        properties: bytes = b"",
-        *,
-        redelivered: bool = False,
-    ) -> None:
-        """A cable to the intake; an exact duplicate it files is reported to the station it came from.
 
         ACP 127 §428a: a duplicate not piloted as a suspected duplicate (ZFD) is filed, and a
         service message goes to the station from which it was received, since a duplicate may mean
         mishandling elsewhere. That station is the one its FL3 names, when it is on a line of ours.
-
-        Not so a cable the broker sent again (``redelivered``) with the very bytes of the one it
-        duplicates: the router journalled the first and went before the broker heard its PUBACK
-        (killed, or its connection lost). Filed all the same, and logged as `redelivered`: the
-        mishandling, if any, was ours, not the station's.
+        Not so one the broker sent again (MQTT's DUP) with the very bytes of the first: the router
+        went before the broker heard its PUBACK. Filed all the same, logged `redelivered`.
         """
+        if not payload:
+            self.actions.event("empty-intake", topic=topic[:80], retained=again == "retained")
+            return
+        if again == "retained" and (before := self._journal.received_before(topic, payload)) is not None:
+            self.actions.event("retained-again", topic=topic[:80], journal_id=before)
+            self.actions.clear_retained(topic)
+            return
         since = len(self.actions.writes)
         self.intake.receive(topic, payload, now, prepared, properties)
         for write in self.actions.writes[since:]:
             if not isinstance(write, Duplicate) or suspected_duplicate(payload):
                 continue
-            if redelivered and self._journal.cable(write.original)[0] == payload:
+            if again == "redelivered" and self._journal.cable(write.original)[0] == payload:
                 self.actions.event("redelivered", message_id=write.message_id, original=write.original)
                 continue
             notice = duplicate_notice(write.message_id)
@@ -296,6 +270,8 @@ class Switch:
             if notice is not None and station != SWITCH_RI and self._knows(Kind.SERVICE, station):
                 self.lines.service(station, notice)
                 self.actions.event("duplicate-reported", station=station, message_id=write.message_id)
+        if again == "retained":
+            self.actions.clear_retained(topic)
 
     def _knows(self, kind: Kind, ri: str) -> bool:
         """Whether ``ri`` is a station the routing table knows, as `Lines.line` finds its profile.
