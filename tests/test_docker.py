@@ -244,7 +244,7 @@ def test_router_credentials_cluster_writes_the_nats_nodes_and_the_journals_passw
         assert f'server_name: "{node}"' in config
         others = [peer for peer in CLUSTER_NODES if peer != node]
         assert f"routes: [{', '.join(json.dumps(f'nats-route://{peer}:6222') for peer in others)}]" in config
-        assert "mqtt { listen: 0.0.0.0:1883, stream_replicas: 3 }" in config
+        assert "mqtt { listen: 0.0.0.0:1883, max_ack_pending: 16, stream_replicas: 3 }" in config
         assert '"user": "centre-BELTSVILLE"' in config
         assert (out / f"{node}.conf").stat().st_mode & 0o777 == 0o600
     password = (out / "postgres.password").read_text().strip()

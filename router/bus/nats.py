@@ -123,6 +123,12 @@ def node_config(  # noqa: PLR0913 (keyword-only: one node's parts)
     )
 
 
+MAX_ACK_PENDING = 16
+"""QoS 1 messages NATS sends a subscription before its PUBACKs (1,024 by its default). A session's
+subscriptions may not have more than 65,535 together, the MQTT packet ids (NATS refuses the next
+with 0x80, and a filter ending in # counts twice): at 1,024, 64 subscriptions. A centre logged in
+as itself subscribes to each of its posts' four topics (DETRICK of the committed network: 826
+posts), which 16 allows (4,095); the switch takes its intake in bursts of that order anyway."""
 COMPOSE_PORTS = NodePorts(client=4222, cluster=6222, mqtt=1883, monitor=8222)
 """A node's ports in its own container: NATS's defaults, MQTT on 1883."""
 
@@ -166,7 +172,7 @@ def _config(  # noqa: PLR0913 (keyword-only: one node's parts)
         f"jetstream {{ store_dir: {json.dumps(store)} }}",
         f"cluster {{ name: {json.dumps(cluster)}, listen: {host}:{ports.cluster},",
         f"  routes: [{route_urls}] }}",
-        f"mqtt {{ listen: {host}:{ports.mqtt}{mqtt_extra} }}",
+        f"mqtt {{ listen: {host}:{ports.mqtt}, max_ack_pending: {MAX_ACK_PENDING}{mqtt_extra} }}",
         *(f"{key}: {value}" for key, value in (extra or {}).items()),
         authorization(users),
     ]
