@@ -197,7 +197,7 @@ class Switch:
 
         Whatever it is, it ends journalled, rejected or logged: the broker hears of it only after.
         ``retained``: the broker kept it and sent it on our subscription (see `_intake`);
-        ``redelivered``: the broker sends it again, MQTT's DUP (see `_receive`);
+        ``redelivered``: the broker sends it again, MQTT's DUP (see `_intake`);
         ``prepared``: a cable the edge has already read and decided (`router.switch.intake.prepare`);
         ``properties``: its MQTT 5 properties, of which a cable's copies carry some on.
         """
