@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -45,6 +46,10 @@ def journal_file_or_url(value: object) -> object:
             return value
         return Path(value)
     return value
+
+
+LAST_DATE = 253_402_300_799
+"""9999-12-31 23:59:59 UTC, the last moment a date can be written (Python's `datetime`)."""
 
 
 class Settings(BaseSettings):
@@ -221,6 +226,22 @@ class Settings(BaseSettings):
         gt=0,
         description="longest wait, s, between attempts to write a locked or full journal",
     )
+
+    @field_validator("clock_origin")
+    @classmethod
+    def _origin_come(cls, value: float | None, info: ValidationInfo) -> float | None:
+        """An origin that has come, that puts the network's clock where dates can be written."""
+        if value is None:
+            return value
+        now = time.time()
+        if value > now + 1:
+            raise ValueError("is in the future: a moment that has come, in UNIX seconds (not milliseconds)")
+        scale = info.data.get("time_scale", 1.0)
+        if not 0 <= value + (now - value) * scale < LAST_DATE:
+            raise ValueError(
+                f"with time_scale {scale:g} puts the network's clock outside the years 1970-9999"
+            )
+        return value
 
     @field_validator("broker", mode="before")
     @classmethod

@@ -215,6 +215,24 @@ def test_a_bad_setting_in_the_environment_stops_every_command(monkeypatch: pytes
     )
 
 
+def test_a_clock_origin_that_has_not_come_is_refused_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Milliseconds for seconds, or a moment to come: the network's clock would be written nowhere."""
+    monkeypatch.setenv("ROUTER_CLOCK_ORIGIN", "1796428800000")
+    result = runner.invoke(app, ["config"])
+    assert result.exit_code == 2
+    assert result.output == (
+        "router: setting clock_origin (from ROUTER_CLOCK_ORIGIN): Value error, is in the future:"
+        " a moment that has come, in UNIX seconds (not milliseconds)\n"
+    )
+    monkeypatch.setenv("ROUTER_CLOCK_ORIGIN", "0")
+    monkeypatch.setenv("ROUTER_TIME_SCALE", "1000")
+    result = runner.invoke(app, ["config"])
+    assert result.exit_code == 2
+    assert "puts the network's clock outside the years 1970-9999" in result.output
+    monkeypatch.setenv("ROUTER_TIME_SCALE", "60")
+    assert runner.invoke(app, ["config"]).exit_code == 0  # 1970 at 60x is some year 5400: written
+
+
 def test_router_run_on_a_file_that_is_not_a_journal_says_so_in_one_line(tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("not a database\n" * 200)
