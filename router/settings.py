@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -50,6 +58,30 @@ def journal_file_or_url(value: object) -> object:
 
 LAST_DATE = 253_402_300_799
 """9999-12-31 23:59:59 UTC, the last moment a date can be written (Python's `datetime`)."""
+
+
+def _origin_come(value: float | None, info: ValidationInfo) -> float | None:
+    """An origin that has come, that puts the network's clock where dates can be written."""
+    if value is None:
+        return value
+    now = time.time()
+    if value > now + 1:
+        raise ValueError("is in the future: a moment that has come, in UNIX seconds (not milliseconds)")
+    scale = info.data.get("time_scale", 1.0)
+    if not 0 <= value + (now - value) * scale < LAST_DATE:
+        raise ValueError(f"with time_scale {scale:g} puts the network's clock outside the years 1970-9999")
+    return value
+
+
+ClockOrigin = Annotated[
+    float | None,
+    AfterValidator(_origin_come),
+    Field(
+        description="UNIX time at which the network's clock read the host's, running time_scale times"
+        " faster since; the centres of one network given the same keep one network time; unset: the start"
+    ),
+]
+"""`clock_origin`, checked against `time_scale`, which the settings declare before it."""
 
 
 class Settings(BaseSettings):
@@ -121,11 +153,7 @@ class Settings(BaseSettings):
     time_scale: float = Field(
         default=60.0, gt=0, description="network seconds per host second: 60 makes a minute pass in a second"
     )
-    clock_origin: float | None = Field(
-        default=None,
-        description="UNIX time at which the network's clock read the host's, running time_scale times"
-        " faster since; the centres of one network given the same keep one network time; unset: the start",
-    )
+    clock_origin: ClockOrigin = None
     units_per_character: float | None = Field(
         default=None,
         gt=0,
@@ -226,22 +254,6 @@ class Settings(BaseSettings):
         gt=0,
         description="longest wait, s, between attempts to write a locked or full journal",
     )
-
-    @field_validator("clock_origin")
-    @classmethod
-    def _origin_come(cls, value: float | None, info: ValidationInfo) -> float | None:
-        """An origin that has come, that puts the network's clock where dates can be written."""
-        if value is None:
-            return value
-        now = time.time()
-        if value > now + 1:
-            raise ValueError("is in the future: a moment that has come, in UNIX seconds (not milliseconds)")
-        scale = info.data.get("time_scale", 1.0)
-        if not 0 <= value + (now - value) * scale < LAST_DATE:
-            raise ValueError(
-                f"with time_scale {scale:g} puts the network's clock outside the years 1970-9999"
-            )
-        return value
 
     @field_validator("broker", mode="before")
     @classmethod
