@@ -7,56 +7,18 @@ the private PostgreSQL (`tests.postgres`): the read-outs' SQL must mean the same
 from __future__ import annotations
 
 import sqlite3
-from contextlib import asynccontextmanager, closing
+from contextlib import closing
 from typing import TYPE_CHECKING
 
 import pytest
 
-from router.bus.memory import MemoryBroker
 from router.journal import queries
-from router.journal.store import Journal
-from router.network.clock import ManualClock
 from router.readout.report import read_report
 from router.readout.trace import read_trace
-from router.routing.table import parse_table
-from tests.helpers import receipt_for, running
-from tests.test_simulation import START, TABLE, Network, cable
-from tests.test_trace import FLASH, ROUTINE
+from tests.test_trace import FLASH, ROUTINE, busted_and_receipted
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
     from pathlib import Path
-
-
-@asynccontextmanager
-async def network_on(journal_url: str) -> AsyncIterator[Network]:
-    """The simulation's one-post network (Paris on a 75-baud line), its journal at ``journal_url``."""
-    broker = MemoryBroker()
-    clock = ManualClock(START)
-    journal = Journal(journal_url, clock=clock.now)
-    try:
-        async with running(
-            broker.connect(), journal, parse_table(TABLE), clock=clock, log_copies=True
-        ) as router:
-            net = Network(broker, clock, journal, router)
-            await net.paris.subscribe("cables/out/RUEHFR")
-            yield net
-    finally:
-        journal.close()
-
-
-async def busted_and_receipted(journal_url: str) -> str:
-    """A long ROUTINE to Paris busted by a FLASH, the FLASH receipted and sent twice, a bad cable."""
-    async with network_on(journal_url) as net:
-        await net.publish(cable(1, "R", text=3000))
-        await net.clock.advance(60)
-        await net.publish(cable(2, "Z"))
-        await net.clock.advance(40)
-        received = net.received()
-        await net.publisher.publish("cables/ack/RUEHFR", receipt_for(received[1]))
-        await net.publish(cable(2, "Z"), b"not a cable at all\n")
-        await net.clock.advance(400)
-    return journal_url
 
 
 async def test_a_cable_is_found_by_message_id_or_journal_id(journal_url: str) -> None:

@@ -101,9 +101,17 @@ class Network:
 
 @asynccontextmanager
 async def network(tmp_path: Path, **options: object) -> AsyncIterator[Network]:
+    """The one-post network (Paris on a 75-baud line), its journal in ``tmp_path``."""
+    async with network_on(tmp_path / "journal.sqlite", **options) as net:
+        yield net
+
+
+@asynccontextmanager
+async def network_on(location: Path | str, **options: object) -> AsyncIterator[Network]:
+    """The same, its journal at ``location``: an SQLite file, or a PostgreSQL URL (`tests.postgres`)."""
     broker = MemoryBroker()
     clock = ManualClock(START)
-    journal = Journal(tmp_path / "journal.sqlite", clock=clock.now)
+    journal = Journal(location, clock=clock.now)
     table = parse_table(TABLE)
     async with running(broker.connect(), journal, table, clock=clock, log_copies=True, **options) as router:
         net = Network(broker, clock, journal, router)

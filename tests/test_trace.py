@@ -15,16 +15,21 @@ from router.readout.trace import read_trace, render_trace
 from router.routing.table import load_table
 from router.switch.core import Limits
 from tests.helpers import receipt_for, running
-from tests.test_simulation import START, cable, network
+from tests.test_simulation import START, cable, network, network_on
 
 runner = CliRunner()
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 ROUTINE, FLASH = "RUEHRO-0001-0011200", "RUEHRO-0002-0011200"
 
 
-async def busted_and_receipted(tmp_path: Path) -> Path:
-    """A long ROUTINE to Paris busted by a FLASH, the FLASH receipted and sent twice, a bad cable."""
-    async with network(tmp_path) as net:
+async def busted_and_receipted(location: Path | str) -> Path | str:
+    """A long ROUTINE to Paris busted by a FLASH, the FLASH receipted and sent twice, a bad cable.
+
+    ``location``: a test's folder (the journal made in it), or a journal's PostgreSQL URL; returned
+    is the journal's path or URL.
+    """
+    journal = location / "journal.sqlite" if isinstance(location, Path) else location
+    async with network_on(journal) as net:
         await net.publish(cable(1, "R", text=3000))
         await net.clock.advance(60)
         await net.publish(cable(2, "Z"))
@@ -33,7 +38,8 @@ async def busted_and_receipted(tmp_path: Path) -> Path:
         await net.publisher.publish("cables/ack/RUEHFR", receipt_for(received[1]))
         await net.publish(cable(2, "Z"), b"not a cable at all\n")
         await net.clock.advance(400)
-    return tmp_path / "journal.sqlite"
+    net.journal.close()  # read back read-only; a PostgreSQL connection is not left open
+    return journal
 
 
 async def test_a_busted_copy_shows_both_transmissions_and_its_delivery(tmp_path: Path) -> None:
