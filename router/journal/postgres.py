@@ -18,6 +18,7 @@ import socket
 from typing import TYPE_CHECKING, Any
 
 from router.errors import JournalOpenError
+from router.journal import statements
 from router.journal.backend import DatabaseError, IntegrityError, JournalLeaseError, Rows, shown
 from router.journal.schema import SCHEMA
 
@@ -53,47 +54,26 @@ pg_locks shows a 64-bit key as its high and low 32 bits (classid, objid)."""
 
 REWRITES = {
     # SQLite's two-argument max() is PostgreSQL's greatest(); a subquery in FROM needs a name there.
-    "SELECT max(at) FROM ("
-    " SELECT max(received_at) AS at FROM cables"
-    " UNION ALL SELECT max(max(started_at, coalesce(ended_at, started_at))) FROM transmissions"
-    " UNION ALL SELECT max(sent_at) FROM services"
-    " UNION ALL SELECT max(coalesce(acknowledged_at, delivered_at, queued_at)) FROM deliveries"
-    " UNION ALL SELECT max(at) FROM events)": "SELECT max(at) FROM ("
+    statements.LATEST_TIME: "SELECT max(at) FROM ("
     " SELECT max(received_at) AS at FROM cables"
     " UNION ALL SELECT max(greatest(started_at, coalesce(ended_at, started_at))) FROM transmissions"
     " UNION ALL SELECT max(sent_at) FROM services"
     " UNION ALL SELECT max(coalesce(acknowledged_at, delivered_at, queued_at)) FROM deliveries"
     " UNION ALL SELECT max(at) FROM events) AS latest",
-    "SELECT delivery_id, outcome FROM ("
-    " SELECT delivery_id, outcome, started_at AS at, 0 AS kind, id FROM transmissions"
-    " WHERE post = ? AND channel = ? AND serial = ?"
-    " UNION ALL SELECT 0, 'service', sent_at, 1, id FROM services"
-    " WHERE post = ? AND channel = ? AND serial = ?)"
-    " ORDER BY at DESC, kind, id DESC LIMIT 1": "SELECT delivery_id, outcome FROM ("
+    statements.TRANSMISSION_UNDER: "SELECT delivery_id, outcome FROM ("
     " SELECT delivery_id, outcome, started_at AS at, 0 AS kind, id FROM transmissions"
     " WHERE post = %s AND channel = %s AND serial = %s"
     " UNION ALL SELECT 0, 'service', sent_at, 1, id FROM services"
     " WHERE post = %s AND channel = %s AND serial = %s) AS sent"
     " ORDER BY at DESC, kind, id DESC LIMIT 1",
-    "SELECT post, serial FROM ("
-    " SELECT post, serial, row_number() OVER ("
-    "  PARTITION BY post ORDER BY at DESC, kind, id DESC) AS latest FROM ("
-    "  SELECT post, serial, started_at AS at, 0 AS kind, id FROM transmissions"
-    "  UNION ALL SELECT post, serial, sent_at, 1, id FROM services))"
-    " WHERE latest = 1": "SELECT post, serial FROM ("
+    statements.LAST_SERIALS: "SELECT post, serial FROM ("
     " SELECT post, serial, row_number() OVER ("
     "  PARTITION BY post ORDER BY at DESC, kind, id DESC) AS latest FROM ("
     "  SELECT post, serial, started_at AS at, 0 AS kind, id FROM transmissions"
     "  UNION ALL SELECT post, serial, sent_at, 1, id FROM services) AS sent) AS ranked"
     " WHERE latest = 1",
     # SQLite takes a bare column of a min() group from the min's row; PostgreSQL says DISTINCT ON.
-    "SELECT d.id, d.cable_id, d.post, d.precedence, d.state, d.queued_at, d.delivered_at,"
-    " d.acknowledged_at, d.ris, t.started_at, t.ended_at, coalesce(b.busts, 0) FROM deliveries d"
-    " LEFT JOIN (SELECT delivery_id, started_at, ended_at, min(id) FROM transmissions"
-    "  WHERE outcome = 'delivered' GROUP BY delivery_id) t ON t.delivery_id = d.id"
-    " LEFT JOIN (SELECT delivery_id, count(*) AS busts FROM transmissions"
-    "  WHERE outcome = 'busted' GROUP BY delivery_id) b ON b.delivery_id = d.id"
-    " ORDER BY d.id": "SELECT d.id, d.cable_id, d.post, d.precedence, d.state, d.queued_at, d.delivered_at,"
+    statements.COPIES: "SELECT d.id, d.cable_id, d.post, d.precedence, d.state, d.queued_at, d.delivered_at,"
     " d.acknowledged_at, d.ris, t.started_at, t.ended_at, coalesce(b.busts, 0) FROM deliveries d"
     " LEFT JOIN (SELECT DISTINCT ON (delivery_id) delivery_id, started_at, ended_at FROM transmissions"
     "  WHERE outcome = 'delivered' ORDER BY delivery_id, id) t ON t.delivery_id = d.id"
@@ -101,7 +81,7 @@ REWRITES = {
     "  WHERE outcome = 'busted' GROUP BY delivery_id) b ON b.delivery_id = d.id"
     " ORDER BY d.id",
     # The catalogue: SQLite's sqlite_master, PostgreSQL's information schema (of the journal's schema).
-    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?": "SELECT 1 FROM information_schema.tables"
+    statements.TABLE_EXISTS: "SELECT 1 FROM information_schema.tables"
     " WHERE table_schema = current_schema() AND table_name = %s",
 }
 """Whole statements PostgreSQL spells otherwise, SQLite's text to PostgreSQL's."""

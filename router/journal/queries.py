@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from router.journal.dialect import ERRORS, Connection, is_url
+from router.journal.statements import COPIES, TABLE_EXISTS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -174,15 +175,7 @@ def onward_copies(db: Connection) -> list[OnwardRow]:
     The transmissions are grouped once each (no index on ``delivery_id``: a subquery per copy
     would scan them per copy); SQLite takes a bare column of a ``min()`` group from its row.
     """
-    rows = db.execute(
-        "SELECT d.id, d.cable_id, d.post, d.precedence, d.state, d.queued_at, d.delivered_at,"
-        " d.acknowledged_at, d.ris, t.started_at, t.ended_at, coalesce(b.busts, 0) FROM deliveries d"
-        " LEFT JOIN (SELECT delivery_id, started_at, ended_at, min(id) FROM transmissions"
-        "  WHERE outcome = 'delivered' GROUP BY delivery_id) t ON t.delivery_id = d.id"
-        " LEFT JOIN (SELECT delivery_id, count(*) AS busts FROM transmissions"
-        "  WHERE outcome = 'busted' GROUP BY delivery_id) b ON b.delivery_id = d.id"
-        " ORDER BY d.id"
-    )
+    rows = db.execute(COPIES)
     return list(map(OnwardRow._make, rows.fetchall()))
 
 
@@ -311,5 +304,5 @@ def set_aside(db: Connection, cable_id: int) -> list[tuple[str, str]]:
 
 
 def _has_table(db: Connection, name: str) -> bool:
-    found = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+    found = db.execute(TABLE_EXISTS, (name,))
     return found.fetchone() is not None

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from router.cable.models import Precedence
 from router.errors import JournalError
 from router.journal.database import Database
+from router.journal.statements import LAST_SERIALS, LATEST_TIME, TRANSMISSION_UNDER
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -49,14 +50,7 @@ class Reads(Database):
     def latest_time(self) -> float | None:
         """The latest network time the journal holds (None when it holds none): where a restart resumes."""
         self._write_pending()
-        row = self._db.execute(
-            "SELECT max(at) FROM ("
-            " SELECT max(received_at) AS at FROM cables"
-            " UNION ALL SELECT max(max(started_at, coalesce(ended_at, started_at))) FROM transmissions"
-            " UNION ALL SELECT max(sent_at) FROM services"
-            " UNION ALL SELECT max(coalesce(acknowledged_at, delivered_at, queued_at)) FROM deliveries"
-            " UNION ALL SELECT max(at) FROM events)"
-        ).fetchone()
+        row = self._db.execute(LATEST_TIME).fetchone()
         return None if row is None or row[0] is None else float(row[0])
 
     def is_duplicate(self, message_id: str) -> int | None:
@@ -92,12 +86,7 @@ class Reads(Database):
         """
         self._write_pending()
         row = self._db.execute(
-            "SELECT delivery_id, outcome FROM ("
-            " SELECT delivery_id, outcome, started_at AS at, 0 AS kind, id FROM transmissions"
-            " WHERE post = ? AND channel = ? AND serial = ?"
-            " UNION ALL SELECT 0, 'service', sent_at, 1, id FROM services"
-            " WHERE post = ? AND channel = ? AND serial = ?)"
-            " ORDER BY at DESC, kind, id DESC LIMIT 1",
+            TRANSMISSION_UNDER,
             (post, channel, serial, post, channel, serial),
         ).fetchone()
         return (int(row[0]), str(row[1])) if row else None
@@ -108,14 +97,7 @@ class Reads(Database):
         A service message goes between transmissions: one sent as a transmission starts came before it.
         """
         self._write_pending()
-        rows = self._db.execute(
-            "SELECT post, serial FROM ("
-            " SELECT post, serial, row_number() OVER ("
-            "  PARTITION BY post ORDER BY at DESC, kind, id DESC) AS latest FROM ("
-            "  SELECT post, serial, started_at AS at, 0 AS kind, id FROM transmissions"
-            "  UNION ALL SELECT post, serial, sent_at, 1, id FROM services))"
-            " WHERE latest = 1"
-        )
+        rows = self._db.execute(LAST_SERIALS)
         return {str(post): int(serial) for post, serial in rows}
 
     def open_deliveries(self) -> Iterator[OpenDelivery]:
