@@ -116,11 +116,6 @@ class CentreProcess:
     listened: asyncio.Future[float]
     """The host's monotonic time at which the centre said it listens (``listening``)."""
 
-    @property
-    def listened_at(self) -> float | None:
-        """When the centre began to listen (the host's monotonic clock), if it has."""
-        return self.listened.result() if self.listened.done() else None
-
     async def stop(self) -> int:
         """SIGTERM, then its exit status; killed if it has not stopped within `STOP_WITHIN`.
 

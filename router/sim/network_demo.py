@@ -157,7 +157,6 @@ async def run_network_demo(
                 CENTRE_SETTINGS,
             )
             async with centre_processes(command, options.network.centres, result.exits) as centres:
-                _keep_up_with(clock, centres, result.journals)
                 publisher = await connected(PUBLISHER, f"{CLIENT_PREFIX}-publisher")
                 operator = await connected(OPERATOR, f"{CLIENT_PREFIX}-operator")
                 traffic = _Traffic(options, clock, publisher, operator, result)
@@ -201,28 +200,6 @@ def _counter(ledger: Ledger, ri: str, settled: asyncio.Event) -> Callable[[Readi
             settled.set()
 
     return count
-
-
-def _keep_up_with(
-    clock: ScaledClock, centres: Mapping[str, CentreProcess], journals: Mapping[str, Path]
-) -> None:
-    """Make sure no centre's clock is behind the demo's, on which the cables' DTGs are written.
-
-    They share an origin (`CentreCommand.clock_origin`), so they agree; a centre whose clock had to
-    run on from its journal's last time (`ScaledClock.not_before`) would be ahead, and a cable must
-    not be dated after any centre received it. Each centre's time is read from its journal's
-    ``listening`` event and the host time since.
-    """
-    now = []
-    for name, centre in centres.items():
-        with read_only(journals[name]) as db:
-            row = db.execute(
-                "SELECT at FROM events WHERE event = 'listening' ORDER BY id DESC LIMIT 1"
-            ).fetchone()
-        if row is not None and centre.listened_at is not None:
-            now.append(float(row[0]) + (time.monotonic() - centre.listened_at) * clock.scale)
-    if now:
-        clock.not_before(min(now))
 
 
 async def _until_done_or_stopped(
