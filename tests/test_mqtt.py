@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from router.bus.flow import INBOX_MESSAGES
-from router.bus.mqtt import ACKS_AWAITED_AT_MOST, BrokerAddress, MqttBus
+from router.bus.flow import INBOX_MESSAGES, fixed_header
+from router.bus.mqtt import ACKS_AWAITED_AT_MOST, BrokerAddress, MqttBus, _PacketIds
 from router.errors import BusError
 from router.switch.service import IN_FLIGHT
 from tests.helpers import receive
@@ -33,6 +33,25 @@ def _varint(value: int) -> bytes:
         encoded.append(digit | 0x80 if value else digit)
         if not value:
             return bytes(encoded)
+
+
+@pytest.mark.parametrize("remaining", [0, 127, 128, 2_500, 16_383, 16_384, 2_097_151, 2_097_152, 268_435_455])
+def test_a_fixed_header_carries_the_remaining_length_as_a_variable_byte_integer(remaining: int) -> None:
+    """MQTT §2.2.3, on both sides of each byte's boundary (one and two bytes have a way of their own)."""
+    assert fixed_header(0x32, remaining) == b"\x32" + _varint(remaining)
+
+
+def test_packet_ids_skip_those_in_use_and_come_round_again() -> None:
+    """MQTT §2.2.1: a new PUBLISH or SUBSCRIBE takes a packet id not in use; none free, no send."""
+    ids = _PacketIds(max=6)  # ids 1 to 5
+    assert [ids.next_id() for _ in range(3)] == [1, 2, 3]
+    ids.free_id(2)
+    ids.free_id(7)  # not in use: nothing to free
+    assert [ids.next_id() for _ in range(3)] == [4, 5, 2]
+    with pytest.raises(OverflowError):
+        ids.next_id()
+    ids.free_id(4)
+    assert ids.next_id() == 4
 
 
 def _publish(  # noqa: PLR0913 (the fields of a PUBLISH)

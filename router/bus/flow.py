@@ -142,6 +142,12 @@ class Inbox:
 
 def fixed_header(first: int, remaining: int) -> bytes:
     """MQTT §2.2: a packet's type and flags, then its remaining length as a variable byte integer."""
+    if remaining < 0x4000:  # a copy's, nearly always: one or two bytes, no loop
+        return (
+            bytes((first, remaining))
+            if remaining < 0x80
+            else bytes((first, remaining & 0x7F | 0x80, remaining >> 7))
+        )
     encoded = bytearray((first,))
     while True:
         remaining, digit = divmod(remaining, 128)

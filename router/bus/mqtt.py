@@ -19,6 +19,7 @@ from gmqtt.mqtt.constants import MQTTv50, MQTTv311
 from gmqtt.mqtt.handler import MqttPackageHandler
 from gmqtt.mqtt.package import Package
 from gmqtt.mqtt.protocol import MQTTProtocol
+from gmqtt.mqtt.utils import IdGenerator
 
 from router.bus.address import BrokerAddress, Cluster, Node
 from router.bus.flow import Inbox, Writer, fixed_header, puback, remaining_length
@@ -160,6 +161,35 @@ class _Link(MqttPackageHandler):  # type: ignore[misc] # gmqtt has no type hints
         # MQTT 5 CONNACK's Receive Maximum would cap gmqtt's packet ids (Mosquitto: 256) and fail a
         # send past it; the broker acknowledges QoS 1 at once, and the caller bounds what is in flight.
         pass
+
+
+class _PacketIds(IdGenerator):  # type: ignore[misc] # gmqtt has no type hints
+    """gmqtt's packet ids (PUBLISH, SUBSCRIBE: one series, MQTT §2.2.1), without its debug log calls.
+
+    The next id not in use after the last one given, 1 to 65,535 round again; an id is free again
+    at its PUBACK (or SUBACK). gmqtt's own asks the logging module twice a copy whether to log.
+    """
+
+    _used_ids: set[int]
+    _last_used_id: int
+    _max: int
+
+    def next_id(self) -> int:
+        used = self._used_ids
+        top = self._max - 1
+        if len(used) >= top:
+            raise OverflowError("all packet ids are in use")
+        mid = self._last_used_id
+        while True:
+            mid = mid + 1 if mid < top else 1
+            if mid not in used:
+                break
+        used.add(mid)
+        self._last_used_id = mid
+        return mid
+
+    def free_id(self, mid: int) -> None:
+        self._used_ids.discard(mid)
 
 
 class _Reader(MQTTProtocol):  # type: ignore[misc] # gmqtt has no type hints
@@ -319,6 +349,7 @@ class _Connecting:
         link = self._client._package_handler  # noqa: SLF001 (see `_Link`)
         link.__class__ = _Link
         link.bus = self
+        link.id_generator = _PacketIds(max=link.id_generator._max)  # noqa: SLF001 (see `_PacketIds`)
         self._link: _Link = link
         # SUBACK: its return codes, 0x80 and up a refusal (one a filter; we send one at a time).
         self._client.on_subscribe = lambda _client, mid, codes, *_: self._acknowledged(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from router.cable.models import needs_receipt
+from router.cable.models import Precedence, needs_receipt
 from router.errors import JournalError
 from router.journal.database import DELIVERY_STATE, INSERT_DELIVERY, MARK_DELIVERED, Database
 
@@ -200,6 +200,10 @@ Write = (
 )
 
 
+_WORDS = {precedence: precedence.value for precedence in Precedence}
+"""Each precedence's word as the deliveries table holds it: looked up, not an enum's property, a copy each."""
+
+
 def _delivery_rows(
     cable_id: int,
     deliveries: tuple[Delivery, ...],
@@ -214,7 +218,7 @@ def _delivery_rows(
             None if first is None else first + number,
             cable_id,
             delivery.post,
-            delivery.precedence.value,
+            _WORDS[delivery.precedence],
             delivery.precedence.rank,
             delivery.role,
             int(delivery.niact),

@@ -150,9 +150,8 @@ class Queued(NamedTuple):
         return needs_receipt(self.precedence, niact=self.niact)
 
 
-@dataclass(frozen=True, slots=True)
-class Transmission:
-    """One attempt to send a delivery down the line, under one channel serial."""
+class Transmission(NamedTuple):
+    """One attempt to send a delivery down the line, under one channel serial (a named tuple: one a copy)."""
 
     queued: Queued
     channel: str
@@ -192,7 +191,7 @@ class Line:
     spilled: Counter[Precedence] = field(default_factory=Counter)
     """Waiting deliveries left in the journal, by precedence: newer than those held of theirs."""
     code: LineCode | None = None
-    """The line's character code; None: by its speed (`code_for`)."""
+    """The line's character code; None: by its speed (`code_for`), filled in when the line is made."""
     series_day: int | None = None
     """The day (UTC, of the network's clock) the serials in use were begun on; None: not known
     (a line just made, or taken up from the journal after a restart): the series runs on."""
@@ -201,6 +200,10 @@ class Line:
     comparison should quote (§413b)."""
     designator: str = ""
     """The channel designator when it is not the post's (a trunk's: `router.switch.trunks`)."""
+
+    def __post_init__(self) -> None:
+        if self.code is None:  # worked out once: a copy's size asks for it twice
+            self.code = code_for(self.baud)
 
     @property
     def line_code(self) -> LineCode:
@@ -251,7 +254,7 @@ class Line:
             # A retransmission: its delivery is no longer queued in the journal, so it stays here.
             heapq.heappush(self.waiting, queued)
             return
-        if self.spilled[queued.precedence] or (
+        if self.spilled.get(queued.precedence) or (
             len(self.waiting) >= self.held and not self._evict_for(queued)
         ):
             self.spilled[queued.precedence] += 1
@@ -285,7 +288,7 @@ class Line:
 
     def needs_refill(self) -> bool:
         """Whether deliveries wait in the journal and memory has room for them."""
-        return len(self.waiting) < self.held // 2 and any(self.spilled.values())
+        return bool(self.spilled) and len(self.waiting) < self.held // 2 and any(self.spilled.values())
 
     def refill(self, consignments: list[tuple[Consignment, int, float]], *, exhausted: bool) -> None:
         """Take back deliveries from the journal, best first: (consignment, size, queued at).
@@ -308,7 +311,9 @@ class Line:
             return None
         queued = heapq.heappop(self.waiting)
         self._next_serial(now)
-        self.current = Transmission(queued, self.channel, self.serial, now, now + self.duration(queued.size))
+        # `duration`, inline: once a copy.
+        ends = now + queued.size * self.units / self.baud if self.baud else now
+        self.current = Transmission(queued, self.channel, self.serial, now, ends)
         self._leave(queued.delivery_id)  # sent before (a resend): the new serial names it now
         self.in_flight[queued.delivery_id] = self.serial
         self.sent_under[self.serial] = queued.delivery_id

@@ -91,8 +91,8 @@ class Actions:
         """For the journal, in order: applied right after the decision that made them."""
         self.sends: list[Send] = []
         """For the broker, in order: published once the burst is committed."""
-        self.logs: list[tuple[str, dict[str, object]]] = []
-        """For the process's log: each entry's name and fields."""
+        self.logs: list[tuple[str, dict[str, object], str]] = []
+        """For the process's log: each entry's name, fields and JSON."""
         self.timings: list[Timing] | None = [] if timings else None
         """Each copy delivered, timed, for the metrics (`router run --metrics-port`); None: not kept."""
 
@@ -122,6 +122,6 @@ class Actions:
             fields = {"centre": self.centre, **fields}
         entry = json.dumps({"event": event, **fields}, default=str)
         self.writes.append(Logged(event, entry))
-        self.logs.append((event, fields))
+        self.logs.append((event, fields, entry))
         if self.publish_log:
             self.sends.append((topics.LOG, entry.encode(), 0, False, b""))

@@ -157,19 +157,22 @@ class Lines:
         writes = self._actions.writes
         if self.services.pending(post):
             self.services.send(post, line, now)
+        started = False
         while True:
             if line.needs_refill():
                 self._refill(post, line)
             transmission = line.start(now)
             if transmission is None:
                 break
-            self.services.heard(post, now)
+            started = True
             if transmission.ends > now:
                 writes.append(journal_row(Transmitting, post, transmission))
                 break
             line.finish(now)  # an unthrottled line: the last character is already there
             writes.append(journal_row(SentAtOnce, post, transmission))
             self._delivered(post, transmission, now)
+        if started:
+            self.services.heard(post, now)  # once for all it sent at ``now``
         if line.current is None:
             # Idle, down, or its window full: the next queueing, line-up or receipt wakes it.
             self.active.discard(post)

@@ -34,7 +34,7 @@ import structlog
 from router.bus import topics
 from router.cable.parser import MAX_CABLE_BYTES
 from router.errors import BusError, SubscriptionRefusedError
-from router.log import held_lines
+from router.log import held_lines, log_entry
 from router.network.clock import Clock, ScaledClock
 from router.network.line import LineRules
 from router.switch.actions import Actions, Send, Timing
@@ -294,8 +294,8 @@ class Router:
             self.journal.apply(actions.writes)
             actions.writes.clear()
         if actions.logs:
-            for event, fields in actions.logs:
-                self._log.info(event, **fields)
+            for event, fields, entry in actions.logs:
+                log_entry(self._log, event, fields, entry)
             actions.logs.clear()
 
     # --- the switch: bursts of messages, one transaction each
