@@ -56,7 +56,7 @@ class Database:
         self.commit_seconds = 0.0
         """Host seconds the last transaction's held-back rows and its COMMIT took (`router run
         --metrics-port` shows them)."""
-        self._queued: dict[int, tuple[object, ...]] = {}
+        self._queued: dict[int, list[object]] = {}
         """Deliveries decided in this transaction, by id: a copy sent before they are written is
         written with them as delivered, one row and no update (unthrottled lines send at once)."""
         self._sent: list[tuple[object, ...]] = []

@@ -9,6 +9,7 @@ transmission row is found again by its post and serial while it is the one being
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from router.cable.models import Precedence, needs_receipt
@@ -200,6 +201,8 @@ Write = (
 )
 
 
+_JOINED = nullcontext()
+"""A transaction already open, joined (`Writes.route`)."""
 _WORDS = {precedence: precedence.value for precedence in Precedence}
 """Each precedence's word as the deliveries table holds it: looked up, not an enum's property, a copy each."""
 
@@ -210,11 +213,11 @@ def _delivery_rows(
     first: int | None,
     now: float,
     trunk_ris: tuple[tuple[str, ...], ...] = (),
-) -> list[tuple[object, ...]]:
+) -> list[list[object]]:
     """The deliveries' rows (`INSERT_DELIVERY`), queued, numbered on from ``first`` (the database's: None)."""
     ris = [" ".join(line) or None for line in trunk_ris] or [None] * len(deliveries)
     return [
-        (
+        [
             None if first is None else first + number,
             cable_id,
             delivery.post,
@@ -228,7 +231,7 @@ def _delivery_rows(
             "queued",
             None,
             ris[number],
-        )
+        ]
         for number, delivery in enumerate(deliveries)
     ]
 
@@ -370,7 +373,8 @@ class Writes(Database):
         """
         now = self._now()
         ids: list[int] = []
-        with self.transaction():
+        # Inside the switch's burst a transaction is open already: joined without making another.
+        with _JOINED if self._depth else self.transaction():
             try:
                 self._db.execute(
                     "UPDATE cables SET status = 'routed', message_id = ?, ris = ? WHERE id = ?",
@@ -378,10 +382,10 @@ class Writes(Database):
                 )
             except self.dialect.integrity:  # the unique index of routed message ids
                 return None
-            rows = _delivery_rows(cable_id, deliveries, first_delivery, now, trunk_ris)
             if first_delivery is not None:
                 # Numbered by the switch: written with the transaction's other rows (`_write_pending`).
                 ids = list(range(first_delivery, first_delivery + len(deliveries)))
+                rows = _delivery_rows(cable_id, deliveries, first_delivery, now, trunk_ris)
                 self._queued.update(zip(ids, rows, strict=True))
             elif deliveries:
                 # One writer, one transaction: numbered on from the last, written at once.
@@ -422,12 +426,7 @@ class Writes(Database):
         if queued is None:
             self._delivered.append((ended, delivery_id))
         elif queued[DELIVERY_STATE] == "queued":  # the first complete transmission is the delivery
-            self._queued[delivery_id] = (
-                *queued[:DELIVERY_STATE],
-                "delivered",
-                ended,
-                *queued[DELIVERY_STATE + 2 :],
-            )
+            queued[DELIVERY_STATE : DELIVERY_STATE + 2] = ("delivered", ended)
         self._sent.append(row)
         if not self._depth:
             self._write_pending()
