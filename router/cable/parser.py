@@ -6,7 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import NoReturn
+from typing import NoReturn, TypedDict
 
 from router.cable import body
 from router.cable.addressee import AddresseeLine, looks_collective, read_addressee_line
@@ -16,7 +16,6 @@ from router.cable.models import (
     Classification,
     Family,
     Precedence,
-    StationSerial,
 )
 from router.cable.security import SecurityMarks, read_banner, read_security
 from router.errors import CableParseError
@@ -76,6 +75,16 @@ _MONTH_NUMBERS = {month: number for number, month in enumerate(MONTHS, 1)}
 _BOM_PREFIXES = ("\ufeff", "\u00ef\u00bb\u00bf")
 
 
+class _Serial(TypedDict):
+    """FL3 as read, `StationSerial`'s fields: validated with the rest of the cable, in one pass."""
+
+    originating_ri: str
+    ssn: int
+    position: str | None
+    section: int | None
+    filing_time: str
+
+
 @dataclass(slots=True)
 class _Header:
     """What the routing header says, gathered line by line before the ``Cable`` is built."""
@@ -84,7 +93,7 @@ class _Header:
     transmission_id: str | None = None
     relay_precedence: Precedence | None = None
     relay_ris: list[str] = field(default_factory=list)
-    station_serial: StationSerial | None = None
+    station_serial: _Serial | None = None
     security_warning: Classification | None = None
     security_signal: str | None = None
     precedence: Precedence | None = None
@@ -222,13 +231,13 @@ def _read_fl1_to_fl4(lines: list[str], start: int, header: _Header) -> None:
     fl3 = _FL3.match(lines[i].strip()) if i < n else None
     if fl3 is None:
         _fail(lines, min(i, n - 1), "FL3", "expected DE + originating RI + SSN + filing time")
-    header.station_serial = StationSerial(
-        originating_ri=fl3.group(1),
-        ssn=int(fl3.group(2)),
-        position=fl3.group(3),
-        section=int(fl3.group(4)) if fl3.group(4) else None,
-        filing_time=fl3.group(5),
-    )
+    header.station_serial = {
+        "originating_ri": fl3.group(1),
+        "ssn": int(fl3.group(2)),
+        "position": fl3.group(3),
+        "section": int(fl3.group(4)) if fl3.group(4) else None,
+        "filing_time": fl3.group(5),
+    }
     i = _read_fl4(lines, i + 1, header)
     while i < n and not lines[i].strip():
         i += 1
@@ -515,10 +524,9 @@ def _message_id(header: _Header, text: str) -> str:
     """ACP 127 §116: RI + SSN + filing time identify a message; without FL3, a digest stands in."""
     serial = header.station_serial
     if serial is not None:
-        section = f"/{serial.section:02d}" if serial.section is not None else ""
-        return (
-            f"{serial.originating_ri}-{serial.ssn:04d}{serial.position or ''}{section}-{serial.filing_time}"
-        )
+        section = f"/{serial['section']:02d}" if serial["section"] is not None else ""
+        position = serial["position"] or ""
+        return f"{serial['originating_ri']}-{serial['ssn']:04d}{position}{section}-{serial['filing_time']}"
     # Blanks, tabs and line ends are left out of the digest: a copy padded, trimmed or folded at
     # another width in transit (or by another archive) keeps its identity; its words do not change.
     originator = header.originator.display_name if header.originator else ""
