@@ -69,7 +69,10 @@ _UNUSUAL = re.compile(
 )
 # Lines that can only belong to the text: where they appear the header has ended.
 _TEXT_START = re.compile(r"(?:SIPDIS|E\.\s?O\.|EO\s+\d|TAGS?\b|SUBJ|REF\b|BT\s*$)", re.IGNORECASE)
-_TEXT_FIELDS = re.compile(r"^[ \t]*(?:E\.[ \t]?O\.|EO[ \t]+\d|TAGS?\b|SUBJ)", re.IGNORECASE | re.MULTILINE)
+_TEXT_FIELD = r"[ \t]*(?:E\.[ \t]?O\.|EO[ \t]+\d|TAGS?\b|SUBJ)"
+_TEXT_FIELD_FIRST = re.compile(_TEXT_FIELD, re.IGNORECASE)
+# After a line feed: the search skips from line feed to line feed, not trying every position.
+_TEXT_FIELD_LINE = re.compile("\n" + _TEXT_FIELD, re.IGNORECASE)
 _MONTH_NUMBERS = {month: number for number, month in enumerate(MONTHS, 1)}
 # Mojibake of a UTF-8 byte-order mark read as Latin-1 (04STATE137635), and the mark itself.
 _BOM_PREFIXES = ("\ufeff", "\u00ef\u00bb\u00bf")
@@ -122,10 +125,17 @@ def parse_cable(data: bytes | str, *, max_bytes: int = MAX_CABLE_BYTES, text_fie
     # SUBJECT line; below it is prose, which only the body fields read. Once that line has
     # passed, a routing header further down belongs to another section copied into a partial
     # record (01VATICAN2955), not to this cable.
-    fields = _TEXT_FIELDS.search(text)
-    lines = text[: fields.start() if fields else len(text)].split("\n")
+    lines = text[: _text_fields_start(text)].split("\n")
     header = _read_header(text, lines)
     return _build(header, text, lines, text_fields=text_fields)
+
+
+def _text_fields_start(text: str) -> int:
+    """Where the first E.O., TAGS or SUBJECT line starts; the length of ``text`` if none does."""
+    if _TEXT_FIELD_FIRST.match(text):
+        return 0
+    line = _TEXT_FIELD_LINE.search(text)
+    return line.start() + 1 if line else len(text)
 
 
 def _decode(data: bytes | str, max_bytes: int) -> str:
@@ -151,7 +161,7 @@ def _decode(data: bytes | str, max_bytes: int) -> str:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     for prefix in _BOM_PREFIXES:
         text = text.removeprefix(prefix)
-    if not text.strip():
+    if not text or text.isspace():  # not `strip`: a copy of the whole text to test it
         raise CableParseError("empty cable")
     return text
 
@@ -446,7 +456,9 @@ def _fail(lines: list[str], index: int, field_name: str, reason: str) -> NoRetur
 
 
 def _build(header: _Header, whole: str, lines: list[str], *, text_fields: bool) -> Cable:
-    text = whole[len("\n".join(lines[: header.end])) + 1 :] if header.end else whole
+    # The text below the header, copied only where it is read: the body fields, and the digest
+    # that identifies a cable without FL3 (a big cable's copy costs its size).
+    text = _text_below(header, whole, lines) if text_fields or header.station_serial is None else ""
     marks: SecurityMarks = read_security(lines[header.end : header.end + _BANNER_SEARCH_LINES])
     if marks.classification is None and header.start:
         # The banner printed above the header (09STATE119085) when the text lacks one.
@@ -501,6 +513,10 @@ def _build(header: _Header, whole: str, lines: list[str], *, text_fields: bool) 
         },
         strict=True,
     )
+
+
+def _text_below(header: _Header, whole: str, lines: list[str]) -> str:
+    return whole[len("\n".join(lines[: header.end])) + 1 :] if header.end else whole
 
 
 def _addressee(index: int, line: AddresseeLine, default: Precedence | None) -> dict[str, object]:
