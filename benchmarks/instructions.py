@@ -3,13 +3,15 @@
     python benchmarks/instructions.py [--cables N] [--few N]
 
 A shared machine's CPU times move by 5-10 % from one run to the next, as much as most changes to
-the router's work; the number of instructions it executes hardly moves at all (a few in a
-million). This runs `router run` under Valgrind's callgrind (`apt install valgrind`) on a
-private Mosquitto twice, with `--few` and with `--cables` seed cables (benchmarks/peers.py's
+the router's work; the number of instructions it executes moves by well under 1 % (only the
+bursts' sizes vary with timing). This runs `router run` under Valgrind's callgrind (`apt install
+valgrind`) on a private Mosquitto twice, with `--few` and with `--cables` seed cables (benchmarks/peers.py's
 work: 7 RIs, unthrottled lines), and prints the instructions a cable: the difference of the two
 counts over the difference of the cables, which leaves the start and stop out. Under callgrind
-the router runs some fifty times slower: 1,200 cables take a minute or two. Run it in each of two
-checkouts to compare them (it measures the checkout it is in). The last line is one JSON object.
+the router runs some fifty times slower: 1,200 cables take a minute or two. With Valgrind's
+`callgrind_annotate` it also says where the instructions are: SQLite, pydantic-core, regular
+expressions, JSON, uvloop, the C library, and the interpreter running Python. Run it in each of
+two checkouts to compare them (it measures the checkout it is in). The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,12 +38,26 @@ from router.bus.broker import Mosquitto, free_port
 from router.routing.table import parse_table
 
 ROOT = Path(__file__).resolve().parent.parent
+PARTS = (
+    ("SQLite", ("libsqlite3", "_sqlite3")),
+    ("pydantic-core", ("_pydantic_core",)),
+    ("regular expressions", ("/_sre/",)),
+    ("JSON", ("_json.",)),
+    ("uvloop", ("uvloop",)),
+    ("C library", ("libc.so", "ld-linux")),
+)
+"""Where an instruction is counted, by the file or library `callgrind_annotate` names; the rest is
+the interpreter running Python (CPython's own code, inlined or not)."""
+_COUNTED = re.compile(r"^\s*([\d,]+) \([ \d.]+%\)\s+(.*)$")
 STARTED_WITHIN = 60.0
 """Seconds the router is given to start under callgrind before the first cable."""
 
 
-def instructions(count: int, first: int) -> int:
-    """Instructions `router run` executes from start to stop, ``count`` seed cables routed meanwhile."""
+def instructions(count: int, first: int) -> dict[str, int]:
+    """Instructions `router run` executes from start to stop, ``count`` seed cables routed meanwhile.
+
+    By part (`PARTS`, the interpreter, and "all"); "all" alone without `callgrind_annotate`.
+    """
     table_text = unthrottled_table(window=10_000)
     cables = prepare(seed_cables(count, first), parse_table(table_text))
     with tempfile.TemporaryDirectory(prefix="router-instructions-") as directory:
@@ -50,7 +67,7 @@ def instructions(count: int, first: int) -> int:
         counts = work / "callgrind.out"
         with Mosquitto(work / "broker", port=free_port()) as broker:
             router = Router(broker.url, work / "table.toml", work / "run")
-            router.command[:0] = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={counts}"]
+            router.command[:0] = ["valgrind", "--quiet", "--tool=callgrind", f"--callgrind-out-file={counts}"]
             os.environ["PYTHONHASHSEED"] = "0"  # the same dictionaries, run after run
             assert broker.pid is not None
             with router:
@@ -65,7 +82,28 @@ def instructions(count: int, first: int) -> int:
         found = re.search(r"^summary: (\d+)$", counts.read_text(encoding="utf-8"), re.MULTILINE)
         if found is None:
             raise SystemExit(f"instructions: callgrind wrote no summary in {counts}")
-        return int(found.group(1))
+        return {"all": int(found.group(1)), **by_part(counts)}
+
+
+def by_part(counts: Path) -> dict[str, int]:
+    """The instructions of each part, from `callgrind_annotate`'s list of functions; none without it."""
+    annotate = shutil.which("callgrind_annotate")
+    if annotate is None:
+        return {}
+    listing = subprocess.run(  # noqa: S603 (valgrind's own script, found above)
+        [annotate, "--threshold=100", str(counts)], capture_output=True, text=True, check=True
+    ).stdout
+    parts = dict.fromkeys([name for name, _ in PARTS] + ["the interpreter"], 0)
+    for line in listing.splitlines():
+        counted = _COUNTED.match(line)
+        if counted is None or "PROGRAM TOTALS" in line:
+            continue
+        where = counted.group(2)
+        part = next(
+            (name for name, marks in PARTS if any(mark in where for mark in marks)), "the interpreter"
+        )
+        parts[part] += int(counted.group(1).replace(",", ""))
+    return parts
 
 
 def _read(path: Path) -> str:
@@ -84,16 +122,20 @@ def main() -> None:
         raise SystemExit("instructions: --cables must be more than --few")
     few = instructions(args.few, 0)
     many = instructions(args.cables, 0)
-    per_cable = (many - few) / (args.cables - args.few)
-    print(f"{args.few} and {args.cables} seed cables: {few:,} and {many:,} instructions")
-    print(f"{per_cable / 1e6:.3f} million instructions a cable ({ROOT.name})")
+    per_cable = {part: (many[part] - few[part]) / (args.cables - args.few) for part in many}
+    print(f"{args.few} and {args.cables} seed cables: {few['all']:,} and {many['all']:,} instructions")
+    print(f"{per_cable['all'] / 1e6:.3f} million instructions a cable ({ROOT.name})")
+    parts = {part: count for part, count in per_cable.items() if part != "all"}
+    for part, count in sorted(parts.items(), key=lambda item: -item[1]):
+        print(f"  {100 * count / per_cable['all']:5.1f} %  {part}")
     print(
         json.dumps(
             {
                 "benchmark": "instructions",
                 "cables": [args.few, args.cables],
-                "instructions": [few, many],
-                "instructions_per_cable": round(per_cable),
+                "instructions": [few["all"], many["all"]],
+                "instructions_per_cable": round(per_cable["all"]),
+                "parts_per_cable": {part: round(count) for part, count in parts.items()},
                 "machine": describe(),
             }
         )
