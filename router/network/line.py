@@ -191,7 +191,7 @@ class Line:
     spilled: Counter[Precedence] = field(default_factory=Counter)
     """Waiting deliveries left in the journal, by precedence: newer than those held of theirs."""
     code: LineCode | None = None
-    """The line's character code; None: by its speed (`code_for`), filled in when the line is made."""
+    """The line's character code; None: by its speed (`code_for`)."""
     series_day: int | None = None
     """The day (UTC, of the network's clock) the serials in use were begun on; None: not known
     (a line just made, or taken up from the journal after a restart): the series runs on."""
@@ -200,10 +200,6 @@ class Line:
     comparison should quote (§413b)."""
     designator: str = ""
     """The channel designator when it is not the post's (a trunk's: `router.switch.trunks`)."""
-
-    def __post_init__(self) -> None:
-        if self.code is None:  # worked out once: a copy's size asks for it twice
-            self.code = code_for(self.baud)
 
     @property
     def line_code(self) -> LineCode:
@@ -311,9 +307,7 @@ class Line:
             return None
         queued = heapq.heappop(self.waiting)
         self._next_serial(now)
-        # `duration`, inline: once a copy.
-        ends = now + queued.size * self.units / self.baud if self.baud else now
-        self.current = Transmission(queued, self.channel, self.serial, now, ends)
+        self.current = Transmission(queued, self.channel, self.serial, now, now + self.duration(queued.size))
         self._leave(queued.delivery_id)  # sent before (a resend): the new serial names it now
         self.in_flight[queued.delivery_id] = self.serial
         self.sent_under[self.serial] = queued.delivery_id

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 
 from router.journal.writes import SentAtOnce, TransmissionRow, Transmitted, Transmitting
 from router.network.channel import FRAMING, ZFG, ZFR, cancellation, with_tracer_instruction
-from router.network.line import SUSPECT, Cause, Consignment, Line, LineRules, Transmission
+from router.network.line import SUSPECT, Cause, Consignment, Line, LineRules, Transmission, code_for
 from router.switch.actions import Timing
 from router.switch.diversions import Diversions
 from router.switch.outlet import Outlet
@@ -100,7 +100,7 @@ class Lines:
                 profile.window,
                 self.rules,
                 serial=self._serials.get(post, 0),
-                code=profile.code,
+                code=profile.code or code_for(profile.baud),  # once: each copy's size asks for it
                 designator=designator,
             )
             self.lines[post] = line
