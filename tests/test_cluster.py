@@ -524,7 +524,13 @@ async def test_the_router_fails_over_mid_stream_losing_nothing(
             [cable(serial) for serial in range(1, 21)],
             after=lambda sent: own_cluster.kill(2) if sent == 8 else None,  # the router's node
         )
-        await asyncio.wait_for(all_shown.wait(), 60)
+        try:
+            await asyncio.wait_for(all_shown.wait(), 60)
+        except TimeoutError:  # say which, and where the router's log and journal are (rare: seen once)
+            missing = sorted({f"RUEHRO-{serial:04d}-0011200" for serial in range(1, 21)} - set(shown))
+            pytest.fail(
+                f"Paris was not shown {missing} within 60 s; the router's log and journal: {tmp_path}"
+            )
     finally:
         posting.cancel()
         router.send_signal(signal.SIGTERM)
