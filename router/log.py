@@ -24,6 +24,11 @@ class _Lines:
     """How many `held_lines` are open (one process, one switch: a count, not a lock)."""
     unflushed: ClassVar[set[TextIO]] = set()
     """Streams written to inside `held_lines`, flushed at its end."""
+    json_stream: ClassVar[TextIO | None] = None
+    """The stream of JSON lines `configure_logging` set up, if it did (None on a terminal)."""
+    renderer: ClassVar[structlog.typing.Processor | None] = None
+    """Its JSON renderer: while structlog's last processor, no other set-up (a test capturing
+    the log) has come since."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
@@ -37,20 +42,14 @@ class _Lines:
 
     log = debug = info = warn = warning = error = err = critical = exception = fatal = failure = msg
 
-    json_stream: ClassVar[TextIO | None] = None
-    """The stream of JSON lines `configure_logging` set up, if it did (None on a terminal)."""
-    renderer: ClassVar[structlog.typing.Processor | None] = None
-    """Its JSON renderer: while structlog's last processor, no other set-up (a test capturing
-    the log) has come since."""
-
 
 def log_entry(log: FilteringBoundLogger, event: str, fields: dict[str, object], entry: str) -> None:
     """One entry of the switch's routing log, whose JSON is made already (`Actions.event`).
 
     On a stream of JSON lines it is written as it is, with the level and time structlog would add:
-    rendered again by structlog's processors it would cost the switch seven times as much, a
-    tenth of its work at thousands of cables a second. Elsewhere (a terminal, a test's own
-    structlog set-up) structlog renders it like any other line.
+    structlog's processors would render the same fields a second time, once a cable at thousands
+    a second. Elsewhere (a terminal, a test's own structlog set-up) structlog renders it like any
+    other line.
     """
     stream = _Lines.json_stream
     processors = structlog.get_config()["processors"]
