@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from router.network.channel import post_service, read_copy, single_call
+from router.network.channel import post_service, read_copy, service_message, single_call
 from router.sim.post import PostStation
 from tests.wire import cable, network
 
@@ -155,6 +155,26 @@ def test_two_messages_under_one_number_are_both_released_and_reported_zfq() -> N
     assert second.cable.message_id == "RUEHC-0002-0011200"
     assert second.notice == b"RR RUEHWEB\nDE RUEHFR\nZNR UUUUU\nZFQ RUEHC 0001 RUEHC 0002 HFR0005\nNNNN\n"
     assert (again.cable, again.duplicate, again.notice) == (None, True, None), "the same one again: filed"
+
+
+def test_a_day_s_first_message_after_days_of_channel_checks_alone_is_shown() -> None:
+    """§413a: each day's numbers begin at 0001, and on a quiet line a day's 0001 may be a channel check.
+
+    HFR0001 carried a ZID (§412b) on each of two days; the third day's first message, HFR0001
+    again, repeats no message: it is shown and receipted, not filed as a duplicate.
+    """
+    day = 86_400.0
+    paris = PostStation("RUEHFR")
+    paris.read(copy_of(1, "HFR0007"))
+    for when in (day, 2 * day):
+        paris.read(service_message("HFR0001", "RUEHFR", "ZID HFR0007", when, prosign="PP"))
+    reading = paris.read(copy_of(2, "HFR0001"))
+    assert reading.cable is not None
+    assert reading.cable.message_id == "RUEHC-0002-0011200"
+    assert (reading.duplicate, reading.notice) == (False, None)
+    assert reading.receipt is not None
+    again = paris.read(copy_of(2, "HFR0001"))
+    assert (again.cable, again.duplicate) == (None, True), "the same copy again: filed"
 
 
 def test_one_message_under_two_numbers_is_recorded_under_the_lower_and_reported_zfu() -> None:

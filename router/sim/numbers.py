@@ -76,7 +76,12 @@ class NumberLog:
         self.numbered[tid] = earlier if message_id in earlier else (*earlier, message_id)
         if len(self.numbered) > NUMBERED:
             del self.numbered[next(iter(self.numbered))]
-        if not earlier or message_id in earlier:
+        if not earlier:
+            # No message came under this number before: it repeats none, whatever the numbers'
+            # order says. A new series the continuity cannot see looks like that: a day's 0001
+            # after another day's that carried only a service message (a channel check, §412b).
+            return False, None
+        if message_id in earlier:
             return repeated, None
         quoted = " ".join(" ".join(m.split("-")[:2]) for m in (earlier[0], message_id))
         return False, f"{ZFQ} {quoted} {tid}"
