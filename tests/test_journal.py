@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import closing
+from pathlib import Path
 
 import pytest
 
 from router import Precedence
 from router.errors import JournalError
 from router.journal import queries
-from router.journal.dialect import is_url
+from router.journal.dialect import PAGE_SIZE, is_url
 from router.journal.store import Journal
 from router.journal.writes import Acknowledged, SentAtOnce, Transmitting
 from router.network.line import Consignment, Line
@@ -44,6 +45,26 @@ def test_a_received_cable_is_committed_at_once(journal_url: str) -> None:
         with closing(sqlite3.connect(journal_url)) as other:
             assert other.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     journal.close()
+
+
+def test_a_new_journal_has_large_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    """A cable fits a 16 KiB page (`PAGE_SIZE`); a journal made with SQLite's 4 KiB pages is used as it is."""
+    new = Journal(str(tmp_path / "new.sqlite"))
+    new.receive("cables/in/x", b"X" * 12_000)
+    new.close()
+    with closing(sqlite3.connect(tmp_path / "new.sqlite")) as db:
+        assert db.execute("PRAGMA page_size").fetchone() == (PAGE_SIZE,)
+        # No overflow page: the cable is one page of the table (its root), beside the schema's.
+        assert db.execute("SELECT count(*) FROM dbstat WHERE name = 'cables'").fetchone() == (1,)
+    with closing(sqlite3.connect(tmp_path / "old.sqlite")) as db:
+        db.execute("PRAGMA page_size=4096")
+        db.execute("PRAGMA journal_mode=WAL")
+    old = Journal(str(tmp_path / "old.sqlite"))
+    old.receive("cables/in/x", b"X" * 12_000)
+    old.close()
+    with closing(sqlite3.connect(tmp_path / "old.sqlite")) as db:
+        assert db.execute("PRAGMA page_size").fetchone() == (4096,)
+        assert bytes(db.execute("SELECT raw FROM cables").fetchone()[0]) == b"X" * 12_000
 
 
 def test_open_deliveries_survive_a_reopen_in_order(journal_url: str) -> None:

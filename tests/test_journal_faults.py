@@ -284,7 +284,7 @@ async def test_a_full_disk_mid_burst_is_rolled_back_retried_and_nothing_goes_twi
         pages = journal._db.execute("PRAGMA page_count").fetchone()[0]
         journal._db.execute(f"PRAGMA max_page_count = {pages}")  # no page more: the disk is full
         for serial in range(2, 5):
-            await publisher.publish("cables/in/rome", cable(serial, padding=5000))
+            await publisher.publish("cables/in/rome", cable(serial, padding=20_000))  # each more than a page
         unwritable = await event(log, "journal-unwritable")
         assert unwritable["reason"] == "database or disk is full"
         assert bus.acked == [cable(1)]
@@ -294,7 +294,7 @@ async def test_a_full_disk_mid_burst_is_rolled_back_retried_and_nothing_goes_twi
         await event(log, "journal-writable")
     bus.close()
     assert sorted(bus.acked) == sorted(
-        cable(serial, padding=5000 if serial > 1 else 0) for serial in range(1, 5)
+        cable(serial, padding=20_000 if serial > 1 else 0) for serial in range(1, 5)
     )
     assert bus.acked_uncommitted == []
     assert len({m.payload for m in copies}) == 3
@@ -396,7 +396,7 @@ async def test_after_a_rebuild_a_copy_receipted_meanwhile_does_not_go_again(
         (first,) = await receive(post, 1)
         pages = journal._db.execute("PRAGMA page_count").fetchone()[0]
         journal._db.execute(f"PRAGMA max_page_count = {pages}")
-        await publisher.publish("cables/in/rome", cable(2, padding=5000))
+        await publisher.publish("cables/in/rome", cable(2, padding=20_000))
         await event(log, "journal-unwritable")
         await publisher.publish("cables/ack/RUEHC", receipt_for(first))  # waits in the inbox
         journal._db.execute("PRAGMA max_page_count = 1073741823")

@@ -37,6 +37,8 @@ BUSY_TIMEOUT = 1.0
 The wait blocks the event loop, so it is short: the switch waits longer, without blocking, between
 attempts (`router.switch.service`)."""
 
+PAGE_SIZE = 16384
+"""Bytes of a new SQLite journal's pages (`open_sqlite`)."""
 WEATHER = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY"})
 """SQLite's primary result codes that say the journal cannot be written just now, not that it is wrong:
 another process holds the lock, the disk is full, the file or its file system became read-only."""
@@ -63,6 +65,11 @@ def open_sqlite(path: str, busy_timeout: float) -> sqlite3.Connection:
     except sqlite3.Error as exc:
         raise JournalOpenError(path, str(exc)) from exc
     try:
+        # A new journal's pages (an existing one keeps its own): 16 KiB, not SQLite's 4 KiB. A
+        # cable (8 KB on average in the corpus) then fits one page instead of spilling over
+        # three, and a burst's commit writes a third as many WAL frames, a system call or two
+        # each: benchmarks/journal.py: some 10 % less CPU a cable.
+        db.execute(f"PRAGMA page_size={PAGE_SIZE}")
         db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: a commit survives a crash of the process (SIGKILL), and may be
         # lost only if the machine itself loses power before the next checkpoint.
