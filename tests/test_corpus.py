@@ -28,9 +28,18 @@ def test_every_corpus_cable_parses(corpus: dict[str, Cable]) -> None:
 
 
 def test_parsed_cables_are_valid_models(corpus: dict[str, Cable]) -> None:
-    """What the parser builds passes the models' own validation and survives JSON."""
+    """What the parser builds, unvalidated (`read_as`), passes strict validation and survives JSON.
+
+    Strict: each field of its exact type (no string for a number, no list for a tuple); and each
+    value's fields in its model's order, as validation would have made them.
+    """
     for cable in corpus.values():
+        assert Cable.model_validate(cable.model_dump(), strict=True) == cable
         assert Cable.model_validate_json(cable.model_dump_json()) == cable
+        for value in (cable, cable.station_serial, *cable.to, *cable.info, *cable.xmt):
+            if value is not None:
+                assert list(vars(value)) == list(type(value).model_fields)
+                assert value.model_fields_set == set(type(value).model_fields)
 
 
 def test_header_families_match_the_corpus_readme(corpus: dict[str, Cable]) -> None:

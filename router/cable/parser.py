@@ -12,10 +12,13 @@ from router.cable import body
 from router.cable.addressee import AddresseeLine, looks_collective, read_addressee_line
 from router.cable.models import (
     MONTHS,
+    Addressee,
     Cable,
     Classification,
+    Exemption,
     Family,
     Precedence,
+    StationSerial,
 )
 from router.cable.security import SecurityMarks, read_banner, read_security
 from router.errors import CableParseError
@@ -477,17 +480,17 @@ def _build(header: _Header, whole: str, lines: list[str], *, text_fields: bool) 
         else None
     )
     originator = header.originator
-    # One validation of the whole cable, nested values given as dicts: pydantic builds them in
-    # one pass, much quicker than validating each addressee on its own. Strict: the parser
-    # hands over exact types, and nothing should be coerced on the way.
-    return Cable.model_validate(
+    # Every field made here, of its exact type and in the model's order: not validated again
+    # (`read_as`); tests/test_corpus.py holds the result equal to its validation.
+    serial = header.station_serial
+    return Cable.read_as(
         {
             "family": header.family,
             "message_id": _message_id(header, text),
             "transmission_id": header.transmission_id,
             "relay_precedence": header.relay_precedence,
             "relay_ris": tuple(header.relay_ris),
-            "station_serial": header.station_serial,
+            "station_serial": StationSerial.read_as(dict(serial)) if serial is not None else None,
             "precedence": header.precedence,
             "info_precedence": header.info_precedence,
             "dtg": header.dtg,
@@ -496,7 +499,7 @@ def _build(header: _Header, whole: str, lines: list[str], *, text_fields: bool) 
             "to": tuple(_addressee(i, a, header.precedence) for i, a in header.to),
             "info": tuple(_addressee(i, a, header.info_precedence) for i, a in header.info),
             "xmt": tuple(
-                {"name": a.name, "ri": a.ri, "collective": collective, "line": i + 1}
+                Exemption.read_as({"name": a.name, "ri": a.ri, "collective": collective, "line": i + 1})
                 for i, a, collective in header.xmt
             ),
             "classification": max(candidates) if candidates else None,
@@ -510,8 +513,7 @@ def _build(header: _Header, whole: str, lines: list[str], *, text_fields: bool) 
             "references": body.references(text, year=dtg_year, reference_id=reference) if text_fields else (),
             "declassification": body.declassification(text) if text_fields else None,
             "header_lines": header.end,
-        },
-        strict=True,
+        }
     )
 
 
@@ -519,21 +521,23 @@ def _text_below(header: _Header, whole: str, lines: list[str]) -> str:
     return whole[len("\n".join(lines[: header.end])) + 1 :] if header.end else whole
 
 
-def _addressee(index: int, line: AddresseeLine, default: Precedence | None) -> dict[str, object]:
+def _addressee(index: int, line: AddresseeLine, default: Precedence | None) -> Addressee:
     # ACP 127 §152: an addressee's own word rules; otherwise the DTG letter for its role.
     # A cable with no precedence at all is handled as ROUTINE, the lowest.
-    return {
-        "name": line.name,
-        "ri": line.ri,
-        "office": line.office,
-        "precedence": line.precedence or default or Precedence.ROUTINE,
-        "written_precedence": line.precedence,
-        "niact": line.niact,
-        "mcn": line.mcn,
-        "zen": line.zen,
-        "pouch": line.pouch,
-        "line": index + 1,
-    }
+    return Addressee.read_as(
+        {
+            "name": line.name,
+            "ri": line.ri,
+            "office": line.office,
+            "precedence": line.precedence or default or Precedence.ROUTINE,
+            "written_precedence": line.precedence,
+            "niact": line.niact,
+            "mcn": line.mcn,
+            "zen": line.zen,
+            "pouch": line.pouch,
+            "line": index + 1,
+        }
+    )
 
 
 def _message_id(header: _Header, text: str) -> str:
