@@ -200,6 +200,12 @@ class Line:
     comparison should quote (§413b)."""
     designator: str = ""
     """The channel designator when it is not the post's (a trunk's: `router.switch.trunks`)."""
+    channel: str = field(init=False)
+    """The channel designator: three letters of the post's RI (RUEHFR -> HFR), or the trunk's own.
+    Worked out once: every transmission's FL1 carries it."""
+
+    def __post_init__(self) -> None:
+        self.channel = self.designator or self.post[-3:].rjust(3, "X")
 
     @property
     def line_code(self) -> LineCode:
@@ -212,11 +218,6 @@ class Line:
         if self.rules.units_per_character is not None:
             return self.rules.units_per_character
         return units_per_character(self.baud, self.line_code)
-
-    @property
-    def channel(self) -> str:
-        """The channel designator: three letters of the post's RI (RUEHFR -> HFR), or the trunk's own."""
-        return self.designator or self.post[-3:].rjust(3, "X")
 
     def duration(self, size: int) -> float:
         """Seconds a copy of ``size`` characters takes on this line."""

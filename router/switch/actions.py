@@ -21,6 +21,8 @@ Send = tuple[str, bytes, int, bool, bytes]
 """A publish: topic, payload, QoS, retain, MQTT 5 properties (a plain tuple: one per copy, made by
 the thousand)."""
 
+_ENTRY_JSON = json.JSONEncoder(default=str).encode
+"""An entry's JSON, values JSON lacks as text; one encoder for all (`json.dumps` makes one a call)."""
 DETAIL_EVENTS = frozenset({"received", "queued", "delivered", "acknowledged"})
 """A cable's arrival and each copy's own events: many a cable, and their facts are in the journal's
 tables, so written as events, printed and published only when `log_copies` is set."""
@@ -120,7 +122,7 @@ class Actions:
         # One JSON text for the journal's events and `router/log` alike (the name in it as well).
         if self.centre is not None:
             fields = {"centre": self.centre, **fields}
-        entry = json.dumps({"event": event, **fields}, default=str)
+        entry = _ENTRY_JSON({"event": event, **fields})
         self.writes.append(Logged(event, entry))
         self.logs.append((event, fields, entry))
         if self.publish_log:
