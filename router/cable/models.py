@@ -111,10 +111,10 @@ class _Value(BaseModel):
     def read_as(cls, fields: dict[str, Any]) -> Self:
         """The value of ``fields`` as a reader built them: every field, in order, each of its exact type.
 
-        Not validated again: the parser makes each field itself, and checking them once more took
-        a quarter of its work a cable on the switch's hot path. Everything else, and anything from
-        outside (the journal's JSON, a request), goes through pydantic's validation; the tests hold
-        what the parser makes equal to its validation over the whole corpus (tests/test_corpus.py).
+        Not validated again: the parser makes each field itself, and checking them once more was
+        the largest single part of its work on the switch's hot path. Anything from outside (the
+        journal's JSON, a request) goes through pydantic's validation; the tests hold what the
+        parser makes equal to its strict validation over the whole corpus (tests/test_corpus.py).
         """
         value = cls.__new__(cls)
         _set(value, "__dict__", fields)

@@ -201,8 +201,7 @@ class Line:
     designator: str = ""
     """The channel designator when it is not the post's (a trunk's: `router.switch.trunks`)."""
     channel: str = field(init=False)
-    """The channel designator: three letters of the post's RI (RUEHFR -> HFR), or the trunk's own.
-    Worked out once: every transmission's FL1 carries it."""
+    """The channel designator every FL1 carries: three letters of the RI (RUEHFR -> HFR), or the trunk's."""
 
     def __post_init__(self) -> None:
         self.channel = self.designator or self.post[-3:].rjust(3, "X")
