@@ -16,7 +16,7 @@ from router.errors import JournalError
 from router.journal import queries
 from router.journal.dialect import PAGE_SIZE, is_url
 from router.journal.store import Journal
-from router.journal.writes import Acknowledged, SentAtOnce, Transmitting
+from router.journal.writes import Acknowledged, Identified, SentAtOnce, Transmitting
 from router.network.line import Consignment, Line
 from router.routing.decide import Delivery, Intercept
 from router.switch.lines import journal_row
@@ -167,6 +167,24 @@ def test_the_latest_time_is_the_last_moment_the_journal_holds(journal_url: str) 
     journal.receive("cables/in/b", b"RAW")
     journal.receive("cables/in/c", b"RAW")
     assert journal.latest_time() == 5000.0, "not the last written: the latest in network time"
+    journal.close()
+
+
+def test_an_identification_is_read_without_writing_the_burst_s_held_rows(journal_url: str) -> None:
+    """The identity given a cable without FL3 is found in its burst; the burst's rows wait for the commit.
+
+    Reading it must not write the rows the burst holds back (a statement a cable, else).
+    """
+    journal = Journal(journal_url)
+    cable_id = journal.receive("cables/in/x", b"RAW")
+    heading = b"DE RUEHWEB #0001 3401200\n"
+    with journal.transaction():
+        journal.route(cable_id, "X-0123456789ABCDEF0123", (delivery("RUEHC"),), (), first_delivery=1)
+        journal.apply([Identified(cable_id, "RUEHWEB-0001-3401200", heading)])
+        assert journal.identification(cable_id) == (heading, "RUEHWEB-0001-3401200")
+        assert journal._db.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 0
+    with queries.read_only(journal_url) as other:
+        assert tuple(other.execute("SELECT id, post FROM deliveries").fetchone()) == (1, "RUEHC")
     journal.close()
 
 

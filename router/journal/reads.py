@@ -216,8 +216,12 @@ class Reads(Database):
         return bytes(row[0]) if row else b""
 
     def identification(self, cable_id: int) -> tuple[bytes, str] | None:
-        """The FL3/FL4 lines and message id the switch gave a cable without FL3, if it gave it one."""
-        self._write_pending()
+        """The FL3/FL4 lines and message id the switch gave a cable without FL3, if it gave it one.
+
+        Identities are written as they come (`Writes.apply`), never held back with the burst's
+        other rows: those are not written first here, as they are for the reads that need them,
+        which at every cable without FL3 would break a burst's rows into a statement a cable.
+        """
         row = self._db.execute(
             "SELECT heading, message_id FROM identities WHERE cable_id = ?", (cable_id,)
         ).fetchone()
