@@ -9,7 +9,7 @@ import socket
 import ssl
 import time
 from contextlib import AbstractAsyncContextManager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Self, TypeVar
 
 import gmqtt
@@ -129,6 +129,8 @@ class _Link(MqttPackageHandler):  # type: ignore[misc] # gmqtt has no type hints
             qos,
             bool(cmd & 0x01),
             mid,
+            # On the connection for sends, heard ahead: made so at once, not copied so (a receipt a copy).
+            ahead=bus._partner is not None,  # noqa: SLF001
             properties=properties,
             redelivered=bool(cmd & 0x08),
         )
@@ -627,8 +629,8 @@ class MqttBus(_Connecting):
 
     def _arrived(self, message: Message) -> None:
         partner = self._partner
-        if partner is not None:  # heard ahead on the connection for sends: to the bus's own inbox
-            partner._inbox.put(replace(message, ahead=True), may_hold_back=False)  # noqa: SLF001
+        if partner is not None:  # heard ahead on the connection for sends (`ahead`): to the bus's own inbox
+            partner._inbox.put(message, may_hold_back=False)  # noqa: SLF001
             return
         self._inbox.put(message, may_hold_back=len(self._acks) <= ACKS_AWAITED_AT_MOST)
 
