@@ -15,13 +15,16 @@ SAMPLES = sorted((Path(__file__).resolve().parent.parent / "samples").glob("*.tx
 
 
 def parses_or_raises(data: bytes | str) -> Cable | None:
+    """A cable, valid as its model says (the parser's values go unvalidated: `read_as`), or an error."""
     try:
-        return parse_cable(data)
+        cable = parse_cable(data)
     except CableParseError as exc:
         assert exc.line >= 1
         assert exc.column >= 1
         assert exc.reason
         return None
+    assert Cable.model_validate(cable.model_dump(), strict=True) == cable
+    return cable
 
 
 # No per-example deadline: a busy machine is no parser bug (a hang is the test timeout's to catch).
