@@ -196,8 +196,7 @@ class Line:
     """The day (UTC, of the network's clock) the serials in use were begun on; None: not known
     (a line just made, or taken up from the journal after a restart): the series runs on."""
     last_of_series: int = 0
-    """The last serial of the series before this one (0: none): what a post's end-of-day
-    comparison should quote (§413b)."""
+    """The last serial of the series before this (0: none): the end-of-day comparison quotes it (§413b)."""
     designator: str = ""
     """The channel designator when it is not the post's (a trunk's: `router.switch.trunks`)."""
     channel: str = field(init=False)
@@ -308,9 +307,10 @@ class Line:
         queued = heapq.heappop(self.waiting)
         self._next_serial(now)
         self.current = Transmission(queued, self.channel, self.serial, now, now + self.duration(queued.size))
-        self._leave(queued.delivery_id)  # sent before (a resend): the new serial names it now
-        self.in_flight[queued.delivery_id] = self.serial
-        self.sent_under[self.serial] = queued.delivery_id
+        if (delivery_id := queued.delivery_id) in self.in_flight:
+            self._leave(delivery_id)  # sent before (a resend): the new serial names it now
+        self.in_flight[delivery_id] = self.serial
+        self.sent_under[self.serial] = delivery_id
         return self.current
 
     def number(self, now: float) -> str | None:

@@ -161,7 +161,7 @@ class Lines:
             self.services.send(post, line, now)
         started = False
         while True:
-            if line.needs_refill():
+            if line.spilled and line.needs_refill():  # the common case, nothing spilled, without a call
                 self._refill(post, line)
             transmission = line.start(now)
             if transmission is None:
