@@ -84,8 +84,6 @@ class Lines:
         """Service messages waiting for their lines, and each line's silence (§412, §424d)."""
         self.diversions = Diversions(table, divert_after)
         """Lines down, and the urgent traffic going by an alternative route meanwhile (§307)."""
-        self._topics: dict[str, str] = {}
-        """Each line's topic (`Outlet.topic`), worked out once: every copy goes there."""
         self._serials = serials
         self._journal = journal
         self._cables = cables
@@ -161,7 +159,7 @@ class Lines:
             self.services.send(post, line, now)
         started = False
         while True:
-            if line.spilled and line.needs_refill():  # the common case, nothing spilled, without a call
+            if line.needs_refill():
                 self._refill(post, line)
             transmission = line.start(now)
             if transmission is None:
@@ -230,8 +228,7 @@ class Lines:
         if queued.cause == "request":
             part = with_tracer_instruction(part)  # a duplicate answering a tracer (§438b)
         copy = self.outlet.copy(post, tid, queued, part, suspect=queued.cause in SUSPECT)
-        topic = self._topics.get(post) or self._topics.setdefault(post, self.outlet.topic(post))
-        self._actions.send(topic, copy, self._cables.properties(queued.cable_id))
+        self._actions.send(self.outlet.topic(post), copy, self._cables.properties(queued.cable_id))
         self.receipts.expect(post, queued.delivery_id, now, needs_receipt=queued.needs_receipt)
         if (timings := self._actions.timings) is not None:
             timings.append(Timing(queued.precedence.value, now - queued.since, now - transmission.started))
