@@ -1,28 +1,26 @@
-"""What compiling the pure core with mypyc would give: benchmarks/switch.py pure and compiled, alternating.
+"""The compiled build against the pure one: benchmarks/switch.py each way, alternating.
 
-    python benchmarks/compiled.py [--runs N] [--cables N] [--receipts] [--module PATH]...
+    python benchmarks/compiled.py [--runs N] [--cables N] [--receipts]
 
-It copies `router/` into a temporary folder, compiles the named modules there with mypyc (mypy's
-compiler: `pip install -e '.[test]'`, and a C compiler), then runs benchmarks/switch.py `--runs`
-times each way in turn, compiled with that folder first on the path, pure with this checkout:
-CPU ms a seed cable, the best run each way, and the gain. When the corpus is there (`../shared`),
-benchmarks/parse.py the same way: the parser alone, over real cables. The router is not changed:
-this measures whether a compiled build would be worth having (issue 15). The modules, by default:
-the parser and what it needs, the routing decision, the channel and line logic and the switch's
-lines, the pure core the profile (benchmarks/profile_router.py) points at; pydantic models
-(router/cable/models.py, router/routing/table.py) cannot be compiled. Run it on a quiet machine:
-the gain is a few per cent, the noise of a shared one as much. The last line is one JSON object.
+It builds the package as `ROUTER_MYPYC=1 pip install .` does (setup.py: the modules of pyproject's
+[tool.router.compiled] compiled with mypyc), into a cache folder, once for each state of the
+sources (`compiled_build`, which benchmarks/peers.py uses too), then runs benchmarks/switch.py
+`--runs` times each way in turn, compiled with that folder first on the path, pure with this
+checkout: CPU ms a seed cable, the best run each way, and the gain. When the corpus is there
+(`../shared`), benchmarks/parse.py the same way: the parser alone, over real cables. It needs a C
+compiler, and mypy and setuptools 77 or newer in this environment (`pip install -e '.[bench]'`).
+The last line is one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,41 +30,59 @@ from machine import describe
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus" / "cables"
-CORE = (
-    "router/cable/parser.py",
-    "router/cable/addressee.py",
-    "router/cable/textfields.py",
-    "router/cable/tags.py",
-    "router/cable/names.py",
-    "router/cable/body.py",
-    "router/cable/security.py",
-    "router/routing/decide.py",
-    "router/network/channel.py",
-    "router/network/line.py",
-    "router/switch/lines.py",
-)
-"""The pure core as the profile shows it: parsing, the decision, the lines."""
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "router-benchmarks"
+BUILT_FROM = ("pyproject.toml", "setup.py", "README.md", "LICENSE")
+"""The files the build reads besides router/ and config/."""
 
 
-def compile_core(folder: Path, modules: list[str]) -> None:
-    """A copy of the package in ``folder`` with ``modules`` compiled beside their sources."""
+def _sources() -> list[Path]:
+    files = [ROOT / name for name in BUILT_FROM]
+    for folder in ("router", "config"):
+        files += sorted(p for p in (ROOT / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    return files
+
+
+def compiled_build() -> Path:
+    """A folder holding the package built with ``ROUTER_MYPYC=1`` from this checkout's sources.
+
+    Built once for each state of the sources (their digest names the folder), like a user's
+    `ROUTER_MYPYC=1 pip install .`, but with this environment's mypy and dependencies (no download)
+    and into a folder of its own: put it first on ``PYTHONPATH`` (and run Python with ``-P``).
+    """
+    digest = hashlib.sha256()
+    for path in _sources():
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    folder = CACHE / f"compiled-{digest.hexdigest()[:16]}"
+    if (folder / "router").is_dir():
+        return folder
     if shutil.which(os.environ.get("CC", "cc")) is None and shutil.which("gcc") is None:
         raise SystemExit("compiled: no C compiler (cc or gcc) on the PATH; mypyc needs one")
-    shutil.copytree(ROOT / "router", folder / "router", ignore=shutil.ignore_patterns("__pycache__", "*.so"))
-    shutil.copy(ROOT / "pyproject.toml", folder)  # mypy's settings (strict, the pydantic plugin)
-    print(f"compiling {len(modules)} modules with mypyc (a minute or so)", flush=True)
-    done = subprocess.run(  # noqa: S603 (this Python's mypyc)
-        [sys.executable, "-m", "mypyc", *modules], cwd=folder, capture_output=True, text=True, check=False
+    print(f"building the compiled core into {folder} (once for these sources; a few minutes)", flush=True)
+    source = CACHE / "compiled-source"
+    shutil.rmtree(source, ignore_errors=True)
+    source.mkdir(parents=True)
+    for name in BUILT_FROM:
+        shutil.copy(ROOT / name, source / name)
+    for name in ("router", "config"):  # router/config is a link to ../config: kept a link
+        leave_out = shutil.ignore_patterns("__pycache__")
+        shutil.copytree(ROOT / name, source / name, symlinks=True, ignore=leave_out)
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"]
+    done = subprocess.run(  # noqa: S603 (this Python's pip)
+        [*install, "--target", str(partial), str(source)],
+        env={**os.environ, "ROUTER_MYPYC": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
-        errors = [line for line in done.stdout.splitlines() if ": error:" in line] or [done.stderr.strip()]
-        raise SystemExit(f"compiled: mypyc failed: {errors[0]}")
-    # `python -c` puts its working folder first on the path: there, the folder's copy.
-    where = run(
-        [sys.executable, "-c", "import router.cable.parser as p; print(p.__file__)"], folder, cwd=folder
-    )
-    if not where.strip().endswith(".so"):
-        raise SystemExit(f"compiled: the compiled parser is not the one imported ({where.strip()})")
+        told = (done.stdout + done.stderr).splitlines()
+        errors = [line.strip() for line in told if ": error:" in line] or told[-1:] or ["?"]
+        raise SystemExit(f"compiled: the build failed: {errors[0]}")
+    shutil.rmtree(source)
+    partial.rename(folder)
+    return folder
 
 
 def run(command: list[str], path: Path | None, *, cwd: Path = ROOT) -> str:
@@ -108,24 +124,20 @@ def compare(script: str, options: list[str], folder: Path, runs: int, key: str) 
 
 
 def main() -> None:
-    """Compile the core in a temporary folder, compare, and print the figures, the last line as JSON."""
+    """The compiled build (from the cache), compared; the figures, the last line as JSON."""
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--runs", type=int, default=3, help="runs each way (default 3)")
     options.add_argument("--cables", type=int, default=3_000, help="seed cables a switch.py round")
     options.add_argument("--receipts", action="store_true", help="switch.py with every copy receipted")
-    options.add_argument(
-        "--module", action="append", help="a module to compile (repeat; default: the pure core)"
-    )
     args = options.parse_args()
-    modules = args.module or list(CORE)
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    with tempfile.TemporaryDirectory(prefix="router-compiled-") as directory:
-        folder = Path(directory)
-        compile_core(folder, modules)
-        switch = ["--cables", str(args.cables), *(["--receipts"] if args.receipts else [])]
-        results = {"switch": compare("switch.py", switch, folder, args.runs, "cpu_ms_per_cable")}
-        if any(CORPUS.glob("*.txt")):
-            results["parse"] = compare("parse.py", ["--rounds", "5"], folder, args.runs, "us_per_cable")
+    folder = compiled_build()
+    modules = sorted(str(p.relative_to(folder)) for p in (folder / "router").rglob("*.so"))
+    print(f"{len(modules)} modules compiled, in {folder}", flush=True)
+    switch = ["--cables", str(args.cables), *(["--receipts"] if args.receipts else [])]
+    results = {"switch": compare("switch.py", switch, folder, args.runs, "cpu_ms_per_cable")}
+    if any(CORPUS.glob("*.txt")):
+        results["parse"] = compare("parse.py", ["--rounds", "5"], folder, args.runs, "us_per_cable")
     print(
         json.dumps(
             {

@@ -209,15 +209,21 @@ class Router:
         time_scale: float = 1.0,
         options: tuple[str, ...] = (),
         client_id: str | None = "",
+        build: Path | None = None,
     ) -> None:
         """``options``: more of `router run`'s (``--centre NAME``).
 
         ``client_id``: "" a new one each run; None the router's own default (a centre's ``router-NAME``).
+        ``build``: a folder holding another build of the package (the compiled one:
+        benchmarks/compiled.py), run instead of this checkout's.
         """
         self.journal = work / "journal.sqlite"
         self.client_id = f"router-{time.monotonic_ns()}" if client_id == "" else client_id
+        self.build = build
         self.command = [
             sys.executable,
+            # -P: not the working folder (this checkout) first on the path, but the build's.
+            *(["-P"] if build is not None else []),
             "-m",
             "router",
             "run",
@@ -237,6 +243,8 @@ class Router:
     def __enter__(self) -> Self:
         env = {**os.environ, "ROUTER_LOG_FILE": str(self.log)}
         env.pop("ROUTER_CLIENT_ID", None)
+        if self.build is not None:
+            env["PYTHONPATH"] = str(self.build)
         if self.client_id is not None:
             env["ROUTER_CLIENT_ID"] = self.client_id
         self.process = subprocess.Popen(self.command, env=env, cwd=ROOT)  # noqa: S603

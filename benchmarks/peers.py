@@ -1,12 +1,16 @@
 """The router against the flow a user would wire by hand (Node-RED) and a bare relay, in the same run.
 
-    python benchmarks/peers.py [--quick] [--cables N] [--rounds N]
+    python benchmarks/peers.py [--quick] [--cables N] [--rounds N] [--pure]
 
 It starts everything itself and stops by itself: one private Mosquitto on a free loopback port,
-then, in turn and in alternating order each round, the three relaying processes on the same work:
+then, in turn and in alternating order each round, the relaying processes on the same work:
 
 - the router: `router run` on the committed routing table with unthrottled lines (journal, parse,
   decide, queues, lines; copies on `cables/out/<RI>`);
+- the router compiled ("mypyc"): the same, built as `ROUTER_MYPYC=1 pip install .` builds it
+  (setup.py), once for each state of the sources into a cache folder (benchmarks/compiled.py: a
+  C compiler, mypy and setuptools 77 or newer here); left out with ``--pure``, or when it cannot be
+  built, which it says;
 - Node-RED 4 running `../shared/peers/nodered/flows.json`: a regular expression on the TO/INFO
   lines, one copy per RI on `peer/out/<RI>`, no journal, no queues (installed with npm into a cache
   folder, `~/.cache/router-benchmarks/node-red-4`, the first time, which it says);
@@ -47,6 +51,7 @@ from typing import Any, Self
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from compiled import compiled_build
 from e2e import (
     MOSQUITTO_SUB,
     Cable,
@@ -346,10 +351,11 @@ class Bench:
         folder.mkdir()
         return folder
 
-    def router(self, cables: list[Cable]) -> dict[str, Any]:
-        """The cables through `router run`: the copies its routing decisions make."""
+    def router(self, cables: list[Cable], build: Path | None = None) -> dict[str, Any]:
+        """The cables through `router run` (``build``: the compiled one): the copies its decisions make."""
         expected = sum(len(c.posts) for c in cables)
-        with Router(self.broker.url, self.table_path, self.folder("router")) as router:
+        folder = self.folder("router" if build is None else "mypyc")
+        with Router(self.broker.url, self.table_path, folder, build=build) as router:
             return push(
                 self.broker.url,
                 cables,
@@ -375,6 +381,15 @@ class Bench:
             )
 
 
+def compiled_or_none() -> Path | None:
+    """The compiled build (built the first time, which it says), or None when it cannot be, saying why."""
+    try:
+        return compiled_build()
+    except SystemExit as exc:
+        print(f"{exc}: the compiled router is left out of this run", flush=True)
+        return None
+
+
 def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The round with the most cables a second, with the copies lost over every round."""
     if not runs:
@@ -386,37 +401,47 @@ def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def main() -> None:
-    """Rounds of the three on the seed work, then the pool; the figures, the last line as JSON."""
+    """Rounds of each on the seed work, then the pool; the figures, the last line as JSON."""
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--quick", action="store_true", help="a smaller run, under two minutes")
     options.add_argument("--cables", type=int, help="seed cables a round (default 5,000; --quick 2,000)")
-    options.add_argument("--rounds", type=int, help="rounds of the three, in turn (default 2)")
+    options.add_argument("--rounds", type=int, help="rounds of each, in turn (default 2)")
+    options.add_argument("--pure", action="store_true", help="leave the compiled router out")
     args = options.parse_args()
     count = args.cables or (2_000 if args.quick else 5_000)
     rounds = args.rounds or 2
     with_nodered = install_nodered()
+    build = None if args.pure else compiled_or_none()
     results: dict[str, Any] = {"benchmark": "peers", "quick": args.quick, "cables": count, "fanout": FANOUT}
     with (
         tempfile.TemporaryDirectory(prefix="router-peers-") as directory,
         Broker(Path(directory) / "broker") as broker,
     ):
         bench = Bench(broker, Path(directory))
-        runs: dict[str, list[dict[str, Any]]] = {"router": [], "nodered": [], "relay": []}
-        order = ["router", "nodered", "relay"] if with_nodered else ["router", "relay"]
+        contestants = {
+            "router": bench.router,
+            "mypyc": lambda cables: bench.router(cables, build),
+            "nodered": bench.nodered,
+            "relay": bench.relay,
+        }
+        order = [
+            who for who in contestants if (who != "mypyc" or build) and (who != "nodered" or with_nodered)
+        ]
+        runs: dict[str, list[dict[str, Any]]] = {who: [] for who in contestants}
         for round_number in range(rounds):
             for who in order[round_number % len(order) :] + order[: round_number % len(order)]:
                 raws = seed_cables(count, (round_number * len(order) + order.index(who)) * count)
                 cables = prepare(raws, bench.table)
-                figures = getattr(bench, who)(cables)
+                figures = contestants[who](cables)
                 runs[who].append(figures)
                 print(f"round {round_number + 1} {who:8} {json.dumps(figures)}", flush=True)
-        router, nodered, relay = (best(runs[who]) for who in ("router", "nodered", "relay"))
+        router, mypyc, nodered, relay = (best(runs[who]) for who in contestants)
         pool = pool_cables(bench.table)
         if args.quick:
             pool = pool[::3]  # a third, across the years (the pool is in date order)
         if pool:
-            real = {"router": bench.router(pool)}
-            print(f"pool     router   {json.dumps(real['router'])}", flush=True)
+            real = {"router": bench.router(pool, build)}  # the compiled one when there is one
+            print(f"pool     {'mypyc' if build else 'router':8} {json.dumps(real['router'])}", flush=True)
             if with_nodered:
                 with NodeRed(broker.url, bench.folder("nodered-pool")) as flow:
                     real["nodered"] = push(
@@ -436,9 +461,15 @@ def main() -> None:
         router_cpu_ms_per_cable=router["cpu_ms_per_cable"],
         nodered_cpu_ms_per_cable=nodered.get("cpu_ms_per_cable"),
         relay_cpu_ms_per_cable=relay["cpu_ms_per_cable"],
-        lost=sum(int(figures.get("lost", 0)) for figures in (router, nodered, relay)),
+        mypyc_cables_per_s=mypyc.get("cables_per_s"),
+        ratio_mypyc_nodered=(
+            round(mypyc["cables_per_s"] / nodered["cables_per_s"], 3) if mypyc and nodered else None
+        ),
+        mypyc_cpu_ms_per_cable=mypyc.get("cpu_ms_per_cable"),
+        lost=sum(int(figures.get("lost", 0)) for figures in (router, mypyc, nodered, relay)),
         rounds=rounds,
         router=router,
+        mypyc=mypyc,
         nodered=nodered,
         relay=relay,
         machine=describe(),

@@ -146,12 +146,15 @@ def test_post_refuses_what_is_no_routing_indicator() -> None:
 
 
 def test_version_prints_the_installed_version() -> None:
-    """`router --version`: the distribution's version, and nothing else runs."""
+    """`router --version`: the distribution's version and its build, and nothing else runs.
+
+    The checkout is pure Python; tests/test_compiled.py holds the compiled build to its own line.
+    """
     from importlib import metadata  # noqa: PLC0415
 
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0
-    assert result.output == f"router {metadata.version('router')}\n"
+    assert result.output == f"router {metadata.version('router')} (pure Python)\n"
 
 
 def test_check_with_nothing_to_check_is_a_usage_error() -> None:

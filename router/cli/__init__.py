@@ -8,7 +8,7 @@ imports another. Importing it changes nothing in the process.
 
 from __future__ import annotations
 
-from importlib import metadata
+from importlib import machinery, metadata
 from pathlib import Path
 from typing import Annotated
 
@@ -32,7 +32,7 @@ app = typer.Typer(
 
 def _print_version(asked: bool) -> None:
     if asked:
-        typer.echo(f"router {version()}")
+        typer.echo(f"router {version()} ({build()})")
         raise typer.Exit
 
 
@@ -64,6 +64,14 @@ def version() -> str:
         return metadata.version("router")
     except metadata.PackageNotFoundError:  # run from a source tree that was never installed
         return "unknown (not installed)"
+
+
+def build() -> str:
+    """Which build runs: pure Python, or with modules compiled by mypyc (`ROUTER_MYPYC=1`, setup.py)."""
+    package = Path(__file__).resolve().parent.parent
+    suffixes = tuple(machinery.EXTENSION_SUFFIXES)
+    compiled = [path for path in package.rglob("*.*") if path.name.endswith(suffixes)]
+    return f"{len(compiled)} modules compiled with mypyc" if compiled else "pure Python"
 
 
 for command in (

@@ -24,7 +24,7 @@ still waits when the centre restarts goes without it, unless it is a resend (the
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from router.bus import topics
 from router.network.channel import SWITCH_RI, line_characters
@@ -32,17 +32,16 @@ from router.network.trunk import RoutingLine, write_transmission
 from router.switch.outlet import Outlet
 
 if TYPE_CHECKING:
-    from typing import Protocol
-
     from router.network.line import Consignment, Line, Queued
     from router.routing.network import Network, Trunk
     from router.routing.table import LineProfile, RoutingTable
 
-    class TrunkReads(Protocol):
-        """What the trunks ask the journal: the RIs of a copy not held in memory."""
 
-        def trunk_ris(self, delivery_id: int) -> tuple[str, ...]:
-            """The RIs of a trunk copy's FL2."""
+class TrunkReads(Protocol):
+    """What the trunks ask the journal: the RIs of a copy not held in memory."""
+
+    def trunk_ris(self, delivery_id: int) -> tuple[str, ...]:
+        """The RIs of a trunk copy's FL2."""
 
 
 RIS_HELD = 4096
