@@ -35,6 +35,9 @@ class Writer:
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        """The connection's event loop, set with its transport: asked once, not a message at a time
+        (Python 3.11's `asyncio.get_running_loop` makes a system call, getpid, each time)."""
         self._headers: dict[str, bytes] = {}
         """Each topic published on, as a PUBLISH carries it (length, UTF-8): checked and encoded once."""
         self._outgoing: list[bytes] = []
@@ -55,7 +58,7 @@ class Writer:
     def write(self, *packets: bytes) -> None:
         """Hand ``packets`` over, after those handed over before: written at the end of this turn."""
         if not self._outgoing:
-            asyncio.get_running_loop().call_soon(self.flush)
+            (self.loop or asyncio.get_running_loop()).call_soon(self.flush)
         self._outgoing.extend(packets)
 
     def flush(self) -> None:

@@ -157,7 +157,8 @@ class _Link(MqttPackageHandler):  # type: ignore[misc] # gmqtt has no type hints
         # persistent session's queued messages may come before `connect` returns, and a PUBACK
         # for each goes through our writer.
         super().set_connection(connection)
-        self.bus._writer.transport = connection._transport  # noqa: SLF001
+        writer = self.bus._writer  # noqa: SLF001
+        writer.transport, writer.loop = connection._transport, asyncio.get_running_loop()  # noqa: SLF001
 
     def _apply_receive_maximum(self) -> None:
         # MQTT 5 CONNACK's Receive Maximum would cap gmqtt's packet ids (Mosquitto: 256) and fail a
@@ -560,7 +561,7 @@ class MqttBus(_Connecting):
             raise BusError(f"publish on {topic} failed: {self._gone}")
         if len(payload) > MAX_PAYLOAD:
             raise BusError(f"publish on {topic} failed: {len(payload)} bytes is over MQTT's limit")
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[None] = (self._writer.loop or asyncio.get_running_loop()).create_future()
         if qos == 0:
             future.set_result(None)
         else:
