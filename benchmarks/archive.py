@@ -1,6 +1,6 @@
 """A whole archive through the router: the pool's real cables, cycled with new identities, unthrottled.
 
-    python benchmarks/archive.py [--cables N]      # default 250,000
+    python benchmarks/archive.py [--cables N] [--compiled]     # default 250,000
 
 It starts everything itself and stops by itself: the private broker of `benchmarks/peers.py`,
 `router run` on the committed routing table with unthrottled lines, `mosquitto_sub` counting every
@@ -15,7 +15,8 @@ them all rather than filing them as duplicates; the copies each should make are 
 beforehand with the router's own parser and routing decisions. Printed: wall time from the first
 publish to the last copy, cables/s, copies lost, and the router's resident memory every 10 s (RSS
 flat means the switch keeps no more per cable than its bounded caches). The last line is one JSON
-object.
+object. ``--compiled``: the router built with mypyc (`ROUTER_MYPYC=1`, as benchmarks/compiled.py
+builds it, once, into a cache folder).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from typing import Self
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from compiled import compiled_build
 from e2e import POOL, Cable, CopyCounter, Router, noticed, publish_all, receipt_of, rss_kb, unthrottled_table
 from machine import describe
 from peers import Broker
@@ -184,6 +186,7 @@ def main() -> None:
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--cables", type=int, default=250_000, help="cables to push (default 250,000)")
     options.add_argument("--posts", metavar="URL", help=argparse.SUPPRESS)  # the receipting posts
+    options.add_argument("--compiled", action="store_true", help="the router built with mypyc")
     args = options.parse_args()
     if args.posts:
         with suppress(KeyboardInterrupt):
@@ -192,6 +195,7 @@ def main() -> None:
     if not POOL.exists():
         raise SystemExit(f"{POOL} is missing: the archive is made of its cables")
     cables = pool()
+    build = compiled_build() if args.compiled else None
     with tempfile.TemporaryDirectory(prefix="router-archive-") as directory:
         work = Path(directory)
         table_path = work / "table.toml"
@@ -202,7 +206,7 @@ def main() -> None:
         (work / "run").mkdir()
         with (
             Broker(work / "broker") as broker,
-            Router(broker.url, table_path, work / "run") as router,
+            Router(broker.url, table_path, work / "run", build=build) as router,
             Posts(broker.url),
         ):
             counter = CopyCounter(broker.url, expected)
@@ -217,6 +221,7 @@ def main() -> None:
     half = rss[len(rss) // 2 :] or rss
     results = {
         "benchmark": "archive",
+        "build": "mypyc" if build else "pure",
         "cables": args.cables,
         "copies": counter.count,
         "expected_copies": expected,

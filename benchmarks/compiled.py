@@ -32,11 +32,12 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus" / "cables"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "router-benchmarks"
 BUILT_FROM = ("pyproject.toml", "setup.py", "README.md", "LICENSE")
-"""The files the build reads besides router/ and config/."""
+"""The files the build reads besides router/ and config/ (the first two shape what it builds)."""
 
 
 def _sources() -> list[Path]:
-    files = [ROOT / name for name in BUILT_FROM]
+    """What the build's code comes from: README.md and LICENSE go into its metadata only."""
+    files = [ROOT / name for name in BUILT_FROM[:2]]
     for folder in ("router", "config"):
         files += sorted(p for p in (ROOT / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     return files
@@ -132,7 +133,7 @@ def main() -> None:
     args = options.parse_args()
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     folder = compiled_build()
-    modules = sorted(str(p.relative_to(folder)) for p in (folder / "router").rglob("*.so"))
+    modules = sorted(str(p.relative_to(folder)).split(".")[0] for p in (folder / "router").rglob("*.so"))
     print(f"{len(modules)} modules compiled, in {folder}", flush=True)
     switch = ["--cables", str(args.cables), *(["--receipts"] if args.receipts else [])]
     results = {"switch": compare("switch.py", switch, folder, args.runs, "cpu_ms_per_cable")}
