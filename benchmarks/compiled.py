@@ -43,23 +43,24 @@ def _sources() -> list[Path]:
     return files
 
 
-def compiled_build() -> Path:
-    """A folder holding the package built with ``ROUTER_MYPYC=1`` from this checkout's sources.
+def compiled_build(cache: Path = CACHE) -> Path:
+    """A folder in ``cache`` holding the package built with ``ROUTER_MYPYC=1`` from this checkout.
 
     Built once for each state of the sources (their digest names the folder), like a user's
     `ROUTER_MYPYC=1 pip install .`, but with this environment's mypy and dependencies (no download)
     and into a folder of its own: put it first on ``PYTHONPATH`` (and run Python with ``-P``).
+    `SystemExit` says why it could not be built. tests/test_compiled.py builds with it too.
     """
     digest = hashlib.sha256()
     for path in _sources():
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
-    folder = CACHE / f"compiled-{digest.hexdigest()[:16]}"
+    folder = cache / f"compiled-{digest.hexdigest()[:16]}"
     if (folder / "router").is_dir():
         return folder
     if shutil.which(os.environ.get("CC", "cc")) is None and shutil.which("gcc") is None:
         raise SystemExit("compiled: no C compiler (cc or gcc) on the PATH; mypyc needs one")
     print(f"building the compiled core into {folder} (once for these sources; a few minutes)", flush=True)
-    source = CACHE / "compiled-source"
+    source = cache / "compiled-source"
     shutil.rmtree(source, ignore_errors=True)
     source.mkdir(parents=True)
     for name in BUILT_FROM:

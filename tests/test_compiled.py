@@ -1,15 +1,17 @@
 """The compiled build (`ROUTER_MYPYC=1`, setup.py): the core's own tests pass on it, as on pure Python.
 
-The package is built once for this module, as `ROUTER_MYPYC=1 pip install .` builds it but with this
-environment's mypyc and dependencies (no download) and into a folder of its own (about a minute on
-two cores); then the parser's, the routing's, the lines' and the switch's tests run in a child
-Python that imports the router from that folder. mypyc checks at run time what mypy checks before
+The package is built once for this module, as `ROUTER_MYPYC=1 pip install .` builds it but with
+this environment's mypyc and dependencies (no download) and into a folder of its own (about a
+minute on two cores; `compiled_build` of benchmarks/compiled.py, which the benchmarks use too);
+then the parser's, the routing's, the lines' and the switch's tests run in a child Python that
+imports the router from that folder. mypyc checks at run time what mypy checks before
 (an argument of another type than its annotation raises), so the same tests are a real second
 trial, not a repeat. Every other test of the suite runs pure, from the checkout.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -56,26 +58,17 @@ def _child(build: Path, code: str) -> subprocess.CompletedProcess[str]:
 def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which(os.environ.get("CC", "cc")) is None and shutil.which("gcc") is None:
         pytest.skip("no C compiler (cc or gcc): the compiled build cannot be made here")
-    folder = tmp_path_factory.mktemp("compiled")
-    source = folder / "source"
-    source.mkdir()
-    for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE"):
-        shutil.copy(ROOT / name, source / name)
-    for name in ("router", "config"):  # router/config is a link to ../config: kept a link
-        shutil.copytree(
-            ROOT / name, source / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__")
-        )
-    target = folder / "site"
-    install = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
-    built = subprocess.run(  # noqa: S603 (this Python's pip)
-        [*install, "--target", str(target), str(source)],
-        env={**os.environ, "ROUTER_MYPYC": "1"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    return target
+    # The benchmarks' build (benchmarks/compiled.py), into this test's own folder, not their cache.
+    spec = importlib.util.spec_from_file_location("compiled", ROOT / "benchmarks" / "compiled.py")
+    assert spec is not None
+    assert spec.loader is not None
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    try:
+        folder: Path = benchmark.compiled_build(tmp_path_factory.mktemp("compiled"))
+    except SystemExit as exc:
+        pytest.fail(str(exc))
+    return folder
 
 
 @pytest.mark.timeout(600)

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -201,6 +202,19 @@ def test_every_compose_command_is_one_the_command_line_takes() -> None:
     assert len(built) == 8  # the router, two posts, five centres
     for service in built:
         cli_accepts(service.get("command", image_default))
+
+
+def test_the_image_copies_every_file_the_build_reads() -> None:
+    """pyproject.toml names a readme and licence files, and setup.py reads pyproject.toml: all copied."""
+    project = tomllib.loads((DOCKER.parent / "pyproject.toml").read_text())["project"]
+    copied = {
+        name
+        for line in (DOCKER / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ")
+        for name in line.split()[1:-1]
+    }
+    assert {"pyproject.toml", "setup.py", project["readme"], *project["license-files"]} <= copied
+    assert {"router", "config"} <= copied  # the package, and config/ its router/config links to
 
 
 def test_the_cluster_profile_runs_every_centre_on_the_nats_cluster_and_postgresql() -> None:
