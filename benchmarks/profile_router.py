@@ -1,7 +1,7 @@
 """Where `router run` spends its time under the end-to-end benchmark's throughput load: a py-spy profile.
 
     pip install -e '.[bench]'      # py-spy
-    python benchmarks/profile_router.py [--cables N] [--raw FILE] [--seed] [--all-samples]
+    python benchmarks/profile_router.py [--cables N] [--raw FILE] [--seed] [--all-samples] [--compiled]
 
 It starts what benchmarks/e2e.py starts for one throughput round (a private Mosquitto, the router
 on the committed table with unthrottled lines, the publisher and the counter), attaches
@@ -12,7 +12,10 @@ interpreter go (`--all-samples`: every sample of the router's thread that is not
 time included, under the journal). Each sample goes to
 the first part of the switch on its stack, in this order: parsing, the routing decision, the
 routing log, the journal, MQTT reading packets (cables and PUBACKs), handing copies to the MQTT
-client (which writes them), the lines, the rest of the switch, the rest. The last line is one JSON object.
+client (which writes them), the lines, the rest of the switch, the rest. ``--compiled``: the
+router built with mypyc (benchmarks/compiled.py's build), its C functions seen with py-spy's
+``--native`` (use it with ``--all-samples``: compiled code holding the interpreter is not told apart).
+The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from compiled import compiled_build
 from e2e import CpuMeter, Router, prepare, push, unthrottled_table
 from machine import describe
 from peers import seed_cables
@@ -41,21 +45,27 @@ from router.bus.broker import Mosquitto, free_port
 from router.routing.table import parse_table
 from router.sim.traffic import generate, load_profile
 
+COMPILED_SWITCH = ("core", "intake", "outlet", "receipts", "cables", "view", "service", "trunks")
+"""The switch's modules the compiled build compiles besides its lines and actions."""
 PARTS = (
-    ("parsing", ("parse_cable (router/cable/parser.py",)),
-    ("routing decision", ("decide (router/routing/decide.py",)),
+    ("parsing", ("parse_cable (router/cable/parser.py", "CPyDef_parser___parse_cable")),
+    ("routing decision", ("decide (router/routing/decide.py", "CPyDef_decide___decide")),
     # The core makes each entry (Actions.event), the edge logs it (structlog, in Router._perform).
-    ("routing log", ("Actions.event (router/switch/actions.py", "(structlog/")),
+    (
+        "routing log",
+        ("Actions.event (router/switch/actions.py", "CPyDef_actions___Actions___event", "(structlog/"),
+    ),
     ("journal", ("router/journal/",)),
     # The adapter cuts each read into packets (cables and PUBACKs, up to its inbox) as it arrives
     # (`_Reader`, over gmqtt's protocol); it hands each copy to the transport inside MqttBus.send.
     ("MQTT reading packets", ("_Reader.", "_read_loop (gmqtt/", "data_received (gmqtt/")),
     ("handing copies to the MQTT adapter", ("MqttBus.send (router/bus/mqtt.py",)),
     # The switch's lines (queueing, transmissions, receipt deadlines) and each post's line itself.
-    ("lines", ("router/switch/lines.py", "router/network/line.py")),
-    ("rest of the switch", ("router/switch/",)),
+    ("lines", ("router/switch/lines.py", "router/network/line.py", "CPyDef_lines___", "CPyDef_line___")),
+    ("rest of the switch", ("router/switch/", *(f"CPyDef_{module}___" for module in COMPILED_SWITCH))),
 )
-"""Each part and the frames that mark it; a sample counts for the first part its stack shows."""
+"""Each part and the frames that mark it; a sample counts for the first part its stack shows. The
+compiled build's functions are C (py-spy ``--native``): mypyc names them ``CPyDef_<module>___<name>``."""
 
 
 def py_spy() -> str:
@@ -96,8 +106,14 @@ def main() -> None:
         action="store_true",
         help="every sample of the router's thread, SQLite's own time included (not only --gil's)",
     )
+    options.add_argument(
+        "--compiled",
+        action="store_true",
+        help="the router built with mypyc (benchmarks/compiled.py), profiled with py-spy --native",
+    )
     args = options.parse_args()
     spy = py_spy()
+    build = compiled_build() if args.compiled else None
     table = parse_table(unthrottled_table(window=10_000))
     if args.seed:
         generated = seed_cables(args.cables, 0)
@@ -116,7 +132,7 @@ def main() -> None:
         (work / "run").mkdir()
         with (
             Mosquitto(work / "broker", port=free_port()) as broker,
-            Router(broker.url, table_file, work / "run") as router,
+            Router(broker.url, table_file, work / "run", build=build) as router,
         ):
             assert broker.pid is not None
             recorder = subprocess.Popen(  # noqa: S603 (py-spy, found above)
@@ -124,6 +140,7 @@ def main() -> None:
                     spy,
                     "record",
                     *(() if args.all_samples else ("--gil",)),
+                    *(("--native",) if args.compiled else ()),
                     "--rate",
                     "250",
                     "--format",
@@ -155,6 +172,7 @@ def main() -> None:
                 "cables": args.cables,
                 "work": "seed" if args.seed else "generated",
                 "all_samples": args.all_samples,
+                "build": "mypyc" if build else "pure",
                 "cables_per_s": figures["cables_per_s"],
                 "router_cpu_ms_per_cable": figures["cpu_ms_per_cable"]["worker"],
                 "samples": total,
