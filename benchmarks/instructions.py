@@ -1,6 +1,6 @@
 """Instructions the router executes a cable of the peers' work: a count, not a time, to compare two commits.
 
-    python benchmarks/instructions.py [--cables N] [--few N]
+    python benchmarks/instructions.py [--cables N] [--few N] [--compiled]
 
 A shared machine's CPU times move by 5-10 % from one run to the next, as much as most changes to
 the router's work; the number of instructions it executes moves by well under 1 % (only the
@@ -11,7 +11,10 @@ counts over the difference of the cables, which leaves the start and stop out. U
 the router runs some fifty times slower: 1,200 cables take a minute or two. With Valgrind's
 `callgrind_annotate` it also says where the instructions are: SQLite, pydantic-core, regular
 expressions, JSON, uvloop, the C library, and the interpreter running Python. Run it in each of
-two checkouts to compare them (it measures the checkout it is in). The last line is one JSON object.
+two checkouts to compare them (it measures the checkout it is in), or with ``--compiled`` to count
+the router built with mypyc (benchmarks/compiled.py's build of this checkout): then the total
+alone, since `callgrind_annotate`'s list of functions for it did not add up to the total when
+tried (its parts came to twice the total). The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from compiled import compiled_build
 from e2e import CpuMeter, Router, prepare, push, unthrottled_table
 from machine import describe
 from peers import seed_cables
@@ -53,7 +57,7 @@ STARTED_WITHIN = 60.0
 """Seconds the router is given to start under callgrind before the first cable."""
 
 
-def instructions(count: int, first: int) -> dict[str, int]:
+def instructions(count: int, first: int, build: Path | None = None) -> dict[str, int]:
     """Instructions `router run` executes from start to stop, ``count`` seed cables routed meanwhile.
 
     By part (`PARTS`, the interpreter, and "all"); "all" alone without `callgrind_annotate`.
@@ -66,7 +70,7 @@ def instructions(count: int, first: int) -> dict[str, int]:
         (work / "run").mkdir()
         counts = work / "callgrind.out"
         with Mosquitto(work / "broker", port=free_port()) as broker:
-            router = Router(broker.url, work / "table.toml", work / "run")
+            router = Router(broker.url, work / "table.toml", work / "run", build=build)
             router.command[:0] = ["valgrind", "--quiet", "--tool=callgrind", f"--callgrind-out-file={counts}"]
             os.environ["PYTHONHASHSEED"] = "0"  # the same dictionaries, run after run
             assert broker.pid is not None
@@ -115,23 +119,27 @@ def main() -> None:
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--cables", type=int, default=1_200, help="seed cables of the long run (1,200)")
     options.add_argument("--few", type=int, default=200, help="seed cables of the short run (200)")
+    options.add_argument("--compiled", action="store_true", help="the router built with mypyc")
     args = options.parse_args()
     if shutil.which("valgrind") is None:
         raise SystemExit("instructions: valgrind is not installed (apt install valgrind)")
     if args.cables <= args.few:
         raise SystemExit("instructions: --cables must be more than --few")
-    few = instructions(args.few, 0)
-    many = instructions(args.cables, 0)
+    build = compiled_build() if args.compiled else None
+    few = instructions(args.few, 0, build)
+    many = instructions(args.cables, 0, build)
     per_cable = {part: (many[part] - few[part]) / (args.cables - args.few) for part in many}
     print(f"{args.few} and {args.cables} seed cables: {few['all']:,} and {many['all']:,} instructions")
-    print(f"{per_cable['all'] / 1e6:.3f} million instructions a cable ({ROOT.name})")
-    parts = {part: count for part, count in per_cable.items() if part != "all"}
+    which = f"{ROOT.name}, {'compiled with mypyc' if build else 'pure Python'}"
+    print(f"{per_cable['all'] / 1e6:.3f} million instructions a cable ({which})")
+    parts = {part: count for part, count in per_cable.items() if part != "all" and build is None}
     for part, count in sorted(parts.items(), key=lambda item: -item[1]):
         print(f"  {100 * count / per_cable['all']:5.1f} %  {part}")
     print(
         json.dumps(
             {
                 "benchmark": "instructions",
+                "build": "mypyc" if build else "pure",
                 "cables": [args.few, args.cables],
                 "instructions": [few["all"], many["all"]],
                 "instructions_per_cable": round(per_cable["all"]),
