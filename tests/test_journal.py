@@ -188,6 +188,39 @@ def test_an_identification_is_read_without_writing_the_burst_s_held_rows(journal
     journal.close()
 
 
+def test_a_burst_of_199_copies_is_written_whole_and_in_order(journal_url: str) -> None:
+    """A burst's deliveries and transmissions go many rows a statement (64, 64, 64, 4, 2, 1 here).
+
+    Every row is there, each with its own values, and the transmissions' ids follow the order they
+    went in, which the restart's last serials and the serial look-ups read.
+    """
+    journal = Journal(journal_url)
+    cable_id = journal.receive("cables/in/x", b"RAW")
+    posts = [f"RUEH{index:03d}" for index in range(199)]
+    with journal.transaction():
+        journal.route(cable_id, "RUEHKO-1-1610901", tuple(map(delivery, posts)), (), first_delivery=1)
+        journal.apply(
+            [
+                SentAtOnce(number, post, "EHC", 200 - number, "first", number, float(number), float(number))
+                for number, post in enumerate(posts, start=1)
+            ]
+        )
+    with queries.read_only(journal_url) as other:
+        deliveries = other.execute(
+            "SELECT id, post, state, delivered_at FROM deliveries ORDER BY id"
+        ).fetchall()
+        assert [tuple(row) for row in deliveries] == [
+            (number, post, "delivered", float(number)) for number, post in enumerate(posts, start=1)
+        ]
+        sent = other.execute(
+            "SELECT delivery_id, post, serial, bytes FROM transmissions ORDER BY id"
+        ).fetchall()
+        assert [tuple(row) for row in sent] == [
+            (number, post, 200 - number, number) for number, post in enumerate(posts, start=1)
+        ]
+    journal.close()
+
+
 def test_a_copy_sent_in_the_transaction_that_routed_it_is_written_delivered(journal_url: str) -> None:
     """An unthrottled line sends a copy in the burst that routed it: one row, delivered, no update.
 

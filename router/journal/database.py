@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager, suppress
+from functools import cache
 from typing import TYPE_CHECKING
 
 from router.errors import JournalUnwritableError
@@ -15,7 +16,7 @@ from router.journal.dialect import BUSY_TIMEOUT, ERRORS, Connection, dialect_for
 from router.journal.schema import SCHEMA
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
 
 __all__ = ["BUSY_TIMEOUT", "SCHEMA", "Database", "is_weather"]
@@ -33,10 +34,34 @@ DELIVERY_STATE = 10
 MARK_DELIVERED = (
     "UPDATE deliveries SET state = 'delivered', delivered_at = ? WHERE id = ? AND state = 'queued'"
 )
+ROWS_A_STATEMENT = 64
+"""Rows of the hot tables inserted by one statement at most (`insert_rows`)."""
 MARK_RECEIPTED = (
     "UPDATE deliveries SET state = 'acknowledged', acknowledged_at = ?,"
     " delivered_at = coalesce(delivered_at, ?) WHERE id = ? AND post = ? AND state != 'acknowledged'"
 )
+
+
+def insert_rows(db: Connection, insert: str, rows: Sequence[Sequence[object]]) -> None:
+    """``rows`` inserted in order by ``insert`` (one row's ``INSERT ... VALUES (...)``), many a statement.
+
+    One statement of 64 rows costs SQLite a fifth to a third less than 64 runs of a one-row one
+    (`executemany`: a bind, a step and a reset each), for the burst's deliveries and transmissions.
+    In chunks of 64, 32, ..., 1 rows: at most seven statements a table for the connection to keep
+    prepared. The rows keep their order, so the ids given to them (transmissions) follow it.
+    """
+    at = 0
+    while at < len(rows):
+        size = min(ROWS_A_STATEMENT, 1 << ((len(rows) - at).bit_length() - 1))
+        chunk = rows[at : at + size]
+        db.execute(_rows_statement(insert, size), [value for row in chunk for value in row])
+        at += size
+
+
+@cache
+def _rows_statement(insert: str, size: int) -> str:
+    head, values = insert.split(" VALUES ")
+    return f"{head} VALUES {', '.join([values] * size)}"
 
 
 class Database:
@@ -86,10 +111,10 @@ class Database:
     def _write_pending(self) -> None:
         # In the order the rows refer to each other: a delivery before its transmissions and receipt.
         if self._queued:
-            self._db.executemany(INSERT_DELIVERY, self._queued.values())
+            insert_rows(self._db, INSERT_DELIVERY, list(self._queued.values()))
             self._queued.clear()
         if self._sent:
-            self._db.executemany(INSERT_SENT, self._sent)
+            insert_rows(self._db, INSERT_SENT, self._sent)
             self._sent.clear()
         if self._delivered:
             self._db.executemany(MARK_DELIVERED, self._delivered)
