@@ -43,6 +43,11 @@ def _sources() -> list[Path]:
     return files
 
 
+def has_c_compiler() -> bool:
+    """Whether mypyc will find a C compiler (``$CC``, cc or gcc) on the PATH."""
+    return shutil.which(os.environ.get("CC", "cc")) is not None or shutil.which("gcc") is not None
+
+
 def compiled_build(cache: Path = CACHE) -> Path:
     """A folder in ``cache`` holding the package built with ``ROUTER_MYPYC=1`` from this checkout.
 
@@ -57,7 +62,7 @@ def compiled_build(cache: Path = CACHE) -> Path:
     folder = cache / f"compiled-{digest.hexdigest()[:16]}"
     if (folder / "router").is_dir():
         return folder
-    if shutil.which(os.environ.get("CC", "cc")) is None and shutil.which("gcc") is None:
+    if not has_c_compiler():
         raise SystemExit("compiled: no C compiler (cc or gcc) on the PATH; mypyc needs one")
     print(f"building the compiled core into {folder} (once for these sources; a few minutes)", flush=True)
     source = cache / "compiled-source"
