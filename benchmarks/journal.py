@@ -1,6 +1,6 @@
 """The journal's writes alone: CPU µs a cable for what the switch writes of the seed work, SQLite included.
 
-    python benchmarks/journal.py [--cables N] [--rounds R] [--journal postgresql://...]
+    python benchmarks/journal.py [--cables N] [--rounds R] [--journal postgresql://...] [--statements]
 
 For each seed cable (benchmarks/peers.py's work: 7 RIs), the rows the switch writes in a burst of
 64 cables: the cable as received, a log entry, the routing decision with its 7 deliveries, the
@@ -12,6 +12,10 @@ rounds. The last line is one JSON object.
 With ``--journal postgresql://...`` the rows go to PostgreSQL instead, each round into a schema of
 its own in that database (made, then dropped); the server's work is not this process's, so the
 wall-clock µs a cable is printed too.
+
+``--statements``: one more round (SQLite) with each statement timed, CPU µs a cable by the
+statement's first words (the burst's COMMIT, the deliveries' and transmissions' INSERTs, ...),
+biggest first: where the journal's time goes. Timing each statement costs a little of its own.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -69,10 +73,39 @@ def fresh_journal(url: str | None) -> Iterator[Journal]:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-def one_round(count: int, url: str | None = None) -> tuple[float, float]:
-    """CPU µs and wall µs a cable of writing ``count`` seed cables' rows."""
+class _TimedConnection:
+    """A connection that adds each statement's CPU time to ``spent``, by its first words."""
+
+    def __init__(self, db: Any, spent: dict[str, float]) -> None:
+        self._db = db
+        self._spent = spent
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+    def _timed(self, method: str, sql: str, parameters: Any) -> Any:
+        started = time.process_time()
+        try:
+            return getattr(self._db, method)(sql, parameters)
+        finally:
+            kind = " ".join(sql.split("(", maxsplit=1)[0].split()[:4])
+            self._spent[kind] = self._spent.get(kind, 0.0) + time.process_time() - started
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+        return self._timed("execute", sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any:
+        return self._timed("executemany", sql, parameters)
+
+
+def one_round(
+    count: int, url: str | None = None, spent: dict[str, float] | None = None
+) -> tuple[float, float]:
+    """CPU µs and wall µs a cable of writing ``count`` seed cables' rows (``spent``: by statement)."""
     cables = seed_cables(count, 0)
     with fresh_journal(url) as journal:
+        if spent is not None:
+            journal._db = _TimedConnection(journal._db, spent)  # noqa: SLF001 (this benchmark's probe)
         delivery = 0
         started, wall = time.process_time(), time.perf_counter()
         for first in range(0, count, BURST):
@@ -104,12 +137,21 @@ def one_round(count: int, url: str | None = None) -> tuple[float, float]:
     return 1e6 * used / count, 1e6 * waited / count
 
 
+def statements(count: int) -> dict[str, float]:
+    """CPU µs a cable of each kind of statement, in a round of ``count`` seed cables (SQLite)."""
+    spent: dict[str, float] = {}
+    one_round(count, spent=spent)
+    biggest_first = sorted(spent.items(), key=lambda item: -item[1])
+    return {kind: round(1e6 * seconds / count, 1) for kind, seconds in biggest_first}
+
+
 def main() -> None:
     """Rounds of the seed work's rows; the best, the last line as JSON."""
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--cables", type=int, default=6_400, help="seed cables a round (default 6,400)")
     options.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
     options.add_argument("--journal", help="a postgresql:// URL: write there (default: an SQLite file)")
+    options.add_argument("--statements", action="store_true", help="then each statement timed (SQLite)")
     args = options.parse_args()
     measured = [one_round(args.cables, args.journal) for _ in range(args.rounds)]
     rounds = [round(cpu, 1) for cpu, _ in measured]
@@ -126,6 +168,11 @@ def main() -> None:
         walls = [round(wall, 1) for _, wall in measured]
         print(f"  wall-clock: {min(walls)} µs a cable (rounds: {walls}); the server's work is in it")
         result |= {"journal": "postgresql", "wall_us_per_cable": min(walls), "wall_rounds": walls}
+    if args.statements:
+        result["statements_us_per_cable"] = kinds = statements(args.cables)
+        print("each statement, CPU µs a cable (one more round, timed statement by statement):")
+        for kind, spent in kinds.items():
+            print(f"  {spent:6.1f}  {kind}")
     print(json.dumps(result))
 
 
