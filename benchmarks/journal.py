@@ -1,13 +1,17 @@
 """The journal's writes alone: CPU µs a cable for what the switch writes of the seed work, SQLite included.
 
     python benchmarks/journal.py [--cables N] [--rounds R] [--journal postgresql://...] [--statements]
+                                 [--inline-checkpoints]
 
 For each seed cable (benchmarks/peers.py's work: 7 RIs), the rows the switch writes in a burst of
 64 cables: the cable as received, a log entry, the routing decision with its 7 deliveries, the
 duplicate look-up, and the 7 copies sent at once on unthrottled lines; one commit a burst, into a
-journal in a temporary folder. Printed: CPU µs a cable of this process (SQLite's own work is in
-it: it lets the interpreter go, so py-spy's ``--gil`` profile does not see it), best of the
-rounds. The last line is one JSON object.
+journal in a temporary folder, its checkpoints made on a thread of their own as `router run` makes
+them (`router.journal.checkpoints`; ``--inline-checkpoints``: by SQLite in the commits, as before).
+Printed, best of the rounds: CPU µs a cable of the switch's thread (SQLite's own work is in it: it
+lets the interpreter go, so py-spy's ``--gil`` profile does not see it), of the whole process (the
+checkpoints' thread too), and wall-clock µs a cable of the switch's thread (its waits on the disk
+included). The last line is one JSON object.
 
 With ``--journal postgresql://...`` the rows go to PostgreSQL instead, each round into a schema of
 its own in that database (made, then dropped); the server's work is not this process's, so the
@@ -27,9 +31,9 @@ import os
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -37,6 +41,7 @@ from machine import describe
 from peers import seed_cables
 
 from router.cable.models import Precedence
+from router.journal.checkpoints import checkpoints_aside
 from router.journal.store import Journal
 from router.journal.writes import Logged, Received, Routed, SentAtOnce
 from router.routing.decide import Delivery
@@ -52,12 +57,16 @@ POSTS = ("RUEHC", "RUEHBJ", "RUEHUL", "RHHMUNA", "RUEAIIA", "RHEHAAA", "RHMFISS"
 
 
 @contextmanager
-def fresh_journal(url: str | None) -> Iterator[Journal]:
-    """An empty journal: an SQLite file in a temporary folder, or a fresh schema at ``url``."""
+def fresh_journal(url: str | None, *, aside: bool = True) -> Iterator[Journal]:
+    """An empty journal: an SQLite file in a temporary folder, or a fresh schema at ``url``.
+
+    ``aside``: an SQLite journal's checkpoints made on their own thread, as `router run` makes them.
+    """
     if url is None:
         with tempfile.TemporaryDirectory(prefix="router-journal-") as folder:
             journal = Journal(Path(folder) / "journal.sqlite")
-            yield journal
+            with checkpoints_aside(journal) if aside else nullcontext():
+                yield journal
             journal.close()
         return
     import psycopg  # noqa: PLC0415 (only for PostgreSQL)
@@ -74,7 +83,7 @@ def fresh_journal(url: str | None) -> Iterator[Journal]:
 
 
 class _TimedConnection:
-    """A connection that adds each statement's CPU time to ``spent``, by its first words."""
+    """A connection that adds each statement's CPU time (its thread's) to ``spent``, by its first words."""
 
     def __init__(self, db: Any, spent: dict[str, float]) -> None:
         self._db = db
@@ -84,12 +93,12 @@ class _TimedConnection:
         return getattr(self._db, name)
 
     def _timed(self, method: str, sql: str, parameters: Any) -> Any:
-        started = time.process_time()
+        started = time.thread_time()
         try:
             return getattr(self._db, method)(sql, parameters)
         finally:
             kind = " ".join(sql.split("(", maxsplit=1)[0].split()[:4])
-            self._spent[kind] = self._spent.get(kind, 0.0) + time.process_time() - started
+            self._spent[kind] = self._spent.get(kind, 0.0) + time.thread_time() - started
 
     def execute(self, sql: str, parameters: Any = (), /) -> Any:
         return self._timed("execute", sql, parameters)
@@ -98,16 +107,27 @@ class _TimedConnection:
         return self._timed("executemany", sql, parameters)
 
 
+class Spent(NamedTuple):
+    """µs a cable of one round."""
+
+    cpu: float
+    """CPU of the switch's thread."""
+    process: float
+    """CPU of the whole process."""
+    wall: float
+    """Wall-clock of the switch's thread."""
+
+
 def one_round(
-    count: int, url: str | None = None, spent: dict[str, float] | None = None
-) -> tuple[float, float]:
-    """CPU µs and wall µs a cable of writing ``count`` seed cables' rows (``spent``: by statement)."""
+    count: int, url: str | None = None, spent: dict[str, float] | None = None, *, aside: bool = True
+) -> Spent:
+    """µs a cable of writing ``count`` seed cables' rows (``spent``: CPU by statement)."""
     cables = seed_cables(count, 0)
-    with fresh_journal(url) as journal:
+    with fresh_journal(url, aside=aside) as journal:
         if spent is not None:
             journal._db = _TimedConnection(journal._db, spent)  # noqa: SLF001 (this benchmark's probe)
         delivery = 0
-        started, wall = time.process_time(), time.perf_counter()
+        started, process, wall = time.thread_time(), time.process_time(), time.perf_counter()
         for first in range(0, count, BURST):
             with journal.transaction():
                 for cable_id, (name, raw) in enumerate(cables[first : first + BURST], start=first + 1):
@@ -133,8 +153,8 @@ def one_round(
                     ]
                     journal.apply(sent)
                     delivery += len(POSTS)
-        used, waited = time.process_time() - started, time.perf_counter() - wall
-    return 1e6 * used / count, 1e6 * waited / count
+        used = (time.thread_time() - started, time.process_time() - process, time.perf_counter() - wall)
+    return Spent(*(round(1e6 * seconds / count, 1) for seconds in used))
 
 
 def statements(count: int) -> dict[str, float]:
@@ -152,22 +172,34 @@ def main() -> None:
     options.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
     options.add_argument("--journal", help="a postgresql:// URL: write there (default: an SQLite file)")
     options.add_argument("--statements", action="store_true", help="then each statement timed (SQLite)")
+    options.add_argument(
+        "--inline-checkpoints", action="store_true", help="SQLite's checkpoints in the commits, as before"
+    )
     args = options.parse_args()
-    measured = [one_round(args.cables, args.journal) for _ in range(args.rounds)]
-    rounds = [round(cpu, 1) for cpu, _ in measured]
+    aside = not args.inline_checkpoints
+    measured = [one_round(args.cables, args.journal, aside=aside) for _ in range(args.rounds)]
+    rounds, processes, walls = ([getattr(m, part) for m in measured] for part in Spent._fields)
     where = "SQLite" if args.journal is None else "PostgreSQL"
-    print(f"{args.cables} seed cables' rows ({where}): {min(rounds)} µs of CPU a cable (rounds: {rounds})")
+    if args.journal is None:
+        where += ", checkpoints aside" if aside else ", checkpoints in the commits"
+    print(
+        f"{args.cables} seed cables' rows ({where}): {min(rounds)} µs of the switch's thread's CPU a"
+        f" cable (rounds: {rounds}), {min(processes)} of the process's, {min(walls)} wall-clock"
+        f" (rounds: {walls})"
+    )
     result: dict[str, object] = {
         "benchmark": "journal",
         "cables": args.cables,
+        "checkpoints": "aside" if aside else "inline",
         "cpu_us_per_cable": min(rounds),
         "rounds": rounds,
+        "process_cpu_us_per_cable": min(processes),
+        "wall_us_per_cable": min(walls),
+        "wall_rounds": walls,
         "machine": describe(),
     }
     if args.journal is not None:
-        walls = [round(wall, 1) for _, wall in measured]
-        print(f"  wall-clock: {min(walls)} µs a cable (rounds: {walls}); the server's work is in it")
-        result |= {"journal": "postgresql", "wall_us_per_cable": min(walls), "wall_rounds": walls}
+        result["journal"] = "postgresql"  # the server's work is in the wall-clock figure
     if args.statements:
         result["statements_us_per_cable"] = kinds = statements(args.cables)
         print("each statement, CPU µs a cable (one more round, timed statement by statement):")

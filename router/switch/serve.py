@@ -21,6 +21,7 @@ from router.bus.broker import mosquitto_binary
 from router.bus.mqtt import BrokerAddress, LastWill, MqttBus, reconnecting
 from router.bus.security import ROUTER
 from router.errors import SettingsError
+from router.journal.checkpoints import checkpoints_aside
 from router.journal.lease import JournalLeaseError, Lease, take_lease
 from router.journal.store import Journal
 from router.network.clock import ScaledClock
@@ -197,6 +198,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         if (lease := await _leased(journal, settings, stop)) is None:
             return  # told to stop while it waited for the lease
         stack.callback(lease.release)
+        stack.enter_context(checkpoints_aside(journal))  # the disk's waits off the switch's loop
         if (latest := journal.latest_time()) is not None:
             clock.not_before(latest)  # a restart resumes where the journal left off, never behind it
         address, mqtt5 = await stack.enter_async_context(broker_for(settings, table.posts))
