@@ -9,7 +9,9 @@ on the committed table with unthrottled lines, the publisher and the counter), a
 work of benchmarks/peers.py, the seed cable to 7 RIs). Only samples where the router holds the
 interpreter count: its Python work, not its waits, nor SQLite's own work, which lets the
 interpreter go (`--all-samples`: every sample of the router's thread that is not idle, SQLite's
-time included, under the journal). Each sample goes to
+time included, under the journal). Only the switch's thread counts: not the journal's checkpoints
+(`router.journal.checkpoints`) nor a big cable's reading, which have threads of their own. Each
+sample goes to
 the first part of the switch on its stack, in this order: parsing, the routing decision, the
 routing log, the journal, MQTT reading packets (cables and PUBACKs), handing copies to the MQTT
 client (which writes them), the lines, the rest of the switch, the rest. ``--compiled``: the
@@ -68,6 +70,10 @@ PARTS = (
 compiled build's functions are C (py-spy ``--native``): mypyc names them ``CPyDef_<module>___<name>``."""
 
 
+OTHER_THREAD = "Thread._bootstrap (threading.py"
+"""What starts the stack of a thread other than the switch's (py-spy records every thread)."""
+
+
 def py_spy() -> str:
     """The py-spy binary: beside this Python (a virtual environment), else on the PATH."""
     beside = Path(sys.executable).parent / "py-spy"
@@ -85,6 +91,8 @@ def shares(raw: Path) -> tuple[int, dict[str, float]]:
         stack, _, count = line.rpartition(" ")
         if not stack:
             continue
+        if OTHER_THREAD in stack:
+            continue  # the journal's checkpoints, a big cable's reading: not the switch's loop
         samples = int(count)
         total += samples
         part = next((name for name, marks in PARTS if any(mark in stack for mark in marks)), "other")
