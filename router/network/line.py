@@ -46,6 +46,15 @@ DAY = 86_400.0
 """A day of the network's clock: channel numbers start again at 0001 at midnight UTC (§413a)."""
 
 
+_FOUR_DIGITS = tuple(f"{serial:04d}" for serial in range(SERIAL_MODULUS))
+"""Each serial as FL1 writes it, made once: formatting it afresh for every copy cost more."""
+
+
+def transmission_id(channel: str, serial: int) -> str:
+    """Channel designator + serial, as FL1 carries it after VZCZC: ``HFR0042``."""
+    return channel + _FOUR_DIGITS[serial] if 0 <= serial < SERIAL_MODULUS else f"{channel}{serial:04d}"
+
+
 def following(serial: int) -> int:
     """The channel serial after ``serial``: 9999 is followed by 0001 (0, none used yet, by 0001)."""
     return serial % (SERIAL_MODULUS - 1) + 1
@@ -162,7 +171,7 @@ class Transmission(NamedTuple):
     @property
     def transmission_id(self) -> str:
         """Channel designator + serial, as FL1 carries it after VZCZC: ``HFR0042``."""
-        return f"{self.channel}{self.serial:04d}"
+        return transmission_id(self.channel, self.serial)
 
 
 @dataclass(slots=True)
@@ -323,7 +332,7 @@ class Line:
             return None
         self._next_serial(now)
         self._forget_serial(self.serial)  # a copy sent under it a series ago is not what it names now
-        return f"{self.channel}{self.serial:04d}"
+        return transmission_id(self.channel, self.serial)
 
     def _next_serial(self, now: float) -> None:
         """Take the next serial: 0001 again on a new day (the daily number change, §413a)."""
