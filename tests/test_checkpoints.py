@@ -6,9 +6,11 @@ import sqlite3
 from contextlib import closing
 from typing import TYPE_CHECKING
 
+import pytest
 from structlog.testing import capture_logs
 
 from router.journal.checkpoints import BACKSTOP_PAGES, FAILURES, Checkpointer, checkpoints_aside
+from router.journal.dialect import is_url
 from router.journal.store import Journal
 
 if TYPE_CHECKING:
@@ -75,11 +77,22 @@ def test_the_thread_stops_with_the_journal_and_gives_the_checkpoints_back(tmp_pa
     journal.close()
 
 
-def test_a_journal_in_memory_or_in_postgresql_has_no_thread() -> None:
+def test_a_journal_in_memory_has_no_thread() -> None:
     """Only an SQLite file has a log to copy back."""
     journal = Journal(":memory:")
     with checkpoints_aside(journal) as checkpointer:
         assert checkpointer is None
+    journal.close()
+
+
+@pytest.mark.parametrize("journal_url", ["postgresql"], indirect=True)
+def test_a_journal_in_postgresql_has_no_thread(journal_url: str) -> None:
+    """PostgreSQL checkpoints itself, in its own processes: nothing is started for it."""
+    assert is_url(journal_url)
+    journal = Journal(journal_url)
+    with checkpoints_aside(journal) as checkpointer:
+        assert checkpointer is None
+        journal.receive("cables/in/x", CABLE)
     journal.close()
 
 
