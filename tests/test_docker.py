@@ -204,17 +204,41 @@ def test_every_compose_command_is_one_the_command_line_takes() -> None:
         cli_accepts(service.get("command", image_default))
 
 
+def image_stages() -> list[list[str]]:
+    """docker/Dockerfile's stages, each its instructions (a line each, continuations joined)."""
+    text = (DOCKER / "Dockerfile").read_text().replace("\\\n", " ")
+    stages: list[list[str]] = []
+    for line in text.splitlines():
+        if line.startswith("FROM "):
+            stages.append([])
+        if line and not line.startswith("#") and stages:
+            stages[-1].append(line)
+    return stages
+
+
 def test_the_image_copies_every_file_the_build_reads() -> None:
     """pyproject.toml names a readme and licence files, and setup.py reads pyproject.toml: all copied."""
     project = tomllib.loads((DOCKER.parent / "pyproject.toml").read_text())["project"]
-    copied = {
-        name
-        for line in (DOCKER / "Dockerfile").read_text().splitlines()
-        if line.startswith("COPY ")
-        for name in line.split()[1:-1]
-    }
+    build, _ = image_stages()
+    copied = {name for line in build if line.startswith("COPY ") for name in line.split()[1:-1]}
     assert {"pyproject.toml", "setup.py", project["readme"], *project["license-files"]} <= copied
     assert {"router", "config"} <= copied  # the package, and config/ its router/config links to
+
+
+def test_the_image_runs_the_compiled_build_and_carries_no_compiler() -> None:
+    """The first stage compiles the wheel (ROUTER_MYPYC=1 unless told); the second installs it, no gcc."""
+    build, run = image_stages()
+    assert "ARG ROUTER_MYPYC=1" in build
+    assert any("gcc" in line for line in build if line.startswith("RUN apt-get"))
+    (wheel,) = [line for line in build if "pip wheel" in line]
+    assert "ROUTER_MYPYC=$ROUTER_MYPYC" in wheel
+    assert "--no-deps" in wheel
+    wheels = wheel.split("--wheel-dir ")[1].split()[0]
+    assert f"COPY --from=build {wheels} {wheels}" in run
+    (install,) = [line for line in run if "pip install" in line]
+    assert f"{wheels}/router-" in install
+    assert "[postgres]" in install  # the cluster profile's journals
+    assert not any("gcc" in line for line in run)
 
 
 def test_the_cluster_profile_runs_every_centre_on_the_nats_cluster_and_postgresql() -> None:
