@@ -14,6 +14,7 @@ since compiled modules beside sources being edited would go on running the old c
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from pathlib import Path
 
@@ -24,6 +25,9 @@ PROJECT = tomllib.loads((Path(__file__).parent / "pyproject.toml").read_text(enc
 COMPILED: list[str] = PROJECT["tool"]["router"]["compiled"]["modules"]
 """The modules compiled: the switch's hot path, as benchmarks/profile_router.py shows it."""
 MYPY = "mypy>=1.10"
+METADATA_ONLY = {"egg_info", "dist_info"}
+"""The commands that only write the metadata (setuptools' PEP 517 hooks run setup.py once for it,
+once for the wheel): mypyc, which type-checks and writes the C at once, is left to the wheel's."""
 
 
 class NotEditable(build_ext):  # type: ignore[misc] # setuptools has no type hints
@@ -52,6 +56,9 @@ if os.environ.get("ROUTER_MYPYC") == "1":
         ]
         setup(setup_requires=[MYPY, *needs])
     else:
-        setup(ext_modules=mypycify(COMPILED, opt_level="3"), cmdclass={"build_ext": NotEditable})
+        if METADATA_ONLY.intersection(sys.argv):
+            setup()  # pip asks for the metadata first: compiling changes none of it
+        else:
+            setup(ext_modules=mypycify(COMPILED, opt_level="3"), cmdclass={"build_ext": NotEditable})
 else:
     setup()
