@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING
 import pytest
 from structlog.testing import capture_logs
 
-from router.journal.checkpoints import BACKSTOP_PAGES, FAILURES, Checkpointer, checkpoints_aside
+from router.journal.checkpoints import (
+    BACKSTOP_PAGES,
+    FAILURES,
+    SQLITE_THRESHOLD,
+    Checkpointer,
+    checkpoints_aside,
+)
 from router.journal.dialect import is_url
 from router.journal.store import Journal
 
@@ -73,7 +79,7 @@ def test_the_thread_stops_with_the_journal_and_gives_the_checkpoints_back(tmp_pa
     with checkpoints_aside(journal, every=0.01) as checkpointer:
         assert checkpointer is not None
     assert not checkpointer._thread.is_alive()
-    assert journal.connection.execute("PRAGMA wal_autocheckpoint").fetchone() == (1000,)
+    assert journal.connection.execute("PRAGMA wal_autocheckpoint").fetchone() == (SQLITE_THRESHOLD,)
     journal.close()
 
 

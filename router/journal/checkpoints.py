@@ -3,10 +3,11 @@
 In WAL mode every commit appends pages to the write-ahead log, and a checkpoint copies them back
 into the database file and syncs it (`fdatasync`). SQLite makes one itself after the commit that
 takes the log past 1,000 pages, in the committing thread: the switch's, which then waits on the
-disk with every post's traffic behind it (2.3 % of the router's busy time under
-benchmarks/peers.py's load, most of it the sync). Here a thread with a connection of its own makes
-them instead; SQLite lets the interpreter go while it copies and syncs, so the work goes to the
-other core and the switch's loop never waits on the disk for it.
+disk with every post's traffic behind it (2.3 % of the compiled router's busy samples in
+`benchmarks/profile_router.py --seed --all-samples --compiled`, most of them the sync). Here a
+thread with a connection of its own makes them instead; SQLite lets the interpreter go while it
+copies and syncs, so the work goes to the other core and the switch's loop never waits on the disk
+for it.
 
 The log is made to start again from its beginning only by a write that finds every page in it
 copied back; a thread copying beside a busy writer always finds a few more, so when the log is
@@ -33,8 +34,10 @@ log = structlog.get_logger("router")
 
 EVERY = 0.5
 """Seconds between two looks at the log."""
-LONG_LOG_PAGES = 1000
-"""Pages past which the log is copied back until none are left (SQLite's own default threshold)."""
+SQLITE_THRESHOLD = 1000
+"""Pages past which SQLite checkpoints in the commit by default (`PRAGMA wal_autocheckpoint`)."""
+LONG_LOG_PAGES = SQLITE_THRESHOLD
+"""Pages past which the log is copied back until none are left."""
 PASSES = 8
 """Checkpoints one after the other at most, to catch up with the writer once the log is long."""
 BACKSTOP_PAGES = 4000
@@ -124,4 +127,4 @@ def checkpoints_aside(journal: Database, *, every: float = EVERY) -> Iterator[Ch
     finally:
         checkpointer.close()
         with suppress(sqlite3.Error):  # a journal already closed: nothing left to set
-            connection.execute("PRAGMA wal_autocheckpoint=1000")
+            connection.execute(f"PRAGMA wal_autocheckpoint={SQLITE_THRESHOLD}")
