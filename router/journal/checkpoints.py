@@ -35,9 +35,8 @@ log = structlog.get_logger("router")
 EVERY = 0.5
 """Seconds between two looks at the log."""
 SQLITE_THRESHOLD = 1000
-"""Pages past which SQLite checkpoints in the commit by default (`PRAGMA wal_autocheckpoint`)."""
-LONG_LOG_PAGES = SQLITE_THRESHOLD
-"""Pages past which the log is copied back until none are left."""
+"""Pages past which SQLite checkpoints in the commit by default (`PRAGMA wal_autocheckpoint`), and
+past which this thread copies the log back until none are left."""
 PASSES = 8
 """Checkpoints one after the other at most, to catch up with the writer once the log is long."""
 BACKSTOP_PAGES = 4000
@@ -50,10 +49,9 @@ FAILURES = 5
 class Checkpointer:
     """The thread that checkpoints one SQLite journal: `start`, then `close` when the switch stops."""
 
-    def __init__(self, path: str, *, every: float = EVERY, long_log: int = LONG_LOG_PAGES) -> None:
+    def __init__(self, path: str, *, every: float = EVERY) -> None:
         self.path = path
         self.every = every
-        self.long_log = long_log
         self.looks = 0
         """Looks at the log finished so far (`looked` is told of each)."""
         self.looked = threading.Condition()
@@ -99,7 +97,7 @@ class Checkpointer:
         for _ in range(PASSES):
             # PASSIVE: never waits for the writer nor holds it up; copies what no reader still needs.
             _, pages, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            if pages < self.long_log or copied >= pages or self._stop.is_set():
+            if pages < SQLITE_THRESHOLD or copied >= pages or self._stop.is_set():
                 return
 
     def _give_up(self, reason: str) -> None:

@@ -51,8 +51,8 @@ _FOUR_DIGITS = tuple(f"{serial:04d}" for serial in range(SERIAL_MODULUS))
 
 
 def transmission_id(channel: str, serial: int) -> str:
-    """Channel designator + serial, as FL1 carries it after VZCZC: ``HFR0042``."""
-    return channel + _FOUR_DIGITS[serial] if 0 <= serial < SERIAL_MODULUS else f"{channel}{serial:04d}"
+    """Channel designator + serial (1 to 9999, `following`), as FL1 carries it after VZCZC: ``HFR0042``."""
+    return channel + _FOUR_DIGITS[serial]
 
 
 def following(serial: int) -> int:
