@@ -5,12 +5,12 @@
 It starts everything itself and stops by itself: one private Mosquitto on a free loopback port,
 then, in turn and in alternating order each round, the relaying processes on the same work:
 
-- the router: `router run` on the committed routing table with unthrottled lines (journal, parse,
-  decide, queues, lines; copies on `cables/out/<RI>`);
-- the router compiled ("mypyc"): the same, built as `ROUTER_MYPYC=1 pip install .` builds it
-  (setup.py), once for each state of the sources into a cache folder (benchmarks/compiled.py: a
-  C compiler, mypy and setuptools 77 or newer here); left out with ``--pure``, or when it cannot be
-  built, which it says;
+- the router compiled ("mypyc"), as the Docker image and `ROUTER_MYPYC=1 pip install .` build it
+  (setup.py): `router run` on the committed routing table with unthrottled lines (journal, parse,
+  decide, queues, lines; copies on `cables/out/<RI>`), built once for each state of the sources
+  into a cache folder (benchmarks/compiled.py: a C compiler, mypy and setuptools 77 or newer
+  here); left out with ``--pure``, or when it cannot be built, which it says;
+- the same router as pure Python ("pure"), the build of an editable install: the fallback;
 - Node-RED 4 running `../shared/peers/nodered/flows.json`: a regular expression on the TO/INFO
   lines, one copy per RI on `peer/out/<RI>`, no journal, no queues (installed with npm into a cache
   folder, `~/.cache/router-benchmarks/node-red-4`, the first time, which it says);
@@ -24,7 +24,10 @@ measures). Each round's cables are new, so the router's duplicate check passes t
 per relaying process: cables/s and copies/s from the first publish to the last copy counted, its
 own CPU milliseconds a cable, the broker's, and all the processes' together (the relaying process,
 the broker, the publisher and the counter: on two cores the throughput follows their sum), copies
-lost; the best round of each, and the ratios. Then the 12,985
+lost; the best round of each, and the ratios. The router of the ratios and of the JSON's
+``router_*`` keys is the compiled build when there is one (``router_build`` says which), the pure
+one's beside it (``pure_*``); ``rounds_router_ahead`` counts the rounds in which the router relayed
+faster than the Node-RED round next to it. Then the 12,985
 real cables of `../shared/corpus/pool.jsonl.gz` through the router and through Node-RED, which
 cannot route their plain-name addressees: how many copies each made.
 
@@ -419,7 +422,7 @@ def main() -> None:
     ):
         bench = Bench(broker, Path(directory))
         contestants = {
-            "router": bench.router,
+            "pure": bench.router,
             "mypyc": lambda cables: bench.router(cables, build),
             "nodered": bench.nodered,
             "relay": bench.relay,
@@ -435,13 +438,13 @@ def main() -> None:
                 figures = contestants[who](cables)
                 runs[who].append(figures)
                 print(f"round {round_number + 1} {who:8} {json.dumps(figures)}", flush=True)
-        router, mypyc, nodered, relay = (best(runs[who]) for who in contestants)
+        pure, mypyc, nodered, relay = (best(runs[who]) for who in contestants)
         pool = pool_cables(bench.table)
         if args.quick:
             pool = pool[::3]  # a third, across the years (the pool is in date order)
         if pool:
             real = {"router": bench.router(pool, build)}  # the compiled one when there is one
-            print(f"pool     {'mypyc' if build else 'router':8} {json.dumps(real['router'])}", flush=True)
+            print(f"pool     {'mypyc' if build else 'pure':8} {json.dumps(real['router'])}", flush=True)
             if with_nodered:
                 with NodeRed(broker.url, bench.folder("nodered-pool")) as flow:
                     real["nodered"] = push(
@@ -450,7 +453,11 @@ def main() -> None:
                 real["nodered"]["cables_with_no_copy"] = sum(1 for c in pool if not nodered_copies(c.raw))
                 print(f"pool     nodered  {json.dumps(real['nodered'])}", flush=True)
             results["pool"] = real
+    # The router is the compiled build when there is one (the Docker image's, `ROUTER_MYPYC=1 pip
+    # install .`'s), the pure fallback beside it; the pure one alone with --pure or no compiler.
+    router = mypyc or pure
     results.update(
+        router_build="mypyc" if mypyc else "pure",
         router_cables_per_s=router["cables_per_s"],
         router_copies_per_s=router["copies_per_s"],
         nodered_cables_per_s=nodered.get("cables_per_s"),
@@ -458,18 +465,20 @@ def main() -> None:
         relay_cables_per_s=relay["cables_per_s"],
         ratio_router_nodered=round(router["cables_per_s"] / nodered["cables_per_s"], 3) if nodered else None,
         ratio_router_relay=round(router["cables_per_s"] / relay["cables_per_s"], 3),
+        rounds_router_ahead=sum(
+            int(ours["cables_per_s"]) > int(theirs["cables_per_s"])
+            for ours, theirs in zip(runs["mypyc" if mypyc else "pure"], runs["nodered"], strict=False)
+        ),
         router_cpu_ms_per_cable=router["cpu_ms_per_cable"],
         nodered_cpu_ms_per_cable=nodered.get("cpu_ms_per_cable"),
         relay_cpu_ms_per_cable=relay["cpu_ms_per_cable"],
-        mypyc_cables_per_s=mypyc.get("cables_per_s"),
-        ratio_mypyc_nodered=(
-            round(mypyc["cables_per_s"] / nodered["cables_per_s"], 3) if mypyc and nodered else None
-        ),
-        mypyc_cpu_ms_per_cable=mypyc.get("cpu_ms_per_cable"),
-        lost=sum(int(figures.get("lost", 0)) for figures in (router, mypyc, nodered, relay)),
+        pure_cables_per_s=pure["cables_per_s"],
+        ratio_pure_nodered=round(pure["cables_per_s"] / nodered["cables_per_s"], 3) if nodered else None,
+        pure_cpu_ms_per_cable=pure["cpu_ms_per_cable"],
+        lost=sum(int(figures.get("lost", 0)) for figures in (pure, mypyc, nodered, relay)),
         rounds=rounds,
         router=router,
-        mypyc=mypyc,
+        pure=pure,
         nodered=nodered,
         relay=relay,
         machine=describe(),
