@@ -24,6 +24,8 @@ from typing import Literal, NamedTuple
 
 from router.cable.models import Precedence, needs_receipt
 
+_made = tuple.__new__  # a named tuple without its Python-level constructor (`router.routing.decide`)
+
 LineCode = Literal["ita2", "ascii"]
 """A line's character code: ITA2 (five units, start and stop: the teleprinter) or ASCII."""
 
@@ -239,7 +241,7 @@ class Line:
         """
         delivery_id, cable_id, precedence, niact = consignment
         order = (-precedence.rank, next(self.arrivals))
-        queued = Queued(order, delivery_id, cable_id, precedence, size, cause, now, niact, addressee)
+        queued = _made(Queued, (order, delivery_id, cable_id, precedence, size, cause, now, niact, addressee))
         self._hold(queued)
         current = self.current
         if current is None or not self._interrupts(queued, current, now):
@@ -315,7 +317,8 @@ class Line:
             return None
         queued = heapq.heappop(self.waiting)
         self._next_serial(now)
-        self.current = Transmission(queued, self.channel, self.serial, now, now + self.duration(queued.size))
+        ends = now + self.duration(queued.size)
+        self.current = _made(Transmission, (queued, self.channel, self.serial, now, ends))
         if (delivery_id := queued.delivery_id) in self.in_flight:
             self._leave(delivery_id)  # sent before (a resend): the new serial names it now
         self.in_flight[delivery_id] = self.serial

@@ -203,7 +203,9 @@ def _resolve_addressees(cable: Cable, table: RoutingTable, excluded: frozenset[s
             if resolution.informed and role == "action":
                 ways.extend(_aig_ways(cable, addressee, resolution.via, members, resolution.informed))
             else:
-                ways.append(_Way(addressee, role, resolution.via, members, ris, addressee.precedence))
+                ways.append(
+                    _made(_Way, (addressee, role, resolution.via, members, ris, addressee.precedence))
+                )
     return ways, intercepts, exempted, exempted_lines
 
 

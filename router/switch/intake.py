@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from router.switch.cables import RecentCables
     from router.switch.lines import Lines
 
+_made = tuple.__new__  # a named tuple without its Python-level constructor (`router.routing.decide`)
 
 OVERSIZE_HEAD = 512
 """Bytes of a cable over the size limit that the journal keeps: its header, to tell what it was."""
@@ -313,7 +314,8 @@ class Intake:
             if ris:  # a trunk copy's FL2, for its transmission (the single switch has none)
                 self._lines.outlet.carry(delivery_id, ris)
         for delivery_id, delivery in enumerate(deliveries, start=first):
-            queue(delivery.post, Consignment(delivery_id, cable_id, delivery.precedence, delivery.niact), now)
+            consignment = _made(Consignment, (delivery_id, cable_id, delivery.precedence, delivery.niact))
+            queue(delivery.post, consignment, now)
             if actions.log_copies:
                 actions.event(
                     "queued",
