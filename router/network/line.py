@@ -317,8 +317,7 @@ class Line:
             return None
         queued = heapq.heappop(self.waiting)
         self._next_serial(now)
-        ends = now + self.duration(queued.size)
-        self.current = _made(Transmission, (queued, self.channel, self.serial, now, ends))
+        self.current = Transmission(queued, self.channel, self.serial, now, now + self.duration(queued.size))
         if (delivery_id := queued.delivery_id) in self.in_flight:
             self._leave(delivery_id)  # sent before (a resend): the new serial names it now
         self.in_flight[delivery_id] = self.serial
