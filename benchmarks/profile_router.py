@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -70,6 +71,8 @@ PARTS = (
 compiled build's functions are C (py-spy ``--native``): mypyc names them ``CPyDef_<module>___<name>``."""
 
 
+_LINE = re.compile(r":\d+\)$")
+"""A frame's line number, left out so that a function's samples count together."""
 OTHER_THREAD = "Thread._bootstrap (threading.py"
 """What starts the stack of a thread other than the switch's (py-spy records every thread)."""
 
@@ -83,9 +86,19 @@ def py_spy() -> str:
     return found
 
 
-def shares(raw: Path) -> tuple[int, dict[str, float]]:
-    """Samples in all, and each part's share of them, from py-spy's raw (collapsed stacks) output."""
+LEAVES = 8
+"""Functions printed among those most samples end in."""
+
+
+def shares(raw: Path) -> tuple[int, dict[str, float], dict[str, float]]:
+    """Samples in all, each part's share of them, and the shares of the functions most end in.
+
+    From py-spy's raw (collapsed stacks) output. The function a sample ends in is its innermost
+    frame without the line number: what the router was running (a named tuple's constructor is
+    ``<lambda> (<string>)``), not what it was running it for.
+    """
     parts: Counter[str] = Counter()
+    leaves: Counter[str] = Counter()
     total = 0
     for line in raw.read_text(encoding="utf-8").splitlines():
         stack, _, count = line.rpartition(" ")
@@ -97,8 +110,10 @@ def shares(raw: Path) -> tuple[int, dict[str, float]]:
         total += samples
         part = next((name for name, marks in PARTS if any(mark in stack for mark in marks)), "other")
         parts[part] += samples
+        leaves[_LINE.sub(")", stack.rpartition(";")[2])] += samples
     order = [name for name, _ in PARTS] + ["other"]
-    return total, {name: round(100 * parts[name] / max(1, total), 1) for name in order}
+    ends = {name: round(100 * count / max(1, total), 1) for name, count in leaves.most_common(LEAVES)}
+    return total, {name: round(100 * parts[name] / max(1, total), 1) for name in order}, ends
 
 
 def main() -> None:
@@ -167,12 +182,15 @@ def main() -> None:
             )
             recorder.send_signal(signal.SIGINT)
             recorder.wait(30)
-        total, parts = shares(raw)
+        total, parts, ends = shares(raw)
     speed = figures["cables_per_s"]
     held = "of the router's thread" if args.all_samples else "with the interpreter held"
     kind = "seed cables" if args.seed else "cables"
     print(f"{args.cables} {kind}, {speed} cables/s, {total} samples {held}:")
     for name, share in parts.items():
+        print(f"  {share:5.1f} %  {name}")
+    print("the functions most samples end in:")
+    for name, share in ends.items():
         print(f"  {share:5.1f} %  {name}")
     print(
         json.dumps(
@@ -185,6 +203,7 @@ def main() -> None:
                 "router_cpu_ms_per_cable": figures["cpu_ms_per_cable"]["worker"],
                 "samples": total,
                 "shares_percent": parts,
+                "ends_percent": ends,
                 "machine": describe(),
             }
         )
