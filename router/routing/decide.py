@@ -266,8 +266,6 @@ def _deliver_if_cleared(cable: Cable, copies: _Copies, intercepts: list[Intercep
             if level > post.clearance.rank or (caveats and not caveats.isdisjoint(post.barred_caveats)):
                 intercepts.append(Intercept(ri, _barred(post, level), lines, ri))
             else:
-                # Made as a tuple of its type: a named tuple's own constructor is a Python-level
-                # function, a fifth of the decision's time once compiled (one a copy).
                 deliveries.append(_made(Delivery, (ri, precedence, role, ri in niact, via, lines)))
     return deliveries
 

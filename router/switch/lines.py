@@ -25,9 +25,7 @@ if TYPE_CHECKING:
     from router.switch.actions import Actions, JournalReads
     from router.switch.cables import RecentCables
 
-_made = tuple.__new__
-"""A named tuple made from a tuple of its fields, without the Python-level constructor a named
-tuple has."""
+_made = tuple.__new__  # a named tuple without its Python-level constructor (`router.routing.decide`)
 
 Ending = Literal["delivered", "busted", "cut"]
 # Bound, not restricted to the two: mypyc reads a value-restricted TypeVar as Any (benchmarks/compiled.py).
@@ -37,8 +35,6 @@ Row = TypeVar("Row", bound=TransmissionRow)
 def journal_row(kind: type[Row], post: str, transmission: Transmission) -> Row:
     """A transmission's journal row: delivery id to ended_at (the end as planned)."""
     queued = transmission.queued
-    # Made as a tuple of its type: a named tuple's own constructor is a Python-level function
-    # (`router.routing.decide` does the same for its deliveries), and this is one a copy.
     return _made(
         kind,
         (
